@@ -1,0 +1,2 @@
+__title__ = "hybrid-ner"
+__version__ = "0.1.0"

@@ -1,0 +1,177 @@
+"""CLI commands that prepare corpora: convert, split, noise, budget."""
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import spacy
+import typer
+from spacy.tokens import Doc
+from wasabi import msg
+
+from ..annotation_layers import DOC_ID, HUMAN_ANNOTATED
+from ..corpus import read_conll, read_docbin, read_jsonl, write_docbin, write_jsonl
+from ..corpus.conll import SCHEMES, Repair
+from ..errors import HybridNerError
+from ..simulation import simulate_budget, simulate_omissions
+from ..split import split_by_document
+from ._app import app
+
+MAX_REPAIRS_SHOWN = 20
+
+
+def load_docs(path: Path, lang: str = "en") -> List[Doc]:
+    """Read Docs from a ``.spacy`` DocBin or a ``.jsonl`` file (for commands
+    whose input was written by ``hybrid-ner convert``)."""
+    nlp = spacy.blank(lang)
+    if path.suffix == ".jsonl":
+        return read_jsonl(path, nlp).docs
+    return read_docbin(path, nlp.vocab)
+
+
+def save_docs(path: Path, docs: Sequence[Doc]) -> None:
+    """Write Docs as a DocBin, or as JSONL if the path ends in ``.jsonl``."""
+    if path.suffix == ".jsonl":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(path, docs)
+    else:
+        write_docbin(path, docs)
+
+
+def describe(docs: Sequence[Doc]) -> str:
+    labels = Counter(ent.label_ for doc in docs for ent in doc.ents)
+    n_ents = sum(labels.values())
+    per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items()))
+    return f"{len(docs)} sentences, {sum(len(d) for d in docs)} tokens, {n_ents} entities ({per_label})"
+
+
+def report_repairs(repairs: Sequence[Repair]) -> None:
+    if not repairs:
+        return
+    msg.warn(f"Lenient mode repaired {len(repairs)} problem(s):")
+    for repair in repairs[:MAX_REPAIRS_SHOWN]:
+        print(f"  {repair}")
+    if len(repairs) > MAX_REPAIRS_SHOWN:
+        print(f"  ... and {len(repairs) - MAX_REPAIRS_SHOWN} more")
+
+
+@app.command("convert")
+def convert_cli(
+    input_path: Path = typer.Argument(..., help="CoNLL-style column file, or .jsonl with character-offset spans"),
+    output_path: Path = typer.Argument(..., help="Output .spacy DocBin (or .jsonl)"),
+    input_format: str = typer.Option("auto", "--format", "-f", help="auto (by extension), conll or jsonl"),
+    token_column: int = typer.Option(0, help="Column of the token (0-based; negative counts from the end)"),
+    tag_column: int = typer.Option(-1, help="Column of the NER tag (default: last)"),
+    separator: str = typer.Option("auto", help="auto, tab or space"),
+    scheme: str = typer.Option("auto", help=f"Tagging scheme: {', '.join(SCHEMES)} (BIOES = bilou)"),
+    lenient: bool = typer.Option(False, "--lenient", help="Repair what is safe to repair and report it, instead of failing"),
+    encoding: str = typer.Option("utf-8", help="Text encoding of the input"),
+    lang: str = typer.Option("en", help="Language of the tokenizer/vocab (JSONL without tokens)"),
+) -> None:
+    """Convert a corpus to a DocBin: one Doc per sentence, document ids kept.
+
+    Reads CoNLL-style column files (any number of columns, tag last by default,
+    IOB1/IOB2/BILUO/IO detected, -DOCSTART- before or after documents) and
+    JSONL with character-offset spans as annotation tools export them.
+    """
+    fmt = input_format
+    if fmt == "auto":
+        fmt = "jsonl" if input_path.suffix == ".jsonl" else "conll"
+    if fmt not in ("conll", "jsonl"):
+        raise HybridNerError(f"Unknown --format {input_format!r}: expected auto, conll or jsonl")
+    nlp = spacy.blank(lang)
+    if fmt == "conll":
+        conll = read_conll(
+            input_path, nlp.vocab, token_column=token_column, tag_column=tag_column,
+            separator=separator, scheme=scheme, strict=not lenient, encoding=encoding,  # type: ignore[arg-type]
+        )
+        docs, repairs = conll.docs, conll.repairs
+        msg.info(f"{input_path}: {conll.n_documents} documents, tagging scheme {conll.scheme.upper()}")
+    else:
+        corpus = read_jsonl(input_path, nlp, strict=not lenient, encoding=encoding)
+        docs, repairs = corpus.docs, corpus.repairs
+        if corpus.n_skipped:
+            msg.info(f"Skipped {corpus.n_skipped} record(s) answered reject/ignore")
+    report_repairs(repairs)
+    save_docs(output_path, docs)
+    msg.good(f"Wrote {output_path}: {describe(docs)}")
+
+
+@app.command("split")
+def split_cli(
+    input_path: Path = typer.Argument(..., help="Input .spacy (from convert)"),
+    output_dir: Path = typer.Argument(..., help="Directory for train.spacy, dev.spacy, test.spacy"),
+    train: float = typer.Option(0.8, help="Fraction of documents for train"),
+    dev: float = typer.Option(0.1, help="Fraction of documents for dev"),
+    test: float = typer.Option(0.1, help="Fraction of documents for test"),
+    seed: int = typer.Option(0, help="Random seed"),
+) -> None:
+    """Split a corpus into train/dev/test by document (seeded), for corpora
+    that have no official split (WikiGold)."""
+    docs = load_docs(input_path)
+    try:
+        parts = split_by_document(docs, {"train": train, "dev": dev, "test": test}, seed)
+    except ValueError as err:
+        raise HybridNerError(f"{input_path}: {err}") from None
+    for name, part in parts.items():
+        path = output_dir / f"{name}.spacy"
+        write_docbin(path, part)
+        n_docs = len({d.user_data.get(DOC_ID) for d in part})
+        msg.good(f"{path}: {n_docs} documents, {describe(part)}")
+
+
+def parse_label_rates(values: Optional[List[str]]) -> Dict[str, float]:
+    rates: Dict[str, float] = {}
+    for value in values or []:
+        label, sep, rate = value.partition("=")
+        try:
+            rates[label] = float(rate)
+        except ValueError:
+            sep = ""
+        if not sep or not label:
+            raise HybridNerError(f"--label-rate expects LABEL=RATE (e.g. PER=0.5), got {value!r}")
+    return rates
+
+
+@app.command("noise")
+def noise_cli(
+    input_path: Path = typer.Argument(..., help="Input .spacy with gold entities"),
+    output_path: Path = typer.Argument(..., help="Output .spacy"),
+    omit_rate: float = typer.Option(..., "--omit-rate", "-r", help="Probability of dropping each entity"),
+    seed: int = typer.Option(0, help="Random seed"),
+    label_rate: Optional[List[str]] = typer.Option(None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable"),
+) -> None:
+    """Simulate human annotation with omissions: drop each entity with a
+    probability. Dropped entities are kept in doc.spans["omitted"]; text and
+    tokens are unchanged; the same seed gives byte-identical output."""
+    rates = parse_label_rates(label_rate)
+    docs = load_docs(input_path)
+    try:
+        noisy = simulate_omissions(docs, omit_rate, seed, rates)
+    except ValueError as err:
+        raise HybridNerError(str(err)) from None
+    write_docbin(output_path, noisy)
+    n_before = sum(len(d.ents) for d in docs)
+    n_after = sum(len(d.ents) for d in noisy)
+    msg.good(
+        f"Wrote {output_path}: kept {n_after} of {n_before} entities "
+        f"({1 - n_after / max(n_before, 1):.1%} omitted)"
+    )
+
+
+@app.command("budget")
+def budget_cli(
+    input_path: Path = typer.Argument(..., help="Input .spacy with human entities"),
+    output_path: Path = typer.Argument(..., help="Output .spacy"),
+    fraction: float = typer.Option(..., "--fraction", help="Fraction of documents a human annotated"),
+    seed: int = typer.Option(0, help="Random seed"),
+) -> None:
+    """Simulate an annotation budget: only a seeded fraction of documents keeps
+    human annotation; the others become unannotated (MISSING, not "no entity")."""
+    docs = load_docs(input_path)
+    try:
+        budgeted = simulate_budget(docs, fraction, seed)
+    except ValueError as err:
+        raise HybridNerError(str(err)) from None
+    write_docbin(output_path, budgeted)
+    n_annotated = sum(1 for d in budgeted if d.user_data[HUMAN_ANNOTATED])
+    msg.good(f"Wrote {output_path}: {n_annotated} of {len(budgeted)} sentences keep human annotation")

@@ -1,0 +1,180 @@
+"""Read and write JSONL with character-offset spans (Prodigy-style).
+
+Each line: ``{"text": str, "tokens"?: [...], "spans": [{"start", "end",
+"label"}], "meta"?: {...}}``. ``tokens`` (``{"text", "start", "end", "ws"?}``,
+as annotation tools export them) fix the tokenization; without them the text
+is tokenized with the given language's tokenizer. Records whose ``answer`` is
+``reject`` or ``ignore`` are skipped and counted.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from ..annotation_layers import DOC_ID, SENT_INDEX, SOURCE
+from ..errors import CorpusFormatError
+from .conll import Repair
+from .text_file import read_text_file
+
+
+@dataclass
+class JsonlCorpus:
+    """The result of reading a JSONL file.
+
+    docs (List[Doc]): One Doc per accepted record.
+    repairs (List[Repair]): What lenient mode repaired.
+    n_skipped (int): Records skipped because their answer was reject/ignore.
+    """
+
+    docs: List[Doc]
+    repairs: List[Repair] = field(default_factory=list)
+    n_skipped: int = 0
+
+
+def read_jsonl(
+    path: Union[str, Path],
+    nlp: Language,
+    *,
+    strict: bool = True,
+    encoding: str = "utf-8",
+) -> JsonlCorpus:
+    """Read character-offset span annotation into Docs with ``doc.ents`` set.
+
+    path (Union[str, Path]): The JSONL file.
+    nlp (Language): Supplies the vocab and, for records without tokens, the
+        tokenizer.
+    strict (bool): Raise on the first problem. If False, snap spans that cut
+        through a token to token boundaries, drop the shorter of overlapping
+        spans, and report each repair.
+    encoding (str): The file's encoding.
+    RETURNS (JsonlCorpus): The Docs, repairs and number of skipped records.
+    RAISES (CorpusFormatError): For malformed input, naming file and line.
+    """
+    path = Path(path)
+    text = read_text_file(path, encoding=encoding)
+    corpus = JsonlCorpus(docs=[])
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = srsly.json_loads(line)
+        except ValueError as err:
+            raise CorpusFormatError(path, line_no, f"invalid JSON: {err}") from None
+        if not isinstance(record, dict):
+            raise CorpusFormatError(path, line_no, f"expected a JSON object, found {type(record).__name__}")
+        if record.get("answer") in ("reject", "ignore"):
+            corpus.n_skipped += 1
+            continue
+        doc = _record_to_doc(path, line_no, record, nlp, strict, corpus.repairs)
+        doc.user_data[SOURCE] = path.name
+        meta = record.get("meta") or {}
+        doc.user_data[DOC_ID] = str(meta.get(DOC_ID, f"{path.stem}:{line_no}"))
+        doc.user_data[SENT_INDEX] = int(meta.get(SENT_INDEX, 0))
+        corpus.docs.append(doc)
+    if not corpus.docs:
+        raise CorpusFormatError(path, None, "no accepted records found")
+    return corpus
+
+
+def _record_to_doc(
+    path: Path,
+    line_no: int,
+    record: Dict[str, Any],
+    nlp: Language,
+    strict: bool,
+    repairs: List[Repair],
+) -> Doc:
+    def fail(message: str) -> CorpusFormatError:
+        return CorpusFormatError(path, line_no, message)
+
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise fail('missing or non-string "text"')
+    tokens = record.get("tokens")
+    if tokens:
+        doc = _doc_from_tokens(text, tokens, nlp, fail)
+    else:
+        doc = nlp.make_doc(text)
+    spans: List[Span] = []
+    for i, raw in enumerate(record.get("spans") or []):
+        try:
+            start, end, label = int(raw["start"]), int(raw["end"]), str(raw["label"])
+        except (KeyError, TypeError, ValueError):
+            raise fail(f'span {i} needs integer "start", "end" and a "label": {raw!r}') from None
+        if not 0 <= start < end <= len(text):
+            raise fail(f"span {i} [{start}:{end}] {label} is outside the text (length {len(text)})")
+        span = doc.char_span(start, end, label=label)
+        if span is None:
+            message = f"span {i} [{start}:{end}] {label} {text[start:end]!r} does not match token boundaries"
+            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            if strict or span is None:
+                raise fail(message)
+            repairs.append(Repair(str(path), line_no, f"{message}: expanded to {span.text!r}"))
+        spans.append(span)
+    kept = filter_spans(spans)
+    if len(kept) < len(spans):
+        dropped = [s for s in spans if s not in kept]
+        message = "overlapping spans: " + ", ".join(f"{s.text!r} {s.label_}" for s in dropped)
+        if strict:
+            raise fail(message + " overlap longer spans; NER needs non-overlapping entities")
+        repairs.append(Repair(str(path), line_no, message + ": kept the longest"))
+    doc.set_ents(kept)
+    return doc
+
+
+def _doc_from_tokens(text: str, tokens: List[Dict[str, Any]], nlp: Language, fail) -> Doc:
+    words: List[str] = []
+    spaces: List[bool] = []
+    for i, token in enumerate(tokens):
+        try:
+            start, end = int(token["start"]), int(token["end"])
+        except (KeyError, TypeError, ValueError):
+            raise fail(f'token {i} needs integer "start" and "end": {token!r}') from None
+        word = text[start:end]
+        if "text" in token and token["text"] != word:
+            raise fail(f"token {i} text {token['text']!r} differs from text[{start}:{end}] = {word!r}")
+        next_start = int(tokens[i + 1]["start"]) if i + 1 < len(tokens) else len(text)
+        gap = text[end:next_start]
+        if gap not in ("", " "):
+            raise fail(f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text")
+        words.append(word)
+        spaces.append(gap == " ")
+    return Doc(nlp.vocab, words=words, spaces=spaces)
+
+
+def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str, Any]:
+    """Convert a Doc to a JSONL record with tokens, spans and meta.
+
+    doc (Doc): The Doc.
+    spans (Optional[Iterable[Span]]): Spans to write; ``doc.ents`` if None.
+    RETURNS (Dict[str, Any]): The record.
+    """
+    spans = doc.ents if spans is None else spans
+    record: Dict[str, Any] = {
+        "text": doc.text,
+        "tokens": [
+            {"text": t.text, "start": t.idx, "end": t.idx + len(t), "id": t.i, "ws": bool(t.whitespace_)}
+            for t in doc
+        ],
+        "spans": [
+            {"start": s.start_char, "end": s.end_char, "token_start": s.start,
+             "token_end": s.end - 1, "label": s.label_}
+            for s in spans
+        ],
+    }
+    meta = {k: doc.user_data[k] for k in (DOC_ID, SENT_INDEX) if k in doc.user_data}
+    if meta:
+        record["meta"] = meta
+    return record
+
+
+def write_jsonl(path: Union[str, Path], docs: Iterable[Doc]) -> int:
+    """Write Docs as JSONL records. RETURNS (int): number of records written."""
+    records = [doc_to_record(doc) for doc in docs]
+    srsly.write_jsonl(path, records)
+    return len(records)
+

@@ -1,0 +1,48 @@
+"""End-to-end smoke run of the project template at tiny sizes."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+
+from .conftest import ROOT
+
+
+@pytest.mark.slow
+def test_project_all_workflow_tiny(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "project.yml", project)
+    shutil.copytree(ROOT / "configs", project / "configs")
+    shutil.copytree(ROOT / "corpus" / "wikigold", project / "corpus" / "wikigold",
+                    ignore=shutil.ignore_patterns("*.spacy", "*.jsonl"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
+           "--vars.max_epochs", "1", "--vars.train_limit", "24"]
+    result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    for name in ("wikigold_clean.json", "wikigold_human_omit0.4.json"):
+        metrics = json.loads((project / "metrics" / name).read_text())
+        assert 0.0 <= metrics["ents_f"] <= 1.0 and "ents_per_type" in metrics
+    # The trained pipeline loads with spacy.load and its NER drops into another pipeline.
+    nlp = spacy.load(project / "training" / "wikigold" / "clean" / "model-best")
+    assert nlp.pipe_names == ["transformer", "ner"]
+    doc = nlp("Ada Lovelace visited London in 1840.")
+    assert all(ent.label_ in {"PER", "LOC", "ORG", "MISC"} for ent in doc.ents)
+    nlp.replace_listeners("transformer", "ner", ["model.tok2vec"])
+    other = spacy.blank("en")
+    other.add_pipe("ner", source=nlp)
+    other.to_disk(tmp_path / "other")
+    reloaded = spacy.load(tmp_path / "other")
+    assert [e.text for e in reloaded("Ada Lovelace visited London.").ents] == [
+        e.text for e in other("Ada Lovelace visited London.").ents
+    ]
+    # Unchanged steps are skipped on a second run.
+    again = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0
+    assert "Skipping 'train-clean': nothing changed" in again.stdout
