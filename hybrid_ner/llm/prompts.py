@@ -1,0 +1,212 @@
+"""Prompt formats: how a sentence and its examples become a prompt, and how
+the answer is read back.
+
+A format couples rendering and parsing because the answer's shape is set by
+the prompt. Two formats are registered:
+
+- ``hybrid_ner.PerTypePrompt.v1`` (GPT-NER): one query per entity type; the
+  LLM rewrites the sentence with ``@@entity##`` around the entities of that
+  type. Most faithful to the paper, one request per label per sentence.
+- ``hybrid_ner.SingleQueryPrompt.v1``: one query for all types; the LLM
+  answers one ``TYPE: entity`` per line. Cheapest.
+
+The instructions come first and do not depend on the sentence, so a local
+model can reuse the evaluated prefix between prompts (llama.cpp does).
+"""
+from typing import Dict, List, Mapping, Optional, Protocol, Sequence, runtime_checkable
+
+from spacy.tokens import Doc
+from spacy_llm.registry import registry
+
+from .parsing import CLOSE, OPEN, ParseResult, parse_lines, parse_marked
+
+#: Label definitions for the CoNLL-2003 / WikiGold label set.
+DEFAULT_DEFINITIONS: Dict[str, str] = {
+    "PER": "names of people, including first names, surnames and fictional characters",
+    "ORG": (
+        "names of organisations: companies, institutions, government bodies, political "
+        "parties, sports teams, bands and clubs"
+    ),
+    "LOC": (
+        "names of locations: countries, cities, states, regions, continents, rivers, "
+        "mountains and other geographical or political places"
+    ),
+    "MISC": (
+        "other proper names: nationalities, languages, events, works of art, products, "
+        "titles, and adjectives or words derived from names (e.g. German, Olympic)"
+    ),
+}
+#: Other names LLMs use for these labels.
+DEFAULT_ALIASES: Dict[str, str] = {
+    "PERSON": "PER", "PEOPLE": "PER", "ORGANIZATION": "ORG", "ORGANISATION": "ORG",
+    "LOCATION": "LOC", "PLACE": "LOC", "GPE": "LOC", "MISCELLANEOUS": "MISC", "OTHER": "MISC",
+}
+
+PER_TYPE_INSTRUCTIONS = (
+    "You are an excellent linguist. The task is to label {label} entities in the given "
+    "sentence. {label} entities are {definition}.\n"
+    "Copy the sentence exactly and surround every {label} entity with @@ and ##, like "
+    "@@entity##. Change nothing else. If the sentence has no {label} entity, copy it unchanged."
+)
+SINGLE_QUERY_INSTRUCTIONS = (
+    "You are an excellent linguist. The task is to find the named entities in the given "
+    "sentence and give the type of each.\nEntity types:\n{definitions}\n"
+    "Write one line per entity: its type, a colon and the entity copied exactly from the "
+    'sentence, e.g. "PER: John Smith" or "LOC: Paris", in order of appearance. If the sentence '
+    'has no entity, answer "None".'
+)
+
+
+@runtime_checkable
+class PromptFormat(Protocol):
+    """What the task needs from a prompt format."""
+
+    def queries(self, labels: Sequence[str]) -> List[Optional[str]]:
+        """The queries per sentence: a label each, or None for all labels."""
+
+    def render(
+        self, text: str, examples: Sequence[Doc], labels: Sequence[str],
+        definitions: Mapping[str, str], query: Optional[str],
+    ) -> str:
+        """The prompt for one sentence and query."""
+
+    def parse(self, text: str, response: str, labels: Sequence[str], query: Optional[str]) -> ParseResult:
+        """The mentions in one answer."""
+
+    def expected_answer(self, text: str, n_labels: int) -> str:
+        """A typical answer's length stand-in, for token estimates in dry runs."""
+
+
+def _examples_block(pairs: Sequence[tuple]) -> str:
+    if not pairs:
+        return ""
+    # Multi-line answers start on the line after "Output:".
+    body = "\n\n".join(
+        f"Input: {source}\nOutput:{'' if target.startswith(chr(10)) else ' '}{target}"
+        for source, target in pairs
+    )
+    return f"\n\nBelow are some examples.\n\n{body}"
+
+
+def _definition(label: str, definitions: Mapping[str, str]) -> str:
+    return definitions.get(label) or f"entities of type {label}"
+
+
+def mark_entities(doc: Doc, label: str) -> str:
+    """The sentence with ``@@entity##`` around its ``label`` entities."""
+    pieces = []
+    cursor = 0
+    for ent in doc.ents:
+        if ent.label_ != label:
+            continue
+        pieces.append(doc.text[cursor:ent.start_char])
+        pieces.append(f"{OPEN}{ent.text}{CLOSE}")
+        cursor = ent.end_char
+    pieces.append(doc.text[cursor:])
+    return "".join(pieces)
+
+
+
+class PerTypePrompt:
+    """GPT-NER: one query per label, answer = sentence with ``@@entity##``.
+
+    instructions (str): Instruction text with ``{label}`` and ``{definition}``.
+    case_sensitive (bool): Whether mentions must match the text's case.
+    """
+
+    def __init__(self, instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False) -> None:
+        self.instructions = instructions
+        self.case_sensitive = case_sensitive
+
+    def queries(self, labels: Sequence[str]) -> List[Optional[str]]:
+        return list(labels)
+
+    def render(
+        self, text: str, examples: Sequence[Doc], labels: Sequence[str],
+        definitions: Mapping[str, str], query: Optional[str],
+    ) -> str:
+        assert query is not None, "per-type prompts need a label"
+        head = self.instructions.format(label=query, definition=_definition(query, definitions))
+        pairs = [(ex.text, mark_entities(ex, query)) for ex in examples]
+        return f"{head}{_examples_block(pairs)}\n\nInput: {text}\nOutput:"
+
+    def parse(self, text: str, response: str, labels: Sequence[str], query: Optional[str]) -> ParseResult:
+        assert query is not None
+        return parse_marked(text, response, query, case_sensitive=self.case_sensitive)
+
+    def expected_answer(self, text: str, n_labels: int) -> str:
+        return text + " @@##"
+
+
+class SingleQueryPrompt:
+    """One query for all labels, answer = one ``TYPE: entity`` per line.
+
+    instructions (str): Instruction text with ``{definitions}``.
+    aliases (Mapping[str, str]): Other label names the parser accepts.
+    case_sensitive (bool): Whether mentions must match the text's case.
+    """
+
+    def __init__(
+        self,
+        instructions: str = SINGLE_QUERY_INSTRUCTIONS,
+        aliases: Mapping[str, str] = DEFAULT_ALIASES,
+        case_sensitive: bool = False,
+    ) -> None:
+        self.instructions = instructions
+        self.aliases = dict(aliases)
+        self.case_sensitive = case_sensitive
+
+    def queries(self, labels: Sequence[str]) -> List[Optional[str]]:
+        return [None]
+
+    def render(
+        self, text: str, examples: Sequence[Doc], labels: Sequence[str],
+        definitions: Mapping[str, str], query: Optional[str],
+    ) -> str:
+        listing = "\n".join(f"- {label}: {_definition(label, definitions)}" for label in labels)
+        head = self.instructions.format(definitions=listing)
+        pairs = [(ex.text, self.answer_for(ex, labels)) for ex in examples]
+        return f"{head}{_examples_block(pairs)}\n\nInput: {text}\nOutput:"
+
+    @staticmethod
+    def answer_for(doc: Doc, labels: Sequence[str]) -> str:
+        """The ideal answer for a Doc's entities (used for examples)."""
+        lines = [f"{ent.label_}: {ent.text}" for ent in doc.ents if ent.label_ in labels]
+        # A newline after "Output:" keeps every entity line in the same shape.
+        return "\n" + "\n".join(lines) if lines else "None"
+
+    def parse(self, text: str, response: str, labels: Sequence[str], query: Optional[str]) -> ParseResult:
+        return parse_lines(text, response, labels, aliases=self.aliases, case_sensitive=self.case_sensitive)
+
+    def expected_answer(self, text: str, n_labels: int) -> str:
+        # About one entity per 8 words, each "LABEL: two words".
+        return "\n".join(["LABEL: entity text"] * max(1, len(text.split()) // 8))
+
+
+@registry.llm_misc("hybrid_ner.PerTypePrompt.v1")
+def create_per_type_prompt(
+    instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
+) -> PerTypePrompt:
+    """GPT-NER prompts: one query per entity type, ``@@entity##`` answers.
+
+    instructions (str): Instruction text; ``{label}`` and ``{definition}`` are filled in.
+    case_sensitive (bool): Whether mentions must match the text's case.
+    RETURNS (PerTypePrompt): The prompt format.
+    """
+    return PerTypePrompt(instructions=instructions, case_sensitive=case_sensitive)
+
+
+@registry.llm_misc("hybrid_ner.SingleQueryPrompt.v1")
+def create_single_query_prompt(
+    instructions: str = SINGLE_QUERY_INSTRUCTIONS,
+    aliases: Dict[str, str] = DEFAULT_ALIASES,
+    case_sensitive: bool = False,
+) -> SingleQueryPrompt:
+    """One query for all entity types, ``TYPE: entity`` lines (or JSON) answers.
+
+    instructions (str): Instruction text; ``{definitions}`` is filled in.
+    aliases (Dict[str, str]): Other label names accepted in answers.
+    case_sensitive (bool): Whether mentions must match the text's case.
+    RETURNS (SingleQueryPrompt): The prompt format.
+    """
+    return SingleQueryPrompt(instructions=instructions, aliases=aliases, case_sensitive=case_sensitive)

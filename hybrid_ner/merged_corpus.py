@@ -1,0 +1,75 @@
+"""The ``spacy train`` reader that merges proposals and mixes labels on the fly.
+
+It reads a gold + proposals DocBin (human ``doc.ents``, proposals in
+``doc.spans["llm"]``), estimates per-label reliability on the whole file,
+merges every Doc (:mod:`hybrid_ner.merge`) and, with ``mixing`` set, stores
+label-mixing soft targets on the reference Doc (:mod:`hybrid_ner.mixing`).
+The predicted Doc gets the reference's exact tokens, so per-token targets
+align one to one.
+
+Conditions of the paper, all with the same NER (see configs/ner_soft*.cfg):
+human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
+(same tokens, proposals ignored); hybrid-random = this reader with
+``merger.overlap = "random"`` and no mixing; hybrid-label-mixing = this
+reader with a ``mixing`` block.
+"""
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import registry
+from wasabi import msg
+
+from .corpus import read_docbin
+from .merge import Merger
+from .mixing import LabelMixing
+from .readers import examples_from_docs
+
+
+class MergedCorpus:
+    """Callable reader: ``nlp`` → merged (and mixed) training Examples.
+
+    path (Path): The gold + proposals DocBin.
+    merger (Merger): Merge settings; fitted on the file at each read.
+    mixing (Optional[LabelMixing]): Label-mixing settings, or None for hard
+        one-hot targets from the merged ``doc.ents``.
+    limit (int): Use the first ``limit`` Docs only (0: all).
+    """
+
+    def __init__(self, path: Path, merger: Merger, mixing: Optional[LabelMixing] = None, limit: int = 0) -> None:
+        self.path = path
+        self.merger = merger
+        self.mixing = mixing
+        self.limit = limit
+
+    def __call__(self, nlp: Language) -> Iterator[Example]:
+        docs = read_docbin(self.path, nlp.vocab)
+        if self.limit > 0:
+            docs = docs[: self.limit]
+        self.merger.merge_all(docs)
+        if self.mixing is not None:
+            lambdas = self.mixing.fit(self.merger.stats)
+            msg.info(f"Label mixing λ for {self.path.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items()))
+            for doc in docs:
+                self.mixing.attach(doc, lambdas)
+        return examples_from_docs(nlp, docs)
+
+
+@registry.readers("hybrid_ner.MergedCorpus.v1")
+def create_merged_corpus(
+    path: Path,
+    merger: Optional[Merger] = None,
+    mixing: Optional[LabelMixing] = None,
+    limit: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
+
+    path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
+    merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings (acceptance,
+        overlap rule, uncovered tokens, seed); None for the defaults.
+    mixing (Optional[LabelMixing]): "hybrid_ner.label_mixing.v1" settings, or
+        None to train on the merged ``doc.ents`` (hard labels).
+    limit (int): Use the first ``limit`` Docs only (0: all).
+    """
+    return MergedCorpus(Path(path), merger if merger is not None else Merger(), mixing, limit)

@@ -1,0 +1,127 @@
+"""Entity tag schemes (BILUO, BIO): tag names, span ↔ tag conversion, and the
+valid-sequence constraints used for constrained decoding.
+
+Soft targets are always built in BILUO (spaCy's native scheme); a model that
+uses BIO folds them with :func:`biluo_to_bio`, which loses nothing because
+every BILUO tag maps to exactly one BIO tag.
+"""
+from typing import Dict, Iterable, List, Literal, Sequence, Tuple
+
+import numpy
+
+TagScheme = Literal["BILUO", "BIO"]
+OUTSIDE = "O"
+_PREFIXES: Dict[str, Tuple[str, ...]] = {"BILUO": ("B", "I", "L", "U"), "BIO": ("B", "I")}
+
+
+def check_scheme(scheme: str) -> None:
+    if scheme not in _PREFIXES:
+        raise ValueError(f"Unknown tag scheme {scheme!r}: use 'BILUO' or 'BIO'")
+
+
+def tag_names(labels: Iterable[str], scheme: TagScheme = "BILUO") -> List[str]:
+    """All tags of a scheme for the labels: "O" first, then per label (sorted).
+
+    labels (Iterable[str]): Entity labels.
+    scheme (TagScheme): "BILUO" or "BIO".
+    RETURNS (List[str]): The tag names; their order defines the model's outputs.
+    """
+    check_scheme(scheme)
+    return [OUTSIDE] + [f"{p}-{label}" for label in sorted(set(labels)) for p in _PREFIXES[scheme]]
+
+
+def span_tags(length: int, label: str, scheme: TagScheme = "BILUO") -> List[str]:
+    """The tags of the tokens of one entity of ``length`` tokens."""
+    if length < 1:
+        raise ValueError(f"An entity has at least one token, got length {length}")
+    if scheme == "BIO":
+        return [f"B-{label}"] + [f"I-{label}"] * (length - 1)
+    check_scheme(scheme)
+    if length == 1:
+        return [f"U-{label}"]
+    return [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+
+
+def biluo_to_bio(tag: str) -> str:
+    """Map one BILUO tag to its BIO tag (U→B, L→I)."""
+    if tag.startswith("U-"):
+        return "B-" + tag[2:]
+    if tag.startswith("L-"):
+        return "I-" + tag[2:]
+    return tag
+
+
+def transition_constraints(
+    tags: Sequence[str], scheme: TagScheme = "BILUO"
+) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Which tag sequences are valid, as boolean masks.
+
+    tags (Sequence[str]): Tag names, as returned by :func:`tag_names`.
+    scheme (TagScheme): The scheme of ``tags``.
+    RETURNS (Tuple[ndarray, ndarray, ndarray]): ``allowed[prev, next]``, and
+        which tags may start and end a sequence.
+    """
+    check_scheme(scheme)
+    n = len(tags)
+    split = [t.split("-", 1) if t != OUTSIDE else (OUTSIDE, "") for t in tags]
+    allowed = numpy.zeros((n, n), dtype=bool)
+    opens = numpy.array([p in (OUTSIDE, "B", "U") for p, _ in split])  # may follow a closed entity
+    if scheme == "BIO":
+        opens = numpy.array([p in (OUTSIDE, "B") for p, _ in split])
+    for i, (prev, prev_label) in enumerate(split):
+        inside = prev in ("B", "I") if scheme == "BILUO" else prev != OUTSIDE
+        if scheme == "BILUO" and inside:
+            # An open BILUO entity must continue with I or L of its own label.
+            allowed[i] = [p in ("I", "L") and lab == prev_label for p, lab in split]
+        else:
+            allowed[i] = opens
+            if scheme == "BIO" and inside:
+                allowed[i] |= [p == "I" and lab == prev_label for p, lab in split]
+    start = opens.copy()
+    end = numpy.array([p in (OUTSIDE, "L", "U") for p, _ in split]) if scheme == "BILUO" else numpy.ones(n, dtype=bool)
+    return allowed, start, end
+
+
+def constrained_decode(
+    log_probs: numpy.ndarray, allowed: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray
+) -> numpy.ndarray:
+    """The most probable valid tag sequence (Viterbi with hard constraints).
+
+    log_probs (ndarray): (n_tokens, n_tags) log-probabilities per token.
+    allowed, start, end (ndarray): Masks from :func:`transition_constraints`.
+    RETURNS (ndarray): (n_tokens,) tag indices forming a valid sequence.
+    """
+    n_tokens, n_tags = log_probs.shape
+    if n_tokens == 0:
+        return numpy.zeros((0,), dtype="i")
+    forbid = numpy.where(allowed, 0.0, -numpy.inf)
+    score = numpy.where(start, log_probs[0], -numpy.inf)
+    back = numpy.zeros((n_tokens, n_tags), dtype="i")
+    for i in range(1, n_tokens):
+        candidates = score[:, None] + forbid  # (prev, next)
+        back[i] = candidates.argmax(axis=0)
+        score = candidates[back[i], numpy.arange(n_tags)] + log_probs[i]
+    score = numpy.where(end, score, -numpy.inf)
+    path = numpy.zeros((n_tokens,), dtype="i")
+    path[-1] = int(score.argmax())
+    for i in range(n_tokens - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
+def tags_to_spans(tags: Sequence[str]) -> List[Tuple[int, int, str]]:
+    """Entities (start, end, label) of a valid BILUO or BIO tag sequence."""
+    spans: List[Tuple[int, int, str]] = []
+    start, label = -1, ""
+    for i, tag in enumerate(list(tags) + [OUTSIDE]):
+        prefix, _, tag_label = tag.partition("-")
+        continues = prefix in ("I", "L") and tag_label == label and start >= 0
+        if start >= 0 and not continues:
+            spans.append((start, i, label))
+            start = -1
+        if prefix in ("B", "U") or (prefix in ("I", "L") and not continues):
+            start, label = i, tag_label
+        if prefix in ("L", "U"):
+            spans.append((start, i + 1, label))
+            start = -1
+    return spans

@@ -1,0 +1,79 @@
+"""Benchmark: merge + label mixing over CoNLL-2003 train, against just reading
+the DocBin, measured in the same run.
+
+Target (issue 4): merge + mixing take at most 2x the time of reading the
+DocBin. The input is CoNLL-2003 train with 40% simulated omissions and
+synthetic proposals shaped like a real LLM's (scripts/synthetic_proposals.py:
+missed entities, boundary and label errors, per-type conflicts, duplicates,
+false positives biased towards MISC), so it runs offline; only speed is
+measured here, not quality.
+
+    python scripts/bench_merge.py [--conll PATH] [--limit N] [--repeats 3]
+"""
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import spacy
+from synthetic_proposals import add_synthetic_proposals  # scripts/ is on sys.path when run as a script
+
+from hybrid_ner.annotation_layers import LLM_KEY
+from hybrid_ner.corpus import read_conll, read_docbin, write_docbin
+from hybrid_ner.merge import Merger
+from hybrid_ner.mixing import LabelMixing
+from hybrid_ner.simulation import omit_entities
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONLL = Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003")) / "train.iob"
+
+
+def build_input(conll: Path, limit: int, seed: int, path: Path) -> int:
+    docs = read_conll(conll).docs
+    if limit:
+        docs = docs[:limit]
+    return write_docbin(path, add_synthetic_proposals([omit_entities(doc, 0.4, seed) for doc in docs], seed))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conll", type=Path, default=DEFAULT_CONLL)
+    parser.add_argument("--limit", type=int, default=0, help="Sentences (0: all)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    vocab = spacy.blank("en").vocab
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "proposals.spacy"
+        n_docs = build_input(args.conll, args.limit, args.seed, path)
+        print(f"input: {n_docs} sentences from {args.conll}, {path.stat().st_size / 1e6:.1f} MB DocBin")
+        read_times, merge_times, mix_times = [], [], []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            docs = read_docbin(path, vocab)
+            read_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            merger = Merger()
+            merger.merge_all(docs)
+            merge_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            mixing = LabelMixing()
+            lambdas = mixing.fit(merger.stats)
+            for doc in docs:
+                mixing.attach(doc, lambdas)
+            mix_times.append(time.perf_counter() - start)
+    n_proposals = sum(len(d.spans[LLM_KEY]) for d in docs)
+    read, merge, mix = min(read_times), min(merge_times), min(mix_times)
+    print(f"proposals: {n_proposals}; λ: " + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items()))
+    print(f"best of {args.repeats}:")
+    print(f"  read DocBin (baseline)   {read:7.2f} s")
+    print(f"  merge (fit + apply)      {merge:7.2f} s")
+    print(f"  label mixing             {mix:7.2f} s")
+    ratio = (merge + mix) / read
+    print(f"  (merge + mixing) / read  {ratio:7.2f}x   target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'}")
+    print(f"  (read + merge + mixing) / read  {(read + merge + mix) / read:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

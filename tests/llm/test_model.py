@@ -1,0 +1,117 @@
+import time
+
+import pytest
+
+from hybrid_ner.llm.cache import PromptCache
+from hybrid_ner.llm.model import create_openai_compatible_model
+from hybrid_ner.llm.usage import Budget, BudgetExceeded, LLMRequestError
+
+PROMPTS = [[f"Input: sentence {i} .\nOutput:"] for i in range(10)]
+
+
+def make_model(server, tmp_path, budget=None, concurrency=4, cache=True):
+    return create_openai_compatible_model(
+        base_url=server.base_url, model="scripted", api_key_env=None, concurrency=concurrency,
+        backoff=0.01, max_tries=2, timeout=5.0,
+        cache=PromptCache(tmp_path / "cache.sqlite") if cache else None, budget=budget,
+    )
+
+
+def echo(prompt: str) -> str:
+    return "answer to " + prompt.split("\n")[0]
+
+
+def test_answers_keep_shape_and_order(server, tmp_path):
+    server.answer = echo
+    prompts = [["Input: a\nOutput:", "Input: b\nOutput:"], [], ["Input: c\nOutput:"]]
+    answers = make_model(server, tmp_path)(prompts)
+    assert answers == [["answer to Input: a", "answer to Input: b"], [], ["answer to Input: c"]]
+
+
+def test_cache_makes_reruns_free(server, tmp_path):
+    server.answer = echo
+    first = make_model(server, tmp_path)
+    expected = first(PROMPTS)
+    assert first.usage.requests == 10 and len(server.requests) == 10
+    second = make_model(server, tmp_path)  # a new process would see the same file
+    assert second(PROMPTS) == expected
+    assert second.usage.requests == 0 and second.usage.cache_hits == 10
+    assert len(server.requests) == 10
+
+
+def test_cache_key_covers_model_prompt_and_parameters(server, tmp_path):
+    server.answer = echo
+    model = make_model(server, tmp_path)
+    model([["Input: a\nOutput:"]])
+    model.generation = {**model.generation, "temperature": 0.7}
+    model([["Input: a\nOutput:"]])
+    model.backend.model_id = "openai-compatible:other"
+    model([["Input: a\nOutput:"]])
+    assert len(server.requests) == 3
+
+
+def test_identical_prompts_are_sent_once(server, tmp_path):
+    server.answer = echo
+    model = make_model(server, tmp_path, cache=False)
+    answers = model([["Input: a\nOutput:"]] * 5)
+    assert answers == [["answer to Input: a"]] * 5 and len(server.requests) == 1
+
+
+def test_requests_run_concurrently(server, tmp_path):
+    server.answer = echo
+    server.latency = 0.2
+    model = make_model(server, tmp_path, concurrency=8, cache=False)
+    start = time.perf_counter()
+    model([[f"Input: {i}\nOutput:"] for i in range(16)])
+    elapsed = time.perf_counter() - start
+    assert server.max_concurrent == 8
+    assert elapsed < 16 * 0.2 / 2  # sequential would take 3.2 s
+
+
+def test_budget_stops_before_exceeding_and_keeps_answers(server, tmp_path):
+    server.answer = echo
+    model = make_model(server, tmp_path, budget=Budget(max_requests=3), concurrency=1)
+    with pytest.raises(BudgetExceeded):
+        model(PROMPTS)
+    assert len(server.requests) == 3
+    assert len(PromptCache(tmp_path / "cache.sqlite")) == 3
+    # A new run with more budget resumes: only the 7 missing prompts are sent.
+    resumed = make_model(server, tmp_path, budget=Budget(max_requests=7))
+    resumed(PROMPTS)
+    assert resumed.usage.cache_hits == 3 and len(server.requests) == 10
+
+
+def test_cost_budget_reserves_the_worst_case(server, tmp_path):
+    server.answer = echo
+    # Worst case per request: (15 prompt tokens + 256 max_tokens) / 1000 = 0.271;
+    # each really costs (6 + 7) / 1000 = 0.013 (the server's usage figures).
+    budget = Budget(max_cost=0.3, price_per_1k_input=1.0, price_per_1k_output=1.0)
+    model = make_model(server, tmp_path, budget=budget, concurrency=4)
+    with pytest.raises(BudgetExceeded):
+        model(PROMPTS)
+    assert server.max_concurrent == 1  # two worst cases never fit at once
+    assert len(server.requests) == 3  # 3 * 0.013 + 0.271 > 0.3
+    assert model.usage.cost == pytest.approx(0.039) and model.usage.cost <= 0.3
+
+
+def test_a_failed_request_stops_the_batch_after_in_flight_ones(server, tmp_path):
+    server.answer = echo
+    server.faults.extend(["400"])
+    model = make_model(server, tmp_path, concurrency=1)
+    with pytest.raises(LLMRequestError):
+        model(PROMPTS)
+    assert len(server.requests) == 1
+    assert model.usage.report()["requests"] == 0
+
+
+def test_usage_report(server, tmp_path):
+    server.answer = echo
+    server.faults.extend(["500"])
+    model = make_model(server, tmp_path, concurrency=1)
+    model(PROMPTS[:4])
+    model(PROMPTS[:4])
+    report = model.usage.report()
+    assert report["requests"] == 4 and report["cache_hits"] == 4
+    assert report["failures"] == {"http_500": 1}
+    assert report["prompt_tokens"] > 0 and report["completion_tokens"] > 0
+    assert 0 < report["latency_p50_s"] <= report["latency_p95_s"]
