@@ -59,13 +59,13 @@ def test_identical_prompts_are_sent_once(server, tmp_path):
 
 def test_requests_run_concurrently(server, tmp_path):
     server.answer = echo
-    server.latency = 0.2
+    server.latency = 0.5
     model = make_model(server, tmp_path, concurrency=8, cache=False)
     start = time.perf_counter()
     model([[f"Input: {i}\nOutput:"] for i in range(16)])
     elapsed = time.perf_counter() - start
     assert server.max_concurrent == 8
-    assert elapsed < 16 * 0.2 / 2  # sequential would take 3.2 s
+    assert elapsed < 16 * 0.5 / 2  # sequential would take 8 s, 8 in flight 1 s
 
 
 def test_budget_stops_before_exceeding_and_keeps_answers(server, tmp_path):

@@ -149,7 +149,7 @@ def test_score_proposals(nlp):
     assert scores["ALL"]["p"] == round(1 / 3, 4) and scores["ALL"]["r"] == 0.5
 
 
-def test_spacy_llm_builtin_models_stay_usable(server, nlp, gold_docs):
+def test_spacy_llm_builtin_models_stay_usable(server, nlp, gold_docs, monkeypatch):
     """The task's prompts are plain strings, so spacy-llm's own models work
     with it (here its OpenAI model, with the auth check pointed at the local server)."""
     from spacy_llm.models.rest.openai.model import OpenAI
@@ -161,6 +161,7 @@ def test_spacy_llm_builtin_models_stay_usable(server, nlp, gold_docs):
             assert self._endpoint.startswith("http://127.0.0.1:")
 
     server.answer = lines_answerer(gold_answers(gold_docs))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local-test")  # sent only to the local server
     model = LocalOpenAI(name="scripted", endpoint=f"{server.base_url}/chat/completions", config={},
                         strict=True, max_tries=2, interval=0.1, max_request_time=5, context_length=4096)
     task = registry.llm_tasks.get("hybrid_ner.EntityProposals.v1")()
