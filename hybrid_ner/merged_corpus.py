@@ -14,9 +14,10 @@ human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
 reader with a ``mixing`` block.
 """
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 from wasabi import msg
@@ -25,6 +26,10 @@ from .corpus import read_docbin
 from .merge import Merger
 from .mixing import LabelMixing
 from .readers import examples_from_docs
+
+#: λ per label of the last read of each file (by path), so an experiment that
+#: trains in the same process can report the λ it trained with.
+FITTED_LAMBDAS: Dict[str, Dict[str, float]] = {}
 
 
 class MergedCorpus:
@@ -42,18 +47,28 @@ class MergedCorpus:
         self.merger = merger
         self.mixing = mixing
         self.limit = limit
+        self._cache: Optional[Tuple[Tuple[int, Optional[int]], List[Doc]]] = None
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
+        # spacy train calls the reader once per epoch: read, merge and mix once
+        # (reading span groups dominates the cost), then only make new Examples.
+        key = (id(nlp.vocab), self.path.stat().st_mtime_ns if self.path.exists() else None)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self._read(nlp))
+        return examples_from_docs(nlp, self._cache[1])
+
+    def _read(self, nlp: Language) -> List[Doc]:
         docs = read_docbin(self.path, nlp.vocab)
         if self.limit > 0:
             docs = docs[: self.limit]
         self.merger.merge_all(docs)
         if self.mixing is not None:
             lambdas = self.mixing.fit(self.merger.stats)
+            FITTED_LAMBDAS[str(self.path)] = dict(lambdas)
             msg.info(f"Label mixing λ for {self.path.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items()))
             for doc in docs:
                 self.mixing.attach(doc, lambdas)
-        return examples_from_docs(nlp, docs)
+        return docs
 
 
 @registry.readers("hybrid_ner.MergedCorpus.v1")

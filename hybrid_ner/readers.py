@@ -102,12 +102,19 @@ def create_simulated_annotation_corpus(
         budget simulation.
     """
 
+    cache: Dict[object, List[Doc]] = {}
+
     def read(nlp: Language) -> Iterable[Example]:
-        docs = _limited(read_docbin(path, nlp.vocab), limit)
-        if omit_rate > 0 or label_rates:
-            docs = [omit_entities(doc, omit_rate, seed, label_rates) for doc in docs]
-        if budget_fraction < 1.0:
-            docs = simulate_budget(docs, budget_fraction, seed)
-        return examples_from_docs(nlp, docs)
+        # spacy train calls the reader once per epoch: read and simulate once.
+        key = (id(nlp.vocab), Path(path).stat().st_mtime_ns if Path(path).exists() else None)
+        if key not in cache:
+            docs = _limited(read_docbin(path, nlp.vocab), limit)
+            if omit_rate > 0 or label_rates:
+                docs = [omit_entities(doc, omit_rate, seed, label_rates) for doc in docs]
+            if budget_fraction < 1.0:
+                docs = simulate_budget(docs, budget_fraction, seed)
+            cache.clear()
+            cache[key] = docs
+        return examples_from_docs(nlp, cache[key])
 
     return read

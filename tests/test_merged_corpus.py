@@ -87,3 +87,25 @@ def test_spacy_train_each_condition_and_load_the_result(corpus, train_path, tmp_
     assert nlp.pipe_names == ["tok2vec", "ner"]
     assert ("Ann", "PER") in [(e.text, e.label_) for e in doc.ents]
     assert all(t.ent_iob_ in ("B", "I", "O") for t in doc)
+
+
+def test_reads_and_merges_once_per_training_run_but_sees_a_changed_file(train_path, monkeypatch):
+    """spacy train calls the reader every epoch: the file is read once, each
+    call gets fresh Examples with the same references, a rewritten file is re-read."""
+    import hybrid_ner.merged_corpus as module
+
+    calls = []
+    real_read = module.read_docbin
+    monkeypatch.setattr(module, "read_docbin", lambda path, vocab: calls.append(path) or real_read(path, vocab))
+    nlp = spacy.blank("en")
+    reader = create_merged_corpus(train_path, Merger(), LabelMixing(prior=0.5))
+    first, second = list(reader(nlp)), list(reader(nlp))
+    assert len(calls) == 1
+    assert [e.reference for e in first] == [e.reference for e in second]
+    assert all(a.predicted is not b.predicted for a, b in zip(first, second))
+    assert first[0].reference.user_data[SOFT_TARGETS] == second[0].reference.user_data[SOFT_TARGETS]
+    import os
+
+    write_docbin(train_path, corpus_docs(spacy.blank("en").vocab, n=5))
+    os.utime(train_path, ns=(1, 1))  # a different mtime, whatever the clock resolution
+    assert len(list(reader(nlp))) == 5 and len(calls) == 2

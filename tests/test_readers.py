@@ -47,3 +47,15 @@ def test_reader_errors_name_the_file(tmp_path, nlp):
     bad.write_bytes(b"not a docbin")
     with pytest.raises(CorpusFormatError, match="bad.spacy: not a spaCy DocBin"):
         list(create(bad)(nlp))
+
+
+def test_simulated_reader_reads_once_per_run(docbin, nlp, monkeypatch):
+    import hybrid_ner.readers as module
+
+    path, _ = docbin
+    calls = []
+    real_read = module.read_docbin
+    monkeypatch.setattr(module, "read_docbin", lambda p, vocab: calls.append(p) or real_read(p, vocab))
+    reader = registry.readers.get("hybrid_ner.SimulatedAnnotationCorpus.v1")(path, omit_rate=0.5, seed=1)
+    epochs = [[ents(e) for e in reader(nlp)] for _ in range(3)]
+    assert len(calls) == 1 and epochs[0] == epochs[1] == epochs[2]

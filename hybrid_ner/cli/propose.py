@@ -158,7 +158,9 @@ def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size:
         bar.close()
         if model is not None:
             model.progress = None
-            report = model.usage.report()
+            # Name the model in the report: later steps (grid, report) show which LLM proposed.
+            backend = getattr(model, "backend", None)
+            report = {**model.usage.report(), "model": getattr(backend, "model_id", None) or getattr(backend, "model", None)}
             _print_usage(report)
             if usage_out is not None:
                 usage_out.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,8 @@ def test_propose_against_a_server(server, tmp_path, gold_file, gold_docs, nlp, c
     docs = read_docbin(out, nlp.vocab)
     assert [[(s.text, s.label_) for s in d.spans[LLM_KEY]] for d in docs] == [
         [(e.text, e.label_) for e in d.ents] for d in gold_docs]
-    assert srsly.read_json(tmp_path / "usage.json")["requests"] == 5
+    usage = srsly.read_json(tmp_path / "usage.json")
+    assert usage["requests"] == 5 and usage["model"].startswith("openai-compatible:")
     assert "Wrote 5 sentences" in capsys.readouterr().out
 
 

@@ -1,0 +1,179 @@
+"""``hybrid-ner grid`` (train and score the experiment grid of one dataset)
+and ``hybrid-ner simulate-annotator`` (write simulated proposals)."""
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List, Optional
+
+import spacy
+import srsly
+import typer
+from tqdm import tqdm
+from wasabi import msg
+
+from ..corpus import read_docbin, write_docbin
+from ..errors import HybridNerError
+from ..grid import (
+    CONDITIONS,
+    Costs,
+    GridData,
+    annotator_report,
+    completed,
+    llm_cost_per_sentence,
+    plan_cells,
+    run_grid,
+    sample_docs,
+    write_json,
+)
+from ..simulated_annotator import PRESETS, SIMULATED_KEY, build_simulated_annotator
+from ._app import app
+
+
+def _floats(value: str, option: str) -> List[float]:
+    try:
+        return [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise HybridNerError(f"{option}: expected comma-separated numbers, got {value!r}") from None
+
+
+def _ints(value: str, option: str) -> List[int]:
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise HybridNerError(f"{option}: expected comma-separated integers, got {value!r}") from None
+
+
+@app.command("grid", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def grid_cli(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="Dataset name used in file names and the report, e.g. wikigold"),
+    train_path: Path = typer.Argument(..., help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner propose)"),
+    dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
+    test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
+    config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config with corpora human / hybrid_random / hybrid_mixing"),
+    output: Path = typer.Option(Path("metrics/grid"), help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json"),
+    work_dir: Path = typer.Option(Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"),
+    rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the simulated human annotation"),
+    seeds: str = typer.Option("0,1,2", help="Seeds"),
+    budgets: str = typer.Option("0.1,0.25,0.5", help="Fractions of documents a human annotated, for the budget curve ('' for none)"),
+    budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the human part of the budget cells"),
+    conditions: str = typer.Option("all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"),
+    steps: int = typer.Option(500, help="Training steps per cell (the same for every cell)"),
+    train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
+    dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
+    simulated_preset: str = typer.Option("gpt-3.5-class", help=f"Simulated annotator preset: {', '.join(PRESETS)}"),
+    llm_name: str = typer.Option("LLM", help="Name of the LLM that made the proposals, for the report, when the usage report does not name it"),
+    usage: Optional[Path] = typer.Option(None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"),
+    human_cost: float = typer.Option(0.06, help="Cost of a human annotation per sentence"),
+    price_in: float = typer.Option(0.0005, help="LLM price per 1,000 prompt tokens (default: gpt-3.5-turbo-0125)"),
+    price_out: float = typer.Option(0.0015, help="LLM price per 1,000 completion tokens"),
+    max_minutes: float = typer.Option(0.0, help="Start no new cell after this many minutes (0: no limit); rerun to resume"),
+    keep_models: bool = typer.Option(False, "--keep-models", help="Keep every trained model under WORK_DIR/models"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (done or to do) and exit"),
+) -> None:
+    """Train and score the experiment grid of one dataset; resumes where it stopped.
+
+    Every cell trains CONFIG for STEPS steps on one condition's data and
+    writes one JSON file; `hybrid-ner report` turns them into tables and plots.
+    Extra options are config overrides for every cell, as in `spacy train`
+    (e.g. --paths.encoder roberta-base --training.dropout 0.2).
+    """
+    from spacy.cli._util import parse_config_overrides
+
+    extra = parse_config_overrides(list(ctx.args))
+    for path in (train_path, dev_path, test_path, config):
+        if not path.is_file():
+            raise HybridNerError(f"{path}: file not found")
+    wanted = None if conditions.strip() == "all" else [c.strip() for c in conditions.split(",") if c.strip()]
+    cells = plan_cells(
+        dataset, _floats(rates, "--rates"), _ints(seeds, "--seeds"), _floats(budgets, "--budgets"),
+        budget_omit_rate, wanted,
+    )
+    out_dir = output / dataset
+    done = completed(out_dir)
+    if dry_run:
+        for cell in cells:
+            print(("done  " if cell.cell_id in done else "to do ") + cell.cell_id)
+        msg.info(f"{sum(c.cell_id in done for c in cells)} of {len(cells)} cells done")
+        return
+    usage_report = dict(srsly.read_json(usage)) if usage is not None and usage.is_file() else None
+    if usage is not None and usage_report is None:
+        msg.warn(f"{usage}: not found; LLM costs are left out")
+    costs = Costs(human_cost, llm_cost_per_sentence(usage_report, price_in, price_out) if usage_report else None)
+    data = GridData(
+        dataset, train_path, work_dir,
+        simulated=lambda seed: build_simulated_annotator(simulated_preset, seed=seed, spans_key=SIMULATED_KEY),
+        train_limit=train_limit,
+        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
+    )
+    seed0 = cells[0].seed if cells else 0
+    cost_info = {"human_per_sentence": human_cost, "llm_price_in_per_1k": price_in, "llm_price_out_per_1k": price_out,
+                 "llm_per_sentence": costs.llm_per_sentence}
+    named = (usage_report or {}).get("model")
+    report = annotator_report(data, seed0, str(named) if named else llm_name, usage_report, cost_info)
+    n = report["sentences"]
+    report["costs"]["llm_all_sentences"] = None if costs.llm_per_sentence is None else costs.llm_per_sentence * n  # type: ignore[index]
+    if data.require_llm or not (out_dir / "annotators.json").exists():
+        write_json(out_dir / "annotators.json", report)
+    samples = out_dir / "samples.spacy"
+    if not samples.exists() and data.require_llm:
+        write_docbin(samples, sample_docs(data, seed0, 0.4))
+    started = datetime.now(timezone.utc)
+    start = time.perf_counter()
+    to_do = [cell for cell in cells if cell.cell_id not in done]
+    msg.info(f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train ({steps} steps each)")
+    bar = tqdm(total=len(to_do), desc=f"grid {dataset}", unit="cell")
+
+    def progress(cell, result) -> None:
+        if result is None:
+            return
+        bar.update(1)
+        bar.write(f"{cell.cell_id}: F1 {result['scores']['f']:.3f} ({result['train_seconds']:.0f} s)")
+
+    run_grid(cells, data, dev_path, test_path, config, steps, costs, out_dir, dev_limit, keep_models, max_minutes, progress, extra)
+    bar.close()
+    wall = time.perf_counter() - start
+    run_path = out_dir / "run.json"
+    previous = dict(srsly.read_json(run_path)) if run_path.exists() else {}
+    import sys
+
+    command = "hybrid-ner " + " ".join(sys.argv[1:]) if sys.argv and "grid" in sys.argv else f"hybrid-ner grid {dataset} ..."
+    write_json(run_path, {
+        "commands": list(dict.fromkeys([*previous.get("commands", []), command])),
+        "wall_seconds": round(previous.get("wall_seconds", 0.0) + wall, 1),
+        "started": previous.get("started", started.isoformat(timespec="seconds")),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": previous.get("machine", _machine()),
+        "cells_done": len(completed(out_dir)),
+        "cells_planned": len(cells),
+    })
+    msg.good(f"{dataset}: {len(completed(out_dir))} of {len(cells)} cells scored in {out_dir / 'cells'}")
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+@app.command("simulate-annotator")
+def simulate_annotator_cli(
+    input_path: Path = typer.Argument(..., help="DocBin with gold entities in doc.ents"),
+    output_path: Path = typer.Argument(..., help="Output DocBin: same Docs, proposals in doc.spans[SPANS_KEY]"),
+    preset: str = typer.Option("gpt-3.5-class", help=f"Parameters: {', '.join(PRESETS)}"),
+    seed: int = typer.Option(0, help="Random seed"),
+    spans_key: str = typer.Option(SIMULATED_KEY, help="Span group for the proposals"),
+) -> None:
+    """Proposals from a SIMULATED annotator with set per-label precision, recall and label bias (not an LLM)."""
+    from ..proposal_quality import proposal_quality
+
+    annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
+    docs = read_docbin(input_path, spacy.blank("en").vocab)
+    annotator.annotate_all(docs)
+    write_docbin(output_path, docs)
+    quality = proposal_quality(docs, spans_key)["overall"]
+    msg.good(
+        f"{annotator.name}: {quality['proposed']} proposals for {len(docs)} sentences -> {output_path} "  # type: ignore[index]
+        f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"  # type: ignore[index]
+    )

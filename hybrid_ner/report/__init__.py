@@ -1,0 +1,20 @@
+"""The experiment report: markdown tables, PNG figures and displaCy sample
+pages built from the result files of the training grid."""
+from .build import ReportFiles, write_report
+from .results import Cell, DatasetResults, Stat, aggregate, load_cells, load_grid
+from .samples import render_samples
+from .targets import Target, evaluate_targets
+
+__all__ = [
+    "Cell",
+    "DatasetResults",
+    "ReportFiles",
+    "Stat",
+    "Target",
+    "aggregate",
+    "evaluate_targets",
+    "load_cells",
+    "load_grid",
+    "render_samples",
+    "write_report",
+]

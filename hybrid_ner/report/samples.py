@@ -1,0 +1,115 @@
+"""An HTML page showing the annotation layers of sample sentences with displaCy.
+
+Each sentence is shown as Gold, Human (with the simulated omissions), LLM
+proposals and Merged (``doc.ents``), followed by the rejected proposals and
+their reasons, so a reader can see what the merge did to real sentences.
+"""
+import html
+from pathlib import Path
+from typing import Dict, Iterable, List, Sequence
+
+from spacy import displacy
+from spacy.tokens import Doc, Span
+
+from ..annotation_layers import DOC_ID, HUMAN_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY, SENT_INDEX
+
+GOLD_KEY = "gold"
+# A temporary span group combining the human entities and the omitted ones.
+_HUMAN_VIEW_KEY = "_report_human_with_omissions"
+OMITTED_SUFFIX = " (omitted)"
+LABEL_COLORS = {"PER": "#aa9cfc", "LOC": "#ff9561", "ORG": "#7aecec", "MISC": "#e4e7d2"}
+OMITTED_COLOR = "#dddddd"
+STYLE = """
+body { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; max-width: 70em; }
+section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
+h3 { font-size: 1em; margin: 1em 0 0 0; color: #444; }
+.empty { color: #888; font-style: italic; }
+"""
+
+
+def _spans(doc: Doc, key: str) -> List[Span]:
+    return list(doc.spans[key]) if key in doc.spans else []
+
+
+def _colors(docs: Iterable[Doc]) -> Dict[str, str]:
+    colors = dict(LABEL_COLORS)
+    for doc in docs:
+        for group in doc.spans.values():
+            for span in group:
+                if span.label_.endswith(OMITTED_SUFFIX):
+                    colors[span.label_] = OMITTED_COLOR
+    return colors
+
+
+def _render_spans(doc: Doc, key: str, colors: Dict[str, str]) -> str:
+    if not _spans(doc, key):
+        return f'<p class="empty">(no spans) {html.escape(doc.text)}</p>'
+    return displacy.render(doc, style="span", page=False, jupyter=False, options={"spans_key": key, "colors": colors})
+
+
+def _render_ents(doc: Doc, colors: Dict[str, str]) -> str:
+    if not doc.ents:
+        return f'<p class="empty">(no entities) {html.escape(doc.text)}</p>'
+    return displacy.render(doc, style="ent", page=False, jupyter=False, options={"colors": colors})
+
+
+def _human_view(doc: Doc) -> None:
+    """Put the human entities and the omitted ones (marked) in one span group."""
+    omitted = [Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in _spans(doc, OMITTED_KEY)]
+    doc.spans[_HUMAN_VIEW_KEY] = _spans(doc, HUMAN_KEY) + omitted
+
+
+def _title(doc: Doc, index: int) -> str:
+    parts = [f"{key} {doc.user_data[key]}" for key in (DOC_ID, SENT_INDEX) if key in doc.user_data]
+    return f"Sample {index + 1}" + (f" ({', '.join(map(str, parts))})" if parts else "")
+
+
+def _rejected(doc: Doc) -> str:
+    spans = _spans(doc, LLM_REJECTED_KEY)
+    if not spans:
+        return '<p class="empty">(none)</p>'
+    items = "".join(
+        f"<li><b>{html.escape(s.text)}</b> [{html.escape(s.label_)}]: {html.escape(s.id_ or 'no reason recorded')}</li>"
+        for s in spans
+    )
+    return f"<ul>{items}</ul>"
+
+
+def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> str:
+    """A standalone HTML page with the annotation layers of the first Docs.
+
+    docs (Sequence[Doc]): Sentence Docs with span groups ``gold``, ``human``,
+        ``omitted``, ``llm``, ``llm_rejected`` (any may be absent) and the
+        merged ``doc.ents``.
+    dataset (str): Named in the title.
+    max_samples (int): How many Docs to show.
+    RETURNS (str): The HTML page.
+    """
+    shown = list(docs)[: max(0, max_samples)]
+    for doc in shown:
+        _human_view(doc)
+    colors = _colors(shown)
+    title = html.escape(f"{dataset}: annotation layers of {len(shown)} sample sentences")
+    sections = []
+    for i, doc in enumerate(shown):
+        sections.append(
+            f"<section><h2>{html.escape(_title(doc, i))}</h2>"
+            f"<h3>Gold (clean)</h3>{_render_spans(doc, GOLD_KEY, colors)}"
+            f"<h3>Human (with omissions; omitted entities in grey)</h3>{_render_spans(doc, _HUMAN_VIEW_KEY, colors)}"
+            f"<h3>LLM proposals (raw, may overlap)</h3>{_render_spans(doc, LLM_KEY, colors)}"
+            f"<h3>Merged (doc.ents: human + accepted proposals)</h3>{_render_ents(doc, colors)}"
+            f"<h3>Rejected proposals</h3>{_rejected(doc)}</section>"
+        )
+        del doc.spans[_HUMAN_VIEW_KEY]
+    body = "".join(sections) or '<p class="empty">(no sample sentences)</p>'
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>\n"
+    )
+
+
+def write_samples_page(path: Path, docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> Path:
+    """Write ``render_samples`` to a file, creating parent directories."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_samples(docs, dataset, max_samples), encoding="utf-8")
+    return path

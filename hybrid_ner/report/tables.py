@@ -1,0 +1,216 @@
+"""Markdown tables of the aggregated results (plain GitHub markdown)."""
+from typing import Any, Dict, List, Optional, Sequence
+
+from wasabi import MarkdownRenderer
+
+from .results import (
+    BUDGET_CONDITIONS,
+    FULL_BUDGET_EQUIVALENT,
+    RATE_INDEPENDENT,
+    UPPER_BOUND,
+    Cell,
+    GroupKey,
+    Stat,
+    aggregate,
+    budgets,
+    condition_order,
+    cost_part,
+    f1,
+    is_simulated,
+    label_f1,
+    labels,
+    precision,
+    recall,
+    setting_value,
+    stat_at,
+)
+from .targets import Target
+
+DASH = "—"
+_md = MarkdownRenderer(no_emoji=True)
+
+
+def escape(text: str) -> str:
+    """Make free text safe inside a markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def format_stat(stat: Optional[Stat], digits: int = 3) -> str:
+    """``mean ± sd (n)``; ``mean (1)`` for a single seed; a dash without data."""
+    if stat is None:
+        return DASH
+    if stat.sd is None:
+        return f"{stat.mean:.{digits}f} ({stat.n})"
+    return f"{stat.mean:.{digits}f} ± {stat.sd:.{digits}f} ({stat.n})"
+
+
+def format_rate(rate: float) -> str:
+    """An omission rate or budget fraction as a percentage, e.g. ``40%``."""
+    return f"{rate * 100:g}%"
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else DASH
+
+
+def condition_name(condition: str) -> str:
+    """A condition's row name, saying which are the upper bound and simulated."""
+    if condition == UPPER_BOUND:
+        return f"{condition} (upper bound)"
+    if is_simulated(condition):
+        return f"{condition} (simulated)"
+    return condition
+
+
+def table_conditions(cells: Sequence[Cell]) -> List[str]:
+    """The non-budget conditions present, in display order."""
+    return [c for c in condition_order(cell.condition for cell in cells) if c not in BUDGET_CONDITIONS]
+
+
+def f1_by_rate_table(cells: Sequence[Cell], rates: Sequence[float]) -> str:
+    """Rows = conditions, columns = omission rates, F1 ``mean ± sd (n)``.
+
+    Rate-independent conditions repeat their value in every column. The best
+    condition other than the upper bound is bold in each column.
+    """
+    stats = aggregate(cells, f1)
+    conditions = table_conditions(cells)
+    columns: List[Optional[float]] = list(rates) or [None]
+    best: Dict[Optional[float], Optional[str]] = {}
+    for rate in columns:
+        candidates = [(stat_at(stats, c, rate), c) for c in conditions if c != UPPER_BOUND]
+        found = [(stat.mean, c) for stat, c in candidates if stat is not None]
+        # "Best" of a single condition says nothing.
+        best[rate] = max(found)[1] if len(found) > 1 else None
+    rows = []
+    for condition in conditions:
+        row = [condition_name(condition)]
+        for rate in columns:
+            text = format_stat(stat_at(stats, condition, rate))
+            row.append(_md.bold(text) if best[rate] == condition else text)
+        rows.append(row)
+    header = ["Condition"] + [format_rate(r) if r is not None else "F1" for r in columns]
+    return _md.table(rows, header, ["l"] + ["r"] * len(columns))
+
+
+def prf_table(cells: Sequence[Cell], rate: Optional[float]) -> str:
+    """Precision, recall and F1 per condition at one omission rate."""
+    stats = [aggregate(cells, metric) for metric in (precision, recall, f1)]
+    rows = [
+        [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in stats]
+        for c in table_conditions(cells)
+    ]
+    return _md.table(rows, ["Condition", "P", "R", "F1"], ["l", "r", "r", "r"])
+
+
+def per_label_table(cells: Sequence[Cell], rate: Optional[float]) -> str:
+    """F1 per entity label (columns) and condition (rows) at one omission rate."""
+    names = labels(cells)
+    stats = {label: aggregate(cells, label_f1(label)) for label in names}
+    rows = [
+        [condition_name(c)] + [format_stat(stat_at(stats[label], c, rate)) for label in names]
+        for c in table_conditions(cells)
+    ]
+    return _md.table(rows, ["Condition"] + names, ["l"] + ["r"] * len(names))
+
+
+def annotator_name(key: str, info: Dict[str, Any]) -> str:
+    """An annotator's display name; the simulated one is always marked."""
+    name = str(info.get("name") or key)
+    if (info.get("simulated") or key == "simulated") and "simulated" not in name.lower():
+        name += " (simulated)"
+    return name
+
+
+def annotator_table(annotators: Dict[str, Any]) -> str:
+    """P/R/F1 per label of each annotator's proposals against the clean gold,
+    with the predicted class share next to the gold share."""
+    gold_share = annotators.get("gold_distribution") or {}
+    rows = []
+    for key, info in annotators["annotators"].items():
+        if not isinstance(info, dict):
+            continue
+        name = escape(annotator_name(key, info))
+        share = info.get("distribution") or {}
+        overall = info.get("overall") or {}
+        rows.append([
+            name, "all", *(_number(overall.get(k)) for k in "prf"),
+            _number(overall.get("proposed"), 0), _number(annotators.get("gold_entities"), 0), DASH, DASH,
+        ])
+        for label, row in sorted((info.get("per_label") or {}).items()):
+            rows.append([
+                name, escape(label), *(_number(row.get(k)) for k in "prf"),
+                _number(row.get("proposed"), 0), _number(row.get("gold"), 0),
+                _number(share.get(label)), _number(gold_share.get(label)),
+            ])
+    header = ["Annotator", "Label", "P", "R", "F1", "Proposed", "Gold", "Predicted share", "Gold share"]
+    return _md.table(rows, header, ["l", "l"] + ["r"] * 7)
+
+
+def annotator_notes(annotators: Dict[str, Any]) -> List[str]:
+    """One line each on the LLM's usage and on the cost assumptions."""
+    lines = []
+    usage = annotators.get("usage") or {}
+    if usage:
+        counts = ("requests", "prompt_tokens", "completion_tokens")
+        parts = [f"{usage[k]:,} {k.replace('_', ' ')}" for k in counts if isinstance(usage.get(k), int)]
+        if isinstance(usage.get("wall_seconds"), (int, float)):
+            parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
+        lines.append("LLM usage: " + ", ".join(parts) + ".")
+    costs = annotators.get("costs") or {}
+    if costs:
+        parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))]
+        lines.append("Cost assumptions: " + ", ".join(parts) + ".")
+    return lines
+
+
+def budget_rows(cells: Sequence[Cell]) -> List[Dict[str, Any]]:
+    """The points of the budget curves: each budget condition at each budget,
+    plus its full-budget (1.0) equivalent at the budget cells' omission rate.
+
+    RETURNS (List[Dict[str, Any]]): Rows with ``budget``, ``condition`` (the
+        budget condition the point belongs to), ``source`` (the condition the
+        cells come from), ``f1`` (Stat) and ``human``/``llm``/``total`` costs
+        (Stat or None).
+    """
+    budget_cells = [c for c in cells if c.group[1] == "budget"]
+    if not budget_cells:
+        return []
+    stats = {"f1": aggregate(cells, f1)}
+    stats.update({part: aggregate(cells, cost_part(part)) for part in ("human", "llm", "total")})
+    # The human part of budget cells is usually clean (omit_rate 0).
+    omit_rates = [c.omit_rate for c in budget_cells]
+    omit_rate = max(set(omit_rates), key=omit_rates.count)
+    rows = []
+    for condition in condition_order(c.condition for c in budget_cells):
+        points = [(b, condition, (condition, "budget", b)) for b in budgets(budget_cells)]
+        full = FULL_BUDGET_EQUIVALENT.get(condition)
+        if full == UPPER_BOUND and omit_rate > 0:
+            full = "human-omit"
+        if full is not None:
+            key: GroupKey = (full, "reference", None) if full in RATE_INDEPENDENT else (full, "rate", setting_value(omit_rate))
+            points.append((1.0, full, key))
+        for budget, source, key in points:
+            if key in stats["f1"]:
+                row = {part: stats[part].get(key) for part in ("human", "llm", "total")}
+                rows.append({"budget": budget, "condition": condition, "source": source, "f1": stats["f1"][key], **row})
+    return sorted(rows, key=lambda row: row["budget"])
+
+
+def budget_table(rows: Sequence[Dict[str, Any]]) -> str:
+    """Budget fraction, condition, F1 and mean annotation cost per point."""
+    body = []
+    for row in rows:
+        name = condition_name(row["condition"])
+        if row["source"] != row["condition"]:
+            name += f" ← {row['source']}"
+        costs = [f"{row[p].mean:.2f}" if row[p] is not None else DASH for p in ("human", "llm", "total")]
+        body.append([format_rate(row["budget"]), name, format_stat(row["f1"]), *costs])
+    header = ["Budget", "Condition", "F1", "Human cost", "LLM cost", "Total cost"]
+    return _md.table(body, header, ["r", "l", "r", "r", "r", "r"])
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    """Each target with met / not met / no data and the numbers behind it."""
+    rows = [[escape(t.question), _md.bold(t.status), escape(t.detail)] for t in targets]
+    return _md.table(rows, ["Target", "Result", "Details"])

@@ -1,0 +1,123 @@
+import statistics
+
+import pytest
+import srsly
+
+from hybrid_ner.errors import HybridNerError
+from hybrid_ner.report.results import (
+    Stat,
+    aggregate,
+    budgets,
+    closest_rate,
+    incomplete_groups,
+    label_f1,
+    load_cells,
+    load_grid,
+    rates,
+    stat_at,
+)
+
+from .grid_fixtures import cell, write_cells, write_grid
+
+
+def test_load_cells_reads_every_cell_with_defaults(tmp_path):
+    write_cells(tmp_path / "wikigold")
+    cells = load_cells(tmp_path / "wikigold" / "cells")
+    assert len(cells) == 33
+    first = next(c for c in cells if c.condition == "hybrid-label-mixing" and c.omit_rate == 0.4 and c.seed == 1)
+    assert (first.f, first.annotator, first.budget) == (pytest.approx(0.70), "llm", 1.0)
+    assert first.per_type["LOC"]["f"] == pytest.approx(0.75) and first.lambdas == {"LOC": 0.14, "PER": 0.44}
+    assert next(c for c in cells if c.condition == "human-omit").cost is None
+    assert load_cells(tmp_path / "nowhere") == []
+
+
+def test_aggregate_mean_sd_n_per_group(tmp_path):
+    write_cells(tmp_path / "wikigold")
+    cells = load_cells(tmp_path / "wikigold" / "cells")
+    stats = aggregate(cells)
+    omit = stats[("human-omit", "rate", 0.4)]
+    assert (omit.mean, omit.n) == (pytest.approx(0.62), 3)
+    assert omit.sd == pytest.approx(statistics.stdev([0.60, 0.62, 0.64]))  # n - 1
+    mixing = stat_at(stats, "hybrid-label-mixing", 0.4)
+    assert mixing.n == 2 and mixing.sd == pytest.approx(0.0282843, abs=1e-6)
+    # Rate-independent conditions are one group, valid at every rate.
+    assert stat_at(stats, "human-clean", 0.2) is stat_at(stats, "human-clean", 0.4) is stats[("human-clean", "reference", None)]
+    assert stats[("hybrid-budget", "budget", 0.5)].mean == pytest.approx(0.75)
+    assert rates(cells) == [0.2, 0.4] and budgets(cells) == [0.5]
+    assert aggregate(cells, label_f1("PER"))[("human-omit", "rate", 0.4)].mean == pytest.approx(0.57)
+
+
+def test_stat_single_seed_and_overlap():
+    single = Stat.of([0.5])
+    assert single.sd is None and single.n == 1 and (single.low, single.high) == (0.5, 0.5)
+    assert Stat.of([0.6, 0.7]).overlaps(Stat.of([0.68, 0.8]))
+    assert not Stat.of([0.60, 0.62]).overlaps(Stat.of([0.70, 0.72]))
+
+
+def test_closest_rate():
+    assert closest_rate([0.2, 0.4, 0.6], 0.4) == 0.4
+    assert closest_rate([0.2, 0.5], 0.4) == 0.5
+    assert closest_rate([0.3, 0.5], 0.4) == 0.3  # ties go to the lower rate
+    assert closest_rate([], 0.4) is None
+
+
+def test_incomplete_groups_name_missing_seeds_and_conditions(tmp_path):
+    write_cells(tmp_path / "wikigold")
+    (tmp_path / "wikigold" / "cells" / "hybrid-random_omit0.2_s0.json").unlink()
+    incomplete, absent, max_n = incomplete_groups(load_cells(tmp_path / "wikigold" / "cells"))
+    found = {(i.condition, i.value): (i.n, i.missing_seeds) for i in incomplete}
+    assert max_n == 3
+    assert found[("hybrid-label-mixing", 0.4)] == (2, (2,))
+    assert found[("hybrid-random", 0.2)] == (2, (0,))
+    assert ("human-omit", 0.4) not in found
+    assert absent == ["sim-only", "sim-hybrid-random", "sim-hybrid-budget"]
+
+
+def test_incomplete_groups_lists_a_rate_with_no_cell(tmp_path):
+    cells_dir = tmp_path / "d" / "cells"
+    cells_dir.mkdir(parents=True)
+    for seed in (0, 1):
+        srsly.write_json(cells_dir / f"omit02_{seed}.json", cell("d", "human-omit", 0.2, seed, 0.5))
+    srsly.write_json(cells_dir / "random04.json", cell("d", "hybrid-random", 0.4, 0, 0.5))
+    incomplete, _, _ = incomplete_groups(load_cells(cells_dir))
+    assert {(i.condition, i.value, i.n) for i in incomplete} == {("human-omit", 0.4, 0), ("hybrid-random", 0.2, 0), ("hybrid-random", 0.4, 1)}
+
+
+def test_load_grid_reads_datasets_and_optional_files(tmp_path):
+    write_grid(tmp_path / "grid", "wikigold")
+    write_grid(tmp_path / "grid", "conll2003", annotators=False, run=False, samples=0)
+    (tmp_path / "grid" / "not-a-dataset").mkdir()
+    wikigold, conll = sorted(load_grid(tmp_path / "grid"), key=lambda ds: ds.name, reverse=True)
+    assert wikigold.annotators["annotators"]["simulated"]["simulated"] is True
+    assert wikigold.run["machine"] == "2 CPU cores" and wikigold.samples_path.name == "samples.spacy"
+    assert conll.annotators is None and conll.run is None and conll.samples_path is None
+    # A dataset folder can be given directly.
+    assert [ds.name for ds in load_grid(tmp_path / "grid" / "conll2003")] == ["conll2003"]
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ('{"dataset": "d", "condition": "human-omit", "omit_rate": 0.4, "seed": 0}', 'missing key "scores"'),
+        ('{"dataset": "d", "condition": "human-omit", "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}}', 'missing key "omit_rate"'),
+        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1}}', 'missing key "scores.f"'),
+        ('{"dataset": "d", "condition": "c", "omit_rate": "high", "seed": 0, "scores": {}}', '"omit_rate" must be a number'),
+        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1, "per_type": {"LOC": 3}}}', '"scores.per_type.LOC" must be an object'),
+        ('[1, 2]', "expected a JSON object"),
+        ('{"dataset": "d", ', "not valid JSON"),
+    ],
+)
+def test_malformed_cell_names_file_and_problem(tmp_path, content, expected):
+    cells_dir = tmp_path / "d" / "cells"
+    cells_dir.mkdir(parents=True)
+    (cells_dir / "bad.json").write_text(content, encoding="utf-8")
+    with pytest.raises(HybridNerError) as err:
+        load_grid(tmp_path)
+    assert str(cells_dir / "bad.json") in str(err.value) and expected in str(err.value)
+
+
+def test_missing_or_empty_grid_is_a_clear_error(tmp_path):
+    with pytest.raises(HybridNerError, match="grid directory not found"):
+        load_grid(tmp_path / "missing")
+    with pytest.raises(HybridNerError, match="no results found"):
+        load_grid(tmp_path)
