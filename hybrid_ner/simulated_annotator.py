@@ -255,19 +255,6 @@ def create_simulated_annotator(
     seed (int): Random seed.
     spans_key (str): Span group for the proposals.
     """
-    return build_simulated_annotator(preset, precision, recall, confusion, boundary_error, seed, spans_key)
-
-
-def build_simulated_annotator(
-    preset: Optional[str] = "gpt-3.5-class",
-    precision: Mapping[str, float] = {},
-    recall: Mapping[str, float] = {},
-    confusion: Mapping[str, Mapping[str, float]] = {},
-    boundary_error: Optional[float] = None,
-    seed: int = 0,
-    spans_key: str = SIMULATED_KEY,
-) -> SimulatedAnnotator:
-    """A :class:`SimulatedAnnotator` from a preset plus overrides."""
     base: Dict[str, object] = {}
     if preset:
         if preset not in PRESETS:
@@ -285,3 +272,7 @@ def build_simulated_annotator(
         spans_key=spans_key,
         name=f"simulated {preset}" if preset else "simulated annotator",
     )
+
+
+#: The same function under a plain name, for Python callers.
+build_simulated_annotator = create_simulated_annotator

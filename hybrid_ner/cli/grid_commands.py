@@ -1,5 +1,8 @@
 """``hybrid-ner grid`` (train and score the experiment grid of one dataset)
 and ``hybrid-ner simulate-annotator`` (write simulated proposals)."""
+import shlex
+import signal
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,10 +121,9 @@ def grid_cli(
     samples = out_dir / "samples.spacy"
     if not samples.exists() and data.require_llm:
         write_docbin(samples, sample_docs(data, seed0, 0.4))
-    started = datetime.now(timezone.utc)
-    start = time.perf_counter()
     to_do = [cell for cell in cells if cell.cell_id not in done]
     msg.info(f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train ({steps} steps each)")
+    log = RunLog(out_dir / "run.json", _command(dataset), len(cells))
     bar = tqdm(total=len(to_do), desc=f"grid {dataset}", unit="cell")
 
     def progress(cell, result) -> None:
@@ -129,25 +131,52 @@ def grid_cli(
             return
         bar.update(1)
         bar.write(f"{cell.cell_id}: F1 {result['scores']['f']:.3f} ({result['train_seconds']:.0f} s)")
+        log.update(len(completed(out_dir)))  # after every cell, so a killed run is recorded too
 
-    run_grid(cells, data, dev_path, test_path, config, steps, costs, out_dir, dev_limit, keep_models, max_minutes, progress, extra)
-    bar.close()
-    wall = time.perf_counter() - start
-    run_path = out_dir / "run.json"
-    previous = dict(srsly.read_json(run_path)) if run_path.exists() else {}
-    import sys
-
-    command = "hybrid-ner " + " ".join(sys.argv[1:]) if sys.argv and "grid" in sys.argv else f"hybrid-ner grid {dataset} ..."
-    write_json(run_path, {
-        "commands": list(dict.fromkeys([*previous.get("commands", []), command])),
-        "wall_seconds": round(previous.get("wall_seconds", 0.0) + wall, 1),
-        "started": previous.get("started", started.isoformat(timespec="seconds")),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": previous.get("machine", _machine()),
-        "cells_done": len(completed(out_dir)),
-        "cells_planned": len(cells),
-    })
+    # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        run_grid(cells, data, dev_path, test_path, config, steps, costs, out_dir, dev_limit, keep_models, max_minutes, progress, extra)
+    except KeyboardInterrupt:
+        msg.warn(f"{dataset}: interrupted; run the same command again to resume")
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        bar.close()
+        log.update(len(completed(out_dir)))
     msg.good(f"{dataset}: {len(completed(out_dir))} of {len(cells)} cells scored in {out_dir / 'cells'}")
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _command(dataset: str) -> str:
+    return "hybrid-ner " + shlex.join(sys.argv[1:]) if "grid" in sys.argv else f"hybrid-ner grid {dataset} ..."
+
+
+class RunLog:
+    """``run.json``: the commands that produced a grid, their summed wall
+    time and progress, kept up to date across interrupted and resumed runs."""
+
+    def __init__(self, path: Path, command: str, planned: int) -> None:
+        self.path = path
+        self.previous = dict(srsly.read_json(path)) if path.exists() else {}
+        self.command = command
+        self.planned = planned
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.start = time.perf_counter()
+
+    def update(self, cells_done: int) -> None:
+        previous = self.previous
+        write_json(self.path, {
+            "commands": list(dict.fromkeys([*previous.get("commands", []), self.command])),
+            "wall_seconds": round(previous.get("wall_seconds", 0.0) + time.perf_counter() - self.start, 1),
+            "started": previous.get("started", self.started),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": previous.get("machine", _machine()),
+            "cells_done": cells_done,
+            "cells_planned": self.planned,
+        })
 
 
 def _machine() -> str:

@@ -44,7 +44,7 @@ def propose_cli(
     max_cost: Optional[float] = typer.Option(None, help="Budget: money, from --price-in/--price-out"),
     price_in: Optional[float] = typer.Option(None, help="Price per 1,000 prompt tokens"),
     price_out: Optional[float] = typer.Option(None, help="Price per 1,000 completion tokens"),
-    limit: Optional[int] = typer.Option(None, help="Only the first N sentences"),
+    limit: Optional[int] = typer.Option(None, help="Only the first N sentences (0: all)"),
     batch_size: int = typer.Option(64, help="Sentences per batch handed to the model"),
     usage_out: Optional[Path] = typer.Option(None, help="Write the usage report (JSON) here"),
 ) -> None:
@@ -57,7 +57,7 @@ def propose_cli(
 
     nlp = build_pipeline(config)
     docs = read_docbin(input_path, nlp.vocab)
-    if limit is not None:
+    if limit:  # None or 0: all
         docs = docs[:limit]
     if not docs:
         raise HybridNerError(f"{input_path}: no Docs to annotate")

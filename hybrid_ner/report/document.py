@@ -87,7 +87,10 @@ def dataset_section(
         _run_lines(md, ds.run)
     cells = ds.cells
     seeds = sorted({c.seed for c in cells})
-    md.add(f"{len(cells)} trained models (cells) from `{ds.path}`, seeds: {', '.join(map(str, seeds)) or 'none'}.")
+    planned = (ds.run or {}).get("cells_planned")
+    of_planned = f" of the {planned} cells of the last `hybrid-ner grid` run" if isinstance(planned, int) else ""
+    md.add(f"{len(cells)} trained models (cells){of_planned} from `{ds.path}`, seeds: {', '.join(map(str, seeds)) or 'none'}."
+           + (" The grid was stopped before the rest: run the same command again to resume." if isinstance(planned, int) and planned > len(cells) else ""))
     available = rates(cells)
     rate = closest_rate(available, target_rate)
     note = ""
@@ -129,8 +132,9 @@ def dataset_section(
     points = budget_rows(cells)
     if points:
         md.add(
-            "F1 mean ± sd (n) and mean annotation cost per budget (fraction of sentences annotated by "
-            "humans). Budget 100% rows (← source) come from the full-budget conditions."
+            "F1 mean ± sd (n) and mean annotation cost per budget (fraction of documents annotated by "
+            "humans; the human cost is that fraction of all sentences × the cost per sentence). "
+            "Budget 100% rows (← source) come from the full-budget conditions."
         )
         md.add(budget_table(points))
     else:

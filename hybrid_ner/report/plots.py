@@ -180,7 +180,7 @@ def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optiona
         )
         for x, row in points:
             ax.annotate(format_rate(row["budget"]), (x, row["f1"].mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xlabel("Total annotation cost (mean over seeds)" if by_cost else "Budget (fraction of sentences annotated by humans)")
+    ax.set_xlabel("Total annotation cost (mean over seeds)" if by_cost else "Budget (fraction of documents annotated by humans)")
     ax.set_ylabel("Test F1 (mean ± sd over seeds)")
     ax.set_title(f"{dataset}: F1 vs. annotation {'cost' if by_cost else 'budget'}")
     ax.grid(alpha=0.3)

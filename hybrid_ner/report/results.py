@@ -365,7 +365,11 @@ def stat_at(stats: Dict[GroupKey, Stat], condition: str, rate: Optional[float]) 
         return stats.get((condition, "reference", None))
     if rate is None:
         return None
-    return stats.get((condition, "rate", setting_value(rate)))
+    found = stats.get((condition, "rate", setting_value(rate)))
+    if found is None and condition == "human-omit" and setting_value(rate) == 0.0:
+        # No omissions is the clean gold: the grid trains it once, as human-clean.
+        return stats.get((UPPER_BOUND, "reference", None))
+    return found
 
 
 @dataclass(frozen=True)
@@ -402,7 +406,11 @@ def incomplete_groups(cells: Sequence[Cell]) -> Tuple[List[Incomplete], List[str
         if "reference" in kinds:
             expected.append((condition, "reference", None))
         if "rate" in kinds:
-            expected.extend((condition, "rate", rate) for rate in rates(cells))
+            expected.extend(
+                (condition, "rate", rate) for rate in rates(cells)
+                # human-omit at 0% is never trained: it is human-clean (see stat_at).
+                if not (condition == "human-omit" and rate == 0.0)
+            )
         if "budget" in kinds:
             expected.extend((condition, "budget", budget) for budget in budgets(cells))
     max_n = max((len(s) for s in seeds.values()), default=0)

@@ -78,8 +78,10 @@ def f1_by_rate_table(cells: Sequence[Cell], rates: Sequence[float]) -> str:
     columns: List[Optional[float]] = list(rates) or [None]
     best: Dict[Optional[float], Optional[str]] = {}
     for rate in columns:
+        upper = stat_at(stats, UPPER_BOUND, rate)
         candidates = [(stat_at(stats, c, rate), c) for c in conditions if c != UPPER_BOUND]
-        found = [(stat.mean, c) for stat, c in candidates if stat is not None]
+        # human-omit at 0% is the upper bound itself (see stat_at): not a competitor.
+        found = [(stat.mean, c) for stat, c in candidates if stat is not None and stat is not upper]
         # "Best" of a single condition says nothing.
         best[rate] = max(found)[1] if len(found) > 1 else None
     rows = []

@@ -78,3 +78,29 @@ def test_simulate_annotator_command(files, tmp_path, capsys):
     docs = read_docbin(out, spacy.blank("en").vocab)
     assert all("simulated" in doc.spans for doc in docs)
     assert "simulated gpt-3.5-class" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_killed_grid_keeps_its_cells_and_run_log_and_resumes(files, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train, _ = files
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "hybrid_ner", "grid", "toy", str(train), str(train), str(train), "--output", str(out),
+           "--work-dir", str(tmp_path / "w"), "--rates", "0.4", "--seeds", "0,1,2", "--budgets", "",
+           "--conditions", "human-omit", "--steps", "300"]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cells = out / "toy" / "cells"
+    deadline = time.time() + 300
+    while not list(cells.glob("*.json")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert "interrupted; run the same command again to resume" in output
+    done = len(list(cells.glob("*.json")))
+    assert 1 <= done < 3
+    run = json.loads((out / "toy" / "run.json").read_text())
+    assert run["cells_done"] == done and run["cells_planned"] == 3 and "grid toy" in run["commands"][0]

@@ -121,3 +121,27 @@ def test_missing_or_empty_grid_is_a_clear_error(tmp_path):
         load_grid(tmp_path / "missing")
     with pytest.raises(HybridNerError, match="no results found"):
         load_grid(tmp_path)
+
+
+def test_human_omit_at_zero_omissions_is_the_clean_upper_bound():
+    from hybrid_ner.report.results import Stat, stat_at
+
+    clean = Stat.of([0.5, 0.7])
+    stats = {("human-clean", "reference", None): clean}
+    assert stat_at(stats, "human-omit", 0.0) is clean
+    assert stat_at(stats, "human-omit", 0.4) is None
+    assert stat_at(stats, "hybrid-random", 0.0) is None
+
+
+def test_human_omit_at_zero_is_not_reported_missing(tmp_path):
+    from hybrid_ner.report.results import incomplete_groups, parse_cell
+
+    def cell(condition, rate, seed):
+        return parse_cell(tmp_path / f"{condition}{rate}{seed}.json", {
+            "dataset": "d", "condition": condition, "annotator": "none", "omit_rate": rate, "budget": 1.0, "seed": seed,
+            "scores": {"p": 0.5, "r": 0.5, "f": 0.5, "per_type": {}}})
+
+    cells = [cell("human-clean", 0.0, s) for s in (0, 1)] + [cell("human-omit", 0.4, s) for s in (0, 1)]
+    cells += [cell("hybrid-random", r, s) for r in (0.0, 0.4) for s in (0, 1)]
+    incomplete, _, _ = incomplete_groups(cells)
+    assert incomplete == []

@@ -35,7 +35,8 @@ def test_format_stat_and_rate():
 def test_f1_table_rows_columns_bold_best(cells):
     table = f1_by_rate_table(cells, [0.0, 0.2, 0.4])
     assert table.splitlines()[0] == "| Condition | 0% | 20% | 40% |"
-    assert row(table, "human-omit") == "| human-omit | — | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) |"
+    # No omissions is the clean gold: human-omit at 0% shows the upper bound, never bold.
+    assert row(table, "human-omit") == "| human-omit | 0.820 ± 0.020 (3) | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) |"
     # Reference conditions repeat in every column; the upper bound is never bold.
     assert row(table, "human-clean (upper bound)").count("0.820 ± 0.020 (3)") == 3
     assert "**" not in row(table, "human-clean (upper bound)")
