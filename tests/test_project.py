@@ -48,10 +48,10 @@ def test_project_all_workflow_tiny(tmp_path):
     assert annotators["annotators"]["simulated"]["simulated"] is True
     # The trained pipeline loads with spacy.load and its NER drops into another pipeline.
     nlp = spacy.load(project / "training" / "demo" / "models" / "wikigold" / "hybrid-label-mixing_r0.4_b1_s0" / "model-best")
-    assert nlp.pipe_names == ["transformer", "ner"]
+    assert nlp.pipe_names == ["tok2vec", "ner"]
     doc = nlp("Ada Lovelace visited London in 1840.")
     assert all(ent.label_ in {"PER", "LOC", "ORG", "MISC"} for ent in doc.ents)
-    nlp.replace_listeners("transformer", "ner", ["model.tok2vec"])
+    nlp.replace_listeners("tok2vec", "ner", ["model.tok2vec"])
     other = spacy.blank("en")
     other.add_pipe("ner", source=nlp)
     other.to_disk(tmp_path / "other")
