@@ -17,22 +17,13 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-import spacy
-
-from hybrid_ner.corpus import read_docbin
-from hybrid_ner.readers import examples_from_docs
+from hybrid_ner.grid import score_model
 
 CONDITIONS = {
     "human-only": "corpora.human",
     "hybrid-random": "corpora.hybrid_random",
     "hybrid-label-mixing": "corpora.hybrid_mixing",
 }
-
-
-def evaluate(model_dir: Path, test: Path) -> Dict[str, object]:
-    nlp = spacy.load(model_dir)
-    scores = nlp.evaluate(list(examples_from_docs(nlp, read_docbin(test, nlp.vocab))))
-    return {"p": scores["ents_p"], "r": scores["ents_r"], "f": scores["ents_f"], "per_type": scores["ents_per_type"]}
 
 
 def main(argv: List[str] = sys.argv[1:]) -> None:
@@ -59,7 +50,7 @@ def main(argv: List[str] = sys.argv[1:]) -> None:
         start = time.perf_counter()
         subprocess.run(command, check=True)
         train_s = time.perf_counter() - start
-        results[name] = {"train_seconds": round(train_s, 1), **evaluate(out / "model-best", args.test)}
+        results[name] = {"train_seconds": round(train_s, 1), **score_model(out / "model-best", args.test)}
         print(f"{name}: F1 {results[name]['f']:.4f} (train {train_s:.0f} s)", flush=True)
     labels = sorted({label for r in results.values() for label in r["per_type"]})
     print("\ncondition            P       R       F1     " + "  ".join(f"{label:>14}" for label in labels))
