@@ -1,14 +1,71 @@
-"""Errors raised for bad user input.
+"""Errors raised for bad user input, and the exit codes they mean.
 
 They name the file, line or document and say what is wrong, so the CLI can
-print them as one clear message instead of a traceback.
+print them as one clear message instead of a traceback. Each class carries
+the process exit code the CLI ends with:
+
+== ==========================================================================
+0  complete success
+1  error in the input, an option, the config or an output path; nothing written
+2  command-line usage error (unknown option, a value of the wrong type)
+3  partial: a budget was reached; the finished part was written (it says how much)
+4  LLM requests failed for good; outputs left unchanged, answers so far cached
+130 interrupted (Ctrl+C); outputs left unchanged, answers so far cached
+== ==========================================================================
 """
 from pathlib import Path
 from typing import Optional, Union
 
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_REQUESTS_FAILED = 4
+EXIT_INTERRUPTED = 130
+
 
 class HybridNerError(Exception):
     """Base class for errors caused by user input or configuration."""
+
+    exit_code = EXIT_ERROR
+
+
+class OptionError(HybridNerError, ValueError):
+    """An option or setting has a value outside its range."""
+
+
+class OutputPathError(HybridNerError, OSError):
+    """An output file cannot be written.
+
+    path (Union[str, Path]): The file.
+    reason (str): Why, and where possible what to do.
+    """
+
+    def __init__(self, path: Union[str, Path], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot write: {reason}")
+
+    def __str__(self) -> str:  # OSError would format its own (errno, strerror)
+        return f"{self.path}: cannot write: {self.reason}"
+
+
+class PartialResult(HybridNerError):
+    """A run stopped at a budget; what it finished was written."""
+
+    exit_code = EXIT_PARTIAL
+
+
+class RequestsFailed(HybridNerError):
+    """LLM requests failed for good; nothing was written."""
+
+    exit_code = EXIT_REQUESTS_FAILED
+
+
+class Interrupted(HybridNerError):
+    """The user pressed Ctrl+C; nothing was written."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class CorpusFormatError(HybridNerError, ValueError):

@@ -14,10 +14,16 @@ Conditions (``CONDITIONS``):
 * ``llm-only`` / ``sim-only``: the proposals alone, no human annotation.
 * ``hybrid-random`` / ``sim-hybrid-random``: merge, human wins, overlapping
   proposals resolved by a seeded random choice, hard labels (paper baseline).
-* ``hybrid-label-mixing`` / ``sim-hybrid-label-mixing``: merge + label mixing.
+* ``hybrid-label-mixing`` / ``sim-hybrid-label-mixing``: the recommended
+  method: calibrated per-token evidence (:mod:`hybrid_ner.calibration`), the
+  annotator calibrated on the dev set, labels mixed by their calibrated
+  likelihoods.
+* ``hybrid-lambda-mixing`` / ``sim-hybrid-lambda-mixing``: the earlier
+  label mixing (λ per label from agreement with the human, uncovered tokens
+  outside), kept for comparison.
 * ``human-budget`` / ``hybrid-budget`` / ``sim-hybrid-budget``: a human
   annotated only a fraction of the documents (the rest MISSING), alone or
-  merged with the proposals (label mixing) that cover the rest.
+  with the proposals (calibrated evidence) that cover the rest.
 
 ``sim-*`` use the simulated annotator (:mod:`hybrid_ner.simulated_annotator`),
 never called an LLM.
@@ -37,6 +43,7 @@ from .annotation_layers import LLM_KEY
 from .corpus import read_docbin, write_docbin
 from .errors import HybridNerError
 from .merge import Merger
+from .calibration.mixing import CalibratedMixing
 from .merged_corpus import FITTED_LAMBDAS
 from .proposal_quality import proposal_quality
 from .readers import examples_from_docs
@@ -64,15 +71,21 @@ CONDITIONS: Dict[str, Condition] = {
     "human-omit": Condition("none", "corpora.human", "omit"),
     "llm-only": Condition("llm", "corpora.hybrid_random", "unannotated"),
     "hybrid-random": Condition("llm", "corpora.hybrid_random", "omit"),
-    "hybrid-label-mixing": Condition("llm", "corpora.hybrid_mixing", "omit"),
+    "hybrid-label-mixing": Condition("llm", "corpora.hybrid_calibrated", "omit"),
+    "hybrid-lambda-mixing": Condition("llm", "corpora.hybrid_mixing", "omit"),
     "sim-only": Condition("simulated", "corpora.hybrid_random", "unannotated"),
     "sim-hybrid-random": Condition("simulated", "corpora.hybrid_random", "omit"),
-    "sim-hybrid-label-mixing": Condition("simulated", "corpora.hybrid_mixing", "omit"),
+    "sim-hybrid-label-mixing": Condition("simulated", "corpora.hybrid_calibrated", "omit"),
+    "sim-hybrid-lambda-mixing": Condition("simulated", "corpora.hybrid_mixing", "omit"),
     "human-budget": Condition("none", "corpora.human", "budget"),
-    "hybrid-budget": Condition("llm", "corpora.hybrid_mixing", "budget"),
-    "sim-hybrid-budget": Condition("simulated", "corpora.hybrid_mixing", "budget"),
+    "hybrid-budget": Condition("llm", "corpora.hybrid_calibrated", "budget"),
+    "sim-hybrid-budget": Condition("simulated", "corpora.hybrid_calibrated", "budget"),
 }
-RATE_CONDITIONS = ("human-omit", "hybrid-random", "hybrid-label-mixing", "sim-hybrid-random", "sim-hybrid-label-mixing")
+RATE_CONDITIONS = (
+    "human-omit", "hybrid-random", "hybrid-label-mixing", "hybrid-lambda-mixing",
+    "sim-hybrid-random", "sim-hybrid-label-mixing", "sim-hybrid-lambda-mixing",
+)
+CALIBRATED_CORPUS = "corpora.hybrid_calibrated"
 FIXED_CONDITIONS = ("human-clean", "llm-only", "sim-only")
 BUDGET_CONDITIONS = ("human-budget", "hybrid-budget", "sim-hybrid-budget")
 SPANS_KEYS = {"llm": LLM_KEY, "simulated": SIMULATED_KEY}
@@ -193,7 +206,30 @@ class GridData:
     simulated: Callable[[int], SimulatedAnnotator]
     train_limit: int = 0
     require_llm: bool = True
+    dev: Optional[Path] = None
+    llm_calibration: Optional[Path] = None
     _docs: Dict[int, List[Doc]] = field(default_factory=dict)
+
+    def teacher_dir(self, cell: "Cell") -> Path:
+        """Where the human-only model of a cell is kept (the calibrated cells' prior)."""
+        # Not keyed by the training file: the files of one dataset hold the
+        # same gold Docs (with or without proposals), so one teacher serves all.
+        return self.work_dir / "teachers" / self.name / cell.cell_id
+
+    def calibration(self, cell: "Cell") -> Optional[Path]:
+        """The calibration sample of a cell's annotator: the LLM's proposals on
+        the dev set (given), or the dev set annotated by the simulated
+        annotator of the cell's seed (written on first use)."""
+        if cell.spec.annotator == "llm":
+            return self.llm_calibration
+        if cell.spec.annotator != "simulated" or self.dev is None:
+            return None
+        path = self.work_dir / "data" / self.name / f"calibration_{self.dev.stem}_simulated_s{cell.seed}.spacy"
+        if not path.exists():
+            docs = read_docbin(self.dev, spacy.blank("en").vocab)
+            self.simulated(cell.seed).annotate_all(docs)
+            write_docbin(path, docs)
+        return path
 
     def annotated(self, seed: int) -> List[Doc]:
         """Gold ``doc.ents``, LLM proposals and the simulated annotator's (seeded)."""
@@ -236,10 +272,31 @@ class GridData:
         return path
 
 
-def train_overrides(cell: Cell, train: Path, dev: Path, steps: int, dev_limit: int = 0) -> Dict[str, object]:
-    """``spacy train`` overrides of a cell: the corpus, its proposals and the seed."""
+def teacher_cell(cell: Cell) -> Cell:
+    """The human-only cell whose model is the prior of a calibrated cell."""
+    if cell.spec.data == "budget":
+        return Cell(cell.dataset, "human-budget", cell.omit_rate, cell.budget, cell.seed)
+    if cell.omit_rate == 0.0:
+        return Cell(cell.dataset, "human-clean", 0.0, 1.0, cell.seed)
+    return Cell(cell.dataset, "human-omit", cell.omit_rate, 1.0, cell.seed)
+
+
+def train_overrides(
+    cell: Cell, train: Path, dev: Path, steps: int, dev_limit: int = 0, calibration: Optional[Path] = None,
+    teacher: Optional[Path] = None,
+) -> Dict[str, object]:
+    """``spacy train`` overrides of a cell: the corpus, its proposals, the
+    annotator's calibration sample and the seed."""
     key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
+    extra: Dict[str, object] = {}
+    if cell.spec.corpus == CALIBRATED_CORPUS:
+        extra = {
+            "corpora.hybrid_calibrated.merger.llm_key": key,
+            "corpora.hybrid_calibrated.mixing.calibration": str(calibration) if calibration else None,
+            "corpora.hybrid_calibrated.mixing.teacher": str(teacher) if teacher else None,
+        }
     return {
+        **extra,
         "paths.train": str(train),
         "paths.dev": str(dev),
         "training.train_corpus": cell.spec.corpus,
@@ -270,12 +327,24 @@ def run_cell(
 
     train_path = data.path(cell)
     n_sentences = len(data.annotated(cell.seed))
+    calibration = teacher = None
+    if cell.spec.corpus == CALIBRATED_CORPUS:
+        calibration = data.calibration(cell)
+        prior = teacher_cell(cell)
+        teacher = data.teacher_dir(prior)
+        if not (teacher / "meta.json").exists():
+            # Train the human-only model first (its result is recorded when the
+            # grid reaches its own cell; the model is kept as the teacher).
+            run_cell(prior, data, dev, test, config, steps, costs, model_dir.parent / prior.cell_id, dev_limit,
+                     log_file=None if log_file is None else log_file.parent / f"{prior.cell_id}.log", overrides=overrides)
     buffer = io.StringIO()
     start = time.perf_counter()
     failure: Optional[BaseException] = None
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
         try:
-            spacy_train(config, model_dir, overrides={**(overrides or {}), **train_overrides(cell, train_path, dev, steps, dev_limit)})
+            spacy_train(config, model_dir, overrides={
+                **(overrides or {}), **train_overrides(cell, train_path, dev, steps, dev_limit, calibration, teacher),
+            })
         except (Exception, SystemExit) as err:  # spaCy's CLI exits on config errors
             failure = err
     train_seconds = time.perf_counter() - start
@@ -288,6 +357,12 @@ def run_cell(
         where = f"full log: {log_file}" if log_file is not None else "no log file"
         raise HybridNerError(f"{cell.cell_id}: training with {config} failed ({type(failure).__name__}: {reason}); {where}")
     scores = score_model(model_dir / "model-best", test)
+    if cell.spec.corpus == "corpora.human" and cell.spec.data != "unannotated":
+        # Every human-only model is the teacher of the calibrated cells of its setting.
+        import shutil
+
+        shutil.rmtree(data.teacher_dir(cell), ignore_errors=True)
+        shutil.copytree(model_dir / "model-best", data.teacher_dir(cell))
     if not keep_model:
         import shutil
 
@@ -301,6 +376,12 @@ def run_cell(
     lambdas = FITTED_LAMBDAS.pop(str(train_path), None) if cell.spec.corpus == "corpora.hybrid_mixing" else None
     if lambdas:
         result["lambdas"] = lambdas
+    if cell.spec.corpus == CALIBRATED_CORPUS:
+        # The same estimate the reader made (deterministic), recomputed here
+        # for the record rather than handed back through a global.
+        docs = read_docbin(train_path, spacy.blank("en").vocab)
+        fitted = CalibratedMixing(calibration).fit(docs, SPANS_KEYS.get(cell.spec.annotator, LLM_KEY))
+        result["calibration"] = {**fitted.summary(), "teacher": teacher_cell(cell).cell_id}
     return result
 
 

@@ -33,7 +33,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import registry
 
 from .annotation_layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, describe_doc
-from .errors import HybridNerError
+from .errors import HybridNerError, OptionError
 from .reliability import LabelStats, estimate_label_stats, human_spans, span_key
 from .simulation import doc_rng
 
@@ -126,9 +126,12 @@ def create_accept_reliable(
     prior (float): Prior precision used for smoothing.
     strength (float): Weight of the prior, in pseudo-proposals.
     """
+    # OptionError is a ValueError that the CLI prints as one line, not a traceback.
     for name, value in [("min_precision", min_precision), *label_thresholds.items(), ("prior", prior)]:
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"accept_reliable: {name} must be in [0, 1], got {value}")
+            raise OptionError(f"accept_reliable: {name} must be in [0, 1], got {value}")
+    if min_support < 0 or not strength > 0:
+        raise OptionError(f"accept_reliable: min_support must be >= 0 and strength > 0, got {min_support} and {strength}")
     return AcceptReliable(min_precision, tuple(sorted(label_thresholds.items())), min_support, prior, strength)
 
 

@@ -14,7 +14,7 @@ human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
 reader with a ``mixing`` block.
 """
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -22,6 +22,7 @@ from spacy.training import Example
 from spacy.util import registry
 from wasabi import msg
 
+from .calibration.mixing import CalibratedMixing, FittedEvidence
 from .corpus import read_docbin
 from .merge import Merger
 from .mixing import LabelMixing
@@ -37,17 +38,22 @@ class MergedCorpus:
 
     path (Path): The gold + proposals DocBin.
     merger (Merger): Merge settings; fitted on the file at each read.
-    mixing (Optional[LabelMixing]): Label-mixing settings, or None for hard
-        one-hot targets from the merged ``doc.ents``.
+    mixing (Union[CalibratedMixing, LabelMixing, None]): Calibrated evidence
+        (recommended), λ label mixing, or None for hard one-hot targets from
+        the merged ``doc.ents``.
     limit (int): Use the first ``limit`` Docs only (0: all).
     """
 
-    def __init__(self, path: Path, merger: Merger, mixing: Optional[LabelMixing] = None, limit: int = 0) -> None:
+    def __init__(
+        self, path: Path, merger: Merger, mixing: Union[CalibratedMixing, LabelMixing, None] = None, limit: int = 0
+    ) -> None:
         self.path = path
         self.merger = merger
         self.mixing = mixing
         self.limit = limit
         self._cache: Optional[Tuple[Tuple[int, Optional[int]], List[Doc]]] = None
+        #: The calibration of the last read (calibrated mixing only).
+        self.fitted: Optional[FittedEvidence] = None
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         # spacy train calls the reader once per epoch: read, merge and mix once
@@ -61,8 +67,13 @@ class MergedCorpus:
         docs = read_docbin(self.path, nlp.vocab)
         if self.limit > 0:
             docs = docs[: self.limit]
+        if isinstance(self.mixing, CalibratedMixing):
+            # Before the merge: the evidence needs the human's own silence and gaps.
+            self.fitted = self.mixing.fit(docs, self.merger.llm_key)
+            msg.info(f"{self.path.name}: {self.fitted.describe()}")
+            self.mixing.attach_all(docs, self.fitted)
         self.merger.merge_all(docs)
-        if self.mixing is not None:
+        if isinstance(self.mixing, LabelMixing):
             lambdas = self.mixing.fit(self.merger.stats)
             FITTED_LAMBDAS[str(self.path)] = dict(lambdas)
             msg.info(f"Label mixing λ for {self.path.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items()))
@@ -75,7 +86,7 @@ class MergedCorpus:
 def create_merged_corpus(
     path: Path,
     merger: Optional[Merger] = None,
-    mixing: Optional[LabelMixing] = None,
+    mixing: Union[CalibratedMixing, LabelMixing, None] = None,
     limit: int = 0,
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
@@ -83,8 +94,10 @@ def create_merged_corpus(
     path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
     merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings (acceptance,
         overlap rule, uncovered tokens, seed); None for the defaults.
-    mixing (Optional[LabelMixing]): "hybrid_ner.label_mixing.v1" settings, or
-        None to train on the merged ``doc.ents`` (hard labels).
+    mixing (Union[CalibratedMixing, LabelMixing, None]):
+        "hybrid_ner.calibrated_mixing.v1" (calibrated evidence, recommended),
+        "hybrid_ner.label_mixing.v1" (λ per label), or None to train on the
+        merged ``doc.ents`` (hard labels).
     limit (int): Use the first ``limit`` Docs only (0: all).
     """
     return MergedCorpus(Path(path), merger if merger is not None else Merger(), mixing, limit)

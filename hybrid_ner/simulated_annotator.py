@@ -21,6 +21,12 @@ gets the same proposals whatever else is in the corpus):
    typical false positive of LLM annotators); fractional rates draw the
    remainder.
 
+With ``query = "per-type"`` each entity type is asked on its own, as with
+GPT-NER prompts: a gold entity of label L is found by the L query with
+probability ``recall[L]`` and, independently, marked by the query of each
+other label M with probability ``confusion[L][M]``, so one span can come
+back with several labels (the situation label mixing is for).
+
 ``spurious`` is fitted on the corpus (:meth:`SimulatedAnnotator.fit`) so the
 expected precision of each label equals ``precision[L]`` once the confusions
 and boundary errors (which are false positives too) are counted. Precision
@@ -66,6 +72,8 @@ PRESETS: Dict[str, Dict[str, object]] = {
 }
 
 SpanTuple = Tuple[int, int, str]
+#: "single": one query, one label per found entity; "per-type": one query per label.
+QUERY_MODES = ("single", "per-type")
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -101,8 +109,11 @@ class SimulatedAnnotator:
     spans_key: str = SIMULATED_KEY
     name: str = "simulated annotator"
     spurious: Dict[str, float] = field(default_factory=dict)
+    query: str = "single"
 
     def __post_init__(self) -> None:
+        if self.query not in QUERY_MODES:
+            raise HybridNerError(f"Simulated annotator: query must be one of {', '.join(QUERY_MODES)}, got {self.query!r}")
         for label, value in self.precision.items():
             if not 0.0 < value <= 1.0:
                 raise HybridNerError(f"Simulated annotator: precision of {label} must be in (0, 1], got {value}")
@@ -133,14 +144,15 @@ class SimulatedAnnotator:
                 gold[ent.label_] = gold.get(ent.label_, 0) + 1
         correct: Dict[str, float] = {}
         wrong: Dict[str, float] = {}
+        per_type = self.query == "per-type"
         for label, count in gold.items():
             found = count * self._recall(label)
             confused = self.confusion.get(label, {})
-            kept = found * (1.0 - sum(confused.values()))
+            kept = found if per_type else found * (1.0 - sum(confused.values()))
             correct[label] = correct.get(label, 0.0) + kept * (1.0 - self.boundary_error)
             wrong[label] = wrong.get(label, 0.0) + kept * self.boundary_error
             for other, p in confused.items():
-                wrong[other] = wrong.get(other, 0.0) + found * p
+                wrong[other] = wrong.get(other, 0.0) + (count if per_type else found) * p
         self.spurious = {}
         for label in sorted(set(correct) | set(wrong)):
             proposed = correct.get(label, 0.0) + wrong.get(label, 0.0)
@@ -158,6 +170,17 @@ class SimulatedAnnotator:
         for ent in doc.ents:
             # Draw everything for every entity, so one parameter does not shift the others' draws.
             draw_found, draw_label, draw_boundary = rng.random(), rng.random(), rng.random()
+            if self.query == "per-type":
+                # Each type's query decides on its own; all share the boundary draw.
+                start, end = ent.start, ent.end
+                if draw_boundary < self.boundary_error:
+                    start, end = _shift_boundary(doc, start, end, rng)
+                if draw_found < self._recall(ent.label_):
+                    proposals.append((start, end, ent.label_))
+                for other, p in sorted(self.confusion.get(ent.label_, {}).items()):
+                    if rng.random() < p:
+                        proposals.append((start, end, other))
+                continue
             if draw_found >= self._recall(ent.label_):
                 continue
             label = ent.label_
@@ -198,7 +221,7 @@ class SimulatedAnnotator:
         return {
             "precision": dict(self.precision), "recall": dict(self.recall),
             "confusion": {k: dict(v) for k, v in self.confusion.items()},
-            "boundary_error": self.boundary_error, "seed": self.seed,
+            "boundary_error": self.boundary_error, "seed": self.seed, "query": self.query,
         }
 
 
@@ -243,6 +266,7 @@ def create_simulated_annotator(
     boundary_error: Optional[float] = None,
     seed: int = 0,
     spans_key: str = SIMULATED_KEY,
+    query: str = "single",
 ) -> SimulatedAnnotator:
     """A simulated annotator (never an LLM; reported as "simulated").
 
@@ -254,6 +278,8 @@ def create_simulated_annotator(
     boundary_error (Optional[float]): Probability of an off-by-one span.
     seed (int): Random seed.
     spans_key (str): Span group for the proposals.
+    query (str): "single" (one label per found entity) or "per-type" (each
+        label asked on its own; one span may get several labels).
     """
     base: Dict[str, object] = {}
     if preset:
@@ -270,7 +296,8 @@ def create_simulated_annotator(
         boundary_error=float(boundary_error if boundary_error is not None else base.get("boundary_error", 0.0)),  # type: ignore[arg-type]
         seed=seed,
         spans_key=spans_key,
-        name=f"simulated {preset}" if preset else "simulated annotator",
+        name=(f"simulated {preset}" if preset else "simulated annotator") + (" (per-type)" if query == "per-type" else ""),
+        query=query,
     )
 
 

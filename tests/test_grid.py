@@ -10,7 +10,7 @@ from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.grid import (
     CONDITIONS, Cell, Costs, GridData, llm_cost_per_sentence, plan_cells, run_grid, sample_docs,
-    train_overrides,
+    teacher_cell, train_overrides,
 )
 from hybrid_ner.simulated_annotator import build_simulated_annotator
 
@@ -30,8 +30,8 @@ def test_plan_puts_the_main_comparison_first_and_skips_duplicates():
     assert [c.condition for c in cells[-6:]].count("hybrid-budget") == 2 and cells[-1].budget == 0.25
     fixed = [c for c in cells if c.condition in ("llm-only", "sim-only", "human-clean")]
     assert len(fixed) == 6 and all(c.omit_rate == 0.0 and c.budget == 1.0 for c in fixed)
-    # 3 fixed + 5 rate conditions x 3 rates - 1 + 3 budget conditions, per seed
-    assert len(cells) == 2 * (3 + 5 * 3 - 1 + 3)
+    # 3 fixed + 7 rate conditions x 3 rates - 1 + 3 budget conditions, per seed
+    assert len(cells) == 2 * (3 + 7 * 3 - 1 + 3)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -103,10 +103,19 @@ def test_missing_proposals_are_an_error_naming_the_file(tmp_path):
 
 
 def test_overrides_point_the_merge_at_the_annotator_s_span_group(tmp_path):
-    sim = train_overrides(Cell("x", "sim-hybrid-label-mixing", 0.4, 1.0, 2), tmp_path / "t", tmp_path / "d", 300)
-    assert sim["training.train_corpus"] == "corpora.hybrid_mixing"
-    assert sim["corpora.hybrid_mixing.merger.llm_key"] == "simulated" and sim["system.seed"] == 2
+    cell = Cell("x", "sim-hybrid-label-mixing", 0.4, 1.0, 2)
+    sim = train_overrides(cell, tmp_path / "t", tmp_path / "d", 300, calibration=tmp_path / "c", teacher=tmp_path / "h")
+    assert sim["training.train_corpus"] == "corpora.hybrid_calibrated"
+    assert sim["corpora.hybrid_calibrated.merger.llm_key"] == "simulated" and sim["system.seed"] == 2
+    assert sim["corpora.hybrid_calibrated.mixing.calibration"] == str(tmp_path / "c")
+    assert sim["corpora.hybrid_calibrated.mixing.teacher"] == str(tmp_path / "h")
     assert sim["training.max_steps"] == 300
+    # The teacher of a calibrated cell is the human-only model of its setting.
+    assert teacher_cell(cell).cell_id == "human-omit_r0.4_b1_s2"
+    assert teacher_cell(Cell("x", "hybrid-budget", 0.0, 0.1, 1)).cell_id == "human-budget_r0_b0.1_s1"
+    assert teacher_cell(Cell("x", "hybrid-label-mixing", 0.0, 1.0, 0)).cell_id == "human-clean_r0_b1_s0"
+    old = train_overrides(Cell("x", "sim-hybrid-lambda-mixing", 0.4, 1.0, 2), tmp_path / "t", tmp_path / "d", 300)
+    assert old["training.train_corpus"] == "corpora.hybrid_mixing" and old["corpora.hybrid_mixing.merger.llm_key"] == "simulated"
     llm = train_overrides(Cell("x", "llm-only", 0.0, 1.0, 0), tmp_path / "t", tmp_path / "d", 300)
     assert llm["training.train_corpus"] == "corpora.hybrid_random" and llm["corpora.hybrid_random.merger.llm_key"] == "llm"
 
@@ -124,14 +133,23 @@ def test_samples_show_every_layer(tmp_path):
 def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
     train = _corpus(tmp_path / "train.spacy", 24)
     data = _data(tmp_path, train)
-    cells = [Cell("toy", "hybrid-label-mixing", 0.4, 1.0, 0), Cell("toy", "human-omit", 0.4, 1.0, 0)]
+    cells = [
+        Cell("toy", "hybrid-label-mixing", 0.4, 1.0, 0), Cell("toy", "human-omit", 0.4, 1.0, 0),
+        Cell("toy", "hybrid-lambda-mixing", 0.4, 1.0, 0),
+    ]
     config = ROOT / "configs" / "ner_soft_cpu.cfg"
     out = tmp_path / "metrics"
     results = run_grid(cells, data, train, train, config, 6, Costs(0.1, 0.01), out)
-    assert len(results) == 2
+    assert len(results) == 3
     written = json.loads((out / "cells" / "hybrid-label-mixing_r0.4_b1_s0.json").read_text())
     assert written["condition"] == "hybrid-label-mixing" and written["annotator"] == "llm" and written["steps"] == 6
-    assert 0.0 <= written["scores"]["f"] <= 1.0 and set(written["lambdas"]) == {"PER", "LOC", "ORG", "MISC"}
+    # No calibration file given: the biased fallback, said in the result; the
+    # human-only model of the same setting was trained first as the teacher.
+    assert 0.0 <= written["scores"]["f"] <= 1.0 and written["calibration"]["biased"] is True
+    assert written["calibration"]["teacher"] == "human-omit_r0.4_b1_s0"
+    assert (data.teacher_dir(Cell("toy", "human-omit", 0.4, 1.0, 0)) / "meta.json").exists()
+    lambdas = json.loads((out / "cells" / "hybrid-lambda-mixing_r0.4_b1_s0.json").read_text())["lambdas"]
+    assert set(lambdas) == {"PER", "LOC", "ORG", "MISC"}
     assert "lambdas" not in json.loads((out / "cells" / "human-omit_r0.4_b1_s0.json").read_text())
     assert written["cost"]["llm"] == pytest.approx(0.24) and written["train_sentences"] == 24
     assert not (tmp_path / "work" / "models" / "toy" / "human-omit_r0.4_b1_s0").exists()

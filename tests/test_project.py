@@ -19,6 +19,7 @@ def _project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "configs", project / "configs")
     shutil.copytree(ROOT / "corpus" / "wikigold", project / "corpus" / "wikigold",
                     ignore=shutil.ignore_patterns("*.spacy", "*.jsonl"))
+    shutil.copytree(ROOT / "assets", project / "assets")
     return project
 
 
@@ -29,22 +30,26 @@ def _env() -> dict:
 
 @pytest.mark.slow
 def test_project_all_workflow_tiny(tmp_path):
-    """The default demo end to end: embedded LLM proposals, merge + label
-    mixing in the reader, the transformer soft NER, scores and the report."""
+    """The default demo end to end on the full WikiGold training split: the
+    embedded LLM's recorded answers replayed (nothing sent, no model loaded),
+    calibration on the dev split, the four conditions, scores and the report."""
     project = _project(tmp_path)
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(project),
-           "--vars.propose_limit", "6", "--vars.demo_steps", "3"]
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), "--vars.demo_steps", "3"]
     result = subprocess.run(cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    for usage in ("wikigold_propose_usage.json", "wikigold_propose_usage_dev.json"):
+        replayed = json.loads((project / "metrics" / usage).read_text())
+        assert replayed["requests"] == 0 and replayed["cache_hits"] > 0, usage
     cells = project / "metrics" / "demo" / "wikigold" / "cells"
     names = sorted(path.stem for path in cells.glob("*.json"))
-    assert names == ["human-clean_r0_b1_s0", "human-omit_r0.4_b1_s0", "hybrid-label-mixing_r0.4_b1_s0"]
+    assert names == [
+        "human-clean_r0_b1_s0", "human-omit_r0.4_b1_s0", "hybrid-label-mixing_r0.4_b1_s0", "hybrid-random_r0.4_b1_s0",
+    ]
     mixing = json.loads((cells / "hybrid-label-mixing_r0.4_b1_s0.json").read_text())
-    assert 0.0 <= mixing["scores"]["f"] <= 1.0 and mixing["train_sentences"] == 6 and mixing["steps"] == 3
+    assert 0.0 <= mixing["scores"]["f"] <= 1.0 and mixing["train_sentences"] == 1353 and mixing["steps"] == 3
+    assert mixing["calibration"]["biased"] is False and mixing["calibration"]["source"].endswith("dev_llm.spacy")
     report = (project / "metrics" / "demo" / "report.md").read_text()
     assert "hybrid-label-mixing" in report and "human-omit" in report
-    annotators = json.loads((project / "metrics" / "demo" / "wikigold" / "annotators.json").read_text())
-    assert annotators["usage"]["requests"] + annotators["usage"].get("cache_hits", 0) >= 1
     assert annotators["annotators"]["simulated"]["simulated"] is True
     # The trained pipeline loads with spacy.load and its NER drops into another pipeline.
     nlp = spacy.load(project / "training" / "demo" / "models" / "wikigold" / "hybrid-label-mixing_r0.4_b1_s0" / "model-best")

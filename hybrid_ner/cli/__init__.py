@@ -11,5 +11,6 @@ from . import merge_commands  # noqa: F401,E402
 from . import propose  # noqa: F401,E402
 from . import report_commands  # noqa: F401,E402
 from . import grid_commands  # noqa: F401,E402
+from . import answers_commands  # noqa: F401,E402
 
 __all__ = ["app", "main"]

@@ -1,4 +1,9 @@
-"""CLI commands that prepare corpora: convert, split, noise, budget."""
+"""CLI commands that prepare corpora: convert, split, noise, budget.
+
+Each checks its options and output paths before reading anything, refuses
+to write over its input without ``--overwrite-input``, and replaces an
+output only when it is complete (hybrid_ner.atomic).
+"""
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -15,6 +20,7 @@ from ..errors import HybridNerError
 from ..simulation import simulate_budget, simulate_omissions
 from ..split import split_by_document
 from ._app import app
+from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 MAX_REPAIRS_SHOWN = 20
 
@@ -22,16 +28,24 @@ MAX_REPAIRS_SHOWN = 20
 def load_docs(path: Path, lang: str = "en") -> List[Doc]:
     """Read Docs from a ``.spacy`` DocBin or a ``.jsonl`` file (for commands
     whose input was written by ``hybrid-ner convert``)."""
-    nlp = spacy.blank(lang)
+    nlp = blank(lang)
     if path.suffix == ".jsonl":
         return read_jsonl(path, nlp).docs
     return read_docbin(path, nlp.vocab)
 
 
+def blank(lang: str):
+    """``spacy.blank(lang)``, with an unknown language code as a one-line error."""
+    try:
+        return spacy.blank(lang)
+    except ImportError:
+        raise HybridNerError(f"--lang {lang!r}: not a language spaCy knows (e.g. en, de, xx)") from None
+
+
 def save_docs(path: Path, docs: Sequence[Doc]) -> None:
-    """Write Docs as a DocBin, or as JSONL if the path ends in ``.jsonl``."""
+    """Write Docs as a DocBin, or as JSONL if the path ends in ``.jsonl``;
+    either is replaced atomically."""
     if path.suffix == ".jsonl":
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(path, docs)
     else:
         write_docbin(path, docs)
@@ -66,6 +80,7 @@ def convert_cli(
     lenient: bool = typer.Option(False, "--lenient", help="Repair what is safe to repair and report it, instead of failing"),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input"),
     lang: str = typer.Option("en", help="Language of the tokenizer/vocab (JSONL without tokens)"),
+    overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Convert a corpus to a DocBin: one Doc per sentence, document ids kept.
 
@@ -78,7 +93,8 @@ def convert_cli(
         fmt = "jsonl" if input_path.suffix == ".jsonl" else "conll"
     if fmt not in ("conll", "jsonl"):
         raise HybridNerError(f"Unknown --format {input_format!r}: expected auto, conll or jsonl")
-    nlp = spacy.blank(lang)
+    check_outputs({"OUT": output_path}, [input_path], overwrite_input)
+    nlp = blank(lang)
     if fmt == "conll":
         conll = read_conll(
             input_path, nlp.vocab, token_column=token_column, tag_column=tag_column,
@@ -104,9 +120,15 @@ def split_cli(
     dev: float = typer.Option(0.1, help="Fraction of documents for dev"),
     test: float = typer.Option(0.1, help="Fraction of documents for test"),
     seed: int = typer.Option(0, help="Random seed"),
+    overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Split a corpus into train/dev/test by document (seeded), for corpora
     that have no official split (WikiGold)."""
+    for option, value in (("--train", train), ("--dev", dev), ("--test", test)):
+        check_range(option, value, 0, 1)
+    names = ("train", "dev", "test")
+    outputs = {f"DIR/{name}.spacy": output_dir / f"{name}.spacy" for name in names}
+    check_outputs(outputs, [input_path], overwrite_input, overwritable=list(outputs))
     docs = load_docs(input_path)
     try:
         parts = split_by_document(docs, {"train": train, "dev": dev, "test": test}, seed)
@@ -139,11 +161,16 @@ def noise_cli(
     omit_rate: float = typer.Option(..., "--omit-rate", "-r", help="Probability of dropping each entity"),
     seed: int = typer.Option(0, help="Random seed"),
     label_rate: Optional[List[str]] = typer.Option(None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable"),
+    overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Simulate human annotation with omissions: drop each entity with a
     probability. Dropped entities are kept in doc.spans["omitted"]; text and
     tokens are unchanged; the same seed gives byte-identical output."""
     rates = parse_label_rates(label_rate)
+    check_range("--omit-rate", omit_rate, 0, 1)
+    for label, rate in rates.items():
+        check_range(f"--label-rate {label}", rate, 0, 1)
+    check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = load_docs(input_path)
     try:
         noisy = simulate_omissions(docs, omit_rate, seed, rates)
@@ -164,9 +191,12 @@ def budget_cli(
     output_path: Path = typer.Argument(..., help="Output .spacy"),
     fraction: float = typer.Option(..., "--fraction", help="Fraction of documents a human annotated"),
     seed: int = typer.Option(0, help="Random seed"),
+    overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Simulate an annotation budget: only a seeded fraction of documents keeps
     human annotation; the others become unannotated (MISSING, not "no entity")."""
+    check_range("--fraction", fraction, 0, 1)
+    check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = load_docs(input_path)
     try:
         budgeted = simulate_budget(docs, fraction, seed)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from wasabi import msg
 
 from ..corpus import read_docbin, write_docbin
-from ..errors import HybridNerError
+from ..errors import HybridNerError, Interrupted, PartialResult
 from ..grid import (
     CONDITIONS,
     Costs,
@@ -30,6 +30,7 @@ from ..grid import (
 )
 from ..simulated_annotator import PRESETS, SIMULATED_KEY, build_simulated_annotator
 from ._app import app
+from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 
 def _floats(value: str, option: str) -> List[float]:
@@ -65,6 +66,8 @@ def grid_cli(
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
     simulated_preset: str = typer.Option("gpt-3.5-class", help=f"Simulated annotator preset: {', '.join(PRESETS)}"),
+    simulated_query: str = typer.Option("single", help="Simulated annotator queries: single (one label per span) or per-type (each type asked on its own: one span may get several labels)"),
+    calibration: Optional[Path] = typer.Option(None, help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM for the calibrated conditions; without it they fall back to a biased estimate against the human annotation"),
     llm_name: str = typer.Option("LLM", help="Name of the LLM that made the proposals, for the report, when the usage report does not name it"),
     usage: Optional[Path] = typer.Option(None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"),
     human_cost: float = typer.Option(0.06, help="Cost of a human annotation per sentence"),
@@ -84,6 +87,11 @@ def grid_cli(
     from spacy.cli._util import parse_config_overrides
 
     extra = parse_config_overrides(list(ctx.args))
+    for option, value, low in (("--steps", steps, 1), ("--train-limit", train_limit, 0), ("--dev-limit", dev_limit, 0),
+                               ("--human-cost", human_cost, 0), ("--price-in", price_in, 0),
+                               ("--price-out", price_out, 0), ("--max-minutes", max_minutes, 0)):
+        check_range(option, value, low)
+    check_range("--budget-omit-rate", budget_omit_rate, 0, 1)
     for path in (train_path, dev_path, test_path, config):
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
@@ -99,16 +107,25 @@ def grid_cli(
             print(("done  " if cell.cell_id in done else "to do ") + cell.cell_id)
         msg.info(f"{sum(c.cell_id in done for c in cells)} of {len(cells)} cells done")
         return
-    usage_report = dict(srsly.read_json(usage)) if usage is not None and usage.is_file() else None
+    try:
+        usage_report = dict(srsly.read_json(usage)) if usage is not None and usage.is_file() else None
+    except (ValueError, TypeError) as err:  # not JSON, or not an object
+        raise HybridNerError(f"{usage}: not a usage report of `hybrid-ner propose` ({err})") from None
     if usage is not None and usage_report is None:
         msg.warn(f"{usage}: not found; LLM costs are left out")
     costs = Costs(human_cost, llm_cost_per_sentence(usage_report, price_in, price_out) if usage_report else None)
     data = GridData(
         dataset, train_path, work_dir,
-        simulated=lambda seed: build_simulated_annotator(simulated_preset, seed=seed, spans_key=SIMULATED_KEY),
+        simulated=lambda seed: build_simulated_annotator(simulated_preset, seed=seed, spans_key=SIMULATED_KEY, query=simulated_query),
         train_limit=train_limit,
         require_llm=any(cell.spec.annotator == "llm" for cell in cells),
+        dev=dev_path,
+        llm_calibration=calibration,
     )
+    if calibration is not None and not calibration.is_file():
+        raise HybridNerError(f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})")
+    if calibration is None and any(c.spec.annotator == "llm" and c.spec.corpus.endswith("calibrated") for c in cells):
+        msg.warn("No --calibration: the LLM's calibrated cells estimate its quality against the incomplete human annotation (biased)")
     seed0 = cells[0].seed if cells else 0
     cost_info = {"human_per_sentence": human_cost, "llm_price_in_per_1k": price_in, "llm_price_out_per_1k": price_out,
                  "llm_per_sentence": costs.llm_per_sentence}
@@ -135,15 +152,23 @@ def grid_cli(
 
     # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupted = False
     try:
         run_grid(cells, data, dev_path, test_path, config, steps, costs, out_dir, dev_limit, keep_models, max_minutes, progress, extra)
     except KeyboardInterrupt:
-        msg.warn(f"{dataset}: interrupted; run the same command again to resume")
+        interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         bar.close()
         log.update(len(completed(out_dir)))
-    msg.good(f"{dataset}: {len(completed(out_dir))} of {len(cells)} cells scored in {out_dir / 'cells'}")
+    scored = completed(out_dir)
+    n_scored = sum(cell.cell_id in scored for cell in cells)
+    where = f"{n_scored} of {len(cells)} cells scored in {out_dir / 'cells'}"
+    if interrupted:  # exit 130, not 0: the grid is not complete
+        raise Interrupted(f"{dataset}: interrupted; run the same command again to resume ({where}, each written when done)")
+    if n_scored < len(cells):
+        raise PartialResult(f"{dataset}: --max-minutes {max_minutes:g} reached; {where}; run the same command again to resume")
+    msg.good(f"{dataset}: {where}")
 
 
 def _raise_interrupt(signum, frame) -> None:
@@ -193,11 +218,13 @@ def simulate_annotator_cli(
     preset: str = typer.Option("gpt-3.5-class", help=f"Parameters: {', '.join(PRESETS)}"),
     seed: int = typer.Option(0, help="Random seed"),
     spans_key: str = typer.Option(SIMULATED_KEY, help="Span group for the proposals"),
+    overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Proposals from a SIMULATED annotator with set per-label precision, recall and label bias (not an LLM)."""
     from ..proposal_quality import proposal_quality
 
     annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
+    check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = read_docbin(input_path, spacy.blank("en").vocab)
     annotator.annotate_all(docs)
     write_docbin(output_path, docs)

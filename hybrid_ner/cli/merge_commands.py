@@ -1,20 +1,28 @@
-"""CLI commands of the merge step: ``merge`` and ``stats``."""
+"""CLI commands of the merge step: ``merge`` and ``stats``.
+
+Options and output paths are checked before the input is read; outputs are
+replaced only when complete (hybrid_ner.atomic).
+"""
 from pathlib import Path
 from typing import List, Optional
 
 import spacy
-import srsly
 import typer
 from spacy.tokens import Doc
 from wasabi import msg
 
-from ..annotation_layers import LLM_ADDED_KEY, LLM_KEY
+from ..annotation_layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
+from ..atomic import write_json
+from ..calibration import CalibratedMixing
+from ..calibration.mixing import FittedEvidence
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError
 from ..merge import OVERLAP_RULES, UNCOVERED, AcceptAll, AcceptancePolicy, Merger, create_accept_labels, create_accept_reliable
 from ..merge_stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
 from ..mixing import LabelMixing
+from ..reliability import human_spans, is_human_annotated
 from ._app import app
+from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 # Options shared by both commands.
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
@@ -24,6 +32,8 @@ BALANCE = typer.Option(1.0, help="Label mixing: class-imbalance correction expon
 def build_merger(accept: str, labels: str, min_precision: float, min_support: int, overlap: str, uncovered: str, seed: int, llm_key: str) -> Merger:
     """The Merger the command-line options describe."""
     policy: AcceptancePolicy
+    check_range("--min-precision", min_precision, 0, 1)
+    check_range("--min-support", min_support, 0)
     if accept == "all":
         policy = AcceptAll()
     elif accept == "labels":
@@ -60,6 +70,7 @@ def merge_cli(
     llm_key: str = LLM_KEY_OPT,
     soft_targets: bool = typer.Option(False, "--soft-targets", help="Also store label-mixing targets in doc.user_data['soft_targets']"),
     balance: float = BALANCE,
+    overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Merge LLM proposals into the human annotation, the human always winning.
 
@@ -69,6 +80,8 @@ def merge_cli(
     in Span.id_).
     """
     merger = build_merger(accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key)
+    check_range("--balance", balance, 0)
+    check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = merger.merge_all(_read(input_path))
     if soft_targets:
         mixing = LabelMixing(balance=balance)
@@ -82,21 +95,85 @@ def merge_cli(
     msg.good(f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}")
 
 
+#: Columns of the calibration table of ``stats``.
+CALIBRATION_HEADER = ("label", "precision", "recall", "proposed", "gold", "LR proposed", "LR silence")
+
+
+def _as_before_merge(docs: List[Doc]) -> List[Doc]:
+    """The Docs as the training reader fits the calibration on them: human
+    ``doc.ents`` + proposals. A merged Doc is copied with its human entities
+    (``doc.spans["human"]``) as ``doc.ents``, the rest outside (missing in a
+    Doc the human did not annotate), so neither added proposals nor
+    ``--uncovered missing`` change the estimate."""
+    result = []
+    for doc in docs:
+        if HUMAN_KEY in doc.spans:
+            doc = doc.copy()
+            annotated = is_human_annotated(doc)
+            doc.set_ents(human_spans(doc) if annotated else [], default="outside" if annotated else "missing")
+        result.append(doc)
+    return result
+
+
+def calibration_table(fitted: FittedEvidence) -> List[List[object]]:
+    """Rows for printing (see CALIBRATION_HEADER), from ``FittedEvidence.summary()``."""
+    labels = fitted.summary()["labels"]
+    return [
+        [label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", v["proposed"], v["gold"], f"{v['lr_proposed']:g}", f"{v['lr_silence']:g}"]
+        for label, v in labels.items()  # type: ignore[union-attr]
+    ]
+
+
+def show_calibration(fitted: FittedEvidence) -> None:
+    """Print the calibration the calibrated training targets would use."""
+    summary = fitted.summary()
+    if fitted.calibration.biased:
+        msg.warn(
+            "No --calibration: the calibrated training targets would fall back to a biased estimate against "
+            "the human annotation (below; its omissions count as annotator errors). Give the dev set after "
+            "`hybrid-ner propose` as --calibration."
+        )
+    msg.info(
+        f"Calibration of doc.spans['{fitted.spans_key}'] from {summary['source']}"
+        f"{' (BIASED)' if fitted.calibration.biased else ''}: {summary['tokens']} tokens, "
+        f"position match {summary['position_match']:.3f}"
+    )
+    msg.table(calibration_table(fitted), header=CALIBRATION_HEADER, divider=True)
+    msg.info(f"Estimated omission rate of the human annotation: {fitted.omission_rate:.3f} ({fitted.omission_source})")
+
+
 @app.command("stats")
 def stats_cli(
     input_path: Path = typer.Argument(..., help="DocBin with proposals, merged (hybrid-ner merge) or not"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON"),
     llm_key: str = LLM_KEY_OPT,
     balance: float = BALANCE,
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration",
+        help="DocBin with clean gold doc.ents and the same annotator's proposals (the dev set after `hybrid-ner propose`): "
+        "show the calibration the calibrated training targets would use",
+    ),
 ) -> None:
     """Per label: human, proposed, added, rejected (by reason), the LLM's
     precision against the human, label-mixing λ, and the class distribution
     of human, LLM and merged labels.
 
+    Then the calibration of the calibrated training targets
+    (hybrid_ner.calibrated_mixing.v1): per label the annotator's precision,
+    recall and likelihood ratios on the --calibration sample, and the
+    estimated omission rate of the human annotation; without --calibration
+    the biased estimate against the human annotation they would fall back to.
+
     A file that was not merged yet is merged in memory with the default
     settings; for other settings run `hybrid-ner merge` first.
     """
+    check_range("--balance", balance, 0)
+    check_outputs({"--json": json_path}, [input_path, calibration])
+    if calibration is not None and not calibration.is_file():
+        raise HybridNerError(f"{calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)")
     docs = _read(input_path)
+    # Fitted on the human annotation + proposals, as the training reader does before its merge.
+    fitted = CalibratedMixing(calibration=calibration).fit(_as_before_merge(docs), llm_key)
     merger = Merger(llm_key=llm_key).fit(docs)
     if not any(LLM_ADDED_KEY in doc.spans for doc in docs):
         msg.info(f"{input_path} is not merged yet: merging in memory with the default settings")
@@ -104,6 +181,10 @@ def stats_cli(
     lambdas = LabelMixing(balance=balance).fit(merger.stats)
     summary = summarize_merge(docs, merger.stats, lambdas, llm_key=llm_key)
     msg.table(summary_table(summary), header=SUMMARY_HEADER, divider=True)
+    show_calibration(fitted)
     if json_path is not None:
-        srsly.write_json(json_path, {"input": str(input_path), "docs": len(docs), "labels": summary_to_json(summary)})
+        write_json(json_path, {
+            "input": str(input_path), "docs": len(docs), "labels": summary_to_json(summary),
+            "calibration": fitted.summary(),
+        })
         msg.good(f"Wrote {json_path}")

@@ -6,9 +6,15 @@ constraints, so ``doc.ents`` is always a valid entity sequence.
 
 Targets per training Example:
 
-* ``reference.user_data["soft_targets"]`` when present (label mixing, see
-  :mod:`hybrid_ner.mixing`): one distribution per token, the predicted Doc
-  must have the reference's tokens (``hybrid_ner.MergedCorpus.v1`` does that);
+* ``reference.user_data["tag_likelihoods"]`` when present (calibrated
+  evidence, see :mod:`hybrid_ner.calibration.evidence`): the target of a
+  token is the posterior q ∝ p · L of the current prediction p and the
+  likelihood L of what the annotators did, so evidence that says nothing
+  gives no gradient;
+* ``reference.user_data["soft_targets"]`` when present (λ label mixing, see
+  :mod:`hybrid_ner.mixing`): one distribution per token;
+* (for both, the predicted Doc must have the reference's tokens;
+  ``hybrid_ner.MergedCorpus.v1`` does that)
 * otherwise one-hot targets from the reference ``doc.ents``, aligned like
   spaCy's own NER; missing tokens are ignored by the loss.
 
@@ -29,6 +35,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..annotation_layers import describe_doc
+from ..calibration.evidence import TAG_LIKELIHOODS
 from ..errors import HybridNerError
 from ..mixing import SOFT_TARGETS, TokenTarget
 from ..tags import (
@@ -113,6 +120,7 @@ class SoftNER(TrainablePipe):
         self.cfg: Dict[str, object] = {"labels": [], "tag_scheme": tag_scheme}
         self.scorer = scorer
         self._constraints: Dict[Tuple[str, ...], Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]] = {}
+        self._columns: Dict[tuple, List[List[int]]] = {}
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -151,6 +159,19 @@ class SoftNER(TrainablePipe):
             )
         self.cfg["labels"] = sorted(self.labels + (label,))
         return 1
+
+    def tag_probabilities(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+        """Per Doc, the model's tag probabilities (n_tokens, len(self.tags)).
+        Upstream components (tok2vec, transformer) must have run on the Docs.
+
+        docs (Iterable[Doc]): The Docs.
+        RETURNS (List[ndarray]): Probabilities in the order of ``self.tags``.
+        """
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [numpy.zeros((len(doc), len(self.tags)), dtype="f") for doc in docs]
+        ops = self.model.ops
+        return [ops.to_numpy(scores) for scores in self.model.predict(docs)]
 
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """The best valid tag sequence of each Doc.
@@ -196,8 +217,20 @@ class SoftNER(TrainablePipe):
         loss = 0.0
         d_scores = []
         for eg, doc_scores in zip(examples, scores):
-            target, mask = self._example_targets(eg, index)
             probs = ops.to_numpy(doc_scores)
+            evidence = eg.reference.user_data.get(TAG_LIKELIHOODS)
+            if evidence is not None:
+                values, mask = self._example_likelihoods(eg, evidence)
+                # Posterior of the tag given the model and the annotations...
+                joint = probs * values
+                target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), _EPSILON)
+                fixed = evidence.get("fixed")
+                if fixed is not None:
+                    # ...except rows that already hold a posterior (teacher prior).
+                    static = values / numpy.maximum(values.sum(axis=1, keepdims=True), _EPSILON)
+                    target = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], static, target)
+            else:
+                target, mask = self._example_targets(eg, index)
             loss += float(-(target * numpy.log(probs + _EPSILON)).sum())
             d_scores.append(ops.asarray2f((probs - target) * mask))
         return loss, d_scores
@@ -216,6 +249,9 @@ class SoftNER(TrainablePipe):
             found = set()
             for eg in get_examples():
                 found.update(ent.label_ for ent in eg.reference.ents)
+                evidence = eg.reference.user_data.get(TAG_LIKELIHOODS)
+                if evidence is not None:
+                    found.update(tag[2:] for tag in evidence["tags"] if tag != OUTSIDE)
                 for dist in eg.reference.user_data.get(SOFT_TARGETS) or ():
                     found.update(tag[2:] for tag in dist or () if tag != OUTSIDE)
             labels = sorted(found)
@@ -237,6 +273,41 @@ class SoftNER(TrainablePipe):
         if key not in self._constraints:
             self._constraints = {key: transition_constraints(key, self.tag_scheme)}
         return self._constraints[key]
+
+    def _example_likelihoods(self, eg: Example, evidence: Dict[str, object]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """The annotation likelihood (n_tokens, n_tags) in this component's tag
+        order, and the mask of tokens with evidence."""
+        values = numpy.asarray(evidence["values"], dtype="f")
+        if len(values) != len(eg.predicted) or [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
+            raise HybridNerError(
+                f"{describe_doc(eg.reference)}: calibrated targets need the predicted Doc to have exactly the "
+                f"reference Doc's tokens; read the corpus with hybrid_ner.MergedCorpus.v1"
+            )
+        source: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
+        key = (tuple(source), tuple(self.tags), self.tag_scheme)
+        if key not in self._columns:
+            position = {tag: i for i, tag in enumerate(source)}
+            columns = []
+            for tag in self.tags:
+                # BIO folds B/U and I/L: average the likelihoods that map to a tag.
+                names = [tag] if self.tag_scheme == "BILUO" or tag == OUTSIDE else (
+                    [tag, "U-" + tag[2:]] if tag.startswith("B-") else [tag, "L-" + tag[2:]]
+                )
+                columns.append([position[n] for n in names if n in position])
+            self._columns = {key: columns}
+        columns = self._columns[key]
+        # A tag the evidence does not know (a label only the model has) gets
+        # the row's smallest likelihood: the annotators never supported it.
+        floor = values.min(axis=1)
+        likelihood = numpy.stack([values[:, cols].mean(axis=1) if cols else floor for cols in columns], axis=1)
+        fixed = evidence.get("fixed")
+        if fixed is not None:
+            # Rows holding probabilities: BIO sums what folds together, unknown tags get none.
+            zero = numpy.zeros((len(values),), dtype="f")
+            summed = numpy.stack([values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1)
+            likelihood = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], summed, likelihood)
+        mask = numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
+        return likelihood, mask
 
     def _example_targets(self, eg: Example, index: Dict[str, int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Target distributions (n_tokens, n_tags) and a mask of tokens with a target."""

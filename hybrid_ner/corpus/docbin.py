@@ -3,17 +3,88 @@
 ``user_data`` (document ids, provenance) and all span groups are stored, so
 the Docs written by one step reach the next step whole.
 """
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, List, Union
+from typing import Any, Dict, Iterable, Iterator, List, Union
 
+import srsly.msgpack
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from ..atomic import write_bytes
 from ..errors import CorpusFormatError
+
+
+class _ResolvedDecoders:
+    """Stands in for srsly's msgpack decoder registry while Docs are read.
+
+    srsly looks its decoders up (``msgpack_decoders.get_all()``, a catalogue
+    entry-point scan plus a walk of the whole function registry) once per
+    msgpack message, and spaCy decodes one message per span group, one per
+    Doc's ``doc.spans`` and one per Doc's ``user_data``: with three span groups
+    that lookup was ~90% of the read. This object answers the lookup from one
+    resolution made when reading starts: the same decoders in the same order,
+    so the Docs are exactly what spaCy's own path gives.
+    """
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self.decoders: Dict[str, Any] = registry.get_all()
+
+    def get_all(self) -> Dict[str, Any]:
+        return dict(self.decoders)  # a fresh dict, as catalogue returns
+
+    def __getattr__(self, name: str) -> Any:
+        # register(), get(), ... still reach the real registry.
+        if name == "registry":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.registry, name)
+
+
+_DECODERS_LOCK = threading.Lock()
+_decoders_users = 0
+
+
+@contextmanager
+def _decoders_resolved_once() -> Iterator[None]:
+    """Resolve srsly's msgpack decoders once for the duration of the block.
+
+    The module attribute srsly's ``unpackb`` reads is swapped for a
+    :class:`_ResolvedDecoders` and put back afterwards, also on errors.
+    Nested and concurrent reads share one swap (reference-counted), so the
+    real registry is always restored by the last one out. Other code that
+    decodes msgpack meanwhile gets the same decoders, only faster; a decoder
+    registered during a read is used from the next read on. If srsly's
+    internals ever change shape, nothing is swapped (just slower).
+    """
+    global _decoders_users
+    with _DECODERS_LOCK:
+        if _decoders_users == 0:
+            # Encoders too: writing looks them up once per message the same way.
+            for name in ("msgpack_decoders", "msgpack_encoders"):
+                current = getattr(srsly.msgpack, name, None)
+                if callable(getattr(current, "get_all", None)) and not isinstance(current, _ResolvedDecoders):
+                    setattr(srsly.msgpack, name, _ResolvedDecoders(current))
+        _decoders_users += 1
+    try:
+        yield
+    finally:
+        with _DECODERS_LOCK:
+            _decoders_users -= 1
+            if _decoders_users == 0:
+                for name in ("msgpack_decoders", "msgpack_encoders"):
+                    current = getattr(srsly.msgpack, name, None)
+                    if isinstance(current, _ResolvedDecoders):
+                        setattr(srsly.msgpack, name, current.registry)
 
 
 def read_docbin(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
     """Read all Docs of a ``.spacy`` file.
+
+    The Docs are those of spaCy's ``DocBin.get_docs`` (span groups and
+    ``user_data`` included); only msgpack's decoder lookup is made once per
+    read instead of once per span group (issue 15.3).
 
     path (Union[str, Path]): The DocBin file.
     vocab (Vocab): The vocab to attach the Docs to.
@@ -23,20 +94,22 @@ def read_docbin(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
     path = Path(path)
     if not path.is_file():
         raise CorpusFormatError(path, None, "file not found (expected a .spacy DocBin)")
-    try:
-        doc_bin = DocBin(store_user_data=True).from_disk(path)
-    except Exception as err:  # zlib/msgpack errors say nothing about the file
-        raise CorpusFormatError(
-            path, None, f"not a spaCy DocBin ({type(err).__name__}: {err})"
-        ) from None
-    return list(doc_bin.get_docs(vocab))
+    with _decoders_resolved_once():
+        try:
+            doc_bin = DocBin(store_user_data=True).from_disk(path)
+        except Exception as err:  # zlib/msgpack errors say nothing about the file
+            raise CorpusFormatError(
+                path, None, f"not a spaCy DocBin ({type(err).__name__}: {err})"
+            ) from None
+        return list(doc_bin.get_docs(vocab))
 
 
 def write_docbin(path: Union[str, Path], docs: Iterable[Doc]) -> int:
     """Write Docs to a ``.spacy`` file, creating parent directories.
 
     The bytes depend only on the Docs (DocBin sorts its strings), so the same
-    input and seed give byte-identical files.
+    input and seed give byte-identical files. The file is replaced atomically
+    (hybrid_ner.atomic): a failed or interrupted write leaves the old one.
 
     path (Union[str, Path]): The output file.
     docs (Iterable[Doc]): The Docs.
@@ -45,9 +118,10 @@ def write_docbin(path: Union[str, Path], docs: Iterable[Doc]) -> int:
     path = Path(path)
     doc_bin = DocBin(store_user_data=True)
     n = 0
-    for doc in docs:
-        doc_bin.add(doc)
-        n += 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc_bin.to_disk(path)
+    with _decoders_resolved_once():  # encoders looked up once, not per message
+        for doc in docs:
+            doc_bin.add(doc)
+            n += 1
+        data = doc_bin.to_bytes()
+    write_bytes(path, data)
     return n

@@ -16,6 +16,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from ..annotation_layers import DOC_ID, SENT_INDEX, SOURCE
+from ..atomic import write_text
 from ..errors import CorpusFormatError
 from .conll import Repair
 from .text_file import read_text_file
@@ -71,9 +72,21 @@ def read_jsonl(
             continue
         doc = _record_to_doc(path, line_no, record, nlp, strict, corpus.repairs)
         doc.user_data[SOURCE] = path.name
-        meta = record.get("meta") or {}
-        doc.user_data[DOC_ID] = str(meta.get(DOC_ID, f"{path.stem}:{line_no}"))
-        doc.user_data[SENT_INDEX] = int(meta.get(SENT_INDEX, 0))
+        meta = record.get("meta")
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict):
+            raise CorpusFormatError(path, line_no, f'"meta" must be an object, found {type(meta).__name__}')
+        doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
+        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
+            raise CorpusFormatError(path, line_no, f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}')
+        doc.user_data[DOC_ID] = str(doc_id)
+        sent_index = meta.get(SENT_INDEX, 0)
+        if not _is_int(sent_index) or sent_index < 0:
+            raise CorpusFormatError(
+                path, line_no, f'"meta.{SENT_INDEX}" must be an integer >= 0, got {sent_index!r}'
+            )
+        doc.user_data[SENT_INDEX] = sent_index
         corpus.docs.append(doc)
     if not corpus.docs:
         raise CorpusFormatError(path, None, "no accepted records found")
@@ -95,16 +108,24 @@ def _record_to_doc(
     if not isinstance(text, str):
         raise fail('missing or non-string "text"')
     tokens = record.get("tokens")
+    if tokens is not None and not isinstance(tokens, list):
+        raise fail(f'"tokens" must be a list, found {type(tokens).__name__}')
     if tokens:
         doc = _doc_from_tokens(text, tokens, nlp, fail)
     else:
         doc = nlp.make_doc(text)
+    raw_spans = record.get("spans")
+    if raw_spans is None:
+        raw_spans = []
+    if not isinstance(raw_spans, list):
+        raise fail(f'"spans" must be a list, found {type(raw_spans).__name__}')
     spans: List[Span] = []
-    for i, raw in enumerate(record.get("spans") or []):
-        try:
-            start, end, label = int(raw["start"]), int(raw["end"]), str(raw["label"])
-        except (KeyError, TypeError, ValueError):
-            raise fail(f'span {i} needs integer "start", "end" and a "label": {raw!r}') from None
+    for i, raw in enumerate(raw_spans):
+        # No coercion: "0", 4.5 or a numeric label are export bugs, not offsets to guess.
+        if not (isinstance(raw, dict) and _is_int(raw.get("start")) and _is_int(raw.get("end"))
+                and isinstance(raw.get("label"), str) and raw["label"].strip()):
+            raise fail(f'span {i} needs integer "start" and "end" and a non-empty string "label": {raw!r}')
+        start, end, label = raw["start"], raw["end"], raw["label"]
         if not 0 <= start < end <= len(text):
             raise fail(f"span {i} [{start}:{end}] {label} is outside the text (length {len(text)})")
         span = doc.char_span(start, end, label=label)
@@ -129,15 +150,18 @@ def _record_to_doc(
 def _doc_from_tokens(text: str, tokens: List[Dict[str, Any]], nlp: Language, fail) -> Doc:
     words: List[str] = []
     spaces: List[bool] = []
+    # Check every token first: the gap test below reads the next token's start.
     for i, token in enumerate(tokens):
-        try:
-            start, end = int(token["start"]), int(token["end"])
-        except (KeyError, TypeError, ValueError):
-            raise fail(f'token {i} needs integer "start" and "end": {token!r}') from None
+        if not (isinstance(token, dict) and _is_int(token.get("start")) and _is_int(token.get("end"))):
+            raise fail(f'token {i} needs integer "start" and "end": {token!r}')
+        if not 0 <= token["start"] < token["end"] <= len(text):
+            raise fail(f"token {i} [{token['start']}:{token['end']}] is outside the text (length {len(text)})")
+    for i, token in enumerate(tokens):
+        start, end = token["start"], token["end"]
         word = text[start:end]
         if "text" in token and token["text"] != word:
             raise fail(f"token {i} text {token['text']!r} differs from text[{start}:{end}] = {word!r}")
-        next_start = int(tokens[i + 1]["start"]) if i + 1 < len(tokens) else len(text)
+        next_start = tokens[i + 1]["start"] if i + 1 < len(tokens) else len(text)
         gap = text[end:next_start]
         if gap not in ("", " "):
             raise fail(f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text")
@@ -173,8 +197,13 @@ def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str,
 
 
 def write_jsonl(path: Union[str, Path], docs: Iterable[Doc]) -> int:
-    """Write Docs as JSONL records. RETURNS (int): number of records written."""
-    records = [doc_to_record(doc) for doc in docs]
-    srsly.write_jsonl(path, records)
-    return len(records)
+    """Write Docs as JSONL records, replacing the file atomically
+    (hybrid_ner.atomic). RETURNS (int): number of records written."""
+    lines = [srsly.json_dumps(doc_to_record(doc)) + "\n" for doc in docs]
+    write_text(path, "".join(lines))
+    return len(lines)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 

@@ -5,15 +5,29 @@ generation parameters, so a different model, prompt, example set or
 temperature never hits another's answer (unlike spacy-llm's BatchCache).
 Every answer is committed as soon as it arrives, in WAL mode: after a crash
 or ``kill -9`` only the requests in flight are lost, and a re-run resumes.
+(One commit per answer is kept on purpose: it costs ~0.1 ms, far below a
+request, so grouping commits would only widen what a kill can lose.)
+
+Processes sharing one cache do not pay twice for a prompt: before sending,
+a process claims the key (:meth:`PromptCache.claim`, one atomic
+``BEGIN IMMEDIATE`` transaction over ``answers`` and ``claims``); a key that
+another live process has claimed is waited for (its answer appears in
+``answers``) instead of sent. The answer and the removal of the claim are
+one commit. A claim whose owner released it (its request failed), died
+(same host, its process is gone) or stopped refreshing it for
+``claim_timeout`` seconds (another host, a hung process) is taken over.
 """
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
 from spacy_llm.registry import registry
 
@@ -30,6 +44,20 @@ CREATE TABLE IF NOT EXISTS answers (
     created REAL NOT NULL
 )
 """
+# A key some process is sending now; owner is unique per PromptCache object.
+_CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    claimed_at REAL NOT NULL
+)
+"""
+#: :meth:`PromptCache.claim` results.
+CLAIM_CLAIMED, CLAIM_ANSWERED, CLAIM_BUSY = "claimed", "answered", "busy"
+# Keys per "IN (...)" query (SQLite allows 999 variables in old builds).
+_CHUNK = 500
 
 
 def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[str, Any]) -> str:
@@ -50,14 +78,36 @@ class CachedAnswer:
     completion_tokens: int
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 class PromptCache:
     """SQLite store of answers, safe for threads and for several processes.
 
     path (Union[str, Path]): The database file; parent folders are created.
+    claim_timeout (float): Seconds after which a claim its owner did not
+        refresh (:meth:`refresh_claims`) is stale and may be taken over.
+    recorded (Optional[Union[str, Path]]): Recorded answers
+        (:mod:`hybrid_ner.llm.recorded`) added to the cache when it opens,
+        without replacing answers it already holds: they are then replayed as
+        cache hits.
     """
 
-    def __init__(self, path: Union[str, Path]) -> None:
+    def __init__(
+        self, path: Union[str, Path], claim_timeout: float = 60.0, recorded: Optional[Union[str, Path]] = None
+    ) -> None:
         self.path = Path(path)
+        self.recorded = Path(recorded) if recorded else None
+        self.claim_timeout = claim_timeout
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._lock = threading.Lock()
         self._conn: Optional[sqlite3.Connection] = None
 
@@ -70,17 +120,40 @@ class PromptCache:
                 # WAL + NORMAL survives a killed process (not a power cut mid-commit).
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(_SCHEMA)
+                conn.execute(_CLAIMS_SCHEMA)
+                if self.recorded is not None:
+                    self._add_recorded(conn)
             except sqlite3.Error as err:
                 raise HybridNerError(f"{self.path}: cannot open the prompt cache ({err})") from None
             self._conn = conn
         return self._conn
 
+    def _add_recorded(self, conn: sqlite3.Connection) -> None:
+        from .recorded import RecordedAnswers
+
+        assert self.recorded is not None
+        rows = RecordedAnswers(self.recorded).rows()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r["key"], r["model"], json.dumps(r["request"], ensure_ascii=False), r["response"],
+                  int(r["prompt_tokens"]), int(r["completion_tokens"]), time.time()) for r in rows],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     def get(self, key: str) -> Optional[CachedAnswer]:
         """The stored answer for a key, or None."""
         with self._lock:
-            row = self._connection().execute(
-                "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
-            ).fetchone()
+            try:
+                row = self._connection().execute(
+                    "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.DatabaseError as err:
+                raise self._corrupt(err) from None
         return CachedAnswer(*row) if row else None
 
     def __contains__(self, key: str) -> bool:
@@ -89,13 +162,112 @@ class PromptCache:
     def put(
         self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer
     ) -> None:
-        """Store an answer; committed before this returns."""
+        """Store an answer and drop the key's claim; committed before this returns."""
         with self._lock:
-            self._connection().execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, model, json.dumps(request, ensure_ascii=False), answer.response,
-                 answer.prompt_tokens, answer.completion_tokens, time.time()),
-            )
+            try:
+                conn = self._connection()
+                with _transaction(conn):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (key, model, json.dumps(request, ensure_ascii=False), answer.response,
+                         answer.prompt_tokens, answer.completion_tokens, time.time()),
+                    )
+                    conn.execute("DELETE FROM claims WHERE key = ?", (key,))
+            except sqlite3.DatabaseError as err:
+                raise self._corrupt(err) from None
+
+    def get_many(self, keys: Iterable[str]) -> Dict[str, CachedAnswer]:
+        """The stored answers of those keys that have one."""
+        rows = self._select_in("SELECT key, response, prompt_tokens, completion_tokens FROM answers", keys)
+        return {row[0]: CachedAnswer(*row[1:]) for row in rows}
+
+    def present(self, keys: Iterable[str]) -> Set[str]:
+        """The keys that have a stored answer."""
+        return {row[0] for row in self._select_in("SELECT key FROM answers", keys)}
+
+    def _select_in(self, select: str, keys: Iterable[str]) -> List[tuple]:
+        """Rows of ``select`` whose key is one of keys (in chunks: SQLite
+        limits the variables of one statement)."""
+        keys = list(keys)
+        rows: List[tuple] = []
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i:i + _CHUNK]
+            with self._lock:
+                try:
+                    rows += self._connection().execute(
+                        f"{select} WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                    ).fetchall()
+                except sqlite3.DatabaseError as err:
+                    raise self._corrupt(err) from None
+        return rows
+
+    def claim(self, key: str) -> Tuple[str, Optional[CachedAnswer]]:
+        """Claim a key before sending its request, atomically across processes.
+
+        key (str): The request's key.
+        RETURNS (Tuple[str, Optional[CachedAnswer]]): ``(CLAIM_ANSWERED,
+            answer)`` if it is answered already; ``(CLAIM_CLAIMED, None)`` if
+            this object owns the claim now (send, then :meth:`put` or
+            :meth:`release`); ``(CLAIM_BUSY, None)`` if another live owner
+            holds it (wait for its answer: :meth:`get_many`, :meth:`claimable`).
+        """
+        with self._lock:
+            try:
+                conn = self._connection()
+                with _transaction(conn):  # no other writer between the look and the take
+                    row = conn.execute(
+                        "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                    ).fetchone()
+                    if row:
+                        return CLAIM_ANSWERED, CachedAnswer(*row)
+                    holder = conn.execute(
+                        "SELECT owner, host, pid, claimed_at FROM claims WHERE key = ?", (key,)
+                    ).fetchone()
+                    if holder is not None and holder[0] != self.owner and not self._stale(*holder[1:]):
+                        return CLAIM_BUSY, None
+                    conn.execute(
+                        "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                        (key, self.owner, self.host, os.getpid(), time.time()),
+                    )
+            except sqlite3.DatabaseError as err:
+                raise self._corrupt(err) from None
+        return CLAIM_CLAIMED, None
+
+    def claimable(self, keys: Iterable[str]) -> Set[str]:
+        """Of keys without an answer, those no other owner holds a live claim on."""
+        keys = list(keys)
+        rows = self._select_in("SELECT key, owner, host, pid, claimed_at FROM claims", keys)
+        held = {row[0] for row in rows if row[1] != self.owner and not self._stale(*row[2:])}
+        return {key for key in keys if key not in held}
+
+    def _stale(self, host: str, pid: int, claimed_at: float) -> bool:
+        if host == self.host and not _alive(pid):
+            return True
+        return time.time() - claimed_at > self.claim_timeout
+
+    def release(self, key: str) -> None:
+        """Drop this object's claim on a key (its request failed)."""
+        self._write("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner))
+
+    def refresh_claims(self) -> None:
+        """Mark this object's claims alive (call well within ``claim_timeout``)."""
+        self._write("UPDATE claims SET claimed_at = ? WHERE owner = ?", (time.time(), self.owner))
+
+    def release_claims(self) -> None:
+        """Drop all claims of this object (at close)."""
+        if self._conn is not None:  # never opened: holds none
+            self._write("DELETE FROM claims WHERE owner = ?", (self.owner,))
+
+    def _write(self, sql: str, args: tuple) -> None:
+        with self._lock:
+            try:
+                self._connection().execute(sql, args)
+            except sqlite3.DatabaseError as err:
+                raise self._corrupt(err) from None
+
+    def _corrupt(self, err: sqlite3.DatabaseError) -> HybridNerError:
+        # One line naming the file, not a sqlite traceback.
+        return HybridNerError(f"{self.path}: the prompt cache is unreadable ({err}); move it away to start a new one")
 
     def __len__(self) -> int:
         with self._lock:
@@ -108,12 +280,38 @@ class PromptCache:
                 self._conn = None
 
 
+class _transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on errors) on an
+    autocommit connection: one atomic write, the write lock taken at once."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # (SQLite rolls back by itself after some errors)
+            self.conn.execute("ROLLBACK")
+
+
 @registry.llm_misc("hybrid_ner.PromptCache.v1")
-def create_prompt_cache(path: Optional[str] = ".cache/llm/prompts.sqlite") -> Optional[PromptCache]:
+def create_prompt_cache(
+    path: Optional[str] = ".cache/llm/prompts.sqlite", recorded: Optional[str] = None
+) -> Optional[PromptCache]:
     """A persistent prompt-level cache of LLM answers.
 
     path (Optional[str]): SQLite file; None disables caching (answers are
         then lost at exit: not advisable with paid APIs).
+    recorded (Optional[str]): Recorded answers (.jsonl.gz, see
+        ``hybrid-ner record-answers``) to replay as cache hits; "" or None for none.
     RETURNS (Optional[PromptCache]): The cache, or None.
     """
-    return PromptCache(path) if path else None
+    if not path:
+        if recorded:
+            raise HybridNerError("Recorded answers are replayed through the prompt cache: give the cache a path")
+        return None
+    return PromptCache(path, recorded=recorded or None)

@@ -13,7 +13,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 from spacy_llm.registry import registry
 
-from ..annotation_layers import HUMAN_ANNOTATED
+from ..annotation_layers import DOC_ID, HUMAN_ANNOTATED, SOURCE
 from ..corpus.docbin import read_docbin
 from ..encoders import resolve_encoder_path
 from ..errors import HybridNerError
@@ -73,6 +73,12 @@ class SentenceEmbedder:
         return numpy.concatenate(vectors).astype("float32")
 
 
+def document_key(doc: Doc) -> Optional[tuple]:
+    """The document a sentence belongs to, or None if the Doc does not say."""
+    doc_id = doc.user_data.get(DOC_ID)
+    return None if doc_id is None else (doc.user_data.get(SOURCE), doc_id)
+
+
 def usable_as_example(doc: Doc) -> bool:
     """Whether a Doc's ``doc.ents`` is a complete human annotation.
 
@@ -101,6 +107,7 @@ class SimilarExamples:
         self.embedder = embedder
         self._pool: Optional[List[Doc]] = None
         self._vectors: Optional[numpy.ndarray] = None
+        self._rank: List[int] = []
 
     @property
     def pool(self) -> List[Doc]:
@@ -113,21 +120,55 @@ class SimilarExamples:
                 raise HybridNerError(f"The example pool {source} has no fully annotated sentence")
         return self._pool
 
-    def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
-        """The examples for each Doc, least similar first (the most similar
-        example stands next to the query)."""
-        if self.k == 0 or not self.pool:
-            return [[] for _ in docs]
+    def _pool_vectors(self) -> numpy.ndarray:
         if self._vectors is None:
             self._vectors = self.embedder([doc.text for doc in self.pool])
+            self._rank = self._popularity_rank(self._vectors)
+        return self._vectors
+
+    def _popularity_rank(self, vectors: numpy.ndarray) -> List[int]:
+        """Rank of each pool sentence by how often it is among the k nearest
+        neighbours of the other pool sentences (most popular first). It depends
+        on the pool alone, so a prompt never depends on the other queries."""
+        n = len(vectors)
+        counts = numpy.zeros((n,), dtype="i")
+        if n > 1:
+            scores = vectors @ vectors.T
+            numpy.fill_diagonal(scores, -numpy.inf)
+            k = min(self.k, n - 1)
+            nearest = numpy.argsort(-scores, axis=1, kind="stable")[:, :k]
+            numpy.add.at(counts, nearest.ravel(), 1)
+        order = sorted(range(n), key=lambda i: (-int(counts[i]), i))
+        rank = [0] * n
+        for position, i in enumerate(order):
+            rank[i] = position
+        return rank
+
+    def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
+        """The k most similar pool sentences of each Doc, in a canonical order.
+
+        Never the sentence itself nor another sentence of its document (so the
+        proposer can run on its own example pool, e.g. for calibration). The
+        examples are shown in one order for every query, most popular pool
+        sentence first: prompts then share long prefixes, which a local model
+        evaluates once (llama.cpp reuses the evaluated prefix).
+        """
+        if self.k == 0 or not self.pool:
+            return [[] for _ in docs]
+        vectors = self._pool_vectors()
         queries = self.embedder([doc.text for doc in docs])
-        scores = queries @ self._vectors.T
+        scores = queries @ vectors.T
+        pool_keys = [document_key(doc) for doc in self.pool]
         chosen = []
         for doc, row in zip(docs, scores):
-            # Stable order: by score, then pool position; never the sentence itself.
+            key = document_key(doc)
+            # Stable order: by score, then pool position.
             order = sorted(range(len(row)), key=lambda i: (-float(row[i]), i))
-            picked = [i for i in order if self.pool[i].text != doc.text][: self.k]
-            chosen.append([self.pool[i] for i in reversed(picked)])
+            picked = [
+                i for i in order
+                if self.pool[i].text != doc.text and (key is None or pool_keys[i] != key)
+            ][: self.k]
+            chosen.append([self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])])
         return chosen
 
 

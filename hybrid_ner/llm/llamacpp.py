@@ -4,6 +4,7 @@ No server, no API key, no network: the default backend, so the project runs
 on a fresh machine. llama.cpp is not thread-safe and already uses all given
 threads per request, so requests run one at a time (``max_in_flight = 1``).
 The model is loaded at the first request, not when the config is built.
+A blank answer is a failed request (kind ``empty``), never a cached answer.
 """
 import os
 import threading
@@ -73,7 +74,15 @@ class LlamaCppBackend:
             except ValueError as err:  # e.g. prompt longer than the context
                 usage.record_failure("local_error")
                 raise LLMRequestError("local_error", f"llama.cpp: {err} (raise n_ctx or use fewer examples)") from None
-        text = result["choices"][0]["message"].get("content") or ""
+        text = result["choices"][0]["message"].get("content")
+        if not isinstance(text, str) or not text.strip():
+            # Not "no entities": a blank answer cached as one would never be asked again.
+            # At temperature 0 a re-run gives the same blank answer, hence the advice.
+            usage.record_failure("empty")
+            raise LLMRequestError(
+                "empty", "llama.cpp: the model gave a blank answer (nothing before a stop sequence); "
+                "not cached: change the prompt (--k, --query, generation.stop) or the model",
+            )
         info = result.get("usage") or {}
         return Completion(text=text, prompt_tokens=int(info.get("prompt_tokens", 0)),
                           completion_tokens=int(info.get("completion_tokens", 0)))

@@ -6,7 +6,12 @@ once. Constructing it sends nothing (no model-list check as spacy-llm's
 OpenAI model does), so configs load offline and tests stay local.
 Timeouts, connection errors, dropped connections, truncated or invalid
 bodies, 429 and 5xx are retried with exponential back-off and full jitter,
-honouring ``Retry-After``; other errors fail at once with the server's message.
+honouring ``Retry-After`` (a wait longer than ``max_backoff`` fails at once
+instead of being shortened). A null or blank answer is retried too (kind
+``empty``) and never returned as an answer, so it is never cached. An answer
+longer than the request's ``max_tokens`` (a server that ignores it) is cut to
+what ``max_tokens`` allows and counted as ``oversized_answer``. Other errors
+fail at once with the server's message.
 """
 import email.utils
 import os
@@ -22,6 +27,9 @@ from .backend import Completion, Messages, estimate_tokens
 from .usage import LLMRequestError, Usage
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# No real tokenizer makes tokens this long: beyond it an answer is over max_tokens
+# even when the server reports no (or false) token counts.
+MAX_CHARS_PER_TOKEN = 32
 
 
 class _Retryable(Exception):
@@ -124,10 +132,18 @@ class OpenAICompatibleClient:
             if attempt:
                 time.sleep(self._delay(attempt, last.retry_after if last else None))
             try:
-                return self._attempt(payload, messages)
+                return self._enforce_max_tokens(self._attempt(payload, messages), params, usage)
             except _Retryable as err:
                 usage.record_failure(err.kind)
                 last = err
+                if err.retry_after is not None and err.retry_after > self.max_backoff and attempt + 1 < self.max_tries:
+                    # Waiting less than asked would only be refused again; waiting longer
+                    # than max_backoff was not agreed to: say so and stop.
+                    raise LLMRequestError(
+                        err.kind,
+                        f"{self.base_url}: the server asks to retry after {err.retry_after:.0f} s ({err.kind}), "
+                        f"longer than max_backoff ({self.max_backoff:g} s); not waiting: re-run later",
+                    ) from None
         assert last is not None
         raise LLMRequestError(
             last.kind, f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: {last})"
@@ -170,8 +186,14 @@ class OpenAICompatibleClient:
             text = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as err:
             raise _Retryable("invalid_body", f"unexpected response body ({type(err).__name__}): {response.text[:200]!r}")
-        if not isinstance(text, str):
-            text = "" if text is None else str(text)
+        if isinstance(text, list):  # content parts: [{"type": "text", "text": ...}]
+            text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
+        if text is not None and not isinstance(text, str):
+            raise _Retryable("invalid_body", f"answer content is a {type(text).__name__}, not text: {response.text[:200]!r}")
+        if not text or not text.strip():
+            # A blank answer is a failed request (filtered, tool call, server glitch), not
+            # "no entities": cached as an answer, it would never be asked again.
+            raise _Retryable("empty", f"the answer has no content ({'null' if text is None else 'blank'})")
         usage_info = data.get("usage") or {}
         prompt_tokens = usage_info.get("prompt_tokens")
         completion_tokens = usage_info.get("completion_tokens")
@@ -180,6 +202,22 @@ class OpenAICompatibleClient:
         if not isinstance(completion_tokens, int):
             completion_tokens = self.count_tokens(text)
         return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def _enforce_max_tokens(self, completion: Completion, params: Mapping[str, Any], usage: Usage) -> Completion:
+        """Cut an answer longer than ``max_tokens`` (the server ignored it) to
+        what ``max_tokens`` allows, and count it as ``oversized_answer``. The
+        token counts stay as reported: they are what is billed."""
+        limit = params.get("max_tokens")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            return completion
+        text, used = completion.text, completion.completion_tokens
+        max_chars = limit * MAX_CHARS_PER_TOKEN
+        if used > limit:
+            max_chars = min(max_chars, max(1, len(text) * limit // used))
+        if used <= limit and len(text) <= max_chars:
+            return completion
+        usage.record_failure("oversized_answer")
+        return Completion(text=text[:max_chars], prompt_tokens=completion.prompt_tokens, completion_tokens=used)
 
     def close(self) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ request's worst case (prompt tokens + ``max_tokens``), so a run never spends
 more than allowed; it stops with :class:`BudgetExceeded` and everything
 answered so far is in the prompt cache.
 """
+import math
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,15 +14,26 @@ from typing import Any, Dict, List, Optional
 
 from spacy_llm.registry import registry
 
-from ..errors import HybridNerError
+from ..errors import EXIT_PARTIAL, EXIT_REQUESTS_FAILED, HybridNerError, OptionError
 
 
 class BudgetExceeded(HybridNerError):
     """The next request would exceed the budget; nothing more is sent."""
 
+    exit_code = EXIT_PARTIAL
+
 
 class LLMRequestError(HybridNerError):
-    """A request failed for good (after retries, or an error not worth retrying)."""
+    """A request failed for good (after retries, or an error not worth retrying).
+
+    kind (str): The failure kind, as counted in ``Usage.failures``: e.g.
+        ``http_400``, ``http_429`` (also when Retry-After asks for longer
+        than max_backoff), ``timeout``, ``empty`` (null or blank answer),
+        ``local_error``.
+    message (str): What happened, in one line.
+    """
+
+    exit_code = EXIT_REQUESTS_FAILED
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -102,9 +114,16 @@ class Budget:
         price_per_1k_input: float = 0.0,
         price_per_1k_output: float = 0.0,
     ) -> None:
-        for name, value in (("max_requests", max_requests), ("max_tokens", max_tokens), ("max_cost", max_cost)):
-            if value is not None and value < 0:
-                raise HybridNerError(f"Budget {name} must be >= 0, got {value}")
+        for name, value in (("max_requests", max_requests), ("max_tokens", max_tokens), ("max_cost", max_cost),
+                            ("price_per_1k_input", price_per_1k_input), ("price_per_1k_output", price_per_1k_output)):
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise OptionError(f"Budget {name} must be a number >= 0, got {value}")
+        if max_cost is not None and not (price_per_1k_input or price_per_1k_output):
+            # Every request would cost 0: the limit would let the whole run through.
+            raise OptionError(
+                f"Budget max_cost = {max_cost} needs prices (price_per_1k_input/price_per_1k_output, "
+                "--price-in/--price-out); without them every request costs 0 and no cost limit applies"
+            )
         self.max_requests = max_requests
         self.max_tokens = max_tokens
         self.max_cost = max_cost

@@ -3,14 +3,16 @@ pages built from the result files of the training grid."""
 from .build import ReportFiles, write_report
 from .results import Cell, DatasetResults, Stat, aggregate, load_cells, load_grid
 from .samples import render_samples
-from .targets import Target, evaluate_targets
+from .targets import TARGETS, Target, TargetSpec, evaluate_targets
 
 __all__ = [
     "Cell",
     "DatasetResults",
     "ReportFiles",
     "Stat",
+    "TARGETS",
     "Target",
+    "TargetSpec",
     "aggregate",
     "evaluate_targets",
     "load_cells",

@@ -85,7 +85,8 @@ def write_report(
     samples (Optional[Sequence[Path]]): Samples DocBins; None = auto-detect
         ``<grid>/<dataset>/samples.spacy``.
     max_samples (int): Sentences shown per samples page.
-    target_rate (float): Omission rate of the detail tables and the targets.
+    target_rate (float): Omission rate of the detail tables, the per-label
+        figure and the calibration section (the targets name their own).
     RETURNS (ReportFiles): The files written.
     RAISES (HybridNerError): If the grid is missing or a file is malformed.
     """

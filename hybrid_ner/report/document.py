@@ -4,26 +4,35 @@ from typing import Dict, List, Optional, Sequence
 from wasabi import MarkdownRenderer
 
 from .results import (
+    BEFORE_CALIBRATION,
+    CALIBRATED_CONDITIONS,
     RATE_INDEPENDENT,
     DatasetResults,
     aggregate,
+    calibration_cell,
     closest_rate,
     f1,
     incomplete_groups,
+    omission_estimates,
     rates,
+    unknown_conditions,
 )
 from .tables import (
+    annotator_name,
     annotator_notes,
     annotator_table,
     budget_rows,
     budget_table,
+    calibration_lines,
+    calibration_table,
     f1_by_rate_table,
     format_rate,
+    omission_table,
     per_label_table,
     prf_table,
     targets_table,
 )
-from .targets import TARGET_RATE, evaluate_targets
+from .targets import TARGET_RATE, evaluate_targets, summary
 
 #: Figure kinds, their file name prefix and their caption.
 FIGURES = {
@@ -69,6 +78,62 @@ def _missing_lines(ds: DatasetResults) -> List[str]:
     return lines
 
 
+def _unknown_line(ds: DatasetResults) -> Optional[str]:
+    unknown = unknown_conditions(ds.cells)
+    if not unknown:
+        return None
+    listed = ", ".join(f"`{c}` ({n} cell{'s' if n != 1 else ''})" for c, n in unknown.items())
+    return f"Conditions not in the current grid (cells of an older grid run), shown after the others: {listed}."
+
+
+#: The annotators of the calibration section: key in the cells, heading.
+CALIBRATED_ANNOTATORS = {"llm": "LLM", "simulated": "Simulated annotator"}
+
+
+def _calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: float) -> None:
+    md.add(md.title(3, "Calibration"))
+    cells = ds.cells
+    conditions = ", ".join(f"`{c}`" for c in CALIBRATED_CONDITIONS)
+    md.add(
+        f"The calibrated conditions ({conditions}) measure their annotator on a calibration sample with "
+        "clean gold (the dev set) and mix labels by the per-token evidence. Per label: precision and recall of "
+        "the proposals on that sample; LR proposed: how much likelier the annotator proposes the label on a "
+        "true token of that label than on an outside token; LR silence: how much likelier silence is on a "
+        f"true entity token than on an outside one (1: silence says nothing). Shown for seed 0 at "
+        f"{format_rate(target_rate)} omissions where that cell exists, else for another calibrated cell."
+    )
+    annotators = (ds.annotators or {}).get("annotators") or {}
+    found = False
+    for key, heading in CALIBRATED_ANNOTATORS.items():
+        cell = calibration_cell(cells, key, target_rate)
+        if cell is None:
+            continue
+        found = True
+        info = annotators.get(key)
+        name = f": {annotator_name(key, info)}" if isinstance(info, dict) and info.get("name") else ""
+        md.add(md.title(4, f"{heading}{name}"))
+        for line in calibration_lines(cell):
+            md.add(line)
+        md.add(calibration_table(cell.calibration or {}))
+    if not found:
+        md.add("No cell carries a calibration record.")
+    estimates = omission_estimates(cells)
+    if estimates:
+        md.add(md.title(4, "Estimated omission rate"))
+        md.add(
+            "The human omission rate each calibrated setting estimated (mean ± sd over seeds (n)) next to the "
+            "rate the grid simulated."
+        )
+        md.add(omission_table(estimates))
+    old = sorted(c.path.stem for c in cells if c.condition.endswith(BEFORE_CALIBRATION))
+    if old:
+        md.add(
+            f"{len(old)} cell(s) of calibrated conditions have no calibration record, e.g. `{old[0]}`: an older "
+            f"grid wrote them when those conditions trained another method, so they are shown apart, as "
+            f"`<condition>{BEFORE_CALIBRATION}`."
+        )
+
+
 def dataset_section(
     ds: DatasetResults, links: Dict[str, str], target_rate: float = TARGET_RATE
 ) -> str:
@@ -77,8 +142,9 @@ def dataset_section(
     ds (DatasetResults): The dataset's cells and annotator/run files.
     links (Dict[str, str]): Relative paths of the figures (keys of FIGURES) and
         of the samples page (key "samples") that exist.
-    target_rate (float): The omission rate of the detail tables and targets;
-        the closest rate present is used when it is missing.
+    target_rate (float): The omission rate of the detail tables (the closest
+        rate present when it is missing) and of the calibration section; the
+        targets name their own rates and budgets.
     RETURNS (str): Markdown.
     """
     md = MarkdownRenderer(no_emoji=True)
@@ -101,10 +167,13 @@ def dataset_section(
     if cells:
         md.add(
             "Test F1 as mean ± sd over seeds (number of seeds), sd with n − 1; — = no cell. "
-            f"{', '.join(RATE_INDEPENDENT)} are trained without omissions and repeated in every column. "
-            "Bold: best condition other than the upper bound. Conditions marked (simulated) use the "
-            "simulated annotator, not an LLM."
+            f"{', '.join(f'`{c}`' for c in RATE_INDEPENDENT)} are trained without omissions and repeated in "
+            "every column. Bold: best condition other than the upper bound. Conditions named \"simulated\" use "
+            "the simulated annotator, not an LLM."
         )
+        unknown = _unknown_line(ds)
+        if unknown:
+            md.add(unknown)
         md.add(f1_by_rate_table(cells, available))
         md.add(md.title(3, f"Scores{_at(rate)}"))
         md.add(f"Precision, recall and F1, mean ± sd (n). {note}".strip())
@@ -128,22 +197,29 @@ def dataset_section(
     else:
         md.add("No `annotators.json` for this dataset: annotator quality skipped.")
 
+    if cells:
+        _calibration_section(md, ds, target_rate)
+
     md.add(md.title(3, "Budget"))
     points = budget_rows(cells)
     if points:
         md.add(
             "F1 mean ± sd (n) and mean annotation cost per budget (fraction of documents annotated by "
             "humans; the human cost is that fraction of all sentences × the cost per sentence). "
-            "Budget 100% rows (← source) come from the full-budget conditions."
+            "Budget 100% rows (← source) come from the full-budget conditions. Δ F1 vs human: the "
+            "difference of mean F1 to the human annotation alone at the same budget."
         )
         md.add(budget_table(points))
     else:
         md.add("No budget cells for this dataset.")
 
-    md.add(md.title(3, f"Targets{_at(rate)}"))
-    if note:
-        md.add(note)
-    md.add(targets_table(evaluate_targets(aggregate(cells, f1), rate)))
+    md.add(md.title(3, "Targets"))
+    targets = evaluate_targets(aggregate(cells, f1))
+    md.add(
+        "Each target compares mean test F1 over seeds at the omission rates and budgets it names (no data: "
+        "a condition has no cell there). " + summary(targets)
+    )
+    md.add(targets_table(targets))
 
     md.add(md.title(3, "Missing or partial cells"))
     missing = _missing_lines(ds)
@@ -175,7 +251,7 @@ def report_markdown(
     grid_dir (str): The grid directory, named in the header.
     other_samples (Optional[Dict[str, str]]): Sample pages of --samples files
         that belong to no dataset of the grid, by name.
-    target_rate (float): The omission rate of the detail tables and targets.
+    target_rate (float): The omission rate of the detail tables and the calibration section.
     RETURNS (str): Markdown, ending with a newline.
     """
     md = MarkdownRenderer(no_emoji=True)

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .results import Cell, aggregate, f1, label_f1, labels, rates, stat_at
+from .results import CONDITIONS, Cell, aggregate, f1, is_simulated, label_f1, labels, rates, stat_at
 from .tables import annotator_name, condition_name, format_rate, table_conditions
 
 DPI = 120
@@ -19,30 +19,52 @@ COLORS = {
     "llm-only": "tab:purple",
     "hybrid-random": "tab:orange",
     "hybrid-label-mixing": "tab:blue",
+    "hybrid-lambda-mixing": "tab:cyan",
     "sim-only": "tab:pink",
     "sim-hybrid-random": "tab:brown",
     "sim-hybrid-label-mixing": "tab:green",
+    "sim-hybrid-lambda-mixing": "tab:olive",
     "human-budget": "tab:red",
     "hybrid-budget": "tab:blue",
     "sim-hybrid-budget": "tab:green",
 }
-FALLBACK_COLORS = ["tab:olive", "tab:cyan", "tab:gray"]
+#: Conditions the grid does not know (older cells) cycle through these.
+FALLBACK_COLORS = ["tab:gray", "goldenrod", "darkslateblue", "teal", "salmon", "yellowgreen", "maroon", "navy"]
+#: The earlier λ label mixing: dashed, so the calibrated method stands out.
+DASHED = ("hybrid-lambda-mixing", "sim-hybrid-lambda-mixing")
 SIMULATED_HATCH = "//"
+DASHED_HATCH = ".."
 
 
 def _color(condition: str, index: int = 0) -> str:
+    """A condition's colour; ``index`` picks a fallback for unknown conditions."""
     return COLORS.get(condition, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
 
 
+def _colors(conditions: Sequence[str]) -> Dict[str, str]:
+    """Colours of the conditions of one figure, unknown ones distinct from each other."""
+    unknown = [c for c in conditions if c not in COLORS]
+    return {c: _color(c, unknown.index(c) if c in unknown else 0) for c in conditions}
+
+
 def _simulated(condition: str) -> bool:
-    return condition.startswith("sim-")
+    return is_simulated(condition)
+
+
+def _hatch(condition: str) -> Optional[str]:
+    hatch = (SIMULATED_HATCH if _simulated(condition) else "") + (DASHED_HATCH if condition in DASHED else "")
+    return hatch or None
 
 
 def _line_style(condition: str, reference: bool = False) -> Dict[str, Any]:
-    """Simulated conditions: dotted lines and hollow markers, to stand apart."""
+    """Simulated conditions: dotted lines and hollow markers, to stand apart;
+    the earlier λ label mixing and unknown conditions: dashed."""
+    style: Dict[str, Any] = {"linestyle": "--" if reference else "-", "marker": "o"}
     if _simulated(condition):
-        return {"linestyle": "-." if reference else ":", "marker": "s", "markerfacecolor": "white"}
-    return {"linestyle": "--" if reference else "-", "marker": "o"}
+        style = {"linestyle": "-." if reference else ":", "marker": "s", "markerfacecolor": "white"}
+    if not reference and (condition in DASHED or condition not in CONDITIONS):
+        style["linestyle"] = (0, (5, 2))
+    return style
 
 
 def _legend(ax: Any) -> None:
@@ -70,11 +92,12 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
     xs_all = rates(cells)
-    for i, condition in enumerate(conditions):
-        color = _color(condition, i)
+    colors = _colors(conditions)
+    for condition in conditions:
+        color = colors[condition]
         reference = stat_at(stats, condition, None)
         if reference is not None:
-            ax.axhline(reference.mean, color=color, label=condition_name(condition), linewidth=1.5, linestyle=_line_style(condition, True)["linestyle"])
+            ax.axhline(reference.mean, color=color, label=condition_name(condition, with_id=False), linewidth=1.5, linestyle=_line_style(condition, True)["linestyle"])
             if reference.sd:
                 ax.axhspan(reference.low, reference.high, color=color, alpha=0.08)
             continue
@@ -83,7 +106,7 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
         if points:
             ax.errorbar(
                 [rate for rate, _ in points], [s.mean for _, s in points], yerr=[s.sd or 0.0 for _, s in points],
-                color=color, label=condition_name(condition), capsize=3, linewidth=1.5, **_line_style(condition),
+                color=color, label=condition_name(condition, with_id=False), capsize=3, linewidth=1.5, **_line_style(condition),
             )
     if xs_all:
         ax.set_xticks(xs_all)
@@ -106,13 +129,15 @@ def plot_per_label(cells: Sequence[Cell], dataset: str, rate: Optional[float], p
     fig = Figure(figsize=(max(7, 1.6 * len(names) + 3), 5))
     ax = fig.add_subplot()
     width = 0.8 / len(conditions)
+    colors = _colors(conditions)
     for i, condition in enumerate(conditions):
         found = [stat_at(stats[label], condition, rate) for label in names]
+        hatch = _hatch(condition)
         ax.bar(
             [x - 0.4 + width * (i + 0.5) for x in range(len(names))],
             [s.mean if s else 0.0 for s in found], width, yerr=[(s.sd or 0.0) if s else 0.0 for s in found],
-            color=_color(condition, i), hatch=SIMULATED_HATCH if _simulated(condition) else None,
-            edgecolor="white" if not _simulated(condition) else "black", capsize=2, label=condition_name(condition),
+            color=colors[condition], hatch=hatch, edgecolor="black" if hatch else "white", capsize=2,
+            label=condition_name(condition, with_id=False),
         )
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names)
@@ -141,7 +166,7 @@ def plot_annotator_quality(annotators: Dict[str, Any], dataset: str, path: Path)
             ax.bar(
                 [x - 0.4 + width * (i + 0.5) for x in range(len(names))],
                 [float((per_label.get(label) or {}).get(metric) or 0.0) for label in names], width,
-                color=FALLBACK_COLORS[1] if simulated else "tab:blue", hatch=SIMULATED_HATCH if simulated else None,
+                color="tab:green" if simulated else "tab:blue", hatch=SIMULATED_HATCH if simulated else None,
                 edgecolor="black" if simulated else "white", label=annotator_name(key, info),
             )
         ax.set_xticks(range(len(names)))
@@ -169,14 +194,15 @@ def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optiona
     for row in rows:
         if row["condition"] not in conditions:
             conditions.append(row["condition"])
-    for i, condition in enumerate(conditions):
+    colors = _colors(conditions)
+    for condition in conditions:
         points = sorted(
             ((row["total"].mean if by_cost else row["budget"], row) for row in rows if row["condition"] == condition),
             key=lambda point: point[0],
         )
         ax.errorbar(
             [x for x, _ in points], [row["f1"].mean for _, row in points], yerr=[row["f1"].sd or 0.0 for _, row in points],
-            color=_color(condition, i), label=condition_name(condition), capsize=3, **_line_style(condition),
+            color=colors[condition], label=condition_name(condition, with_id=False), capsize=3, **_line_style(condition),
         )
         for x, row in points:
             ax.annotate(format_rate(row["budget"]), (x, row["f1"].mean), textcoords="offset points", xytext=(4, 4), fontsize=7)

@@ -14,25 +14,28 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import srsly
 
 from ..errors import HybridNerError
+from ..grid import BUDGET_CONDITIONS as GRID_BUDGET_CONDITIONS
+from ..grid import CALIBRATED_CORPUS
+from ..grid import CONDITIONS as GRID_CONDITIONS
+from ..grid import FIXED_CONDITIONS
+from ..grid import RATE_CONDITIONS as GRID_RATE_CONDITIONS
 
-#: Conditions in display order. Unknown conditions are shown after these.
-CONDITIONS = (
-    "human-clean",
-    "human-omit",
-    "llm-only",
-    "hybrid-random",
-    "hybrid-label-mixing",
-    "sim-only",
-    "sim-hybrid-random",
-    "sim-hybrid-label-mixing",
-    "human-budget",
-    "hybrid-budget",
-    "sim-hybrid-budget",
-)
+#: Conditions in display order (the grid's). Unknown conditions, e.g. from
+#: cells of an older grid, are shown after these.
+CONDITIONS: Tuple[str, ...] = tuple(GRID_CONDITIONS)
 UPPER_BOUND = "human-clean"
 #: Trained without omissions: one reference value drawn at every rate.
-RATE_INDEPENDENT = ("human-clean", "llm-only", "sim-only")
-BUDGET_CONDITIONS = ("human-budget", "hybrid-budget", "sim-hybrid-budget")
+RATE_INDEPENDENT: Tuple[str, ...] = tuple(FIXED_CONDITIONS)
+BUDGET_CONDITIONS: Tuple[str, ...] = tuple(GRID_BUDGET_CONDITIONS)
+RATE_CONDITIONS: Tuple[str, ...] = tuple(GRID_RATE_CONDITIONS)
+#: Conditions whose annotator is calibrated on a sample (their cells carry "calibration").
+CALIBRATED_CONDITIONS: Tuple[str, ...] = tuple(
+    name for name, spec in GRID_CONDITIONS.items() if spec.corpus == CALIBRATED_CORPUS
+)
+#: Appended to a calibrated condition whose cell has no calibration record:
+#: such a cell was written by an older grid, when the condition of that
+#: name trained another method, and is kept apart from the current ones.
+BEFORE_CALIBRATION = "-before-calibration"
 #: The full-budget (budget 1.0) condition that continues each budget curve.
 FULL_BUDGET_EQUIVALENT = {
     "human-budget": "human-clean",
@@ -77,6 +80,13 @@ class Cell:
     lambdas: Optional[Dict[str, float]] = None
     train_sentences: Optional[int] = None
     train_seconds: Optional[float] = None
+    #: The annotator's calibration as the grid recorded it (calibrated conditions only).
+    calibration: Optional[Dict[str, Any]] = None
+
+    @property
+    def known(self) -> bool:
+        """Whether the condition is one of the current grid's."""
+        return self.condition in CONDITIONS
 
     @property
     def simulated(self) -> bool:
@@ -139,6 +149,16 @@ class DatasetResults:
 def is_simulated(condition: str, annotator: str = "") -> bool:
     """Whether a condition uses the simulated annotator."""
     return annotator == "simulated" or condition.startswith("sim-")
+
+
+def unknown_conditions(cells: Iterable[Cell]) -> Dict[str, int]:
+    """Conditions of cells that the current grid does not know (e.g. cells of
+    an older grid), with their number of cells, in display order."""
+    counts: Dict[str, int] = {}
+    for cell in cells:
+        if not cell.known:
+            counts[cell.condition] = counts.get(cell.condition, 0) + 1
+    return {condition: counts[condition] for condition in sorted(counts)}
 
 
 def condition_order(conditions: Iterable[str]) -> List[str]:
@@ -209,10 +229,18 @@ def parse_cell(path: Union[str, Path], data: Any) -> Cell:
     budget = _number(path, data, "budget") if "budget" in data else 1.0
     train_sentences = data.get("train_sentences")
     train_seconds = data.get("train_seconds")
+    condition = data["condition"]
+    calibration = data.get("calibration")
+    if calibration is None and condition in CALIBRATED_CONDITIONS:
+        condition += BEFORE_CALIBRATION
+    if calibration is not None and not isinstance(calibration, dict):
+        raise HybridNerError(f'{path}: "calibration" must be an object, got {calibration!r}')
+    if calibration is not None and not isinstance(calibration.get("labels", {}), dict):
+        raise HybridNerError(f'{path}: "calibration.labels" must be an object (one per label)')
     return Cell(
         path=path,
         dataset=data["dataset"],
-        condition=data["condition"],
+        condition=condition,
         annotator=str(data.get("annotator", "none")),
         omit_rate=_number(path, data, "omit_rate"),
         budget=budget,
@@ -225,6 +253,7 @@ def parse_cell(path: Union[str, Path], data: Any) -> Cell:
         lambdas=_optional_numbers(path, data.get("lambdas"), "lambdas"),
         train_sentences=train_sentences if isinstance(train_sentences, int) else None,
         train_seconds=float(train_seconds) if isinstance(train_seconds, (int, float)) else None,
+        calibration=calibration,
     )
 
 
@@ -389,12 +418,15 @@ def incomplete_groups(cells: Sequence[Cell]) -> Tuple[List[Incomplete], List[str
 
     A condition that was run is expected at every rate (budget) run for any
     condition of its kind, with every seed seen anywhere in the dataset.
+    Cells of conditions the grid does not know (older grids) are left out:
+    the grid will never complete them.
 
     cells (Sequence[Cell]): The cells of one dataset.
     RETURNS (Tuple[List[Incomplete], List[str], int]): The incomplete settings
         (n may be 0), the known conditions with no cell at all, and the maximum
         number of seeds of a setting.
     """
+    cells = [c for c in cells if c.known]
     all_seeds = {c.seed for c in cells}
     seeds: Dict[GroupKey, set] = {}
     for cell in cells:
@@ -421,3 +453,78 @@ def incomplete_groups(cells: Sequence[Cell]) -> Tuple[List[Incomplete], List[str
     ]
     absent = [c for c in CONDITIONS if c not in present]
     return incomplete, absent, max_n
+
+
+def stat_for(stats: Dict[GroupKey, Stat], condition: str, kind: str, value: Optional[float]) -> Optional[Stat]:
+    """A condition's statistic at an omission rate (kind "rate") or a budget
+    fraction (kind "budget")."""
+    if kind == "budget":
+        return None if value is None else stats.get((condition, "budget", setting_value(value)))
+    return stat_at(stats, condition, value)
+
+
+def calibrated_cells(cells: Iterable[Cell], annotator: str) -> List[Cell]:
+    """The cells of one annotator ("llm" or "simulated") that carry a calibration record."""
+    simulated = annotator == "simulated"
+    return [c for c in cells if c.calibration is not None and c.annotator != "none" and c.simulated == simulated]
+
+
+def calibration_cell(cells: Iterable[Cell], annotator: str, rate: float = 0.4, seed: int = 0) -> Optional[Cell]:
+    """The cell whose calibration record stands for an annotator in the report:
+    the calibrated rate cell of ``seed`` at ``rate`` if there is one, else any
+    calibrated cell of the annotator (rate cells before budget cells, then
+    the closest rate, then ``seed``).
+
+    cells (Iterable[Cell]): The cells of one dataset.
+    annotator (str): "llm" or "simulated".
+    RETURNS (Optional[Cell]): The cell, or None without calibrated cells.
+    """
+    order = {c: i for i, c in enumerate(CONDITIONS)}
+
+    def rank(cell: Cell) -> Tuple[Any, ...]:
+        kind = cell.group[1]
+        exact = kind == "rate" and setting_value(cell.omit_rate) == setting_value(rate) and cell.seed == seed
+        return (
+            not exact, kind != "rate", round(abs(cell.omit_rate - rate), _DIGITS), cell.seed != seed, cell.seed, order.get(cell.condition, len(order)), cell.condition, str(cell.path),
+        )
+
+    found = calibrated_cells(cells, annotator)
+    return min(found, key=rank) if found else None
+
+
+@dataclass(frozen=True)
+class OmissionEstimate:
+    """The human omission rate the calibrated mixing estimated, over the seeds
+    of one setting, next to the rate the grid simulated."""
+
+    condition: str
+    kind: str  # "rate" or "budget"
+    value: Optional[float]
+    true_rate: float
+    estimate: Stat
+    sources: Tuple[str, ...]
+
+
+def omission_estimates(cells: Iterable[Cell]) -> List[OmissionEstimate]:
+    """The estimated omission rate of each calibrated setting (mean ± sd over seeds).
+
+    RETURNS (List[OmissionEstimate]): In condition display order, then by rate or budget.
+    """
+    values: Dict[GroupKey, List[float]] = {}
+    sources: Dict[GroupKey, List[str]] = {}
+    true_rates: Dict[GroupKey, float] = {}
+    for cell in cells:
+        estimate = (cell.calibration or {}).get("omission_rate")
+        if isinstance(estimate, bool) or not isinstance(estimate, (int, float)) or math.isnan(estimate):
+            continue
+        values.setdefault(cell.group, []).append(float(estimate))
+        source = (cell.calibration or {}).get("omission_source")
+        if source and str(source) not in sources.setdefault(cell.group, []):
+            sources[cell.group].append(str(source))
+        true_rates[cell.group] = cell.omit_rate
+    order = {c: i for i, c in enumerate(condition_order(key[0] for key in values))}
+    keys = sorted(values, key=lambda key: (order[key[0]], key[1], key[2] if key[2] is not None else -1.0))
+    return [
+        OmissionEstimate(key[0], key[1], key[2], true_rates[key], Stat.of(values[key]), tuple(sources.get(key, ())))
+        for key in keys
+    ]

@@ -18,6 +18,11 @@ GOLD_KEY = "gold"
 _HUMAN_VIEW_KEY = "_report_human_with_omissions"
 OMITTED_SUFFIX = " (omitted)"
 LABEL_COLORS = {"PER": "#aa9cfc", "LOC": "#ff9561", "ORG": "#7aecec", "MISC": "#e4e7d2"}
+#: Colours of the other labels (any label set), given in order of first appearance.
+EXTRA_COLORS = (
+    "#bfe1d9", "#feca74", "#c887fb", "#9cc9cc", "#ffeb80", "#f0a8c0", "#b5e48c", "#a0c4ff",
+    "#ffd6a5", "#cdb4db", "#e9c46a", "#8ecae6",
+)
 OMITTED_COLOR = "#dddddd"
 STYLE = """
 body { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; max-width: 70em; }
@@ -32,12 +37,17 @@ def _spans(doc: Doc, key: str) -> List[Span]:
 
 
 def _colors(docs: Iterable[Doc]) -> Dict[str, str]:
+    """A colour for every label in the Docs (not only CoNLL's); omitted ones grey."""
     colors = dict(LABEL_COLORS)
+    found = []
     for doc in docs:
-        for group in doc.spans.values():
-            for span in group:
-                if span.label_.endswith(OMITTED_SUFFIX):
-                    colors[span.label_] = OMITTED_COLOR
+        for span in [*doc.ents, *(span for group in doc.spans.values() for span in group)]:
+            if span.label_.endswith(OMITTED_SUFFIX):
+                colors[span.label_] = OMITTED_COLOR
+            elif span.label_ not in colors and span.label_ not in found:
+                found.append(span.label_)
+    for i, label in enumerate(found):
+        colors[label] = EXTRA_COLORS[i % len(EXTRA_COLORS)]
     return colors
 
 

@@ -5,11 +5,13 @@ from wasabi import MarkdownRenderer
 
 from .results import (
     BUDGET_CONDITIONS,
+    CONDITIONS,
     FULL_BUDGET_EQUIVALENT,
     RATE_INDEPENDENT,
     UPPER_BOUND,
     Cell,
     GroupKey,
+    OmissionEstimate,
     Stat,
     aggregate,
     budgets,
@@ -27,6 +29,23 @@ from .results import (
 from .targets import Target
 
 DASH = "—"
+#: How each condition of the grid is named in tables and legends.
+DISPLAY_NAMES = {
+    "human-clean": "human, clean (upper bound)",
+    "human-omit": "human with omissions (baseline)",
+    "llm-only": "LLM only",
+    "hybrid-random": "hybrid, random selection",
+    "hybrid-label-mixing": "hybrid, calibrated label mixing (recommended)",
+    "hybrid-lambda-mixing": "hybrid, λ label mixing (earlier)",
+    "sim-only": "simulated annotator only",
+    "sim-hybrid-random": "simulated hybrid, random selection",
+    "sim-hybrid-label-mixing": "simulated hybrid, calibrated label mixing",
+    "sim-hybrid-lambda-mixing": "simulated hybrid, λ label mixing (earlier)",
+    "human-budget": "human, part of the documents",
+    "hybrid-budget": "hybrid, part of the documents, calibrated",
+    "sim-hybrid-budget": "simulated hybrid, part of the documents, calibrated",
+}
+UNKNOWN_NOTE = "not in the current grid"
 _md = MarkdownRenderer(no_emoji=True)
 
 
@@ -53,18 +72,26 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else DASH
 
 
-def condition_name(condition: str) -> str:
-    """A condition's row name, saying which are the upper bound and simulated."""
-    if condition == UPPER_BOUND:
-        return f"{condition} (upper bound)"
-    if is_simulated(condition):
-        return f"{condition} (simulated)"
-    return condition
+def condition_name(condition: str, with_id: bool = True) -> str:
+    """A condition's display name, e.g. "hybrid, calibrated label mixing
+    (recommended) — `hybrid-label-mixing`" (without the id for legends).
+
+    Conditions the grid does not know (cells of an older grid) keep their id,
+    marked as such (and as simulated where they are).
+    """
+    name = DISPLAY_NAMES.get(condition)
+    if name is None or condition not in CONDITIONS:
+        notes = [UNKNOWN_NOTE] + (["simulated"] if is_simulated(condition) else [])
+        return f"{condition} ({', '.join(notes)})"
+    if not with_id:
+        return name
+    return f"{name} — `{condition}`"
 
 
 def table_conditions(cells: Sequence[Cell]) -> List[str]:
-    """The non-budget conditions present, in display order."""
-    return [c for c in condition_order(cell.condition for cell in cells) if c not in BUDGET_CONDITIONS]
+    """The conditions with cells at full budget (rate or reference cells), in display order."""
+    present = {cell.condition for cell in cells if cell.group[1] != "budget" and cell.condition not in BUDGET_CONDITIONS}
+    return condition_order(present)
 
 
 def f1_by_rate_table(cells: Sequence[Cell], rates: Sequence[float]) -> str:
@@ -196,6 +223,10 @@ def budget_rows(cells: Sequence[Cell]) -> List[Dict[str, Any]]:
             if key in stats["f1"]:
                 row = {part: stats[part].get(key) for part in ("human", "llm", "total")}
                 rows.append({"budget": budget, "condition": condition, "source": source, "f1": stats["f1"][key], **row})
+    human = {row["budget"]: row["f1"] for row in rows if row["condition"] == "human-budget"}
+    for row in rows:
+        reference = human.get(row["budget"]) if row["condition"] != "human-budget" else None
+        row["vs_human"] = row["f1"].mean - reference.mean if reference is not None else None
     return sorted(rows, key=lambda row: row["budget"])
 
 
@@ -205,14 +236,78 @@ def budget_table(rows: Sequence[Dict[str, Any]]) -> str:
     for row in rows:
         name = condition_name(row["condition"])
         if row["source"] != row["condition"]:
-            name += f" ← {row['source']}"
+            name += f" ← `{row['source']}`"
         costs = [f"{row[p].mean:.2f}" if row[p] is not None else DASH for p in ("human", "llm", "total")]
-        body.append([format_rate(row["budget"]), name, format_stat(row["f1"]), *costs])
-    header = ["Budget", "Condition", "F1", "Human cost", "LLM cost", "Total cost"]
-    return _md.table(body, header, ["r", "l", "r", "r", "r", "r"])
+        delta = f"{row['vs_human']:+.3f}" if row.get("vs_human") is not None else DASH
+        body.append([format_rate(row["budget"]), name, format_stat(row["f1"]), delta, *costs])
+    header = ["Budget", "Condition", "F1", "Δ F1 vs human", "Human cost", "LLM cost", "Total cost"]
+    return _md.table(body, header, ["r", "l", "r", "r", "r", "r", "r"])
 
 
 def targets_table(targets: Sequence[Target]) -> str:
-    """Each target with met / not met / no data and the numbers behind it."""
-    rows = [[escape(t.question), _md.bold(t.status), escape(t.detail)] for t in targets]
-    return _md.table(rows, ["Target", "Result", "Details"])
+    """Each check of each target with met / not met / no data and the numbers behind it."""
+    rows = [[escape(t.group or DASH), escape(t.question), _md.bold(t.status), escape(t.detail)] for t in targets]
+    return _md.table(rows, ["Target", "Check", "Result", "Details"])
+
+
+def _ratio(value: Any) -> str:
+    """A likelihood ratio: three significant digits, whatever its size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return DASH
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def calibration_table(calibration: Dict[str, Any]) -> str:
+    """Per label: precision and recall of the annotator on its calibration
+    sample, proposals and gold entities there, and the likelihood ratios of a
+    proposal and of silence."""
+    rows = []
+    for label, values in sorted((calibration.get("labels") or {}).items()):
+        values = values if isinstance(values, dict) else {}
+        rows.append([
+            escape(label), _number(values.get("precision")), _number(values.get("recall")),
+            _number(values.get("proposed"), 0), _number(values.get("gold"), 0),
+            _ratio(values.get("lr_proposed")), _ratio(values.get("lr_silence")),
+        ])
+    header = ["Label", "Precision", "Recall", "Proposed", "Gold", "LR proposed", "LR silence"]
+    return _md.table(rows, header, ["l"] + ["r"] * 6)
+
+
+def calibration_lines(cell: Cell) -> List[str]:
+    """Where a calibration record comes from, the omission rate it estimated
+    next to the simulated one, and a warning when it is biased."""
+    cal = cell.calibration or {}
+    where = f"{format_rate(cell.omit_rate)} omissions"
+    if cell.group[1] == "budget":
+        where = f"budget {format_rate(cell.budget)}, " + where
+    facts = [f"calibration sample `{escape(cal.get('source') or 'unknown')}`"]
+    if isinstance(cal.get("tokens"), int):
+        facts.append(f"{cal['tokens']:,} tokens")
+    if isinstance(cal.get("position_match"), (int, float)):
+        facts.append(f"position match {cal['position_match']:.3f}")
+    lines = [f"From cell `{cell.path.stem}` ({condition_name(cell.condition, with_id=False)}, seed {cell.seed}, {where}): " + ", ".join(facts) + "."]
+    estimate = cal.get("omission_rate")
+    source = cal.get("omission_source")
+    estimated = _number(estimate) + (f" ({escape(source)})" if source else "")
+    lines.append(f"Estimated human omission rate: {estimated}; true simulated rate: {cell.omit_rate:.3f}.")
+    if cal.get("biased"):
+        lines.append(
+            "Biased: measured against the incomplete human annotation, not a clean calibration sample "
+            "(proposals of omitted entities count as false)."
+        )
+    return lines
+
+
+def omission_table(estimates: Sequence[OmissionEstimate]) -> str:
+    """The estimated human omission rate of each calibrated setting next to the simulated rate."""
+    rows = []
+    for item in estimates:
+        budget = format_rate(item.value) if item.kind == "budget" and item.value is not None else "100%"
+        rows.append([
+            condition_name(item.condition), budget, f"{item.true_rate:.3f}", format_stat(item.estimate),
+            escape("; ".join(item.sources) or DASH),
+        ])
+    header = ["Condition", "Budget", "Simulated rate", "Estimated rate", "Estimated from"]
+    return _md.table(rows, header, ["l", "r", "r", "r", "l"])

@@ -1,92 +1,140 @@
 """The project's targets, checked against the aggregated results.
 
-At 40% omissions: (1) hybrid-label-mixing beats human-omit, (2) it beats
-hybrid-random, (3) the simulated hybrid recovers at least half of the F1 gap
-between human-omit and the clean upper bound.
+Every target compares the mean test F1 (over seeds) of two conditions at one
+omission rate or budget: ``better`` ≥ ``reference`` + ``margin`` (or ``>``
+when ``strict``). The targets are data: ``TARGETS`` lists their specs and
+``evaluate_targets`` expands each spec into one check per setting.
+
+* Do no harm: the calibrated hybrid (LLM or simulated annotator) is never
+  worse than the human annotation alone, at every omission rate and budget
+  (up to a tolerance of 0.005 F1).
+* Label mixing beats random selection of the proposals at 40% omissions.
+* With a GPT-3.5-class annotator (simulated) the hybrid is clearly better:
+  +0.03 F1 at 40% and 60% omissions, and better at small budgets.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Sequence, Tuple
 
-from .results import GroupKey, Stat, stat_at
+from .results import GroupKey, Stat, stat_for
 
-TARGET_RATE = 0.4
-MIN_RECOVERED = 0.5
 MET, NOT_MET, NO_DATA = "met", "not met", "no data"
+#: The omission rate of the report's detail tables and calibration section
+#: (the targets name their own rates and budgets).
+TARGET_RATE = 0.4
+#: Float noise below this never decides a target (0.700 − 0.705 is −0.005).
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One target: ``better`` ≥ ``reference`` + ``margin`` (``>`` if strict)
+    in mean F1, checked at each of ``values``.
+
+    group (str): The target's name, shared by related specs.
+    better (str): The condition expected to be better.
+    reference (str): The condition it is compared with.
+    kind (str): "rate" (values are omission rates) or "budget" (fractions).
+    values (Tuple[float, ...]): The settings the target is checked at.
+    margin (float): Added to the reference's mean (negative: a tolerance).
+    strict (bool): ``>`` instead of ``≥``.
+    """
+
+    group: str
+    better: str
+    reference: str
+    kind: str
+    values: Tuple[float, ...]
+    margin: float = 0.0
+    strict: bool = False
+
+    def check(self) -> str:
+        """The comparison as text, e.g. ``hybrid-budget ≥ human-budget − 0.005``."""
+        op = ">" if self.strict else "≥"
+        margin = ""
+        if self.margin:
+            margin = f" {'+' if self.margin > 0 else '−'} {abs(self.margin):g}"
+        return f"{self.better} {op} {self.reference}{margin}"
+
+
+DO_NO_HARM = "Do no harm"
+MIXING_BEATS_RANDOM = "Label mixing > random selection"
+SIMULATED_GPT35 = "Simulated GPT-3.5-class annotator"
+RATES = (0.2, 0.4, 0.6)
+BUDGETS = (0.1, 0.25, 0.5)
+TOLERANCE = -0.005
+
+TARGETS: Tuple[TargetSpec, ...] = (
+    TargetSpec(DO_NO_HARM, "hybrid-label-mixing", "human-omit", "rate", RATES, TOLERANCE),
+    TargetSpec(DO_NO_HARM, "sim-hybrid-label-mixing", "human-omit", "rate", RATES, TOLERANCE),
+    TargetSpec(DO_NO_HARM, "hybrid-budget", "human-budget", "budget", BUDGETS, TOLERANCE),
+    TargetSpec(DO_NO_HARM, "sim-hybrid-budget", "human-budget", "budget", BUDGETS, TOLERANCE),
+    TargetSpec(MIXING_BEATS_RANDOM, "hybrid-label-mixing", "hybrid-random", "rate", (0.4,), strict=True),
+    TargetSpec(MIXING_BEATS_RANDOM, "sim-hybrid-label-mixing", "sim-hybrid-random", "rate", (0.4,), strict=True),
+    TargetSpec(SIMULATED_GPT35, "sim-hybrid-label-mixing", "human-omit", "rate", (0.4, 0.6), 0.03),
+    TargetSpec(SIMULATED_GPT35, "sim-hybrid-budget", "human-budget", "budget", (0.1, 0.25), strict=True),
+)
 
 
 @dataclass(frozen=True)
 class Target:
-    """One target and whether the data meet it."""
+    """One check of a target at one setting, and whether the data meet it."""
 
     question: str
     status: str  # MET, NOT_MET or NO_DATA
     detail: str
+    group: str = ""
 
 
 def _mean_sd(stat: Stat) -> str:
     return f"{stat.mean:.3f}" + (f" ± {stat.sd:.3f}" if stat.sd is not None else "") + f" (n={stat.n})"
 
 
-def _missing(names: Dict[str, Optional[Stat]]) -> str:
-    return "no cells for " + ", ".join(name for name, stat in names.items() if stat is None)
+def _setting(kind: str, value: float) -> str:
+    percent = f"{value * 100:g}%"
+    return f"at {percent} omissions" if kind == "rate" else f"at budget {percent}"
 
 
-def beats(stats: Dict[GroupKey, Stat], better: str, worse: str, rate: Optional[float]) -> Target:
-    """Whether one condition's mean F1 is above another's at a rate.
-
-    stats (Dict[GroupKey, Stat]): F1 statistics from ``aggregate``.
-    better (str): The condition expected to be better.
-    worse (str): The condition it is compared with.
-    rate (Optional[float]): The omission rate.
-    RETURNS (Target): The verdict, the difference and whether the seed spreads
-        (mean ± sd) overlap.
-    """
-    question = f"{better} mean F1 > {worse} mean F1"
-    a, b = stat_at(stats, better, rate), stat_at(stats, worse, rate)
-    if a is None or b is None:
-        return Target(question, NO_DATA, _missing({better: a, worse: b}))
-    diff = a.mean - b.mean
-    overlap = "yes" if a.overlaps(b) else "no"
-    detail = f"{_mean_sd(a)} vs {_mean_sd(b)}: difference {diff:+.3f}; seed spreads (mean ± sd) overlap: {overlap}"
-    return Target(question, MET if diff > 0 else NOT_MET, detail)
-
-
-def recovered_gap(stats: Dict[GroupKey, Stat], condition: str, rate: Optional[float]) -> Optional[float]:
-    """(condition − human-omit) / (human-clean − human-omit) at a rate, or
-    None without data or without a positive gap."""
-    cond, omit, clean = (stat_at(stats, c, rate) for c in (condition, "human-omit", "human-clean"))
-    if cond is None or omit is None or clean is None or clean.mean <= omit.mean:
-        return None
-    return (cond.mean - omit.mean) / (clean.mean - omit.mean)
-
-
-def gap_target(stats: Dict[GroupKey, Stat], rate: Optional[float], condition: str = "sim-hybrid-label-mixing") -> Target:
-    """Whether a condition recovers at least half of the omission gap."""
-    question = f"recovered gap ({condition} − human-omit) / (human-clean − human-omit) ≥ {MIN_RECOVERED}"
-    found = {c: stat_at(stats, c, rate) for c in (condition, "human-omit", "human-clean")}
-    if any(stat is None for stat in found.values()):
-        return Target(question, NO_DATA, _missing(found))
-    clean, omit = found["human-clean"], found["human-omit"]
-    fraction = recovered_gap(stats, condition, rate)
-    if fraction is None:
-        detail = f"human-clean ({clean.mean:.3f}) is not above human-omit ({omit.mean:.3f}): no gap to recover"  # type: ignore[union-attr]
-        return Target(question, NO_DATA, detail)
-    detail = f"{fraction:.2f} of the gap {omit.mean:.3f} → {clean.mean:.3f} ({condition}: {found[condition].mean:.3f})"  # type: ignore[union-attr]
-    reference = recovered_gap(stats, "hybrid-label-mixing", rate)
-    if reference is not None and condition != "hybrid-label-mixing":
-        detail += f"; for reference, hybrid-label-mixing (LLM proposals) recovers {reference:.2f}"
-    return Target(question, MET if fraction >= MIN_RECOVERED else NOT_MET, detail)
-
-
-def evaluate_targets(stats: Dict[GroupKey, Stat], rate: Optional[float]) -> List[Target]:
-    """All targets at one omission rate.
+def check_target(stats: Dict[GroupKey, Stat], spec: TargetSpec, value: float) -> Target:
+    """One target at one setting.
 
     stats (Dict[GroupKey, Stat]): F1 statistics from ``aggregate``.
-    rate (Optional[float]): The omission rate (None: no rate-dependent cells).
-    RETURNS (List[Target]): The three targets in order.
+    spec (TargetSpec): The target.
+    value (float): The omission rate or budget fraction.
+    RETURNS (Target): The verdict with both means ± sd (n seeds), the
+        difference, the threshold and whether the seed spreads overlap.
     """
-    return [
-        beats(stats, "hybrid-label-mixing", "human-omit", rate),
-        beats(stats, "hybrid-label-mixing", "hybrid-random", rate),
-        gap_target(stats, rate),
-    ]
+    question = f"{spec.check()} {_setting(spec.kind, value)}"
+    better = stat_for(stats, spec.better, spec.kind, value)
+    reference = stat_for(stats, spec.reference, spec.kind, value)
+    if better is None or reference is None:
+        missing = [name for name, stat in ((spec.better, better), (spec.reference, reference)) if stat is None]
+        return Target(question, NO_DATA, f"no cells for {', '.join(missing)} {_setting(spec.kind, value)}", spec.group)
+    diff = better.mean - reference.mean
+    excess = diff - spec.margin
+    met = excess > _EPSILON if spec.strict else excess >= -_EPSILON
+    needed = f"{'>' if spec.strict else '≥'} {spec.margin:+.3f}"
+    # One more digit where three would show the threshold itself.
+    digits = 4 if round(diff, 3) == round(spec.margin, 3) and abs(excess) > _EPSILON else 3
+    overlap = "yes" if better.overlaps(reference) else "no"
+    detail = (
+        f"{spec.better} {_mean_sd(better)} vs {spec.reference} {_mean_sd(reference)}: "
+        f"difference {diff:+.{digits}f} (needed {needed}); seed spreads (mean ± sd) overlap: {overlap}"
+    )
+    return Target(question, MET if met else NOT_MET, detail, spec.group)
+
+
+def evaluate_targets(stats: Dict[GroupKey, Stat], specs: Sequence[TargetSpec] = TARGETS) -> List[Target]:
+    """Every target at every setting it names.
+
+    stats (Dict[GroupKey, Stat]): F1 statistics from ``aggregate``.
+    specs (Sequence[TargetSpec]): The targets (default: the project's).
+    RETURNS (List[Target]): One check per spec and setting, in spec order.
+    """
+    return [check_target(stats, spec, value) for spec in specs for value in spec.values]
+
+
+def summary(targets: Sequence[Target]) -> str:
+    """One line: how many checks are met, not met and without data."""
+    counts = {status: sum(t.status == status for t in targets) for status in (MET, NOT_MET, NO_DATA)}
+    return f"{counts[MET]} of {len(targets)} checks met, {counts[NOT_MET]} not met, {counts[NO_DATA]} without data."
+

@@ -3,7 +3,16 @@
 Hand-computable numbers (three seeds, F1 values spaced 0.01 or 0.02):
 at 40% omissions human-clean 0.820 ± 0.020, human-omit 0.620 ± 0.020,
 hybrid-random 0.660 ± 0.010, hybrid-label-mixing 0.680 ± 0.028 (seed 2
-missing), sim-hybrid-label-mixing 0.750 ± 0.020.
+missing), hybrid-lambda-mixing 0.660 ± 0.020, sim-hybrid-random 0.710 ±
+0.010, sim-hybrid-label-mixing 0.750 ± 0.020.
+
+The targets (hybrid_ner.report.targets) then come out as:
+do no harm: hybrid-label-mixing met at 20% and 40%, not met at 60% (0.510
+vs 0.520); sim-hybrid-label-mixing met at 20% and 40%, no data at 60%;
+hybrid-budget met at every budget (at 25% exactly on the tolerance, −0.005);
+sim-hybrid-budget met at 10%, not met at 25%, no data at 50%. Label mixing >
+random: both met. Simulated GPT-3.5-class: +0.130 at 40% met, no data at 60%;
+budget 10% met, 25% not met.
 """
 from pathlib import Path
 from typing import Dict, Iterable, Optional
@@ -14,23 +23,61 @@ from spacy.tokens import Doc, Span
 
 from hybrid_ner.annotation_layers import DOC_ID, HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY
 from hybrid_ner.corpus import write_docbin
+from hybrid_ner.grid import CALIBRATED_CORPUS, CONDITIONS
 
 ANNOTATOR = {"none": "none", "llm": "llm", "sim": "simulated"}
+CALIBRATED = tuple(name for name, spec in CONDITIONS.items() if spec.corpus == CALIBRATED_CORPUS)
 
 # condition -> {omit_rate -> F1 per seed}; None = the cell is missing.
 F1 = {
     "human-clean": {0.0: [0.80, 0.82, 0.84]},
-    "human-omit": {0.2: [0.70, 0.71, 0.72], 0.4: [0.60, 0.62, 0.64]},
+    "human-omit": {0.2: [0.70, 0.71, 0.72], 0.4: [0.60, 0.62, 0.64], 0.6: [0.50, 0.52, 0.54]},
     "llm-only": {0.0: [0.30, 0.32, 0.34]},
-    "hybrid-random": {0.2: [0.72, 0.73, 0.74], 0.4: [0.65, 0.66, 0.67]},
-    "hybrid-label-mixing": {0.2: [0.74, 0.75, 0.76], 0.4: [0.66, 0.70, None]},
+    "hybrid-random": {0.2: [0.72, 0.73, 0.74], 0.4: [0.65, 0.66, 0.67], 0.6: [0.55, 0.56, 0.57]},
+    "hybrid-label-mixing": {0.2: [0.74, 0.75, 0.76], 0.4: [0.66, 0.70, None], 0.6: [0.50, 0.51, 0.52]},
+    "hybrid-lambda-mixing": {0.2: [0.73, 0.74, 0.75], 0.4: [0.64, 0.66, 0.68], 0.6: [0.52, 0.53, 0.54]},
+    "sim-hybrid-random": {0.4: [0.70, 0.71, 0.72]},
     "sim-hybrid-label-mixing": {0.2: [0.78, 0.79, 0.80], 0.4: [0.73, 0.75, 0.77]},
 }
 # condition -> {budget -> (F1 per seed, cost)}
 BUDGET = {
-    "human-budget": {0.5: ([0.70, 0.72], {"human": 40.0, "llm": 0.0, "total": 40.0})},
-    "hybrid-budget": {0.5: ([0.74, 0.76], {"human": 40.0, "llm": 0.2, "total": 40.2})},
+    "human-budget": {
+        0.1: ([0.40, 0.42], {"human": 8.0, "llm": 0.0, "total": 8.0}),
+        0.25: ([0.55, 0.57], {"human": 20.0, "llm": 0.0, "total": 20.0}),
+        0.5: ([0.70, 0.72], {"human": 40.0, "llm": 0.0, "total": 40.0}),
+    },
+    "hybrid-budget": {
+        0.1: ([0.41, 0.43], {"human": 8.0, "llm": 0.2, "total": 8.2}),
+        0.25: ([0.55, 0.56], {"human": 20.0, "llm": 0.2, "total": 20.2}),
+        0.5: ([0.74, 0.76], {"human": 40.0, "llm": 0.2, "total": 40.2}),
+    },
+    "sim-hybrid-budget": {
+        0.1: ([0.50, 0.52], {"human": 8.0, "llm": 0.2, "total": 8.2}),
+        0.25: ([0.54, 0.56], {"human": 20.0, "llm": 0.2, "total": 20.2}),
+    },
 }
+
+LLM_CALIBRATION_LABELS = {
+    "LOC": {"precision": 0.75, "recall": 0.6, "proposed": 40, "gold": 50, "lr_proposed": 45.25, "lr_silence": 0.5},
+    "PER": {"precision": 0.87, "recall": 0.82, "proposed": 95, "gold": 101, "lr_proposed": 181.7, "lr_silence": 0.28},
+}
+SIM_CALIBRATION_LABELS = {
+    "LOC": {"precision": 0.81, "recall": 0.8, "proposed": 49, "gold": 50, "lr_proposed": 96.0, "lr_silence": 0.21},
+    "PER": {"precision": 0.92, "recall": 0.88, "proposed": 97, "gold": 101, "lr_proposed": 402.3, "lr_silence": 0.134},
+}
+
+
+def calibration(dataset: str, annotator: str, rate: float, seed: int) -> Dict:
+    """A calibration record as the grid writes it; the estimated omission
+    rate is the true rate + 0.03 + 0.01 × seed."""
+    simulated = annotator == "simulated"
+    return {
+        "source": f"work/data/{dataset}/calibration_dev_simulated_s{seed}.spacy" if simulated else f"corpus/{dataset}/dev_llm.spacy",
+        "biased": False, "tokens": 3883, "position_match": 0.969,
+        "omission_rate": round(rate + 0.03 + 0.01 * seed, 4),
+        "omission_source": "estimated from agreement and calibrated precision",
+        "labels": SIM_CALIBRATION_LABELS if simulated else LLM_CALIBRATION_LABELS,
+    }
 
 
 def cell(dataset: str, condition: str, rate: float, seed: int, f: float, budget: float = 1.0, cost: Optional[Dict] = None) -> Dict:
@@ -46,9 +93,16 @@ def cell(dataset: str, condition: str, rate: float, seed: int, f: float, budget:
         data["cost"] = cost
     elif condition == "human-clean":
         data["cost"] = {"human": 81.2, "llm": 0.0, "total": 81.2}
-    if "label-mixing" in condition:
+    if "lambda-mixing" in condition:
         data["lambdas"] = {"LOC": 0.14, "PER": 0.44}
+    if condition in CALIBRATED:
+        data["calibration"] = calibration(dataset, annotator, rate, seed)
     return data
+
+
+def cell_id(condition: str, rate: float, budget: float, seed: int) -> str:
+    """The grid's file stem of a cell, e.g. ``human-budget_r0_b0.1_s0``."""
+    return f"{condition}_r{rate:g}_b{budget:g}_s{seed}"
 
 
 def write_cells(dataset_dir: Path, f1: Dict = F1, budget: Dict = BUDGET) -> None:
@@ -59,11 +113,28 @@ def write_cells(dataset_dir: Path, f1: Dict = F1, budget: Dict = BUDGET) -> None
         for rate, values in by_rate.items():
             for seed, f in enumerate(values):
                 if f is not None:
-                    srsly.write_json(cells / f"{condition}_omit{rate}_s{seed}.json", cell(dataset, condition, rate, seed, f))
+                    srsly.write_json(cells / f"{cell_id(condition, rate, 1.0, seed)}.json", cell(dataset, condition, rate, seed, f))
     for condition, by_budget in budget.items():
         for fraction, (values, cost) in by_budget.items():
             for seed, f in enumerate(values):
-                srsly.write_json(cells / f"{condition}_b{fraction}_s{seed}.json", cell(dataset, condition, 0.0, seed, f, fraction, cost))
+                srsly.write_json(cells / f"{cell_id(condition, 0.0, fraction, seed)}.json", cell(dataset, condition, 0.0, seed, f, fraction, cost))
+
+
+def write_old_cells(dataset_dir: Path) -> None:
+    """Cells of an older grid: a condition the grid no longer knows (rate and
+    budget cells, one simulated) and a calibrated condition's cell written
+    before calibration existed (no "calibration" record)."""
+    dataset = dataset_dir.name
+    cells = dataset_dir / "cells"
+    cells.mkdir(parents=True, exist_ok=True)
+    for seed, f in enumerate([0.61, 0.63]):
+        srsly.write_json(cells / f"hybrid-soft-vote_r0.4_b1_s{seed}.json", cell(dataset, "hybrid-soft-vote", 0.4, seed, f))
+    srsly.write_json(cells / "sim-hybrid-soft-vote_r0.4_b1_s0.json", cell(dataset, "sim-hybrid-soft-vote", 0.4, 0, 0.69))
+    srsly.write_json(cells / "hybrid-soft-budget_r0_b0.1_s0.json", cell(dataset, "hybrid-soft-budget", 0.0, 0, 0.39, 0.1))
+    old = cell(dataset, "hybrid-label-mixing", 0.4, 2, 0.64)
+    del old["calibration"]
+    old["lambdas"] = {"LOC": 0.3, "PER": 0.9}
+    srsly.write_json(cells / f"{cell_id('hybrid-label-mixing', 0.4, 1.0, 2)}.json", old)
 
 
 def annotator_entry(name: str, simulated: bool, p: float, r: float) -> Dict:

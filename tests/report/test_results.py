@@ -3,37 +3,57 @@ import statistics
 import pytest
 import srsly
 
+from hybrid_ner import grid
 from hybrid_ner.errors import HybridNerError
+from hybrid_ner.report import results
 from hybrid_ner.report.results import (
     Stat,
     aggregate,
     budgets,
+    calibration_cell,
     closest_rate,
     incomplete_groups,
     label_f1,
     load_cells,
     load_grid,
+    omission_estimates,
     rates,
     stat_at,
+    unknown_conditions,
 )
 
-from .grid_fixtures import cell, write_cells, write_grid
+from .grid_fixtures import cell, write_cells, write_grid, write_old_cells
 
 
-def test_load_cells_reads_every_cell_with_defaults(tmp_path):
+@pytest.fixture
+def cells(tmp_path):
     write_cells(tmp_path / "wikigold")
-    cells = load_cells(tmp_path / "wikigold" / "cells")
-    assert len(cells) == 33
+    return load_cells(tmp_path / "wikigold" / "cells")
+
+
+def test_conditions_come_from_the_grid():
+    assert results.CONDITIONS == tuple(grid.CONDITIONS)
+    assert results.RATE_INDEPENDENT == tuple(grid.FIXED_CONDITIONS)
+    assert results.BUDGET_CONDITIONS == tuple(grid.BUDGET_CONDITIONS)
+    assert results.RATE_CONDITIONS == tuple(grid.RATE_CONDITIONS)
+    assert results.CALIBRATED_CONDITIONS == ("hybrid-label-mixing", "sim-hybrid-label-mixing", "hybrid-budget", "sim-hybrid-budget")
+
+
+def test_load_cells_reads_every_cell_with_defaults(cells, tmp_path):
+    assert len(cells) == 66
     first = next(c for c in cells if c.condition == "hybrid-label-mixing" and c.omit_rate == 0.4 and c.seed == 1)
     assert (first.f, first.annotator, first.budget) == (pytest.approx(0.70), "llm", 1.0)
-    assert first.per_type["LOC"]["f"] == pytest.approx(0.75) and first.lambdas == {"LOC": 0.14, "PER": 0.44}
+    assert first.per_type["LOC"]["f"] == pytest.approx(0.75) and first.lambdas is None
+    assert first.calibration["omission_rate"] == pytest.approx(0.44)
+    assert first.calibration["labels"]["PER"]["lr_proposed"] == pytest.approx(181.7)
+    lam = next(c for c in cells if c.condition == "hybrid-lambda-mixing")
+    assert lam.lambdas == {"LOC": 0.14, "PER": 0.44} and lam.calibration is None
     assert next(c for c in cells if c.condition == "human-omit").cost is None
+    assert next(c for c in cells if c.path.stem == "human-budget_r0_b0.1_s0").group == ("human-budget", "budget", 0.1)
     assert load_cells(tmp_path / "nowhere") == []
 
 
-def test_aggregate_mean_sd_n_per_group(tmp_path):
-    write_cells(tmp_path / "wikigold")
-    cells = load_cells(tmp_path / "wikigold" / "cells")
+def test_aggregate_mean_sd_n_per_group(cells):
     stats = aggregate(cells)
     omit = stats[("human-omit", "rate", 0.4)]
     assert (omit.mean, omit.n) == (pytest.approx(0.62), 3)
@@ -43,7 +63,7 @@ def test_aggregate_mean_sd_n_per_group(tmp_path):
     # Rate-independent conditions are one group, valid at every rate.
     assert stat_at(stats, "human-clean", 0.2) is stat_at(stats, "human-clean", 0.4) is stats[("human-clean", "reference", None)]
     assert stats[("hybrid-budget", "budget", 0.5)].mean == pytest.approx(0.75)
-    assert rates(cells) == [0.2, 0.4] and budgets(cells) == [0.5]
+    assert rates(cells) == [0.2, 0.4, 0.6] and budgets(cells) == [0.1, 0.25, 0.5]
     assert aggregate(cells, label_f1("PER"))[("human-omit", "rate", 0.4)].mean == pytest.approx(0.57)
 
 
@@ -63,14 +83,15 @@ def test_closest_rate():
 
 def test_incomplete_groups_name_missing_seeds_and_conditions(tmp_path):
     write_cells(tmp_path / "wikigold")
-    (tmp_path / "wikigold" / "cells" / "hybrid-random_omit0.2_s0.json").unlink()
+    (tmp_path / "wikigold" / "cells" / "hybrid-random_r0.2_b1_s0.json").unlink()
     incomplete, absent, max_n = incomplete_groups(load_cells(tmp_path / "wikigold" / "cells"))
     found = {(i.condition, i.value): (i.n, i.missing_seeds) for i in incomplete}
     assert max_n == 3
     assert found[("hybrid-label-mixing", 0.4)] == (2, (2,))
     assert found[("hybrid-random", 0.2)] == (2, (0,))
+    assert found[("sim-hybrid-budget", 0.5)] == (0, (0, 1, 2))
     assert ("human-omit", 0.4) not in found
-    assert absent == ["sim-only", "sim-hybrid-random", "sim-hybrid-budget"]
+    assert absent == ["sim-only", "sim-hybrid-lambda-mixing"]
 
 
 def test_incomplete_groups_lists_a_rate_with_no_cell(tmp_path):
@@ -103,6 +124,8 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
         ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1}}', 'missing key "scores.f"'),
         ('{"dataset": "d", "condition": "c", "omit_rate": "high", "seed": 0, "scores": {}}', '"omit_rate" must be a number'),
         ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1, "per_type": {"LOC": 3}}}', '"scores.per_type.LOC" must be an object'),
+        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": 3}', '"calibration" must be an object'),
+        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": {"labels": []}}', '"calibration.labels" must be an object'),
         ('[1, 2]', "expected a JSON object"),
         ('{"dataset": "d", ', "not valid JSON"),
     ],
@@ -145,3 +168,47 @@ def test_human_omit_at_zero_is_not_reported_missing(tmp_path):
     cells += [cell("hybrid-random", r, s) for r in (0.0, 0.4) for s in (0, 1)]
     incomplete, _, _ = incomplete_groups(cells)
     assert incomplete == []
+
+
+def test_old_cells_with_unknown_conditions_are_kept_apart(tmp_path):
+    write_cells(tmp_path / "wikigold")
+    write_old_cells(tmp_path / "wikigold")
+    cells = load_cells(tmp_path / "wikigold" / "cells")
+    assert unknown_conditions(cells) == {
+        "hybrid-label-mixing-before-calibration": 1, "hybrid-soft-budget": 1, "hybrid-soft-vote": 2, "sim-hybrid-soft-vote": 1,
+    }
+    stats = aggregate(cells)
+    # The old λ-mixing cell named hybrid-label-mixing does not join the calibrated method's seeds.
+    assert stat_at(stats, "hybrid-label-mixing", 0.4).n == 2
+    assert stat_at(stats, "hybrid-label-mixing-before-calibration", 0.4).mean == pytest.approx(0.64)
+    assert stat_at(stats, "hybrid-soft-vote", 0.4).n == 2
+    assert stats[("hybrid-soft-budget", "budget", 0.1)].mean == pytest.approx(0.39)
+    assert next(c for c in cells if c.condition == "sim-hybrid-soft-vote").simulated
+    # The grid never completes unknown conditions: not reported as missing.
+    incomplete, absent, _ = incomplete_groups(cells)
+    assert all(item.condition in results.CONDITIONS for item in incomplete)
+    assert "hybrid-soft-vote" not in absent
+    # Only old cells: nothing crashes.
+    assert incomplete_groups([c for c in cells if not c.known])[0] == []
+
+
+def test_calibration_cell_prefers_seed_0_at_the_target_rate(cells):
+    assert calibration_cell(cells, "llm").path.stem == "hybrid-label-mixing_r0.4_b1_s0"
+    assert calibration_cell(cells, "simulated").path.stem == "sim-hybrid-label-mixing_r0.4_b1_s0"
+    assert calibration_cell(cells, "llm", rate=0.6).path.stem == "hybrid-label-mixing_r0.6_b1_s0"
+    # Without that cell: another seed at the rate first, then other rates, then budget cells.
+    rest = [c for c in cells if c.path.stem != "hybrid-label-mixing_r0.4_b1_s0"]
+    assert calibration_cell(rest, "llm").path.stem == "hybrid-label-mixing_r0.4_b1_s1"
+    budget_only = [c for c in cells if c.group[1] == "budget"]
+    assert calibration_cell(budget_only, "simulated").path.stem == "sim-hybrid-budget_r0_b0.1_s0"
+    assert calibration_cell([c for c in cells if c.calibration is None], "llm") is None
+
+
+def test_omission_estimates_next_to_the_true_rate(cells):
+    estimates = {(e.condition, e.value): e for e in omission_estimates(cells)}
+    mixing = estimates[("hybrid-label-mixing", 0.4)]
+    assert (mixing.true_rate, mixing.estimate.n) == (0.4, 2) and mixing.estimate.mean == pytest.approx(0.435)
+    assert mixing.sources == ("estimated from agreement and calibrated precision",)
+    assert estimates[("sim-hybrid-budget", 0.1)].kind == "budget"
+    assert [e.condition for e in omission_estimates(cells)][0] == "hybrid-label-mixing"
+    assert not any(e.condition == "hybrid-lambda-mixing" for e in estimates.values())

@@ -40,3 +40,18 @@ def test_text_is_escaped_and_missing_layers_are_said():
 def test_max_samples_limits_sections():
     assert render_samples(sample_docs(3), "d", max_samples=2).count("<section>") == 2
     assert "(no sample sentences)" in render_samples([], "d")
+
+
+def test_every_label_gets_a_colour():
+    from spacy.tokens import Span
+
+    from hybrid_ner.report.samples import EXTRA_COLORS, LABEL_COLORS, _colors
+
+    docs = sample_docs(1)
+    doc = docs[0]
+    doc.spans["gold"] = [Span(doc, 0, 2, "PERSON"), Span(doc, 3, 4, "GPE"), Span(doc, 6, 7, "PER")]
+    colors = _colors(docs)
+    assert colors["PERSON"] == EXTRA_COLORS[0] and colors["GPE"] == EXTRA_COLORS[1]
+    assert colors["PER"] == LABEL_COLORS["PER"]
+    page = render_samples(docs, "onto")
+    assert EXTRA_COLORS[0] in page and EXTRA_COLORS[1] in page

@@ -1,0 +1,87 @@
+"""Checks every command runs before it does any work: option ranges and
+output paths, so a bad value or an unwritable file costs nothing."""
+import math
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+import typer
+
+from ..atomic import check_writable, same_file
+from ..errors import OptionError, OutputPathError
+
+Number = Union[int, float]
+
+#: Shared by every command that writes a file derived from an input file.
+OVERWRITE_INPUT = typer.Option(
+    False, "--overwrite-input",
+    help="Allow an output to be an input file; it is replaced only when the command succeeds",
+)
+
+
+def check_range(
+    option: str,
+    value: Optional[Number],
+    low: Optional[Number] = None,
+    high: Optional[Number] = None,
+    *,
+    low_open: bool = False,
+) -> None:
+    """Raise :class:`OptionError` unless ``low <= value <= high`` (``low <
+    value`` with ``low_open``). None (option not given) passes; NaN and
+    infinity never do.
+
+    option (str): The option's name as the user typed it, e.g. "--limit".
+    value (Optional[Number]): Its value.
+    low (Optional[Number]): Lower bound; None for none.
+    high (Optional[Number]): Upper bound; None for none.
+    low_open (bool): Whether ``low`` itself is excluded.
+    """
+    if value is None:
+        return
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and value > high
+    if isinstance(value, float) and not math.isfinite(value) or too_low or too_high:
+        if low is not None and high is not None:
+            wanted = f"in {'(' if low_open else '['}{low}, {high}]"
+        elif low is not None:
+            wanted = f"{'>' if low_open else '>='} {low}"
+        else:
+            wanted = f"<= {high}"
+        raise OptionError(f"{option} must be {wanted}, got {value}")
+
+
+def check_outputs(
+    outputs: Mapping[str, Optional[Path]],
+    inputs: Sequence[Optional[Path]] = (),
+    overwrite_input: bool = False,
+    overwritable: Sequence[str] = ("OUT",),
+) -> None:
+    """Check the files a command will write, before it reads or sends anything.
+
+    Each output must be writable (not a directory, no file in the way of its
+    folder, a folder files can be created in), outputs must differ from each
+    other, and an output may be an input only with ``--overwrite-input`` and
+    only if it is one of ``overwritable`` (OUT, never a report or the cache).
+
+    outputs (Mapping[str, Optional[Path]]): What each output is called in the
+        usage ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
+    inputs (Sequence[Optional[Path]]): The files the command reads.
+    overwrite_input (bool): The user passed ``--overwrite-input``.
+    overwritable (Sequence[str]): The outputs ``--overwrite-input`` applies to.
+    RAISES (OutputPathError): For the first output that cannot be written.
+    """
+    given = [(name, path) for name, path in outputs.items() if path is not None]
+    for i, (name, path) in enumerate(given):
+        for other_name, other in given[:i]:
+            if same_file(path, other):
+                raise OutputPathError(path, f"{name} and {other_name} are the same file; give them different names")
+        for source in inputs:
+            if source is None or not same_file(path, source):
+                continue
+            if name not in overwritable:
+                raise OutputPathError(path, f"{name} is the input {source}; give it a file of its own")
+            if not overwrite_input:
+                raise OutputPathError(
+                    path, f"{name} is the input {source}; write elsewhere, or pass --overwrite-input to replace it"
+                )
+        check_writable(path)

@@ -1,0 +1,87 @@
+"""``hybrid-ner record-answers``: export the cached LLM answers of corpora as
+a versioned recording (:mod:`hybrid_ner.llm.recorded`) that ``propose
+--recorded`` replays."""
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from wasabi import msg
+
+from ..corpus import read_docbin
+from ..errors import HybridNerError
+from ._app import app
+from ._checks import check_outputs
+
+
+@app.command("record-answers")
+def record_answers_cli(
+    output: Path = typer.Argument(..., help="The recording to write (.jsonl.gz)"),
+    inputs: List[Path] = typer.Argument(..., help="DocBins whose prompts' answers to record (as given to `propose`)"),
+    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="The proposal config `propose` used"),
+    examples: Optional[Path] = typer.Option(None, help="The example pool `propose` used (--examples)"),
+    k: Optional[int] = typer.Option(None, help="Few-shot examples per sentence (--k)"),
+    query: Optional[str] = typer.Option(None, help="single or per-type (--query)"),
+    cache: Optional[Path] = typer.Option(None, help="The prompt cache `propose` used (--cache)"),
+    note: str = typer.Option("", help="Free text for the provenance (e.g. the licence of the source text)"),
+) -> None:
+    """Write the cached answers of every prompt `propose` sends for INPUTS to
+    OUTPUT, with provenance (model and weights hash, settings, date). Fails,
+    naming the prompt, if an answer is not in the cache."""
+    from ..llm.config import build_pipeline, load_config, set_value
+    from ..llm.recorded import cache_rows, write_recorded
+
+    if not output.name.endswith(".jsonl.gz"):
+        raise HybridNerError(f"{output}: a recording is a .jsonl.gz file")
+    for path in inputs:
+        if not path.is_file():
+            raise HybridNerError(f"{path}: file not found")
+    check_outputs({"OUTPUT": output}, [*inputs, config_path, examples, cache])
+    config = load_config(config_path)
+    root = "components.llm"
+    if query is not None:
+        from .propose import QUERY_FORMATS
+
+        if query not in QUERY_FORMATS:
+            raise HybridNerError(f"Unknown --query {query!r}: use single or per-type")
+        set_value(config, f"{root}.task.prompt", {"@llm_misc": QUERY_FORMATS[query]})
+    if examples is not None:
+        set_value(config, f"{root}.task.examples.pool", str(examples))
+    if k is not None:
+        set_value(config, f"{root}.task.examples.k", k)
+    if cache is not None:
+        set_value(config, f"{root}.model.cache", {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": str(cache)})
+    nlp = build_pipeline(config)
+    component = nlp.get_pipe("llm")
+    task, model = component.task, getattr(component, "_model", None)
+    cache_path = getattr(getattr(model, "cache", None), "path", None)
+    if cache_path is None:
+        raise HybridNerError("The proposal config has no prompt cache to record from")
+    keys: List[str] = []
+    per_input = []
+    for path in inputs:
+        docs = read_docbin(path, nlp.vocab)
+        before = len(keys)
+        for prompts, _ in task.generate_prompts(docs):
+            keys.extend(model.key(prompt) for prompt in prompts)
+        per_input.append({"file": str(path), "sentences": len(docs), "prompts": len(keys) - before})
+    unique = list(dict.fromkeys(keys))
+    rows = cache_rows(cache_path, unique)
+    backend = model.backend
+    retriever = getattr(task, "examples", None)
+    provenance = {
+        "model": getattr(backend, "model_id", None),
+        "weights_sha256": getattr(getattr(backend, "weights", None), "sha256", None),
+        "generation": dict(model.generation),
+        "prompt_format": type(task.prompt).__name__,
+        # The prompt version: any change of the instructions changes every key.
+        "instructions_sha256": hashlib.sha256(str(getattr(task.prompt, "instructions", "")).encode("utf-8")).hexdigest(),
+        "labels": list(task.labels),
+        "examples": None if retriever is None else {"pool": str(retriever.pool_source), "k": retriever.k},
+        "inputs": per_input,
+        "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "note": note,
+    }
+    n = write_recorded(output, rows, provenance)
+    msg.good(f"Recorded {n} answers ({len(keys)} prompts of {sum(i['sentences'] for i in per_input)} sentences) to {output}")

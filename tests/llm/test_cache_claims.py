@@ -1,0 +1,187 @@
+"""Processes sharing one prompt cache send each prompt once (claims)."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import spacy
+
+from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.llm.cache import CLAIM_ANSWERED, CLAIM_BUSY, CLAIM_CLAIMED, CachedAnswer, PromptCache
+from hybrid_ner.llm.model import create_openai_compatible_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# One proposer process: waits until its partner is ready too, so both run at once.
+CHILD = """
+import json, os, sys, time
+from pathlib import Path
+from hybrid_ner.llm.cache import PromptCache
+from hybrid_ner.llm.model import create_openai_compatible_model
+
+base_url, cache_path, ready, n = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+prompts = [f"Input: sentence {i} .\\nOutput:" for i in range(n)]
+model = create_openai_compatible_model(
+    base_url=base_url, model="scripted", api_key_env=None, concurrency=4, backoff=0.01, max_tries=2,
+    timeout=10.0, cache=PromptCache(cache_path),
+)
+(ready / str(os.getpid())).touch()
+deadline = time.monotonic() + 60
+while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+    time.sleep(0.01)
+model.prefetch(prompts)
+answers = [a for i in range(0, n, 8) for a in model([[p] for p in prompts[i:i + 8]])]
+model.close()
+print(json.dumps({"answers": answers, "usage": model.usage.report()}))
+"""
+
+PROMPTS = [f"Input: sentence {i} .\nOutput:" for i in range(40)]
+
+
+def echo(prompt: str) -> str:
+    return "answer to " + prompt.split("\n")[0]
+
+
+def sent_prompts(server):
+    return [r["messages"][-1]["content"] for r in server.requests]
+
+
+def test_two_processes_on_one_cache_send_each_prompt_once(server, tmp_path):
+    server.answer = echo
+    server.latency = 0.1  # alone, one process needs ~1 s: the two overlap
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    args = [sys.executable, "-c", CHILD, server.base_url, str(tmp_path / "cache.sqlite"), str(ready), str(len(PROMPTS))]
+    children = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                for _ in range(2)]
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        results.append(json.loads(out))
+    assert sorted(sent_prompts(server)) == sorted(PROMPTS)  # each prompt sent once, by one of them
+    for result in results:
+        assert result["answers"] == [[echo(p)] for p in PROMPTS]
+        usage = result["usage"]
+        # What a process did not send, it took from the cache (also while the other was sending).
+        assert usage["requests"] + usage["cache_hits"] == len(PROMPTS)
+    assert sum(r["usage"]["requests"] for r in results) == len(PROMPTS)
+    assert all(r["usage"]["requests"] > 0 for r in results)  # they really ran at once
+    assert PromptCache(tmp_path / "cache.sqlite").claimable(["any"]) == {"any"}
+
+
+@pytest.mark.slow  # two CLI processes, ~10 s
+def test_two_propose_runs_on_one_cache_send_each_prompt_once(server, tmp_path):
+    server.answer = lambda prompt: "None"
+    server.latency = 0.1
+    docs = read_docbin(ROOT / "corpus" / "wikigold" / "dev.spacy", spacy.blank("en").vocab)[:60]
+    gold = tmp_path / "gold.spacy"
+    write_docbin(gold, docs)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hybrid_ner", "propose", str(gold), str(tmp_path / f"out{i}.spacy"),
+             "--base-url", server.base_url, "--model", "scripted", "--api-key-env", "", "--k", "0",
+             "--concurrency", "4", "--cache", str(tmp_path / "cache.sqlite")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+        )
+        for i in range(2)
+    ]
+    for child in children:
+        out, err = child.communicate(timeout=180)
+        assert child.returncode == 0, out + err
+    prompts = sent_prompts(server)
+    assert len(prompts) == len(set(prompts)) == len(docs)
+
+
+def test_a_live_claim_is_waited_for_not_sent(server, tmp_path):
+    server.answer = echo
+    path = tmp_path / "cache.sqlite"
+    model = create_openai_compatible_model(base_url=server.base_url, model="scripted", api_key_env=None,
+                                           concurrency=2, cache=PromptCache(path))
+    other = PromptCache(path)  # another owner: in real use another process
+    key = model.key(PROMPTS[0])
+    assert other.claim(key) == (CLAIM_CLAIMED, None)
+    result = {}
+    call = threading.Thread(target=lambda: result.update(answers=model([[PROMPTS[0]], [PROMPTS[1]]])))
+    call.start()
+    time.sleep(0.5)
+    assert sent_prompts(server) == [PROMPTS[1]]  # the claimed one waits
+    other.put(key, "m", {}, CachedAnswer("from the other process", 3, 4))
+    call.join(10)
+    assert result["answers"] == [["from the other process"], [echo(PROMPTS[1])]]
+    assert sent_prompts(server) == [PROMPTS[1]]
+    assert model.usage.requests == 1 and model.usage.cache_hits == 1
+    model.close()
+
+
+def test_a_released_claim_is_taken_over(server, tmp_path):
+    server.answer = echo
+    path = tmp_path / "cache.sqlite"
+    model = create_openai_compatible_model(base_url=server.base_url, model="scripted", api_key_env=None,
+                                           concurrency=2, cache=PromptCache(path))
+    other = PromptCache(path)
+    key = model.key(PROMPTS[0])
+    other.claim(key)
+    result = {}
+    call = threading.Thread(target=lambda: result.update(answers=model([[PROMPTS[0]]])))
+    call.start()
+    time.sleep(0.3)
+    assert server.requests == []
+    other.release(key)  # e.g. its request failed for good
+    call.join(10)
+    assert result["answers"] == [[echo(PROMPTS[0])]] and sent_prompts(server) == [PROMPTS[0]]
+    model.close()
+
+
+def test_claims_of_a_killed_process_are_taken_over_at_once(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, sys\nfrom hybrid_ner.llm.cache import PromptCache\n"
+         "PromptCache(sys.argv[1]).claim('k')\nos.kill(os.getpid(), signal.SIGKILL)", str(path)],
+        cwd=ROOT,
+    )
+    assert killed.returncode == -9
+    cache = PromptCache(path, claim_timeout=3600)
+    assert cache.claimable(["k"]) == {"k"}
+    assert cache.claim("k") == (CLAIM_CLAIMED, None)
+
+
+def test_stale_claims_expire_unless_refreshed(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    mine = PromptCache(path, claim_timeout=0.5)
+    theirs = PromptCache(path, claim_timeout=0.5)
+    theirs.host = "another-host"  # its pid cannot be checked from here: only the timeout counts
+    assert theirs.claim("k") == (CLAIM_CLAIMED, None)
+    assert mine.claim("k") == (CLAIM_BUSY, None)
+    time.sleep(0.35)
+    theirs.refresh_claims()
+    time.sleep(0.35)
+    assert mine.claim("k") == (CLAIM_BUSY, None)  # refreshed 0.35 s ago
+    time.sleep(0.6)
+    assert mine.claimable(["k"]) == {"k"}
+    assert mine.claim("k") == (CLAIM_CLAIMED, None)
+    mine.put("k", "m", {}, CachedAnswer("a", 1, 1))
+    assert theirs.claim("k") == (CLAIM_ANSWERED, CachedAnswer("a", 1, 1))
+    assert mine.claimable(["k"]) == {"k"}  # the answer dropped the claim
+
+
+def test_a_model_keeps_its_claims_alive_during_long_requests(server, tmp_path):
+    server.answer = echo
+    server.latency = 1.0
+    path = tmp_path / "cache.sqlite"
+    model = create_openai_compatible_model(base_url=server.base_url, model="scripted", api_key_env=None,
+                                           concurrency=1, timeout=10.0, cache=PromptCache(path, claim_timeout=0.4))
+    other = PromptCache(path, claim_timeout=0.4)
+    call = threading.Thread(target=lambda: model([[PROMPTS[0]]]))
+    call.start()
+    time.sleep(0.8)  # twice the timeout into the request
+    assert other.claim(model.key(PROMPTS[0])) == (CLAIM_BUSY, None)
+    call.join(10)
+    model.close()
+    assert len(server.requests) == 1
