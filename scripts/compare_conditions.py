@@ -2,7 +2,7 @@
 
 Each condition is the same config and the same soft-target NER, only the
 training corpus differs (``--training.train_corpus``): human-only,
-hybrid-random and hybrid-label-mixing. Models are evaluated on the test
+hybrid-random and hybrid-lambda-mixing. Models are evaluated on the test
 DocBin with the corpus's own tokens (no re-tokenization).
 
     python scripts/compare_conditions.py configs/ner_soft_cpu.cfg \\
@@ -22,7 +22,7 @@ from hybrid_ner.grid import score_model
 CONDITIONS = {
     "human-only": "corpora.human",
     "hybrid-random": "corpora.hybrid_random",
-    "hybrid-label-mixing": "corpora.hybrid_mixing",
+    "hybrid-lambda-mixing": "corpora.hybrid_mixing",
 }
 
 

@@ -8,6 +8,12 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops connections when more requests
+    # arrive at once; the client then retries a second later.
+    request_queue_size = 128
 from typing import Callable, Dict, List, Optional, Tuple
 
 Reply = Tuple[int, Dict[str, str], bytes]
@@ -47,7 +53,7 @@ class FaultServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def __enter__(self) -> "FaultServer":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -14,6 +14,12 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops connections when more requests
+    # arrive at once; the client then retries a second later.
+    request_queue_size = 128
 from typing import Callable, Deque, Dict, List, Optional
 
 _QUERY = re.compile(r"Input: (.*)\nOutput:\s*$", re.S)
@@ -52,7 +58,7 @@ class ScriptedOpenAIServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def start(self) -> "ScriptedOpenAIServer":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
