@@ -50,6 +50,8 @@ def test_project_all_workflow_tiny(tmp_path):
     assert mixing["calibration"]["biased"] is False and mixing["calibration"]["source"].endswith("dev_llm.spacy")
     report = (project / "metrics" / "demo" / "report.md").read_text()
     assert "hybrid-label-mixing" in report and "human-omit" in report
+    annotators = json.loads((project / "metrics" / "demo" / "wikigold" / "annotators.json").read_text())
+    assert annotators["usage"]["requests"] == 0 and annotators["usage"]["cache_hits"] > 0
     assert annotators["annotators"]["simulated"]["simulated"] is True
     # The trained pipeline loads with spacy.load and its NER drops into another pipeline.
     nlp = spacy.load(project / "training" / "demo" / "models" / "wikigold" / "hybrid-label-mixing_r0.4_b1_s0" / "model-best")
