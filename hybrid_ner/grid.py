@@ -216,6 +216,9 @@ class GridData:
         # same gold Docs (with or without proposals), so one teacher serves all.
         return self.work_dir / "teachers" / self.name / cell.cell_id
 
+    def has_teacher(self, cell: "Cell") -> bool:
+        return (self.teacher_dir(cell) / "meta.json").exists()
+
     def calibration(self, cell: "Cell") -> Optional[Path]:
         """The calibration sample of a cell's annotator: the LLM's proposals on
         the dev set (given), or the dev set annotated by the simulated
@@ -330,13 +333,12 @@ def run_cell(
     calibration = teacher = None
     if cell.spec.corpus == CALIBRATED_CORPUS:
         calibration = data.calibration(cell)
-        prior = teacher_cell(cell)
-        teacher = data.teacher_dir(prior)
-        if not (teacher / "meta.json").exists():
-            # Train the human-only model first (its result is recorded when the
-            # grid reaches its own cell; the model is kept as the teacher).
-            run_cell(prior, data, dev, test, config, steps, costs, model_dir.parent / prior.cell_id, dev_limit,
-                     log_file=None if log_file is None else log_file.parent / f"{prior.cell_id}.log", overrides=overrides)
+        teacher = data.teacher_dir(teacher_cell(cell))
+        if not data.has_teacher(teacher_cell(cell)):
+            raise HybridNerError(
+                f"{cell.cell_id}: its teacher {teacher_cell(cell).cell_id} has no model in {teacher}; "
+                "train that cell first (run_grid does)"
+            )
     buffer = io.StringIO()
     start = time.perf_counter()
     failure: Optional[BaseException] = None
@@ -449,8 +451,24 @@ def run_grid(
     RETURNS (List[Dict[str, object]]): The results computed in this call.
     """
     done = completed(out_dir)
+    planned = {cell.cell_id for cell in cells}
     started = time.perf_counter()
     results = []
+
+    def train(cell: Cell) -> None:
+        model_dir = data.work_dir / "models" / data.name / cell.cell_id
+        result = run_cell(
+            cell, data, dev, test, config, steps, costs, model_dir, dev_limit, keep_models,
+            log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log", overrides=overrides,
+        )
+        if cell.cell_id in done or cell.cell_id not in planned:
+            return  # trained only as a teacher: recorded when (if) its own cell is planned
+        write_json(out_dir / "cells" / f"{cell.cell_id}.json", result)
+        done[cell.cell_id] = out_dir / "cells" / f"{cell.cell_id}.json"
+        results.append(result)
+        if progress:
+            progress(cell, result)
+
     for cell in cells:
         if cell.cell_id in done:
             if progress:
@@ -458,13 +476,8 @@ def run_grid(
             continue
         if max_minutes and (time.perf_counter() - started) / 60 > max_minutes:
             break
-        model_dir = data.work_dir / "models" / data.name / cell.cell_id
-        result = run_cell(
-            cell, data, dev, test, config, steps, costs, model_dir, dev_limit, keep_models,
-            log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log", overrides=overrides,
-        )
-        write_json(out_dir / "cells" / f"{cell.cell_id}.json", result)
-        results.append(result)
-        if progress:
-            progress(cell, result)
+        if cell.spec.corpus == CALIBRATED_CORPUS and not data.has_teacher(teacher_cell(cell)):
+            # The human-only model of the same setting is the calibrated cell's prior.
+            train(teacher_cell(cell))
+        train(cell)
     return results

@@ -28,9 +28,12 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from spacy.tokens import Doc, Span
 
 from ..annotation_layers import LLM_KEY
-from ..reliability import human_spans, is_human_annotated
+from ..reliability import estimate_label_stats, human_spans, is_human_annotated
+from ..tags import OUTSIDE, span_tags
 
-OUTSIDE = "O"
+#: Pseudo-tokens of the shrinkage towards chance (the one default, used by
+#: every function and registered setting that takes ``strength``).
+DEFAULT_STRENGTH = 50.0
 #: The observation of a token no proposal covers.
 SILENCE = ""
 
@@ -46,17 +49,11 @@ def token_observations(doc: Doc, proposals: Sequence[Span]) -> List[Tuple[str, O
     labels: List[set] = [set() for _ in doc]
     position: List[Optional[str]] = [None] * len(doc)
     for span in sorted(proposals, key=lambda s: (s.start, -len(s), s.label_)):
-        for i in range(span.start, span.end):
+        for i, tag in enumerate(span_tags(len(span), span.label_), span.start):
             labels[i].add(span.label_)
             if position[i] is None:
-                position[i] = _position(i, span.start, span.end)
+                position[i] = tag[0]
     return [(observation_key(ls), pos) for ls, pos in zip(labels, position)]
-
-
-def _position(i: int, start: int, end: int) -> str:
-    if end - start == 1:
-        return "U"
-    return "B" if i == start else "L" if i == end - 1 else "I"
 
 
 @dataclass(frozen=True)
@@ -96,7 +93,7 @@ class AnnotatorCalibration:
     quality: Dict[str, LabelQuality] = field(default_factory=dict)
     source: str = ""
     biased: bool = False
-    strength: float = 50.0
+    strength: float = DEFAULT_STRENGTH
 
     def __post_init__(self) -> None:
         totals: Counter = Counter()
@@ -176,51 +173,41 @@ def estimate_calibration(
     spans_key: str = LLM_KEY,
     source: str = "",
     biased: bool = False,
-    strength: float = 50.0,
+    strength: float = DEFAULT_STRENGTH,
 ) -> AnnotatorCalibration:
     """Count observations against the gold ``doc.ents`` of the Docs.
 
     docs (Iterable[Doc]): Docs with gold ``doc.ents`` and proposals in ``doc.spans[spans_key]``;
-        Docs marked unannotated and tokens with missing annotation are skipped.
+        Docs marked unannotated or without the span group, and tokens with
+        missing annotation, are skipped.
     spans_key (str): The proposals' span group.
     source (str): Provenance shown in reports.
     biased (bool): Whether ``doc.ents`` is an incomplete human annotation.
     strength (float): Pseudo-tokens of the shrinkage towards chance.
     RETURNS (AnnotatorCalibration): The noise model.
     """
+    docs = [doc for doc in docs if is_human_annotated(doc) and spans_key in doc.spans]
     counts: Dict[str, Counter] = defaultdict(Counter)
-    labels: set = set()
-    proposed: Counter = Counter()
-    gold: Counter = Counter()
-    matched: Counter = Counter()
     positions: Dict[str, Counter] = defaultdict(Counter)
     for doc in docs:
-        if not is_human_annotated(doc):
-            continue
         ents = human_spans(doc)
-        spans = list(doc.spans[spans_key]) if spans_key in doc.spans else []
         true = [OUTSIDE] * len(doc)
         true_pos: List[Optional[str]] = [None] * len(doc)
         for ent in ents:
-            labels.add(ent.label_)
-            gold[ent.label_] += 1
-            for i in range(ent.start, ent.end):
+            for i, tag in enumerate(span_tags(len(ent), ent.label_), ent.start):
                 true[i] = ent.label_
-                true_pos[i] = _position(i, ent.start, ent.end)
-        keys = {(e.start, e.end, e.label_) for e in ents}
-        for span in {(s.start, s.end, s.label_) for s in spans}:
-            labels.add(span[2])
-            proposed[span[2]] += 1
-            matched[span[2]] += span in keys
-        for token, (obs, pos) in zip(doc, token_observations(doc, spans)):
+                true_pos[i] = tag[0]
+        for token, (obs, pos) in zip(doc, token_observations(doc, list(doc.spans[spans_key]))):
             if token.ent_iob == 0 and true[token.i] == OUTSIDE:
                 continue  # missing annotation: nothing to compare with
             counts[obs][true[token.i]] += 1
             if pos is not None:
                 positions[pos][true_pos[token.i] or OUTSIDE] += 1
-    quality = {label: LabelQuality(proposed[label], gold[label], matched[label]) for label in sorted(labels)}
+    # Exact-match counts per label: the same as the merge's reliability estimate.
+    stats = estimate_label_stats(docs, spans_key)
+    quality = {label: LabelQuality(s.proposed, s.human, s.matched) for label, s in stats.items()}
     return AnnotatorCalibration(
-        labels=tuple(sorted(labels)), counts={k: dict(v) for k, v in counts.items()},
+        labels=tuple(sorted(stats)), counts={k: dict(v) for k, v in counts.items()},
         positions={k: dict(v) for k, v in positions.items()}, quality=quality,
         source=source, biased=biased, strength=strength,
     )

