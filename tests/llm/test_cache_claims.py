@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.corpus import write_docbin
+from hybrid_ner.corpus.conll import read_conll
 from hybrid_ner.llm.cache import CLAIM_ANSWERED, CLAIM_BUSY, CLAIM_CLAIMED, CachedAnswer, PromptCache
 from hybrid_ner.llm.model import create_openai_compatible_model
 
@@ -78,7 +79,8 @@ def test_two_processes_on_one_cache_send_each_prompt_once(server, tmp_path):
 def test_two_propose_runs_on_one_cache_send_each_prompt_once(server, tmp_path):
     server.answer = lambda prompt: "None"
     server.latency = 0.1
-    docs = read_docbin(ROOT / "corpus" / "wikigold" / "dev.spacy", spacy.blank("en").vocab)[:60]
+    # The bundled corpus, not a generated file: CI starts from a clean checkout.
+    docs = read_conll(ROOT / "corpus" / "wikigold" / "wikigold.conll.txt", spacy.blank("en").vocab).docs[:60]
     gold = tmp_path / "gold.spacy"
     write_docbin(gold, docs)
     children = [
