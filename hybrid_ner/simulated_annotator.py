@@ -34,6 +34,7 @@ and recall measured against the gold afterwards (``hybrid_ner.proposal_quality``
 match the parameters up to sampling noise.
 """
 import random
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -71,6 +72,13 @@ PRESETS: Dict[str, Dict[str, object]] = {
     },
 }
 
+#: Rates of a label no preset or argument names (e.g. ``person`` in a
+#: non-CoNLL label set): the presets are keyed to the CoNLL labels PER, ORG,
+#: LOC and MISC. Such labels get these rates, no label confusion, and a
+#: warning naming them (:meth:`SimulatedAnnotator.fit`).
+DEFAULT_PRECISION = 0.8
+DEFAULT_RECALL = 0.8
+
 SpanTuple = Tuple[int, int, str]
 #: "single": one query, one label per found entity; "per-type": one query per label.
 QUERY_MODES = ("single", "per-type")
@@ -90,8 +98,9 @@ class SimulatedAnnotator:
     confusion (Dict[str, Dict[str, float]]): Probability that a found entity of
         label L is proposed as M (label bias).
     boundary_error (float): Probability that a found entity's span is off by one token.
-    default_precision (float): For labels missing from ``precision``.
-    default_recall (float): For labels missing from ``recall``.
+    default_precision (float): For labels missing from ``precision``
+        (``DEFAULT_PRECISION``).
+    default_recall (float): For labels missing from ``recall`` (``DEFAULT_RECALL``).
     seed (int): Random seed.
     spans_key (str): Span group the proposals are written to.
     name (str): Shown in reports (always with "simulated").
@@ -103,13 +112,15 @@ class SimulatedAnnotator:
     recall: Dict[str, float] = field(default_factory=dict)
     confusion: Dict[str, Dict[str, float]] = field(default_factory=dict)
     boundary_error: float = 0.0
-    default_precision: float = 0.8
-    default_recall: float = 0.8
+    default_precision: float = DEFAULT_PRECISION
+    default_recall: float = DEFAULT_RECALL
     seed: int = 0
     spans_key: str = SIMULATED_KEY
     name: str = "simulated annotator"
     spurious: Dict[str, float] = field(default_factory=dict)
     query: str = "single"
+    #: Labels of the last :meth:`fit` that got a default rate; set by fit.
+    defaulted: List[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         if self.query not in QUERY_MODES:
@@ -135,13 +146,31 @@ class SimulatedAnnotator:
     def _recall(self, label: str) -> float:
         return self.recall.get(label, self.default_recall)
 
+    def defaulted_labels(self, labels: Iterable[str]) -> List[str]:
+        """The labels without their own precision or recall: they get
+        ``default_precision`` / ``default_recall``."""
+        return sorted({label for label in labels if label not in self.precision or label not in self.recall})
+
     def fit(self, docs: Iterable[Doc]) -> "SimulatedAnnotator":
         """Set the spurious-span rates so each label's expected precision is
-        its target, given the gold label counts of ``docs``."""
+        its target, given the gold label counts of ``docs``.
+
+        Labels without their own rates (e.g. a non-CoNLL label set with a
+        CoNLL preset) get the default rates; a warning names them and
+        ``defaulted`` (and :meth:`params`) lists them.
+        """
         gold: Dict[str, int] = {}
         for doc in docs:
             for ent in doc.ents:
                 gold[ent.label_] = gold.get(ent.label_, 0) + 1
+        self.defaulted = self.defaulted_labels(gold)
+        if self.defaulted:
+            warnings.warn(
+                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} (the presets know PER, ORG, LOC, "
+                f"MISC): they get the default precision {self.default_precision:g} and recall "
+                f"{self.default_recall:g}; set precision/recall per label to change this",
+                stacklevel=2,
+            )
         correct: Dict[str, float] = {}
         wrong: Dict[str, float] = {}
         per_type = self.query == "per-type"
@@ -217,12 +246,18 @@ class SimulatedAnnotator:
         return [self(doc) for doc in docs]
 
     def params(self) -> Dict[str, object]:
-        """The parameters, for reports."""
-        return {
+        """The parameters, for reports (with ``defaulted``: the labels that
+        got the default rates, if any)."""
+        params: Dict[str, object] = {
             "precision": dict(self.precision), "recall": dict(self.recall),
             "confusion": {k: dict(v) for k, v in self.confusion.items()},
             "boundary_error": self.boundary_error, "seed": self.seed, "query": self.query,
         }
+        if self.defaulted:
+            params["defaulted"] = {
+                "labels": list(self.defaulted), "precision": self.default_precision, "recall": self.default_recall,
+            }
+        return params
 
 
 def _shift_boundary(doc: Doc, start: int, end: int, rng: random.Random) -> Tuple[int, int]:

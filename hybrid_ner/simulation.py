@@ -10,6 +10,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from spacy.tokens import Doc, Span
 from spacy.util import registry
+from wasabi import msg
 
 from .annotation_layers import (
     DOC_ID,
@@ -93,21 +94,34 @@ def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc
     kept in ``doc.spans["unannotated"]`` for analysis. Every Doc gets
     ``doc.user_data["human_annotated"]``.
 
-    docs (Iterable[Doc]): Sentence Docs with ``doc_id`` in ``user_data``.
+    docs (Iterable[Doc]): Sentence Docs with ``doc_id`` in ``user_data`` (a
+        Doc without one counts as a document of its own).
     fraction (float): Fraction of documents that keep annotation, in [0, 1].
     seed (int): Random seed.
     RETURNS (List[Doc]): Changed copies, in the input order.
+
+    When whole documents cannot come near the fraction (a budget between 0
+    and 1 that would keep none or all of them, e.g. a corpus without
+    ``-DOCSTART-`` lines, which is one document), the budget falls back to
+    single sentences and says so in a one-line warning.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Budget fraction must be in [0, 1], got {fraction}")
     docs = list(docs)
-    doc_ids = list(dict.fromkeys(doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)))
+    units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
+    doc_ids = list(dict.fromkeys(units))
+    n_kept = round(fraction * len(doc_ids))
+    if 0.0 < fraction < 1.0 and n_kept in (0, len(doc_ids)) and 0 < round(fraction * len(docs)) < len(docs):
+        # Short enough for one line of wasabi's 80 columns.
+        msg.warn(f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}")
+        units = [f"sentence:{i}" for i in range(len(docs))]
+        doc_ids = list(units)
     random.Random(f"budget:{seed}").shuffle(doc_ids)
     annotated = set(doc_ids[: round(fraction * len(doc_ids))])
     output = []
-    for i, doc in enumerate(docs):
+    for doc, unit in zip(docs, units):
         copy = doc.copy()
-        is_annotated = doc.user_data.get(DOC_ID, str(i)) in annotated
+        is_annotated = unit in annotated
         copy.user_data[HUMAN_ANNOTATED] = is_annotated
         if not is_annotated:
             copy.spans[UNANNOTATED_KEY] = list(copy.ents)

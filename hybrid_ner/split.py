@@ -1,9 +1,11 @@
-"""Seeded document-level train/dev/test splits for corpora that have none."""
+"""Seeded document-level train/dev/test splits for corpora that have none
+(sentence-level when the corpus has too few documents)."""
 import random
 from collections import Counter
 from typing import Dict, Iterable, List, Mapping, Sequence
 
 from spacy.tokens import Doc
+from wasabi import msg
 
 from .annotation_layers import DOC_ID
 
@@ -15,31 +17,41 @@ def split_by_document(
 ) -> Dict[str, List[Doc]]:
     """Split sentence Docs into named parts so that no document is cut.
 
-    docs (Iterable[Doc]): Docs with ``doc.user_data["doc_id"]``.
-    fractions (Dict[str, float]): Part name → fraction of documents; must sum
-        to 1. Parts get close to their share of sentences (not documents),
-        and every part with a positive fraction gets at least one document.
+    docs (Iterable[Doc]): Sentence Docs, with ``doc.user_data["doc_id"]``.
+    fractions (Dict[str, float]): Part name → fraction of the sentences; must
+        sum to 1. Parts get close to their share of sentences, and every part
+        with a positive fraction gets at least one document.
     seed (int): Random seed for the assignment of documents.
     RETURNS (Dict[str, List[Doc]]): The parts, each in corpus order.
+
+    With fewer documents than parts (a CoNLL file without ``-DOCSTART-``
+    lines is one document), or Docs without document ids, the split falls
+    back to single sentences and says so in a one-line warning: sentences of
+    one document may then land in different parts.
     """
     if abs(sum(fractions.values()) - 1.0) > 1e-6 or any(f < 0 for f in fractions.values()):
         raise ValueError(f"Split fractions must be non-negative and sum to 1, got {fractions}")
     docs = list(docs)
-    doc_ids = list(dict.fromkeys(doc.user_data.get(DOC_ID) for doc in docs))
-    if None in doc_ids:
-        raise ValueError("Every Doc needs doc.user_data['doc_id'] for a document-level split")
     wanted = [name for name, f in fractions.items() if f > 0]
-    if len(doc_ids) < len(wanted):
-        raise ValueError(
-            f"Only {len(doc_ids)} document(s) for {len(wanted)} parts: the corpus needs "
-            "-DOCSTART- lines or document ids to be split by document"
+    units = [doc.user_data.get(DOC_ID) for doc in docs]
+    doc_ids = list(dict.fromkeys(units))
+    if None in doc_ids or len(doc_ids) < len(wanted):
+        if len(docs) < len(wanted):
+            raise ValueError(f"Only {len(docs)} sentence(s) for {len(wanted)} parts")
+        # Short enough for one line of wasabi's 80 columns.
+        why = (
+            "some Docs have no document id" if None in doc_ids
+            else f"{len(doc_ids)} document(s) for {len(wanted)} parts (no -DOCSTART-?)"
         )
+        msg.warn(f"Split by sentence: {why}")
+        units = [f"sentence:{i}" for i in range(len(docs))]
+        doc_ids = list(units)
     random.Random(f"split:{seed}").shuffle(doc_ids)
-    sizes = Counter(doc.user_data[DOC_ID] for doc in docs)
+    sizes = Counter(units)
     assignment = _assign_by_sentences(doc_ids, sizes, fractions)
     parts: Dict[str, List[Doc]] = {name: [] for name in fractions}
-    for doc in docs:
-        parts[assignment[doc.user_data[DOC_ID]]].append(doc)
+    for doc, unit in zip(docs, units):
+        parts[assignment[unit]].append(doc)
     return parts
 
 

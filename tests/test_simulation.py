@@ -85,3 +85,36 @@ def test_budget_keeps_whole_documents(wikigold_docs):
             # MISSING, not "no entity"; the hidden entities stay inspectable
             assert all(t.ent_iob == 0 for t in doc)
             assert spans(doc.spans[UNANNOTATED_KEY]) == spans(gold.ents)
+
+
+def budget_docs(nlp, doc_ids):
+    docs = []
+    for i, doc_id in enumerate(doc_ids):
+        doc = Doc(nlp.vocab, words=["Ada", "visited", f"Town{i}"])
+        doc.set_ents([doc[0:1]], default="outside")
+        doc.user_data["doc_id"] = doc_id
+        docs.append(doc)
+    return docs
+
+
+def test_budget_on_one_document_falls_back_to_sentences(nlp, capsys):
+    docs = budget_docs(nlp, ["corpus:0"] * 10)
+    out = simulate_budget(docs, 0.3, seed=0)
+    assert sum(d.user_data[HUMAN_ANNOTATED] for d in out) == 3
+    printed = capsys.readouterr().out
+    assert "Budget by sentence: 0.3 of 1 document(s) rounds to 0" in printed
+    assert len(printed.strip().splitlines()) == 1
+    again = simulate_budget(docs, 0.3, seed=0)
+    assert [d.user_data[HUMAN_ANNOTATED] for d in again] == [d.user_data[HUMAN_ANNOTATED] for d in out]
+
+
+def test_budget_by_document_when_documents_suffice(nlp, capsys):
+    docs = budget_docs(nlp, [f"d{i // 2}" for i in range(10)])
+    out = simulate_budget(docs, 0.4, seed=0)
+    flags = {}
+    for doc in out:
+        flags.setdefault(doc.user_data["doc_id"], set()).add(doc.user_data[HUMAN_ANNOTATED])
+    assert all(len(f) == 1 for f in flags.values()) and sum(True in f for f in flags.values()) == 2
+    # all or nothing needs no fallback either
+    assert all(d.user_data[HUMAN_ANNOTATED] for d in simulate_budget(budget_docs(nlp, ["x"] * 4), 1.0, seed=0))
+    assert capsys.readouterr().out == ""

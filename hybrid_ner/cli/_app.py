@@ -8,7 +8,9 @@ input, an option, the config or an output path; 2 command-line usage error;
 replaced only when a command succeeds (hybrid_ner.atomic).
 """
 import sys
-from typing import List, Optional
+import warnings
+from pathlib import Path
+from typing import Any, List, Optional, TextIO
 
 import click
 import typer
@@ -36,12 +38,28 @@ def fail(message: str) -> None:
     typer.secho(f"✘ {message}", fg=typer.colors.RED, err=True)
 
 
+#: The package's folder: warnings raised from its code are shown as one line.
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def show_warning(message: Any, category: type, filename: str, lineno: int,
+                 file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
+    """Show a warning of hybrid_ner's own code as one line on stderr (other
+    libraries' warnings keep Python's format, with file and line)."""
+    if not str(filename).startswith(_PACKAGE_DIR):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    typer.secho(f"⚠ {message}", fg=typer.colors.YELLOW, err=True)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and its exit code."""
     try:
         # standalone_mode=False: click raises instead of exiting, and returns
         # the code of a typer.Exit (Ctrl+C is Exit(130)) instead of exiting with it.
-        code = app(args=argv, prog_name="hybrid-ner", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            code = app(args=argv, prog_name="hybrid-ner", standalone_mode=False)
     except HybridNerError as err:
         fail(str(err))
         sys.exit(err.exit_code)

@@ -6,7 +6,7 @@ output only when it is complete (hybrid_ner.atomic).
 """
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import spacy
 import typer
@@ -17,12 +17,15 @@ from ..annotation_layers import DOC_ID, HUMAN_ANNOTATED
 from ..corpus import read_conll, read_docbin, read_jsonl, write_docbin, write_jsonl
 from ..corpus.conll import SCHEMES, Repair
 from ..errors import HybridNerError
+from ..progress import track
 from ..simulation import simulate_budget, simulate_omissions
 from ..split import split_by_document
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 MAX_REPAIRS_SHOWN = 20
+#: Inputs above this size say that they are being read and show the writing's progress.
+LARGE_INPUT_BYTES = 5_000_000
 
 
 def load_docs(path: Path, lang: str = "en") -> List[Doc]:
@@ -42,13 +45,15 @@ def blank(lang: str):
         raise HybridNerError(f"--lang {lang!r}: not a language spaCy knows (e.g. en, de, xx)") from None
 
 
-def save_docs(path: Path, docs: Sequence[Doc]) -> None:
+def save_docs(path: Path, docs: Sequence[Doc], progress: bool = False) -> None:
     """Write Docs as a DocBin, or as JSONL if the path ends in ``.jsonl``;
-    either is replaced atomically."""
+    either is replaced atomically. With ``progress``, show how far the
+    writing is (a bar on a terminal, lines in a log)."""
+    items: Iterable[Doc] = track(docs, len(docs), f"write {path.name}", "sentence") if progress else docs
     if path.suffix == ".jsonl":
-        write_jsonl(path, docs)
+        write_jsonl(path, items)
     else:
-        write_docbin(path, docs)
+        write_docbin(path, items)
 
 
 def describe(docs: Sequence[Doc]) -> str:
@@ -95,6 +100,9 @@ def convert_cli(
         raise HybridNerError(f"Unknown --format {input_format!r}: expected auto, conll or jsonl")
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     nlp = blank(lang)
+    large = input_path.is_file() and input_path.stat().st_size > LARGE_INPUT_BYTES
+    if large:
+        msg.info(f"Reading {input_path} ({input_path.stat().st_size / 1e6:.0f} MB)")
     if fmt == "conll":
         conll = read_conll(
             input_path, nlp.vocab, token_column=token_column, tag_column=tag_column,
@@ -108,7 +116,7 @@ def convert_cli(
         if corpus.n_skipped:
             msg.info(f"Skipped {corpus.n_skipped} record(s) answered reject/ignore")
     report_repairs(repairs)
-    save_docs(output_path, docs)
+    save_docs(output_path, docs, progress=large)
     msg.good(f"Wrote {output_path}: {describe(docs)}")
 
 

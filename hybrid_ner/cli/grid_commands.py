@@ -11,7 +11,6 @@ from typing import List, Optional
 import spacy
 import srsly
 import typer
-from tqdm import tqdm
 from wasabi import msg
 
 from ..corpus import read_docbin, write_docbin
@@ -28,6 +27,7 @@ from ..grid import (
     sample_docs,
     write_json,
 )
+from ..progress import Progress
 from ..simulated_annotator import PRESETS, SIMULATED_KEY, build_simulated_annotator
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
@@ -141,7 +141,7 @@ def grid_cli(
     to_do = [cell for cell in cells if cell.cell_id not in done]
     msg.info(f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train ({steps} steps each)")
     log = RunLog(out_dir / "run.json", _command(dataset), len(cells))
-    bar = tqdm(total=len(to_do), desc=f"grid {dataset}", unit="cell")
+    bar = Progress(len(to_do), f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
     def progress(cell, result) -> None:
         if result is None:

@@ -4,10 +4,11 @@ Options and output paths are checked before the input is read; outputs are
 replaced only when complete (hybrid_ner.atomic).
 """
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import spacy
 import typer
+from confection import Config
 from spacy.tokens import Doc
 from wasabi import msg
 
@@ -16,8 +17,8 @@ from ..atomic import write_json
 from ..calibration import CalibratedMixing
 from ..calibration.mixing import FittedEvidence
 from ..corpus import read_docbin, write_docbin
-from ..errors import HybridNerError
-from ..merge import OVERLAP_RULES, UNCOVERED, AcceptAll, AcceptancePolicy, Merger, create_accept_labels, create_accept_reliable
+from ..errors import HybridNerError, OptionError
+from ..merge import OVERLAP_RULES, UNCOVERED, Merger
 from ..merge_stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
 from ..mixing import LabelMixing
 from ..reliability import human_spans, is_human_annotated
@@ -29,35 +30,104 @@ LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LL
 BALANCE = typer.Option(1.0, help="Label mixing: class-imbalance correction exponent (0 = reliability only)")
 
 
-def build_merger(accept: str, labels: str, min_precision: float, min_support: int, overlap: str, uncovered: str, seed: int, llm_key: str) -> Merger:
-    """The Merger the command-line options describe."""
-    policy: AcceptancePolicy
+#: The registered acceptance policy of each ``--accept`` value.
+ACCEPT_POLICIES: Dict[str, str] = {
+    "all": "hybrid_ner.accept_all.v1", "labels": "hybrid_ner.accept_labels.v1", "reliable": "hybrid_ner.accept_reliable.v1",
+}
+#: The options of ``merge``: each sets one path of the ``[merge]`` block
+#: (``hybrid_ner.Merger.v1``), through the same mechanism as a dotted override
+#: (``--merge.overlap first`` is ``--overlap first``; ``--merge.accept.prior 0.3``
+#: has no option of its own). --labels applies to --accept labels;
+#: --min-precision and --min-support to --accept reliable.
+MERGE_FLAG_PATHS: Dict[str, str] = {
+    "--accept": "merge.accept",
+    "--labels": "merge.accept.labels",
+    "--min-precision": "merge.accept.min_precision",
+    "--min-support": "merge.accept.min_support",
+    "--overlap": "merge.overlap",
+    "--uncovered": "merge.uncovered",
+    "--seed": "merge.seed",
+    "--llm-key": "merge.llm_key",
+}
+
+
+def typed_options(ctx: typer.Context) -> List[str]:
+    """The options given on the command line (not left at their default)."""
+    typed = []
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            typed.append(f"--{name.replace('_', '-')}")
+    return typed
+
+
+def merge_flag_values(accept: str, labels: str, min_precision: float, min_support: int, overlap: str,
+                      uncovered: str, seed: int, llm_key: str) -> Dict[str, Any]:
+    """The config values (by dotted path, ``MERGE_FLAG_PATHS``) the options
+    describe. RAISES (HybridNerError): For an unknown or incomplete choice."""
     check_range("--min-precision", min_precision, 0, 1)
     check_range("--min-support", min_support, 0)
-    if accept == "all":
-        policy = AcceptAll()
-    elif accept == "labels":
-        wanted = [label.strip() for label in labels.split(",") if label.strip()]
-        if not wanted:
-            raise HybridNerError("--accept labels needs --labels, e.g. --labels PER,LOC")
-        policy = create_accept_labels(wanted)
-    elif accept == "reliable":
-        policy = create_accept_reliable(min_precision=min_precision, min_support=min_support)
-    else:
+    if accept not in ACCEPT_POLICIES:
         raise HybridNerError(f"Unknown --accept {accept!r}: use all, labels or reliable")
     if overlap not in OVERLAP_RULES:
         raise HybridNerError(f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}")
     if uncovered not in UNCOVERED:
         raise HybridNerError(f"Unknown --uncovered {uncovered!r}: use outside or missing")
-    return Merger(accept=policy, overlap=overlap, uncovered=uncovered, seed=seed, llm_key=llm_key)  # type: ignore[arg-type]
+    flags: Dict[str, Any] = {"--accept": {"@misc": ACCEPT_POLICIES[accept]}, "--overlap": overlap,
+                             "--uncovered": uncovered, "--seed": seed, "--llm-key": llm_key}
+    if accept == "labels":
+        wanted = [label.strip() for label in labels.split(",") if label.strip()]
+        if not wanted:
+            raise HybridNerError("--accept labels needs --labels, e.g. --labels PER,LOC")
+        flags["--labels"] = wanted
+    elif accept == "reliable":
+        flags.update({"--min-precision": min_precision, "--min-support": min_support})
+    return {MERGE_FLAG_PATHS[flag]: value for flag, value in flags.items()}
+
+
+def build_merger(accept: str, labels: str, min_precision: float, min_support: int, overlap: str, uncovered: str,
+                 seed: int, llm_key: str, overrides: Optional[Mapping[str, Any]] = None,
+                 given: Optional[Iterable[str]] = None) -> Merger:
+    """The Merger the command-line options and dotted overrides describe: the
+    options fill the ``[merge]`` block, the overrides are applied on top, and
+    the block is resolved as in a training config.
+
+    overrides (Optional[Mapping[str, Any]]): Dotted path → value.
+    given (Optional[Iterable[str]]): The options the user typed (the others
+        are defaults, which an override may replace); None for all.
+
+    RAISES (HybridNerError): For bad options, an override that names no
+        setting, or a setting the registered functions refuse.
+    """
+    from spacy.util import registry
+
+    from ..overrides import apply_overrides, check_no_conflicts
+
+    values = merge_flag_values(accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key)
+    overrides = dict(overrides or {})
+    typed = set(MERGE_FLAG_PATHS) if given is None else set(given)
+    check_no_conflicts({MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS}, overrides, MERGE_FLAG_PATHS)
+    config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
+    apply_overrides(config, {**values, **overrides}, "the merge settings")
+    unknown = sorted(key for key in config if key != "merge")
+    if unknown:
+        raise OptionError(f"--{unknown[0]}...: merge takes overrides of the [merge] block only (e.g. --merge.accept.prior 0.3)")
+    try:
+        merger = registry.resolve(config, validate=True)["merge"]
+    except Exception as err:  # confection's validation errors span lines
+        raise HybridNerError(f"Invalid merge settings: {' '.join(str(err).split())}") from None
+    if merger.overlap not in OVERLAP_RULES or merger.uncovered not in UNCOVERED:
+        raise HybridNerError(f"Invalid merge settings: overlap {merger.overlap!r}, uncovered {merger.uncovered!r}")
+    return merger
 
 
 def _read(path: Path) -> List[Doc]:
     return read_docbin(path, spacy.blank("en").vocab)
 
 
-@app.command("merge")
+@app.command("merge", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def merge_cli(
+    ctx: typer.Context,
     input_path: Path = typer.Argument(..., help="DocBin with human doc.ents and LLM proposals in doc.spans['llm']"),
     output_path: Path = typer.Argument(..., help="Output DocBin: merged doc.ents plus provenance span groups"),
     accept: str = typer.Option("all", help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)"),
@@ -78,8 +148,18 @@ def merge_cli(
     overlaps no human entity and its label is accepted. Provenance stays on
     each Doc: doc.spans["human"], ["llm_added"], ["llm_rejected"] (the reason
     in Span.id_).
+
+    Any other option is an override of the [merge] block
+    (hybrid_ner.Merger.v1), as in `spacy train`, e.g. --accept reliable
+    --merge.accept.label_thresholds '{"MISC": 0.5}'; the options above are
+    names for its paths (MERGE_FLAG_PATHS, docs/cli.md).
     """
-    merger = build_merger(accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key)
+    from ..overrides import parse_cli_overrides
+
+    overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
+    merger = build_merger(accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key, overrides,
+                          typed_options(ctx))
+    llm_key = merger.llm_key
     check_range("--balance", balance, 0)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = merger.merge_all(_read(input_path))

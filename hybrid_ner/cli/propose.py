@@ -13,36 +13,67 @@ request that failed for good (exit 4) or Ctrl+C (exit 130) leaves OUT as it
 was; the answers received are in the prompt cache, so the same command
 resumes.
 """
+import inspect
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
+import spacy
 import typer
 from confection import Config
 from spacy.language import Language
 from spacy.tokens import Doc
-from tqdm import tqdm
+from spacy.vocab import Vocab
 from wasabi import msg
 
 from ..atomic import same_file, write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, OptionError, PartialResult, RequestsFailed
+from ..progress import Progress
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 QUERY_FORMATS = {"single": "hybrid_ner.SingleQueryPrompt.v1", "per-type": "hybrid_ner.PerTypePrompt.v1"}
-PROMPT_CACHE = "hybrid_ner.PromptCache.v1"
+#: The API key variable with --base-url when --api-key-env is not given.
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+LABELS_PATH = "components.llm.task.labels"
+#: The convenience options of ``propose``: each sets one config path, through
+#: the same mechanism as a dotted override (``--components.llm.task.examples.k 8``
+#: is ``--k 8``). Giving both for one path is an error.
+FLAG_PATHS: Dict[str, str] = {
+    "--labels": LABELS_PATH,
+    "--label-definitions": "components.llm.task.label_definitions",
+    "--query": "components.llm.task.prompt",
+    "--examples": "components.llm.task.examples.pool",
+    "--k": "components.llm.task.examples.k",
+    "--base-url": "components.llm.model.base_url",
+    "--model": "components.llm.model.model",
+    "--api-key-env": "components.llm.model.api_key_env",
+    "--concurrency": "components.llm.model.concurrency",
+    "--threads": "components.llm.model.n_threads",
+    "--cache": "components.llm.model.cache.path",
+    "--recorded": "components.llm.model.cache.recorded",
+    "--max-requests": "components.llm.model.budget.max_requests",
+    "--max-tokens": "components.llm.model.budget.max_tokens",
+    "--max-cost": "components.llm.model.budget.max_cost",
+    "--price-in": "components.llm.model.budget.price_per_1k_input",
+    "--price-out": "components.llm.model.budget.price_per_1k_output",
+}
 
 
-@app.command("propose")
+@app.command("propose", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def propose_cli(
+    ctx: typer.Context,
     input_path: Path = typer.Argument(..., help="DocBin with the human annotation in doc.ents"),
     output_path: Path = typer.Argument(..., help="Output DocBin: same Docs, proposals in doc.spans['llm']"),
     config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="Proposal config (default: built-in, embedded LLM)"),
+    labels: Optional[str] = typer.Option(None, help="Comma-separated labels to propose (default: the labels of IN's human annotation and the example pool)"),
+    label_definitions: Optional[Path] = typer.Option(None, help="JSON or YAML file: label -> definition shown in the prompt"),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1"),
     model_name: Optional[str] = typer.Option(None, "--model", help="Model name for --base-url"),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key"),
+    api_key_env: Optional[str] = typer.Option(None, help="Environment variable holding the API key (with --base-url: OPENAI_API_KEY; '' for none)"),
     concurrency: Optional[int] = typer.Option(None, help="Requests in flight (OpenAI-compatible backends)"),
     threads: Optional[int] = typer.Option(None, help="CPU threads of the embedded LLM (default: all cores)"),
     examples: Optional[Path] = typer.Option(None, help="DocBin of gold sentences to retrieve few-shot examples from"),
@@ -50,7 +81,7 @@ def propose_cli(
     query: Optional[str] = typer.Option(None, help="single (one query, all types) or per-type (GPT-NER)"),
     cache: Optional[Path] = typer.Option(None, help="Prompt cache file (SQLite)"),
     recorded: Optional[str] = typer.Option(None, help="Recorded answers (.jsonl.gz from `hybrid-ner record-answers`) to replay as cache hits; '' for none"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Count prompts, tokens and cost; send nothing"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the labels, one rendered prompt, and count prompts, tokens and cost; send nothing"),
     max_requests: Optional[int] = typer.Option(None, help="Budget: requests sent in this run"),
     max_tokens: Optional[int] = typer.Option(None, help="Budget: prompt + completion tokens in this run"),
     max_cost: Optional[float] = typer.Option(None, help="Budget: money, from --price-in/--price-out (both needed)"),
@@ -63,27 +94,49 @@ def propose_cli(
 ) -> None:
     """Propose entities with an LLM, next to (never over) the human labels.
 
+    Labels: --labels, else those of IN's human annotation and the example
+    pool, else the config's (one line says which and from where). Any other
+    option is a config override, as in `spacy train`
+    (e.g. --components.llm.model.n_ctx 8192); the convenience options are
+    names for config paths (see FLAG_PATHS and docs/cli.md).
+
     Exit codes: 0 all sentences done; 3 budget reached, OUT holds the
     finished sentences; 4 requests failed for good and 130 Ctrl+C, OUT left
     unchanged (answers so far are in the prompt cache: re-run to resume);
     1 bad input, option or output path, nothing sent.
     """
+    from ..overrides import parse_cli_overrides
+
+    overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     _check_options(concurrency, threads, k, max_requests, max_tokens, max_cost, price_in, price_out, limit, batch_size)
-    config = _configure(
-        config_path, base_url, model_name, api_key_env, concurrency, threads, examples, k, query, cache,
-        max_requests, max_tokens, max_cost, price_in, price_out,
-    )
-    recorded_path = _use_recorded(config, recorded)
+    flags: Dict[str, Any] = {
+        "--labels": labels, "--label-definitions": label_definitions, "--base-url": base_url, "--model": model_name,
+        "--api-key-env": api_key_env, "--concurrency": concurrency, "--threads": threads, "--examples": examples,
+        "--k": k, "--query": query, "--cache": cache, "--recorded": recorded, "--max-requests": max_requests,
+        "--max-tokens": max_tokens, "--max-cost": max_cost, "--price-in": price_in, "--price-out": price_out,
+    }
+    config = _configure(config_path, flags, overrides)
+    recorded_path = Path(recorded) if recorded else None
     _check_cost_limit(config)
     cache_path = _cache_path(config)
-    inputs = [input_path, examples, config_path, recorded_path]
+    pool_path = _pool_path(config)
+    inputs = [input_path, examples or pool_path, config_path, recorded_path, label_definitions]
     if not dry_run:  # a dry run writes nothing (and only reads the cache)
         check_outputs({"OUT": output_path, "--usage-out": usage_out, "--cache": cache_path}, inputs, overwrite_input)
     from ..llm.config import build_pipeline
 
-    nlp = build_pipeline(config)
+    # The input is read before the pipeline is built: its labels may be the label set.
+    vocab = blank_vocab(config)
+    docs = read_docbin(input_path, vocab)
+    explicit = "--labels" if labels is not None else _override_name(overrides, LABELS_PATH)
+    _choose_labels(config, docs, explicit)  # from all of IN, also with --limit
+    if limit:  # None or 0: all
+        docs = docs[:limit]
+    if not docs:
+        raise HybridNerError(f"{input_path}: no Docs to annotate")
+    nlp = build_pipeline(config, vocab)
     component = nlp.get_pipe("llm")
-    model = getattr(component, "_model", None)
+    model = _chat_model(component)
     task = component.task
     from ..llm.model import ChatModel
 
@@ -95,11 +148,6 @@ def propose_cli(
         except sqlite3.DatabaseError as err:
             raise HybridNerError(f"{model.cache.path}: the prompt cache is unreadable ({err}); move it away") from None
         msg.info(f"Prompt cache {model.cache.path}: {n_cached} answers")
-    docs = read_docbin(input_path, nlp.vocab)
-    if limit:  # None or 0: all
-        docs = docs[:limit]
-    if not docs:
-        raise HybridNerError(f"{input_path}: no Docs to annotate")
     retriever = getattr(task, "examples", None)
     if retriever is not None and retriever.k > 0 and retriever.pool_source is None:
         msg.warn("No example pool (--examples or the config's examples.pool): zero-shot prompts")
@@ -132,53 +180,211 @@ def _check_options(
     check_range("--batch-size", batch_size, 1)
 
 
-def _configure(
-    config_path: Optional[Path], base_url: Optional[str], model_name: Optional[str], api_key_env: str,
-    concurrency: Optional[int], threads: Optional[int], examples: Optional[Path], k: Optional[int], query: Optional[str],
-    cache: Optional[Path], max_requests: Optional[int], max_tokens: Optional[int], max_cost: Optional[float],
-    price_in: Optional[float], price_out: Optional[float],
-) -> Config:
-    """The proposal config: file or built-in default, with the options applied."""
-    from ..llm.config import load_config, set_value, use_openai_compatible
+def flag_overrides(config: Config, flags: Mapping[str, Any]) -> Dict[str, Any]:
+    """The dotted config overrides the convenience options stand for
+    (``FLAG_PATHS``), with their values as the config wants them.
 
-    config = load_config(config_path)
-    if (base_url is None) != (model_name is None):
+    config (Config): The config before the overrides (for checks that
+        depend on the backend).
+    flags (Mapping[str, Any]): Option name → value; None for not given.
+    RETURNS (Dict[str, Any]): Dotted path → value.
+    RAISES (HybridNerError): For an option that does not fit the config.
+    """
+    from ..llm.config import LLAMA_CPP, OPENAI_COMPATIBLE, PROMPT_CACHE
+    from ..llm.labels import parse_labels, read_label_definitions
+
+    given = {flag: value for flag, value in flags.items() if value is not None}
+    backend = _model_block(config).get("@llm_models")
+    if "--base-url" in given:
+        backend = OPENAI_COMPATIBLE
+        given.setdefault("--api-key-env", DEFAULT_API_KEY_ENV)
+    if "--concurrency" in given and backend != OPENAI_COMPATIBLE:
+        msg.warn("--concurrency applies to OpenAI-compatible backends; the embedded LLM runs one request at a time")
+        del given["--concurrency"]
+    if "--api-key-env" in given and backend != OPENAI_COMPATIBLE:
+        msg.warn("--api-key-env applies to OpenAI-compatible backends (--base-url); ignored")
+        del given["--api-key-env"]
+    if "--threads" in given and backend != LLAMA_CPP:
+        raise HybridNerError(f"--threads applies to the embedded LLM ({LLAMA_CPP}) only")
+    values: Dict[str, Any] = {}
+    for flag, value in given.items():
+        if flag == "--labels":
+            value = parse_labels(value)
+        elif flag == "--label-definitions":
+            value = read_label_definitions(value)
+        elif flag == "--query":
+            if value not in QUERY_FORMATS:
+                raise HybridNerError(f"Unknown --query {value!r}: use single or per-type")
+            current = config["components"]["llm"]["task"].get("prompt")
+            if isinstance(current, dict) and current.get("@llm_misc") == QUERY_FORMATS[value]:
+                continue  # the config's own settings of that format stay
+            value = {"@llm_misc": QUERY_FORMATS[value]}
+        elif flag == "--recorded":
+            value = _recorded(config, value, given.get("--cache"))
+            if value is None and not _has_prompt_cache(config):
+                continue  # nothing to clear
+        elif flag == "--cache":
+            value = str(value)
+            if not _has_prompt_cache(config):
+                values["components.llm.model.cache"] = {"@llm_misc": PROMPT_CACHE}  # replaces another cache
+        elif flag == "--api-key-env":
+            value = value or None
+        elif flag == "--examples":
+            value = str(value)
+        values[FLAG_PATHS[flag]] = value
+    return values
+
+
+def _recorded(config: Config, recorded: str, cache: Optional[Path]) -> Optional[str]:
+    """The value of the cache's ``recorded`` for ``--recorded``: "" clears
+    it; a recording must exist and needs the prompt cache (a path)."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    if not path.is_file():
+        raise HybridNerError(f"{path}: recorded answers not found")
+    if cache is None and not (_has_prompt_cache(config) and _model_block(config)["cache"].get("path")):
+        raise HybridNerError("--recorded replays answers through the prompt cache: the config has none (give --cache)")
+    return str(path)
+
+
+def _has_prompt_cache(config: Config) -> bool:
+    from ..llm.config import PROMPT_CACHE
+
+    block = _model_block(config).get("cache")
+    return isinstance(block, dict) and block.get("@llm_misc") == PROMPT_CACHE
+
+
+def _configure(config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]) -> Config:
+    """The proposal config: file or built-in default, with the convenience
+    options and the dotted overrides applied (one mechanism: the options are
+    names for config paths). ``--base-url`` first switches the model block
+    to the OpenAI-compatible backend (keeping generation, cache and budget).
+    RAISES (HybridNerError): For options that do not fit, or a path given twice."""
+    from ..llm.config import OPENAI_COMPATIBLE, apply_overrides, load_config, use_backend
+    from ..overrides import check_no_conflicts
+
+    config = load_config(config_path, interpolate=False)
+    if (flags.get("--base-url") is None) != (flags.get("--model") is None):
         raise HybridNerError("--base-url and --model go together")
     if not isinstance(_model_block(config, config_path), dict):
         raise HybridNerError(f"{config_path}: [components.llm.model] is not a block")
-    if base_url is not None:
-        config = use_openai_compatible(config, base_url, model_name, api_key_env or None)
-    root = "components.llm"
-    if query is not None:
-        if query not in QUERY_FORMATS:
-            raise HybridNerError(f"Unknown --query {query!r}: use single or per-type")
-        set_value(config, f"{root}.task.prompt", {"@llm_misc": QUERY_FORMATS[query]})
-    backend = config["components"]["llm"]["model"].get("@llm_models")
-    if concurrency is not None:
-        if backend != "hybrid_ner.OpenAICompatible.v1":
-            msg.warn("--concurrency applies to OpenAI-compatible backends; the embedded LLM runs one request at a time")
-        else:
-            set_value(config, f"{root}.model.concurrency", concurrency)
-    if threads is not None:
-        if backend != "hybrid_ner.LlamaCpp.v1":
-            raise HybridNerError("--threads applies to the embedded LLM (hybrid_ner.LlamaCpp.v1) only")
-        set_value(config, f"{root}.model.n_threads", threads)
-    if examples is not None:
-        set_value(config, f"{root}.task.examples.pool", str(examples))
-    if k is not None:
-        set_value(config, f"{root}.task.examples.k", k)
-    if cache is not None:
-        set_value(config, f"{root}.model.cache", {"@llm_misc": PROMPT_CACHE, "path": str(cache)})
-    budget = {"max_requests": max_requests, "max_tokens": max_tokens, "max_cost": max_cost,
-              "price_per_1k_input": price_in, "price_per_1k_output": price_out}
-    if any(value is not None for value in budget.values()):
-        current = dict(config["components"]["llm"]["model"].get("budget") or {"@llm_misc": "hybrid_ner.Budget.v1"})
-        current.update({key: value for key, value in budget.items() if value is not None})
-        set_value(config, f"{root}.model.budget", current)
-    return config
+    values = flag_overrides(config, flags)
+    check_no_conflicts(values, overrides, FLAG_PATHS)
+    if flags.get("--base-url") is not None:
+        use_backend(config, OPENAI_COMPATIBLE)
+    apply_overrides(config, {**values, **overrides}, str(config_path or "the default config"))
+    try:
+        return config.interpolate()
+    except Exception as err:
+        raise HybridNerError(f"{config_path or 'default config'}: invalid config ({' '.join(str(err).split())})") from None
 
 
-def _model_block(config: Config, config_path: Optional[Path]) -> Any:
+def _override_name(overrides: Mapping[str, Any], path: str) -> Optional[str]:
+    return f"--{path}" if path in overrides else None
+
+
+def _choose_labels(config: Config, docs: List[Doc], explicit: Optional[str]) -> List[str]:
+    """Settle the label set (in the config) and say where it came from.
+
+    Given (``--labels`` or its config path): kept, and the example pool
+    must not use other labels. Else the labels of IN's human annotation and
+    of the example pool; if neither has any, the config's. Labels without a
+    definition are named; for the single-query format, labels without an
+    example entity for the answer-format example get one from the data.
+    RETURNS (List[str]): The labels.
+    """
+    from ..llm.labels import check_example_labels, example_mentions, label_counts, order_labels
+    from ..llm.prompts import DEFAULT_DEFINITIONS, DEFAULT_EXAMPLE_MENTIONS
+
+    from ..llm.task import create_entity_proposal_task
+
+    task = config["components"]["llm"]["task"]
+    # A config without labels means the registered task's default labels.
+    default = inspect.signature(create_entity_proposal_task).parameters["labels"].default
+    configured = [str(label) for label in (task["labels"] if "labels" in task else default)]
+    pool_path = _pool_path(config)
+    pool = _pool_docs(pool_path) if pool_path is not None and _pool_k(config) > 0 else []
+    input_counts, pool_counts = label_counts(docs), label_counts(pool)
+    if explicit is not None:
+        labels, source = configured, explicit
+        check_example_labels(pool_counts, labels, str(pool_path))
+    elif input_counts or pool_counts:
+        labels = order_labels(set(input_counts) | set(pool_counts), configured)
+        source = " and ".join(
+            name for name, counts in (("the human annotation of the input", input_counts),
+                                      (f"the example pool {pool_path}", pool_counts)) if counts
+        )
+    else:
+        labels, source = configured, "the config (no entity in the input or the example pool)"
+    task["labels"] = labels
+    msg.info(f"Labels: {', '.join(labels)} (from {source})")
+    left_out = [label for label in configured if label not in labels]
+    if explicit is None and left_out:
+        msg.info(f"Not asked for: {', '.join(left_out)} (in the config, not in the data); give --labels to ask for them")
+    definitions = {**DEFAULT_DEFINITIONS, **(task.get("label_definitions") or {})}
+    undefined = [label for label in labels if not definitions.get(label)]
+    if undefined:
+        msg.info(
+            f"No definition for {', '.join(undefined)}: the prompt says \"entities of type <label>\" "
+            "(give --label-definitions FILE)"
+        )
+    unused = sorted(set(task.get("label_definitions") or {}) - set(labels))
+    if unused:
+        msg.warn(f"Label definitions for labels not in the label set are not used: {', '.join(unused)}")
+    prompt = task.get("prompt") or {"@llm_misc": QUERY_FORMATS["single"]}  # the task's default format
+    if isinstance(prompt, dict) and prompt.get("@llm_misc") == QUERY_FORMATS["single"]:
+        mentions = dict(prompt.get("example_mentions") or DEFAULT_EXAMPLE_MENTIONS)
+        if sum(1 for label in labels if mentions.get(label)) < min(2, len(labels)):
+            found = example_mentions([*pool, *docs], [label for label in labels if not mentions.get(label)])
+            task["prompt"] = {**prompt, "example_mentions": {**mentions, **found}}
+    return labels
+
+
+def _pool_path(config: Config) -> Optional[Path]:
+    examples = config["components"]["llm"]["task"].get("examples")
+    pool = examples.get("pool") if isinstance(examples, dict) else None
+    return Path(str(pool)) if pool else None
+
+
+def _pool_k(config: Config) -> int:
+    from ..llm.fewshot import create_similar_examples
+
+    examples = config["components"]["llm"]["task"].get("examples")
+    if not isinstance(examples, dict):
+        return 0
+    # The registered function's default k when the config does not say.
+    return int(examples.get("k", inspect.signature(create_similar_examples).parameters["k"].default))
+
+
+def _pool_docs(path: Path) -> List[Doc]:
+    """The pool's sentences the retriever may show (fully annotated ones)."""
+    from spacy.vocab import Vocab
+
+    from ..llm.fewshot import usable_as_example
+
+    if not path.is_file():
+        raise HybridNerError(f"{path}: example pool not found")
+    return [doc for doc in read_docbin(path, Vocab()) if usable_as_example(doc)]
+
+
+def blank_vocab(config: Config) -> Vocab:
+    """The vocab of the config's language, for the Docs and the pipeline."""
+    lang = str(config.get("nlp", {}).get("lang") or "en")
+    try:
+        return spacy.blank(lang).vocab
+    except ImportError:
+        raise HybridNerError(f"[nlp] lang = {lang!r}: not a language spaCy knows") from None
+
+
+def _chat_model(component: Any) -> Any:
+    """The model of spacy-llm's component (spacy-llm 0.7.4 has no public
+    accessor; the hybrid_ner model is needed for the cache, usage and the
+    progress)."""
+    return getattr(component, "_model", None)
+
+
+def _model_block(config: Config, config_path: Optional[Path] = None) -> Any:
     try:
         return config["components"]["llm"]["model"]
     except (KeyError, TypeError):
@@ -212,40 +418,24 @@ def _check_cost_limit(config: Config) -> None:
             msg.warn(f"{option} is 0: --max-cost {max_cost} counts only the other side's tokens")
 
 
-def _use_recorded(config: Config, recorded: Optional[str]) -> Optional[Path]:
-    """Point the prompt cache at recorded answers (``--recorded``); "" clears
-    them. RETURNS the recording's path, or None."""
-    if recorded is None:
-        return None
-    from ..llm.config import set_value
-
-    block = config["components"]["llm"]["model"].get("cache")
-    if not recorded:
-        if isinstance(block, dict) and block.get("@llm_misc") == PROMPT_CACHE:
-            set_value(config, "components.llm.model.cache", {**block, "recorded": None})
-        return None
-    path = Path(recorded)
-    if not path.is_file():
-        raise HybridNerError(f"{path}: recorded answers not found")
-    if not (isinstance(block, dict) and block.get("@llm_misc") == PROMPT_CACHE and block.get("path")):
-        raise HybridNerError("--recorded replays answers through the prompt cache: the config has none (give --cache)")
-    set_value(config, "components.llm.model.cache", {**block, "recorded": str(path)})
-    return path
-
-
 def _cache_path(config: Config) -> Optional[Path]:
     """The prompt cache file of the config, if it uses hybrid_ner's cache."""
     block = config["components"]["llm"]["model"].get("cache")
-    if isinstance(block, dict) and block.get("@llm_misc") == PROMPT_CACHE and block.get("path"):
+    if _has_prompt_cache(config) and block.get("path"):
         return Path(str(block["path"]))
     return None
 
 
 def _dry_run(task: Any, model: Any, docs: List[Doc], ours: bool) -> None:
+    """Show one fully rendered prompt (the first sentence's first query) and
+    the counts and cost of the run; send nothing."""
     if not ours:
         raise HybridNerError("--dry-run needs a hybrid_ner model (hybrid_ner.LlamaCpp.v1 or OpenAICompatible.v1)")
     from ..llm.estimate import estimate_run
 
+    prompts = [list(doc_prompts) for doc_prompts, _ in task.generate_prompts(docs[:1])][0]
+    msg.divider(f"Prompt of the first sentence{f' (query 1 of {len(prompts)})' if len(prompts) > 1 else ''}")
+    print(prompts[0])
     estimate = estimate_run(task, model, docs)
     msg.divider("Dry run: nothing was sent")
     msg.table(
@@ -274,7 +464,7 @@ def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size:
 
     done: List[Doc] = []
     schedule = _prefix_schedule(nlp, model, docs)
-    bar = tqdm(total=len(docs) * n_queries, unit="prompt", desc="propose", disable=None)
+    bar = Progress(len(docs) * n_queries, "propose", "prompt", counters=_counters(model))
     if model is not None:
         model.progress = bar.update
     stop: Optional[BaseException] = None
@@ -319,6 +509,22 @@ def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size:
     raise error(_line(
         str(stop), f"{finished}; {output_path} left unchanged", kept, "fix the cause and re-run the same command to resume"
     )) from None
+
+
+def _counters(model: Any) -> Optional[Callable[[], Dict[str, Any]]]:
+    """The figures shown with propose's progress: cache hits, failed
+    attempts (retried or not) and completion tokens per second."""
+    if model is None:
+        return None
+    start = time.monotonic()
+
+    def counters() -> Dict[str, Any]:
+        usage = model.usage
+        elapsed = max(time.monotonic() - start, 1e-9)
+        return {"cache hits": usage.cache_hits, "failed attempts": sum(usage.failures.values()),
+                "tokens/s": usage.completion_tokens / elapsed}
+
+    return counters
 
 
 def _line(*parts: str) -> str:

@@ -31,7 +31,7 @@ from spacy.pipeline.ner import ner_score
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model
+from thinc.api import Config, Model, Optimizer
 from thinc.types import Floats2d
 
 from ..annotation_layers import describe_doc
@@ -77,20 +77,36 @@ _EPSILON = 1e-9
 @Language.factory(
     "hybrid_ner_soft_ner",
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
-    default_config={"model": DEFAULT_MODEL, "tag_scheme": "BILUO", "scorer": {"@scorers": "spacy.ner_scorer.v1"}},
+    default_config={
+        "model": DEFAULT_MODEL,
+        "tag_scheme": "BILUO",
+        "learn_rate_scale": 1.0,
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_soft_ner(
-    nlp: Language, name: str, model: Model[List[Doc], List[Floats2d]], tag_scheme: TagScheme, scorer: Optional[Callable]
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    tag_scheme: TagScheme,
+    learn_rate_scale: float,
+    scorer: Optional[Callable],
 ) -> "SoftNER":
     """Create a soft-target NER component.
 
     model (Model[List[Doc], List[Floats2d]]): Per-token tag probabilities,
         e.g. "hybrid_ner.SoftTagger.v1".
     tag_scheme (str): "BILUO" or "BIO".
+    learn_rate_scale (float): This component's own weights learn at this
+        multiple of the optimizer's rate. A shared upstream encoder (a
+        transformer or tok2vec behind a listener) is updated by its own
+        component at the plain rate. Fine-tuning rates suit the pretrained
+        encoder but leave a freshly initialised head far from trained after a
+        few hundred steps (issue 12); see configs/ner_soft.cfg.
     scorer (Optional[Callable]): Scoring method; spaCy's NER scorer by default.
     """
-    return SoftNER(nlp.vocab, model, name, tag_scheme=tag_scheme, scorer=scorer)
+    return SoftNER(nlp.vocab, model, name, tag_scheme=tag_scheme, learn_rate_scale=learn_rate_scale, scorer=scorer)
 
 
 class SoftNER(TrainablePipe):
@@ -103,6 +119,7 @@ class SoftNER(TrainablePipe):
         name: str = "hybrid_ner_soft_ner",
         *,
         tag_scheme: TagScheme = "BILUO",
+        learn_rate_scale: float = 1.0,
         scorer: Optional[Callable] = ner_score,
     ) -> None:
         """Initialize the component.
@@ -111,9 +128,14 @@ class SoftNER(TrainablePipe):
         model (Model[List[Doc], List[Floats2d]]): The tagging model.
         name (str): The component name.
         tag_scheme (TagScheme): "BILUO" or "BIO".
+        learn_rate_scale (float): Multiple of the optimizer's rate for this
+            component's own weights (see ``make_soft_ner``).
         scorer (Optional[Callable]): The scoring method.
         """
         check_scheme(tag_scheme)
+        if not learn_rate_scale > 0:
+            raise ValueError(f"'{name}': learn_rate_scale must be > 0, got {learn_rate_scale}")
+        self.learn_rate_scale = float(learn_rate_scale)
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -226,6 +248,25 @@ class SoftNER(TrainablePipe):
             loss += float(-(target * numpy.log(probs + _EPSILON)).sum())
             d_scores.append(ops.asarray2f((probs - target) * mask))
         return loss, d_scores
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update this component's weights, at ``learn_rate_scale`` times the
+        optimizer's rate (thinc's ``Model.finish_update`` with a scale).
+
+        sgd (Optimizer): The optimizer.
+        """
+        if self.learn_rate_scale == 1.0:
+            self.model.finish_update(sgd)
+            return
+        for node in self.model.walk():
+            for shim in node.shims:
+                shim.finish_update(sgd)
+        for node in self.model.walk():
+            for name in node.param_names:
+                if node.has_grad(name):
+                    param, _ = sgd((node.id, name), node.get_param(name), node.get_grad(name),
+                                   lr_scale=self.learn_rate_scale)
+                    node.set_param(name, param)
 
     def initialize(
         self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None, labels: Optional[List[str]] = None

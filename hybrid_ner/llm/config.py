@@ -7,12 +7,14 @@ The default (no config file) is the embedded local LLM, single query,
 zero-shot unless an example pool is given.
 """
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from confection import Config
 from spacy.language import Language
 from spacy.util import load_model_from_config
+from spacy.vocab import Vocab
 
+from .. import overrides as overrides_module
 from ..errors import HybridNerError
 
 COMPONENT = "llm"
@@ -85,40 +87,88 @@ price_per_1k_output = 0.0
 # Keys of the model block that do not depend on the backend.
 _SHARED_MODEL_KEYS = ("generation", "cache", "budget", "system_prompt")
 
+PROMPT_CACHE = "hybrid_ner.PromptCache.v1"
+BUDGET = "hybrid_ner.Budget.v1"
+OPENAI_COMPATIBLE = "hybrid_ner.OpenAICompatible.v1"
+LLAMA_CPP = "hybrid_ner.LlamaCpp.v1"
+#: Blocks an override may set a key in even when the config lacks them.
+DEFAULT_BLOCKS: Dict[str, Dict[str, Any]] = {
+    f"components.{COMPONENT}.model.cache": {"@llm_misc": PROMPT_CACHE},
+    f"components.{COMPONENT}.model.budget": {"@llm_misc": BUDGET},
+}
 
-def load_config(path: Optional[Union[str, Path]] = None) -> Config:
-    """The proposal config from a file, or the built-in default.
 
-    RAISES (HybridNerError): If the file is missing or not a valid config.
+def load_config(
+    path: Optional[Union[str, Path]] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+    interpolate: bool = True,
+) -> Config:
+    """The proposal config from a file, or the built-in default, with
+    dotted overrides applied before variables are interpolated (as
+    ``spacy train`` does).
+
+    path (Optional[Union[str, Path]]): The config file; None for the default.
+    overrides (Optional[Mapping[str, Any]]): Dotted path → value; see
+        :func:`apply_overrides`.
+    interpolate (bool): Resolve ``${...}`` variables.
+    RETURNS (Config): The config.
+    RAISES (HybridNerError): If the file is missing or not a valid config,
+        or an override names no section of it.
     """
+    where = str(path) if path is not None else "default config"
     try:
         if path is None:
-            return Config().from_str(DEFAULT_CONFIG)
-        path = Path(path)
-        if not path.is_file():
-            raise HybridNerError(f"{path}: config file not found")
-        return Config().from_disk(path)
+            config = Config().from_str(DEFAULT_CONFIG, interpolate=False)
+        else:
+            path = Path(path)
+            if not path.is_file():
+                raise HybridNerError(f"{path}: config file not found")
+            config = Config().from_disk(path, interpolate=False)
     except HybridNerError:
         raise
     except Exception as err:
-        raise HybridNerError(f"{path or 'default config'}: invalid config ({err})") from None
+        raise HybridNerError(f"{where}: invalid config ({_one_line(err)})") from None
+    apply_overrides(config, overrides or {}, where)
+    if not interpolate:
+        return config
+    try:
+        return config.interpolate()
+    except Exception as err:
+        raise HybridNerError(f"{where}: invalid config ({_one_line(err)})") from None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, Any], where: str = "config") -> Config:
+    """Set dotted paths in the proposal config (in place): see
+    :func:`hybrid_ner.overrides.apply_overrides`; the prompt cache and the
+    budget blocks (``DEFAULT_BLOCKS``) are created when missing.
+
+    RAISES (OptionError): If a path names no section of the config.
+    """
+    overrides_module.apply_overrides(config, overrides, where, DEFAULT_BLOCKS)
+    return config
+
+
+def use_backend(config: Config, registered: str) -> Config:
+    """Switch the config's model to another registered backend (in place),
+    keeping the backend-independent settings (generation, cache, budget,
+    system prompt); a model block of that backend is kept as it is."""
+    block = _model_block(config)
+    if block.get("@llm_models") != registered:
+        new_block: Dict[str, Any] = {"@llm_models": registered}
+        new_block.update({k: block[k] for k in _SHARED_MODEL_KEYS if k in block})
+        config["components"][COMPONENT]["model"] = new_block
+    return config
 
 
 def use_openai_compatible(config: Config, base_url: str, model: str, api_key_env: Optional[str]) -> Config:
     """Point the config's model at an OpenAI-compatible server, keeping the
     backend-independent settings (generation, cache, budget)."""
-    block = _model_block(config)
-    new_block: Dict[str, Any] = {
-        "@llm_models": "hybrid_ner.OpenAICompatible.v1",
-        "base_url": base_url,
-        "model": model,
-        "api_key_env": api_key_env,
-    }
-    if block.get("@llm_models") == "hybrid_ner.OpenAICompatible.v1":
-        new_block = {**block, **new_block}
-    else:
-        new_block.update({k: block[k] for k in _SHARED_MODEL_KEYS if k in block})
-    config["components"][COMPONENT]["model"] = new_block
+    use_backend(config, OPENAI_COMPATIBLE)
+    config["components"][COMPONENT]["model"].update({"base_url": base_url, "model": model, "api_key_env": api_key_env})
     return config
 
 
@@ -138,12 +188,19 @@ def _model_block(config: Config) -> Dict[str, Any]:
         raise HybridNerError(f"The config has no [components.{COMPONENT}.model] section") from None
 
 
-def build_pipeline(config: Config) -> Language:
-    """Build the proposal pipeline. RAISES (HybridNerError): For config errors."""
+def build_pipeline(config: Config, vocab: Union[Vocab, bool] = True) -> Language:
+    """Build the proposal pipeline.
+
+    config (Config): The proposal config.
+    vocab (Union[Vocab, bool]): A Vocab to share (e.g. that of Docs already
+        read), or True for a new one.
+    RETURNS (Language): The pipeline.
+    RAISES (HybridNerError): For config errors.
+    """
     if COMPONENT not in config.get("components", {}):
         raise HybridNerError(f"The proposal config needs a [components.{COMPONENT}] block")
     try:
-        return load_model_from_config(config, auto_fill=True, validate=True)
+        return load_model_from_config(config, vocab=vocab, auto_fill=True, validate=True)
     except HybridNerError:
         raise
     except Exception as err:  # confection's validation errors are long but precise

@@ -1,11 +1,27 @@
 """Proposal quality: precision, recall and F1 of a span group against
-``doc.ents``, per label and overall (exact span and label match)."""
-from collections import Counter
-from typing import Dict, Iterable
+``doc.ents``, per label and overall (exact span and label match), in the
+compact form the evaluation scripts print. The counting is
+:func:`hybrid_ner.proposal_quality.proposal_quality`'s."""
+from typing import Dict, Iterable, List
 
 from spacy.tokens import Doc
 
 from ..annotation_layers import LLM_KEY
+from ..proposal_quality import proposal_quality
+
+#: The keys of one row of :func:`score_proposals`.
+_ROW_KEYS = ("tp", "fp", "fn")
+
+
+def has_gold(doc: Doc) -> bool:
+    """Whether ``doc.ents`` is a complete annotation (no MISSING token)."""
+    return all(token.ent_iob != 0 for token in doc)
+
+
+def scorable(docs: Iterable[Doc]) -> List[Doc]:
+    """The Docs whose entity annotation is complete: the others cannot say
+    whether a proposal is right."""
+    return [doc for doc in docs if has_gold(doc)]
 
 
 def score_proposals(docs: Iterable[Doc], spans_key: str = LLM_KEY) -> Dict[str, Dict[str, float]]:
@@ -16,30 +32,13 @@ def score_proposals(docs: Iterable[Doc], spans_key: str = LLM_KEY) -> Dict[str, 
 
     docs (Iterable[Doc]): Docs with gold entities and proposals.
     spans_key (str): The proposals' span group.
-    RETURNS (Dict[str, Dict[str, float]]): Per label and "ALL": p, r, f,
-        tp, fp, fn.
+    RETURNS (Dict[str, Dict[str, float]]): Per label and "ALL": p, r, f
+        (rounded to 4 digits), tp, fp, fn.
     """
-    tp: Counter = Counter()
-    fp: Counter = Counter()
-    fn: Counter = Counter()
-    for doc in docs:
-        if any(token.ent_iob == 0 for token in doc):
-            continue
-        gold = {(e.start, e.end, e.label_) for e in doc.ents}
-        proposed = {(s.start, s.end, s.label_) for s in doc.spans.get(spans_key, [])}
-        for _, _, label in proposed & gold:
-            tp[label] += 1
-        for _, _, label in proposed - gold:
-            fp[label] += 1
-        for _, _, label in gold - proposed:
-            fn[label] += 1
-    scores = {label: _prf(tp[label], fp[label], fn[label]) for label in sorted(set(tp) | set(fp) | set(fn))}
-    scores["ALL"] = _prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
-    return scores
+    quality = proposal_quality(scorable(docs), spans_key)
+    rows = {**quality["per_label"], "ALL": quality["overall"]}  # type: ignore[dict-item]
+    return {label: _compact(row) for label, row in rows.items()}
 
 
-def _prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"p": round(p, 4), "r": round(r, 4), "f": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+def _compact(row: Dict[str, float]) -> Dict[str, float]:
+    return {**{key: round(row[key], 4) for key in ("p", "r", "f")}, **{key: row[key] for key in _ROW_KEYS}}

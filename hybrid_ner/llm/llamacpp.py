@@ -5,10 +5,23 @@ on a fresh machine. llama.cpp is not thread-safe and already uses all given
 threads per request, so requests run one at a time (``max_in_flight = 1``).
 The model is loaded at the first request, not when the config is built.
 A blank answer is a failed request (kind ``empty``), never a cached answer.
+
+Answers are a function of the prompt alone (issue 15). llama-cpp-python
+reuses the KV cache for the longest common token prefix with the previous
+request and evaluates the rest in one go; the floating-point result of a
+token then depends on how the prompt was split between reused and evaluated
+tokens (llama.cpp's kernels sum in an order that depends on the batch), so a
+temperature-0 answer could depend on which prompt came before it. Here every
+prompt is evaluated in one fixed segmentation, ``prefix_block``-token blocks
+``[0, b), [b, 2b), ...``, each one ``llama_decode`` call (a block fits one
+micro-batch), the last block being whatever remains (1 to ``b`` tokens). The
+KV cache of a previous prompt is reused only up to a block boundary and only
+where it was itself computed as whole blocks, so the computation of every
+token is the same whatever the history: reuse costs at most one block.
 """
 import os
 import threading
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from .backend import Completion, Messages
 from .usage import LLMRequestError, Usage
@@ -17,6 +30,102 @@ from .weights import GgufWeights
 # Sampling parameters llama-cpp-python's create_chat_completion understands.
 _PARAMS = {"temperature", "top_p", "top_k", "max_tokens", "stop", "seed", "repeat_penalty",
            "presence_penalty", "frequency_penalty"}
+
+#: Default KV-reuse granularity in tokens (see :class:`LlamaCppBackend`).
+DEFAULT_PREFIX_BLOCK = 64
+
+_ALIGNED_CLASS = None
+
+
+def aligned_llama_class():
+    """``llama_cpp.Llama`` evaluating every prompt in fixed blocks (imports llama_cpp)."""
+    global _ALIGNED_CLASS
+    if _ALIGNED_CLASS is None:
+        _ALIGNED_CLASS = _make_aligned_class()
+    return _ALIGNED_CLASS
+
+
+def _make_aligned_class():
+    import numpy
+    from llama_cpp import Llama
+
+    class BlockAlignedLlama(Llama):
+        """A ``Llama`` whose prompt evaluation does not depend on history.
+
+        ``generate`` (which ``create_completion`` and ``create_chat_completion``
+        use) first brings the KV cache to the prompt's last block boundary
+        before its end, ``B = (n - 1) // b * b``: it keeps the longest reusable
+        block-aligned prefix and evaluates the following blocks one ``eval``
+        call each. Llama.generate then finds exactly ``B`` tokens in the cache
+        matching the prompt and evaluates the rest, ``[B, n)``, as one call.
+
+        ``_aligned`` counts the leading cached tokens computed as whole blocks
+        (each block one decode call of exactly its tokens, after an aligned
+        prefix): only they may be reused. Generated tokens (decoded one by
+        one), a final partial block, and anything evaluated by other callers
+        are not.
+        """
+
+        def __init__(self, *args: Any, prefix_block: int = DEFAULT_PREFIX_BLOCK, **kwargs: Any) -> None:
+            self.prefix_block = int(prefix_block)
+            self._aligned = 0
+            super().__init__(*args, **kwargs)
+            limit = min(self.n_batch, self.context_params.n_ubatch)
+            if not 1 <= self.prefix_block <= limit:
+                self.close()
+                raise ValueError(f"prefix_block must be between 1 and n_batch/n_ubatch ({limit}), "
+                                 f"got {self.prefix_block}: a block must be one llama.cpp micro-batch")
+            # Recurrent state cannot be cut back to a prefix: Llama.generate then
+            # re-evaluates whole prompts (deterministic, no reuse); nothing to align.
+            self._can_align = not (getattr(self, "_is_recurrent", False) or getattr(self, "_is_hybrid", False))
+
+        def reset(self) -> None:
+            self._aligned = 0
+            super().reset()
+
+        def load_state(self, state: Any) -> None:
+            self._aligned = 0  # restored KV of unknown segmentation
+            super().load_state(state)
+
+        def eval(self, tokens: Sequence[int]) -> None:
+            start = self.n_tokens
+            # eval drops the cache from n_tokens on, before decoding.
+            self._aligned = min(self._aligned, start)
+            super().eval(tokens)
+            block = self.prefix_block
+            if start == self._aligned and start % block == 0 and len(tokens) == block:
+                self._aligned = start + block
+
+        def generate(self, tokens: Sequence[int], *args: Any, **kwargs: Any):
+            tokens = list(tokens)
+            reset = args[6] if len(args) > 6 else kwargs.get("reset", True)
+            if reset and self._can_align and tokens:
+                self.align_prefix(tokens)
+            return super().generate(tokens, *args, **kwargs)
+
+        def align_prefix(self, tokens: Sequence[int]) -> int:
+            """Leave exactly the prompt's first ``(n - 1) // b * b`` tokens in
+            the KV cache, each block computed as a whole.
+            RETURNS (int): The number of prompt tokens this evaluated."""
+            block = self.prefix_block
+            target = (len(tokens) - 1) // block * block
+            aligned = min(self._aligned, self.n_tokens, target)
+            if aligned:
+                cached = self.input_ids[:aligned]
+                differs = numpy.flatnonzero(cached != numpy.asarray(tokens[:aligned], dtype=cached.dtype))
+                if len(differs):
+                    aligned = int(differs[0])
+            keep = aligned // block * block
+            if keep == 0:
+                self.reset()
+            else:
+                self.n_tokens = keep  # the next eval (or generate) drops the cache beyond
+                self._aligned = keep
+            for start in range(keep, target, block):
+                self.eval(tokens[start:start + block])
+            return target - keep
+
+    return BlockAlignedLlama
 
 
 class LlamaCppBackend:
@@ -27,19 +136,29 @@ class LlamaCppBackend:
     n_threads (Optional[int]): CPU threads; all cores if None.
     n_batch (int): Prompt tokens evaluated per step.
     seed (int): Sampling seed (irrelevant at temperature 0).
+    prefix_block (int): Prompts are evaluated in blocks of this many tokens
+        and the KV cache of the previous request is reused only in whole
+        blocks, so that an answer depends on the prompt alone, never on the
+        request before it (see the module docstring). Smaller blocks reuse
+        more of a shared prefix but decode in smaller, slower batches; at most
+        ``n_batch`` (and 512, llama.cpp's micro-batch). Answers can differ
+        between block sizes (and thread counts), as between two machines.
     """
 
     max_in_flight = 1
 
     def __init__(
         self, weights: GgufWeights, n_ctx: int = 4096, n_threads: Optional[int] = None,
-        n_batch: int = 512, seed: int = 0,
+        n_batch: int = 512, seed: int = 0, prefix_block: int = DEFAULT_PREFIX_BLOCK,
     ) -> None:
+        if not 1 <= prefix_block <= min(n_batch, 512):
+            raise ValueError(f"prefix_block must be between 1 and min(n_batch, 512), got {prefix_block}")
         self.weights = weights
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.n_batch = n_batch
         self.seed = seed
+        self.prefix_block = prefix_block
         # The hash names the exact weights, so a different file never hits the cache.
         self.model_id = f"llama.cpp:{weights.name}:{(weights.sha256 or 'unverified')[:16]}"
         self.context_length = n_ctx
@@ -49,15 +168,16 @@ class LlamaCppBackend:
     def _model(self):
         if self._llama is None:
             try:
-                from llama_cpp import Llama
+                llama_class = aligned_llama_class()
             except ImportError:
                 raise LLMRequestError(
                     "missing_dependency",
                     "The embedded LLM needs llama-cpp-python: pip install 'hybrid-ner[local-llm]'",
                 ) from None
-            self._llama = Llama(
+            self._llama = llama_class(
                 model_path=str(self.weights.path()), n_ctx=self.n_ctx, n_threads=self.n_threads,
                 n_threads_batch=self.n_threads, n_batch=self.n_batch, seed=self.seed, verbose=False,
+                prefix_block=self.prefix_block,
             )
         return self._llama
 

@@ -539,6 +539,7 @@ def create_llama_cpp_model(
     system_prompt: Optional[str] = None,
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
+    prefix_block: int = 64,
 ) -> ChatModel:
     """The embedded local LLM (llama.cpp; Qwen2.5-Coder-0.5B-Instruct by default).
 
@@ -550,9 +551,17 @@ def create_llama_cpp_model(
     system_prompt (Optional[str]): A system message before each prompt.
     cache (Optional[PromptCache]): Persistent prompt cache.
     budget (Optional[Budget]): Hard budget for one run.
+    prefix_block (int): KV-cache reuse granularity in tokens (at most n_batch
+        and 512): prompts are evaluated in fixed blocks of this size and the
+        previous request's cache is reused only in whole blocks, so that an
+        answer depends on the prompt alone, never on which prompt came before
+        (llama.cpp's results depend on how a prompt is split into batches).
+        64 loses at most 63 reusable tokens per prompt while keeping batches
+        large enough to evaluate fast.
     RETURNS (ChatModel): The model for spacy-llm.
     """
-    backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch)
+    backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
+                              prefix_block=prefix_block)
     return ChatModel(backend, generation, system_prompt, cache, budget)
 
 

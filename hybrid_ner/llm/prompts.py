@@ -52,9 +52,15 @@ SINGLE_QUERY_INSTRUCTIONS = (
     "You are an excellent linguist. The task is to find the named entities in the given "
     "sentence and give the type of each.\nEntity types:\n{definitions}\n"
     "Write one line per entity: its type, a colon and the entity copied exactly from the "
-    'sentence, e.g. "PER: John Smith" or "LOC: Paris", in order of appearance. If the sentence '
+    "sentence, e.g. {format_example}, in order of appearance. If the sentence "
     'has no entity, answer "None".'
 )
+#: Entities shown in the answer-format example of the single-query
+#: instructions, for the first two labels (in label order) that have one. For
+#: the CoNLL labels this gives ``"PER: John Smith" or "LOC: Paris"``.
+DEFAULT_EXAMPLE_MENTIONS: Dict[str, str] = {"PER": "John Smith", "LOC": "Paris"}
+#: Stands in for the entity of a label without an example mention.
+PLACEHOLDER_MENTION = "..."
 
 
 @runtime_checkable
@@ -90,6 +96,22 @@ def _examples_block(pairs: Sequence[tuple]) -> str:
 
 def _definition(label: str, definitions: Mapping[str, str]) -> str:
     return definitions.get(label) or f"entities of type {label}"
+
+
+def format_example(labels: Sequence[str], mentions: Mapping[str, str]) -> str:
+    """The answer-format example of the single-query instructions, in the
+    task's own labels: ``"L1: m1" or "L2: m2"`` for the first two labels (in
+    label order) that have an example mention; without any, the first two
+    labels with a placeholder (``"person: ..."``).
+
+    labels (Sequence[str]): The task's labels, in order.
+    mentions (Mapping[str, str]): An example entity per label.
+    RETURNS (str): The example, quotes included.
+    """
+    shown = [(label, mentions[label]) for label in labels if mentions.get(label)][:2]
+    if not shown:
+        shown = [(label, PLACEHOLDER_MENTION) for label in labels[:2]]
+    return " or ".join(f'"{label}: {mention}"' for label, mention in shown)
 
 
 def mark_entities(doc: Doc, label: str) -> str:
@@ -141,9 +163,12 @@ class PerTypePrompt:
 class SingleQueryPrompt:
     """One query for all labels, answer = one ``TYPE: entity`` per line.
 
-    instructions (str): Instruction text with ``{definitions}``.
+    instructions (str): Instruction text with ``{definitions}`` and
+        ``{format_example}`` (the answer format in the task's labels).
     aliases (Mapping[str, str]): Other label names the parser accepts.
     case_sensitive (bool): Whether mentions must match the text's case.
+    example_mentions (Mapping[str, str]): An example entity per label for
+        the answer-format example (see :func:`format_example`).
     """
 
     def __init__(
@@ -151,10 +176,12 @@ class SingleQueryPrompt:
         instructions: str = SINGLE_QUERY_INSTRUCTIONS,
         aliases: Mapping[str, str] = DEFAULT_ALIASES,
         case_sensitive: bool = False,
+        example_mentions: Mapping[str, str] = DEFAULT_EXAMPLE_MENTIONS,
     ) -> None:
         self.instructions = instructions
         self.aliases = dict(aliases)
         self.case_sensitive = case_sensitive
+        self.example_mentions = dict(example_mentions)
 
     def queries(self, labels: Sequence[str]) -> List[Optional[str]]:
         return [None]
@@ -164,7 +191,9 @@ class SingleQueryPrompt:
         definitions: Mapping[str, str], query: Optional[str],
     ) -> str:
         listing = "\n".join(f"- {label}: {_definition(label, definitions)}" for label in labels)
-        head = self.instructions.format(definitions=listing)
+        head = self.instructions.format(
+            definitions=listing, format_example=format_example(labels, self.example_mentions)
+        )
         pairs = [(ex.text, self.answer_for(ex, labels)) for ex in examples]
         return f"{head}{_examples_block(pairs)}\n\nInput: {text}\nOutput:"
 
@@ -201,12 +230,20 @@ def create_single_query_prompt(
     instructions: str = SINGLE_QUERY_INSTRUCTIONS,
     aliases: Dict[str, str] = DEFAULT_ALIASES,
     case_sensitive: bool = False,
+    example_mentions: Dict[str, str] = DEFAULT_EXAMPLE_MENTIONS,
 ) -> SingleQueryPrompt:
     """One query for all entity types, ``TYPE: entity`` lines (or JSON) answers.
 
-    instructions (str): Instruction text; ``{definitions}`` is filled in.
+    instructions (str): Instruction text; ``{definitions}`` (the label
+        definitions) and ``{format_example}`` (e.g. ``"PER: John Smith" or
+        "LOC: Paris"``, in the task's labels) are filled in.
     aliases (Dict[str, str]): Other label names accepted in answers.
     case_sensitive (bool): Whether mentions must match the text's case.
+    example_mentions (Dict[str, str]): An example entity per label, for the
+        answer-format example; `hybrid-ner propose` fills in entities of the
+        data for labels that have none.
     RETURNS (SingleQueryPrompt): The prompt format.
     """
-    return SingleQueryPrompt(instructions=instructions, aliases=aliases, case_sensitive=case_sensitive)
+    return SingleQueryPrompt(
+        instructions=instructions, aliases=aliases, case_sensitive=case_sensitive, example_mentions=example_mentions
+    )

@@ -12,6 +12,7 @@ the number of items, how many were kept and what was dropped and why.
 (The prompts are kept by spacy-llm's ``save_io`` in ``user_data["llm_io"]``.)
 """
 from collections import Counter
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
@@ -20,6 +21,7 @@ from spacy_llm.registry import registry
 from ..annotation_layers import LLM_KEY
 from ..errors import HybridNerError
 from .fewshot import SimilarExamples
+from .labels import check_example_labels, label_counts
 from .prompts import DEFAULT_DEFINITIONS, PromptFormat, SingleQueryPrompt
 
 #: ``doc.user_data`` key of the per-Doc parse statistics.
@@ -59,6 +61,7 @@ class EntityProposalTask:
         self.definitions.update(label_definitions or {})
         self.spans_key = spans_key
         self.alignment_mode = alignment_mode
+        self._pool_checked = False
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -75,6 +78,17 @@ class EntityProposalTask:
     def clear(self) -> None:
         self._labels = []
 
+    def check_example_labels(self) -> None:
+        """Refuse an example pool with labels outside the label set (checked
+        once): its entities of those labels would be shown as no entity.
+
+        RAISES (OptionError): Naming the pool and the labels.
+        """
+        if self._pool_checked or self.examples is None or self.examples.k == 0:
+            return
+        check_example_labels(label_counts(self.examples.pool), self._labels, _pool_name(self.examples.pool_source))
+        self._pool_checked = True
+
     def queries(self) -> List[Optional[str]]:
         """The query of each prompt of a Doc (a label, or None for all)."""
         return self.prompt.queries(self._labels)
@@ -90,6 +104,7 @@ class EntityProposalTask:
         RETURNS (Iterable[Tuple[Iterable[str], Iterable[Doc]]]): Prompts and Docs.
         """
         docs = list(docs)
+        self.check_example_labels()
         examples = self.examples(docs) if self.examples is not None else [[] for _ in docs]
         queries = self.queries()
         for doc, doc_examples in zip(docs, examples):
@@ -141,6 +156,10 @@ class EntityProposalTask:
         doc.user_data[PARSE_STATS_KEY] = {
             "items": n_items, "kept": len(spans), "dropped": dict(totals), "queries": per_query,
         }
+
+
+def _pool_name(source: object) -> str:
+    return str(source) if isinstance(source, (str, Path)) else "the example pool"
 
 
 @registry.llm_tasks("hybrid_ner.EntityProposals.v1")

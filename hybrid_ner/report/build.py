@@ -8,12 +8,14 @@ from typing import Dict, List, Optional, Sequence, Union
 import spacy
 
 from ..corpus import read_docbin
+from ..progress import Progress
 from .document import SAMPLES, report_markdown
 from .plots import plot_annotator_quality, plot_budget, plot_f1_vs_omission, plot_per_label
 from .results import DatasetResults, closest_rate, load_grid, rates
 from .samples import write_samples_page
 from .tables import budget_rows
 from .targets import TARGET_RATE
+from .transformer import load_transformer_grid
 
 
 @dataclass
@@ -24,6 +26,8 @@ class ReportFiles:
     figures: List[Path] = field(default_factory=list)
     samples: List[Path] = field(default_factory=list)
     datasets: List[str] = field(default_factory=list)
+    #: Datasets with a "Transformer pipeline" section.
+    transformer: List[str] = field(default_factory=list)
 
 
 def _relative(path: Path, start: Path) -> str:
@@ -75,6 +79,7 @@ def write_report(
     samples: Optional[Sequence[Path]] = None,
     max_samples: int = 10,
     target_rate: float = TARGET_RATE,
+    transformer_dir: Optional[Union[str, Path]] = None,
 ) -> ReportFiles:
     """Read a grid directory and write the markdown report, its figures and
     the sample pages (``samples_<dataset>.html`` next to the report).
@@ -87,26 +92,38 @@ def write_report(
     max_samples (int): Sentences shown per samples page.
     target_rate (float): Omission rate of the detail tables, the per-label
         figure and the calibration section (the targets name their own).
+    transformer_dir (Optional[Union[str, Path]]): The transformer grid (same
+        layout, see ``transformer``): a "Transformer pipeline" section per
+        dataset with transformer cells; None = none.
     RETURNS (ReportFiles): The files written.
-    RAISES (HybridNerError): If the grid is missing or a file is malformed.
+    RAISES (HybridNerError): If a grid is missing or a file is malformed.
     """
     output, figures_dir = Path(output), Path(figures_dir)
     datasets = load_grid(grid_dir)
-    files = ReportFiles(report=output, datasets=[ds.name for ds in datasets])
+    transformer = load_transformer_grid(transformer_dir) if transformer_dir is not None else []
+    files = ReportFiles(report=output, datasets=[ds.name for ds in datasets], transformer=[trf.name for trf in transformer])
     links: Dict[str, Dict[str, str]] = {}
-    for ds in datasets:
-        drawn = draw_figures(ds, figures_dir, target_rate)
-        files.figures.extend(drawn.values())
-        links[ds.name] = {kind: _relative(path, output.parent) for kind, path in drawn.items()}
-    other: Dict[str, str] = {}
-    vocab = spacy.blank("en").vocab
-    for name, source in sample_sources(datasets, samples).items():
-        page = write_samples_page(output.parent / f"samples_{name}.html", read_docbin(source, vocab), name, max_samples)
-        files.samples.append(page)
-        if name in links:
-            links[name][SAMPLES] = _relative(page, output.parent)
-        else:
-            other[name] = _relative(page, output.parent)
+    pages = sample_sources(datasets, samples)
+    # One step per dataset's figures and per samples page: a bar on a terminal, lines in a log.
+    with Progress(len(datasets) + len(pages), "report", "step") as progress:
+        for ds in datasets:
+            drawn = draw_figures(ds, figures_dir, target_rate)
+            files.figures.extend(drawn.values())
+            links[ds.name] = {kind: _relative(path, output.parent) for kind, path in drawn.items()}
+            progress.update(1)
+        other: Dict[str, str] = {}
+        vocab = spacy.blank("en").vocab
+        for name, source in pages.items():
+            page = write_samples_page(output.parent / f"samples_{name}.html", read_docbin(source, vocab), name, max_samples)
+            files.samples.append(page)
+            if name in links:
+                links[name][SAMPLES] = _relative(page, output.parent)
+            else:
+                other[name] = _relative(page, output.parent)
+            progress.update(1)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report_markdown(datasets, links, str(grid_dir), other, target_rate), encoding="utf-8")
+    markdown = report_markdown(
+        datasets, links, str(grid_dir), other, target_rate, transformer, str(transformer_dir) if transformer_dir is not None else None
+    )
+    output.write_text(markdown, encoding="utf-8")
     return files

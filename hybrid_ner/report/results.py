@@ -80,6 +80,9 @@ class Cell:
     lambdas: Optional[Dict[str, float]] = None
     train_sentences: Optional[int] = None
     train_seconds: Optional[float] = None
+    #: Training steps of the cell's model and the training config it used.
+    steps: Optional[int] = None
+    config: Optional[str] = None
     #: The annotator's calibration as the grid recorded it (calibrated conditions only).
     calibration: Optional[Dict[str, Any]] = None
 
@@ -229,6 +232,8 @@ def parse_cell(path: Union[str, Path], data: Any) -> Cell:
     budget = _number(path, data, "budget") if "budget" in data else 1.0
     train_sentences = data.get("train_sentences")
     train_seconds = data.get("train_seconds")
+    steps = data.get("steps")
+    config = data.get("config")
     condition = data["condition"]
     calibration = data.get("calibration")
     if calibration is None and condition in CALIBRATED_CONDITIONS:
@@ -252,7 +257,9 @@ def parse_cell(path: Union[str, Path], data: Any) -> Cell:
         cost=_optional_numbers(path, data.get("cost"), "cost"),
         lambdas=_optional_numbers(path, data.get("lambdas"), "lambdas"),
         train_sentences=train_sentences if isinstance(train_sentences, int) else None,
-        train_seconds=float(train_seconds) if isinstance(train_seconds, (int, float)) else None,
+        train_seconds=float(train_seconds) if isinstance(train_seconds, (int, float)) and not isinstance(train_seconds, bool) else None,
+        steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
+        config=config if isinstance(config, str) and config else None,
         calibration=calibration,
     )
 

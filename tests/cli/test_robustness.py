@@ -367,7 +367,8 @@ SERVE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from tests.cli.fault_server import FaultServer, chat
-with FaultServer(lambda p: chat("PER: Ada Lovelace"), latency=0.3) as server:
+# Slow enough (40 prompts, 2 in flight: ~20 s) that the signal lands mid-run also on a loaded machine.
+with FaultServer(lambda p: chat("PER: Ada Lovelace"), latency=1.0) as server:
     print(server.base_url, flush=True)
     time.sleep(600)
 """

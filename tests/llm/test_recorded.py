@@ -60,8 +60,8 @@ def test_a_recorded_run_sends_nothing_and_writes_the_same_output(server, tmp_pat
     # record-answers has no --base-url: write the config propose used.
     from hybrid_ner.cli.propose import _configure
 
-    config = _configure(None, server.base_url, "scripted", "", None, None, None, None, None,
-                        tmp_path / "cache.sqlite", None, None, None, None, None)
+    config = _configure(None, {"--base-url": server.base_url, "--model": "scripted", "--api-key-env": "",
+                               "--cache": tmp_path / "cache.sqlite"}, {})
     config.to_disk(tmp_path / "propose.cfg")
     assert run_cli("record-answers", recording, gold_file, "--config", tmp_path / "propose.cfg", "--note", "test") == 0
     header = json.loads(gzip.open(recording, "rt").readline())

@@ -1,0 +1,107 @@
+"""The label set of a proposal run: from the user, from the data, or from
+the config, and what the prompts need to know about it.
+
+``hybrid-ner propose`` asks for ``--labels`` if given; otherwise for the
+labels of the human annotation of its input and of the example pool (their
+union); only if neither has an entity, for the config's labels. Labels the
+config also has keep the config's order (so the CoNLL labels give the same
+prompts as always); the others follow in alphabetical order.
+"""
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+import srsly
+from spacy.tokens import Doc
+
+from ..errors import HybridNerError, OptionError
+
+
+def label_counts(docs: Iterable[Doc]) -> Counter:
+    """Entities per label in ``doc.ents``."""
+    return Counter(ent.label_ for doc in docs for ent in doc.ents)
+
+
+def order_labels(labels: Iterable[str], preferred: Sequence[str]) -> List[str]:
+    """The labels in ``preferred``'s order first, the rest alphabetically.
+
+    labels (Iterable[str]): The labels to order (duplicates dropped).
+    preferred (Sequence[str]): An order to keep, e.g. the config's labels.
+    RETURNS (List[str]): The ordered labels.
+    """
+    wanted = set(labels)
+    return [label for label in preferred if label in wanted] + sorted(wanted - set(preferred))
+
+
+def parse_labels(value: str, option: str = "--labels") -> List[str]:
+    """``"a,b, c"`` → ``["a", "b", "c"]``. RAISES (OptionError): If empty or
+    a label has a character the answer format cannot carry."""
+    labels = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if not labels:
+        raise OptionError(f"{option}: no label given, e.g. {option} person,location,product")
+    for label in labels:
+        # Answers are "LABEL: entity" lines: a colon or newline in a label breaks them.
+        if any(char in label for char in ":\n\r|="):
+            raise OptionError(f"{option}: label {label!r} has a character the answer format uses (: | = newline)")
+    return labels
+
+
+def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:
+    """A mapping label → definition from a JSON or YAML file (by extension:
+    ``.yml``/``.yaml`` is YAML, anything else JSON).
+
+    RAISES (HybridNerError): If the file is missing, unreadable or not a
+        mapping of strings to strings, naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HybridNerError(f"{path}: label definitions file not found")
+    try:
+        data = srsly.read_yaml(path) if path.suffix.lower() in (".yml", ".yaml") else srsly.read_json(path)
+    except Exception as err:  # JSON and YAML parsers raise their own types
+        kind = "YAML" if path.suffix.lower() in (".yml", ".yaml") else "JSON"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise HybridNerError(f"{path}: not valid {kind} ({first})") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise HybridNerError(f'{path}: expected a mapping of label to definition, e.g. {{"person": "names of people"}}')
+    return {key.strip(): " ".join(value.split()) for key, value in data.items()}
+
+
+def missing_labels(used: Mapping[str, int], labels: Sequence[str]) -> Dict[str, int]:
+    """The labels in ``used`` (label → count) that ``labels`` lacks."""
+    return {label: n for label, n in sorted(used.items()) if label not in labels}
+
+
+def check_example_labels(pool_counts: Mapping[str, int], labels: Sequence[str], pool: Optional[str]) -> None:
+    """Refuse examples whose entities the prompts could not show: an example
+    entity of a label outside the label set would be rendered as no entity
+    (``Output: None``), teaching the LLM to find nothing.
+
+    pool_counts (Mapping[str, int]): Entities per label in the usable pool.
+    labels (Sequence[str]): The task's labels.
+    pool (Optional[str]): The pool's name, for the message.
+    RAISES (OptionError): Naming the labels and how to fix it.
+    """
+    lacking = missing_labels(pool_counts, labels)
+    if lacking:
+        listing = ", ".join(f"{label} ({n} entities)" for label, n in lacking.items())
+        raise OptionError(
+            f"{pool or 'the example pool'}: its examples use labels the label set ({', '.join(labels)}) lacks: "
+            f"{listing}; add them to --labels, or use an example pool (--examples) annotated with these labels"
+        )
+
+
+def example_mentions(docs: Iterable[Doc], labels: Sequence[str]) -> Dict[str, str]:
+    """The most frequent entity text of each label (ties: the first seen), for
+    the answer-format example of the instructions.
+
+    docs (Iterable[Doc]): Annotated Docs (pool and input).
+    labels (Sequence[str]): The labels wanted.
+    RETURNS (Dict[str, str]): label → entity text, for the labels that have one.
+    """
+    counts: Dict[str, Counter] = {label: Counter() for label in labels}
+    for doc in docs:
+        for ent in doc.ents:
+            if ent.label_ in counts and "\n" not in ent.text and '"' not in ent.text:
+                counts[ent.label_][ent.text] += 1
+    return {label: c.most_common(1)[0][0] for label, c in counts.items() if c}

@@ -1,0 +1,275 @@
+"""The transformer grid next to the CPU grid.
+
+A second grid, trained with the transformer config (``configs/ner_soft.cfg``),
+writes its cells in the CPU grid's layout (``<dir>/<dataset>/cells/*.json``).
+Next to its cells a dataset folder may hold the scores of spaCy's transition
+NER on the same transformer stack, trained on the clean data and written by
+``spacy evaluate ... --output <dir>/<dataset>/transition-clean_r0_s<seed>.json``
+(keys ``ents_p``, ``ents_r``, ``ents_f``). Everything here is pure data
+handling; the markdown is built in ``tables`` and ``document``.
+"""
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from ..errors import HybridNerError
+from .results import (
+    CELLS_DIR,
+    UPPER_BOUND,
+    Cell,
+    GroupKey,
+    Stat,
+    _number,
+    _read_json,
+    aggregate,
+    closest_rate,
+    condition_order,
+    load_cells,
+    precision,
+    rates,
+    recall,
+    setting_value,
+    stat_at,
+)
+from .targets import TARGET_RATE
+
+#: The transformer grid of ``<grid>`` is ``<grid>-trf`` next to it by default
+#: (``metrics/grid`` → ``metrics/grid-trf``).
+TRANSFORMER_SUFFIX = "-trf"
+#: spaCy evaluate's output of the transition NER trained on the clean data, one per seed.
+TRANSITION_GLOB = "transition-clean_*.json"
+_TRANSITION_SEED = re.compile(r"_s(\d+)$")
+#: The gap reported for each stack: GAP[0] − GAP[1] in mean F1.
+GAP: Tuple[str, str] = ("hybrid-label-mixing", "human-omit")
+
+
+@dataclass(frozen=True)
+class TransitionScore:
+    """Test scores of spaCy's transition NER (clean data) from ``spacy evaluate``."""
+
+    path: Path
+    seed: int
+    p: float
+    r: float
+    f: float
+
+
+@dataclass
+class TransformerResults:
+    """What the transformer grid holds for one dataset."""
+
+    name: str
+    path: Path
+    cells: List[Cell]
+    transition: List[TransitionScore]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Training time of a group of cells.
+
+    cells (int): Cells with a training time.
+    steps (Tuple[int, ...]): The distinct step counts, ascending.
+    median_seconds (float): Median training seconds per cell.
+    seconds_per_step (Optional[float]): Median over cells of seconds / steps
+        (None when no cell records its steps).
+    """
+
+    cells: int
+    steps: Tuple[int, ...]
+    median_seconds: float
+    seconds_per_step: Optional[float]
+
+
+@dataclass(frozen=True)
+class StackRow:
+    """One condition on both stacks at the comparison's omission rate."""
+
+    condition: str
+    f1: Optional[Stat]
+    p: Optional[Stat]
+    r: Optional[Stat]
+    cpu_f1: Optional[Stat]
+
+
+@dataclass(frozen=True)
+class StackComparison:
+    """The transformer grid of one dataset next to the CPU grid.
+
+    rate (Optional[float]): The transformer grid's omission rate shown (the
+        one closest to the target rate); None without rate cells.
+    rows (Tuple[StackRow, ...]): One per transformer condition, display order.
+    gap, cpu_gap (Optional[float]): GAP[0] − GAP[1] in mean F1 on the
+        transformer and on the CPU grid at ``rate`` (None: a side is missing).
+    transition_f1, transition_p, transition_r (Optional[Stat]): spaCy's
+        transition NER trained on the clean data, over its seeds.
+    transition_files (Tuple[str, ...]): The file names they come from.
+    timing, cpu_timing (Optional[Timing]): Training time of the cells in the
+        table on each stack.
+    configs, cpu_configs (Tuple[str, ...]): The training configs of those cells.
+    """
+
+    dataset: str
+    path: Path
+    rate: Optional[float]
+    rows: Tuple[StackRow, ...]
+    gap: Optional[float]
+    cpu_gap: Optional[float]
+    transition_f1: Optional[Stat]
+    transition_p: Optional[Stat]
+    transition_r: Optional[Stat]
+    transition_files: Tuple[str, ...]
+    timing: Optional[Timing]
+    cpu_timing: Optional[Timing]
+    configs: Tuple[str, ...]
+    cpu_configs: Tuple[str, ...]
+
+    @property
+    def soft_clean(self) -> Optional[Stat]:
+        """The soft NER's F1 on the clean data (the transformer's upper bound)."""
+        return next((row.f1 for row in self.rows if row.condition == UPPER_BOUND), None)
+
+
+def default_transformer_dir(grid_dir: Union[str, Path]) -> Path:
+    """The transformer grid that belongs to a grid by default: ``<grid>-trf`` next to it."""
+    grid_dir = Path(grid_dir)
+    if not grid_dir.name:  # "." or "/": name the folder itself
+        grid_dir = grid_dir.resolve()
+    return grid_dir.with_name(grid_dir.name + TRANSFORMER_SUFFIX)
+
+
+def resolve_transformer_dir(grid_dir: Union[str, Path], given: Optional[Union[str, Path]] = None) -> Optional[Path]:
+    """The transformer grid to report: the given one, else the default one
+    (``default_transformer_dir``) if it exists, else None."""
+    if given is not None:
+        return Path(given)
+    found = default_transformer_dir(grid_dir)
+    return found if found.is_dir() else None
+
+
+def parse_transition(path: Union[str, Path]) -> TransitionScore:
+    """Read one ``spacy evaluate --output`` file of the transition NER.
+
+    path (Union[str, Path]): ``transition-clean_r0_s<seed>.json`` (no seed in the name: seed 0).
+    RETURNS (TransitionScore): Its entity scores.
+    RAISES (HybridNerError): If the file is unreadable or lacks ``ents_p/r/f``.
+    """
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise HybridNerError(f"{path}: expected a JSON object (spacy evaluate --output), got {type(data).__name__}")
+    match = _TRANSITION_SEED.search(path.stem)
+    seed = int(match.group(1)) if match else 0
+    p, r, f = (_number(path, data, key) for key in ("ents_p", "ents_r", "ents_f"))
+    return TransitionScore(path=path, seed=seed, p=p, r=r, f=f)
+
+
+def load_transformer_dataset(path: Union[str, Path]) -> TransformerResults:
+    """Read one dataset folder of the transformer grid.
+
+    path (Union[str, Path]): ``<transformer grid>/<dataset>``.
+    RETURNS (TransformerResults): Its cells and transition NER scores (either may be empty).
+    """
+    path = Path(path)
+    transition = [parse_transition(file) for file in sorted(path.glob(TRANSITION_GLOB))]
+    return TransformerResults(name=path.name, path=path, cells=load_cells(path / CELLS_DIR), transition=transition)
+
+
+def load_transformer_grid(grid_dir: Union[str, Path]) -> List[TransformerResults]:
+    """Read the datasets of a transformer grid that have cells, sorted by name.
+
+    A directory that itself holds ``cells/`` is read as a single dataset.
+
+    grid_dir (Union[str, Path]): The transformer grid, e.g. ``metrics/grid-trf``.
+    RETURNS (List[TransformerResults]): The datasets with at least one cell.
+    RAISES (HybridNerError): If the directory is missing or a file is malformed.
+    """
+    grid_dir = Path(grid_dir)
+    if not grid_dir.is_dir():
+        raise HybridNerError(f"{grid_dir}: transformer grid directory not found")
+    folders = [grid_dir] if (grid_dir / CELLS_DIR).is_dir() else sorted(p for p in grid_dir.iterdir() if p.is_dir())
+    datasets = [load_transformer_dataset(folder) for folder in folders if (folder / CELLS_DIR).is_dir()]
+    return [ds for ds in datasets if ds.cells]
+
+
+def shown_conditions(cells: Sequence[Cell]) -> List[str]:
+    """The full-budget conditions of the transformer cells, in display order."""
+    return condition_order(cell.condition for cell in cells if cell.group[1] != "budget")
+
+
+def cells_at(cells: Sequence[Cell], conditions: Sequence[str], rate: Optional[float]) -> List[Cell]:
+    """The cells behind ``stat_at`` for these conditions at one omission rate."""
+    wanted = set(conditions)
+    at = setting_value(rate) if rate is not None else None
+    return [
+        cell for cell in cells
+        if cell.condition in wanted
+        and (cell.group[1] == "reference" or (cell.group[1] == "rate" and cell.group[2] == at))
+    ]
+
+
+def timing(cells: Sequence[Cell]) -> Optional[Timing]:
+    """Median training time per cell and per step (None without training times)."""
+    timed = [cell for cell in cells if cell.train_seconds is not None]
+    if not timed:
+        return None
+    per_step = [cell.train_seconds / cell.steps for cell in timed if cell.steps]  # type: ignore[operator]
+    return Timing(
+        cells=len(timed),
+        steps=tuple(sorted({cell.steps for cell in timed if cell.steps is not None})),
+        median_seconds=statistics.median(cell.train_seconds for cell in timed),  # type: ignore[type-var]
+        seconds_per_step=statistics.median(per_step) if per_step else None,
+    )
+
+
+def gap(stats: Dict[GroupKey, Stat], rate: Optional[float]) -> Optional[float]:
+    """GAP[0] − GAP[1] in mean F1 at an omission rate (None if either is missing)."""
+    better, reference = (stat_at(stats, condition, rate) for condition in GAP)
+    return better.mean - reference.mean if better is not None and reference is not None else None
+
+
+def _configs(cells: Sequence[Cell]) -> Tuple[str, ...]:
+    return tuple(sorted({cell.config for cell in cells if cell.config}))
+
+
+def compare_stacks(
+    trf: TransformerResults, cpu_cells: Sequence[Cell], target_rate: float = TARGET_RATE
+) -> StackComparison:
+    """Put the transformer grid of a dataset next to the CPU grid at the
+    transformer's omission rate closest to ``target_rate``.
+
+    trf (TransformerResults): The transformer grid's dataset.
+    cpu_cells (Sequence[Cell]): The CPU grid's cells of the same dataset (may be empty).
+    target_rate (float): The omission rate wanted.
+    RETURNS (StackComparison): Rows, gaps, transition NER scores and timing.
+    """
+    rate = closest_rate(rates(trf.cells), target_rate)
+    f1s, ps, rs, cpu = aggregate(trf.cells), aggregate(trf.cells, precision), aggregate(trf.cells, recall), aggregate(cpu_cells)
+    conditions = shown_conditions(trf.cells)
+    rows = tuple(
+        StackRow(c, stat_at(f1s, c, rate), stat_at(ps, c, rate), stat_at(rs, c, rate), stat_at(cpu, c, rate))
+        for c in conditions
+    )
+    # Conditions trained at other rates only have nothing to show here.
+    rows = tuple(row for row in rows if row.f1 is not None)
+    shown = [row.condition for row in rows]
+    transition = trf.transition
+    trf_cells, cpu_shown = cells_at(trf.cells, shown, rate), cells_at(cpu_cells, shown, rate)
+    return StackComparison(
+        dataset=trf.name,
+        path=trf.path,
+        rate=rate,
+        rows=rows,
+        gap=gap(f1s, rate),
+        cpu_gap=gap(cpu, rate),
+        transition_f1=Stat.of([t.f for t in transition]) if transition else None,
+        transition_p=Stat.of([t.p for t in transition]) if transition else None,
+        transition_r=Stat.of([t.r for t in transition]) if transition else None,
+        transition_files=tuple(t.path.name for t in transition),
+        timing=timing(trf_cells),
+        cpu_timing=timing(cpu_shown),
+        configs=_configs(trf_cells),
+        cpu_configs=_configs(cpu_shown),
+    )
