@@ -7,10 +7,10 @@ import warnings
 import spacy
 import srsly
 
-from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin
 from hybrid_ner.simulated_annotator import DEFAULT_PRECISION, DEFAULT_RECALL, build_simulated_annotator
 
+from .cli_runner import run_cli
 from .doc_builders import make_doc
 from .llm.llm_test_server import ScriptedOpenAIServer, query_sentence
 
@@ -40,12 +40,7 @@ def conll(sentences) -> str:
 
 
 def run(capsys, *argv):
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(capsys, *argv)
     assert code == 0, out + err
     return " ".join(out.split())
 

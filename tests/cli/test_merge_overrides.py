@@ -2,24 +2,19 @@
 import pytest
 import spacy
 
-from hybrid_ner.cli import main
 from hybrid_ner.cli.merge_commands import MERGE_FLAG_PATHS, build_merger
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.merge import AcceptReliable
 
+from ..cli_runner import run_cli
 from ..doc_builders import make_doc, tuples
 
 WORDS = "Ann met Bob in Rome and Acme in Oslo .".split()
 
 
 def run(capsys, *argv):
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, *capsys.readouterr()
+    return run_cli(capsys, *argv)
 
 
 def test_options_and_overrides_build_the_same_merger():

@@ -384,7 +384,10 @@ def test_ctrl_c_is_exit_130_keeps_out_and_says_what_is_saved(ctx):
         ctx.server = SimpleNamespace(base_url=base_url)
         write_llm_config(ctx, ctx.server)
         args = [sys.executable, "-m", "hybrid_ner", *map(str, propose(ctx))]
-        run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        # Python only turns SIGINT into KeyboardInterrupt when it is not inherited as
+        # ignored, as it is under a background job (`pytest &`): give the child the default.
+        run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 120
         while time.time() < deadline and cache_rows(ctx.cache) < 4 and run.poll() is None:
             time.sleep(0.1)

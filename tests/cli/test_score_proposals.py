@@ -3,22 +3,16 @@ import pytest
 import spacy
 import srsly
 
-from hybrid_ner.cli import main
 from hybrid_ner.corpus import write_docbin
 
+from ..cli_runner import run_cli
 from ..doc_builders import make_doc
 
 WORDS = "Ann met Bob in Rome and Acme in Oslo .".split()
 
 
 def run(capsys, *argv):
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture

@@ -173,7 +173,16 @@ def test_propose_cli_prefetches_across_batches(server, tmp_path, gold_docs):
     assert server.max_concurrent == 4  # batches of 2 alone: at most 2
 
 
-def test_ctrl_c_lets_the_requests_in_flight_finish(server, tmp_path):
+@pytest.fixture
+def default_sigint():
+    """Ctrl+C raises KeyboardInterrupt as at a terminal, also where SIGINT was
+    inherited as ignored (a background job: `pytest &`)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_lets_the_requests_in_flight_finish(server, tmp_path, default_sigint):
     server.answer = echo
     server.latency = 1.0
     model = make_model(server, tmp_path, concurrency=4)
