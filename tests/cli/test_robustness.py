@@ -25,11 +25,12 @@ from spacy.tokens import Doc, Span
 
 from hybrid_ner.annotation_layers import LLM_KEY
 from hybrid_ner.atomic import atomic_path, check_writable, write_text
-from hybrid_ner.cli import app, main
+from hybrid_ner.cli import app
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import OutputPathError
 from hybrid_ner.llm.config import load_config, set_value, use_openai_compatible
 
+from .. import cli_runner
 from .fault_server import FaultServer, chat, error
 
 N_DOCS = 40
@@ -87,12 +88,7 @@ def write_llm_config(ctx, server: FaultServer, **model) -> Path:
 
 def run_cli(capsys, argv) -> SimpleNamespace:
     """Run the CLI in-process: exit code, stdout, stderr."""
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    out, err = capsys.readouterr()
+    code, out, err = cli_runner.run_cli(capsys, *argv)
     return SimpleNamespace(code=code, out=out, err=err)
 
 
