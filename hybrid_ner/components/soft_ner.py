@@ -255,9 +255,6 @@ class SoftNER(TrainablePipe):
 
         sgd (Optimizer): The optimizer.
         """
-        if self.learn_rate_scale == 1.0:
-            self.model.finish_update(sgd)
-            return
         for node in self.model.walk():
             for shim in node.shims:
                 shim.finish_update(sgd)
