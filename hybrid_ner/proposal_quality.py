@@ -9,7 +9,7 @@ from typing import Dict, Iterable, Mapping, Set, Tuple
 
 from spacy.tokens import Doc
 
-from .reliability import span_key
+from .merge.reliability import span_key
 
 
 def _prf(tp: int, fp: int, fn: int) -> Dict[str, float]:

@@ -27,7 +27,7 @@ from typing import Callable, List
 from spacy.tokens import Doc, DocBin, SpanGroup
 from spacy.vocab import Vocab
 
-from hybrid_ner.annotation_layers import HUMAN_KEY, LLM_KEY, OMITTED_KEY
+from hybrid_ner.layers import HUMAN_KEY, LLM_KEY, OMITTED_KEY
 from hybrid_ner.corpus import read_conll, read_docbin, write_docbin
 
 ROOT = Path(__file__).resolve().parent.parent

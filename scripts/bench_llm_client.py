@@ -255,7 +255,7 @@ def compare_benchmark(args: argparse.Namespace) -> None:
     from spacy_llm.models.rest.openai.model import OpenAI
     from spacy_llm.registry import registry
 
-    from hybrid_ner.annotation_layers import LLM_KEY
+    from hybrid_ner.layers import LLM_KEY
     from hybrid_ner.corpus import read_docbin
     from hybrid_ner.llm.config import build_pipeline, load_config, set_value, use_openai_compatible
     from tests.llm.llm_test_server import ScriptedOpenAIServer

@@ -19,11 +19,11 @@ from pathlib import Path
 import spacy
 from synthetic_proposals import add_synthetic_proposals  # scripts/ is on sys.path when run as a script
 
-from hybrid_ner.annotation_layers import LLM_KEY
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.corpus import read_conll, read_docbin, write_docbin
-from hybrid_ner.merge import Merger
-from hybrid_ner.mixing import LabelMixing
-from hybrid_ner.simulation import omit_entities
+from hybrid_ner.merge.merger import Merger
+from hybrid_ner.merge.mixing import LabelMixing
+from hybrid_ner.simulation.omissions import omit_entities
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONLL = Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003")) / "train.iob"

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from hybrid_ner.grid import score_model
+from hybrid_ner.experiment.grid import score_model
 
 CONDITIONS = {
     "human-only": "corpora.human",

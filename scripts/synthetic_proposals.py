@@ -20,7 +20,7 @@ from typing import List
 import spacy
 from spacy.tokens import Doc, Span
 
-from hybrid_ner.annotation_layers import LLM_KEY, OMITTED_KEY
+from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 from hybrid_ner.corpus import read_docbin, write_docbin
 
 LABELS = ["LOC", "MISC", "ORG", "PER"]

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from hybrid_ner.annotation_layers import DOC_ID, HUMAN_ANNOTATED, LLM_KEY
+from hybrid_ner.layers import DOC_ID, HUMAN_ANNOTATED, LLM_KEY
 
 SpanTuple = Tuple[int, int, str]
 LABELS = ("LOC", "MISC", "ORG", "PER")

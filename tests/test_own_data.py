@@ -8,7 +8,7 @@ import spacy
 import srsly
 
 from hybrid_ner.corpus import read_docbin
-from hybrid_ner.simulated_annotator import DEFAULT_PRECISION, DEFAULT_RECALL, build_simulated_annotator
+from hybrid_ner.simulation.annotator import DEFAULT_PRECISION, DEFAULT_RECALL, build_simulated_annotator
 
 from .cli_runner import run_cli
 from .doc_builders import make_doc

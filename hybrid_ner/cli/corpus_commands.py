@@ -13,13 +13,13 @@ import typer
 from spacy.tokens import Doc
 from wasabi import msg
 
-from ..annotation_layers import DOC_ID, HUMAN_ANNOTATED
+from ..layers import DOC_ID, HUMAN_ANNOTATED
 from ..corpus import read_conll, read_docbin, read_jsonl, write_docbin, write_jsonl
 from ..corpus.conll import SCHEMES, Repair
 from ..errors import HybridNerError
 from ..progress import track
-from ..simulation import simulate_budget, simulate_omissions
-from ..split import split_by_document
+from ..simulation.omissions import simulate_budget, simulate_omissions
+from ..corpus.split import split_by_document
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 

@@ -15,7 +15,7 @@ from wasabi import msg
 
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
-from ..grid import (
+from ..experiment.grid import (
     CONDITIONS,
     Costs,
     GridData,
@@ -28,7 +28,7 @@ from ..grid import (
     write_json,
 )
 from ..progress import Progress
-from ..simulated_annotator import PRESETS, SIMULATED_KEY, build_simulated_annotator
+from ..simulation.annotator import PRESETS, SIMULATED_KEY, build_simulated_annotator
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 

@@ -12,16 +12,16 @@ from confection import Config
 from spacy.tokens import Doc
 from wasabi import msg
 
-from ..annotation_layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
+from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
 from ..atomic import write_json
-from ..calibration import CalibratedMixing
-from ..calibration.mixing import FittedEvidence
+from ..merge.calibration import CalibratedMixing
+from ..merge.calibration.mixing import FittedEvidence
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, OptionError
-from ..merge import OVERLAP_RULES, UNCOVERED, Merger
-from ..merge_stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
-from ..mixing import LabelMixing
-from ..reliability import human_spans, is_human_annotated
+from ..merge.merger import OVERLAP_RULES, UNCOVERED, Merger
+from ..merge.stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
+from ..merge.mixing import LabelMixing
+from ..merge.reliability import human_spans, is_human_annotated
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 

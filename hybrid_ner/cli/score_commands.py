@@ -8,7 +8,7 @@ import typer
 from spacy.tokens import Doc, Span
 from wasabi import msg
 
-from ..annotation_layers import LLM_KEY
+from ..layers import LLM_KEY
 from ..atomic import write_json
 from ..corpus import read_docbin
 from ..errors import HybridNerError

@@ -12,7 +12,7 @@ from typing import Iterator, List, Literal, Optional, Sequence, Tuple, Union
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from ..annotation_layers import DOC_ID, SENT_INDEX, SOURCE
+from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from ..errors import CorpusFormatError
 from .text_file import read_text_file
 

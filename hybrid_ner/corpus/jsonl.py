@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from ..annotation_layers import DOC_ID, SENT_INDEX, SOURCE
+from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from ..atomic import write_text
 from ..errors import CorpusFormatError
 from .conll import Repair

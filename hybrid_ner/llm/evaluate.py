@@ -6,7 +6,7 @@ from typing import Dict, Iterable, List
 
 from spacy.tokens import Doc
 
-from ..annotation_layers import LLM_KEY
+from ..layers import LLM_KEY
 from ..proposal_quality import proposal_quality
 
 #: The keys of one row of :func:`score_proposals`.

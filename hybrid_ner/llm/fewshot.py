@@ -13,9 +13,9 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 from spacy_llm.registry import registry
 
-from ..annotation_layers import DOC_ID, HUMAN_ANNOTATED, SOURCE
+from ..layers import DOC_ID, HUMAN_ANNOTATED, SOURCE
 from ..corpus.docbin import read_docbin
-from ..encoders import resolve_encoder_path
+from ..training.encoders import resolve_encoder_path
 from ..errors import HybridNerError
 
 Embedder = Callable[[Sequence[str]], numpy.ndarray]

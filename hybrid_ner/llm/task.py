@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from spacy.tokens import Doc, Span
 from spacy_llm.registry import registry
 
-from ..annotation_layers import LLM_KEY
+from ..layers import LLM_KEY
 from ..errors import HybridNerError
 from .fewshot import SimilarExamples
 from .labels import check_example_labels, label_counts

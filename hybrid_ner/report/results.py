@@ -14,11 +14,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import srsly
 
 from ..errors import HybridNerError
-from ..grid import BUDGET_CONDITIONS as GRID_BUDGET_CONDITIONS
-from ..grid import CALIBRATED_CORPUS
-from ..grid import CONDITIONS as GRID_CONDITIONS
-from ..grid import FIXED_CONDITIONS
-from ..grid import RATE_CONDITIONS as GRID_RATE_CONDITIONS
+from ..experiment.grid import BUDGET_CONDITIONS as GRID_BUDGET_CONDITIONS
+from ..experiment.grid import CALIBRATED_CORPUS
+from ..experiment.grid import CONDITIONS as GRID_CONDITIONS
+from ..experiment.grid import FIXED_CONDITIONS
+from ..experiment.grid import RATE_CONDITIONS as GRID_RATE_CONDITIONS
 
 #: Conditions in display order (the grid's). Unknown conditions, e.g. from
 #: cells of an older grid, are shown after these.

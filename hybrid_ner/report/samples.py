@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Sequence
 from spacy import displacy
 from spacy.tokens import Doc, Span
 
-from ..annotation_layers import DOC_ID, HUMAN_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY, SENT_INDEX
+from ..layers import DOC_ID, HUMAN_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY, SENT_INDEX
 
 GOLD_KEY = "gold"
 # A temporary span group combining the human entities and the omitted ones.

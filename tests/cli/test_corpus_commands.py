@@ -4,7 +4,7 @@ import sys
 import pytest
 import spacy
 
-from hybrid_ner.annotation_layers import OMITTED_KEY
+from hybrid_ner.layers import OMITTED_KEY
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin
 

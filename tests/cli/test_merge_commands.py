@@ -4,10 +4,10 @@ import pytest
 import spacy
 import srsly
 
-from hybrid_ner.annotation_layers import LLM_ADDED_KEY, LLM_REJECTED_KEY
+from hybrid_ner.layers import LLM_ADDED_KEY, LLM_REJECTED_KEY
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
-from hybrid_ner.mixing import SOFT_TARGETS
+from hybrid_ner.merge.mixing import SOFT_TARGETS
 
 from ..doc_builders import make_doc, tuples
 
@@ -77,7 +77,7 @@ def read_calibration(path):
 
 
 def smoothed(n_obs_true, n_obs, n_true, n_tokens, strength=50):
-    """P(obs | true) as hybrid_ner.calibration.estimate smooths it."""
+    """P(obs | true) as hybrid_ner.merge.calibration.estimate smooths it."""
     return (n_obs_true + strength * n_obs / n_tokens) / (n_true + strength)
 
 

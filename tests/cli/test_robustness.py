@@ -23,7 +23,7 @@ import srsly
 import typer
 from spacy.tokens import Doc, Span
 
-from hybrid_ner.annotation_layers import LLM_KEY
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.atomic import atomic_path, check_writable, write_text
 from hybrid_ner.cli import app
 from hybrid_ner.corpus import read_docbin, write_docbin

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from hybrid_ner.annotation_layers import DOC_ID, SENT_INDEX
+from hybrid_ner.layers import DOC_ID, SENT_INDEX
 from hybrid_ner.corpus import read_conll
 from hybrid_ner.errors import CorpusFormatError
 

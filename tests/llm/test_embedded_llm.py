@@ -3,7 +3,7 @@ prompts → parsed proposals, through the CLI defaults (no backend options)."""
 import pytest
 import srsly
 
-from hybrid_ner.annotation_layers import LLM_KEY
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.llm.task import PARSE_STATS_KEY
 

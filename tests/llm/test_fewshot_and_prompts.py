@@ -1,7 +1,7 @@
 import pytest
 from spacy.tokens import Span
 
-from hybrid_ner.annotation_layers import HUMAN_ANNOTATED
+from hybrid_ner.layers import HUMAN_ANNOTATED
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.llm.fewshot import SentenceEmbedder, SimilarExamples, usable_as_example
 from hybrid_ner.llm.parsing import parse_lines, parse_marked

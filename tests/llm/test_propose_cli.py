@@ -8,7 +8,7 @@ import time
 import pytest
 import srsly
 
-from hybrid_ner.annotation_layers import LLM_KEY
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import srsly
 
-from hybrid_ner.annotation_layers import LLM_KEY
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.corpus import read_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.llm.cache import CachedAnswer, PromptCache

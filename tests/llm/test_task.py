@@ -3,7 +3,7 @@ import re
 import pytest
 from spacy.tokens import Span
 
-from hybrid_ner.annotation_layers import LLM_KEY, OMITTED_KEY
+from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.llm.config import build_pipeline, load_config, set_value, use_openai_compatible
 from hybrid_ner.llm.task import PARSE_STATS_KEY

@@ -21,9 +21,9 @@ import spacy
 import srsly
 from spacy.tokens import Doc, Span
 
-from hybrid_ner.annotation_layers import DOC_ID, HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY
+from hybrid_ner.layers import DOC_ID, HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY
 from hybrid_ner.corpus import write_docbin
-from hybrid_ner.grid import CALIBRATED_CORPUS, CONDITIONS
+from hybrid_ner.experiment.grid import CALIBRATED_CORPUS, CONDITIONS
 
 ANNOTATOR = {"none": "none", "llm": "llm", "sim": "simulated"}
 CALIBRATED = tuple(name for name, spec in CONDITIONS.items() if spec.corpus == CALIBRATED_CORPUS)

@@ -3,7 +3,7 @@ import statistics
 import pytest
 import srsly
 
-from hybrid_ner import grid
+from hybrid_ner.experiment import grid
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.report import results
 from hybrid_ner.report.results import (

@@ -1,0 +1,10 @@
+"""Merge: human annotation first, LLM proposals where the human is silent.
+
+* :mod:`.merger`: the registered ``hybrid_ner.Merger.v1``, overlap rules and
+  acceptance policies.
+* :mod:`.reliability`: per-label agreement of the LLM with the human spans.
+* :mod:`.mixing`: the paper's label mixing (soft targets per token).
+* :mod:`.calibration`: calibrated evidence from a clean calibration sample.
+* :mod:`.stats`: what the merge did, per label.
+* :mod:`.component`: the ``hybrid_ner_merger`` pipeline component.
+"""

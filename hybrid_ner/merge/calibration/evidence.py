@@ -1,0 +1,147 @@
+"""Per-token tag likelihoods from all the evidence.
+
+For every token and BILUO tag y we compute the likelihood of what the
+annotators did given that y is the truth, L(y) = P(human obs | y) ·
+P(annotator obs | y):
+
+* inside a human entity: the human is trusted, L is one-hot on its tag;
+* human silence (the token is annotated "outside"): L_h(O) = 1 and
+  L_h(entity) = ω, the estimated omission rate (ω = 0: silence is certain);
+* a Doc nobody annotated, or a missing token: L_h = 1 (no evidence);
+* the annotator's observation (a proposal of label l, several labels, or
+  silence): P(obs | label of y) from the calibration, times, for covered
+  tokens, P(the proposal's BILUO position | the position of y) (boundary
+  errors; "O" for y = outside), also measured and shrunk towards chance.
+  Proposals overlapping a human entity are ignored (the human wins).
+
+The soft-target NER trains on the posterior q(y) ∝ p_model(y) · L(y), i.e.
+on the likelihood of the observed annotation under the noise model: its
+gradient is p − q. Evidence that does not depend on the truth (an annotator
+at chance, silence of a useless annotator) leaves q = p and contributes no
+gradient at all, so with a useless annotator training equals training on the
+human annotation alone. Rows with no evidence are masked. For reports and
+tests :func:`prior_targets` gives the static targets q ∝ prior · L.
+"""
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy
+from spacy.tokens import Doc
+
+from ...layers import LLM_KEY
+from ..reliability import human_spans, is_human_annotated
+from ...tags import OUTSIDE, span_tags, tag_names
+from .estimate import AnnotatorCalibration, token_observations
+
+#: ``doc.user_data`` key: ``{"tags": [...], "values": (n_tokens, n_tags) array,
+#: "mask": (n_tokens,) array}``, read by the soft-target NER.
+TAG_LIKELIHOODS = "tag_likelihoods"
+_POSITIONS = ("B", "I", "L", "U")
+
+
+def token_likelihoods(
+    doc: Doc,
+    calibration: Optional[AnnotatorCalibration],
+    omission_rate: float = 0.0,
+    spans_key: str = LLM_KEY,
+    labels: Optional[Sequence[str]] = None,
+) -> Dict[str, object]:
+    """The tag likelihoods of every token of a Doc (module docstring).
+
+    doc (Doc): Human annotation in ``doc.ents`` (``doc.spans["human"]`` if
+        merged), proposals in ``doc.spans[spans_key]``.
+    calibration (Optional[AnnotatorCalibration]): The annotator's noise model;
+        None ignores the proposals.
+    omission_rate (float): ω, the chance that the human left a true entity out.
+    spans_key (str): The proposals' span group.
+    labels (Optional[Sequence[str]]): Entity labels (default: the calibration's
+        and the Doc's).
+    RETURNS (Dict[str, object]): ``tags``, ``values`` and ``mask``.
+    """
+    if not 0.0 <= omission_rate <= 1.0:
+        raise ValueError(f"omission_rate must be in [0, 1], got {omission_rate}")
+    human = human_spans(doc)
+    proposals = list(doc.spans[spans_key]) if spans_key in doc.spans and calibration is not None else []
+    if labels is None:
+        labels = sorted({*(calibration.labels if calibration else ()), *(s.label_ for s in human)})
+    tags = tag_names(labels)
+    column = {tag: i for i, tag in enumerate(tags)}
+    label_columns = {label: [column[f"{p}-{label}"] for p in _POSITIONS] for label in labels}
+    n = len(doc)
+    values = numpy.ones((n, len(tags)), dtype="float32")
+    fixed = numpy.zeros((n,), dtype=bool)
+    for span in human:
+        for i, tag in enumerate(span_tags(len(span), span.label_), span.start):
+            values[i] = 0.0
+            values[i, column[tag]] = 1.0
+            fixed[i] = True
+    if is_human_annotated(doc):
+        silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
+        values[silent, 1:] *= omission_rate
+    proposals = [s for s in proposals if not fixed[s.start:s.end].any() and s.label_ in label_columns]
+    if calibration is not None:
+        cache: Dict[str, Dict[str, float]] = {}
+        position_cache: Dict[str, List[float]] = {}
+        for i, (obs, position) in enumerate(token_observations(doc, proposals)):
+            if fixed[i]:
+                continue
+            if obs not in cache:
+                cache[obs] = calibration.likelihoods(obs, labels)
+            likelihood = cache[obs]
+            if position is None:
+                factors = [1.0] * 5
+            else:
+                if position not in position_cache:
+                    position_cache[position] = [
+                        calibration.position_likelihood(position, p) for p in (OUTSIDE, *_POSITIONS)
+                    ]
+                factors = position_cache[position]
+            values[i, 0] *= likelihood[OUTSIDE] * factors[0]
+            for label, columns in label_columns.items():
+                for factor, col in zip(factors[1:], columns):
+                    values[i, col] *= likelihood[label] * factor
+    peak = values.max(axis=1, keepdims=True)
+    values = values / numpy.maximum(peak, 1e-30)
+    # A row whose likelihood does not depend on the tag carries no evidence.
+    mask = (values.min(axis=1) < 1.0 - 1e-6).astype("float32")
+    return {"tags": tags, "values": values, "mask": mask}
+
+
+def prior_targets(evidence: Mapping[str, object], prior: Mapping[str, float]) -> List[Optional[Dict[str, float]]]:
+    """Static targets q(y) ∝ prior(y) · L(y) per token (None where masked).
+
+    evidence (Mapping[str, object]): From :func:`token_likelihoods`.
+    prior (Mapping[str, float]): Prior probability per tag (missing: 0).
+    RETURNS (List[Optional[Dict[str, float]]]): A distribution per token.
+    """
+    tags: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
+    values = numpy.asarray(evidence["values"], dtype="float64")
+    mask = numpy.asarray(evidence["mask"])
+    weights = numpy.array([prior.get(tag, 0.0) for tag in tags], dtype="float64")
+    result: List[Optional[Dict[str, float]]] = []
+    for row, keep in zip(values, mask):
+        if not keep:
+            result.append(None)
+            continue
+        q = row * weights
+        total = q.sum()
+        q = q / total if total > 0 else row / row.sum()
+        result.append({tag: float(p) for tag, p in zip(tags, q)})
+    return result
+
+
+def tag_prior(docs: Sequence[Doc], labels: Sequence[str]) -> Dict[str, float]:
+    """Tag frequencies of the human annotation (add-one smoothed)."""
+    tags = tag_names(labels)
+    counts = dict.fromkeys(tags, 1.0)
+    for doc in docs:
+        if not is_human_annotated(doc):
+            continue
+        inside = set()
+        for span in human_spans(doc):
+            inside.update(range(span.start, span.end))
+            for tag in span_tags(len(span), span.label_):
+                if tag in counts:
+                    counts[tag] += 1
+        counts[OUTSIDE] += sum(1 for t in doc if t.i not in inside and t.ent_iob != 0)
+    total = sum(counts.values())
+    return {tag: c / total for tag, c in counts.items()}

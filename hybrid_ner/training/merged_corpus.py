@@ -1,0 +1,103 @@
+"""The ``spacy train`` reader that merges proposals and mixes labels on the fly.
+
+It reads a gold + proposals DocBin (human ``doc.ents``, proposals in
+``doc.spans["llm"]``), estimates per-label reliability on the whole file,
+merges every Doc (:mod:`hybrid_ner.merge.merger`) and, with ``mixing`` set, stores
+label-mixing soft targets on the reference Doc (:mod:`hybrid_ner.merge.mixing`).
+The predicted Doc gets the reference's exact tokens, so per-token targets
+align one to one.
+
+Conditions of the paper, all with the same NER (see configs/ner_soft*.cfg):
+human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
+(same tokens, proposals ignored); hybrid-random = this reader with
+``merger.overlap = "random"`` and no mixing; hybrid-label-mixing = this
+reader with a ``mixing`` block.
+"""
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import registry
+from wasabi import msg
+
+from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
+from ..corpus import read_docbin
+from ..merge.merger import Merger
+from ..merge.mixing import LabelMixing
+from .readers import examples_from_docs
+
+#: λ per label of the last read of each file (by path), so an experiment that
+#: trains in the same process can report the λ it trained with.
+FITTED_LAMBDAS: Dict[str, Dict[str, float]] = {}
+
+
+class MergedCorpus:
+    """Callable reader: ``nlp`` → merged (and mixed) training Examples.
+
+    path (Path): The gold + proposals DocBin.
+    merger (Merger): Merge settings; fitted on the file at each read.
+    mixing (Union[CalibratedMixing, LabelMixing, None]): Calibrated evidence
+        (recommended), λ label mixing, or None for hard one-hot targets from
+        the merged ``doc.ents``.
+    limit (int): Use the first ``limit`` Docs only (0: all).
+    """
+
+    def __init__(
+        self, path: Path, merger: Merger, mixing: Union[CalibratedMixing, LabelMixing, None] = None, limit: int = 0
+    ) -> None:
+        self.path = path
+        self.merger = merger
+        self.mixing = mixing
+        self.limit = limit
+        self._cache: Optional[Tuple[Tuple[int, Optional[int]], List[Doc]]] = None
+        #: The calibration of the last read (calibrated mixing only).
+        self.fitted: Optional[FittedEvidence] = None
+
+    def __call__(self, nlp: Language) -> Iterator[Example]:
+        # spacy train calls the reader once per epoch: read, merge and mix once
+        # (reading span groups dominates the cost), then only make new Examples.
+        key = (id(nlp.vocab), self.path.stat().st_mtime_ns if self.path.exists() else None)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self._read(nlp))
+        return examples_from_docs(nlp, self._cache[1])
+
+    def _read(self, nlp: Language) -> List[Doc]:
+        docs = read_docbin(self.path, nlp.vocab)
+        if self.limit > 0:
+            docs = docs[: self.limit]
+        if isinstance(self.mixing, CalibratedMixing):
+            # Before the merge: the evidence needs the human's own silence and gaps.
+            self.fitted = self.mixing.fit(docs, self.merger.llm_key)
+            msg.info(f"{self.path.name}: {self.fitted.describe()}")
+            self.mixing.attach_all(docs, self.fitted)
+        self.merger.merge_all(docs)
+        if isinstance(self.mixing, LabelMixing):
+            lambdas = self.mixing.fit(self.merger.stats)
+            FITTED_LAMBDAS[str(self.path)] = dict(lambdas)
+            msg.info(f"Label mixing λ for {self.path.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items()))
+            for doc in docs:
+                self.mixing.attach(doc, lambdas)
+        return docs
+
+
+@registry.readers("hybrid_ner.MergedCorpus.v1")
+def create_merged_corpus(
+    path: Path,
+    merger: Optional[Merger] = None,
+    mixing: Union[CalibratedMixing, LabelMixing, None] = None,
+    limit: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
+
+    path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
+    merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings (acceptance,
+        overlap rule, uncovered tokens, seed); None for the defaults.
+    mixing (Union[CalibratedMixing, LabelMixing, None]):
+        "hybrid_ner.calibrated_mixing.v1" (calibrated evidence, recommended),
+        "hybrid_ner.label_mixing.v1" (λ per label), or None to train on the
+        merged ``doc.ents`` (hard labels).
+    limit (int): Use the first ``limit`` Docs only (0: all).
+    """
+    return MergedCorpus(Path(path), merger if merger is not None else Merger(), mixing, limit)

@@ -1,0 +1,120 @@
+"""Corpus readers registered for ``spacy train`` (``[corpora]`` in configs).
+
+Examples keep the corpus's own tokenization on both sides (predicted and
+reference), so no entity is lost to re-tokenization.
+"""
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import registry
+
+from ..corpus import read_conll, read_docbin, read_jsonl
+from ..simulation.omissions import omit_entities, simulate_budget
+
+
+def examples_from_docs(nlp: Language, docs: Iterable[Doc]) -> Iterator[Example]:
+    """Pair each reference Doc with an unannotated Doc of the same tokens."""
+    for reference in docs:
+        words = [token.text for token in reference]
+        spaces = [bool(token.whitespace_) for token in reference]
+        predicted = Doc(nlp.vocab, words=words, spaces=spaces)
+        yield Example(predicted, reference)
+
+
+def _limited(docs: List[Doc], limit: int) -> List[Doc]:
+    return docs[:limit] if limit > 0 else docs
+
+
+@registry.readers("hybrid_ner.ConllCorpus.v1")
+def create_conll_corpus(
+    path: Path,
+    token_column: int = 0,
+    tag_column: int = -1,
+    scheme: str = "auto",
+    strict: bool = True,
+    encoding: str = "utf-8",
+    limit: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read a CoNLL-style column file directly, without converting it first.
+
+    path (Path): The column file.
+    token_column (int): Column of the token.
+    tag_column (int): Column of the NER tag (-1: last).
+    scheme (str): Tagging scheme or "auto".
+    strict (bool): Fail on malformed input instead of repairing it.
+    encoding (str): Text encoding.
+    limit (int): Read at most this many sentences (0: all).
+    """
+
+    def read(nlp: Language) -> Iterable[Example]:
+        corpus = read_conll(
+            path, nlp.vocab, token_column=token_column, tag_column=tag_column,
+            scheme=scheme, strict=strict, encoding=encoding,  # type: ignore[arg-type]
+        )
+        return examples_from_docs(nlp, _limited(corpus.docs, limit))
+
+    return read
+
+
+@registry.readers("hybrid_ner.JsonlCorpus.v1")
+def create_jsonl_corpus(
+    path: Path, strict: bool = True, limit: int = 0
+) -> Callable[[Language], Iterable[Example]]:
+    """Read JSONL with character-offset spans (Prodigy-style exports).
+
+    path (Path): The JSONL file.
+    strict (bool): Fail on misaligned or overlapping spans instead of repairing.
+    limit (int): Read at most this many records (0: all).
+    """
+
+    def read(nlp: Language) -> Iterable[Example]:
+        docs = read_jsonl(path, nlp, strict=strict).docs
+        return examples_from_docs(nlp, _limited(docs, limit))
+
+    return read
+
+
+@registry.readers("hybrid_ner.SimulatedAnnotationCorpus.v1")
+def create_simulated_annotation_corpus(
+    path: Path,
+    omit_rate: float = 0.0,
+    budget_fraction: float = 1.0,
+    seed: int = 0,
+    label_rates: Dict[str, float] = {},
+    limit: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read a DocBin and simulate imperfect human annotation on the fly.
+
+    Lets one config sweep omission rates and budgets without writing a corpus
+    per setting. The result equals ``hybrid-ner noise`` / ``hybrid-ner budget``
+    with the same arguments.
+
+    path (Path): A DocBin with gold entities.
+    omit_rate (float): Probability of dropping each entity.
+    budget_fraction (float): Fraction of documents that keep human annotation;
+        the others are MISSING (ignored by the NER loss).
+    seed (int): Random seed.
+    label_rates (Dict[str, float]): Per-label omission rates.
+    limit (int): Use at most this many sentences (0: all), taken before the
+        budget simulation.
+    """
+
+    cache: Dict[object, List[Doc]] = {}
+
+    def read(nlp: Language) -> Iterable[Example]:
+        # spacy train calls the reader once per epoch: read and simulate once.
+        key = (id(nlp.vocab), Path(path).stat().st_mtime_ns if Path(path).exists() else None)
+        if key not in cache:
+            docs = _limited(read_docbin(path, nlp.vocab), limit)
+            if omit_rate > 0 or label_rates:
+                docs = [omit_entities(doc, omit_rate, seed, label_rates) for doc in docs]
+            if budget_fraction < 1.0:
+                docs = simulate_budget(docs, budget_fraction, seed)
+            cache.clear()
+            cache[key] = docs
+        return examples_from_docs(nlp, cache[key])
+
+    return read

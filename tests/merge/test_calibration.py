@@ -1,0 +1,151 @@
+"""Calibration of an annotator on clean gold, and the per-token evidence."""
+import numpy
+import pytest
+import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hybrid_ner.merge.calibration import estimate_calibration, estimate_omission_rate, token_likelihoods
+from hybrid_ner.merge.calibration.estimate import SILENCE, AnnotatorCalibration
+from hybrid_ner.merge.calibration.evidence import prior_targets, tag_prior
+from hybrid_ner.merge.calibration.mixing import CalibratedMixing
+from hybrid_ner.tags import OUTSIDE, tag_names
+
+from ..doc_builders import LABELS, make_doc, non_overlapping_spans
+
+VOCAB = spacy.blank("en").vocab
+WORDS = "John Smith visited New York City with Acme Corp yesterday".split()
+
+
+def useless_calibration(rate: float = 0.2) -> AnnotatorCalibration:
+    """An annotator whose answer does not depend on the truth: for every true
+    label the same share of tokens gets each observation."""
+    true_counts = {OUTSIDE: 1000, **{label: 100 for label in LABELS}}
+    counts = {
+        obs: {m: int(n * share) for m, n in true_counts.items()}
+        for obs, share in [(SILENCE, 1 - 4 * rate / 4), *[(label, rate / 4) for label in LABELS]]
+    }
+    # Proposal positions independent of the true position.
+    positions = {p: {t: n for t, n in [("O", 40), ("B", 20), ("I", 10), ("L", 20), ("U", 30)]} for p in "BILU"}
+    return AnnotatorCalibration(labels=LABELS, counts=counts, positions=positions)
+
+
+def informative_calibration() -> AnnotatorCalibration:
+    counts = {
+        SILENCE: {OUTSIDE: 950, "PER": 30, "LOC": 40, "ORG": 60, "MISC": 70},
+        "PER": {OUTSIDE: 10, "PER": 70},
+        "LOC": {OUTSIDE: 30, "LOC": 60, "ORG": 20},
+        "ORG": {OUTSIDE: 10, "ORG": 20, "LOC": 0},
+        "MISC": {MISC: 30} if (MISC := "MISC") else {},
+    }
+    positions = {"B": {"B": 40, "U": 5, "O": 5}, "I": {"I": 20}, "L": {"L": 40, "I": 3}, "U": {"U": 60, "O": 10, "B": 2}}
+    return AnnotatorCalibration(labels=LABELS, counts=counts, positions=positions)
+
+
+def test_calibration_counts_observations_against_gold():
+    gold = [(0, 2, "PER"), (3, 6, "LOC"), (7, 9, "ORG")]
+    docs = [make_doc(VOCAB, WORDS, human=gold, llm=[(0, 2, "PER"), (3, 6, "ORG"), (9, 10, "LOC")])]
+    cal = estimate_calibration(docs)
+    assert cal.counts["PER"] == {"PER": 2}
+    assert cal.counts["ORG"] == {"LOC": 3}
+    assert cal.counts["LOC"] == {OUTSIDE: 1}
+    assert cal.counts[SILENCE] == {OUTSIDE: 2, "ORG": 2}
+    assert cal.quality["PER"].precision == 1.0 and cal.quality["ORG"].recall == 0.0
+    assert not cal.biased
+
+
+def test_likelihoods_shrink_to_chance_and_order_the_evidence():
+    cal = informative_calibration()
+    # Saying PER is far likelier on a PER token than on an outside token.
+    assert cal.likelihood("PER", "PER") > 10 * cal.likelihood("PER", OUTSIDE)
+    # Silence is likelier on outside tokens than on entity tokens.
+    assert cal.likelihood(SILENCE, OUTSIDE) > cal.likelihood(SILENCE, "PER")
+    # An unseen combination averages its members; an unseen label says nothing.
+    assert cal.likelihood("LOC+PER", "PER") == pytest.approx((cal.likelihood("LOC", "PER") + cal.likelihood("PER", "PER")) / 2)
+    assert cal.likelihood("EVENT", "PER") == cal.likelihood("EVENT", OUTSIDE) == 1.0
+
+
+def test_useless_annotator_has_constant_likelihoods():
+    cal = useless_calibration()
+    for obs in (SILENCE, *LABELS):
+        values = {cal.likelihood(obs, m) for m in (OUTSIDE, *LABELS)}
+        assert max(values) - min(values) < 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_evidence_properties(data):
+    n = len(WORDS)
+    human = data.draw(non_overlapping_spans(n))
+    llm = data.draw(non_overlapping_spans(n)) + data.draw(non_overlapping_spans(n))
+    annotated = data.draw(st.booleans())
+    omission = data.draw(st.sampled_from([0.0, 0.3, 0.9]))
+    doc = make_doc(VOCAB, WORDS, human=human, llm=llm, annotated=annotated)
+    evidence = token_likelihoods(doc, informative_calibration(), omission, labels=LABELS)
+    tags = evidence["tags"]
+    prior = {tag: 1.0 / len(tags) for tag in tags}
+    prior[OUTSIDE] = 0.8
+    targets = prior_targets(evidence, prior)
+    # Every distribution sums to 1.
+    for dist in targets:
+        if dist is not None:
+            assert sum(dist.values()) == pytest.approx(1.0)
+    # A human entity's tag is the argmax (here: all the mass) on its tokens.
+    if annotated:
+        for start, end, label in human:
+            for i in range(start, end):
+                dist = targets[i]
+                best = max(dist, key=dist.get)
+                assert best.endswith("-" + label) and dist[best] == pytest.approx(1.0)
+    # A useless annotator contributes nothing: the evidence equals the human's alone.
+    useless = token_likelihoods(doc, useless_calibration(), omission, labels=LABELS)
+    alone = token_likelihoods(doc, None, omission, labels=LABELS)
+    numpy.testing.assert_allclose(useless["values"], alone["values"], rtol=1e-5, atol=1e-6)
+    numpy.testing.assert_array_equal(useless["mask"], alone["mask"])
+
+
+def test_human_only_evidence_matches_hard_targets_when_silence_is_trusted():
+    doc = make_doc(VOCAB, WORDS, human=[(0, 2, "PER")])
+    evidence = token_likelihoods(doc, None, 0.0, labels=LABELS)
+    targets = prior_targets(evidence, tag_prior([doc], LABELS))
+    assert targets[0] == pytest.approx({tag: float(tag == "B-PER") for tag in tag_names(LABELS)})
+    assert all(t[OUTSIDE] == pytest.approx(1.0) for t in targets[2:])
+    # Nobody annotated: no evidence at all, every token masked.
+    unannotated = make_doc(VOCAB, WORDS, annotated=False)
+    assert token_likelihoods(unannotated, None, 0.3, labels=LABELS)["mask"].sum() == 0
+
+
+def test_silence_is_weak_evidence_and_proposals_strong():
+    cal = informative_calibration()
+    doc = make_doc(VOCAB, WORDS, llm=[(0, 2, "PER")], annotated=False)
+    evidence = token_likelihoods(doc, cal, 0.0, labels=LABELS)
+    column = {tag: i for i, tag in enumerate(evidence["tags"])}
+    row = evidence["values"][0]
+    assert row[column["B-PER"]] > 5 * row[column[OUTSIDE]]
+    assert row[column["B-PER"]] > row[column["I-PER"]]  # the proposal's own position is favoured
+    silent = evidence["values"][9]
+    # Silence favours "outside", but only by the calibrated likelihood ratio.
+    assert 1.0 == silent[column[OUTSIDE]] > silent[column["U-PER"]] > 0.2
+
+
+def test_omission_rate_is_recovered_from_agreement():
+    cal = AnnotatorCalibration(labels=("PER",), counts={"PER": {"PER": 80, OUTSIDE: 20}, SILENCE: {OUTSIDE: 900, "PER": 20}},
+                               quality={})
+    from hybrid_ner.merge.calibration.estimate import LabelQuality
+
+    cal = AnnotatorCalibration(labels=cal.labels, counts=cal.counts, quality={"PER": LabelQuality(100, 100, 80)})
+    docs = []
+    for i in range(100):
+        # 80 of 100 proposals are right; the human omitted a quarter of the entities.
+        human = [(0, 2, "PER")] if i % 4 else []
+        proposal = (0, 2, "PER") if i < 80 else (3, 4, "PER")
+        docs.append(make_doc(VOCAB, WORDS, human=human, llm=[proposal]))
+    assert estimate_omission_rate(docs, cal) == pytest.approx(0.25, abs=0.02)
+    assert estimate_omission_rate(docs[:5], cal) is None  # too little evidence
+
+
+def test_mixing_without_calibration_file_is_marked_biased():
+    docs = [make_doc(VOCAB, WORDS, human=[(0, 2, "PER")], llm=[(0, 2, "PER"), (7, 9, "ORG")])]
+    fitted = CalibratedMixing().fit(docs)
+    assert fitted.calibration.biased and "BIASED" in fitted.describe()
+    assert fitted.omission_rate == 0.0 and fitted.omission_source.startswith("default")
