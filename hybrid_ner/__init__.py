@@ -4,8 +4,9 @@ The registered functions are loaded through entry points (``spacy_readers``,
 ``spacy_factories``, ``thinc_llm_*``...) so that configs can name them
 without ``--code``.
 """
-from .training import checkpoints  # noqa: F401 - registers hybrid_ner.BestAfterStartLogger.v1 (named by configs/ner*.cfg)
+
 from .about import __version__
+from .training import checkpoints  # noqa: F401 - registers hybrid_ner.BestAfterStartLogger.v1 (named by configs/ner*.cfg)
 from .training.sourcing import SourcingError, add_trained_ner
 
 __all__ = ["__version__", "add_trained_ner", "SourcingError"]

@@ -7,6 +7,7 @@ therefore never leaves a truncated or partial file under the target name,
 and never destroys the previous result. :func:`check_writable` finds the
 paths that cannot be written *before* a command does any (paid) work.
 """
+
 import json
 import os
 import stat

@@ -13,6 +13,7 @@ the process exit code the CLI ends with:
 130 interrupted (Ctrl+C); outputs left unchanged, answers so far cached
 == ==========================================================================
 """
+
 from pathlib import Path
 from typing import Optional, Union
 
@@ -76,9 +77,7 @@ class CorpusFormatError(HybridNerError, ValueError):
     message (str): What is wrong, and where possible how to fix it.
     """
 
-    def __init__(
-        self, path: Union[str, Path], line: Optional[int], message: str
-    ) -> None:
+    def __init__(self, path: Union[str, Path], line: Optional[int], message: str) -> None:
         self.path = str(path)
         self.line = line
         self.message = message

@@ -5,6 +5,7 @@ whole history of a sentence (gold, what the simulation removed, what the LLM
 proposed, what the merge kept or rejected) can be audited. ``doc.ents`` is
 always the *current* entity annotation and is set last by each step.
 """
+
 from typing import Optional
 
 from spacy.tokens import Doc

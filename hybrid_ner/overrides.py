@@ -6,6 +6,7 @@ options typer does not know, and their convenience options are names for
 config paths applied the same way (``hybrid_ner.cli.propose.FLAG_PATHS``,
 ``hybrid_ner.cli.merge_commands.MERGE_FLAG_PATHS``).
 """
+
 import copy
 from typing import Any, Dict, Mapping, MutableMapping, Optional
 
@@ -35,14 +36,18 @@ def apply_overrides(
     for dotted in sorted(overrides, key=lambda key: key.count(".")):
         *parents, last = dotted.split(".")
         if not parents or not all(parents) or not last:
-            raise OptionError(f"--{dotted}: not a config path (use --section.key value, e.g. --components.llm.model.n_ctx 8192)")
+            raise OptionError(
+                f"--{dotted}: not a config path (use --section.key value, e.g. --components.llm.model.n_ctx 8192)"
+            )
         node: Any = config
         for depth, part in enumerate(parents):
             section = ".".join(parents[: depth + 1])
             child = node.get(part)
             if not isinstance(child, dict):
                 if section not in default_blocks:
-                    raise OptionError(f"--{dotted}: {where} has no [{section}] section to set {last!r} in")
+                    raise OptionError(
+                        f"--{dotted}: {where} has no [{section}] section to set {last!r} in"
+                    )
                 child = copy.deepcopy(default_blocks[section])
                 node[part] = child
             node = child
@@ -50,7 +55,9 @@ def apply_overrides(
     return config
 
 
-def check_no_conflicts(values: Mapping[str, Any], overrides: Mapping[str, Any], flag_paths: Mapping[str, str]) -> None:
+def check_no_conflicts(
+    values: Mapping[str, Any], overrides: Mapping[str, Any], flag_paths: Mapping[str, str]
+) -> None:
     """Refuse a config path set both by a convenience option and by a
     dotted override. RAISES (OptionError): Naming both."""
     for path in overrides:
@@ -76,6 +83,10 @@ def parse_cli_overrides(ctx: Any) -> Dict[str, Any]:
     while i < len(args):  # spaCy's rules: "--a.b=v", "--a.b v", or "--a.b" (true)
         arg = args[i]
         if not arg.startswith("--") or "." not in arg[2:].split("=", 1)[0]:
-            ctx.fail(f"No such option: {arg.split('=', 1)[0]}" if arg.startswith("-") else f"Got unexpected extra argument ({arg})")
+            ctx.fail(
+                f"No such option: {arg.split('=', 1)[0]}"
+                if arg.startswith("-")
+                else f"Got unexpected extra argument ({arg})"
+            )
         i += 1 if "=" in arg or i + 1 == len(args) or args[i + 1].startswith("--") else 2
     return parse_config_overrides(args)

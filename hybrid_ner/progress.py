@@ -12,6 +12,7 @@ total (whichever comes first, at most one a second) and at the end::
 ``TQDM_DISABLE=1`` in the environment silences both (the test suite sets it);
 lines written with :meth:`Progress.write` are always printed.
 """
+
 import os
 import sys
 import threading
@@ -96,7 +97,9 @@ class Progress:
         if progress_disabled():
             return
         if tty:
-            self._bar = tqdm(total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True
+            )
         else:
             self._lines = True
             self._last_time = self._start
@@ -117,7 +120,9 @@ class Progress:
                 now = time.monotonic()
                 every = max(1, int(self.total * self.step)) if self.total else 0
                 since = now - self._last_time
-                if since >= self.interval_s or (every and self.done - self._last_done >= every and since >= MIN_GAP_S):
+                if since >= self.interval_s or (
+                    every and self.done - self._last_done >= every and since >= MIN_GAP_S
+                ):
                     self._print_line(now)
 
     def write(self, line: str) -> None:
@@ -149,7 +154,10 @@ class Progress:
 
     def _counter_values(self) -> Mapping[str, Any]:
         try:
-            return {key: _format_value(value) for key, value in (self.counters() if self.counters else {}).items()}
+            return {
+                key: _format_value(value)
+                for key, value in (self.counters() if self.counters else {}).items()
+            }
         except Exception:  # a progress line must never stop the work
             return {}
 
@@ -177,7 +185,9 @@ class Progress:
         self._last_done = self.done
 
 
-def track(items: Iterable[T], total: int, desc: str, unit: str = "it", **kwargs: Any) -> Iterator[T]:
+def track(
+    items: Iterable[T], total: int, desc: str, unit: str = "it", **kwargs: Any
+) -> Iterator[T]:
     """Iterate over ``items`` with a :class:`Progress` of ``total`` units.
 
     items (Iterable[T]): The items, one unit each.

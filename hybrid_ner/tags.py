@@ -5,6 +5,7 @@ Soft targets are always built in BILUO (spaCy's native scheme); a model that
 uses BIO folds them with :func:`biluo_to_bio`, which loses nothing because
 every BILUO tag maps to exactly one BIO tag.
 """
+
 from typing import Dict, Iterable, List, Literal, Sequence, Tuple
 
 import numpy
@@ -78,7 +79,11 @@ def transition_constraints(
             if scheme == "BIO" and inside:
                 allowed[i] |= [p == "I" and lab == prev_label for p, lab in split]
     start = opens.copy()
-    end = numpy.array([p in (OUTSIDE, "L", "U") for p, _ in split]) if scheme == "BILUO" else numpy.ones(n, dtype=bool)
+    end = (
+        numpy.array([p in (OUTSIDE, "L", "U") for p, _ in split])
+        if scheme == "BILUO"
+        else numpy.ones(n, dtype=bool)
+    )
     return allowed, start, end
 
 

@@ -17,6 +17,7 @@ with ``hybrid_ner.corpus.write_docbin`` into a temporary directory.
 
     python scripts/bench_docbin_read.py [--conll PATH] [--limit N] [--repeats 1]
 """
+
 import argparse
 import os
 import tempfile
@@ -27,11 +28,14 @@ from typing import Callable, List
 from spacy.tokens import Doc, DocBin, SpanGroup
 from spacy.vocab import Vocab
 
-from hybrid_ner.layers import HUMAN_KEY, LLM_KEY, OMITTED_KEY
 from hybrid_ner.corpus import read_conll, read_docbin, write_docbin
+from hybrid_ner.layers import HUMAN_KEY, LLM_KEY, OMITTED_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONLL = Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003")) / "train.iob"
+DEFAULT_CONLL = (
+    Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003"))
+    / "train.iob"
+)
 SPAN_KEYS = (HUMAN_KEY, LLM_KEY, OMITTED_KEY)
 
 
@@ -70,7 +74,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conll", type=Path, default=DEFAULT_CONLL)
     parser.add_argument("--limit", type=int, default=0, help="Sentences (0: all)")
-    parser.add_argument("--repeats", type=int, default=1, help="Reads per variant; the fastest counts")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="Reads per variant; the fastest counts"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         plain, grouped = Path(tmp) / "plain.spacy", Path(tmp) / "grouped.spacy"
@@ -84,10 +90,18 @@ def main() -> None:
         t_spacy = best_time(read_spacy, grouped, args.repeats)
         t_ours = best_time(read_docbin, grouped, args.repeats)
     print(f"plain read (read_docbin, no span groups):  {t_plain:7.2f} s")
-    print(f"plain read, spaCy DocBin.get_docs:         {t_plain_spacy:7.2f} s  ({t_plain_spacy / t_plain:.2f}x plain)")
-    print(f"span groups, spaCy DocBin.get_docs:        {t_spacy:7.2f} s  ({t_spacy / t_plain:.2f}x plain)")
-    print(f"span groups, hybrid_ner read_docbin:       {t_ours:7.2f} s  ({t_ours / t_plain:.2f}x plain)")
-    print(f"read_docbin speed-up over spaCy's path:    {t_spacy / t_ours:.1f}x   (target: <= 2.00x plain)")
+    print(
+        f"plain read, spaCy DocBin.get_docs:         {t_plain_spacy:7.2f} s  ({t_plain_spacy / t_plain:.2f}x plain)"
+    )
+    print(
+        f"span groups, spaCy DocBin.get_docs:        {t_spacy:7.2f} s  ({t_spacy / t_plain:.2f}x plain)"
+    )
+    print(
+        f"span groups, hybrid_ner read_docbin:       {t_ours:7.2f} s  ({t_ours / t_plain:.2f}x plain)"
+    )
+    print(
+        f"read_docbin speed-up over spaCy's path:    {t_spacy / t_ours:.1f}x   (target: <= 2.00x plain)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ must give identical proposals; prints docs/s and the speed-up.
     python scripts/bench_llm_client.py [cli] [--concurrency 32 64] [--n1 128 --n2 640] [--latency 0.2] [--repeat 2]
     python scripts/bench_llm_client.py compare [-n 160] [--concurrency 16]
 """
+
 import argparse
 import asyncio
 import json
@@ -154,16 +155,31 @@ class LoopbackServer:
         prompt = request["messages"][-1]["content"]
         text = self.answer(prompt)
         return {
-            "id": "chatcmpl-bench", "object": "chat.completion", "model": request.get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": max(1, len(text) // 4)},
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "model": request.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(prompt) // 4,
+                "completion_tokens": max(1, len(text) // 4),
+            },
         }
 
 
 def hybrid_ner(*args: object, **kwargs) -> subprocess.CompletedProcess:
     """Run the CLI as a user would: a new Python process."""
     return subprocess.run(
-        [sys.executable, "-m", "hybrid_ner", *map(str, args)], capture_output=True, text=True, cwd=ROOT, **kwargs
+        [sys.executable, "-m", "hybrid_ner", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        **kwargs,
     )
 
 
@@ -173,12 +189,21 @@ def gold_answerer(docbin: Path) -> Callable[[str], str]:
     from hybrid_ner.corpus import read_docbin
 
     docs = read_docbin(docbin, spacy.blank("en").vocab)
-    gold = {doc.text: "\n".join(f"{e.label_}: {e.text}" for e in doc.ents) or "None" for doc in docs}
+    gold = {
+        doc.text: "\n".join(f"{e.label_}: {e.text}" for e in doc.ents) or "None" for doc in docs
+    }
     return lambda prompt: gold.get(query_sentence(prompt), "None")
 
 
-def timed_propose(docbin: Path, server: LoopbackServer, workdir: Path, n: int, concurrency: int,
-                  batch_size: int, tag: str) -> Tuple[float, float, float, int, int]:
+def timed_propose(
+    docbin: Path,
+    server: LoopbackServer,
+    workdir: Path,
+    n: int,
+    concurrency: int,
+    batch_size: int,
+    tag: str,
+) -> Tuple[float, float, float, int, int]:
     """Seconds (wall clock, CPU, and from the first request to the last
     answer) of one ``hybrid-ner propose`` run on the first n sentences, with
     the requests and the most in flight that the server saw."""
@@ -187,14 +212,33 @@ def timed_propose(docbin: Path, server: LoopbackServer, workdir: Path, n: int, c
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = hybrid_ner(
-        "propose", docbin, workdir / f"out-{tag}.spacy", "--base-url", server.base_url, "--model", "x",
-        "--api-key-env", "", "--concurrency", concurrency, "--k", 0, "--limit", n, "--batch-size", batch_size,
-        "--cache", cache, env={**os.environ, "TQDM_DISABLE": "1"},
+        "propose",
+        docbin,
+        workdir / f"out-{tag}.spacy",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "x",
+        "--api-key-env",
+        "",
+        "--concurrency",
+        concurrency,
+        "--k",
+        0,
+        "--limit",
+        n,
+        "--batch-size",
+        batch_size,
+        "--cache",
+        cache,
+        env={**os.environ, "TQDM_DISABLE": "1"},
     )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
-        raise SystemExit(f"hybrid-ner propose failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise SystemExit(
+            f"hybrid-ner propose failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return elapsed, cpu, server.request_phase, server.requests, server.max_concurrent
 
@@ -206,9 +250,11 @@ def cli_benchmark(args: argparse.Namespace) -> None:
         converted = hybrid_ner("convert", args.conll, docbin)
         if converted.returncode != 0:
             raise SystemExit(f"hybrid-ner convert failed:\n{converted.stdout}\n{converted.stderr}")
-        print(f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-              f"server latency {args.latency * 1000:.0f} ms; marginal {args.n2 - args.n1} sentences "
-              f"({args.n1} -> {args.n2}), batch size {args.batch_size}, best of {args.repeat}")
+        print(
+            f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+            f"server latency {args.latency * 1000:.0f} ms; marginal {args.n2 - args.n1} sentences "
+            f"({args.n1} -> {args.n2}), batch size {args.batch_size}, best of {args.repeat}"
+        )
         with LoopbackServer(gold_answerer(docbin), args.latency) as server:
             for concurrency in args.concurrency:
                 runs: Dict[int, List[float]] = {args.n1: [], args.n2: []}
@@ -218,16 +264,24 @@ def cli_benchmark(args: argparse.Namespace) -> None:
                 for rep in range(args.repeat):
                     for n in (args.n1, args.n2):
                         seconds, cpu, phase, requests, peak = timed_propose(
-                            docbin, server, workdir, n, concurrency, args.batch_size, f"{concurrency}-{n}-{rep}"
+                            docbin,
+                            server,
+                            workdir,
+                            n,
+                            concurrency,
+                            args.batch_size,
+                            f"{concurrency}-{n}-{rep}",
                         )
                         runs[n].append(seconds)
                         cpus[n].append(cpu)
                         phases[n].append(phase)
                         seen[n] = (requests, peak)
                         if args.verbose:
-                            print(f"  {concurrency} in flight, {n} sentences: {seconds:.2f} s ({cpu:.2f} s CPU, "
-                                  f"first request to last answer {phase:.2f} s), "
-                                  f"{requests} requests, at most {peak} at once")
+                            print(
+                                f"  {concurrency} in flight, {n} sentences: {seconds:.2f} s ({cpu:.2f} s CPU, "
+                                f"first request to last answer {phase:.2f} s), "
+                                f"{requests} requests, at most {peak} at once"
+                            )
                 # The minimum: the machine is shared, noise only ever adds time.
                 t1, t2 = min(runs[args.n1]), min(runs[args.n2])
                 marginal = t2 - t1
@@ -239,12 +293,16 @@ def cli_benchmark(args: argparse.Namespace) -> None:
                 # answer): the client without the CLI's start-up and output writing.
                 phase = min(phases[args.n2]) - min(phases[args.n1])
                 median = statistics.median(runs[args.n2]) - statistics.median(runs[args.n1])
-                print(f"{concurrency:3d} in flight: {args.n1} sentences {t1:6.2f} s, {args.n2} sentences {t2:6.2f} s; "
-                      f"marginal {marginal:5.2f} s, limit {limit:4.2f} s: {limit / marginal:5.1%} of the limit "
-                      f"through the CLI (medians: {median:5.2f} s, {limit / median:5.1%})")
-                print(f"{'':17}request phase marginal {phase:5.2f} s: {limit / phase:5.1%} of the limit; "
-                      f"marginal CPU of the CLI {cpu:4.2f} s; server: {seen[args.n2][0]} requests, "
-                      f"at most {seen[args.n2][1]} at once")
+                print(
+                    f"{concurrency:3d} in flight: {args.n1} sentences {t1:6.2f} s, {args.n2} sentences {t2:6.2f} s; "
+                    f"marginal {marginal:5.2f} s, limit {limit:4.2f} s: {limit / marginal:5.1%} of the limit "
+                    f"through the CLI (medians: {median:5.2f} s, {limit / median:5.1%})"
+                )
+                print(
+                    f"{'':17}request phase marginal {phase:5.2f} s: {limit / phase:5.1%} of the limit; "
+                    f"marginal CPU of the CLI {cpu:4.2f} s; server: {seen[args.n2][0]} requests, "
+                    f"at most {seen[args.n2][1]} at once"
+                )
         print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -255,8 +313,8 @@ def compare_benchmark(args: argparse.Namespace) -> None:
     from spacy_llm.models.rest.openai.model import OpenAI
     from spacy_llm.registry import registry
 
-    from hybrid_ner.layers import LLM_KEY
     from hybrid_ner.corpus import read_docbin
+    from hybrid_ner.layers import LLM_KEY
     from hybrid_ner.llm.config import build_pipeline, load_config, set_value, use_openai_compatible
     from tests.llm.llm_test_server import ScriptedOpenAIServer
 
@@ -271,37 +329,62 @@ def compare_benchmark(args: argparse.Namespace) -> None:
     @registry.llm_models("bench.SpacyLlmOpenAILocal.v1")
     def spacy_llm_openai_local(base_url: str, name: str) -> LocalSpacyLlmOpenAI:
         return LocalSpacyLlmOpenAI(
-            name=name, endpoint=f"{base_url}/chat/completions", config={"temperature": 0.0}, strict=True,
-            max_tries=5, interval=1.0, max_request_time=30, context_length=4096,
+            name=name,
+            endpoint=f"{base_url}/chat/completions",
+            config={"temperature": 0.0},
+            strict=True,
+            max_tries=5,
+            interval=1.0,
+            max_request_time=30,
+            context_length=4096,
         )
 
     def run(nlp, docs: List[Doc]):
         start = time.perf_counter()
         out = list(nlp.pipe([doc.copy() for doc in docs], batch_size=64))
-        return time.perf_counter() - start, [[(s.start, s.end, s.label_) for s in d.spans[LLM_KEY]] for d in out]
+        return time.perf_counter() - start, [
+            [(s.start, s.end, s.label_) for s in d.spans[LLM_KEY]] for d in out
+        ]
 
     docs = read_docbin(args.docs, spacy.blank("en").vocab)[: args.n]
-    gold = {doc.text: "\n".join(f"{e.label_}: {e.text}" for e in doc.ents) or "None" for doc in docs}
+    gold = {
+        doc.text: "\n".join(f"{e.label_}: {e.text}" for e in doc.ents) or "None" for doc in docs
+    }
     concurrency = args.concurrency[0]
-    with ScriptedOpenAIServer(answer=lambda p: gold.get(query_sentence(p), "None"), latency=args.latency) as server:
+    with ScriptedOpenAIServer(
+        answer=lambda p: gold.get(query_sentence(p), "None"), latency=args.latency
+    ) as server:
         config = use_openai_compatible(load_config(), server.base_url, server.model, None)
         set_value(config, "components.llm.task.examples.k", 0)
         set_value(config, "components.llm.model.concurrency", concurrency)
         set_value(config, "components.llm.model.cache", None)
         ours_time, ours = run(build_pipeline(config), docs)
         n_ours = len(server.requests)
-        set_value(config, "components.llm.model",
-                  {"@llm_models": "bench.SpacyLlmOpenAILocal.v1", "base_url": server.base_url, "name": server.model})
+        set_value(
+            config,
+            "components.llm.model",
+            {
+                "@llm_models": "bench.SpacyLlmOpenAILocal.v1",
+                "base_url": server.base_url,
+                "name": server.model,
+            },
+        )
         base_time, base = run(build_pipeline(config), docs)
         n_base = len(server.requests) - n_ours  # (the auth GET is not counted)
     if ours != base:
         raise SystemExit("Parsed outputs differ between the two clients")
     n_props = sum(len(d) for d in ours)
-    print(f"{len(docs)} sentences, {n_props} proposals (identical for both clients), "
-          f"server latency {args.latency * 1000:.0f} ms")
-    print(f"spacy-llm OpenAI (sequential): {base_time:7.2f} s  {len(docs) / base_time:7.1f} docs/s  ({n_base} requests)")
-    print(f"hybrid_ner client ({concurrency} in flight): {ours_time:7.2f} s  "
-          f"{len(docs) / ours_time:7.1f} docs/s  ({n_ours} requests)")
+    print(
+        f"{len(docs)} sentences, {n_props} proposals (identical for both clients), "
+        f"server latency {args.latency * 1000:.0f} ms"
+    )
+    print(
+        f"spacy-llm OpenAI (sequential): {base_time:7.2f} s  {len(docs) / base_time:7.1f} docs/s  ({n_base} requests)"
+    )
+    print(
+        f"hybrid_ner client ({concurrency} in flight): {ours_time:7.2f} s  "
+        f"{len(docs) / ours_time:7.1f} docs/s  ({n_ours} requests)"
+    )
     print(f"speed-up: {base_time / ours_time:.1f}x")
 
 
@@ -309,15 +392,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", nargs="?", choices=("cli", "compare"), default="cli")
     parser.add_argument("--latency", type=float, default=0.2, help="server latency per request (s)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=None,
-                        help="requests in flight (cli: 32 64; compare: 16)")
-    parser.add_argument("--conll", default=str(WIKIGOLD), help="cli: CoNLL file converted with hybrid-ner convert")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=None,
+        help="requests in flight (cli: 32 64; compare: 16)",
+    )
+    parser.add_argument(
+        "--conll", default=str(WIKIGOLD), help="cli: CoNLL file converted with hybrid-ner convert"
+    )
     parser.add_argument("--n1", type=int, default=128, help="cli: sentences of the short run")
     parser.add_argument("--n2", type=int, default=640, help="cli: sentences of the long run")
     parser.add_argument("--batch-size", type=int, default=64, help="cli: propose --batch-size")
-    parser.add_argument("--repeat", type=int, default=2, help="cli: runs per size (the fastest counts)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="cli: runs per size (the fastest counts)"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="cli: print every run")
-    parser.add_argument("--docs", default=str(ROOT / "corpus" / "wikigold" / "dev.spacy"), help="compare: DocBin")
+    parser.add_argument(
+        "--docs", default=str(ROOT / "corpus" / "wikigold" / "dev.spacy"), help="compare: DocBin"
+    )
     parser.add_argument("-n", type=int, default=160, help="compare: sentences")
     args = parser.parse_args()
     if args.mode == "cli":

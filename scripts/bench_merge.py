@@ -10,6 +10,7 @@ measured here, not quality.
 
     python scripts/bench_merge.py [--conll PATH] [--limit N] [--repeats 3]
 """
+
 import argparse
 import os
 import tempfile
@@ -17,23 +18,30 @@ import time
 from pathlib import Path
 
 import spacy
-from synthetic_proposals import add_synthetic_proposals  # scripts/ is on sys.path when run as a script
+from synthetic_proposals import (
+    add_synthetic_proposals,
+)  # scripts/ is on sys.path when run as a script
 
-from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.corpus import read_conll, read_docbin, write_docbin
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.merge.merger import Merger
 from hybrid_ner.merge.mixing import LabelMixing
 from hybrid_ner.simulation.omissions import omit_entities
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONLL = Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003")) / "train.iob"
+DEFAULT_CONLL = (
+    Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003"))
+    / "train.iob"
+)
 
 
 def build_input(conll: Path, limit: int, seed: int, path: Path) -> int:
     docs = read_conll(conll).docs
     if limit:
         docs = docs[:limit]
-    return write_docbin(path, add_synthetic_proposals([omit_entities(doc, 0.4, seed) for doc in docs], seed))
+    return write_docbin(
+        path, add_synthetic_proposals([omit_entities(doc, 0.4, seed) for doc in docs], seed)
+    )
 
 
 def main() -> None:
@@ -47,7 +55,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "proposals.spacy"
         n_docs = build_input(args.conll, args.limit, args.seed, path)
-        print(f"input: {n_docs} sentences from {args.conll}, {path.stat().st_size / 1e6:.1f} MB DocBin")
+        print(
+            f"input: {n_docs} sentences from {args.conll}, {path.stat().st_size / 1e6:.1f} MB DocBin"
+        )
         read_times, merge_times, mix_times = [], [], []
         for _ in range(args.repeats):
             start = time.perf_counter()
@@ -71,7 +81,9 @@ def main() -> None:
     print(f"  merge (fit + apply)      {merge:7.2f} s")
     print(f"  label mixing             {mix:7.2f} s")
     ratio = (merge + mix) / read
-    print(f"  (merge + mixing) / read  {ratio:7.2f}x   target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'}")
+    print(
+        f"  (merge + mixing) / read  {ratio:7.2f}x   target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'}"
+    )
     print(f"  (read + merge + mixing) / read  {(read + merge + mix) / read:.2f}x")
 
 

@@ -30,6 +30,7 @@ whole prompt evaluated) and must get the answer it got in the run.
 
     python scripts/bench_prompt_order.py [--limit 200] [--k 4] [--threads N] [--output result.json]
 """
+
 import argparse
 import json
 import os
@@ -50,6 +51,7 @@ BUILD_HINT = (
 
 # Pure helpers (tested without a model).
 
+
 def shared_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
     """The length of the longest common prefix of two sequences."""
     n = 0
@@ -60,8 +62,11 @@ def shared_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
     return n
 
 
-def evaluated_tokens(sequences: Sequence[Sequence[int]], kept: Optional[Sequence[Sequence[int]]] = None,
-                     block: Optional[int] = None) -> List[int]:
+def evaluated_tokens(
+    sequences: Sequence[Sequence[int]],
+    kept: Optional[Sequence[Sequence[int]]] = None,
+    block: Optional[int] = None,
+) -> List[int]:
     """Prompt tokens llama-cpp-python evaluates for each prompt sent in this
     order, with its prefix reuse: the part of the prompt after its longest
     common prefix with what the KV cache holds (the previous prompt and its
@@ -89,7 +94,9 @@ def evaluated_tokens(sequences: Sequence[Sequence[int]], kept: Optional[Sequence
     return counts
 
 
-def similarity_order(examples: Sequence[Any], scores: Dict[int, float], index: Dict[int, int]) -> List[Any]:
+def similarity_order(
+    examples: Sequence[Any], scores: Dict[int, float], index: Dict[int, int]
+) -> List[Any]:
     """Examples in retrieval order: most similar first, then pool position
     (the order before issue 15.1). ``scores`` and ``index`` are keyed by
     ``id(example)``."""
@@ -104,6 +111,7 @@ def distinct(prompts: Sequence[str]) -> List[str]:
 
 # The benchmark.
 
+
 class Meter:
     """Counts what llama.cpp evaluates per request by wrapping the Llama
     instance's ``generate`` (the full prompt tokens) and ``eval`` (a call
@@ -117,8 +125,14 @@ class Meter:
         eval_, generate = llama.eval, llama.generate
 
         def wrapped_generate(tokens, *args, **kwargs):
-            self._current = {"prompt_tokens": len(tokens), "tokens": list(tokens), "evaluated": None,
-                             "prompt_s": 0.0, "generated": 0, "generate_s": 0.0}
+            self._current = {
+                "prompt_tokens": len(tokens),
+                "tokens": list(tokens),
+                "evaluated": None,
+                "prompt_s": 0.0,
+                "generated": 0,
+                "generate_s": 0.0,
+            }
             self.requests.append(self._current)
             return generate(tokens, *args, **kwargs)
 
@@ -154,8 +168,12 @@ def perf(llama: Any) -> Dict[str, float]:
 
     llama_cpp.llama_synchronize(llama._ctx.ctx)
     data = llama_cpp.llama_perf_context(llama._ctx.ctx)
-    return {"n_p_eval": data.n_p_eval, "t_p_eval_s": data.t_p_eval_ms / 1000,
-            "n_eval": data.n_eval, "t_eval_s": data.t_eval_ms / 1000}
+    return {
+        "n_p_eval": data.n_p_eval,
+        "t_p_eval_s": data.t_p_eval_ms / 1000,
+        "n_eval": data.n_eval,
+        "t_eval_s": data.t_eval_ms / 1000,
+    }
 
 
 def perf_reset(llama: Any) -> None:
@@ -199,6 +217,7 @@ def load(limit: int, k: int, threads: Optional[int]):
 def render_prompts(nlp: Any, docs: List[Any]) -> Tuple[List[str], List[str]]:
     """(old, new) prompt lists, each in its sending order, each prompt once."""
     import numpy
+
     from hybrid_ner.cli.propose import _prefix_schedule
 
     component = nlp.get_pipe("llm")
@@ -255,7 +274,9 @@ class Runner:
         from hybrid_ner.llm.usage import LLMRequestError
 
         try:
-            return self.backend.complete(self.model.messages(prompt), self.model.generation, self.model.usage).text
+            return self.backend.complete(
+                self.model.messages(prompt), self.model.generation, self.model.usage
+            ).text
         except LLMRequestError as err:  # a blank answer: still a (comparable) answer
             self.failures += 1
             return f"<{getattr(err, 'kind', 'error')}>"
@@ -277,8 +298,11 @@ class Runner:
     def result(self, n_sentences: int, max_tokens: int) -> Dict[str, Any]:
         requests = self.requests
         measured = [r["evaluated"] or 0 for r in requests]
-        predicted = evaluated_tokens([r["tokens"] for r in requests], [r["kept"] for r in requests],
-                                     getattr(self.backend, "prefix_block", None))
+        predicted = evaluated_tokens(
+            [r["tokens"] for r in requests],
+            [r["kept"] for r in requests],
+            getattr(self.backend, "prefix_block", None),
+        )
         return {
             "order": self.name,
             "prompts": len(self.prompts),
@@ -289,7 +313,9 @@ class Runner:
             "evaluated_tokens": sum(measured),
             "evaluated_tokens_predicted": sum(predicted),
             "generated_tokens": sum(r["generated"] for r in requests),
-            "answers_at_max_tokens": sum(1 for r in requests if max_tokens and r["generated"] + 1 >= max_tokens),
+            "answers_at_max_tokens": sum(
+                1 for r in requests if max_tokens and r["generated"] + 1 >= max_tokens
+            ),
             "prompt_eval_s": sum(r["prompt_s"] for r in requests),
             "generate_s": sum(r["generate_s"] for r in requests),
             "llama_perf": perf(self.llama),
@@ -309,7 +335,9 @@ def run_interleaved(runners: List[Runner], every: float) -> float:
         now = time.perf_counter()
         if now - last >= every or all(runner.done for runner in runners):
             last = now
-            state = ", ".join(f"{r.name} {len(r.answers)}/{len(r.prompts)} ({r.busy_s:.0f} s)" for r in runners)
+            state = ", ".join(
+                f"{r.name} {len(r.answers)}/{len(r.prompts)} ({r.busy_s:.0f} s)" for r in runners
+            )
             print(f"[{now - start:.0f} s] {state}", file=sys.stderr, flush=True)
     return time.perf_counter() - start
 
@@ -324,8 +352,14 @@ def recheck(runner: Runner, prompts: List[str]) -> List[Dict[str, str]]:
         runner.meter.finish()
         for other in RUNNERS:
             if prompt in other.answers and other.answers[prompt] != answer:
-                differing.append({"order": other.name, "prompt_tail": prompt[-160:],
-                                  "in_run": other.answers[prompt], "cold": answer})
+                differing.append(
+                    {
+                        "order": other.name,
+                        "prompt_tail": prompt[-160:],
+                        "in_run": other.answers[prompt],
+                        "cold": answer,
+                    }
+                )
     return differing
 
 
@@ -334,19 +368,39 @@ RUNNERS: List[Runner] = []
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, default=200, help="first N WikiGold training sentences (0: all)")
+    parser.add_argument(
+        "--limit", type=int, default=200, help="first N WikiGold training sentences (0: all)"
+    )
     parser.add_argument("--k", type=int, default=4, help="retrieved examples per sentence")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="llama.cpp threads (default: the config's, all cores)")
-    parser.add_argument("--raw-tokens", type=int, default=1024, help="length of the uncached prompt for the raw rate")
-    parser.add_argument("--recheck", type=int, default=6,
-                        help="prompts per order sent again from an empty KV cache to check their answers")
-    parser.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines (stderr)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads (default: the config's, all cores)",
+    )
+    parser.add_argument(
+        "--raw-tokens",
+        type=int,
+        default=1024,
+        help="length of the uncached prompt for the raw rate",
+    )
+    parser.add_argument(
+        "--recheck",
+        type=int,
+        default=6,
+        help="prompts per order sent again from an empty KV cache to check their answers",
+    )
+    parser.add_argument(
+        "--progress", type=float, default=5.0, help="seconds between progress lines (stderr)"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the result (JSON) here")
     args = parser.parse_args()
     for path in (TRAIN, POOL):
         if not path.is_file():
-            print(f"{path.relative_to(ROOT)} is missing: run `{BUILD_HINT}` in {ROOT}", file=sys.stderr)
+            print(
+                f"{path.relative_to(ROOT)} is missing: run `{BUILD_HINT}` in {ROOT}",
+                file=sys.stderr,
+            )
             return 1
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -356,20 +410,36 @@ def main() -> int:
     nlp, docs = load(args.limit, args.k, args.threads)
     model = nlp.get_pipe("llm")._model
     old, new = render_prompts(nlp, docs)
-    print(f"{len(docs)} sentences; {len(old)} old / {len(new)} new distinct prompts; "
-          f"prompts rendered in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    print(
+        f"{len(docs)} sentences; {len(old)} old / {len(new)} new distinct prompts; "
+        f"prompts rendered in {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     first = model.backend
-    second = LlamaCppBackend(first.weights, n_ctx=first.n_ctx, n_threads=first.n_threads,
-                             n_batch=first.n_batch, seed=first.seed, prefix_block=first.prefix_block)
+    second = LlamaCppBackend(
+        first.weights,
+        n_ctx=first.n_ctx,
+        n_threads=first.n_threads,
+        n_batch=first.n_batch,
+        seed=first.seed,
+        prefix_block=first.prefix_block,
+    )
     RUNNERS[:] = [Runner("old", old, model, first), Runner("new", new, model, second)]
     # Warm-up (pages the weights in), then the raw rate on one long uncached prompt.
     for runner in RUNNERS:
         runner.complete(new[0])
         runner.meter.finish()
     llama = RUNNERS[0].llama
-    long_tokens = llama.tokenize("\n\n".join(old).encode("utf-8"), add_bos=False, special=False)[: args.raw_tokens]
+    long_tokens = llama.tokenize("\n\n".join(old).encode("utf-8"), add_bos=False, special=False)[
+        : args.raw_tokens
+    ]
     rate_before = raw_rate(llama, long_tokens)
-    print(f"raw prompt processing: {rate_before['tokens_per_s']:.0f} tokens/s", file=sys.stderr, flush=True)
+    print(
+        f"raw prompt processing: {rate_before['tokens_per_s']:.0f} tokens/s",
+        file=sys.stderr,
+        flush=True,
+    )
     total_wall = run_interleaved(RUNNERS, args.progress)
     n = len(docs)
     results = [runner.result(n, int(model.generation.get("max_tokens") or 0)) for runner in RUNNERS]
@@ -386,24 +456,39 @@ def main() -> int:
     for r in results:
         r["closeness"] = (r["evaluated_tokens"] / rate) / r["wall_s"]
         r["prompt_eval_share"] = r["prompt_eval_s"] / r["wall_s"]
-        r["prompt_eval_rate"] = r["evaluated_tokens"] / r["prompt_eval_s"] if r["prompt_eval_s"] else None
+        r["prompt_eval_rate"] = (
+            r["evaluated_tokens"] / r["prompt_eval_s"] if r["prompt_eval_s"] else None
+        )
         r["generate_rate"] = r["generated_tokens"] / r["generate_s"] if r["generate_s"] else None
     result = {
-        "sentences": n, "k": args.k, "threads": first.n_threads, "config": str(CONFIG.relative_to(ROOT)),
-        "model": first.model_id, "n_ctx": first.n_ctx, "n_batch": first.n_batch,
+        "sentences": n,
+        "k": args.k,
+        "threads": first.n_threads,
+        "config": str(CONFIG.relative_to(ROOT)),
+        "model": first.model_id,
+        "n_ctx": first.n_ctx,
+        "n_batch": first.n_batch,
         "prefix_block": first.prefix_block,
-        "generation": model.generation, "cpu_count": os.cpu_count(), "load_avg_end": os.getloadavg(),
+        "generation": model.generation,
+        "cpu_count": os.cpu_count(),
+        "load_avg_end": os.getloadavg(),
         "mode": "interleaved: one prompt of each order in turn, each order on its own llama.cpp instance",
         "total_wall_s": total_wall,
         "raw_rate": {"before": rate_before, "after": rate_after, "tokens_per_s": rate},
         "orders": {r["order"]: r for r in results},
         "speedup_new_over_old": results[1]["sentences_per_s"] / results[0]["sentences_per_s"],
         "prompt_eval_speedup": results[0]["prompt_eval_s"] / results[1]["prompt_eval_s"],
-        "identical_prompts": len(common), "answer_mismatches": len(mismatches),
-        "mismatch_examples": [{"prompt_tail": p[-200:], "old": RUNNERS[0].answers[p], "new": RUNNERS[1].answers[p]}
-                              for p in mismatches[:5]],
-        "recheck_cold": {"prompts": len(set(sample)) if args.recheck else 0, "differing": len(cold_differing),
-                         "examples": cold_differing[:5]},
+        "identical_prompts": len(common),
+        "answer_mismatches": len(mismatches),
+        "mismatch_examples": [
+            {"prompt_tail": p[-200:], "old": RUNNERS[0].answers[p], "new": RUNNERS[1].answers[p]}
+            for p in mismatches[:5]
+        ],
+        "recheck_cold": {
+            "prompts": len(set(sample)) if args.recheck else 0,
+            "differing": len(cold_differing),
+            "examples": cold_differing[:5],
+        },
     }
     print_table(result)
     if args.output is not None:
@@ -417,24 +502,49 @@ def main() -> int:
 
 def print_table(result: Dict[str, Any]) -> None:
     rate = result["raw_rate"]["tokens_per_s"]
-    print(f"\n{result['sentences']} WikiGold train sentences, k={result['k']}, {result['threads']} thread(s); "
-          f"raw prompt processing {rate:.0f} tokens/s (before / after: "
-          f"{result['raw_rate']['before']['tokens_per_s']:.0f} / {result['raw_rate']['after']['tokens_per_s']:.0f})")
-    header = ("order", "prompts", "wall s", "sent/s", "prompt tok", "evaluated", "eval s", "generated", "gen s",
-              "closeness")
+    print(
+        f"\n{result['sentences']} WikiGold train sentences, k={result['k']}, {result['threads']} thread(s); "
+        f"raw prompt processing {rate:.0f} tokens/s (before / after: "
+        f"{result['raw_rate']['before']['tokens_per_s']:.0f} / {result['raw_rate']['after']['tokens_per_s']:.0f})"
+    )
+    header = (
+        "order",
+        "prompts",
+        "wall s",
+        "sent/s",
+        "prompt tok",
+        "evaluated",
+        "eval s",
+        "generated",
+        "gen s",
+        "closeness",
+    )
     rows = [header]
     for name, r in result["orders"].items():
-        rows.append((name, r["prompts"], f"{r['wall_s']:.1f}", f"{r['sentences_per_s']:.3f}", r["prompt_tokens"],
-                     r["evaluated_tokens"], f"{r['prompt_eval_s']:.1f}", r["generated_tokens"],
-                     f"{r['generate_s']:.1f}", f"{r['closeness']:.2f}"))
+        rows.append(
+            (
+                name,
+                r["prompts"],
+                f"{r['wall_s']:.1f}",
+                f"{r['sentences_per_s']:.3f}",
+                r["prompt_tokens"],
+                r["evaluated_tokens"],
+                f"{r['prompt_eval_s']:.1f}",
+                r["generated_tokens"],
+                f"{r['generate_s']:.1f}",
+                f"{r['closeness']:.2f}",
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
-    print(f"speed-up new/old: {result['speedup_new_over_old']:.2f}x (prompt evaluation alone "
-          f"{result['prompt_eval_speedup']:.2f}x); identical prompts in both orders: "
-          f"{result['identical_prompts']}, answers differing: {result['answer_mismatches']}; "
-          f"re-sent from an empty KV cache: {result['recheck_cold']['prompts']}, "
-          f"answers differing: {result['recheck_cold']['differing']}")
+    print(
+        f"speed-up new/old: {result['speedup_new_over_old']:.2f}x (prompt evaluation alone "
+        f"{result['prompt_eval_speedup']:.2f}x); identical prompts in both orders: "
+        f"{result['identical_prompts']}, answers differing: {result['answer_mismatches']}; "
+        f"re-sent from an empty KV cache: {result['recheck_cold']['prompts']}, "
+        f"answers differing: {result['recheck_cold']['differing']}"
+    )
 
 
 if __name__ == "__main__":

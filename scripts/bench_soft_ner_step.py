@@ -14,6 +14,7 @@ default of ``spacy project run``.
         --dev corpus/wikigold/dev.spacy --calibration corpus/wikigold/dev_llm.spacy \
         [--steps 8] [--warmup 2] [--output metrics/bench/soft_ner_step.json]
 """
+
 import argparse
 import os
 import statistics
@@ -55,26 +56,44 @@ def step(nlp: Language, optimizer: Optimizer, batch: List[Example]) -> Callable[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=Path, default=ROOT / "corpus" / "wikigold" / "train_llm.spacy")
+    parser.add_argument(
+        "--train", type=Path, default=ROOT / "corpus" / "wikigold" / "train_llm.spacy"
+    )
     parser.add_argument("--dev", type=Path, default=ROOT / "corpus" / "wikigold" / "dev.spacy")
-    parser.add_argument("--calibration", type=Path, default=ROOT / "corpus" / "wikigold" / "dev_llm.spacy")
-    parser.add_argument("--limit", type=int, default=200, help="training sentences read (the batch is the first)")
+    parser.add_argument(
+        "--calibration", type=Path, default=ROOT / "corpus" / "wikigold" / "dev_llm.spacy"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=200, help="training sentences read (the batch is the first)"
+    )
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     for path in (args.train, args.dev, args.calibration):
         if not path.is_file():
-            raise SystemExit(f"{path}: not found; run `spacy project run all` (or convert/split/propose) first")
+            raise SystemExit(
+                f"{path}: not found; run `spacy project run all` (or convert/split/propose) first"
+            )
     common = {"paths.train": str(args.train), "paths.dev": str(args.dev), "corpora.dev.limit": 20}
     setups = {
-        "transition NER (human)": (ROOT / "configs" / "ner_transformer.cfg", {
-            **common, "training.train_corpus": "corpora.train", "corpora.train.limit": args.limit}),
-        "soft NER (human)": (ROOT / "configs" / "ner_soft.cfg", {
-            **common, "training.train_corpus": "corpora.human", "corpora.human.limit": args.limit}),
-        "soft NER (calibrated)": (ROOT / "configs" / "ner_soft.cfg", {
-            **common, "paths.calibration": str(args.calibration),
-            "training.train_corpus": "corpora.hybrid_calibrated", "corpora.hybrid_calibrated.limit": args.limit}),
+        "transition NER (human)": (
+            ROOT / "configs" / "ner_transformer.cfg",
+            {**common, "training.train_corpus": "corpora.train", "corpora.train.limit": args.limit},
+        ),
+        "soft NER (human)": (
+            ROOT / "configs" / "ner_soft.cfg",
+            {**common, "training.train_corpus": "corpora.human", "corpora.human.limit": args.limit},
+        ),
+        "soft NER (calibrated)": (
+            ROOT / "configs" / "ner_soft.cfg",
+            {
+                **common,
+                "paths.calibration": str(args.calibration),
+                "training.train_corpus": "corpora.hybrid_calibrated",
+                "corpora.hybrid_calibrated.limit": args.limit,
+            },
+        ),
     }
     runs = {}
     words = {}
@@ -95,8 +114,12 @@ def main() -> None:
     print(f"\n{'pipeline':<26}{'median s/step':>14}{'ratio':>8}")
     for name, values in times.items():
         median = statistics.median(values)
-        result[name] = {"median_s": round(median, 4), "ratio": round(median / base, 3),
-                        "words": words[name], "steps": len(values)}
+        result[name] = {
+            "median_s": round(median, 4),
+            "ratio": round(median / base, 3),
+            "words": words[name],
+            "steps": len(values),
+        }
         print(f"{name:<26}{median:>14.3f}{median / base:>8.2f}")
     print("target: soft NER ratio <= 1.2")
     if args.output:

@@ -13,6 +13,7 @@ measured on uncached prompts only if the cache is fresh.
 
 ``--config`` evaluates any proposal config instead (e.g. an OpenAI-compatible server).
 """
+
 import argparse
 import json
 import random
@@ -28,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hybrid_ner.corpus import read_conll, read_docbin  # noqa: E402
+from hybrid_ner.evaluation import score_proposals  # noqa: E402
 from hybrid_ner.llm.config import build_pipeline, load_config, set_value  # noqa: E402
-from hybrid_ner.llm.evaluate import score_proposals  # noqa: E402
 
 QUERY = {"single": "hybrid_ner.SingleQueryPrompt.v1", "per-type": "hybrid_ner.PerTypePrompt.v1"}
 
@@ -43,13 +44,19 @@ def load(path: str, vocab) -> List[Doc]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", required=True, help=".spacy or CoNLL file with gold entities")
-    parser.add_argument("--pool", required=True, help=".spacy or CoNLL file to retrieve examples from")
-    parser.add_argument("--pool-limit", type=int, default=0, help="use only the first N pool sentences")
+    parser.add_argument(
+        "--pool", required=True, help=".spacy or CoNLL file to retrieve examples from"
+    )
+    parser.add_argument(
+        "--pool-limit", type=int, default=0, help="use only the first N pool sentences"
+    )
     parser.add_argument("-n", type=int, default=60, help="sentences sampled from --gold (seeded)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k", default="0,4,8", help="comma-separated numbers of examples")
     parser.add_argument("--query", default="single", choices=sorted(QUERY))
-    parser.add_argument("--config", default=None, help="proposal config (default: built-in, embedded LLM)")
+    parser.add_argument(
+        "--config", default=None, help="proposal config (default: built-in, embedded LLM)"
+    )
     parser.add_argument("--cache", default=str(ROOT / ".cache" / "llm" / "eval.sqlite"))
     parser.add_argument("--out", default=None, help="write all figures as JSON here")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: all cores)")
@@ -72,7 +79,11 @@ def main() -> None:
         set_value(config, "components.llm.task.prompt", {"@llm_misc": QUERY[args.query]})
         set_value(config, "components.llm.task.examples.pool", str(pool_file))
         set_value(config, "components.llm.task.examples.k", k)
-        set_value(config, "components.llm.model.cache", {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": args.cache})
+        set_value(
+            config,
+            "components.llm.model.cache",
+            {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": args.cache},
+        )
         if args.threads:
             set_value(config, "components.llm.model.n_threads", args.threads)
         nlp = build_pipeline(config)
@@ -82,19 +93,33 @@ def main() -> None:
         seconds = time.perf_counter() - start
         usage = model.usage.report()
         scores = score_proposals(docs)
-        results[k] = {"scores": scores, "seconds": round(seconds, 1), "usage": usage,
-                      "sentences_per_s_uncached": round(usage["requests"] / seconds, 3) if usage["requests"] else None}
+        results[k] = {
+            "scores": scores,
+            "seconds": round(seconds, 1),
+            "usage": usage,
+            "sentences_per_s_uncached": round(usage["requests"] / seconds, 3)
+            if usage["requests"]
+            else None,
+        }
         model.close()
-        print(f"\n== {Path(args.gold).name}: {len(sample)} sentences, query={args.query}, k={k} "
-              f"({seconds:.0f} s, {usage['requests']} requests, {usage['cache_hits']} cached, "
-              f"prompt tokens {usage['prompt_tokens']}, completion tokens {usage['completion_tokens']})")
+        print(
+            f"\n== {Path(args.gold).name}: {len(sample)} sentences, query={args.query}, k={k} "
+            f"({seconds:.0f} s, {usage['requests']} requests, {usage['cache_hits']} cached, "
+            f"prompt tokens {usage['prompt_tokens']}, completion tokens {usage['completion_tokens']})"
+        )
         print(f"{'label':6} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
         for label, s in scores.items():
-            print(f"{label:6} {s['p']:6.3f} {s['r']:6.3f} {s['f']:6.3f} {s['tp']:4d} {s['fp']:4d} {s['fn']:4d}")
+            print(
+                f"{label:6} {s['p']:6.3f} {s['r']:6.3f} {s['f']:6.3f} {s['tp']:4d} {s['fp']:4d} {s['fn']:4d}"
+            )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"gold": args.gold, "n": len(sample), "query": args.query,
-                                              "results": results}, indent=2))
+        Path(args.out).write_text(
+            json.dumps(
+                {"gold": args.gold, "n": len(sample), "query": args.query, "results": results},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ proposals as "synthetic", never as an LLM's.
 
     python scripts/synthetic_proposals.py corpus/wikigold/train_omit0.4.spacy OUT.spacy --seed 0
 """
+
 import argparse
 import random
 from pathlib import Path
@@ -20,8 +21,8 @@ from typing import List
 import spacy
 from spacy.tokens import Doc, Span
 
-from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 
 LABELS = ["LOC", "MISC", "ORG", "PER"]
 
@@ -55,19 +56,25 @@ def add_synthetic_proposals(docs: List[Doc], seed: int) -> List[Doc]:
     rng = random.Random(seed)
     for doc in docs:
         gold = list(doc.ents) + (list(doc.spans[OMITTED_KEY]) if OMITTED_KEY in doc.spans else [])
-        doc.spans[LLM_KEY] = synthetic_proposals(doc, sorted(gold, key=lambda s: (s.start, s.end)), rng)
+        doc.spans[LLM_KEY] = synthetic_proposals(
+            doc, sorted(gold, key=lambda s: (s.start, s.end)), rng
+        )
     return docs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("input", type=Path, help="DocBin with gold (or omission-simulated) entities")
+    parser.add_argument(
+        "input", type=Path, help="DocBin with gold (or omission-simulated) entities"
+    )
     parser.add_argument("output", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     docs = add_synthetic_proposals(read_docbin(args.input, spacy.blank("en").vocab), args.seed)
     write_docbin(args.output, docs)
-    print(f"{len(docs)} docs, {sum(len(d.spans[LLM_KEY]) for d in docs)} synthetic proposals → {args.output}")
+    print(
+        f"{len(docs)} docs, {sum(len(d.spans[LLM_KEY]) for d in docs)} synthetic proposals → {args.output}"
+    )
 
 
 if __name__ == "__main__":

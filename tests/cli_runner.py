@@ -1,4 +1,5 @@
 """Run the hybrid-ner CLI in-process, as the tests of several commands do."""
+
 from typing import Tuple
 
 from hybrid_ner.cli import main

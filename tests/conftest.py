@@ -6,7 +6,9 @@ import spacy
 
 ROOT = Path(__file__).resolve().parent.parent
 WIKIGOLD = ROOT / "corpus" / "wikigold" / "wikigold.conll.txt"
-CONLL_DIR = Path(os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003"))
+CONLL_DIR = Path(
+    os.environ.get("HYBRID_NER_CONLL_DIR", ROOT.parent / "shared" / "data" / "conll2003")
+)
 
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

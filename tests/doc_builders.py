@@ -1,5 +1,6 @@
 """Build real Docs with human entities and LLM proposals for the merge tests,
 and hypothesis strategies that generate them."""
+
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from hypothesis import strategies as st
@@ -70,4 +71,6 @@ def annotated_docs(draw, vocab: Vocab) -> Doc:
     n_tokens = draw(st.integers(1, 14))
     words = [f"w{draw(st.integers(0, 30))}" for _ in range(n_tokens)]
     annotated = draw(st.booleans()) or draw(st.booleans())
-    return make_doc(vocab, words, draw(non_overlapping_spans(n_tokens)), draw(any_spans(n_tokens)), annotated)
+    return make_doc(
+        vocab, words, draw(non_overlapping_spans(n_tokens)), draw(any_spans(n_tokens)), annotated
+    )

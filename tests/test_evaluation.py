@@ -7,11 +7,25 @@ from hybrid_ner.evaluation import read_entity_scores, score_rows
 
 def test_scores_table(tmp_path):
     a = tmp_path / "clean.json"
-    srsly.write_json(a, {"ents_p": 0.8, "ents_r": 0.6, "ents_f": 0.6857,
-                         "ents_per_type": {"PER": {"p": 0.9, "r": 0.8, "f": 0.847}}})
+    srsly.write_json(
+        a,
+        {
+            "ents_p": 0.8,
+            "ents_r": 0.6,
+            "ents_f": 0.6857,
+            "ents_per_type": {"PER": {"p": 0.9, "r": 0.8, "f": 0.847}},
+        },
+    )
     b = tmp_path / "noisy.json"
-    srsly.write_json(b, {"ents_p": 0.7, "ents_r": 0.3, "ents_f": 0.42,
-                         "ents_per_type": {"LOC": {"p": 0.5, "r": 0.2, "f": 0.286}}})
+    srsly.write_json(
+        b,
+        {
+            "ents_p": 0.7,
+            "ents_r": 0.3,
+            "ents_f": 0.42,
+            "ents_per_type": {"LOC": {"p": 0.5, "r": 0.2, "f": 0.286}},
+        },
+    )
     assert read_entity_scores(a)["PER"]["f"] == 0.847
     header, rows = score_rows([a, b])
     assert header == ["run", "ALL", "LOC", "PER"]

@@ -1,4 +1,5 @@
 """End-to-end smoke run of the project template at tiny sizes."""
+
 import json
 import os
 import shutil
@@ -17,15 +18,22 @@ def _project(tmp_path: Path) -> Path:
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project)
     shutil.copytree(ROOT / "configs", project / "configs")
-    shutil.copytree(ROOT / "corpus" / "wikigold", project / "corpus" / "wikigold",
-                    ignore=shutil.ignore_patterns("*.spacy", "*.jsonl"))
+    shutil.copytree(
+        ROOT / "corpus" / "wikigold",
+        project / "corpus" / "wikigold",
+        ignore=shutil.ignore_patterns("*.spacy", "*.jsonl"),
+    )
     shutil.copytree(ROOT / "assets", project / "assets")
     return project
 
 
 def _env() -> dict:
-    return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
 
 
 @pytest.mark.slow
@@ -34,8 +42,20 @@ def test_project_all_workflow_tiny(tmp_path):
     embedded LLM's recorded answers replayed (nothing sent, no model loaded),
     calibration on the dev split, the four conditions, scores and the report."""
     project = _project(tmp_path)
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), "--vars.demo_steps", "3"]
-    result = subprocess.run(cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=1500)
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "project",
+        "run",
+        "all",
+        str(project),
+        "--vars.demo_steps",
+        "3",
+    ]
+    result = subprocess.run(
+        cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=1500
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     for usage in ("wikigold_propose_usage.json", "wikigold_propose_usage_dev.json"):
         replayed = json.loads((project / "metrics" / usage).read_text())
@@ -43,18 +63,37 @@ def test_project_all_workflow_tiny(tmp_path):
     cells = project / "metrics" / "demo" / "wikigold" / "cells"
     names = sorted(path.stem for path in cells.glob("*.json"))
     assert names == [
-        "human-clean_r0_b1_s0", "human-omit_r0.4_b1_s0", "hybrid-label-mixing_r0.4_b1_s0", "hybrid-random_r0.4_b1_s0",
+        "human-clean_r0_b1_s0",
+        "human-omit_r0.4_b1_s0",
+        "hybrid-label-mixing_r0.4_b1_s0",
+        "hybrid-random_r0.4_b1_s0",
     ]
     mixing = json.loads((cells / "hybrid-label-mixing_r0.4_b1_s0.json").read_text())
-    assert 0.0 <= mixing["scores"]["f"] <= 1.0 and mixing["train_sentences"] == 1353 and mixing["steps"] == 3
-    assert mixing["calibration"]["biased"] is False and mixing["calibration"]["source"].endswith("dev_llm.spacy")
+    assert (
+        0.0 <= mixing["scores"]["f"] <= 1.0
+        and mixing["train_sentences"] == 1353
+        and mixing["steps"] == 3
+    )
+    assert mixing["calibration"]["biased"] is False and mixing["calibration"]["source"].endswith(
+        "dev_llm.spacy"
+    )
     report = (project / "metrics" / "demo" / "report.md").read_text()
     assert "hybrid-label-mixing" in report and "human-omit" in report
-    annotators = json.loads((project / "metrics" / "demo" / "wikigold" / "annotators.json").read_text())
+    annotators = json.loads(
+        (project / "metrics" / "demo" / "wikigold" / "annotators.json").read_text()
+    )
     assert annotators["usage"]["requests"] == 0 and annotators["usage"]["cache_hits"] > 0
     assert annotators["annotators"]["simulated"]["simulated"] is True
     # The trained pipeline loads with spacy.load and its NER drops into another pipeline.
-    nlp = spacy.load(project / "training" / "demo" / "models" / "wikigold" / "hybrid-label-mixing_r0.4_b1_s0" / "model-best")
+    nlp = spacy.load(
+        project
+        / "training"
+        / "demo"
+        / "models"
+        / "wikigold"
+        / "hybrid-label-mixing_r0.4_b1_s0"
+        / "model-best"
+    )
     assert nlp.pipe_names == ["tok2vec", "ner"]
     doc = nlp("Ada Lovelace visited London in 1840.")
     assert all(ent.label_ in {"PER", "LOC", "ORG", "MISC"} for ent in doc.ents)
@@ -67,7 +106,9 @@ def test_project_all_workflow_tiny(tmp_path):
         e.text for e in other("Ada Lovelace visited London.").ents
     ]
     # Unchanged steps are skipped on a second run.
-    again = subprocess.run(cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0
     assert "Skipping 'demo': nothing changed" in again.stdout
 
@@ -76,9 +117,22 @@ def test_project_all_workflow_tiny(tmp_path):
 def test_project_baseline_workflow_tiny(tmp_path):
     """Human-only baselines with spacy train / spacy evaluate and the transition NER."""
     project = _project(tmp_path)
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "baseline", str(project),
-           "--vars.max_epochs", "1", "--vars.train_limit", "24"]
-    result = subprocess.run(cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=1200)
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "project",
+        "run",
+        "baseline",
+        str(project),
+        "--vars.max_epochs",
+        "1",
+        "--vars.train_limit",
+        "24",
+    ]
+    result = subprocess.run(
+        cmd, cwd=project, env=_env(), capture_output=True, text=True, timeout=1200
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     for name in ("wikigold_clean.json", "wikigold_human_omit0.4.json"):
         metrics = json.loads((project / "metrics" / name).read_text())

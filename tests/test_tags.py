@@ -23,7 +23,17 @@ def is_valid(path, allowed, start, end):
 
 
 def test_tag_names_and_span_tags():
-    assert tag_names(["PER", "LOC"]) == ["O", "B-LOC", "I-LOC", "L-LOC", "U-LOC", "B-PER", "I-PER", "L-PER", "U-PER"]
+    assert tag_names(["PER", "LOC"]) == [
+        "O",
+        "B-LOC",
+        "I-LOC",
+        "L-LOC",
+        "U-LOC",
+        "B-PER",
+        "I-PER",
+        "L-PER",
+        "U-PER",
+    ]
     assert tag_names(["PER"], "BIO") == ["O", "B-PER", "I-PER"]
     assert span_tags(1, "X") == ["U-X"] and span_tags(3, "X") == ["B-X", "I-X", "L-X"]
     assert span_tags(3, "X", "BIO") == ["B-X", "I-X", "I-X"]
@@ -49,14 +59,21 @@ def test_decoding_equals_brute_force_over_valid_sequences(scheme):
     for _ in range(20):
         log_probs = numpy.log(rng.dirichlet(numpy.ones(len(tags)), size=3))
         best = max(
-            (p for p in itertools.product(range(len(tags)), repeat=3) if is_valid(p, allowed, start, end)),
+            (
+                p
+                for p in itertools.product(range(len(tags)), repeat=3)
+                if is_valid(p, allowed, start, end)
+            ),
             key=lambda p: sum(log_probs[i, t] for i, t in enumerate(p)),
         )
         assert tuple(constrained_decode(log_probs, allowed, start, end)) == best
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["BILUO", "BIO"]), st.integers(1, 12).flatmap(lambda n: arrays(numpy.float64, (n, 9), elements=st.floats(-20, 0))))
+@given(
+    st.sampled_from(["BILUO", "BIO"]),
+    st.integers(1, 12).flatmap(lambda n: arrays(numpy.float64, (n, 9), elements=st.floats(-20, 0))),
+)
 def test_decoding_is_always_a_valid_sequence(scheme, log_probs):
     tags = tag_names(LABELS, scheme)
     log_probs = log_probs[:, : len(tags)]
@@ -75,5 +92,10 @@ def test_an_invalid_greedy_choice_is_repaired():
     tags = tag_names(["PER"])
     allowed, start, end = transition_constraints(tags)
     # greedily: I-PER, I-PER (invalid: no B); the best valid path is B-PER L-PER
-    log_probs = numpy.log(numpy.array([[0.1, 0.3, 0.4, 0.1, 0.1], [0.1, 0.1, 0.45, 0.35, 0.0 + 1e-9]]))
-    assert [tags[i] for i in constrained_decode(log_probs, allowed, start, end)] == ["B-PER", "L-PER"]
+    log_probs = numpy.log(
+        numpy.array([[0.1, 0.3, 0.4, 0.1, 0.1], [0.1, 0.1, 0.45, 0.35, 0.0 + 1e-9]])
+    )
+    assert [tags[i] for i in constrained_decode(log_probs, allowed, start, end)] == [
+        "B-PER",
+        "L-PER",
+    ]

@@ -2,15 +2,17 @@
 
 Each module registers its commands on the shared typer ``app``.
 """
-from ._app import app, main
 
 # Importing a module registers its commands.
-from . import corpus_commands  # noqa: F401,E402
-from . import score_commands  # noqa: F401,E402
-from . import merge_commands  # noqa: F401,E402
-from . import propose  # noqa: F401,E402
-from . import report_commands  # noqa: F401,E402
-from . import grid_commands  # noqa: F401,E402
-from . import answers_commands  # noqa: F401,E402
+from . import (
+    answers_commands,  # noqa: F401,E402
+    corpus_commands,  # noqa: F401,E402
+    grid_commands,  # noqa: F401,E402
+    merge_commands,  # noqa: F401,E402
+    propose,  # noqa: F401,E402
+    report_commands,  # noqa: F401,E402
+    score_commands,  # noqa: F401,E402
+)
+from ._app import app, main
 
 __all__ = ["app", "main"]

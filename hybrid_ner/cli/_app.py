@@ -7,6 +7,7 @@ input, an option, the config or an output path; 2 command-line usage error;
 4 LLM requests failed for good; 130 interrupted (Ctrl+C). Outputs are
 replaced only when a command succeeds (hybrid_ner.atomic).
 """
+
 import sys
 import warnings
 from pathlib import Path
@@ -30,7 +31,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-INTERRUPTED = "Interrupted (Ctrl+C): no output was changed (files are replaced only when a command completes)"
+INTERRUPTED = (
+    "Interrupted (Ctrl+C): no output was changed (files are replaced only when a command completes)"
+)
 
 
 def fail(message: str) -> None:
@@ -42,8 +45,14 @@ def fail(message: str) -> None:
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
-def show_warning(message: Any, category: type, filename: str, lineno: int,
-                 file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
+def show_warning(
+    message: Any,
+    category: type,
+    filename: str,
+    lineno: int,
+    file: Optional[TextIO] = None,
+    line: Optional[str] = None,
+) -> None:
     """Show a warning of hybrid_ner's own code as one line on stderr (other
     libraries' warnings keep Python's format, with file and line)."""
     if not str(filename).startswith(_PACKAGE_DIR):

@@ -1,5 +1,6 @@
 """Checks every command runs before it does any work: option ranges and
 output paths, so a bad value or an unwritable file costs nothing."""
+
 import math
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
@@ -13,7 +14,8 @@ Number = Union[int, float]
 
 #: Shared by every command that writes a file derived from an input file.
 OVERWRITE_INPUT = typer.Option(
-    False, "--overwrite-input",
+    False,
+    "--overwrite-input",
     help="Allow an output to be an input file; it is replaced only when the command succeeds",
 )
 
@@ -74,14 +76,19 @@ def check_outputs(
     for i, (name, path) in enumerate(given):
         for other_name, other in given[:i]:
             if same_file(path, other):
-                raise OutputPathError(path, f"{name} and {other_name} are the same file; give them different names")
+                raise OutputPathError(
+                    path, f"{name} and {other_name} are the same file; give them different names"
+                )
         for source in inputs:
             if source is None or not same_file(path, source):
                 continue
             if name not in overwritable:
-                raise OutputPathError(path, f"{name} is the input {source}; give it a file of its own")
+                raise OutputPathError(
+                    path, f"{name} is the input {source}; give it a file of its own"
+                )
             if not overwrite_input:
                 raise OutputPathError(
-                    path, f"{name} is the input {source}; write elsewhere, or pass --overwrite-input to replace it"
+                    path,
+                    f"{name} is the input {source}; write elsewhere, or pass --overwrite-input to replace it",
                 )
         check_writable(path)

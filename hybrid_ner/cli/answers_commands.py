@@ -1,6 +1,7 @@
 """``hybrid-ner record-answers``: export the cached LLM answers of corpora as
 a versioned recording (:mod:`hybrid_ner.llm.recorded`) that ``propose
 --recorded`` replays."""
+
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,13 +19,21 @@ from ._checks import check_outputs
 @app.command("record-answers")
 def record_answers_cli(
     output: Path = typer.Argument(..., help="The recording to write (.jsonl.gz)"),
-    inputs: List[Path] = typer.Argument(..., help="DocBins whose prompts' answers to record (as given to `propose`)"),
-    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="The proposal config `propose` used"),
-    examples: Optional[Path] = typer.Option(None, help="The example pool `propose` used (--examples)"),
+    inputs: List[Path] = typer.Argument(
+        ..., help="DocBins whose prompts' answers to record (as given to `propose`)"
+    ),
+    config_path: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="The proposal config `propose` used"
+    ),
+    examples: Optional[Path] = typer.Option(
+        None, help="The example pool `propose` used (--examples)"
+    ),
     k: Optional[int] = typer.Option(None, help="Few-shot examples per sentence (--k)"),
     query: Optional[str] = typer.Option(None, help="single or per-type (--query)"),
     cache: Optional[Path] = typer.Option(None, help="The prompt cache `propose` used (--cache)"),
-    note: str = typer.Option("", help="Free text for the provenance (e.g. the licence of the source text)"),
+    note: str = typer.Option(
+        "", help="Free text for the provenance (e.g. the licence of the source text)"
+    ),
 ) -> None:
     """Write the cached answers of every prompt `propose` sends for INPUTS to
     OUTPUT, with provenance (model and weights hash, settings, date). Fails,
@@ -51,7 +60,11 @@ def record_answers_cli(
     if k is not None:
         set_value(config, f"{root}.task.examples.k", k)
     if cache is not None:
-        set_value(config, f"{root}.model.cache", {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": str(cache)})
+        set_value(
+            config,
+            f"{root}.model.cache",
+            {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": str(cache)},
+        )
     nlp = build_pipeline(config)
     component = nlp.get_pipe("llm")
     task, model = component.task, getattr(component, "_model", None)
@@ -76,12 +89,18 @@ def record_answers_cli(
         "generation": dict(model.generation),
         "prompt_format": type(task.prompt).__name__,
         # The prompt version: any change of the instructions changes every key.
-        "instructions_sha256": hashlib.sha256(str(getattr(task.prompt, "instructions", "")).encode("utf-8")).hexdigest(),
+        "instructions_sha256": hashlib.sha256(
+            str(getattr(task.prompt, "instructions", "")).encode("utf-8")
+        ).hexdigest(),
         "labels": list(task.labels),
-        "examples": None if retriever is None else {"pool": str(retriever.pool_source), "k": retriever.k},
+        "examples": None
+        if retriever is None
+        else {"pool": str(retriever.pool_source), "k": retriever.k},
         "inputs": per_input,
         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": note,
     }
     n = write_recorded(output, rows, provenance)
-    msg.good(f"Recorded {n} answers ({len(keys)} prompts of {sum(i['sentences'] for i in per_input)} sentences) to {output}")
+    msg.good(
+        f"Recorded {n} answers ({len(keys)} prompts of {sum(i['sentences'] for i in per_input)} sentences) to {output}"
+    )

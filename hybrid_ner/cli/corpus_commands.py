@@ -4,6 +4,7 @@ Each checks its options and output paths before reading anything, refuses
 to write over its input without ``--overwrite-input``, and replaces an
 output only when it is complete (hybrid_ner.atomic).
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -13,13 +14,13 @@ import typer
 from spacy.tokens import Doc
 from wasabi import msg
 
-from ..layers import DOC_ID, HUMAN_ANNOTATED
 from ..corpus import read_conll, read_docbin, read_jsonl, write_docbin, write_jsonl
 from ..corpus.conll import SCHEMES, Repair
+from ..corpus.split import split_by_document
 from ..errors import HybridNerError
+from ..layers import DOC_ID, HUMAN_ANNOTATED
 from ..progress import track
 from ..simulation.omissions import simulate_budget, simulate_omissions
-from ..corpus.split import split_by_document
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
@@ -42,14 +43,18 @@ def blank(lang: str):
     try:
         return spacy.blank(lang)
     except ImportError:
-        raise HybridNerError(f"--lang {lang!r}: not a language spaCy knows (e.g. en, de, xx)") from None
+        raise HybridNerError(
+            f"--lang {lang!r}: not a language spaCy knows (e.g. en, de, xx)"
+        ) from None
 
 
 def save_docs(path: Path, docs: Sequence[Doc], progress: bool = False) -> None:
     """Write Docs as a DocBin, or as JSONL if the path ends in ``.jsonl``;
     either is replaced atomically. With ``progress``, show how far the
     writing is (a bar on a terminal, lines in a log)."""
-    items: Iterable[Doc] = track(docs, len(docs), f"write {path.name}", "sentence") if progress else docs
+    items: Iterable[Doc] = (
+        track(docs, len(docs), f"write {path.name}", "sentence") if progress else docs
+    )
     if path.suffix == ".jsonl":
         write_jsonl(path, items)
     else:
@@ -75,14 +80,24 @@ def report_repairs(repairs: Sequence[Repair]) -> None:
 
 @app.command("convert")
 def convert_cli(
-    input_path: Path = typer.Argument(..., help="CoNLL-style column file, or .jsonl with character-offset spans"),
+    input_path: Path = typer.Argument(
+        ..., help="CoNLL-style column file, or .jsonl with character-offset spans"
+    ),
     output_path: Path = typer.Argument(..., help="Output .spacy DocBin (or .jsonl)"),
-    input_format: str = typer.Option("auto", "--format", "-f", help="auto (by extension), conll or jsonl"),
-    token_column: int = typer.Option(0, help="Column of the token (0-based; negative counts from the end)"),
+    input_format: str = typer.Option(
+        "auto", "--format", "-f", help="auto (by extension), conll or jsonl"
+    ),
+    token_column: int = typer.Option(
+        0, help="Column of the token (0-based; negative counts from the end)"
+    ),
     tag_column: int = typer.Option(-1, help="Column of the NER tag (default: last)"),
     separator: str = typer.Option("auto", help="auto, tab or space"),
-    scheme: str = typer.Option("auto", help=f"Tagging scheme: {', '.join(SCHEMES)} (BIOES = bilou)"),
-    lenient: bool = typer.Option(False, "--lenient", help="Repair what is safe to repair and report it, instead of failing"),
+    scheme: str = typer.Option(
+        "auto", help=f"Tagging scheme: {', '.join(SCHEMES)} (BIOES = bilou)"
+    ),
+    lenient: bool = typer.Option(
+        False, "--lenient", help="Repair what is safe to repair and report it, instead of failing"
+    ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input"),
     lang: str = typer.Option("en", help="Language of the tokenizer/vocab (JSONL without tokens)"),
     overwrite_input: bool = OVERWRITE_INPUT,
@@ -105,11 +120,19 @@ def convert_cli(
         msg.info(f"Reading {input_path} ({input_path.stat().st_size / 1e6:.0f} MB)")
     if fmt == "conll":
         conll = read_conll(
-            input_path, nlp.vocab, token_column=token_column, tag_column=tag_column,
-            separator=separator, scheme=scheme, strict=not lenient, encoding=encoding,  # type: ignore[arg-type]
+            input_path,
+            nlp.vocab,
+            token_column=token_column,
+            tag_column=tag_column,
+            separator=separator,
+            scheme=scheme,
+            strict=not lenient,
+            encoding=encoding,  # type: ignore[arg-type]
         )
         docs, repairs = conll.docs, conll.repairs
-        msg.info(f"{input_path}: {conll.n_documents} documents, tagging scheme {conll.scheme.upper()}")
+        msg.info(
+            f"{input_path}: {conll.n_documents} documents, tagging scheme {conll.scheme.upper()}"
+        )
     else:
         corpus = read_jsonl(input_path, nlp, strict=not lenient, encoding=encoding)
         docs, repairs = corpus.docs, corpus.repairs
@@ -166,9 +189,13 @@ def parse_label_rates(values: Optional[List[str]]) -> Dict[str, float]:
 def noise_cli(
     input_path: Path = typer.Argument(..., help="Input .spacy with gold entities"),
     output_path: Path = typer.Argument(..., help="Output .spacy"),
-    omit_rate: float = typer.Option(..., "--omit-rate", "-r", help="Probability of dropping each entity"),
+    omit_rate: float = typer.Option(
+        ..., "--omit-rate", "-r", help="Probability of dropping each entity"
+    ),
     seed: int = typer.Option(0, help="Random seed"),
-    label_rate: Optional[List[str]] = typer.Option(None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable"),
+    label_rate: Optional[List[str]] = typer.Option(
+        None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable"
+    ),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Simulate human annotation with omissions: drop each entity with a
@@ -197,7 +224,9 @@ def noise_cli(
 def budget_cli(
     input_path: Path = typer.Argument(..., help="Input .spacy with human entities"),
     output_path: Path = typer.Argument(..., help="Output .spacy"),
-    fraction: float = typer.Option(..., "--fraction", help="Fraction of documents a human annotated"),
+    fraction: float = typer.Option(
+        ..., "--fraction", help="Fraction of documents a human annotated"
+    ),
     seed: int = typer.Option(0, help="Random seed"),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
@@ -212,4 +241,6 @@ def budget_cli(
         raise HybridNerError(str(err)) from None
     write_docbin(output_path, budgeted)
     n_annotated = sum(1 for d in budgeted if d.user_data[HUMAN_ANNOTATED])
-    msg.good(f"Wrote {output_path}: {n_annotated} of {len(budgeted)} sentences keep human annotation")
+    msg.good(
+        f"Wrote {output_path}: {n_annotated} of {len(budgeted)} sentences keep human annotation"
+    )

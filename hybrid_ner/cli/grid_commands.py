@@ -1,5 +1,6 @@
 """``hybrid-ner grid`` (train and score the experiment grid of one dataset)
 and ``hybrid-ner simulate-annotator`` (write simulated proposals)."""
+
 import shlex
 import signal
 import sys
@@ -44,38 +45,83 @@ def _ints(value: str, option: str) -> List[int]:
     try:
         return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise HybridNerError(f"{option}: expected comma-separated integers, got {value!r}") from None
+        raise HybridNerError(
+            f"{option}: expected comma-separated integers, got {value!r}"
+        ) from None
 
 
 @app.command("grid", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def grid_cli(
     ctx: typer.Context,
-    dataset: str = typer.Argument(..., help="Dataset name used in file names and the report, e.g. wikigold"),
-    train_path: Path = typer.Argument(..., help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner propose)"),
+    dataset: str = typer.Argument(
+        ..., help="Dataset name used in file names and the report, e.g. wikigold"
+    ),
+    train_path: Path = typer.Argument(
+        ...,
+        help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner propose)",
+    ),
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
-    config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config with corpora human / hybrid_random / hybrid_mixing"),
-    output: Path = typer.Option(Path("metrics/grid"), help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json"),
-    work_dir: Path = typer.Option(Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"),
-    rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the simulated human annotation"),
+    config: Path = typer.Option(
+        Path("configs/ner_soft_cpu.cfg"),
+        help="Training config with corpora human / hybrid_random / hybrid_mixing",
+    ),
+    output: Path = typer.Option(
+        Path("metrics/grid"),
+        help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json",
+    ),
+    work_dir: Path = typer.Option(
+        Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"
+    ),
+    rates: str = typer.Option(
+        "0,0.2,0.4,0.6", help="Omission rates of the simulated human annotation"
+    ),
     seeds: str = typer.Option("0,1,2", help="Seeds"),
-    budgets: str = typer.Option("0.1,0.25,0.5", help="Fractions of documents a human annotated, for the budget curve ('' for none)"),
-    budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the human part of the budget cells"),
-    conditions: str = typer.Option("all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"),
+    budgets: str = typer.Option(
+        "0.1,0.25,0.5",
+        help="Fractions of documents a human annotated, for the budget curve ('' for none)",
+    ),
+    budget_omit_rate: float = typer.Option(
+        0.0, help="Omission rate of the human part of the budget cells"
+    ),
+    conditions: str = typer.Option(
+        "all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"
+    ),
     steps: int = typer.Option(500, help="Training steps per cell (the same for every cell)"),
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
-    simulated_preset: str = typer.Option("gpt-3.5-class", help=f"Simulated annotator preset: {', '.join(PRESETS)}"),
-    simulated_query: str = typer.Option("single", help="Simulated annotator queries: single (one label per span) or per-type (each type asked on its own: one span may get several labels)"),
-    calibration: Optional[Path] = typer.Option(None, help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM for the calibrated conditions; without it they fall back to a biased estimate against the human annotation"),
-    llm_name: str = typer.Option("LLM", help="Name of the LLM that made the proposals, for the report, when the usage report does not name it"),
-    usage: Optional[Path] = typer.Option(None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"),
+    simulated_preset: str = typer.Option(
+        "gpt-3.5-class", help=f"Simulated annotator preset: {', '.join(PRESETS)}"
+    ),
+    simulated_query: str = typer.Option(
+        "single",
+        help="Simulated annotator queries: single (one label per span) or per-type (each type asked on its own: one span may get several labels)",
+    ),
+    calibration: Optional[Path] = typer.Option(
+        None,
+        help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM for the calibrated conditions; without it they fall back to a biased estimate against the human annotation",
+    ),
+    llm_name: str = typer.Option(
+        "LLM",
+        help="Name of the LLM that made the proposals, for the report, when the usage report does not name it",
+    ),
+    usage: Optional[Path] = typer.Option(
+        None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"
+    ),
     human_cost: float = typer.Option(0.06, help="Cost of a human annotation per sentence"),
-    price_in: float = typer.Option(0.0005, help="LLM price per 1,000 prompt tokens (default: gpt-3.5-turbo-0125)"),
+    price_in: float = typer.Option(
+        0.0005, help="LLM price per 1,000 prompt tokens (default: gpt-3.5-turbo-0125)"
+    ),
     price_out: float = typer.Option(0.0015, help="LLM price per 1,000 completion tokens"),
-    max_minutes: float = typer.Option(0.0, help="Start no new cell after this many minutes (0: no limit); rerun to resume"),
-    keep_models: bool = typer.Option(False, "--keep-models", help="Keep every trained model under WORK_DIR/models"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (done or to do) and exit"),
+    max_minutes: float = typer.Option(
+        0.0, help="Start no new cell after this many minutes (0: no limit); rerun to resume"
+    ),
+    keep_models: bool = typer.Option(
+        False, "--keep-models", help="Keep every trained model under WORK_DIR/models"
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List the cells (done or to do) and exit"
+    ),
 ) -> None:
     """Train and score the experiment grid of one dataset; resumes where it stopped.
 
@@ -87,18 +133,32 @@ def grid_cli(
     from spacy.cli._util import parse_config_overrides
 
     extra = parse_config_overrides(list(ctx.args))
-    for option, value, low in (("--steps", steps, 1), ("--train-limit", train_limit, 0), ("--dev-limit", dev_limit, 0),
-                               ("--human-cost", human_cost, 0), ("--price-in", price_in, 0),
-                               ("--price-out", price_out, 0), ("--max-minutes", max_minutes, 0)):
+    for option, value, low in (
+        ("--steps", steps, 1),
+        ("--train-limit", train_limit, 0),
+        ("--dev-limit", dev_limit, 0),
+        ("--human-cost", human_cost, 0),
+        ("--price-in", price_in, 0),
+        ("--price-out", price_out, 0),
+        ("--max-minutes", max_minutes, 0),
+    ):
         check_range(option, value, low)
     check_range("--budget-omit-rate", budget_omit_rate, 0, 1)
     for path in (train_path, dev_path, test_path, config):
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
-    wanted = None if conditions.strip() == "all" else [c.strip() for c in conditions.split(",") if c.strip()]
+    wanted = (
+        None
+        if conditions.strip() == "all"
+        else [c.strip() for c in conditions.split(",") if c.strip()]
+    )
     cells = plan_cells(
-        dataset, _floats(rates, "--rates"), _ints(seeds, "--seeds"), _floats(budgets, "--budgets"),
-        budget_omit_rate, wanted,
+        dataset,
+        _floats(rates, "--rates"),
+        _ints(seeds, "--seeds"),
+        _floats(budgets, "--budgets"),
+        budget_omit_rate,
+        wanted,
     )
     out_dir = output / dataset
     done = completed(out_dir)
@@ -108,38 +168,65 @@ def grid_cli(
         msg.info(f"{sum(c.cell_id in done for c in cells)} of {len(cells)} cells done")
         return
     try:
-        usage_report = dict(srsly.read_json(usage)) if usage is not None and usage.is_file() else None
+        usage_report = (
+            dict(srsly.read_json(usage)) if usage is not None and usage.is_file() else None
+        )
     except (ValueError, TypeError) as err:  # not JSON, or not an object
-        raise HybridNerError(f"{usage}: not a usage report of `hybrid-ner propose` ({err})") from None
+        raise HybridNerError(
+            f"{usage}: not a usage report of `hybrid-ner propose` ({err})"
+        ) from None
     if usage is not None and usage_report is None:
         msg.warn(f"{usage}: not found; LLM costs are left out")
-    costs = Costs(human_cost, llm_cost_per_sentence(usage_report, price_in, price_out) if usage_report else None)
+    costs = Costs(
+        human_cost,
+        llm_cost_per_sentence(usage_report, price_in, price_out) if usage_report else None,
+    )
     data = GridData(
-        dataset, train_path, work_dir,
-        simulated=lambda seed: build_simulated_annotator(simulated_preset, seed=seed, spans_key=SIMULATED_KEY, query=simulated_query),
+        dataset,
+        train_path,
+        work_dir,
+        simulated=lambda seed: build_simulated_annotator(
+            simulated_preset, seed=seed, spans_key=SIMULATED_KEY, query=simulated_query
+        ),
         train_limit=train_limit,
         require_llm=any(cell.spec.annotator == "llm" for cell in cells),
         dev=dev_path,
         llm_calibration=calibration,
     )
     if calibration is not None and not calibration.is_file():
-        raise HybridNerError(f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})")
-    if calibration is None and any(c.spec.annotator == "llm" and c.spec.corpus.endswith("calibrated") for c in cells):
-        msg.warn("No --calibration: the LLM's calibrated cells estimate its quality against the incomplete human annotation (biased)")
+        raise HybridNerError(
+            f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})"
+        )
+    if calibration is None and any(
+        c.spec.annotator == "llm" and c.spec.corpus.endswith("calibrated") for c in cells
+    ):
+        msg.warn(
+            "No --calibration: the LLM's calibrated cells estimate its quality against the incomplete human annotation (biased)"
+        )
     seed0 = cells[0].seed if cells else 0
-    cost_info = {"human_per_sentence": human_cost, "llm_price_in_per_1k": price_in, "llm_price_out_per_1k": price_out,
-                 "llm_per_sentence": costs.llm_per_sentence}
+    cost_info = {
+        "human_per_sentence": human_cost,
+        "llm_price_in_per_1k": price_in,
+        "llm_price_out_per_1k": price_out,
+        "llm_per_sentence": costs.llm_per_sentence,
+    }
     named = (usage_report or {}).get("model")
-    report = annotator_report(data, seed0, str(named) if named else llm_name, usage_report, cost_info)
+    report = annotator_report(
+        data, seed0, str(named) if named else llm_name, usage_report, cost_info
+    )
     n = report["sentences"]
-    report["costs"]["llm_all_sentences"] = None if costs.llm_per_sentence is None else costs.llm_per_sentence * n  # type: ignore[index]
+    report["costs"]["llm_all_sentences"] = (
+        None if costs.llm_per_sentence is None else costs.llm_per_sentence * n
+    )  # type: ignore[index]
     if data.require_llm or not (out_dir / "annotators.json").exists():
         write_json(out_dir / "annotators.json", report)
     samples = out_dir / "samples.spacy"
     if not samples.exists() and data.require_llm:
         write_docbin(samples, sample_docs(data, seed0, 0.4))
     to_do = [cell for cell in cells if cell.cell_id not in done]
-    msg.info(f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train ({steps} steps each)")
+    msg.info(
+        f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train ({steps} steps each)"
+    )
     log = RunLog(out_dir / "run.json", _command(dataset), len(cells))
     bar = Progress(len(to_do), f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
@@ -147,14 +234,30 @@ def grid_cli(
         if result is None:
             return
         bar.update(1)
-        bar.write(f"{cell.cell_id}: F1 {result['scores']['f']:.3f} ({result['train_seconds']:.0f} s)")
+        bar.write(
+            f"{cell.cell_id}: F1 {result['scores']['f']:.3f} ({result['train_seconds']:.0f} s)"
+        )
         log.update(len(completed(out_dir)))  # after every cell, so a killed run is recorded too
 
     # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     interrupted = False
     try:
-        run_grid(cells, data, dev_path, test_path, config, steps, costs, out_dir, dev_limit, keep_models, max_minutes, progress, extra)
+        run_grid(
+            cells,
+            data,
+            dev_path,
+            test_path,
+            config,
+            steps,
+            costs,
+            out_dir,
+            dev_limit,
+            keep_models,
+            max_minutes,
+            progress,
+            extra,
+        )
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -165,9 +268,13 @@ def grid_cli(
     n_scored = sum(cell.cell_id in scored for cell in cells)
     where = f"{n_scored} of {len(cells)} cells scored in {out_dir / 'cells'}"
     if interrupted:  # exit 130, not 0: the grid is not complete
-        raise Interrupted(f"{dataset}: interrupted; run the same command again to resume ({where}, each written when done)")
+        raise Interrupted(
+            f"{dataset}: interrupted; run the same command again to resume ({where}, each written when done)"
+        )
     if n_scored < len(cells):
-        raise PartialResult(f"{dataset}: --max-minutes {max_minutes:g} reached; {where}; run the same command again to resume")
+        raise PartialResult(
+            f"{dataset}: --max-minutes {max_minutes:g} reached; {where}; run the same command again to resume"
+        )
     msg.good(f"{dataset}: {where}")
 
 
@@ -176,7 +283,11 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 def _command(dataset: str) -> str:
-    return "hybrid-ner " + shlex.join(sys.argv[1:]) if "grid" in sys.argv else f"hybrid-ner grid {dataset} ..."
+    return (
+        "hybrid-ner " + shlex.join(sys.argv[1:])
+        if "grid" in sys.argv
+        else f"hybrid-ner grid {dataset} ..."
+    )
 
 
 class RunLog:
@@ -193,15 +304,20 @@ class RunLog:
 
     def update(self, cells_done: int) -> None:
         previous = self.previous
-        write_json(self.path, {
-            "commands": list(dict.fromkeys([*previous.get("commands", []), self.command])),
-            "wall_seconds": round(previous.get("wall_seconds", 0.0) + time.perf_counter() - self.start, 1),
-            "started": previous.get("started", self.started),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": previous.get("machine", _machine()),
-            "cells_done": cells_done,
-            "cells_planned": self.planned,
-        })
+        write_json(
+            self.path,
+            {
+                "commands": list(dict.fromkeys([*previous.get("commands", []), self.command])),
+                "wall_seconds": round(
+                    previous.get("wall_seconds", 0.0) + time.perf_counter() - self.start, 1
+                ),
+                "started": previous.get("started", self.started),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": previous.get("machine", _machine()),
+                "cells_done": cells_done,
+                "cells_planned": self.planned,
+            },
+        )
 
 
 def _machine() -> str:
@@ -214,14 +330,16 @@ def _machine() -> str:
 @app.command("simulate-annotator")
 def simulate_annotator_cli(
     input_path: Path = typer.Argument(..., help="DocBin with gold entities in doc.ents"),
-    output_path: Path = typer.Argument(..., help="Output DocBin: same Docs, proposals in doc.spans[SPANS_KEY]"),
+    output_path: Path = typer.Argument(
+        ..., help="Output DocBin: same Docs, proposals in doc.spans[SPANS_KEY]"
+    ),
     preset: str = typer.Option("gpt-3.5-class", help=f"Parameters: {', '.join(PRESETS)}"),
     seed: int = typer.Option(0, help="Random seed"),
     spans_key: str = typer.Option(SIMULATED_KEY, help="Span group for the proposals"),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Proposals from a SIMULATED annotator with set per-label precision, recall and label bias (not an LLM)."""
-    from ..proposal_quality import proposal_quality
+    from ..evaluation import proposal_quality
 
     annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)

@@ -3,6 +3,7 @@
 Options and output paths are checked before the input is read; outputs are
 replaced only when complete (hybrid_ner.atomic).
 """
+
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -12,27 +13,31 @@ from confection import Config
 from spacy.tokens import Doc
 from wasabi import msg
 
-from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
 from ..atomic import write_json
-from ..merge.calibration import CalibratedMixing
-from ..merge.calibration.mixing import FittedEvidence
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, OptionError
+from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
+from ..merge.calibration import CalibratedMixing
+from ..merge.calibration.mixing import FittedEvidence
 from ..merge.merger import OVERLAP_RULES, UNCOVERED, Merger
-from ..merge.stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
 from ..merge.mixing import LabelMixing
 from ..merge.reliability import human_spans, is_human_annotated
+from ..merge.stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 # Options shared by both commands.
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
-BALANCE = typer.Option(1.0, help="Label mixing: class-imbalance correction exponent (0 = reliability only)")
+BALANCE = typer.Option(
+    1.0, help="Label mixing: class-imbalance correction exponent (0 = reliability only)"
+)
 
 
 #: The registered acceptance policy of each ``--accept`` value.
 ACCEPT_POLICIES: Dict[str, str] = {
-    "all": "hybrid_ner.accept_all.v1", "labels": "hybrid_ner.accept_labels.v1", "reliable": "hybrid_ner.accept_reliable.v1",
+    "all": "hybrid_ner.accept_all.v1",
+    "labels": "hybrid_ner.accept_labels.v1",
+    "reliable": "hybrid_ner.accept_reliable.v1",
 }
 #: The options of ``merge``: each sets one path of the ``[merge]`` block
 #: (``hybrid_ner.Merger.v1``), through the same mechanism as a dotted override
@@ -61,8 +66,16 @@ def typed_options(ctx: typer.Context) -> List[str]:
     return typed
 
 
-def merge_flag_values(accept: str, labels: str, min_precision: float, min_support: int, overlap: str,
-                      uncovered: str, seed: int, llm_key: str) -> Dict[str, Any]:
+def merge_flag_values(
+    accept: str,
+    labels: str,
+    min_precision: float,
+    min_support: int,
+    overlap: str,
+    uncovered: str,
+    seed: int,
+    llm_key: str,
+) -> Dict[str, Any]:
     """The config values (by dotted path, ``MERGE_FLAG_PATHS``) the options
     describe. RAISES (HybridNerError): For an unknown or incomplete choice."""
     check_range("--min-precision", min_precision, 0, 1)
@@ -70,11 +83,18 @@ def merge_flag_values(accept: str, labels: str, min_precision: float, min_suppor
     if accept not in ACCEPT_POLICIES:
         raise HybridNerError(f"Unknown --accept {accept!r}: use all, labels or reliable")
     if overlap not in OVERLAP_RULES:
-        raise HybridNerError(f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}")
+        raise HybridNerError(
+            f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}"
+        )
     if uncovered not in UNCOVERED:
         raise HybridNerError(f"Unknown --uncovered {uncovered!r}: use outside or missing")
-    flags: Dict[str, Any] = {"--accept": {"@misc": ACCEPT_POLICIES[accept]}, "--overlap": overlap,
-                             "--uncovered": uncovered, "--seed": seed, "--llm-key": llm_key}
+    flags: Dict[str, Any] = {
+        "--accept": {"@misc": ACCEPT_POLICIES[accept]},
+        "--overlap": overlap,
+        "--uncovered": uncovered,
+        "--seed": seed,
+        "--llm-key": llm_key,
+    }
     if accept == "labels":
         wanted = [label.strip() for label in labels.split(",") if label.strip()]
         if not wanted:
@@ -85,9 +105,18 @@ def merge_flag_values(accept: str, labels: str, min_precision: float, min_suppor
     return {MERGE_FLAG_PATHS[flag]: value for flag, value in flags.items()}
 
 
-def build_merger(accept: str, labels: str, min_precision: float, min_support: int, overlap: str, uncovered: str,
-                 seed: int, llm_key: str, overrides: Optional[Mapping[str, Any]] = None,
-                 given: Optional[Iterable[str]] = None) -> Merger:
+def build_merger(
+    accept: str,
+    labels: str,
+    min_precision: float,
+    min_support: int,
+    overlap: str,
+    uncovered: str,
+    seed: int,
+    llm_key: str,
+    overrides: Optional[Mapping[str, Any]] = None,
+    given: Optional[Iterable[str]] = None,
+) -> Merger:
     """The Merger the command-line options and dotted overrides describe: the
     options fill the ``[merge]`` block, the overrides are applied on top, and
     the block is resolved as in a training config.
@@ -103,21 +132,31 @@ def build_merger(accept: str, labels: str, min_precision: float, min_support: in
 
     from ..overrides import apply_overrides, check_no_conflicts
 
-    values = merge_flag_values(accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key)
+    values = merge_flag_values(
+        accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key
+    )
     overrides = dict(overrides or {})
     typed = set(MERGE_FLAG_PATHS) if given is None else set(given)
-    check_no_conflicts({MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS}, overrides, MERGE_FLAG_PATHS)
+    check_no_conflicts(
+        {MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS},
+        overrides,
+        MERGE_FLAG_PATHS,
+    )
     config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
     apply_overrides(config, {**values, **overrides}, "the merge settings")
     unknown = sorted(key for key in config if key != "merge")
     if unknown:
-        raise OptionError(f"--{unknown[0]}...: merge takes overrides of the [merge] block only (e.g. --merge.accept.prior 0.3)")
+        raise OptionError(
+            f"--{unknown[0]}...: merge takes overrides of the [merge] block only (e.g. --merge.accept.prior 0.3)"
+        )
     try:
         merger = registry.resolve(config, validate=True)["merge"]
     except Exception as err:  # confection's validation errors span lines
         raise HybridNerError(f"Invalid merge settings: {' '.join(str(err).split())}") from None
     if merger.overlap not in OVERLAP_RULES or merger.uncovered not in UNCOVERED:
-        raise HybridNerError(f"Invalid merge settings: overlap {merger.overlap!r}, uncovered {merger.uncovered!r}")
+        raise HybridNerError(
+            f"Invalid merge settings: overlap {merger.overlap!r}, uncovered {merger.uncovered!r}"
+        )
     return merger
 
 
@@ -128,17 +167,35 @@ def _read(path: Path) -> List[Doc]:
 @app.command("merge", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def merge_cli(
     ctx: typer.Context,
-    input_path: Path = typer.Argument(..., help="DocBin with human doc.ents and LLM proposals in doc.spans['llm']"),
-    output_path: Path = typer.Argument(..., help="Output DocBin: merged doc.ents plus provenance span groups"),
-    accept: str = typer.Option("all", help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)"),
+    input_path: Path = typer.Argument(
+        ..., help="DocBin with human doc.ents and LLM proposals in doc.spans['llm']"
+    ),
+    output_path: Path = typer.Argument(
+        ..., help="Output DocBin: merged doc.ents plus provenance span groups"
+    ),
+    accept: str = typer.Option(
+        "all", help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)"
+    ),
     labels: str = typer.Option("", help="Comma-separated labels accepted with --accept labels"),
-    min_precision: float = typer.Option(0.3, help="--accept reliable: minimum LLM precision against the human, per label"),
-    min_support: int = typer.Option(10, help="--accept reliable: labels with fewer doubly annotated proposals are accepted"),
-    overlap: str = typer.Option("longest", help=f"Rule for overlapping proposals: {', '.join(OVERLAP_RULES)}"),
-    uncovered: str = typer.Option("outside", help="Tokens in no entity: outside (no entity) or missing (ignored by the loss)"),
+    min_precision: float = typer.Option(
+        0.3, help="--accept reliable: minimum LLM precision against the human, per label"
+    ),
+    min_support: int = typer.Option(
+        10, help="--accept reliable: labels with fewer doubly annotated proposals are accepted"
+    ),
+    overlap: str = typer.Option(
+        "longest", help=f"Rule for overlapping proposals: {', '.join(OVERLAP_RULES)}"
+    ),
+    uncovered: str = typer.Option(
+        "outside", help="Tokens in no entity: outside (no entity) or missing (ignored by the loss)"
+    ),
     seed: int = typer.Option(0, help="Seed of --overlap random"),
     llm_key: str = LLM_KEY_OPT,
-    soft_targets: bool = typer.Option(False, "--soft-targets", help="Also store label-mixing targets in doc.user_data['soft_targets']"),
+    soft_targets: bool = typer.Option(
+        False,
+        "--soft-targets",
+        help="Also store label-mixing targets in doc.user_data['soft_targets']",
+    ),
     balance: float = BALANCE,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
@@ -157,8 +214,18 @@ def merge_cli(
     from ..overrides import parse_cli_overrides
 
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
-    merger = build_merger(accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key, overrides,
-                          typed_options(ctx))
+    merger = build_merger(
+        accept,
+        labels,
+        min_precision,
+        min_support,
+        overlap,
+        uncovered,
+        seed,
+        llm_key,
+        overrides,
+        typed_options(ctx),
+    )
     llm_key = merger.llm_key
     check_range("--balance", balance, 0)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
@@ -172,11 +239,21 @@ def merge_cli(
     summary = summarize_merge(docs, merger.stats, llm_key=llm_key)
     added = sum(s.added for s in summary.values())
     rejected = sum(s.n_rejected for s in summary.values())
-    msg.good(f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}")
+    msg.good(
+        f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}"
+    )
 
 
 #: Columns of the calibration table of ``stats``.
-CALIBRATION_HEADER = ("label", "precision", "recall", "proposed", "gold", "LR proposed", "LR silence")
+CALIBRATION_HEADER = (
+    "label",
+    "precision",
+    "recall",
+    "proposed",
+    "gold",
+    "LR proposed",
+    "LR silence",
+)
 
 
 def _as_before_merge(docs: List[Doc]) -> List[Doc]:
@@ -190,7 +267,9 @@ def _as_before_merge(docs: List[Doc]) -> List[Doc]:
         if HUMAN_KEY in doc.spans:
             doc = doc.copy()
             annotated = is_human_annotated(doc)
-            doc.set_ents(human_spans(doc) if annotated else [], default="outside" if annotated else "missing")
+            doc.set_ents(
+                human_spans(doc) if annotated else [], default="outside" if annotated else "missing"
+            )
         result.append(doc)
     return result
 
@@ -199,7 +278,15 @@ def calibration_table(fitted: FittedEvidence) -> List[List[object]]:
     """Rows for printing (see CALIBRATION_HEADER), from ``FittedEvidence.summary()``."""
     labels = fitted.summary()["labels"]
     return [
-        [label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", v["proposed"], v["gold"], f"{v['lr_proposed']:g}", f"{v['lr_silence']:g}"]
+        [
+            label,
+            f"{v['precision']:.3f}",
+            f"{v['recall']:.3f}",
+            v["proposed"],
+            v["gold"],
+            f"{v['lr_proposed']:g}",
+            f"{v['lr_silence']:g}",
+        ]
         for label, v in labels.items()  # type: ignore[union-attr]
     ]
 
@@ -219,17 +306,22 @@ def show_calibration(fitted: FittedEvidence) -> None:
         f"position match {summary['position_match']:.3f}"
     )
     msg.table(calibration_table(fitted), header=CALIBRATION_HEADER, divider=True)
-    msg.info(f"Estimated omission rate of the human annotation: {fitted.omission_rate:.3f} ({fitted.omission_source})")
+    msg.info(
+        f"Estimated omission rate of the human annotation: {fitted.omission_rate:.3f} ({fitted.omission_source})"
+    )
 
 
 @app.command("stats")
 def stats_cli(
-    input_path: Path = typer.Argument(..., help="DocBin with proposals, merged (hybrid-ner merge) or not"),
+    input_path: Path = typer.Argument(
+        ..., help="DocBin with proposals, merged (hybrid-ner merge) or not"
+    ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON"),
     llm_key: str = LLM_KEY_OPT,
     balance: float = BALANCE,
     calibration: Optional[Path] = typer.Option(
-        None, "--calibration",
+        None,
+        "--calibration",
         help="DocBin with clean gold doc.ents and the same annotator's proposals (the dev set after `hybrid-ner propose`): "
         "show the calibration the calibrated training targets would use",
     ),
@@ -250,7 +342,9 @@ def stats_cli(
     check_range("--balance", balance, 0)
     check_outputs({"--json": json_path}, [input_path, calibration])
     if calibration is not None and not calibration.is_file():
-        raise HybridNerError(f"{calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)")
+        raise HybridNerError(
+            f"{calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)"
+        )
     docs = _read(input_path)
     # Fitted on the human annotation + proposals, as the training reader does before its merge.
     fitted = CalibratedMixing(calibration=calibration).fit(_as_before_merge(docs), llm_key)
@@ -263,8 +357,13 @@ def stats_cli(
     msg.table(summary_table(summary), header=SUMMARY_HEADER, divider=True)
     show_calibration(fitted)
     if json_path is not None:
-        write_json(json_path, {
-            "input": str(input_path), "docs": len(docs), "labels": summary_to_json(summary),
-            "calibration": fitted.summary(),
-        })
+        write_json(
+            json_path,
+            {
+                "input": str(input_path),
+                "docs": len(docs),
+                "labels": summary_to_json(summary),
+                "calibration": fitted.summary(),
+            },
+        )
         msg.good(f"Wrote {json_path}")

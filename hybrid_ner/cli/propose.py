@@ -13,6 +13,7 @@ request that failed for good (exit 4) or Ctrl+C (exit 130) leaves OUT as it
 was; the answers received are in the prompt cache, so the same command
 resumes.
 """
+
 import inspect
 import sqlite3
 import time
@@ -35,7 +36,10 @@ from ..progress import Progress
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
-QUERY_FORMATS = {"single": "hybrid_ner.SingleQueryPrompt.v1", "per-type": "hybrid_ner.PerTypePrompt.v1"}
+QUERY_FORMATS = {
+    "single": "hybrid_ner.SingleQueryPrompt.v1",
+    "per-type": "hybrid_ner.PerTypePrompt.v1",
+}
 #: The API key variable with --base-url when --api-key-env is not given.
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 LABELS_PATH = "components.llm.task.labels"
@@ -67,24 +71,57 @@ FLAG_PATHS: Dict[str, str] = {
 def propose_cli(
     ctx: typer.Context,
     input_path: Path = typer.Argument(..., help="DocBin with the human annotation in doc.ents"),
-    output_path: Path = typer.Argument(..., help="Output DocBin: same Docs, proposals in doc.spans['llm']"),
-    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="Proposal config (default: built-in, embedded LLM)"),
-    labels: Optional[str] = typer.Option(None, help="Comma-separated labels to propose (default: the labels of IN's human annotation and the example pool)"),
-    label_definitions: Optional[Path] = typer.Option(None, help="JSON or YAML file: label -> definition shown in the prompt"),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1"),
+    output_path: Path = typer.Argument(
+        ..., help="Output DocBin: same Docs, proposals in doc.spans['llm']"
+    ),
+    config_path: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="Proposal config (default: built-in, embedded LLM)"
+    ),
+    labels: Optional[str] = typer.Option(
+        None,
+        help="Comma-separated labels to propose (default: the labels of IN's human annotation and the example pool)",
+    ),
+    label_definitions: Optional[Path] = typer.Option(
+        None, help="JSON or YAML file: label -> definition shown in the prompt"
+    ),
+    base_url: Optional[str] = typer.Option(
+        None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1"
+    ),
     model_name: Optional[str] = typer.Option(None, "--model", help="Model name for --base-url"),
-    api_key_env: Optional[str] = typer.Option(None, help="Environment variable holding the API key (with --base-url: OPENAI_API_KEY; '' for none)"),
-    concurrency: Optional[int] = typer.Option(None, help="Requests in flight (OpenAI-compatible backends)"),
-    threads: Optional[int] = typer.Option(None, help="CPU threads of the embedded LLM (default: all cores)"),
-    examples: Optional[Path] = typer.Option(None, help="DocBin of gold sentences to retrieve few-shot examples from"),
+    api_key_env: Optional[str] = typer.Option(
+        None,
+        help="Environment variable holding the API key (with --base-url: OPENAI_API_KEY; '' for none)",
+    ),
+    concurrency: Optional[int] = typer.Option(
+        None, help="Requests in flight (OpenAI-compatible backends)"
+    ),
+    threads: Optional[int] = typer.Option(
+        None, help="CPU threads of the embedded LLM (default: all cores)"
+    ),
+    examples: Optional[Path] = typer.Option(
+        None, help="DocBin of gold sentences to retrieve few-shot examples from"
+    ),
     k: Optional[int] = typer.Option(None, help="Few-shot examples per sentence"),
-    query: Optional[str] = typer.Option(None, help="single (one query, all types) or per-type (GPT-NER)"),
+    query: Optional[str] = typer.Option(
+        None, help="single (one query, all types) or per-type (GPT-NER)"
+    ),
     cache: Optional[Path] = typer.Option(None, help="Prompt cache file (SQLite)"),
-    recorded: Optional[str] = typer.Option(None, help="Recorded answers (.jsonl.gz from `hybrid-ner record-answers`) to replay as cache hits; '' for none"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the labels, one rendered prompt, and count prompts, tokens and cost; send nothing"),
+    recorded: Optional[str] = typer.Option(
+        None,
+        help="Recorded answers (.jsonl.gz from `hybrid-ner record-answers`) to replay as cache hits; '' for none",
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Show the labels, one rendered prompt, and count prompts, tokens and cost; send nothing",
+    ),
     max_requests: Optional[int] = typer.Option(None, help="Budget: requests sent in this run"),
-    max_tokens: Optional[int] = typer.Option(None, help="Budget: prompt + completion tokens in this run"),
-    max_cost: Optional[float] = typer.Option(None, help="Budget: money, from --price-in/--price-out (both needed)"),
+    max_tokens: Optional[int] = typer.Option(
+        None, help="Budget: prompt + completion tokens in this run"
+    ),
+    max_cost: Optional[float] = typer.Option(
+        None, help="Budget: money, from --price-in/--price-out (both needed)"
+    ),
     price_in: Optional[float] = typer.Option(None, help="Price per 1,000 prompt tokens"),
     price_out: Optional[float] = typer.Option(None, help="Price per 1,000 completion tokens"),
     limit: Optional[int] = typer.Option(None, help="Only the first N sentences (0: all)"),
@@ -108,12 +145,36 @@ def propose_cli(
     from ..overrides import parse_cli_overrides
 
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
-    _check_options(concurrency, threads, k, max_requests, max_tokens, max_cost, price_in, price_out, limit, batch_size)
+    _check_options(
+        concurrency,
+        threads,
+        k,
+        max_requests,
+        max_tokens,
+        max_cost,
+        price_in,
+        price_out,
+        limit,
+        batch_size,
+    )
     flags: Dict[str, Any] = {
-        "--labels": labels, "--label-definitions": label_definitions, "--base-url": base_url, "--model": model_name,
-        "--api-key-env": api_key_env, "--concurrency": concurrency, "--threads": threads, "--examples": examples,
-        "--k": k, "--query": query, "--cache": cache, "--recorded": recorded, "--max-requests": max_requests,
-        "--max-tokens": max_tokens, "--max-cost": max_cost, "--price-in": price_in, "--price-out": price_out,
+        "--labels": labels,
+        "--label-definitions": label_definitions,
+        "--base-url": base_url,
+        "--model": model_name,
+        "--api-key-env": api_key_env,
+        "--concurrency": concurrency,
+        "--threads": threads,
+        "--examples": examples,
+        "--k": k,
+        "--query": query,
+        "--cache": cache,
+        "--recorded": recorded,
+        "--max-requests": max_requests,
+        "--max-tokens": max_tokens,
+        "--max-cost": max_cost,
+        "--price-in": price_in,
+        "--price-out": price_out,
     }
     config = _configure(config_path, flags, overrides)
     recorded_path = Path(recorded) if recorded else None
@@ -122,7 +183,11 @@ def propose_cli(
     pool_path = _pool_path(config)
     inputs = [input_path, examples or pool_path, config_path, recorded_path, label_definitions]
     if not dry_run:  # a dry run writes nothing (and only reads the cache)
-        check_outputs({"OUT": output_path, "--usage-out": usage_out, "--cache": cache_path}, inputs, overwrite_input)
+        check_outputs(
+            {"OUT": output_path, "--usage-out": usage_out, "--cache": cache_path},
+            inputs,
+            overwrite_input,
+        )
     from ..llm.config import build_pipeline
 
     # The input is read before the pipeline is built: its labels may be the label set.
@@ -146,7 +211,9 @@ def propose_cli(
         try:
             n_cached = len(model.cache)
         except sqlite3.DatabaseError as err:
-            raise HybridNerError(f"{model.cache.path}: the prompt cache is unreadable ({err}); move it away") from None
+            raise HybridNerError(
+                f"{model.cache.path}: the prompt cache is unreadable ({err}); move it away"
+            ) from None
         msg.info(f"Prompt cache {model.cache.path}: {n_cached} answers")
     retriever = getattr(task, "examples", None)
     if retriever is not None and retriever.k > 0 and retriever.pool_source is None:
@@ -157,14 +224,30 @@ def propose_cli(
     n_queries = len(task.queries()) if hasattr(task, "queries") else 1
     # Over the input itself, a partial result would replace the whole corpus: never.
     write_partial = not same_file(output_path, input_path)
-    done = _run(nlp, model if ours else None, docs, n_queries, batch_size, output_path, usage_out, write_partial)
+    done = _run(
+        nlp,
+        model if ours else None,
+        docs,
+        n_queries,
+        batch_size,
+        output_path,
+        usage_out,
+        write_partial,
+    )
     _summarise(done, getattr(task, "spans_key", "llm"), output_path)
 
 
 def _check_options(
-    concurrency: Optional[int], threads: Optional[int], k: Optional[int], max_requests: Optional[int],
-    max_tokens: Optional[int], max_cost: Optional[float], price_in: Optional[float], price_out: Optional[float],
-    limit: Optional[int], batch_size: int,
+    concurrency: Optional[int],
+    threads: Optional[int],
+    k: Optional[int],
+    max_requests: Optional[int],
+    max_tokens: Optional[int],
+    max_cost: Optional[float],
+    price_in: Optional[float],
+    price_out: Optional[float],
+    limit: Optional[int],
+    batch_size: int,
 ) -> None:
     """Range-check the numeric options: 0 or a negative number would otherwise
     silently mean "nothing" (--batch-size 0) or "all but the last" (--limit -5)."""
@@ -199,7 +282,9 @@ def flag_overrides(config: Config, flags: Mapping[str, Any]) -> Dict[str, Any]:
         backend = OPENAI_COMPATIBLE
         given.setdefault("--api-key-env", DEFAULT_API_KEY_ENV)
     if "--concurrency" in given and backend != OPENAI_COMPATIBLE:
-        msg.warn("--concurrency applies to OpenAI-compatible backends; the embedded LLM runs one request at a time")
+        msg.warn(
+            "--concurrency applies to OpenAI-compatible backends; the embedded LLM runs one request at a time"
+        )
         del given["--concurrency"]
     if "--api-key-env" in given and backend != OPENAI_COMPATIBLE:
         msg.warn("--api-key-env applies to OpenAI-compatible backends (--base-url); ignored")
@@ -226,7 +311,9 @@ def flag_overrides(config: Config, flags: Mapping[str, Any]) -> Dict[str, Any]:
         elif flag == "--cache":
             value = str(value)
             if not _has_prompt_cache(config):
-                values["components.llm.model.cache"] = {"@llm_misc": PROMPT_CACHE}  # replaces another cache
+                values["components.llm.model.cache"] = {
+                    "@llm_misc": PROMPT_CACHE
+                }  # replaces another cache
         elif flag == "--api-key-env":
             value = value or None
         elif flag == "--examples":
@@ -243,8 +330,12 @@ def _recorded(config: Config, recorded: str, cache: Optional[Path]) -> Optional[
     path = Path(recorded)
     if not path.is_file():
         raise HybridNerError(f"{path}: recorded answers not found")
-    if cache is None and not (_has_prompt_cache(config) and _model_block(config)["cache"].get("path")):
-        raise HybridNerError("--recorded replays answers through the prompt cache: the config has none (give --cache)")
+    if cache is None and not (
+        _has_prompt_cache(config) and _model_block(config)["cache"].get("path")
+    ):
+        raise HybridNerError(
+            "--recorded replays answers through the prompt cache: the config has none (give --cache)"
+        )
     return str(path)
 
 
@@ -255,7 +346,9 @@ def _has_prompt_cache(config: Config) -> bool:
     return isinstance(block, dict) and block.get("@llm_misc") == PROMPT_CACHE
 
 
-def _configure(config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]) -> Config:
+def _configure(
+    config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> Config:
     """The proposal config: file or built-in default, with the convenience
     options and the dotted overrides applied (one mechanism: the options are
     names for config paths). ``--base-url`` first switches the model block
@@ -277,7 +370,9 @@ def _configure(config_path: Optional[Path], flags: Mapping[str, Any], overrides:
     try:
         return config.interpolate()
     except Exception as err:
-        raise HybridNerError(f"{config_path or 'default config'}: invalid config ({' '.join(str(err).split())})") from None
+        raise HybridNerError(
+            f"{config_path or 'default config'}: invalid config ({' '.join(str(err).split())})"
+        ) from None
 
 
 def _override_name(overrides: Mapping[str, Any], path: str) -> Optional[str]:
@@ -296,7 +391,6 @@ def _choose_labels(config: Config, docs: List[Doc], explicit: Optional[str]) -> 
     """
     from ..llm.labels import check_example_labels, example_mentions, label_counts, order_labels
     from ..llm.prompts import DEFAULT_DEFINITIONS, DEFAULT_EXAMPLE_MENTIONS
-
     from ..llm.task import create_entity_proposal_task
 
     task = config["components"]["llm"]["task"]
@@ -312,8 +406,12 @@ def _choose_labels(config: Config, docs: List[Doc], explicit: Optional[str]) -> 
     elif input_counts or pool_counts:
         labels = order_labels(set(input_counts) | set(pool_counts), configured)
         source = " and ".join(
-            name for name, counts in (("the human annotation of the input", input_counts),
-                                      (f"the example pool {pool_path}", pool_counts)) if counts
+            name
+            for name, counts in (
+                ("the human annotation of the input", input_counts),
+                (f"the example pool {pool_path}", pool_counts),
+            )
+            if counts
         )
     else:
         labels, source = configured, "the config (no entity in the input or the example pool)"
@@ -321,22 +419,30 @@ def _choose_labels(config: Config, docs: List[Doc], explicit: Optional[str]) -> 
     msg.info(f"Labels: {', '.join(labels)} (from {source})")
     left_out = [label for label in configured if label not in labels]
     if explicit is None and left_out:
-        msg.info(f"Not asked for: {', '.join(left_out)} (in the config, not in the data); give --labels to ask for them")
+        msg.info(
+            f"Not asked for: {', '.join(left_out)} (in the config, not in the data); give --labels to ask for them"
+        )
     definitions = {**DEFAULT_DEFINITIONS, **(task.get("label_definitions") or {})}
     undefined = [label for label in labels if not definitions.get(label)]
     if undefined:
         msg.info(
-            f"No definition for {', '.join(undefined)}: the prompt says \"entities of type <label>\" "
+            f'No definition for {", ".join(undefined)}: the prompt says "entities of type <label>" '
             "(give --label-definitions FILE)"
         )
     unused = sorted(set(task.get("label_definitions") or {}) - set(labels))
     if unused:
-        msg.warn(f"Label definitions for labels not in the label set are not used: {', '.join(unused)}")
-    prompt = task.get("prompt") or {"@llm_misc": QUERY_FORMATS["single"]}  # the task's default format
+        msg.warn(
+            f"Label definitions for labels not in the label set are not used: {', '.join(unused)}"
+        )
+    prompt = task.get("prompt") or {
+        "@llm_misc": QUERY_FORMATS["single"]
+    }  # the task's default format
     if isinstance(prompt, dict) and prompt.get("@llm_misc") == QUERY_FORMATS["single"]:
         mentions = dict(prompt.get("example_mentions") or DEFAULT_EXAMPLE_MENTIONS)
         if sum(1 for label in labels if mentions.get(label)) < min(2, len(labels)):
-            found = example_mentions([*pool, *docs], [label for label in labels if not mentions.get(label)])
+            found = example_mentions(
+                [*pool, *docs], [label for label in labels if not mentions.get(label)]
+            )
             task["prompt"] = {**prompt, "example_mentions": {**mentions, **found}}
     return labels
 
@@ -354,7 +460,9 @@ def _pool_k(config: Config) -> int:
     if not isinstance(examples, dict):
         return 0
     # The registered function's default k when the config does not say.
-    return int(examples.get("k", inspect.signature(create_similar_examples).parameters["k"].default))
+    return int(
+        examples.get("k", inspect.signature(create_similar_examples).parameters["k"].default)
+    )
 
 
 def _pool_docs(path: Path) -> List[Doc]:
@@ -388,7 +496,9 @@ def _model_block(config: Config, config_path: Optional[Path] = None) -> Any:
     try:
         return config["components"]["llm"]["model"]
     except (KeyError, TypeError):
-        raise HybridNerError(f"{config_path or 'config'}: no [components.llm.model] block") from None
+        raise HybridNerError(
+            f"{config_path or 'config'}: no [components.llm.model] block"
+        ) from None
 
 
 def _check_cost_limit(config: Config) -> None:
@@ -399,15 +509,21 @@ def _check_cost_limit(config: Config) -> None:
     budget = block.get("budget") or {}
     max_cost = budget.get("max_cost")
     generation = block.get("generation")  # None: the model's default, which has max_tokens
-    if (max_cost is not None or budget.get("max_tokens") is not None) and isinstance(generation, dict) \
-            and not generation.get("max_tokens"):
+    if (
+        (max_cost is not None or budget.get("max_tokens") is not None)
+        and isinstance(generation, dict)
+        and not generation.get("max_tokens")
+    ):
         raise OptionError(
             "--max-tokens and --max-cost need generation.max_tokens in the config: "
             "without it an answer has no bound and the limit could be exceeded"
         )
     if max_cost is None:
         return
-    prices = {"--price-in": budget.get("price_per_1k_input") or 0, "--price-out": budget.get("price_per_1k_output") or 0}
+    prices = {
+        "--price-in": budget.get("price_per_1k_input") or 0,
+        "--price-out": budget.get("price_per_1k_output") or 0,
+    }
     if not any(prices.values()):
         raise OptionError(
             f"--max-cost {max_cost} needs --price-in and --price-out (per 1,000 tokens): "
@@ -430,27 +546,44 @@ def _dry_run(task: Any, model: Any, docs: List[Doc], ours: bool) -> None:
     """Show one fully rendered prompt (the first sentence's first query) and
     the counts and cost of the run; send nothing."""
     if not ours:
-        raise HybridNerError("--dry-run needs a hybrid_ner model (hybrid_ner.LlamaCpp.v1 or OpenAICompatible.v1)")
+        raise HybridNerError(
+            "--dry-run needs a hybrid_ner model (hybrid_ner.LlamaCpp.v1 or OpenAICompatible.v1)"
+        )
     from ..llm.estimate import estimate_run
 
     prompts = [list(doc_prompts) for doc_prompts, _ in task.generate_prompts(docs[:1])][0]
-    msg.divider(f"Prompt of the first sentence{f' (query 1 of {len(prompts)})' if len(prompts) > 1 else ''}")
+    msg.divider(
+        f"Prompt of the first sentence{f' (query 1 of {len(prompts)})' if len(prompts) > 1 else ''}"
+    )
     print(prompts[0])
     estimate = estimate_run(task, model, docs)
     msg.divider("Dry run: nothing was sent")
     msg.table(
         [
-            ("sentences", estimate.docs), ("prompts", estimate.prompts),
-            ("cached or repeated (free)", estimate.cached), ("to send", estimate.to_send),
+            ("sentences", estimate.docs),
+            ("prompts", estimate.prompts),
+            ("cached or repeated (free)", estimate.cached),
+            ("to send", estimate.to_send),
             ("prompt tokens", estimate.prompt_tokens),
-            ("completion tokens (expected / max)", f"{estimate.completion_tokens_expected} / {estimate.completion_tokens_max}"),
+            (
+                "completion tokens (expected / max)",
+                f"{estimate.completion_tokens_expected} / {estimate.completion_tokens_max}",
+            ),
             ("cost (expected / max)", f"{estimate.cost_expected:.4f} / {estimate.cost_max:.4f}"),
         ]
     )
 
 
-def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size: int, output_path: Path,
-         usage_out: Optional[Path], write_partial: bool = True) -> List[Doc]:
+def _run(
+    nlp: Language,
+    model: Any,
+    docs: List[Doc],
+    n_queries: int,
+    batch_size: int,
+    output_path: Path,
+    usage_out: Optional[Path],
+    write_partial: bool = True,
+) -> List[Doc]:
     """Run the pipeline with a progress bar and write OUT and the usage report
     (atomically) when every sentence is done.
 
@@ -470,7 +603,9 @@ def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size:
     stop: Optional[BaseException] = None
     report: Optional[Dict[str, Any]] = None
     try:
-        if model is not None:  # issue 15.2: all prompts queued up front, no pool drain between batches
+        if (
+            model is not None
+        ):  # issue 15.2: all prompts queued up front, no pool drain between batches
             model.prefetch_docs(nlp.get_pipe("llm").task, [docs[i] for i in schedule])
         for doc in nlp.pipe([docs[i] for i in schedule], batch_size=batch_size):
             done.append(doc)
@@ -482,7 +617,10 @@ def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size:
             model.progress = None
             # Name the model in the report: later steps (grid, report) show which LLM proposed.
             backend = getattr(model, "backend", None)
-            report = {**model.usage.report(), "model": getattr(backend, "model_id", None) or getattr(backend, "model", None)}
+            report = {
+                **model.usage.report(),
+                "model": getattr(backend, "model_id", None) or getattr(backend, "model", None),
+            }
             model.close()
     # Back to the input order (the schedule may have reordered the Docs).
     position = {id(doc): i for i, doc in enumerate(docs)}
@@ -496,19 +634,33 @@ def _run(nlp: Language, model: Any, docs: List[Doc], n_queries: int, batch_size:
     finished = f"{len(done)} of {len(docs)} sentences finished"
     kept = _kept(model, report)
     if isinstance(stop, KeyboardInterrupt):
-        raise Interrupted(_line(
-            f"Interrupted (Ctrl+C): {finished}", f"{output_path} left unchanged", kept, "re-run the same command to resume"
-        )) from None
+        raise Interrupted(
+            _line(
+                f"Interrupted (Ctrl+C): {finished}",
+                f"{output_path} left unchanged",
+                kept,
+                "re-run the same command to resume",
+            )
+        ) from None
     if isinstance(stop, BudgetExceeded):
         if not done or not write_partial:
             why = "no sentence finished" if not done else "it is the input"
-            raise PartialResult(_line(str(stop), f"{finished}; {output_path} left unchanged ({why})", kept)) from None
+            raise PartialResult(
+                _line(str(stop), f"{finished}; {output_path} left unchanged ({why})", kept)
+            ) from None
         _write(output_path, done, usage_out, report)
-        raise PartialResult(_line(str(stop), f"{output_path} is PARTIAL: it holds only the {finished}", kept)) from None
+        raise PartialResult(
+            _line(str(stop), f"{output_path} is PARTIAL: it holds only the {finished}", kept)
+        ) from None
     error = RequestsFailed if isinstance(stop, LLMRequestError) else HybridNerError
-    raise error(_line(
-        str(stop), f"{finished}; {output_path} left unchanged", kept, "fix the cause and re-run the same command to resume"
-    )) from None
+    raise error(
+        _line(
+            str(stop),
+            f"{finished}; {output_path} left unchanged",
+            kept,
+            "fix the cause and re-run the same command to resume",
+        )
+    ) from None
 
 
 def _counters(model: Any) -> Optional[Callable[[], Dict[str, Any]]]:
@@ -521,8 +673,11 @@ def _counters(model: Any) -> Optional[Callable[[], Dict[str, Any]]]:
     def counters() -> Dict[str, Any]:
         usage = model.usage
         elapsed = max(time.monotonic() - start, 1e-9)
-        return {"cache hits": usage.cache_hits, "failed attempts": sum(usage.failures.values()),
-                "tokens/s": usage.completion_tokens / elapsed}
+        return {
+            "cache hits": usage.cache_hits,
+            "failed attempts": sum(usage.failures.values()),
+            "tokens/s": usage.completion_tokens / elapsed,
+        }
 
     return counters
 
@@ -532,7 +687,9 @@ def _line(*parts: str) -> str:
     return "; ".join(part.strip().rstrip(".") for part in parts)
 
 
-def _write(output_path: Path, docs: List[Doc], usage_out: Optional[Path], report: Optional[Dict[str, Any]]) -> None:
+def _write(
+    output_path: Path, docs: List[Doc], usage_out: Optional[Path], report: Optional[Dict[str, Any]]
+) -> None:
     """OUT first (it is what the run was for), then the usage report; both atomic."""
     write_docbin(output_path, docs)
     if usage_out is not None and report is not None:
@@ -544,7 +701,9 @@ def _kept(model: Any, report: Optional[Dict[str, Any]]) -> str:
     n = (report or {}).get("requests", 0)
     cache = getattr(model, "cache", None)
     if not n:
-        return "no answer was received in this run" + ("" if cache is None else f" (prompt cache {cache.path})")
+        return "no answer was received in this run" + (
+            "" if cache is None else f" (prompt cache {cache.path})"
+        )
     if cache is None:
         return f"the {n} answers received were not cached (no prompt cache configured)"
     return f"the {n} answers received are kept in the prompt cache {cache.path}"
@@ -565,7 +724,12 @@ def _prefix_schedule(nlp: Language, model: Any, docs: List[Doc]) -> List[int]:
 
 def _print_usage(report: Dict[str, Any]) -> None:
     rows = [(key, value) for key, value in report.items() if key != "failures"]
-    rows.append(("failed attempts", ", ".join(f"{k} {v}" for k, v in sorted(report["failures"].items())) or "0"))
+    rows.append(
+        (
+            "failed attempts",
+            ", ".join(f"{k} {v}" for k, v in sorted(report["failures"].items())) or "0",
+        )
+    )
     msg.table(rows, header=("usage", ""), divider=True)
 
 
@@ -582,11 +746,15 @@ def _summarise(docs: List[Doc], spans_key: str, output_path: Path) -> None:
         items += stats.get("items", 0)
         answers += len(stats.get("queries", []))
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items())) or "none"
-    msg.good(f"Wrote {len(docs)} sentences to {output_path}: {sum(labels.values())} proposals ({per_label})")
+    msg.good(
+        f"Wrote {len(docs)} sentences to {output_path}: {sum(labels.values())} proposals ({per_label})"
+    )
     if dropped:
         # "garbage" lines are not items (they had no LABEL: mention shape), so no "of N" here.
         reasons = ", ".join(f"{reason} {n}" for reason, n in dropped.most_common())
-        msg.info(f"{answers} answers, {items} entity items; dropped {sum(dropped.values())}: {reasons}")
+        msg.info(
+            f"{answers} answers, {items} entity items; dropped {sum(dropped.values())}: {reasons}"
+        )
     if answers and not items and dropped.get("garbage"):
         msg.warn(
             f"No answer held a usable entity item ({dropped['garbage']} unreadable lines): "

@@ -1,4 +1,5 @@
 """CLI command that writes the experiment report."""
+
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
@@ -15,18 +16,34 @@ if TYPE_CHECKING:  # matplotlib and the report stay out of every other command's
 
 @app.command("report")
 def report_cli(
-    grid_dir: Path = typer.Argument(Path("metrics/grid"), help="Grid results: one folder per dataset with cells/*.json, annotators.json, run.json"),
-    output: Path = typer.Option(Path("metrics/report.md"), "--output", "-o", help="Markdown report to write"),
-    figures: Path = typer.Option(Path("metrics/figures"), "--figures", help="Folder for the PNG figures"),
-    samples: Optional[List[Path]] = typer.Option(None, "--samples", help="Samples DocBin(s) for the displaCy pages (repeatable); default: <grid>/<dataset>/samples.spacy"),
+    grid_dir: Path = typer.Argument(
+        Path("metrics/grid"),
+        help="Grid results: one folder per dataset with cells/*.json, annotators.json, run.json",
+    ),
+    output: Path = typer.Option(
+        Path("metrics/report.md"), "--output", "-o", help="Markdown report to write"
+    ),
+    figures: Path = typer.Option(
+        Path("metrics/figures"), "--figures", help="Folder for the PNG figures"
+    ),
+    samples: Optional[List[Path]] = typer.Option(
+        None,
+        "--samples",
+        help="Samples DocBin(s) for the displaCy pages (repeatable); default: <grid>/<dataset>/samples.spacy",
+    ),
     max_samples: int = typer.Option(10, "--max-samples", help="Sentences shown per samples page"),
-    target_rate: float = typer.Option(0.4, "--target-rate", help="Omission rate of the detail tables and targets (closest present rate if missing)"),
+    target_rate: float = typer.Option(
+        0.4,
+        "--target-rate",
+        help="Omission rate of the detail tables and targets (closest present rate if missing)",
+    ),
     transformer: Optional[Path] = typer.Option(
-        None, "--transformer",
+        None,
+        "--transformer",
         help="Transformer grid (same layout: <dataset>/cells/*.json, plus the optional transition NER scores "
-             "<dataset>/transition-clean_r0_s<seed>.json of `spacy evaluate --output`) for a 'Transformer pipeline' "
-             "section per dataset; default: <GRID_DIR>-trf next to GRID_DIR (metrics/grid-trf) when it exists, "
-             "else no such section",
+        "<dataset>/transition-clean_r0_s<seed>.json of `spacy evaluate --output`) for a 'Transformer pipeline' "
+        "section per dataset; default: <GRID_DIR>-trf next to GRID_DIR (metrics/grid-trf) when it exists, "
+        "else no such section",
     ),
 ) -> None:
     """Write the experiment report: F1 tables per condition and omission rate
@@ -45,48 +62,92 @@ def report_cli(
     # The markdown goes to a temporary file next to OUTPUT (links stay relative
     # to the same folder) and replaces OUTPUT only when the report is complete.
     with atomic_path(output) as tmp:
-        files = write_report(grid_dir, tmp, figures, samples or None, max_samples, target_rate, transformer_dir)
+        files = write_report(
+            grid_dir, tmp, figures, samples or None, max_samples, target_rate, transformer_dir
+        )
     msg.good(f"Report for {', '.join(files.datasets)}: {output}")
     msg.info(f"{len(files.figures)} figures in {figures}, {len(files.samples)} samples pages")
     if transformer_dir is not None:
         if files.transformer:
-            msg.info(f"Transformer pipeline sections for {', '.join(files.transformer)} from {transformer_dir}")
+            msg.info(
+                f"Transformer pipeline sections for {', '.join(files.transformer)} from {transformer_dir}"
+            )
         else:
             msg.warn(f"No transformer cells in {transformer_dir}: no transformer sections")
-    _print_comparison(grid_dir, target_rate, load_transformer_grid(transformer_dir) if transformer_dir is not None else [])
+    _print_comparison(
+        grid_dir,
+        target_rate,
+        load_transformer_grid(transformer_dir) if transformer_dir is not None else [],
+    )
 
 
-def _print_comparison(grid_dir: Path, rate: float, transformer: Sequence["TransformerResults"] = ()) -> None:
+def _print_comparison(
+    grid_dir: Path, rate: float, transformer: Sequence["TransformerResults"] = ()
+) -> None:
     """The main comparison on the terminal: test F1 (P, R) per condition at the
     omission rate closest to ``rate`` (and the clean upper bound), mean ± sd
     over seeds; then, per dataset of the transformer grid, its F1, P, R next
     to the CPU grid's F1, the gap on each stack and the transition NER line."""
-    from ..report.results import aggregate, closest_rate, condition_order, load_grid, precision, rates, recall, stat_at
+    from ..report.results import (
+        aggregate,
+        closest_rate,
+        condition_order,
+        load_grid,
+        precision,
+        rates,
+        recall,
+        stat_at,
+    )
     from ..report.tables import format_stat, gap_line, transition_line
     from ..report.transformer import compare_stacks
 
     datasets = load_grid(grid_dir)
     for ds in datasets:
         at = closest_rate(rates(ds.cells), rate)
-        f1s, ps, rs = aggregate(ds.cells), aggregate(ds.cells, precision), aggregate(ds.cells, recall)
+        f1s, ps, rs = (
+            aggregate(ds.cells),
+            aggregate(ds.cells, precision),
+            aggregate(ds.cells, recall),
+        )
         rows = []
-        for condition in condition_order({cell.condition for cell in ds.cells if cell.budget >= 1.0}):
+        for condition in condition_order(
+            {cell.condition for cell in ds.cells if cell.budget >= 1.0}
+        ):
             stat = stat_at(f1s, condition, at)
             if stat is not None:
-                rows.append((condition, format_stat(stat), format_stat(stat_at(ps, condition, at)),
-                             format_stat(stat_at(rs, condition, at))))
+                rows.append(
+                    (
+                        condition,
+                        format_stat(stat),
+                        format_stat(stat_at(ps, condition, at)),
+                        format_stat(stat_at(rs, condition, at)),
+                    )
+                )
         if rows:
             msg.table(rows, header=(f"{ds.name}, {at:g} omissions", "F1", "P", "R"), divider=True)
     cpu_cells = {ds.name: ds.cells for ds in datasets}
     for trf in transformer:
         comparison = compare_stacks(trf, cpu_cells.get(trf.name, []), rate)
-        where = f"{comparison.rate:g} omissions" if comparison.rate is not None else "no omission rate"
+        where = (
+            f"{comparison.rate:g} omissions" if comparison.rate is not None else "no omission rate"
+        )
         rows = [
-            (row.condition, format_stat(row.f1), format_stat(row.p), format_stat(row.r), format_stat(row.cpu_f1))
+            (
+                row.condition,
+                format_stat(row.f1),
+                format_stat(row.p),
+                format_stat(row.r),
+                format_stat(row.cpu_f1),
+            )
             for row in comparison.rows
         ]
         # max_col: the header is longer than wasabi's default column width of 30.
-        msg.table(rows, header=(f"{trf.name} transformer, {where}", "F1", "P", "R", "CPU F1"), divider=True, max_col=40)
+        msg.table(
+            rows,
+            header=(f"{trf.name} transformer, {where}", "F1", "P", "R", "CPU F1"),
+            divider=True,
+            max_col=40,
+        )
         msg.text(gap_line(comparison))
         transition = transition_line(comparison)
         if transition is not None:

@@ -1,4 +1,5 @@
 """Corpus input and output: CoNLL column files, JSONL spans, DocBins."""
+
 from .conll import ConllCorpus, Repair, read_conll
 from .docbin import read_docbin, write_docbin
 from .jsonl import JsonlCorpus, doc_to_record, read_jsonl, write_jsonl

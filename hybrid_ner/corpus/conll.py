@@ -5,6 +5,7 @@ they stand: CoNLL-2003 puts them before each document, WikiGold after. The
 document id and the sentence's index inside it are kept in ``doc.user_data``
 so that splits can be made per document.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Literal, Optional, Sequence, Tuple, Union
@@ -12,8 +13,8 @@ from typing import Iterator, List, Literal, Optional, Sequence, Tuple, Union
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from ..errors import CorpusFormatError
+from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from .text_file import read_text_file
 
 TaggingScheme = Literal["auto", "iob1", "iob2", "bilou", "io"]
@@ -170,13 +171,14 @@ def _read_sentences(
             for name, index in (("token", token_column), ("tag", tag_column)):
                 if not -n_columns <= index < n_columns:
                     raise CorpusFormatError(
-                        path, line_no,
-                        f"{name} column {index} does not exist: the line has "
-                        f"{n_columns} column(s)",
+                        path,
+                        line_no,
+                        f"{name} column {index} does not exist: the line has {n_columns} column(s)",
                     )
             if n_columns < 2:
                 raise CorpusFormatError(
-                    path, line_no,
+                    path,
+                    line_no,
                     f"expected at least 2 columns (token and tag), found 1: {raw_line!r}",
                 )
         if len(columns) != n_columns:
@@ -189,7 +191,9 @@ def _read_sentences(
             can_repair = token_column == 0 and tag_column == -1 and len(columns) >= 2
             if strict or not can_repair:
                 raise CorpusFormatError(path, line_no, message)
-            repairs.append(Repair(str(path), line_no, message + " (used first column as token, last as tag)"))
+            repairs.append(
+                Repair(str(path), line_no, message + " (used first column as token, last as tag)")
+            )
         token_text, tag = columns[token_column], columns[tag_column]
         prefix, label = _parse_tag(path, line_no, tag)
         tokens.append(_Token(token_text, prefix, label, line_no))
@@ -203,7 +207,8 @@ def _parse_tag(path: Path, line_no: int, tag: str) -> Tuple[str, str]:
     prefix, sep, label = tag.partition("-")
     if not sep or prefix.upper() not in _PREFIXES or not label:
         raise CorpusFormatError(
-            path, line_no,
+            path,
+            line_no,
             f"unknown tag {tag!r}: expected O or a B-, I-, L-/E- or U-/S- prefix "
             "followed by a label (is --tag-column right?)",
         )
@@ -224,7 +229,9 @@ def detect_scheme(sentences: Sequence[_Sentence]) -> str:
         for token in sentence.tokens:
             if token.prefix in ("L", "U"):
                 return "bilou"
-            continues = previous is not None and previous.prefix != "O" and previous.label == token.label
+            continues = (
+                previous is not None and previous.prefix != "O" and previous.label == token.label
+            )
             if token.prefix == "B" and not continues:
                 b_starts += 1
             elif token.prefix == "I" and not continues:
@@ -263,42 +270,64 @@ def _decode_entities(
         inside_same = start is not None and token.label == label
         if token.prefix == "O":
             if scheme == "bilou" and start is not None:
-                problem(token, f"entity {label} opened with B- is not closed with L-/E- before O",
-                        "end the entity at the previous token")
+                problem(
+                    token,
+                    f"entity {label} opened with B- is not closed with L-/E- before O",
+                    "end the entity at the previous token",
+                )
             close(i)
         elif token.prefix == "B":
             if scheme == "bilou" and start is not None:
-                problem(token, f"B-{token.label} follows {previous_tag} before the entity was closed",
-                        "end the open entity and start a new one")
+                problem(
+                    token,
+                    f"B-{token.label} follows {previous_tag} before the entity was closed",
+                    "end the open entity and start a new one",
+                )
             if scheme in ("iob1", "io") and not inside_same:
-                problem(token, f"B-{token.label} follows {previous_tag}: in IOB1 B- only separates "
-                        "two adjacent entities of one type", "start a new entity")
+                problem(
+                    token,
+                    f"B-{token.label} follows {previous_tag}: in IOB1 B- only separates "
+                    "two adjacent entities of one type",
+                    "start a new entity",
+                )
             close(i)
             start, label = i, token.label
         elif token.prefix == "I":
             if not inside_same:
                 if scheme in ("iob2", "bilou"):
-                    problem(token, f"I-{token.label} follows {previous_tag}: an entity must start with B-",
-                            "start a new entity here")
+                    problem(
+                        token,
+                        f"I-{token.label} follows {previous_tag}: an entity must start with B-",
+                        "start a new entity here",
+                    )
                 close(i)
                 start, label = i, token.label
         elif token.prefix == "L":
             if not inside_same:
-                problem(token, f"L-{token.label} follows {previous_tag} without an open {token.label} entity",
-                        "read it as a one-token entity")
+                problem(
+                    token,
+                    f"L-{token.label} follows {previous_tag} without an open {token.label} entity",
+                    "read it as a one-token entity",
+                )
                 close(i)
                 start, label = i, token.label
             close(i + 1)
         elif token.prefix == "U":
             if start is not None and scheme == "bilou":
-                problem(token, f"U-{token.label} follows {previous_tag} before the entity was closed",
-                        "end the open entity and start a new one")
+                problem(
+                    token,
+                    f"U-{token.label} follows {previous_tag} before the entity was closed",
+                    "end the open entity and start a new one",
+                )
             close(i)
             start, label = i, token.label
             close(i + 1)
         previous_tag = tag
     if start is not None and scheme == "bilou":
-        problem(tokens[-1], f"entity {label} is not closed with L-/E- at the end of the sentence",
-                "end it at the last token")
+        problem(
+            tokens[-1],
+            f"entity {label} is not closed with L-/E- at the end of the sentence",
+            "end it at the last token",
+        )
     close(len(tokens))
     return spans

@@ -3,6 +3,7 @@
 ``user_data`` (document ids, provenance) and all span groups are stored, so
 the Docs written by one step reach the next step whole.
 """
+
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +65,9 @@ def _decoders_resolved_once() -> Iterator[None]:
             # Encoders too: writing looks them up once per message the same way.
             for name in ("msgpack_decoders", "msgpack_encoders"):
                 current = getattr(srsly.msgpack, name, None)
-                if callable(getattr(current, "get_all", None)) and not isinstance(current, _ResolvedDecoders):
+                if callable(getattr(current, "get_all", None)) and not isinstance(
+                    current, _ResolvedDecoders
+                ):
                     setattr(srsly.msgpack, name, _ResolvedDecoders(current))
         _decoders_users += 1
     try:

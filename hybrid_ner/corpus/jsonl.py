@@ -6,6 +6,7 @@ as annotation tools export them) fix the tokenization; without them the text
 is tokenized with the given language's tokenizer. Records whose ``answer`` is
 ``reject`` or ``ignore`` are skipped and counted.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
@@ -15,9 +16,9 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from ..atomic import write_text
 from ..errors import CorpusFormatError
+from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from .conll import Repair
 from .text_file import read_text_file
 
@@ -66,7 +67,9 @@ def read_jsonl(
         except ValueError as err:
             raise CorpusFormatError(path, line_no, f"invalid JSON: {err}") from None
         if not isinstance(record, dict):
-            raise CorpusFormatError(path, line_no, f"expected a JSON object, found {type(record).__name__}")
+            raise CorpusFormatError(
+                path, line_no, f"expected a JSON object, found {type(record).__name__}"
+            )
         if record.get("answer") in ("reject", "ignore"):
             corpus.n_skipped += 1
             continue
@@ -76,10 +79,14 @@ def read_jsonl(
         if meta is None:
             meta = {}
         if not isinstance(meta, dict):
-            raise CorpusFormatError(path, line_no, f'"meta" must be an object, found {type(meta).__name__}')
+            raise CorpusFormatError(
+                path, line_no, f'"meta" must be an object, found {type(meta).__name__}'
+            )
         doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
         if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
-            raise CorpusFormatError(path, line_no, f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}')
+            raise CorpusFormatError(
+                path, line_no, f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}'
+            )
         doc.user_data[DOC_ID] = str(doc_id)
         sent_index = meta.get(SENT_INDEX, 0)
         if not _is_int(sent_index) or sent_index < 0:
@@ -122,9 +129,16 @@ def _record_to_doc(
     spans: List[Span] = []
     for i, raw in enumerate(raw_spans):
         # No coercion: "0", 4.5 or a numeric label are export bugs, not offsets to guess.
-        if not (isinstance(raw, dict) and _is_int(raw.get("start")) and _is_int(raw.get("end"))
-                and isinstance(raw.get("label"), str) and raw["label"].strip()):
-            raise fail(f'span {i} needs integer "start" and "end" and a non-empty string "label": {raw!r}')
+        if not (
+            isinstance(raw, dict)
+            and _is_int(raw.get("start"))
+            and _is_int(raw.get("end"))
+            and isinstance(raw.get("label"), str)
+            and raw["label"].strip()
+        ):
+            raise fail(
+                f'span {i} needs integer "start" and "end" and a non-empty string "label": {raw!r}'
+            )
         start, end, label = raw["start"], raw["end"], raw["label"]
         if not 0 <= start < end <= len(text):
             raise fail(f"span {i} [{start}:{end}] {label} is outside the text (length {len(text)})")
@@ -152,15 +166,21 @@ def _doc_from_tokens(text: str, tokens: List[Dict[str, Any]], nlp: Language, fai
     spaces: List[bool] = []
     # Check every token first: the gap test below reads the next token's start.
     for i, token in enumerate(tokens):
-        if not (isinstance(token, dict) and _is_int(token.get("start")) and _is_int(token.get("end"))):
+        if not (
+            isinstance(token, dict) and _is_int(token.get("start")) and _is_int(token.get("end"))
+        ):
             raise fail(f'token {i} needs integer "start" and "end": {token!r}')
         if not 0 <= token["start"] < token["end"] <= len(text):
-            raise fail(f"token {i} [{token['start']}:{token['end']}] is outside the text (length {len(text)})")
+            raise fail(
+                f"token {i} [{token['start']}:{token['end']}] is outside the text (length {len(text)})"
+            )
     for i, token in enumerate(tokens):
         start, end = token["start"], token["end"]
         word = text[start:end]
         if "text" in token and token["text"] != word:
-            raise fail(f"token {i} text {token['text']!r} differs from text[{start}:{end}] = {word!r}")
+            raise fail(
+                f"token {i} text {token['text']!r} differs from text[{start}:{end}] = {word!r}"
+            )
         next_start = tokens[i + 1]["start"] if i + 1 < len(tokens) else len(text)
         gap = text[end:next_start]
         if gap not in ("", " "):
@@ -181,12 +201,23 @@ def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str,
     record: Dict[str, Any] = {
         "text": doc.text,
         "tokens": [
-            {"text": t.text, "start": t.idx, "end": t.idx + len(t), "id": t.i, "ws": bool(t.whitespace_)}
+            {
+                "text": t.text,
+                "start": t.idx,
+                "end": t.idx + len(t),
+                "id": t.i,
+                "ws": bool(t.whitespace_),
+            }
             for t in doc
         ],
         "spans": [
-            {"start": s.start_char, "end": s.end_char, "token_start": s.start,
-             "token_end": s.end - 1, "label": s.label_}
+            {
+                "start": s.start_char,
+                "end": s.end_char,
+                "token_start": s.start,
+                "token_end": s.end - 1,
+                "label": s.label_,
+            }
             for s in spans
         ],
     }
@@ -206,4 +237,3 @@ def write_jsonl(path: Union[str, Path], docs: Iterable[Doc]) -> int:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-

@@ -1,5 +1,6 @@
 """Seeded document-level train/dev/test splits for corpora that have none
 (sentence-level when the corpus has too few documents)."""
+
 import random
 from collections import Counter
 from typing import Dict, Iterable, List, Mapping, Sequence
@@ -40,7 +41,8 @@ def split_by_document(
             raise ValueError(f"Only {len(docs)} sentence(s) for {len(wanted)} parts")
         # Short enough for one line of wasabi's 80 columns.
         why = (
-            "some Docs have no document id" if None in doc_ids
+            "some Docs have no document id"
+            if None in doc_ids
             else f"{len(doc_ids)} document(s) for {len(wanted)} parts (no -DOCSTART-?)"
         )
         msg.warn(f"Split by sentence: {why}")
@@ -69,8 +71,10 @@ def _assign_by_sentences(
         docs_left, parts_left = len(doc_ids) - i, len(names) - part - 1
         # Move on once this part is full (counting half of the next document,
         # so the rounding is fair), or when the later parts need what is left.
-        if part < len(names) - 1 and n_in_part > 0 and (
-            filled + sizes[doc_id] / 2 > target or docs_left <= parts_left
+        if (
+            part < len(names) - 1
+            and n_in_part > 0
+            and (filled + sizes[doc_id] / 2 > target or docs_left <= parts_left)
         ):
             part, n_in_part = part + 1, 0
             target += fractions[names[part]] * total

@@ -1,4 +1,5 @@
 """Read a text file with errors that name the file and line."""
+
 from pathlib import Path
 from typing import Union
 
@@ -24,16 +25,15 @@ def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
         raise CorpusFormatError(path, None, "file is empty")
     if b"\x00" in data[:65536]:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise CorpusFormatError(
-            path, line, "binary data (NUL byte): expected a text file"
-        )
+        raise CorpusFormatError(path, line, "binary data (NUL byte): expected a text file")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise CorpusFormatError(
-            path, line,
-            f"not valid {encoding}: byte {data[err.start:err.start + 1]!r} cannot be "
+            path,
+            line,
+            f"not valid {encoding}: byte {data[err.start : err.start + 1]!r} cannot be "
             f"decoded; pass the file's encoding (e.g. --encoding latin-1)",
         ) from None
     except LookupError:

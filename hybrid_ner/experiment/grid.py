@@ -28,6 +28,7 @@ Conditions (``CONDITIONS``):
 ``sim-*`` use the simulated annotator (:mod:`hybrid_ner.simulation.annotator`),
 never called an LLM.
 """
+
 import contextlib
 import io
 import json
@@ -39,16 +40,16 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import spacy
 from spacy.tokens import Doc, Span
 
-from ..layers import LLM_KEY
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError
-from ..merge.merger import Merger
+from ..evaluation import proposal_quality
+from ..layers import LLM_KEY
 from ..merge.calibration.mixing import CalibratedMixing
-from ..training.merged_corpus import FITTED_LAMBDAS
-from ..proposal_quality import proposal_quality
-from ..training.readers import examples_from_docs
+from ..merge.merger import Merger
 from ..simulation.annotator import SIMULATED_KEY, SimulatedAnnotator
 from ..simulation.omissions import omit_entities, simulate_budget
+from ..training.merged_corpus import FITTED_LAMBDAS
+from ..training.readers import examples_from_docs
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,13 @@ CONDITIONS: Dict[str, Condition] = {
     "sim-hybrid-budget": Condition("simulated", "corpora.hybrid_calibrated", "budget"),
 }
 RATE_CONDITIONS = (
-    "human-omit", "hybrid-random", "hybrid-label-mixing", "hybrid-lambda-mixing",
-    "sim-hybrid-random", "sim-hybrid-label-mixing", "sim-hybrid-lambda-mixing",
+    "human-omit",
+    "hybrid-random",
+    "hybrid-label-mixing",
+    "hybrid-lambda-mixing",
+    "sim-hybrid-random",
+    "sim-hybrid-label-mixing",
+    "sim-hybrid-lambda-mixing",
 )
 CALIBRATED_CORPUS = "corpora.hybrid_calibrated"
 FIXED_CONDITIONS = ("human-clean", "llm-only", "sim-only")
@@ -135,14 +141,24 @@ def plan_cells(
     wanted = list(conditions) if conditions is not None else list(CONDITIONS)
     unknown = [c for c in wanted if c not in CONDITIONS]
     if unknown:
-        raise HybridNerError(f"Unknown condition(s) {', '.join(unknown)}: use {', '.join(CONDITIONS)}")
+        raise HybridNerError(
+            f"Unknown condition(s) {', '.join(unknown)}: use {', '.join(CONDITIONS)}"
+        )
     for value in [*rates, budget_omit_rate]:
         if not 0.0 <= value <= 1.0:
             raise HybridNerError(f"Omission rate must be in [0, 1], got {value}")
     for value in budgets:
         if not 0.0 <= value < 1.0:
-            raise HybridNerError(f"Budget fraction must be in [0, 1), got {value} (1.0 is the human-clean / hybrid cell)")
-    main = ("human-clean", "human-omit", "hybrid-label-mixing", "hybrid-random", "sim-hybrid-label-mixing")
+            raise HybridNerError(
+                f"Budget fraction must be in [0, 1), got {value} (1.0 is the human-clean / hybrid cell)"
+            )
+    main = (
+        "human-clean",
+        "human-omit",
+        "hybrid-label-mixing",
+        "hybrid-random",
+        "sim-hybrid-label-mixing",
+    )
     cells: List[Tuple[Tuple[int, float, int, int], Cell]] = []
     for seed in seeds:
         for condition in wanted:
@@ -155,11 +171,22 @@ def plan_cells(
                     if rate == 0.0 and condition == "human-omit":
                         continue  # identical to human-clean
                     focus = abs(rate - focus_rate) < 1e-9
-                    tier = (0 if condition in main else 1) if focus else (2 if condition in main else 3)
-                    cells.append(((tier, rate, seed, order), Cell(dataset, condition, rate, 1.0, seed)))
+                    tier = (
+                        (0 if condition in main else 1)
+                        if focus
+                        else (2 if condition in main else 3)
+                    )
+                    cells.append(
+                        ((tier, rate, seed, order), Cell(dataset, condition, rate, 1.0, seed))
+                    )
             else:
                 for budget in budgets:
-                    cells.append(((4, budget, seed, order), Cell(dataset, condition, budget_omit_rate, budget, seed)))
+                    cells.append(
+                        (
+                            (4, budget, seed, order),
+                            Cell(dataset, condition, budget_omit_rate, budget, seed),
+                        )
+                    )
     return [cell for _, cell in sorted(cells, key=lambda item: item[0])]
 
 
@@ -176,7 +203,11 @@ class Costs:
     llm_per_sentence: Optional[float] = None
 
     def of(self, cell: Cell, n_sentences: int) -> Dict[str, Optional[float]]:
-        human = 0.0 if cell.spec.data == "unannotated" else self.human_per_sentence * n_sentences * cell.budget
+        human = (
+            0.0
+            if cell.spec.data == "unannotated"
+            else self.human_per_sentence * n_sentences * cell.budget
+        )
         llm: Optional[float] = 0.0
         if cell.spec.annotator != "none":
             # The annotator proposes for every sentence (the merge needs the doubly annotated ones).
@@ -185,12 +216,17 @@ class Costs:
         return {"human": human, "llm": llm, "total": total}
 
 
-def llm_cost_per_sentence(usage: Dict[str, float], price_in_per_1k: float, price_out_per_1k: float) -> Optional[float]:
+def llm_cost_per_sentence(
+    usage: Dict[str, float], price_in_per_1k: float, price_out_per_1k: float
+) -> Optional[float]:
     """Cost of one sentence's proposals from a ``hybrid-ner propose`` usage report."""
     requests = usage.get("requests", 0) + usage.get("cache_hits", 0)
     if not requests:
         return None
-    cost = usage.get("prompt_tokens", 0) / 1000 * price_in_per_1k + usage.get("completion_tokens", 0) / 1000 * price_out_per_1k
+    cost = (
+        usage.get("prompt_tokens", 0) / 1000 * price_in_per_1k
+        + usage.get("completion_tokens", 0) / 1000 * price_out_per_1k
+    )
     # Cached answers were paid once too: the usage report counts the tokens of sent requests only.
     return cost / max(usage.get("requests", 0), 1)
 
@@ -227,7 +263,12 @@ class GridData:
             return self.llm_calibration
         if cell.spec.annotator != "simulated" or self.dev is None:
             return None
-        path = self.work_dir / "data" / self.name / f"calibration_{self.dev.stem}_simulated_s{cell.seed}.spacy"
+        path = (
+            self.work_dir
+            / "data"
+            / self.name
+            / f"calibration_{self.dev.stem}_simulated_s{cell.seed}.spacy"
+        )
         if not path.exists():
             docs = read_docbin(self.dev, spacy.blank("en").vocab)
             self.simulated(cell.seed).annotate_all(docs)
@@ -285,7 +326,12 @@ def teacher_cell(cell: Cell) -> Cell:
 
 
 def train_overrides(
-    cell: Cell, train: Path, dev: Path, steps: int, dev_limit: int = 0, calibration: Optional[Path] = None,
+    cell: Cell,
+    train: Path,
+    dev: Path,
+    steps: int,
+    dev_limit: int = 0,
+    calibration: Optional[Path] = None,
     teacher: Optional[Path] = None,
 ) -> Dict[str, object]:
     """``spacy train`` overrides of a cell: the corpus, its proposals, the
@@ -295,7 +341,9 @@ def train_overrides(
     if cell.spec.corpus == CALIBRATED_CORPUS:
         extra = {
             "corpora.hybrid_calibrated.merger.llm_key": key,
-            "corpora.hybrid_calibrated.mixing.calibration": str(calibration) if calibration else None,
+            "corpora.hybrid_calibrated.mixing.calibration": str(calibration)
+            if calibration
+            else None,
             "corpora.hybrid_calibrated.mixing.teacher": str(teacher) if teacher else None,
         }
     return {
@@ -317,13 +365,27 @@ def score_model(model_dir: Path, test_docs_path: Path) -> Dict[str, object]:
     nlp = spacy.load(model_dir)
     scores = nlp.evaluate(list(examples_from_docs(nlp, read_docbin(test_docs_path, nlp.vocab))))
     per_type = scores.get("ents_per_type") or {}
-    return {"p": scores["ents_p"], "r": scores["ents_r"], "f": scores["ents_f"], "per_type": per_type}
+    return {
+        "p": scores["ents_p"],
+        "r": scores["ents_r"],
+        "f": scores["ents_f"],
+        "per_type": per_type,
+    }
 
 
 def run_cell(
-    cell: Cell, data: GridData, dev: Path, test: Path, config: Path, steps: int, costs: Costs,
-    model_dir: Path, dev_limit: int = 0, keep_model: bool = False,
-    log_file: Optional[Path] = None, overrides: Optional[Dict[str, object]] = None,
+    cell: Cell,
+    data: GridData,
+    dev: Path,
+    test: Path,
+    config: Path,
+    steps: int,
+    costs: Costs,
+    model_dir: Path,
+    dev_limit: int = 0,
+    keep_model: bool = False,
+    log_file: Optional[Path] = None,
+    overrides: Optional[Dict[str, object]] = None,
 ) -> Dict[str, object]:
     """Train and score one cell; the result as written to its JSON file."""
     from spacy.cli.train import train as spacy_train
@@ -344,9 +406,16 @@ def run_cell(
     failure: Optional[BaseException] = None
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
         try:
-            spacy_train(config, model_dir, overrides={
-                **(overrides or {}), **train_overrides(cell, train_path, dev, steps, dev_limit, calibration, teacher),
-            })
+            spacy_train(
+                config,
+                model_dir,
+                overrides={
+                    **(overrides or {}),
+                    **train_overrides(
+                        cell, train_path, dev, steps, dev_limit, calibration, teacher
+                    ),
+                },
+            )
         except (Exception, SystemExit) as err:  # spaCy's CLI exits on config errors
             failure = err
     train_seconds = time.perf_counter() - start
@@ -357,7 +426,9 @@ def run_cell(
     if failure is not None:
         reason = (str(failure).strip().splitlines() or [""])[0][:200]
         where = f"full log: {log_file}" if log_file is not None else "no log file"
-        raise HybridNerError(f"{cell.cell_id}: training with {config} failed ({type(failure).__name__}: {reason}); {where}")
+        raise HybridNerError(
+            f"{cell.cell_id}: training with {config} failed ({type(failure).__name__}: {reason}); {where}"
+        )
     scores = score_model(model_dir / "model-best", test)
     if cell.spec.corpus == "corpora.human" and cell.spec.data != "unannotated":
         # Every human-only model is the teacher of the calibrated cells of its setting.
@@ -370,24 +441,41 @@ def run_cell(
 
         shutil.rmtree(model_dir, ignore_errors=True)
     result: Dict[str, object] = {
-        **asdict(cell), "cell_id": cell.cell_id, "annotator": cell.spec.annotator,
-        "scores": scores, "train_sentences": n_sentences, "steps": steps,
-        "train_seconds": round(train_seconds, 1), "config": str(config),
+        **asdict(cell),
+        "cell_id": cell.cell_id,
+        "annotator": cell.spec.annotator,
+        "scores": scores,
+        "train_sentences": n_sentences,
+        "steps": steps,
+        "train_seconds": round(train_seconds, 1),
+        "config": str(config),
         "cost": costs.of(cell, n_sentences),
     }
-    lambdas = FITTED_LAMBDAS.pop(str(train_path), None) if cell.spec.corpus == "corpora.hybrid_mixing" else None
+    lambdas = (
+        FITTED_LAMBDAS.pop(str(train_path), None)
+        if cell.spec.corpus == "corpora.hybrid_mixing"
+        else None
+    )
     if lambdas:
         result["lambdas"] = lambdas
     if cell.spec.corpus == CALIBRATED_CORPUS:
         # The same estimate the reader made (deterministic), recomputed here
         # for the record rather than handed back through a global.
         docs = read_docbin(train_path, spacy.blank("en").vocab)
-        fitted = CalibratedMixing(calibration).fit(docs, SPANS_KEYS.get(cell.spec.annotator, LLM_KEY))
+        fitted = CalibratedMixing(calibration).fit(
+            docs, SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
+        )
         result["calibration"] = {**fitted.summary(), "teacher": teacher_cell(cell).cell_id}
     return result
 
 
-def annotator_report(data: GridData, seed: int, llm_name: str, usage: Optional[Dict[str, float]], costs: Dict[str, object]) -> Dict[str, object]:
+def annotator_report(
+    data: GridData,
+    seed: int,
+    llm_name: str,
+    usage: Optional[Dict[str, float]],
+    costs: Dict[str, object],
+) -> Dict[str, object]:
     """Quality of the LLM's and the simulated annotator's proposals against the gold."""
     docs = data.annotated(seed)
     llm = proposal_quality(docs, LLM_KEY)
@@ -400,7 +488,12 @@ def annotator_report(data: GridData, seed: int, llm_name: str, usage: Optional[D
         "gold_distribution": llm["gold_distribution"],
         "annotators": {
             "llm": {"name": llm_name, "simulated": False, **llm},
-            "simulated": {"name": simulated_annotator.name, "simulated": True, "params": simulated_annotator.params(), **simulated},
+            "simulated": {
+                "name": simulated_annotator.name,
+                "simulated": True,
+                "params": simulated_annotator.params(),
+                **simulated,
+            },
         },
         "usage": usage or {},
         "costs": costs,
@@ -438,8 +531,17 @@ def write_json(path: Path, data: object) -> None:
 
 
 def run_grid(
-    cells: Iterable[Cell], data: GridData, dev: Path, test: Path, config: Path, steps: int, costs: Costs,
-    out_dir: Path, dev_limit: int = 0, keep_models: bool = False, max_minutes: float = 0.0,
+    cells: Iterable[Cell],
+    data: GridData,
+    dev: Path,
+    test: Path,
+    config: Path,
+    steps: int,
+    costs: Costs,
+    out_dir: Path,
+    dev_limit: int = 0,
+    keep_models: bool = False,
+    max_minutes: float = 0.0,
     progress: Optional[Callable[[Cell, Optional[Dict[str, object]]], None]] = None,
     overrides: Optional[Dict[str, object]] = None,
 ) -> List[Dict[str, object]]:
@@ -458,8 +560,18 @@ def run_grid(
     def train(cell: Cell) -> None:
         model_dir = data.work_dir / "models" / data.name / cell.cell_id
         result = run_cell(
-            cell, data, dev, test, config, steps, costs, model_dir, dev_limit, keep_models,
-            log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log", overrides=overrides,
+            cell,
+            data,
+            dev,
+            test,
+            config,
+            steps,
+            costs,
+            model_dir,
+            dev_limit,
+            keep_models,
+            log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log",
+            overrides=overrides,
         )
         if cell.cell_id in done or cell.cell_id not in planned:
             return  # trained only as a teacher: recorded when (if) its own cell is planned

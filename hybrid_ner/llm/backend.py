@@ -1,4 +1,5 @@
 """What the model wrapper needs from an LLM backend (HTTP API or local)."""
+
 import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Protocol
@@ -30,14 +31,13 @@ class ChatBackend(Protocol):
     max_in_flight: int
     context_length: Optional[int]
 
-    def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
-        ...
+    def complete(
+        self, messages: Messages, params: Mapping[str, Any], usage: Usage
+    ) -> Completion: ...
 
-    def count_tokens(self, text: str) -> int:
-        ...
+    def count_tokens(self, text: str) -> int: ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 def estimate_tokens(text: str, chars_per_token: float = 4.0) -> int:

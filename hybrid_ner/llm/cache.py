@@ -17,6 +17,7 @@ one commit. A claim whose owner released it (its request failed), died
 (same host, its process is gone) or stopped refreshing it for
 ``claim_timeout`` seconds (another host, a hung process) is taken over.
 """
+
 import hashlib
 import json
 import os
@@ -64,7 +65,9 @@ def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[s
     """The cache key: sha256 of the canonical JSON of model, messages and params."""
     canonical = json.dumps(
         {"model": model, "messages": list(messages), "params": dict(params)},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -101,7 +104,10 @@ class PromptCache:
     """
 
     def __init__(
-        self, path: Union[str, Path], claim_timeout: float = 60.0, recorded: Optional[Union[str, Path]] = None
+        self,
+        path: Union[str, Path],
+        claim_timeout: float = 60.0,
+        recorded: Optional[Union[str, Path]] = None,
     ) -> None:
         self.path = Path(path)
         self.recorded = Path(recorded) if recorded else None
@@ -115,7 +121,9 @@ class PromptCache:
         if self._conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False, isolation_level=None)
+                conn = sqlite3.connect(
+                    str(self.path), timeout=60, check_same_thread=False, isolation_level=None
+                )
                 conn.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL survives a killed process (not a power cut mid-commit).
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -137,8 +145,18 @@ class PromptCache:
         try:
             conn.executemany(
                 "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r["key"], r["model"], json.dumps(r["request"], ensure_ascii=False), r["response"],
-                  int(r["prompt_tokens"]), int(r["completion_tokens"]), time.time()) for r in rows],
+                [
+                    (
+                        r["key"],
+                        r["model"],
+                        json.dumps(r["request"], ensure_ascii=False),
+                        r["response"],
+                        int(r["prompt_tokens"]),
+                        int(r["completion_tokens"]),
+                        time.time(),
+                    )
+                    for r in rows
+                ],
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -149,9 +167,14 @@ class PromptCache:
         """The stored answer for a key, or None."""
         with self._lock:
             try:
-                row = self._connection().execute(
-                    "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
-                ).fetchone()
+                row = (
+                    self._connection()
+                    .execute(
+                        "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                        (key,),
+                    )
+                    .fetchone()
+                )
             except sqlite3.DatabaseError as err:
                 raise self._corrupt(err) from None
         return CachedAnswer(*row) if row else None
@@ -159,9 +182,7 @@ class PromptCache:
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 
-    def put(
-        self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer
-    ) -> None:
+    def put(self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer) -> None:
         """Store an answer and drop the key's claim; committed before this returns."""
         with self._lock:
             try:
@@ -169,8 +190,15 @@ class PromptCache:
                 with _transaction(conn):
                     conn.execute(
                         "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (key, model, json.dumps(request, ensure_ascii=False), answer.response,
-                         answer.prompt_tokens, answer.completion_tokens, time.time()),
+                        (
+                            key,
+                            model,
+                            json.dumps(request, ensure_ascii=False),
+                            answer.response,
+                            answer.prompt_tokens,
+                            answer.completion_tokens,
+                            time.time(),
+                        ),
                     )
                     conn.execute("DELETE FROM claims WHERE key = ?", (key,))
             except sqlite3.DatabaseError as err:
@@ -178,7 +206,9 @@ class PromptCache:
 
     def get_many(self, keys: Iterable[str]) -> Dict[str, CachedAnswer]:
         """The stored answers of those keys that have one."""
-        rows = self._select_in("SELECT key, response, prompt_tokens, completion_tokens FROM answers", keys)
+        rows = self._select_in(
+            "SELECT key, response, prompt_tokens, completion_tokens FROM answers", keys
+        )
         return {row[0]: CachedAnswer(*row[1:]) for row in rows}
 
     def present(self, keys: Iterable[str]) -> Set[str]:
@@ -191,12 +221,14 @@ class PromptCache:
         keys = list(keys)
         rows: List[tuple] = []
         for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i:i + _CHUNK]
+            chunk = keys[i : i + _CHUNK]
             with self._lock:
                 try:
-                    rows += self._connection().execute(
-                        f"{select} WHERE key IN ({','.join('?' * len(chunk))})", chunk
-                    ).fetchall()
+                    rows += (
+                        self._connection()
+                        .execute(f"{select} WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                        .fetchall()
+                    )
                 except sqlite3.DatabaseError as err:
                     raise self._corrupt(err) from None
         return rows
@@ -216,14 +248,19 @@ class PromptCache:
                 conn = self._connection()
                 with _transaction(conn):  # no other writer between the look and the take
                     row = conn.execute(
-                        "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                        "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                        (key,),
                     ).fetchone()
                     if row:
                         return CLAIM_ANSWERED, CachedAnswer(*row)
                     holder = conn.execute(
                         "SELECT owner, host, pid, claimed_at FROM claims WHERE key = ?", (key,)
                     ).fetchone()
-                    if holder is not None and holder[0] != self.owner and not self._stale(*holder[1:]):
+                    if (
+                        holder is not None
+                        and holder[0] != self.owner
+                        and not self._stale(*holder[1:])
+                    ):
                         return CLAIM_BUSY, None
                     conn.execute(
                         "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
@@ -267,7 +304,9 @@ class PromptCache:
 
     def _corrupt(self, err: sqlite3.DatabaseError) -> HybridNerError:
         # One line naming the file, not a sqlite traceback.
-        return HybridNerError(f"{self.path}: the prompt cache is unreadable ({err}); move it away to start a new one")
+        return HybridNerError(
+            f"{self.path}: the prompt cache is unreadable ({err}); move it away to start a new one"
+        )
 
     def __len__(self) -> int:
         with self._lock:
@@ -312,6 +351,8 @@ def create_prompt_cache(
     """
     if not path:
         if recorded:
-            raise HybridNerError("Recorded answers are replayed through the prompt cache: give the cache a path")
+            raise HybridNerError(
+                "Recorded answers are replayed through the prompt cache: give the cache a path"
+            )
         return None
     return PromptCache(path, recorded=recorded or None)

@@ -7,6 +7,7 @@ off; prompts and answers kept for audit (``save_io``). Every part can be
 replaced in the config, e.g. the model by ``hybrid_ner.OpenAICompatible.v1``
 or any spacy-llm model.
 """
+
 from typing import Any, Callable, Iterable
 
 from spacy.language import Language
@@ -19,7 +20,12 @@ DEFAULT_PROPOSER_CONFIG = {
         "cache": {"@llm_misc": "hybrid_ner.PromptCache.v1"},
     },
     # spacy-llm's BatchCache keys on an order-free sum of token hashes: off.
-    "cache": {"@llm_misc": "spacy.BatchCache.v1", "path": None, "batch_size": 64, "max_batches_in_mem": 4},
+    "cache": {
+        "@llm_misc": "spacy.BatchCache.v1",
+        "path": None,
+        "batch_size": 64,
+        "max_batches_in_mem": 4,
+    },
     "save_io": True,
     "validate_types": True,
 }

@@ -6,6 +6,7 @@ so ``spacy assemble`` and ``spacy.util.load_model_from_config`` work on it.
 The default (no config file) is the embedded local LLM, single query,
 zero-shot unless an example pool is given.
 """
+
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
@@ -164,11 +165,15 @@ def use_backend(config: Config, registered: str) -> Config:
     return config
 
 
-def use_openai_compatible(config: Config, base_url: str, model: str, api_key_env: Optional[str]) -> Config:
+def use_openai_compatible(
+    config: Config, base_url: str, model: str, api_key_env: Optional[str]
+) -> Config:
     """Point the config's model at an OpenAI-compatible server, keeping the
     backend-independent settings (generation, cache, budget)."""
     use_backend(config, OPENAI_COMPATIBLE)
-    config["components"][COMPONENT]["model"].update({"base_url": base_url, "model": model, "api_key_env": api_key_env})
+    config["components"][COMPONENT]["model"].update(
+        {"base_url": base_url, "model": model, "api_key_env": api_key_env}
+    )
     return config
 
 

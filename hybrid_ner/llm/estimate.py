@@ -1,4 +1,5 @@
 """Dry run: what a proposal run would send and cost, before any request."""
+
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Sequence
 
@@ -53,8 +54,13 @@ def estimate_run(task: EntityProposalTask, model: ChatModel, docs: Sequence[Doc]
     budget = model.budget
     price = budget.cost_of if budget is not None else (lambda p, c: 0.0)
     return RunEstimate(
-        docs=len(docs), prompts=n_prompts, cached=cached, to_send=to_send, prompt_tokens=prompt_tokens,
-        completion_tokens_expected=expected, completion_tokens_max=to_send * max_tokens,
+        docs=len(docs),
+        prompts=n_prompts,
+        cached=cached,
+        to_send=to_send,
+        prompt_tokens=prompt_tokens,
+        completion_tokens_expected=expected,
+        completion_tokens_max=to_send * max_tokens,
         cost_expected=round(price(prompt_tokens, expected), 6),
         cost_max=round(price(prompt_tokens, to_send * max_tokens), 6),
     )

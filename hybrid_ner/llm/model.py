@@ -20,6 +20,7 @@ Several processes may share one cache: before sending, a request claims its
 key in the cache (:meth:`PromptCache.claim`); a key another live process has
 claimed is not sent again but waited for until its answer is in the cache.
 """
+
 import threading
 import time
 from collections import Counter, deque
@@ -113,7 +114,9 @@ class ChatModel:
         self._has_work = threading.Condition(self._lock)
         self._watched = threading.Condition(self._lock)
         self._drained = threading.Condition(self._lock)
-        self._entries: Dict[str, _Entry] = {}  # by key: queued, running, deferred or not yet collected
+        self._entries: Dict[
+            str, _Entry
+        ] = {}  # by key: queued, running, deferred or not yet collected
         self._urgent: Deque[_Entry] = deque()  # asked for by the running call: sent first
         self._queue: Deque[_Entry] = deque()  # prefetched, in the order the calls will ask
         self._deferred: Dict[str, _Entry] = {}  # claimed by another process: awaited in the cache
@@ -185,7 +188,11 @@ class ChatModel:
                     self._entries[key].remaining += n
             fresh = [key for key in counts if key not in self._entries]
         cached = self.cache.present(fresh) if self.cache is not None else set()
-        entries = [_Entry(_Request(key, self.messages(first[key])), counts[key]) for key in fresh if key not in cached]
+        entries = [
+            _Entry(_Request(key, self.messages(first[key])), counts[key])
+            for key in fresh
+            if key not in cached
+        ]
         with self._lock:
             self._enqueue(entries, self._queue)
         return len(entries)
@@ -212,7 +219,7 @@ class ChatModel:
         queued = 0
         for start in range(0, len(docs), chunk):
             prompts: List[str] = []
-            for item in task.generate_prompts(docs[start:start + chunk]):
+            for item in task.generate_prompts(docs[start : start + chunk]):
                 # A sharding task yields (prompts, shards) per Doc, others one prompt.
                 prompts.extend(item[0] if isinstance(item, tuple) else [item])
             queued += self.prefetch(prompts)
@@ -223,8 +230,11 @@ class ChatModel:
         grouped = [list(doc_prompts) for doc_prompts in prompts]
         keys = [[self._key_of(prompt) for prompt in doc_prompts] for doc_prompts in grouped]
         occurrences = Counter(key for doc_keys in keys for key in doc_keys)
-        first_prompt = {key: prompt for doc_prompts, doc_keys in zip(grouped, keys)
-                        for prompt, key in zip(doc_prompts, doc_keys)}
+        first_prompt = {
+            key: prompt
+            for doc_prompts, doc_keys in zip(grouped, keys)
+            for prompt, key in zip(doc_prompts, doc_keys)
+        }
         answers: Dict[str, str] = {}
         needed: Dict[str, _Entry] = {}
         with self._lock:
@@ -237,7 +247,11 @@ class ChatModel:
             answers[key] = hit.response
             self.usage.record_hit()
             self._tick(occurrences[key])
-        new = [_Entry(_Request(key, self.messages(first_prompt[key])), 0) for key in missing if key not in hits]
+        new = [
+            _Entry(_Request(key, self.messages(first_prompt[key])), 0)
+            for key in missing
+            if key not in hits
+        ]
         if self.backend.max_in_flight == 1:
             # A serial local model reuses the evaluated prefix of the previous
             # prompt: neighbours in sorted order share the longest prefixes.
@@ -312,7 +326,9 @@ class ChatModel:
             self._workers.append(worker)
             worker.start()
         if self.cache is not None and self._watcher is None:
-            self._watcher = threading.Thread(target=self._watch, name="hybrid-ner-llm-claims", daemon=True)
+            self._watcher = threading.Thread(
+                target=self._watch, name="hybrid-ner-llm-claims", daemon=True
+            )
             self._watcher.start()
 
     def _head(self) -> Optional[_Entry]:
@@ -376,7 +392,9 @@ class ChatModel:
         entry; whatever goes wrong resolves it with the error and stops the run."""
         request = entry.request
         try:
-            status, cached = self.cache.claim(request.key) if self.cache is not None else (CLAIM_CLAIMED, None)
+            status, cached = (
+                self.cache.claim(request.key) if self.cache is not None else (CLAIM_CLAIMED, None)
+            )
         except Exception as err:
             self._release_budget(request)
             self._stop(entry, err)
@@ -447,13 +465,18 @@ class ChatModel:
         idle_since = time.monotonic()
         while True:
             with self._lock:
-                if self._closed or (not self._deferred and not self._workers
-                                    and time.monotonic() - idle_since > _IDLE_EXIT_S):
+                if self._closed or (
+                    not self._deferred
+                    and not self._workers
+                    and time.monotonic() - idle_since > _IDLE_EXIT_S
+                ):
                     self._watcher = None
                     return
                 if self._deferred or self._workers:
                     idle_since = time.monotonic()
-                self._watched.wait(_POLL_S if self._deferred else min(_IDLE_EXIT_S, self.cache.claim_timeout) / 4)
+                self._watched.wait(
+                    _POLL_S if self._deferred else min(_IDLE_EXIT_S, self.cache.claim_timeout) / 4
+                )
                 waiting = list(self._deferred)
                 holding = self._in_flight > 0
             try:
@@ -497,15 +520,25 @@ class ChatModel:
         latency = time.perf_counter() - start
         cost = 0.0
         if self.budget is not None:
-            self.budget.settle(request.prompt_tokens, max_tokens, completion.prompt_tokens, completion.completion_tokens)
+            self.budget.settle(
+                request.prompt_tokens,
+                max_tokens,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
             cost = self.budget.cost_of(completion.prompt_tokens, completion.completion_tokens)
         if self.cache is not None:
             self.cache.put(
-                request.key, self.backend.model_id,
+                request.key,
+                self.backend.model_id,
                 {"messages": request.messages, "params": self.generation},
-                CachedAnswer(completion.text, completion.prompt_tokens, completion.completion_tokens),
+                CachedAnswer(
+                    completion.text, completion.prompt_tokens, completion.completion_tokens
+                ),
             )
-        self.usage.record_answer(completion.prompt_tokens, completion.completion_tokens, cost, latency)
+        self.usage.record_answer(
+            completion.prompt_tokens, completion.completion_tokens, cost, latency
+        )
         return completion.text
 
     def close(self) -> None:
@@ -560,8 +593,13 @@ def create_llama_cpp_model(
         large enough to evaluate fast.
     RETURNS (ChatModel): The model for spacy-llm.
     """
-    backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
-                              prefix_block=prefix_block)
+    backend = LlamaCppBackend(
+        weights or create_wheel_weights(),
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_batch=n_batch,
+        prefix_block=prefix_block,
+    )
     return ChatModel(backend, generation, system_prompt, cache, budget)
 
 
@@ -600,7 +638,14 @@ def create_openai_compatible_model(
     RETURNS (ChatModel): The model for spacy-llm.
     """
     backend = OpenAICompatibleClient(
-        base_url, model, api_key_env=api_key_env, max_in_flight=concurrency, timeout=timeout,
-        max_tries=max_tries, backoff=backoff, max_backoff=max_backoff, context_length=context_length,
+        base_url,
+        model,
+        api_key_env=api_key_env,
+        max_in_flight=concurrency,
+        timeout=timeout,
+        max_tries=max_tries,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        context_length=context_length,
     )
     return ChatModel(backend, generation, system_prompt, cache, budget)

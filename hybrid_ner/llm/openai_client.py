@@ -13,6 +13,7 @@ longer than the request's ``max_tokens`` (a server that ignores it) is cut to
 what ``max_tokens`` allows and counted as ``oversized_answer``. Other errors
 fail at once with the server's message.
 """
+
 import email.utils
 import os
 import random
@@ -88,7 +89,9 @@ class OpenAICompatibleClient:
         seed: int = 0,
     ) -> None:
         if max_in_flight < 1 or max_tries < 1 or timeout <= 0 or backoff < 0:
-            raise ValueError("max_in_flight and max_tries must be >= 1, timeout > 0 and backoff >= 0")
+            raise ValueError(
+                "max_in_flight and max_tries must be >= 1, timeout > 0 and backoff >= 0"
+            )
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.model_id = f"openai-compatible:{model}"
@@ -112,8 +115,12 @@ class OpenAICompatibleClient:
                 if key:
                     headers["Authorization"] = f"Bearer {key}"
                 elif self.api_key_env and "api.openai.com" in self.base_url:
-                    warnings.warn(f"${self.api_key_env} is not set: requests to {self.base_url} will be refused")
-                limits = httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight)
+                    warnings.warn(
+                        f"${self.api_key_env} is not set: requests to {self.base_url} will be refused"
+                    )
+                limits = httpx.Limits(
+                    max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight
+                )
                 self._client = httpx.Client(headers=headers, timeout=self.timeout, limits=limits)
             return self._client
 
@@ -136,7 +143,11 @@ class OpenAICompatibleClient:
             except _Retryable as err:
                 usage.record_failure(err.kind)
                 last = err
-                if err.retry_after is not None and err.retry_after > self.max_backoff and attempt + 1 < self.max_tries:
+                if (
+                    err.retry_after is not None
+                    and err.retry_after > self.max_backoff
+                    and attempt + 1 < self.max_tries
+                ):
                     # Waiting less than asked would only be refused again; waiting longer
                     # than max_backoff was not agreed to: say so and stop.
                     raise LLMRequestError(
@@ -146,7 +157,8 @@ class OpenAICompatibleClient:
                     ) from None
         assert last is not None
         raise LLMRequestError(
-            last.kind, f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: {last})"
+            last.kind,
+            f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: {last})",
         )
 
     def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
@@ -173,7 +185,8 @@ class OpenAICompatibleClient:
         if response.status_code in RETRY_STATUS:
             kind = "http_429" if response.status_code == 429 else f"http_{response.status_code}"
             raise _Retryable(
-                kind, f"HTTP {response.status_code}: {response.text[:200]}",
+                kind,
+                f"HTTP {response.status_code}: {response.text[:200]}",
                 parse_retry_after(response.headers.get("Retry-After")),
             )
         if response.status_code >= 400:
@@ -185,15 +198,23 @@ class OpenAICompatibleClient:
             data = response.json()
             text = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as err:
-            raise _Retryable("invalid_body", f"unexpected response body ({type(err).__name__}): {response.text[:200]!r}")
+            raise _Retryable(
+                "invalid_body",
+                f"unexpected response body ({type(err).__name__}): {response.text[:200]!r}",
+            )
         if isinstance(text, list):  # content parts: [{"type": "text", "text": ...}]
             text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
         if text is not None and not isinstance(text, str):
-            raise _Retryable("invalid_body", f"answer content is a {type(text).__name__}, not text: {response.text[:200]!r}")
+            raise _Retryable(
+                "invalid_body",
+                f"answer content is a {type(text).__name__}, not text: {response.text[:200]!r}",
+            )
         if not text or not text.strip():
             # A blank answer is a failed request (filtered, tool call, server glitch), not
             # "no entities": cached as an answer, it would never be asked again.
-            raise _Retryable("empty", f"the answer has no content ({'null' if text is None else 'blank'})")
+            raise _Retryable(
+                "empty", f"the answer has no content ({'null' if text is None else 'blank'})"
+            )
         usage_info = data.get("usage") or {}
         prompt_tokens = usage_info.get("prompt_tokens")
         completion_tokens = usage_info.get("completion_tokens")
@@ -201,9 +222,13 @@ class OpenAICompatibleClient:
             prompt_tokens = sum(self.count_tokens(m.get("content", "")) for m in messages)
         if not isinstance(completion_tokens, int):
             completion_tokens = self.count_tokens(text)
-        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        return Completion(
+            text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
 
-    def _enforce_max_tokens(self, completion: Completion, params: Mapping[str, Any], usage: Usage) -> Completion:
+    def _enforce_max_tokens(
+        self, completion: Completion, params: Mapping[str, Any], usage: Usage
+    ) -> Completion:
         """Cut an answer longer than ``max_tokens`` (the server ignored it) to
         what ``max_tokens`` allows, and count it as ``oversized_answer``. The
         token counts stay as reported: they are what is billed."""
@@ -217,7 +242,9 @@ class OpenAICompatibleClient:
         if used <= limit and len(text) <= max_chars:
             return completion
         usage.record_failure("oversized_answer")
-        return Completion(text=text[:max_chars], prompt_tokens=completion.prompt_tokens, completion_tokens=used)
+        return Completion(
+            text=text[:max_chars], prompt_tokens=completion.prompt_tokens, completion_tokens=used
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ use plus a count of what it could not, by reason:
 - ``empty``: an empty mention (``@@##`` or ``PER:``).
 - ``duplicate``: the same span and label proposed again.
 """
+
 import difflib
 import json
 import re
@@ -264,7 +265,10 @@ def parse_lines(
         found = find_mention(text, mention, case_sensitive=case_sensitive, all_matches=True)
         if not found and "," in mention:
             parts = [p.strip() for p in mention.split(",") if p.strip()]
-            located = [find_mention(text, p, case_sensitive=case_sensitive, all_matches=True) for p in parts]
+            located = [
+                find_mention(text, p, case_sensitive=case_sensitive, all_matches=True)
+                for p in parts
+            ]
             result.n_items += len(parts) - 1
             for part_found in located:
                 if part_found:

@@ -13,6 +13,7 @@ the prompt. Two formats are registered:
 The instructions come first and do not depend on the sentence, so a local
 model can reuse the evaluated prefix between prompts (llama.cpp does).
 """
+
 from typing import Dict, List, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 from spacy.tokens import Doc
@@ -38,8 +39,15 @@ DEFAULT_DEFINITIONS: Dict[str, str] = {
 }
 #: Other names LLMs use for these labels.
 DEFAULT_ALIASES: Dict[str, str] = {
-    "PERSON": "PER", "PEOPLE": "PER", "ORGANIZATION": "ORG", "ORGANISATION": "ORG",
-    "LOCATION": "LOC", "PLACE": "LOC", "GPE": "LOC", "MISCELLANEOUS": "MISC", "OTHER": "MISC",
+    "PERSON": "PER",
+    "PEOPLE": "PER",
+    "ORGANIZATION": "ORG",
+    "ORGANISATION": "ORG",
+    "LOCATION": "LOC",
+    "PLACE": "LOC",
+    "GPE": "LOC",
+    "MISCELLANEOUS": "MISC",
+    "OTHER": "MISC",
 }
 
 PER_TYPE_INSTRUCTIONS = (
@@ -71,12 +79,18 @@ class PromptFormat(Protocol):
         """The queries per sentence: a label each, or None for all labels."""
 
     def render(
-        self, text: str, examples: Sequence[Doc], labels: Sequence[str],
-        definitions: Mapping[str, str], query: Optional[str],
+        self,
+        text: str,
+        examples: Sequence[Doc],
+        labels: Sequence[str],
+        definitions: Mapping[str, str],
+        query: Optional[str],
     ) -> str:
         """The prompt for one sentence and query."""
 
-    def parse(self, text: str, response: str, labels: Sequence[str], query: Optional[str]) -> ParseResult:
+    def parse(
+        self, text: str, response: str, labels: Sequence[str], query: Optional[str]
+    ) -> ParseResult:
         """The mentions in one answer."""
 
     def expected_answer(self, text: str, n_labels: int) -> str:
@@ -121,12 +135,11 @@ def mark_entities(doc: Doc, label: str) -> str:
     for ent in doc.ents:
         if ent.label_ != label:
             continue
-        pieces.append(doc.text[cursor:ent.start_char])
+        pieces.append(doc.text[cursor : ent.start_char])
         pieces.append(f"{OPEN}{ent.text}{CLOSE}")
         cursor = ent.end_char
     pieces.append(doc.text[cursor:])
     return "".join(pieces)
-
 
 
 class PerTypePrompt:
@@ -136,7 +149,9 @@ class PerTypePrompt:
     case_sensitive (bool): Whether mentions must match the text's case.
     """
 
-    def __init__(self, instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False) -> None:
+    def __init__(
+        self, instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
+    ) -> None:
         self.instructions = instructions
         self.case_sensitive = case_sensitive
 
@@ -144,15 +159,21 @@ class PerTypePrompt:
         return list(labels)
 
     def render(
-        self, text: str, examples: Sequence[Doc], labels: Sequence[str],
-        definitions: Mapping[str, str], query: Optional[str],
+        self,
+        text: str,
+        examples: Sequence[Doc],
+        labels: Sequence[str],
+        definitions: Mapping[str, str],
+        query: Optional[str],
     ) -> str:
         assert query is not None, "per-type prompts need a label"
         head = self.instructions.format(label=query, definition=_definition(query, definitions))
         pairs = [(ex.text, mark_entities(ex, query)) for ex in examples]
         return f"{head}{_examples_block(pairs)}\n\nInput: {text}\nOutput:"
 
-    def parse(self, text: str, response: str, labels: Sequence[str], query: Optional[str]) -> ParseResult:
+    def parse(
+        self, text: str, response: str, labels: Sequence[str], query: Optional[str]
+    ) -> ParseResult:
         assert query is not None
         return parse_marked(text, response, query, case_sensitive=self.case_sensitive)
 
@@ -187,8 +208,12 @@ class SingleQueryPrompt:
         return [None]
 
     def render(
-        self, text: str, examples: Sequence[Doc], labels: Sequence[str],
-        definitions: Mapping[str, str], query: Optional[str],
+        self,
+        text: str,
+        examples: Sequence[Doc],
+        labels: Sequence[str],
+        definitions: Mapping[str, str],
+        query: Optional[str],
     ) -> str:
         listing = "\n".join(f"- {label}: {_definition(label, definitions)}" for label in labels)
         head = self.instructions.format(
@@ -204,8 +229,12 @@ class SingleQueryPrompt:
         # A newline after "Output:" keeps every entity line in the same shape.
         return "\n" + "\n".join(lines) if lines else "None"
 
-    def parse(self, text: str, response: str, labels: Sequence[str], query: Optional[str]) -> ParseResult:
-        return parse_lines(text, response, labels, aliases=self.aliases, case_sensitive=self.case_sensitive)
+    def parse(
+        self, text: str, response: str, labels: Sequence[str], query: Optional[str]
+    ) -> ParseResult:
+        return parse_lines(
+            text, response, labels, aliases=self.aliases, case_sensitive=self.case_sensitive
+        )
 
     def expected_answer(self, text: str, n_labels: int) -> str:
         # About one entity per 8 words, each "LABEL: two words".
@@ -245,5 +274,8 @@ def create_single_query_prompt(
     RETURNS (SingleQueryPrompt): The prompt format.
     """
     return SingleQueryPrompt(
-        instructions=instructions, aliases=aliases, case_sensitive=case_sensitive, example_mentions=example_mentions
+        instructions=instructions,
+        aliases=aliases,
+        case_sensitive=case_sensitive,
+        example_mentions=example_mentions,
     )

@@ -14,6 +14,7 @@ Format: gzip-compressed JSON lines. The first line is the header
 object per answer: ``key``, ``model``, ``request`` (messages and parameters),
 ``response``, ``prompt_tokens``, ``completion_tokens``.
 """
+
 import gzip
 import json
 import sqlite3
@@ -49,9 +50,14 @@ class RecordedAnswers:
                 self.provenance = dict(row.get("provenance") or {})
                 continue
             ok = (
-                isinstance(row.get("key"), str) and isinstance(row.get("model"), str)
-                and isinstance(row.get("response"), str) and isinstance(row.get("request"), dict)
-                and all(isinstance(row.get(n), int) and row[n] >= 0 for n in ("prompt_tokens", "completion_tokens"))
+                isinstance(row.get("key"), str)
+                and isinstance(row.get("model"), str)
+                and isinstance(row.get("response"), str)
+                and isinstance(row.get("request"), dict)
+                and all(
+                    isinstance(row.get(n), int) and row[n] >= 0
+                    for n in ("prompt_tokens", "completion_tokens")
+                )
             )
             if not ok:
                 raise HybridNerError(
@@ -65,7 +71,9 @@ class RecordedAnswers:
     def _load(self) -> Dict[str, CachedAnswer]:
         if self._answers is None:
             self._answers = {
-                row["key"]: CachedAnswer(row["response"], row["prompt_tokens"], row["completion_tokens"])
+                row["key"]: CachedAnswer(
+                    row["response"], row["prompt_tokens"], row["completion_tokens"]
+                )
                 for row in self.rows()
             }
         return self._answers
@@ -108,15 +116,24 @@ def cache_rows(cache_path: Union[str, Path], keys: Iterable[str]) -> List[Dict[s
         rows = []
         for key in keys:
             found = conn.execute(
-                "SELECT model, request, response, prompt_tokens, completion_tokens FROM answers WHERE key = ?", (key,)
+                "SELECT model, request, response, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                (key,),
             ).fetchone()
             if found is None:
-                raise HybridNerError(f"{path}: no cached answer for prompt {key[:12]}…; run `hybrid-ner propose` first")
+                raise HybridNerError(
+                    f"{path}: no cached answer for prompt {key[:12]}…; run `hybrid-ner propose` first"
+                )
             model, request, response, prompt_tokens, completion_tokens = found
-            rows.append({
-                "key": key, "model": model, "request": json.loads(request), "response": response,
-                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            })
+            rows.append(
+                {
+                    "key": key,
+                    "model": model,
+                    "request": json.loads(request),
+                    "response": response,
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                }
+            )
         return rows
     except sqlite3.Error as err:
         raise HybridNerError(f"{path}: cannot read the prompt cache ({err})") from None
@@ -124,7 +141,9 @@ def cache_rows(cache_path: Union[str, Path], keys: Iterable[str]) -> List[Dict[s
         conn.close()
 
 
-def write_recorded(path: Union[str, Path], rows: Iterable[Mapping[str, Any]], provenance: Mapping[str, Any]) -> int:
+def write_recorded(
+    path: Union[str, Path], rows: Iterable[Mapping[str, Any]], provenance: Mapping[str, Any]
+) -> int:
     """Write a recording (atomically); returns the number of answers.
 
     Rows are written sorted by key, so the same answers give the same file.
@@ -136,8 +155,12 @@ def write_recorded(path: Union[str, Path], rows: Iterable[Mapping[str, Any]], pr
     # mtime=0: the gzip header carries no timestamp, the file is reproducible.
     with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
         header = {"format": FORMAT, "version": VERSION, "provenance": dict(provenance)}
-        handle.write((json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+        handle.write(
+            (json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        )
         for row in rows:
-            handle.write((json.dumps(dict(row), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+            handle.write(
+                (json.dumps(dict(row), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+            )
     tmp.replace(path)
     return len(rows)

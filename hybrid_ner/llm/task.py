@@ -11,6 +11,7 @@ Each Doc also gets ``doc.user_data["llm_parse"]``: per query the raw answer,
 the number of items, how many were kept and what was dropped and why.
 (The prompts are kept by spacy-llm's ``save_io`` in ``user_data["llm_io"]``.)
 """
+
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -18,8 +19,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from spacy.tokens import Doc, Span
 from spacy_llm.registry import registry
 
-from ..layers import LLM_KEY
 from ..errors import HybridNerError
+from ..layers import LLM_KEY
 from .fewshot import SimilarExamples
 from .labels import check_example_labels, label_counts
 from .prompts import DEFAULT_DEFINITIONS, PromptFormat, SingleQueryPrompt
@@ -51,7 +52,9 @@ class EntityProposalTask:
         alignment_mode: str = "expand",
     ) -> None:
         if alignment_mode not in ALIGNMENT_MODES:
-            raise HybridNerError(f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}")
+            raise HybridNerError(
+                f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}"
+            )
         self._labels = list(dict.fromkeys(labels))
         if not self._labels:
             raise HybridNerError("The proposal task needs at least one label")
@@ -86,7 +89,9 @@ class EntityProposalTask:
         """
         if self._pool_checked or self.examples is None or self.examples.k == 0:
             return
-        check_example_labels(label_counts(self.examples.pool), self._labels, _pool_name(self.examples.pool_source))
+        check_example_labels(
+            label_counts(self.examples.pool), self._labels, _pool_name(self.examples.pool_source)
+        )
         self._pool_checked = True
 
     def queries(self) -> List[Optional[str]]:
@@ -139,8 +144,12 @@ class EntityProposalTask:
             result = self.prompt.parse(doc.text, response, self._labels, query)
             kept = 0
             for mention in result.mentions:
-                span = doc.char_span(mention.start, mention.end, label=mention.label,
-                                     alignment_mode=self.alignment_mode)
+                span = doc.char_span(
+                    mention.start,
+                    mention.end,
+                    label=mention.label,
+                    alignment_mode=self.alignment_mode,
+                )
                 if span is None or len(span) == 0:
                     result.drop("misaligned")
                 elif (span.start, span.end, mention.label) in spans:
@@ -150,11 +159,21 @@ class EntityProposalTask:
                     kept += 1
             n_items += result.n_items
             totals.update(result.dropped)
-            per_query.append({"query": query or "*", "response": response, "items": result.n_items,
-                              "kept": kept, "dropped": dict(result.dropped)})
+            per_query.append(
+                {
+                    "query": query or "*",
+                    "response": response,
+                    "items": result.n_items,
+                    "kept": kept,
+                    "dropped": dict(result.dropped),
+                }
+            )
         doc.spans[self.spans_key] = [spans[key] for key in sorted(spans)]
         doc.user_data[PARSE_STATS_KEY] = {
-            "items": n_items, "kept": len(spans), "dropped": dict(totals), "queries": per_query,
+            "items": n_items,
+            "kept": len(spans),
+            "dropped": dict(totals),
+            "queries": per_query,
         }
 
 
@@ -183,6 +202,10 @@ def create_entity_proposal_task(
     RETURNS (EntityProposalTask): The task.
     """
     return EntityProposalTask(
-        labels=labels, prompt=prompt or SingleQueryPrompt(), examples=examples,
-        label_definitions=label_definitions, spans_key=spans_key, alignment_mode=alignment_mode,
+        labels=labels,
+        prompt=prompt or SingleQueryPrompt(),
+        examples=examples,
+        label_definitions=label_definitions,
+        spans_key=spans_key,
+        alignment_mode=alignment_mode,
     )

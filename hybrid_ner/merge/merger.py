@@ -25,6 +25,7 @@ The rule, per Doc:
 5. ``doc.ents`` is set last: human + added entities; all other tokens become
    "outside" (no entity) or "missing" (ignored by the NER loss), by option.
 """
+
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple
@@ -32,17 +33,23 @@ from typing import Callable, Dict, Iterable, List, Literal, Mapping, Optional, S
 from spacy.tokens import Doc, Span
 from spacy.util import registry
 
-from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, describe_doc
 from ..errors import HybridNerError, OptionError
-from .reliability import LabelStats, estimate_label_stats, human_spans, span_key
+from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, describe_doc
 from ..simulation.omissions import doc_rng
+from .reliability import LabelStats, estimate_label_stats, human_spans, span_key
 
 REASON_DUPLICATE = "duplicate"
 REASON_LABEL = "label_not_accepted"
 REASON_RELIABILITY = "low_reliability"
 REASON_OVERLAP_HUMAN = "overlap_human"
 REASON_OVERLAP_LLM = "overlap_llm"
-REASONS = (REASON_DUPLICATE, REASON_LABEL, REASON_RELIABILITY, REASON_OVERLAP_HUMAN, REASON_OVERLAP_LLM)
+REASONS = (
+    REASON_DUPLICATE,
+    REASON_LABEL,
+    REASON_RELIABILITY,
+    REASON_OVERLAP_HUMAN,
+    REASON_OVERLAP_LLM,
+)
 
 OverlapRule = Literal["longest", "reliable", "first", "random"]
 Uncovered = Literal["outside", "missing"]
@@ -89,7 +96,11 @@ class AcceptReliable:
         if label_stats is None or label_stats.proposed < self.min_support:
             return None
         threshold = dict(self.label_thresholds).get(label, self.min_precision)
-        return None if label_stats.precision(self.prior, self.strength) >= threshold else REASON_RELIABILITY
+        return (
+            None
+            if label_stats.precision(self.prior, self.strength) >= threshold
+            else REASON_RELIABILITY
+        )
 
 
 @registry.misc("hybrid_ner.accept_all.v1")
@@ -127,12 +138,20 @@ def create_accept_reliable(
     strength (float): Weight of the prior, in pseudo-proposals.
     """
     # OptionError is a ValueError that the CLI prints as one line, not a traceback.
-    for name, value in [("min_precision", min_precision), *label_thresholds.items(), ("prior", prior)]:
+    for name, value in [
+        ("min_precision", min_precision),
+        *label_thresholds.items(),
+        ("prior", prior),
+    ]:
         if not 0.0 <= value <= 1.0:
             raise OptionError(f"accept_reliable: {name} must be in [0, 1], got {value}")
     if min_support < 0 or not strength > 0:
-        raise OptionError(f"accept_reliable: min_support must be >= 0 and strength > 0, got {min_support} and {strength}")
-    return AcceptReliable(min_precision, tuple(sorted(label_thresholds.items())), min_support, prior, strength)
+        raise OptionError(
+            f"accept_reliable: min_support must be >= 0 and strength > 0, got {min_support} and {strength}"
+        )
+    return AcceptReliable(
+        min_precision, tuple(sorted(label_thresholds.items())), min_support, prior, strength
+    )
 
 
 @dataclass(frozen=True)
@@ -152,7 +171,12 @@ class MergeDecision:
     candidates: List[SpanTuple]
 
 
-def _rank(candidates: List[SpanTuple], rule: str, stats: Mapping[str, LabelStats], rng: Callable[[], random.Random]) -> List[SpanTuple]:
+def _rank(
+    candidates: List[SpanTuple],
+    rule: str,
+    stats: Mapping[str, LabelStats],
+    rng: Callable[[], random.Random],
+) -> List[SpanTuple]:
     def precision(label: str) -> float:
         return stats.get(label, LabelStats()).precision()
 
@@ -211,7 +235,7 @@ def decide_merge(
         if label not in label_reasons:
             label_reasons[label] = accept(label, stats)
         reason = label_reasons[label]
-        if reason is None and any(covered[span.start:span.end]):
+        if reason is None and any(covered[span.start : span.end]):
             reason = REASON_OVERLAP_HUMAN
         if reason is None:
             candidates.append(key)
@@ -238,12 +262,16 @@ def apply_merge(doc: Doc, decision: MergeDecision, uncovered: Uncovered = "outsi
     RETURNS (Doc): The same Doc.
     """
     if uncovered not in UNCOVERED:
-        raise ValueError(f"Unknown value for uncovered tokens {uncovered!r}: use 'outside' or 'missing'")
+        raise ValueError(
+            f"Unknown value for uncovered tokens {uncovered!r}: use 'outside' or 'missing'"
+        )
     human = [Span(doc, s, e, label=label) for s, e, label in decision.human]
     added = [Span(doc, s, e, label=label) for s, e, label in decision.added]
     doc.spans[HUMAN_KEY] = human
     doc.spans[LLM_ADDED_KEY] = added
-    doc.spans[LLM_REJECTED_KEY] = [Span(doc, s, e, label=label, span_id=reason) for s, e, label, reason in decision.rejected]
+    doc.spans[LLM_REJECTED_KEY] = [
+        Span(doc, s, e, label=label, span_id=reason) for s, e, label, reason in decision.rejected
+    ]
     doc.set_ents(sorted(human + added), default=uncovered)
     return doc
 
@@ -253,7 +281,9 @@ def candidate_spans(doc: Doc) -> List[Span]:
     between proposals: what label mixing mixes, sorted by (start, end, label)."""
     rejected = doc.spans[LLM_REJECTED_KEY] if LLM_REJECTED_KEY in doc.spans else ()
     added = list(doc.spans[LLM_ADDED_KEY]) if LLM_ADDED_KEY in doc.spans else []
-    return sorted(added + [span for span in rejected if span.id_ == REASON_OVERLAP_LLM], key=span_key)
+    return sorted(
+        added + [span for span in rejected if span.id_ == REASON_OVERLAP_LLM], key=span_key
+    )
 
 
 @dataclass
@@ -277,9 +307,13 @@ class Merger:
 
     def __post_init__(self) -> None:
         if self.overlap not in OVERLAP_RULES:
-            raise ValueError(f"Unknown overlap rule {self.overlap!r}: use one of {', '.join(OVERLAP_RULES)}")
+            raise ValueError(
+                f"Unknown overlap rule {self.overlap!r}: use one of {', '.join(OVERLAP_RULES)}"
+            )
         if self.uncovered not in UNCOVERED:
-            raise ValueError(f"Unknown value for uncovered tokens {self.uncovered!r}: use 'outside' or 'missing'")
+            raise ValueError(
+                f"Unknown value for uncovered tokens {self.uncovered!r}: use 'outside' or 'missing'"
+            )
 
     def fit(self, docs: Iterable[Doc]) -> "Merger":
         """Estimate per-label reliability from the Docs both annotated."""
@@ -287,7 +321,14 @@ class Merger:
         return self
 
     def decide(self, doc: Doc) -> MergeDecision:
-        return decide_merge(doc, accept=self.accept, stats=self.stats, overlap=self.overlap, seed=self.seed, llm_key=self.llm_key)
+        return decide_merge(
+            doc,
+            accept=self.accept,
+            stats=self.stats,
+            overlap=self.overlap,
+            seed=self.seed,
+            llm_key=self.llm_key,
+        )
 
     def __call__(self, doc: Doc) -> Doc:
         """Merge one Doc in place and return it."""

@@ -41,17 +41,18 @@ a mixing: it is the merge with ``overlap = "random"`` (one candidate per
 overlap group, chosen by a seeded shuffle per Doc) trained on the one-hot
 targets of the merged ``doc.ents``.
 """
+
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from ..layers import describe_doc
 from ..errors import HybridNerError
+from ..layers import describe_doc
+from ..tags import OUTSIDE, span_tags
 from .merger import candidate_spans
 from .reliability import LabelStats, human_spans
-from ..tags import OUTSIDE, span_tags
 
 #: ``doc.user_data`` key of the soft targets: one ``Dict[tag, probability]``
 #: (BILUO tags) or ``None`` (missing) per token.
@@ -89,10 +90,14 @@ def mixing_lambdas(
     total_proposed = sum(s.proposed for s in stats.values())
     scores = {}
     for label, s in stats.items():
-        ratio = ((s.proposed + 1) / (total_proposed + n_labels)) / ((s.human + 1) / (total_human + n_labels))
+        ratio = ((s.proposed + 1) / (total_proposed + n_labels)) / (
+            (s.human + 1) / (total_human + n_labels)
+        )
         scores[label] = s.precision(prior, strength) * ratio ** (-balance)
     scale = max(scores.values()) if relative and scores else 1.0
-    lambdas = {label: min(max(score / scale, min_lambda), max_lambda) for label, score in scores.items()}
+    lambdas = {
+        label: min(max(score / scale, min_lambda), max_lambda) for label, score in scores.items()
+    }
     for label, value in fixed.items():
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"Fixed λ for {label} must be in [0, 1], got {value}")
@@ -100,7 +105,9 @@ def mixing_lambdas(
     return lambdas
 
 
-def soft_targets(doc: Doc, lambdas: Mapping[str, float], default_lambda: float = 0.5) -> List[TokenTarget]:
+def soft_targets(
+    doc: Doc, lambdas: Mapping[str, float], default_lambda: float = 0.5
+) -> List[TokenTarget]:
     """The label-mixing target of every token of a merged Doc (BILUO tags).
 
     doc (Doc): A Doc merged by :mod:`hybrid_ner.merge.merger`.
@@ -119,7 +126,9 @@ def soft_targets(doc: Doc, lambdas: Mapping[str, float], default_lambda: float =
             covering.setdefault(i, []).append((tag, lam))
     for i, tags in covering.items():
         if targets[i] is not None and OUTSIDE not in targets[i]:
-            raise HybridNerError(f"{describe_doc(doc)}: token {i} is in a human entity and an LLM candidate; merge the Doc first")
+            raise HybridNerError(
+                f"{describe_doc(doc)}: token {i} is in a human entity and an LLM candidate; merge the Doc first"
+            )
         share = 1.0 / len(tags)
         dist = {OUTSIDE: 0.0}
         for tag, lam in tags:
@@ -143,7 +152,14 @@ class LabelMixing:
 
     def fit(self, stats: Mapping[str, LabelStats]) -> Dict[str, float]:
         return mixing_lambdas(
-            stats, self.balance, self.min_lambda, self.max_lambda, self.prior, self.strength, dict(self.lambdas), self.relative
+            stats,
+            self.balance,
+            self.min_lambda,
+            self.max_lambda,
+            self.prior,
+            self.strength,
+            dict(self.lambdas),
+            self.relative,
         )
 
     def attach(self, doc: Doc, lambdas: Mapping[str, float]) -> Doc:
@@ -172,6 +188,8 @@ def create_label_mixing(
     lambdas (Dict[str, float]): λ fixed by hand for some labels.
     relative (bool): Scale λ so that the most reliable label gets 1 (see above).
     """
-    mixing = LabelMixing(balance, min_lambda, max_lambda, prior, strength, tuple(sorted(lambdas.items())), relative)
+    mixing = LabelMixing(
+        balance, min_lambda, max_lambda, prior, strength, tuple(sorted(lambdas.items())), relative
+    )
     mixing.fit({})  # validates the settings now, not at the first Doc
     return mixing

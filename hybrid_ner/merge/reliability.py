@@ -7,6 +7,7 @@ omitted entity counts as a false positive: the precision estimated here is a
 lower bound of the LLM's true precision. The merge uses it as a reliability
 threshold; label mixing uses it, with the production ratio, to set λ.
 """
+
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Set, Tuple
 
@@ -84,7 +85,10 @@ def estimate_label_stats(docs: Iterable[Doc], llm_key: str = LLM_KEY) -> Dict[st
 
 
 def label_stats_to_json(stats: Mapping[str, LabelStats]) -> Dict[str, Dict[str, int]]:
-    return {label: {"human": s.human, "proposed": s.proposed, "matched": s.matched} for label, s in stats.items()}
+    return {
+        label: {"human": s.human, "proposed": s.proposed, "matched": s.matched}
+        for label, s in stats.items()
+    }
 
 
 def label_stats_from_json(data: Mapping[str, Mapping[str, int]]) -> Dict[str, LabelStats]:

@@ -1,11 +1,13 @@
 """Per-label accounting of a merge: what the human had, what the LLM
 proposed, what was added or rejected (and why), and the class distribution
 before and after."""
+
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from spacy.tokens import Doc
 
+from ..evaluation import class_distribution
 from ..layers import LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY
 from .merger import REASONS
 from .reliability import LabelStats, human_spans
@@ -66,12 +68,6 @@ def summarize_merge(
     return dict(sorted(counts.items()))
 
 
-def class_distribution(counts: Mapping[str, int]) -> Dict[str, float]:
-    """Shares of each label (0 everywhere when there is nothing)."""
-    total = sum(counts.values())
-    return {label: (n / total if total else 0.0) for label, n in counts.items()}
-
-
 def label_shares(summary: Mapping[str, LabelSummary]) -> Dict[str, Dict[str, float]]:
     """Class distributions of the human ("human"), LLM ("proposed") and merged labels."""
     return {
@@ -86,18 +82,36 @@ def summary_table(summary: Mapping[str, LabelSummary]) -> List[List[object]]:
     shares = label_shares(summary)
     rows = []
     for label, s in summary.items():
-        rows.append([
-            label, s.human, s.proposed, s.added, s.n_rejected, *(s.rejected.get(r, 0) for r in REASONS),
-            "-" if s.precision is None else f"{s.precision:.2f}",
-            "-" if s.mixing_lambda is None else f"{s.mixing_lambda:.2f}",
-            f"{shares['human'][label]:.1%}", f"{shares['proposed'][label]:.1%}", f"{shares['merged'][label]:.1%}",
-        ])
+        rows.append(
+            [
+                label,
+                s.human,
+                s.proposed,
+                s.added,
+                s.n_rejected,
+                *(s.rejected.get(r, 0) for r in REASONS),
+                "-" if s.precision is None else f"{s.precision:.2f}",
+                "-" if s.mixing_lambda is None else f"{s.mixing_lambda:.2f}",
+                f"{shares['human'][label]:.1%}",
+                f"{shares['proposed'][label]:.1%}",
+                f"{shares['merged'][label]:.1%}",
+            ]
+        )
     return rows
 
 
 SUMMARY_HEADER = (
-    "label", "human", "proposed", "added", "rejected", *REASONS,
-    "precision vs human", "λ", "human %", "LLM %", "merged %",
+    "label",
+    "human",
+    "proposed",
+    "added",
+    "rejected",
+    *REASONS,
+    "precision vs human",
+    "λ",
+    "human %",
+    "LLM %",
+    "merged %",
 )
 
 
@@ -105,10 +119,16 @@ def summary_to_json(summary: Mapping[str, LabelSummary]) -> Dict[str, Dict[str, 
     shares = label_shares(summary)
     return {
         label: {
-            "human": s.human, "proposed": s.proposed, "added": s.added, "rejected": s.n_rejected,
-            "rejected_by_reason": dict(sorted(s.rejected.items())), "merged": s.merged,
-            "precision_vs_human": s.precision, "mixing_lambda": s.mixing_lambda,
-            "share_human": shares["human"][label], "share_llm": shares["proposed"][label],
+            "human": s.human,
+            "proposed": s.proposed,
+            "added": s.added,
+            "rejected": s.n_rejected,
+            "rejected_by_reason": dict(sorted(s.rejected.items())),
+            "merged": s.merged,
+            "precision_vs_human": s.precision,
+            "mixing_lambda": s.mixing_lambda,
+            "share_human": shares["human"][label],
+            "share_llm": shares["proposed"][label],
             "share_merged": shares["merged"][label],
         }
         for label, s in summary.items()

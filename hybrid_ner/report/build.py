@@ -1,5 +1,6 @@
 """Write the report: read the grid, draw the figures and sample pages, and
 put the markdown together. The IO edge of the report package."""
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,9 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def draw_figures(ds: DatasetResults, figures_dir: Path, target_rate: float = TARGET_RATE) -> Dict[str, Path]:
+def draw_figures(
+    ds: DatasetResults, figures_dir: Path, target_rate: float = TARGET_RATE
+) -> Dict[str, Path]:
     """Draw the dataset's figures that have data.
 
     RETURNS (Dict[str, Path]): The PNGs written, by kind (see ``FIGURES``).
@@ -42,15 +45,23 @@ def draw_figures(ds: DatasetResults, figures_dir: Path, target_rate: float = TAR
     name = ds.name
     rate = closest_rate(rates(ds.cells), target_rate)
     drawn = {
-        "f1_vs_omission": plot_f1_vs_omission(ds.cells, name, figures_dir / f"f1_vs_omission_{name}.png"),
+        "f1_vs_omission": plot_f1_vs_omission(
+            ds.cells, name, figures_dir / f"f1_vs_omission_{name}.png"
+        ),
         "per_label": plot_per_label(ds.cells, name, rate, figures_dir / f"per_label_{name}.png"),
-        "annotator_quality": plot_annotator_quality(ds.annotators, name, figures_dir / f"annotator_quality_{name}.png") if ds.annotators else None,
+        "annotator_quality": plot_annotator_quality(
+            ds.annotators, name, figures_dir / f"annotator_quality_{name}.png"
+        )
+        if ds.annotators
+        else None,
         "budget": plot_budget(budget_rows(ds.cells), name, figures_dir / f"budget_{name}.png"),
     }
     return {kind: path for kind, path in drawn.items() if path is not None}
 
 
-def sample_sources(datasets: Sequence[DatasetResults], samples: Optional[Sequence[Path]]) -> Dict[str, Path]:
+def sample_sources(
+    datasets: Sequence[DatasetResults], samples: Optional[Sequence[Path]]
+) -> Dict[str, Path]:
     """The samples DocBin of each page to write, by page name.
 
     Without explicit paths, each dataset's ``samples.spacy`` is used. An
@@ -101,7 +112,11 @@ def write_report(
     output, figures_dir = Path(output), Path(figures_dir)
     datasets = load_grid(grid_dir)
     transformer = load_transformer_grid(transformer_dir) if transformer_dir is not None else []
-    files = ReportFiles(report=output, datasets=[ds.name for ds in datasets], transformer=[trf.name for trf in transformer])
+    files = ReportFiles(
+        report=output,
+        datasets=[ds.name for ds in datasets],
+        transformer=[trf.name for trf in transformer],
+    )
     links: Dict[str, Dict[str, str]] = {}
     pages = sample_sources(datasets, samples)
     # One step per dataset's figures and per samples page: a bar on a terminal, lines in a log.
@@ -114,7 +129,12 @@ def write_report(
         other: Dict[str, str] = {}
         vocab = spacy.blank("en").vocab
         for name, source in pages.items():
-            page = write_samples_page(output.parent / f"samples_{name}.html", read_docbin(source, vocab), name, max_samples)
+            page = write_samples_page(
+                output.parent / f"samples_{name}.html",
+                read_docbin(source, vocab),
+                name,
+                max_samples,
+            )
             files.samples.append(page)
             if name in links:
                 links[name][SAMPLES] = _relative(page, output.parent)
@@ -123,7 +143,13 @@ def write_report(
             progress.update(1)
     output.parent.mkdir(parents=True, exist_ok=True)
     markdown = report_markdown(
-        datasets, links, str(grid_dir), other, target_rate, transformer, str(transformer_dir) if transformer_dir is not None else None
+        datasets,
+        links,
+        str(grid_dir),
+        other,
+        target_rate,
+        transformer,
+        str(transformer_dir) if transformer_dir is not None else None,
     )
     output.write_text(markdown, encoding="utf-8")
     return files

@@ -1,4 +1,5 @@
 """Assemble the markdown report from the results of each dataset."""
+
 from typing import Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer
@@ -65,7 +66,11 @@ def _run_lines(md: MarkdownRenderer, run: Dict) -> None:
 
 
 def _at(rate: Optional[float]) -> str:
-    return f" at {format_rate(rate)} omissions" if rate is not None else " (no omission rates in the grid yet)"
+    return (
+        f" at {format_rate(rate)} omissions"
+        if rate is not None
+        else " (no omission rates in the grid yet)"
+    )
 
 
 def _missing_lines(ds: DatasetResults) -> List[str]:
@@ -74,7 +79,11 @@ def _missing_lines(ds: DatasetResults) -> List[str]:
     for item in incomplete:
         where = ""
         if item.value is not None:
-            where = f" at {format_rate(item.value)} omissions" if item.kind == "rate" else f" at budget {format_rate(item.value)}"
+            where = (
+                f" at {format_rate(item.value)} omissions"
+                if item.kind == "rate"
+                else f" at budget {format_rate(item.value)}"
+            )
         seeds = ", ".join(map(str, item.missing_seeds))
         line = f"`{item.condition}`{where}: {item.n} of {max_n} seeds"
         lines.append(line + (f" (missing seeds: {seeds})" if seeds else ""))
@@ -115,7 +124,9 @@ def _calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: 
             continue
         found = True
         info = annotators.get(key)
-        name = f": {annotator_name(key, info)}" if isinstance(info, dict) and info.get("name") else ""
+        name = (
+            f": {annotator_name(key, info)}" if isinstance(info, dict) and info.get("name") else ""
+        )
         md.add(md.title(4, f"{heading}{name}"))
         for line in calibration_lines(cell):
             md.add(line)
@@ -146,7 +157,9 @@ def _code_list(items: Sequence[str]) -> str:
     return ", ".join(f"`{item}`" for item in items)
 
 
-def transformer_section(comparison: StackComparison, level: int = 3, title: str = TRANSFORMER_TITLE) -> str:
+def transformer_section(
+    comparison: StackComparison, level: int = 3, title: str = TRANSFORMER_TITLE
+) -> str:
     """The transformer grid of one dataset next to the CPU grid: F1 per
     condition on both stacks, the gap of the recommended hybrid over the
     human baseline on each, spaCy's transition NER on the clean data and the
@@ -170,7 +183,8 @@ def transformer_section(comparison: StackComparison, level: int = 3, title: str 
     lines = [gap_line(comparison)]
     transition = transition_line(comparison)
     lines.append(
-        transition if transition is not None
+        transition
+        if transition is not None
         else f"No spaCy transition NER score (`{comparison.dataset}/{TRANSITION_GLOB}`, written by `spacy evaluate --output`)."
     )
     lines.append(timing_line(comparison))
@@ -203,9 +217,19 @@ def dataset_section(
     cells = ds.cells
     seeds = sorted({c.seed for c in cells})
     planned = (ds.run or {}).get("cells_planned")
-    of_planned = f" of the {planned} cells of the last `hybrid-ner grid` run" if isinstance(planned, int) else ""
-    md.add(f"{len(cells)} trained models (cells){of_planned} from `{ds.path}`, seeds: {', '.join(map(str, seeds)) or 'none'}."
-           + (" The grid was stopped before the rest: run the same command again to resume." if isinstance(planned, int) and planned > len(cells) else ""))
+    of_planned = (
+        f" of the {planned} cells of the last `hybrid-ner grid` run"
+        if isinstance(planned, int)
+        else ""
+    )
+    md.add(
+        f"{len(cells)} trained models (cells){of_planned} from `{ds.path}`, seeds: {', '.join(map(str, seeds)) or 'none'}."
+        + (
+            " The grid was stopped before the rest: run the same command again to resume."
+            if isinstance(planned, int) and planned > len(cells)
+            else ""
+        )
+    )
     available = rates(cells)
     rate = closest_rate(available, target_rate)
     note = ""
@@ -217,7 +241,7 @@ def dataset_section(
         md.add(
             "Test F1 as mean ± sd over seeds (number of seeds), sd with n − 1; — = no cell. "
             f"{', '.join(f'`{c}`' for c in RATE_INDEPENDENT)} are trained without omissions and repeated in "
-            "every column. Bold: best condition other than the upper bound. Conditions named \"simulated\" use "
+            'every column. Bold: best condition other than the upper bound. Conditions named "simulated" use '
             "the simulated annotator, not an LLM."
         )
         unknown = _unknown_line(ds)
@@ -278,12 +302,16 @@ def dataset_section(
     md.add(md.list(missing) if missing else f"None: every setting has {max_n} seeds.")
 
     md.add(md.title(3, "Figures"))
-    figures = [f"![{caption}: {ds.name}]({links[key]})" for key, caption in FIGURES.items() if key in links]
+    figures = [
+        f"![{caption}: {ds.name}]({links[key]})" for key, caption in FIGURES.items() if key in links
+    ]
     md.add("\n\n".join(figures) if figures else "No figures (no data to plot).")
     if SAMPLES in links:
         md.add(md.title(3, "Samples"))
         page = md.link(f"samples_{ds.name}.html", links[SAMPLES])
-        md.add(f"Annotation layers (gold, human with omissions, LLM proposals, merged) of sample sentences: {page}.")
+        md.add(
+            f"Annotation layers (gold, human with omissions, LLM proposals, merged) of sample sentences: {page}."
+        )
     return md.text
 
 
@@ -314,7 +342,9 @@ def report_markdown(
     """
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(1, "hybrid-ner experiment report"))
-    trf_source = f" and the transformer grid `{transformer_dir}`" if transformer_dir and transformer else ""
+    trf_source = (
+        f" and the transformer grid `{transformer_dir}`" if transformer_dir and transformer else ""
+    )
     md.add(
         f"Generated by `hybrid-ner report` from `{grid_dir}`{trf_source}. Datasets: "
         + ", ".join(md.link(ds.name, f"#{ds.name.lower()}") for ds in datasets)
@@ -324,7 +354,13 @@ def report_markdown(
     for ds in datasets:
         md.add(dataset_section(ds, links.get(ds.name, {}), target_rate, by_name.pop(ds.name, None)))
     for name, trf in sorted(by_name.items()):
-        md.add(transformer_section(compare_stacks(trf, [], target_rate), 2, f"{TRANSFORMER_TITLE}: {name} (no CPU grid results)"))
+        md.add(
+            transformer_section(
+                compare_stacks(trf, [], target_rate),
+                2,
+                f"{TRANSFORMER_TITLE}: {name} (no CPU grid results)",
+            )
+        )
     if other_samples:
         md.add(md.title(2, "Other samples"))
         md.add(md.list([md.link(name, url) for name, url in sorted(other_samples.items())]))

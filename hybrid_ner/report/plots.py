@@ -3,6 +3,7 @@
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no
 global state or GUI backend is involved and nothing leaks between plots.
 """
+
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -29,7 +30,16 @@ COLORS = {
     "sim-hybrid-budget": "tab:green",
 }
 #: Conditions the grid does not know (older cells) cycle through these.
-FALLBACK_COLORS = ["tab:gray", "goldenrod", "darkslateblue", "teal", "salmon", "yellowgreen", "maroon", "navy"]
+FALLBACK_COLORS = [
+    "tab:gray",
+    "goldenrod",
+    "darkslateblue",
+    "teal",
+    "salmon",
+    "yellowgreen",
+    "maroon",
+    "navy",
+]
 #: The earlier λ label mixing: dashed, so the calibrated method stands out.
 DASHED = ("hybrid-lambda-mixing", "sim-hybrid-lambda-mixing")
 SIMULATED_HATCH = "//"
@@ -52,7 +62,9 @@ def _simulated(condition: str) -> bool:
 
 
 def _hatch(condition: str) -> Optional[str]:
-    hatch = (SIMULATED_HATCH if _simulated(condition) else "") + (DASHED_HATCH if condition in DASHED else "")
+    hatch = (SIMULATED_HATCH if _simulated(condition) else "") + (
+        DASHED_HATCH if condition in DASHED else ""
+    )
     return hatch or None
 
 
@@ -97,7 +109,13 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
         color = colors[condition]
         reference = stat_at(stats, condition, None)
         if reference is not None:
-            ax.axhline(reference.mean, color=color, label=condition_name(condition, with_id=False), linewidth=1.5, linestyle=_line_style(condition, True)["linestyle"])
+            ax.axhline(
+                reference.mean,
+                color=color,
+                label=condition_name(condition, with_id=False),
+                linewidth=1.5,
+                linestyle=_line_style(condition, True)["linestyle"],
+            )
             if reference.sd:
                 ax.axhspan(reference.low, reference.high, color=color, alpha=0.08)
             continue
@@ -105,8 +123,14 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
         points = [(rate, stat) for rate, stat in points if stat is not None]
         if points:
             ax.errorbar(
-                [rate for rate, _ in points], [s.mean for _, s in points], yerr=[s.sd or 0.0 for _, s in points],
-                color=color, label=condition_name(condition, with_id=False), capsize=3, linewidth=1.5, **_line_style(condition),
+                [rate for rate, _ in points],
+                [s.mean for _, s in points],
+                yerr=[s.sd or 0.0 for _, s in points],
+                color=color,
+                label=condition_name(condition, with_id=False),
+                capsize=3,
+                linewidth=1.5,
+                **_line_style(condition),
             )
     if xs_all:
         ax.set_xticks(xs_all)
@@ -119,11 +143,15 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
     return _save(fig, path)
 
 
-def plot_per_label(cells: Sequence[Cell], dataset: str, rate: Optional[float], path: Path) -> Optional[Path]:
+def plot_per_label(
+    cells: Sequence[Cell], dataset: str, rate: Optional[float], path: Path
+) -> Optional[Path]:
     """Grouped bars of F1 per label at one omission rate, one bar per condition."""
     names = labels(cells)
     stats = {label: aggregate(cells, label_f1(label)) for label in names}
-    conditions = [c for c in table_conditions(cells) if any(stat_at(stats[label], c, rate) for label in names)]
+    conditions = [
+        c for c in table_conditions(cells) if any(stat_at(stats[label], c, rate) for label in names)
+    ]
     if not names or not conditions:
         return None
     fig = Figure(figsize=(max(7, 1.6 * len(names) + 3), 5))
@@ -135,8 +163,13 @@ def plot_per_label(cells: Sequence[Cell], dataset: str, rate: Optional[float], p
         hatch = _hatch(condition)
         ax.bar(
             [x - 0.4 + width * (i + 0.5) for x in range(len(names))],
-            [s.mean if s else 0.0 for s in found], width, yerr=[(s.sd or 0.0) if s else 0.0 for s in found],
-            color=colors[condition], hatch=hatch, edgecolor="black" if hatch else "white", capsize=2,
+            [s.mean if s else 0.0 for s in found],
+            width,
+            yerr=[(s.sd or 0.0) if s else 0.0 for s in found],
+            color=colors[condition],
+            hatch=hatch,
+            edgecolor="black" if hatch else "white",
+            capsize=2,
             label=condition_name(condition, with_id=False),
         )
     ax.set_xticks(range(len(names)))
@@ -165,9 +198,12 @@ def plot_annotator_quality(annotators: Dict[str, Any], dataset: str, path: Path)
             simulated = bool(info.get("simulated")) or key == "simulated"
             ax.bar(
                 [x - 0.4 + width * (i + 0.5) for x in range(len(names))],
-                [float((per_label.get(label) or {}).get(metric) or 0.0) for label in names], width,
-                color="tab:green" if simulated else "tab:blue", hatch=SIMULATED_HATCH if simulated else None,
-                edgecolor="black" if simulated else "white", label=annotator_name(key, info),
+                [float((per_label.get(label) or {}).get(metric) or 0.0) for label in names],
+                width,
+                color="tab:green" if simulated else "tab:blue",
+                hatch=SIMULATED_HATCH if simulated else None,
+                edgecolor="black" if simulated else "white",
+                label=annotator_name(key, info),
             )
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names)
@@ -177,7 +213,14 @@ def plot_annotator_quality(annotators: Dict[str, Any], dataset: str, path: Path)
     axes[0].set_ylabel("Against the clean gold of the training set")
     # Below both panels: the bars fill the axes up to 1.0.
     handles, names_ = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names_, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(entries))
+    fig.legend(
+        handles,
+        names_,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(entries),
+    )
     fig.suptitle(f"{dataset}: annotator proposals, precision and recall per label")
     return _save(fig, path)
 
@@ -197,16 +240,35 @@ def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optiona
     colors = _colors(conditions)
     for condition in conditions:
         points = sorted(
-            ((row["total"].mean if by_cost else row["budget"], row) for row in rows if row["condition"] == condition),
+            (
+                (row["total"].mean if by_cost else row["budget"], row)
+                for row in rows
+                if row["condition"] == condition
+            ),
             key=lambda point: point[0],
         )
         ax.errorbar(
-            [x for x, _ in points], [row["f1"].mean for _, row in points], yerr=[row["f1"].sd or 0.0 for _, row in points],
-            color=colors[condition], label=condition_name(condition, with_id=False), capsize=3, **_line_style(condition),
+            [x for x, _ in points],
+            [row["f1"].mean for _, row in points],
+            yerr=[row["f1"].sd or 0.0 for _, row in points],
+            color=colors[condition],
+            label=condition_name(condition, with_id=False),
+            capsize=3,
+            **_line_style(condition),
         )
         for x, row in points:
-            ax.annotate(format_rate(row["budget"]), (x, row["f1"].mean), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xlabel("Total annotation cost (mean over seeds)" if by_cost else "Budget (fraction of documents annotated by humans)")
+            ax.annotate(
+                format_rate(row["budget"]),
+                (x, row["f1"].mean),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
+    ax.set_xlabel(
+        "Total annotation cost (mean over seeds)"
+        if by_cost
+        else "Budget (fraction of documents annotated by humans)"
+    )
     ax.set_ylabel("Test F1 (mean ± sd over seeds)")
     ax.set_title(f"{dataset}: F1 vs. annotation {'cost' if by_cost else 'budget'}")
     ax.grid(alpha=0.3)

@@ -5,6 +5,7 @@ JSON file per trained model in ``cells/`` plus the optional ``annotators.json``
 (quality of the proposals) and ``run.json`` (how the grid was run). Everything
 here is pure data handling; tables and plots are built from its results.
 """
+
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -15,9 +16,8 @@ import srsly
 
 from ..errors import HybridNerError
 from ..experiment.grid import BUDGET_CONDITIONS as GRID_BUDGET_CONDITIONS
-from ..experiment.grid import CALIBRATED_CORPUS
+from ..experiment.grid import CALIBRATED_CORPUS, FIXED_CONDITIONS
 from ..experiment.grid import CONDITIONS as GRID_CONDITIONS
-from ..experiment.grid import FIXED_CONDITIONS
 from ..experiment.grid import RATE_CONDITIONS as GRID_RATE_CONDITIONS
 
 #: Conditions in display order (the grid's). Unknown conditions, e.g. from
@@ -226,8 +226,12 @@ def parse_cell(path: Union[str, Path], data: Any) -> Cell:
     labels = {}
     for label, values in per_type.items():
         if not isinstance(values, dict):
-            raise HybridNerError(f'{path}: "scores.per_type.{label}" must be an object with p, r, f')
-        labels[label] = {k: _number(path, values, k, f"scores.per_type.{label}.") for k in ("p", "r", "f")}
+            raise HybridNerError(
+                f'{path}: "scores.per_type.{label}" must be an object with p, r, f'
+            )
+        labels[label] = {
+            k: _number(path, values, k, f"scores.per_type.{label}.") for k in ("p", "r", "f")
+        }
     seed = _number(path, data, "seed")
     budget = _number(path, data, "budget") if "budget" in data else 1.0
     train_sentences = data.get("train_sentences")
@@ -257,7 +261,9 @@ def parse_cell(path: Union[str, Path], data: Any) -> Cell:
         cost=_optional_numbers(path, data.get("cost"), "cost"),
         lambdas=_optional_numbers(path, data.get("lambdas"), "lambdas"),
         train_sentences=train_sentences if isinstance(train_sentences, int) else None,
-        train_seconds=float(train_seconds) if isinstance(train_seconds, (int, float)) and not isinstance(train_seconds, bool) else None,
+        train_seconds=float(train_seconds)
+        if isinstance(train_seconds, (int, float)) and not isinstance(train_seconds, bool)
+        else None,
         steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
         config=config if isinstance(config, str) and config else None,
         calibration=calibration,
@@ -295,7 +301,9 @@ def load_dataset(path: Union[str, Path]) -> DatasetResults:
     path = Path(path)
     annotators = _optional_json(path / ANNOTATORS_FILE)
     if annotators is not None and not isinstance(annotators.get("annotators"), dict):
-        raise HybridNerError(f'{path / ANNOTATORS_FILE}: missing key "annotators" (an object per annotator)')
+        raise HybridNerError(
+            f'{path / ANNOTATORS_FILE}: missing key "annotators" (an object per annotator)'
+        )
     return DatasetResults(
         name=path.name,
         path=path,
@@ -446,7 +454,8 @@ def incomplete_groups(cells: Sequence[Cell]) -> Tuple[List[Incomplete], List[str
             expected.append((condition, "reference", None))
         if "rate" in kinds:
             expected.extend(
-                (condition, "rate", rate) for rate in rates(cells)
+                (condition, "rate", rate)
+                for rate in rates(cells)
                 # human-omit at 0% is never trained: it is human-clean (see stat_at).
                 if not (condition == "human-omit" and rate == 0.0)
             )
@@ -454,7 +463,13 @@ def incomplete_groups(cells: Sequence[Cell]) -> Tuple[List[Incomplete], List[str
             expected.extend((condition, "budget", budget) for budget in budgets(cells))
     max_n = max((len(s) for s in seeds.values()), default=0)
     incomplete = [
-        Incomplete(key[0], key[1], key[2], len(seeds.get(key, ())), tuple(sorted(all_seeds - seeds.get(key, set()))))
+        Incomplete(
+            key[0],
+            key[1],
+            key[2],
+            len(seeds.get(key, ())),
+            tuple(sorted(all_seeds - seeds.get(key, set()))),
+        )
         for key in expected
         if len(seeds.get(key, ())) < max_n
     ]
@@ -462,7 +477,9 @@ def incomplete_groups(cells: Sequence[Cell]) -> Tuple[List[Incomplete], List[str
     return incomplete, absent, max_n
 
 
-def stat_for(stats: Dict[GroupKey, Stat], condition: str, kind: str, value: Optional[float]) -> Optional[Stat]:
+def stat_for(
+    stats: Dict[GroupKey, Stat], condition: str, kind: str, value: Optional[float]
+) -> Optional[Stat]:
     """A condition's statistic at an omission rate (kind "rate") or a budget
     fraction (kind "budget")."""
     if kind == "budget":
@@ -473,10 +490,16 @@ def stat_for(stats: Dict[GroupKey, Stat], condition: str, kind: str, value: Opti
 def calibrated_cells(cells: Iterable[Cell], annotator: str) -> List[Cell]:
     """The cells of one annotator ("llm" or "simulated") that carry a calibration record."""
     simulated = annotator == "simulated"
-    return [c for c in cells if c.calibration is not None and c.annotator != "none" and c.simulated == simulated]
+    return [
+        c
+        for c in cells
+        if c.calibration is not None and c.annotator != "none" and c.simulated == simulated
+    ]
 
 
-def calibration_cell(cells: Iterable[Cell], annotator: str, rate: float = 0.4, seed: int = 0) -> Optional[Cell]:
+def calibration_cell(
+    cells: Iterable[Cell], annotator: str, rate: float = 0.4, seed: int = 0
+) -> Optional[Cell]:
     """The cell whose calibration record stands for an annotator in the report:
     the calibrated rate cell of ``seed`` at ``rate`` if there is one, else any
     calibrated cell of the annotator (rate cells before budget cells, then
@@ -490,9 +513,20 @@ def calibration_cell(cells: Iterable[Cell], annotator: str, rate: float = 0.4, s
 
     def rank(cell: Cell) -> Tuple[Any, ...]:
         kind = cell.group[1]
-        exact = kind == "rate" and setting_value(cell.omit_rate) == setting_value(rate) and cell.seed == seed
+        exact = (
+            kind == "rate"
+            and setting_value(cell.omit_rate) == setting_value(rate)
+            and cell.seed == seed
+        )
         return (
-            not exact, kind != "rate", round(abs(cell.omit_rate - rate), _DIGITS), cell.seed != seed, cell.seed, order.get(cell.condition, len(order)), cell.condition, str(cell.path),
+            not exact,
+            kind != "rate",
+            round(abs(cell.omit_rate - rate), _DIGITS),
+            cell.seed != seed,
+            cell.seed,
+            order.get(cell.condition, len(order)),
+            cell.condition,
+            str(cell.path),
         )
 
     found = calibrated_cells(cells, annotator)
@@ -522,7 +556,11 @@ def omission_estimates(cells: Iterable[Cell]) -> List[OmissionEstimate]:
     true_rates: Dict[GroupKey, float] = {}
     for cell in cells:
         estimate = (cell.calibration or {}).get("omission_rate")
-        if isinstance(estimate, bool) or not isinstance(estimate, (int, float)) or math.isnan(estimate):
+        if (
+            isinstance(estimate, bool)
+            or not isinstance(estimate, (int, float))
+            or math.isnan(estimate)
+        ):
             continue
         values.setdefault(cell.group, []).append(float(estimate))
         source = (cell.calibration or {}).get("omission_source")
@@ -530,8 +568,17 @@ def omission_estimates(cells: Iterable[Cell]) -> List[OmissionEstimate]:
             sources[cell.group].append(str(source))
         true_rates[cell.group] = cell.omit_rate
     order = {c: i for i, c in enumerate(condition_order(key[0] for key in values))}
-    keys = sorted(values, key=lambda key: (order[key[0]], key[1], key[2] if key[2] is not None else -1.0))
+    keys = sorted(
+        values, key=lambda key: (order[key[0]], key[1], key[2] if key[2] is not None else -1.0)
+    )
     return [
-        OmissionEstimate(key[0], key[1], key[2], true_rates[key], Stat.of(values[key]), tuple(sources.get(key, ())))
+        OmissionEstimate(
+            key[0],
+            key[1],
+            key[2],
+            true_rates[key],
+            Stat.of(values[key]),
+            tuple(sources.get(key, ())),
+        )
         for key in keys
     ]

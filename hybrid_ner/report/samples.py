@@ -4,6 +4,7 @@ Each sentence is shown as Gold, Human (with the simulated omissions), LLM
 proposals and Merged (``doc.ents``), followed by the rejected proposals and
 their reasons, so a reader can see what the merge did to real sentences.
 """
+
 import html
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence
@@ -20,8 +21,18 @@ OMITTED_SUFFIX = " (omitted)"
 LABEL_COLORS = {"PER": "#aa9cfc", "LOC": "#ff9561", "ORG": "#7aecec", "MISC": "#e4e7d2"}
 #: Colours of the other labels (any label set), given in order of first appearance.
 EXTRA_COLORS = (
-    "#bfe1d9", "#feca74", "#c887fb", "#9cc9cc", "#ffeb80", "#f0a8c0", "#b5e48c", "#a0c4ff",
-    "#ffd6a5", "#cdb4db", "#e9c46a", "#8ecae6",
+    "#bfe1d9",
+    "#feca74",
+    "#c887fb",
+    "#9cc9cc",
+    "#ffeb80",
+    "#f0a8c0",
+    "#b5e48c",
+    "#a0c4ff",
+    "#ffd6a5",
+    "#cdb4db",
+    "#e9c46a",
+    "#8ecae6",
 )
 OMITTED_COLOR = "#dddddd"
 STYLE = """
@@ -54,7 +65,9 @@ def _colors(docs: Iterable[Doc]) -> Dict[str, str]:
 def _render_spans(doc: Doc, key: str, colors: Dict[str, str]) -> str:
     if not _spans(doc, key):
         return f'<p class="empty">(no spans) {html.escape(doc.text)}</p>'
-    return displacy.render(doc, style="span", page=False, jupyter=False, options={"spans_key": key, "colors": colors})
+    return displacy.render(
+        doc, style="span", page=False, jupyter=False, options={"spans_key": key, "colors": colors}
+    )
 
 
 def _render_ents(doc: Doc, colors: Dict[str, str]) -> str:
@@ -65,7 +78,9 @@ def _render_ents(doc: Doc, colors: Dict[str, str]) -> str:
 
 def _human_view(doc: Doc) -> None:
     """Put the human entities and the omitted ones (marked) in one span group."""
-    omitted = [Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in _spans(doc, OMITTED_KEY)]
+    omitted = [
+        Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in _spans(doc, OMITTED_KEY)
+    ]
     doc.spans[_HUMAN_VIEW_KEY] = _spans(doc, HUMAN_KEY) + omitted
 
 
@@ -118,7 +133,9 @@ def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> 
     )
 
 
-def write_samples_page(path: Path, docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> Path:
+def write_samples_page(
+    path: Path, docs: Sequence[Doc], dataset: str, max_samples: int = 10
+) -> Path:
     """Write ``render_samples`` to a file, creating parent directories."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_samples(docs, dataset, max_samples), encoding="utf-8")

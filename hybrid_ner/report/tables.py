@@ -1,4 +1,5 @@
 """Markdown tables of the aggregated results (plain GitHub markdown)."""
+
 from typing import Any, Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer
@@ -70,7 +71,11 @@ def format_rate(rate: float) -> str:
 
 
 def _number(value: Any, digits: int = 3) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else DASH
+    return (
+        f"{value:.{digits}f}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else DASH
+    )
 
 
 def condition_name(condition: str, with_id: bool = True) -> str:
@@ -91,7 +96,11 @@ def condition_name(condition: str, with_id: bool = True) -> str:
 
 def table_conditions(cells: Sequence[Cell]) -> List[str]:
     """The conditions with cells at full budget (rate or reference cells), in display order."""
-    present = {cell.condition for cell in cells if cell.group[1] != "budget" and cell.condition not in BUDGET_CONDITIONS}
+    present = {
+        cell.condition
+        for cell in cells
+        if cell.group[1] != "budget" and cell.condition not in BUDGET_CONDITIONS
+    }
     return condition_order(present)
 
 
@@ -163,17 +172,40 @@ def annotator_table(annotators: Dict[str, Any]) -> str:
         name = escape(annotator_name(key, info))
         share = info.get("distribution") or {}
         overall = info.get("overall") or {}
-        rows.append([
-            name, "all", *(_number(overall.get(k)) for k in "prf"),
-            _number(overall.get("proposed"), 0), _number(annotators.get("gold_entities"), 0), DASH, DASH,
-        ])
+        rows.append(
+            [
+                name,
+                "all",
+                *(_number(overall.get(k)) for k in "prf"),
+                _number(overall.get("proposed"), 0),
+                _number(annotators.get("gold_entities"), 0),
+                DASH,
+                DASH,
+            ]
+        )
         for label, row in sorted((info.get("per_label") or {}).items()):
-            rows.append([
-                name, escape(label), *(_number(row.get(k)) for k in "prf"),
-                _number(row.get("proposed"), 0), _number(row.get("gold"), 0),
-                _number(share.get(label)), _number(gold_share.get(label)),
-            ])
-    header = ["Annotator", "Label", "P", "R", "F1", "Proposed", "Gold", "Predicted share", "Gold share"]
+            rows.append(
+                [
+                    name,
+                    escape(label),
+                    *(_number(row.get(k)) for k in "prf"),
+                    _number(row.get("proposed"), 0),
+                    _number(row.get("gold"), 0),
+                    _number(share.get(label)),
+                    _number(gold_share.get(label)),
+                ]
+            )
+    header = [
+        "Annotator",
+        "Label",
+        "P",
+        "R",
+        "F1",
+        "Proposed",
+        "Gold",
+        "Predicted share",
+        "Gold share",
+    ]
     return _md.table(rows, header, ["l", "l"] + ["r"] * 7)
 
 
@@ -183,13 +215,17 @@ def annotator_notes(annotators: Dict[str, Any]) -> List[str]:
     usage = annotators.get("usage") or {}
     if usage:
         counts = ("requests", "prompt_tokens", "completion_tokens")
-        parts = [f"{usage[k]:,} {k.replace('_', ' ')}" for k in counts if isinstance(usage.get(k), int)]
+        parts = [
+            f"{usage[k]:,} {k.replace('_', ' ')}" for k in counts if isinstance(usage.get(k), int)
+        ]
         if isinstance(usage.get("wall_seconds"), (int, float)):
             parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
         lines.append("LLM usage: " + ", ".join(parts) + ".")
     costs = annotators.get("costs") or {}
     if costs:
-        parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))]
+        parts = [
+            f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))
+        ]
         lines.append("Cost assumptions: " + ", ".join(parts) + ".")
     return lines
 
@@ -218,12 +254,24 @@ def budget_rows(cells: Sequence[Cell]) -> List[Dict[str, Any]]:
         if full == UPPER_BOUND and omit_rate > 0:
             full = "human-omit"
         if full is not None:
-            key: GroupKey = (full, "reference", None) if full in RATE_INDEPENDENT else (full, "rate", setting_value(omit_rate))
+            key: GroupKey = (
+                (full, "reference", None)
+                if full in RATE_INDEPENDENT
+                else (full, "rate", setting_value(omit_rate))
+            )
             points.append((1.0, full, key))
         for budget, source, key in points:
             if key in stats["f1"]:
                 row = {part: stats[part].get(key) for part in ("human", "llm", "total")}
-                rows.append({"budget": budget, "condition": condition, "source": source, "f1": stats["f1"][key], **row})
+                rows.append(
+                    {
+                        "budget": budget,
+                        "condition": condition,
+                        "source": source,
+                        "f1": stats["f1"][key],
+                        **row,
+                    }
+                )
     human = {row["budget"]: row["f1"] for row in rows if row["condition"] == "human-budget"}
     for row in rows:
         reference = human.get(row["budget"]) if row["condition"] != "human-budget" else None
@@ -238,7 +286,9 @@ def budget_table(rows: Sequence[Dict[str, Any]]) -> str:
         name = condition_name(row["condition"])
         if row["source"] != row["condition"]:
             name += f" ← `{row['source']}`"
-        costs = [f"{row[p].mean:.2f}" if row[p] is not None else DASH for p in ("human", "llm", "total")]
+        costs = [
+            f"{row[p].mean:.2f}" if row[p] is not None else DASH for p in ("human", "llm", "total")
+        ]
         delta = f"{row['vs_human']:+.3f}" if row.get("vs_human") is not None else DASH
         body.append([format_rate(row["budget"]), name, format_stat(row["f1"]), delta, *costs])
     header = ["Budget", "Condition", "F1", "Δ F1 vs human", "Human cost", "LLM cost", "Total cost"]
@@ -247,7 +297,10 @@ def budget_table(rows: Sequence[Dict[str, Any]]) -> str:
 
 def targets_table(targets: Sequence[Target]) -> str:
     """Each check of each target with met / not met / no data and the numbers behind it."""
-    rows = [[escape(t.group or DASH), escape(t.question), _md.bold(t.status), escape(t.detail)] for t in targets]
+    rows = [
+        [escape(t.group or DASH), escape(t.question), _md.bold(t.status), escape(t.detail)]
+        for t in targets
+    ]
     return _md.table(rows, ["Target", "Check", "Result", "Details"])
 
 
@@ -267,11 +320,17 @@ def calibration_table(calibration: Dict[str, Any]) -> str:
     rows = []
     for label, values in sorted((calibration.get("labels") or {}).items()):
         values = values if isinstance(values, dict) else {}
-        rows.append([
-            escape(label), _number(values.get("precision")), _number(values.get("recall")),
-            _number(values.get("proposed"), 0), _number(values.get("gold"), 0),
-            _ratio(values.get("lr_proposed")), _ratio(values.get("lr_silence")),
-        ])
+        rows.append(
+            [
+                escape(label),
+                _number(values.get("precision")),
+                _number(values.get("recall")),
+                _number(values.get("proposed"), 0),
+                _number(values.get("gold"), 0),
+                _ratio(values.get("lr_proposed")),
+                _ratio(values.get("lr_silence")),
+            ]
+        )
     header = ["Label", "Precision", "Recall", "Proposed", "Gold", "LR proposed", "LR silence"]
     return _md.table(rows, header, ["l"] + ["r"] * 6)
 
@@ -288,11 +347,17 @@ def calibration_lines(cell: Cell) -> List[str]:
         facts.append(f"{cal['tokens']:,} tokens")
     if isinstance(cal.get("position_match"), (int, float)):
         facts.append(f"position match {cal['position_match']:.3f}")
-    lines = [f"From cell `{cell.path.stem}` ({condition_name(cell.condition, with_id=False)}, seed {cell.seed}, {where}): " + ", ".join(facts) + "."]
+    lines = [
+        f"From cell `{cell.path.stem}` ({condition_name(cell.condition, with_id=False)}, seed {cell.seed}, {where}): "
+        + ", ".join(facts)
+        + "."
+    ]
     estimate = cal.get("omission_rate")
     source = cal.get("omission_source")
     estimated = _number(estimate) + (f" ({escape(source)})" if source else "")
-    lines.append(f"Estimated human omission rate: {estimated}; true simulated rate: {cell.omit_rate:.3f}.")
+    lines.append(
+        f"Estimated human omission rate: {estimated}; true simulated rate: {cell.omit_rate:.3f}."
+    )
     if cal.get("biased"):
         lines.append(
             "Biased: measured against the incomplete human annotation, not a clean calibration sample "
@@ -305,11 +370,18 @@ def omission_table(estimates: Sequence[OmissionEstimate]) -> str:
     """The estimated human omission rate of each calibrated setting next to the simulated rate."""
     rows = []
     for item in estimates:
-        budget = format_rate(item.value) if item.kind == "budget" and item.value is not None else "100%"
-        rows.append([
-            condition_name(item.condition), budget, f"{item.true_rate:.3f}", format_stat(item.estimate),
-            escape("; ".join(item.sources) or DASH),
-        ])
+        budget = (
+            format_rate(item.value) if item.kind == "budget" and item.value is not None else "100%"
+        )
+        rows.append(
+            [
+                condition_name(item.condition),
+                budget,
+                f"{item.true_rate:.3f}",
+                format_stat(item.estimate),
+                escape("; ".join(item.sources) or DASH),
+            ]
+        )
     header = ["Condition", "Budget", "Simulated rate", "Estimated rate", "Estimated from"]
     return _md.table(rows, header, ["l", "r", "r", "r", "l"])
 
@@ -318,7 +390,13 @@ def stack_table(comparison: StackComparison) -> str:
     """Per condition: transformer F1, the CPU grid's F1 at the same rate, and
     the transformer's P and R, each ``mean ± sd (n)``."""
     rows = [
-        [condition_name(row.condition), format_stat(row.f1), format_stat(row.cpu_f1), format_stat(row.p), format_stat(row.r)]
+        [
+            condition_name(row.condition),
+            format_stat(row.f1),
+            format_stat(row.cpu_f1),
+            format_stat(row.p),
+            format_stat(row.r),
+        ]
         for row in comparison.rows
     ]
     header = ["Condition", "Transformer F1", "CPU F1", "Transformer P", "Transformer R"]
@@ -344,7 +422,11 @@ def transition_line(comparison: StackComparison) -> Optional[str]:
     if comparison.transition_f1 is None:
         return None
     p, r = comparison.transition_p, comparison.transition_r
-    pr = f"; transition NER P {p.mean:.3f}, R {r.mean:.3f}" if p is not None and r is not None else ""
+    pr = (
+        f"; transition NER P {p.mean:.3f}, R {r.mean:.3f}"
+        if p is not None and r is not None
+        else ""
+    )
     return (
         f"spaCy transition NER, same transformer stack, clean: F1 {format_stat(comparison.transition_f1)} "
         f"vs soft NER {format_stat(comparison.soft_clean)} ({UPPER_BOUND}{pr})."

@@ -12,6 +12,7 @@ when ``strict``). The targets are data: ``TARGETS`` lists their specs and
 * With a GPT-3.5-class annotator (simulated) the hybrid is clearly better:
   +0.03 F1 at 40% and 60% omissions, and better at small budgets.
 """
+
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
@@ -68,10 +69,21 @@ TARGETS: Tuple[TargetSpec, ...] = (
     TargetSpec(DO_NO_HARM, "sim-hybrid-label-mixing", "human-omit", "rate", RATES, TOLERANCE),
     TargetSpec(DO_NO_HARM, "hybrid-budget", "human-budget", "budget", BUDGETS, TOLERANCE),
     TargetSpec(DO_NO_HARM, "sim-hybrid-budget", "human-budget", "budget", BUDGETS, TOLERANCE),
-    TargetSpec(MIXING_BEATS_RANDOM, "hybrid-label-mixing", "hybrid-random", "rate", (0.4,), strict=True),
-    TargetSpec(MIXING_BEATS_RANDOM, "sim-hybrid-label-mixing", "sim-hybrid-random", "rate", (0.4,), strict=True),
+    TargetSpec(
+        MIXING_BEATS_RANDOM, "hybrid-label-mixing", "hybrid-random", "rate", (0.4,), strict=True
+    ),
+    TargetSpec(
+        MIXING_BEATS_RANDOM,
+        "sim-hybrid-label-mixing",
+        "sim-hybrid-random",
+        "rate",
+        (0.4,),
+        strict=True,
+    ),
     TargetSpec(SIMULATED_GPT35, "sim-hybrid-label-mixing", "human-omit", "rate", (0.4, 0.6), 0.03),
-    TargetSpec(SIMULATED_GPT35, "sim-hybrid-budget", "human-budget", "budget", (0.1, 0.25), strict=True),
+    TargetSpec(
+        SIMULATED_GPT35, "sim-hybrid-budget", "human-budget", "budget", (0.1, 0.25), strict=True
+    ),
 )
 
 
@@ -86,7 +98,9 @@ class Target:
 
 
 def _mean_sd(stat: Stat) -> str:
-    return f"{stat.mean:.3f}" + (f" ± {stat.sd:.3f}" if stat.sd is not None else "") + f" (n={stat.n})"
+    return (
+        f"{stat.mean:.3f}" + (f" ± {stat.sd:.3f}" if stat.sd is not None else "") + f" (n={stat.n})"
+    )
 
 
 def _setting(kind: str, value: float) -> str:
@@ -107,8 +121,17 @@ def check_target(stats: Dict[GroupKey, Stat], spec: TargetSpec, value: float) ->
     better = stat_for(stats, spec.better, spec.kind, value)
     reference = stat_for(stats, spec.reference, spec.kind, value)
     if better is None or reference is None:
-        missing = [name for name, stat in ((spec.better, better), (spec.reference, reference)) if stat is None]
-        return Target(question, NO_DATA, f"no cells for {', '.join(missing)} {_setting(spec.kind, value)}", spec.group)
+        missing = [
+            name
+            for name, stat in ((spec.better, better), (spec.reference, reference))
+            if stat is None
+        ]
+        return Target(
+            question,
+            NO_DATA,
+            f"no cells for {', '.join(missing)} {_setting(spec.kind, value)}",
+            spec.group,
+        )
     diff = better.mean - reference.mean
     excess = diff - spec.margin
     met = excess > _EPSILON if spec.strict else excess >= -_EPSILON
@@ -123,7 +146,9 @@ def check_target(stats: Dict[GroupKey, Stat], spec: TargetSpec, value: float) ->
     return Target(question, MET if met else NOT_MET, detail, spec.group)
 
 
-def evaluate_targets(stats: Dict[GroupKey, Stat], specs: Sequence[TargetSpec] = TARGETS) -> List[Target]:
+def evaluate_targets(
+    stats: Dict[GroupKey, Stat], specs: Sequence[TargetSpec] = TARGETS
+) -> List[Target]:
     """Every target at every setting it names.
 
     stats (Dict[GroupKey, Stat]): F1 statistics from ``aggregate``.
@@ -135,6 +160,7 @@ def evaluate_targets(stats: Dict[GroupKey, Stat], specs: Sequence[TargetSpec] = 
 
 def summary(targets: Sequence[Target]) -> str:
     """One line: how many checks are met, not met and without data."""
-    counts = {status: sum(t.status == status for t in targets) for status in (MET, NOT_MET, NO_DATA)}
+    counts = {
+        status: sum(t.status == status for t in targets) for status in (MET, NOT_MET, NO_DATA)
+    }
     return f"{counts[MET]} of {len(targets)} checks met, {counts[NOT_MET]} not met, {counts[NO_DATA]} without data."
-

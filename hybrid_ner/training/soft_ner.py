@@ -21,6 +21,7 @@ Targets per training Example:
 So every condition (human-only, random selection, label mixing) trains the
 same architecture; only the targets differ.
 """
+
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -34,9 +35,9 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 from thinc.types import Floats2d
 
+from ..errors import HybridNerError
 from ..layers import describe_doc
 from ..merge.calibration.evidence import TAG_LIKELIHOODS
-from ..errors import HybridNerError
 from ..merge.mixing import SOFT_TARGETS, TokenTarget
 from ..tags import (
     OUTSIDE,
@@ -106,7 +107,14 @@ def make_soft_ner(
         few hundred steps (issue 12); see configs/ner_soft.cfg.
     scorer (Optional[Callable]): Scoring method; spaCy's NER scorer by default.
     """
-    return SoftNER(nlp.vocab, model, name, tag_scheme=tag_scheme, learn_rate_scale=learn_rate_scale, scorer=scorer)
+    return SoftNER(
+        nlp.vocab,
+        model,
+        name,
+        tag_scheme=tag_scheme,
+        learn_rate_scale=learn_rate_scale,
+        scorer=scorer,
+    )
 
 
 class SoftNER(TrainablePipe):
@@ -141,7 +149,9 @@ class SoftNER(TrainablePipe):
         self.name = name
         self.cfg: Dict[str, object] = {"labels": [], "tag_scheme": tag_scheme}
         self.scorer = scorer
-        self._constraints: Dict[Tuple[str, ...], Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]] = {}
+        self._constraints: Dict[
+            Tuple[str, ...], Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+        ] = {}
         self._columns: Dict[tuple, List[List[int]]] = {}
 
     @property
@@ -220,10 +230,15 @@ class SoftNER(TrainablePipe):
         """
         tags = self.tags
         for doc, tag_ids in zip(docs, batch_tag_ids):
-            spans = [Span(doc, s, e, label=label) for s, e, label in tags_to_spans([tags[i] for i in tag_ids])]
+            spans = [
+                Span(doc, s, e, label=label)
+                for s, e, label in tags_to_spans([tags[i] for i in tag_ids])
+            ]
             doc.set_ents(spans, default="outside")
 
-    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+    def get_loss(
+        self, examples: Iterable[Example], scores: List[Floats2d]
+    ) -> Tuple[float, List[Floats2d]]:
         """Soft cross-entropy against the token distributions.
 
         With softmax outputs p and a target distribution q the gradient with
@@ -261,12 +276,20 @@ class SoftNER(TrainablePipe):
         for node in self.model.walk():
             for name in node.param_names:
                 if node.has_grad(name):
-                    param, _ = sgd((node.id, name), node.get_param(name), node.get_grad(name),
-                                   lr_scale=self.learn_rate_scale)
+                    param, _ = sgd(
+                        (node.id, name),
+                        node.get_param(name),
+                        node.get_grad(name),
+                        lr_scale=self.learn_rate_scale,
+                    )
                     node.set_param(name, param)
 
     def initialize(
-        self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None, labels: Optional[List[str]] = None
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
     ) -> None:
         """Set the labels (given, or found in the examples) and initialize the model.
 
@@ -286,7 +309,9 @@ class SoftNER(TrainablePipe):
                     found.update(tag[2:] for tag in dist or () if tag != OUTSIDE)
             labels = sorted(found)
         if not labels:
-            raise HybridNerError(f"'{self.name}' found no entity labels in the training examples and none were given")
+            raise HybridNerError(
+                f"'{self.name}' found no entity labels in the training examples and none were given"
+            )
         self.cfg["labels"] = sorted(set(labels))
         output_layer = self.model.get_ref("output_layer")
         if output_layer.has_dim("nO") and output_layer.get_dim("nO") != len(self.tags):
@@ -314,7 +339,9 @@ class SoftNER(TrainablePipe):
         _check_same_tokens(eg, "calibrated targets")
         values = numpy.asarray(evidence["values"], dtype="f")
         if len(values) != len(eg.reference):
-            raise HybridNerError(f"{describe_doc(eg.reference)}: evidence for {len(values)} tokens, the Doc has {len(eg.reference)}")
+            raise HybridNerError(
+                f"{describe_doc(eg.reference)}: evidence for {len(values)} tokens, the Doc has {len(eg.reference)}"
+            )
         source: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
         key = (tuple(source), tuple(self.tags), self.tag_scheme)
         if key not in self._columns:
@@ -322,8 +349,10 @@ class SoftNER(TrainablePipe):
             columns = []
             for tag in self.tags:
                 # BIO folds B/U and I/L together.
-                names = [tag] if self.tag_scheme == "BILUO" or tag == OUTSIDE else (
-                    [tag, "U-" + tag[2:]] if tag.startswith("B-") else [tag, "L-" + tag[2:]]
+                names = (
+                    [tag]
+                    if self.tag_scheme == "BILUO" or tag == OUTSIDE
+                    else ([tag, "U-" + tag[2:]] if tag.startswith("B-") else [tag, "L-" + tag[2:]])
                 )
                 columns.append([position[n] for n in names if n in position])
             self._columns = {key: columns}
@@ -332,25 +361,33 @@ class SoftNER(TrainablePipe):
         # know (a label only the model has) gets the row's smallest likelihood:
         # the annotators never supported it.
         floor = values.min(axis=1)
-        likelihood = numpy.stack([values[:, cols].mean(axis=1) if cols else floor for cols in columns], axis=1)
+        likelihood = numpy.stack(
+            [values[:, cols].mean(axis=1) if cols else floor for cols in columns], axis=1
+        )
         joint = probs * likelihood
         target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), _EPSILON)
         fixed = evidence.get("fixed")
         if fixed is not None:
             # Probabilities sum what folds together; unknown tags get none.
             zero = numpy.zeros((len(values),), dtype="f")
-            summed = numpy.stack([values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1)
+            summed = numpy.stack(
+                [values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1
+            )
             static = summed / numpy.maximum(summed.sum(axis=1, keepdims=True), _EPSILON)
             target = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], static, target)
         return target, numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
 
-    def _example_targets(self, eg: Example, index: Dict[str, int]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    def _example_targets(
+        self, eg: Example, index: Dict[str, int]
+    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """Target distributions (n_tokens, n_tags) and a mask of tokens with a target."""
         soft = eg.reference.user_data.get(SOFT_TARGETS)
         if soft is not None:
             _check_same_tokens(eg, "soft targets")
             if len(soft) != len(eg.reference):
-                raise HybridNerError(f"{describe_doc(eg.reference)}: {len(soft)} soft targets for {len(eg.reference)} tokens")
+                raise HybridNerError(
+                    f"{describe_doc(eg.reference)}: {len(soft)} soft targets for {len(eg.reference)} tokens"
+                )
             dists: Sequence[TokenTarget] = soft
         else:
             dists = [None if tag in (None, "-") else {tag: 1.0} for tag in eg.get_aligned_ner()]

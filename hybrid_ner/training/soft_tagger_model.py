@@ -1,5 +1,6 @@
 """The model of the soft-target NER: a tok2vec (or transformer listener),
 optionally beside cased token features, then a per-token softmax over tags."""
+
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
@@ -59,7 +60,9 @@ def build_soft_tagger(
     return model
 
 
-def with_padded_array(layer: Model[Floats2d, Floats2d], pad: int) -> Model[List[Floats2d], List[Floats2d]]:
+def with_padded_array(
+    layer: Model[Floats2d, Floats2d], pad: int
+) -> Model[List[Floats2d], List[Floats2d]]:
     """Run ``layer`` over the sequences concatenated into one array, with
     ``pad`` zero rows before each sequence and after the last one.
 

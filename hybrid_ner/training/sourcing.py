@@ -7,6 +7,7 @@ embedding: spaCy does not complain, and the NER finds no entities at all.
 :func:`add_trained_ner` first gives the component its own copy of whatever
 it listens to (``Language.replace_listeners``), then sources it.
 """
+
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -68,7 +69,9 @@ def add_trained_ner(
     for upstream, paths in _listened_to(trained, name, where):
         trained.replace_listeners(upstream, name, paths)
     if _listened_to(trained, name, where):
-        raise SourcingError(f"{where}: component {name!r} still listens to another component after replace_listeners")
+        raise SourcingError(
+            f"{where}: component {name!r} still listens to another component after replace_listeners"
+        )
     return nlp.add_pipe(
         name, name=target_name, source=trained, before=before, after=after, first=first, last=last
     )

@@ -4,6 +4,7 @@ status, headers and body, so a test can send what real servers get wrong
 
 Listens on 127.0.0.1 only, on a free port; records every request.
 """
+
 import json
 import threading
 import time
@@ -14,6 +15,8 @@ class _Server(ThreadingHTTPServer):
     # The default listen backlog (5) drops connections when more requests
     # arrive at once; the client then retries a second later.
     request_queue_size = 128
+
+
 from typing import Callable, Dict, List, Optional, Tuple
 
 Reply = Tuple[int, Dict[str, str], bytes]
@@ -21,14 +24,31 @@ Reply = Tuple[int, Dict[str, str], bytes]
 
 def chat(content: Optional[str], completion_tokens: Optional[int] = None) -> Reply:
     """A 200 chat completion with this content (None gives ``"content": null``)."""
-    usage = {"prompt_tokens": 50, "completion_tokens": completion_tokens if completion_tokens is not None
-             else max(1, len(content or "") // 4)}
-    body = {"id": "x", "object": "chat.completion", "model": "scripted", "usage": usage,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
+    usage = {
+        "prompt_tokens": 50,
+        "completion_tokens": completion_tokens
+        if completion_tokens is not None
+        else max(1, len(content or "") // 4),
+    }
+    body = {
+        "id": "x",
+        "object": "chat.completion",
+        "model": "scripted",
+        "usage": usage,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+    }
     return 200, {}, json.dumps(body).encode()
 
 
-def error(status: int, message: str = "bad request", headers: Optional[Dict[str, str]] = None) -> Reply:
+def error(
+    status: int, message: str = "bad request", headers: Optional[Dict[str, str]] = None
+) -> Reply:
     return status, dict(headers or {}), json.dumps({"error": {"message": message}}).encode()
 
 
@@ -39,8 +59,11 @@ class FaultServer:
     latency (float): Seconds to wait before each reply.
     """
 
-    def __init__(self, script: Callable[[Dict], Reply] = lambda payload: chat("PER: Ada Lovelace"),
-                 latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Callable[[Dict], Reply] = lambda payload: chat("PER: Ada Lovelace"),
+        latency: float = 0.0,
+    ) -> None:
         self.script = script
         self.latency = latency
         self.requests: List[Dict] = []
@@ -73,7 +96,9 @@ def _handler_for(server: FaultServer):
             pass
 
         def do_POST(self) -> None:
-            payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            payload = json.loads(
+                self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+            )
             with server._lock:
                 server.requests.append(payload)
             if server.latency:

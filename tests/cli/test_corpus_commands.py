@@ -4,9 +4,9 @@ import sys
 import pytest
 import spacy
 
-from hybrid_ner.layers import OMITTED_KEY
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin
+from hybrid_ner.layers import OMITTED_KEY
 
 
 def run_cli(*args):
@@ -37,7 +37,10 @@ def test_convert_split_noise_budget(tmp_path, conll_file, capsys):
     parts = {n: read_docbin(tmp_path / f"{n}.spacy", vocab) for n in ("train", "dev", "test")}
     assert sum(len(p) for p in parts.values()) == 18 and all(parts.values())
     noisy = tmp_path / "noisy.spacy"
-    assert run_cli("noise", all_path, noisy, "--omit-rate", 0.5, "--seed", 3, "--label-rate", "ORG=1") == 0
+    assert (
+        run_cli("noise", all_path, noisy, "--omit-rate", 0.5, "--seed", 3, "--label-rate", "ORG=1")
+        == 0
+    )
     docs = read_docbin(noisy, vocab)
     assert not any(e.label_ == "ORG" for d in docs for e in d.ents)
     assert all(any(s.label_ == "ORG" for s in d.spans[OMITTED_KEY]) for d in docs)
@@ -60,7 +63,8 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, write_file):
     bad = write_file("bad.iob", "a O\nb B-PER extra\n")
     result = subprocess.run(
         [sys.executable, "-m", "hybrid_ner", "convert", str(bad), str(tmp_path / "x.spacy")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     output = result.stdout + result.stderr
@@ -69,15 +73,20 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, write_file):
     assert not (tmp_path / "x.spacy").exists()
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["noise", "IN", "OUT", "--omit-rate", "0.4", "--label-rate", "PER"], "LABEL=RATE"),
-    (["noise", "IN", "OUT", "--omit-rate", "1.5"], "must be in [0, 1]"),
-    (["budget", "IN", "OUT", "--fraction", "2"], "must be in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["noise", "IN", "OUT", "--omit-rate", "0.4", "--label-rate", "PER"], "LABEL=RATE"),
+        (["noise", "IN", "OUT", "--omit-rate", "1.5"], "must be in [0, 1]"),
+        (["budget", "IN", "OUT", "--fraction", "2"], "must be in [0, 1]"),
+    ],
+)
 def test_bad_options(tmp_path, conll_file, capsys, args, fragment):
     all_path = tmp_path / "all.spacy"
     run_cli("convert", conll_file, all_path)
-    args = [str(all_path) if a == "IN" else str(tmp_path / "o.spacy") if a == "OUT" else a for a in args]
+    args = [
+        str(all_path) if a == "IN" else str(tmp_path / "o.spacy") if a == "OUT" else a for a in args
+    ]
     assert run_cli(*args) == 1
     assert fragment in capsys.readouterr().err
 

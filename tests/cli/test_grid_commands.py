@@ -7,8 +7,6 @@ from spacy.tokens import Span
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
 
-from ..conftest import ROOT
-
 
 @pytest.fixture
 def files(tmp_path):
@@ -16,21 +14,46 @@ def files(tmp_path):
     docs = []
     for i in range(16):
         doc = nlp.make_doc(f"Ada Lovelace met Charles Babbage in London on day {i} .")
-        doc.set_ents([Span(doc, 0, 2, "PER"), Span(doc, 3, 5, "PER"), Span(doc, 6, 7, "LOC")], default="outside")
+        doc.set_ents(
+            [Span(doc, 0, 2, "PER"), Span(doc, 3, 5, "PER"), Span(doc, 6, 7, "LOC")],
+            default="outside",
+        )
         doc.spans["llm"] = [Span(doc, 0, 2, "PER"), Span(doc, 6, 7, "ORG")]
         doc.user_data["doc_id"] = f"doc{i // 4}"
         docs.append(doc)
     train = tmp_path / "train.spacy"
     write_docbin(train, docs)
     usage = tmp_path / "usage.json"
-    usage.write_text(json.dumps({"requests": 16, "cache_hits": 0, "prompt_tokens": 16000, "completion_tokens": 1600}))
+    usage.write_text(
+        json.dumps(
+            {"requests": 16, "cache_hits": 0, "prompt_tokens": 16000, "completion_tokens": 1600}
+        )
+    )
     return train, usage
 
 
 def test_dry_run_lists_the_cells(files, tmp_path, capsys):
     train, _ = files
-    main(["grid", "toy", str(train), str(train), str(train), "--output", str(tmp_path / "m"), "--rates", "0.4",
-          "--seeds", "0,1", "--budgets", "", "--conditions", "human-omit,hybrid-label-mixing", "--dry-run"])
+    main(
+        [
+            "grid",
+            "toy",
+            str(train),
+            str(train),
+            str(train),
+            "--output",
+            str(tmp_path / "m"),
+            "--rates",
+            "0.4",
+            "--seeds",
+            "0,1",
+            "--budgets",
+            "",
+            "--conditions",
+            "human-omit,hybrid-label-mixing",
+            "--dry-run",
+        ]
+    )
     out = capsys.readouterr().out
     assert "to do human-omit_r0.4_b1_s0" in out and "to do hybrid-label-mixing_r0.4_b1_s1" in out
     assert out.count("to do ") == 4
@@ -45,7 +68,18 @@ def test_bad_options_and_files_are_one_line_errors(files, tmp_path, capsys):
         main(["grid", "toy", str(train), str(train), str(train), "--rates", "0.4,x", "--dry-run"])
     assert "--rates: expected comma-separated numbers" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["grid", "toy", str(train), str(train), str(train), "--conditions", "human", "--dry-run"])
+        main(
+            [
+                "grid",
+                "toy",
+                str(train),
+                str(train),
+                str(train),
+                "--conditions",
+                "human",
+                "--dry-run",
+            ]
+        )
     assert "Unknown condition(s) human" in capsys.readouterr().err
 
 
@@ -53,22 +87,59 @@ def test_bad_options_and_files_are_one_line_errors(files, tmp_path, capsys):
 def test_grid_writes_cells_annotators_samples_and_run_log_with_overrides(files, tmp_path):
     train, usage = files
     out = tmp_path / "m"
-    main(["grid", "toy", str(train), str(train), str(train), "--output", str(out), "--work-dir", str(tmp_path / "w"),
-          "--rates", "0.4", "--seeds", "0", "--budgets", "0.5", "--conditions", "hybrid-budget", "--steps", "4",
-          "--usage", str(usage), "--human-cost", "0.5", "--price-in", "1.0", "--price-out", "2.0",
-          "--keep-models", "--training.dropout", "0.2"])
+    main(
+        [
+            "grid",
+            "toy",
+            str(train),
+            str(train),
+            str(train),
+            "--output",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--rates",
+            "0.4",
+            "--seeds",
+            "0",
+            "--budgets",
+            "0.5",
+            "--conditions",
+            "hybrid-budget",
+            "--steps",
+            "4",
+            "--usage",
+            str(usage),
+            "--human-cost",
+            "0.5",
+            "--price-in",
+            "1.0",
+            "--price-out",
+            "2.0",
+            "--keep-models",
+            "--training.dropout",
+            "0.2",
+        ]
+    )
     cell = json.loads((out / "toy" / "cells" / "hybrid-budget_r0_b0.5_s0.json").read_text())
     # 8 of 16 sentences annotated by a human at 0.5 each; the LLM: (16 + 3.2) / 16 per sentence for 16 sentences
-    assert cell["cost"]["human"] == pytest.approx(4.0) and cell["cost"]["llm"] == pytest.approx(19.2)
+    assert cell["cost"]["human"] == pytest.approx(4.0) and cell["cost"]["llm"] == pytest.approx(
+        19.2
+    )
     annotators = json.loads((out / "toy" / "annotators.json").read_text())
     assert annotators["annotators"]["llm"]["per_label"]["ORG"]["fp"] == 16
-    assert annotators["annotators"]["simulated"]["simulated"] is True and annotators["usage"]["requests"] == 16
+    assert (
+        annotators["annotators"]["simulated"]["simulated"] is True
+        and annotators["usage"]["requests"] == 16
+    )
     assert len(read_docbin(out / "toy" / "samples.spacy", spacy.blank("en").vocab)) == 10
     run = json.loads((out / "toy" / "run.json").read_text())
     assert run["cells_done"] == 1 and run["wall_seconds"] > 0
     assert (tmp_path / "w" / "logs" / "toy" / "hybrid-budget_r0_b0.5_s0.log").exists()
     model = tmp_path / "w" / "models" / "toy" / "hybrid-budget_r0_b0.5_s0" / "model-best"
-    assert spacy.load(model).config["training"]["dropout"] == 0.2  # the extra override reached training
+    assert (
+        spacy.load(model).config["training"]["dropout"] == 0.2
+    )  # the extra override reached training
 
 
 def test_simulate_annotator_command(files, tmp_path, capsys):
@@ -89,9 +160,30 @@ def test_a_killed_grid_keeps_its_cells_and_run_log_and_resumes(files, tmp_path):
 
     train, _ = files
     out = tmp_path / "m"
-    cmd = [sys.executable, "-m", "hybrid_ner", "grid", "toy", str(train), str(train), str(train), "--output", str(out),
-           "--work-dir", str(tmp_path / "w"), "--rates", "0.4", "--seeds", "0,1,2", "--budgets", "",
-           "--conditions", "human-omit", "--steps", "300"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hybrid_ner",
+        "grid",
+        "toy",
+        str(train),
+        str(train),
+        str(train),
+        "--output",
+        str(out),
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--rates",
+        "0.4",
+        "--seeds",
+        "0,1,2",
+        "--budgets",
+        "",
+        "--conditions",
+        "human-omit",
+        "--steps",
+        "300",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     cells = out / "toy" / "cells"
     deadline = time.time() + 300
@@ -103,4 +195,6 @@ def test_a_killed_grid_keeps_its_cells_and_run_log_and_resumes(files, tmp_path):
     done = len(list(cells.glob("*.json")))
     assert 1 <= done < 3
     run = json.loads((out / "toy" / "run.json").read_text())
-    assert run["cells_done"] == done and run["cells_planned"] == 3 and "grid toy" in run["commands"][0]
+    assert (
+        run["cells_done"] == done and run["cells_planned"] == 3 and "grid toy" in run["commands"][0]
+    )

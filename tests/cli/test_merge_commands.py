@@ -4,9 +4,9 @@ import pytest
 import spacy
 import srsly
 
-from hybrid_ner.layers import LLM_ADDED_KEY, LLM_REJECTED_KEY
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.layers import LLM_ADDED_KEY, LLM_REJECTED_KEY
 from hybrid_ner.merge.mixing import SOFT_TARGETS
 
 from ..doc_builders import make_doc, tuples
@@ -18,7 +18,12 @@ WORDS = "Ann met Bob in Rome and Acme in Oslo .".split()
 def proposals_path(tmp_path):
     vocab = spacy.blank("en").vocab
     docs = [
-        make_doc(vocab, WORDS, human=[(0, 1, "PER"), (4, 5, "LOC")], llm=[(0, 1, "ORG"), (2, 3, "PER"), (6, 7, "ORG"), (8, 9, "ORG"), (8, 9, "LOC")]),
+        make_doc(
+            vocab,
+            WORDS,
+            human=[(0, 1, "PER"), (4, 5, "LOC")],
+            llm=[(0, 1, "ORG"), (2, 3, "PER"), (6, 7, "ORG"), (8, 9, "ORG"), (8, 9, "LOC")],
+        ),
         make_doc(vocab, WORDS, llm=[(2, 3, "PER")], annotated=False),
     ]
     path = tmp_path / "proposals.spacy"
@@ -28,7 +33,18 @@ def proposals_path(tmp_path):
 
 def test_merge_writes_merged_docs_with_provenance(proposals_path, tmp_path, capsys):
     out = tmp_path / "merged.spacy"
-    main(["merge", str(proposals_path), str(out), "--accept", "labels", "--labels", "PER,LOC", "--soft-targets"])
+    main(
+        [
+            "merge",
+            str(proposals_path),
+            str(out),
+            "--accept",
+            "labels",
+            "--labels",
+            "PER,LOC",
+            "--soft-targets",
+        ]
+    )
     assert "3 proposals added, 3 rejected" in capsys.readouterr().out
     first, second = read_docbin(out, spacy.blank("en").vocab)
     assert tuples(first.ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC")]
@@ -42,7 +58,11 @@ def test_stats_reports_per_label_counts_and_distributions(proposals_path, tmp_pa
     out = capsys.readouterr().out
     assert "not merged yet" in " ".join(out.split()) and "overlap_human" in out
     stats = srsly.read_json(tmp_path / "stats.json")["labels"]
-    assert stats["ORG"]["proposed"] == 3 and stats["ORG"]["added"] == 1 and stats["ORG"]["rejected"] == 2
+    assert (
+        stats["ORG"]["proposed"] == 3
+        and stats["ORG"]["added"] == 1
+        and stats["ORG"]["rejected"] == 2
+    )
     assert stats["ORG"]["rejected_by_reason"] == {"overlap_human": 1, "overlap_llm": 1}
     assert stats["PER"]["human"] == 1 and stats["PER"]["merged"] == 3
     assert sum(row["share_llm"] for row in stats.values()) == pytest.approx(1.0)
@@ -65,10 +85,16 @@ def test_bad_options_and_input_are_one_clear_line(proposals_path, tmp_path, caps
 
 
 # Calibration sample (clean gold): PER found twice, LOC once right (Rome), once wrong (Acme), Oslo missed.
-CALIBRATION_DOC = dict(human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC")], llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "LOC")])
+CALIBRATION_DOC = dict(
+    human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC")],
+    llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "LOC")],
+)
 # Training Doc: the human omitted Bob (PER) and Oslo (LOC); the annotator proposed all four and an ORG
 # the calibration sample never shows (no precision, so it does not count for the omission rate).
-TRAINING_DOC = dict(human=[(0, 1, "PER"), (4, 5, "LOC")], llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC"), (6, 7, "ORG")])
+TRAINING_DOC = dict(
+    human=[(0, 1, "PER"), (4, 5, "LOC")],
+    llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC"), (6, 7, "ORG")],
+)
 
 
 def read_calibration(path):
@@ -88,7 +114,9 @@ def calibration_files(tmp_path):
     write_docbin(calibration, [make_doc(vocab, WORDS, **CALIBRATION_DOC) for _ in range(5)])
     train = tmp_path / "train_llm.spacy"
     docs = [make_doc(vocab, WORDS, **TRAINING_DOC) for _ in range(7)]
-    docs.append(make_doc(vocab, WORDS, llm=[(2, 3, "PER")], annotated=False))  # skipped: no human annotation
+    docs.append(
+        make_doc(vocab, WORDS, llm=[(2, 3, "PER")], annotated=False)
+    )  # skipped: no human annotation
     write_docbin(train, docs)
     return train, calibration
 
@@ -100,43 +128,116 @@ def expected_calibrated():
     return {
         # P = 10/10, R = 10/10; LR proposed = ((10 + 10) / 60) / ((0 + 10) / 80) = 2.67;
         # LR silence = ((0 + 30) / 60) / (55 / 80) = 0.727.
-        "PER": {"precision": 1.0, "recall": 1.0, "proposed": 10, "gold": 10,
-                "lr_proposed": round((20 / 60) / (10 / 80), 2), "lr_silence": round((30 / 60) / silence_outside, 3)},
+        "PER": {
+            "precision": 1.0,
+            "recall": 1.0,
+            "proposed": 10,
+            "gold": 10,
+            "lr_proposed": round((20 / 60) / (10 / 80), 2),
+            "lr_silence": round((30 / 60) / silence_outside, 3),
+        },
         # P = 5/10, R = 5/10; LR proposed = ((5 + 10) / 60) / ((5 + 10) / 80) = 1.33;
         # LR silence = ((5 + 30) / 60) / (55 / 80) = 0.848.
-        "LOC": {"precision": 0.5, "recall": 0.5, "proposed": 10, "gold": 10,
-                "lr_proposed": round((15 / 60) / (15 / 80), 2), "lr_silence": round((35 / 60) / silence_outside, 3)},
+        "LOC": {
+            "precision": 0.5,
+            "recall": 0.5,
+            "proposed": 10,
+            "gold": 10,
+            "lr_proposed": round((15 / 60) / (15 / 80), 2),
+            "lr_silence": round((35 / 60) / silence_outside, 3),
+        },
     }
 
 
 def test_stats_shows_the_calibration_from_a_clean_sample(calibration_files, tmp_path, capsys):
     train, calibration = calibration_files
-    main(["stats", str(train), "--calibration", str(calibration), "--json", str(tmp_path / "stats.json")])
+    main(
+        [
+            "stats",
+            str(train),
+            "--calibration",
+            str(calibration),
+            "--json",
+            str(tmp_path / "stats.json"),
+        ]
+    )
     out = " ".join(capsys.readouterr().out.split())
     cal = read_calibration(tmp_path / "stats.json")
-    assert expected_calibrated() == {"PER": {"precision": 1.0, "recall": 1.0, "proposed": 10, "gold": 10, "lr_proposed": 2.67, "lr_silence": 0.727},
-                                     "LOC": {"precision": 0.5, "recall": 0.5, "proposed": 10, "gold": 10, "lr_proposed": 1.33, "lr_silence": 0.848}}
+    assert expected_calibrated() == {
+        "PER": {
+            "precision": 1.0,
+            "recall": 1.0,
+            "proposed": 10,
+            "gold": 10,
+            "lr_proposed": 2.67,
+            "lr_silence": 0.727,
+        },
+        "LOC": {
+            "precision": 0.5,
+            "recall": 0.5,
+            "proposed": 10,
+            "gold": 10,
+            "lr_proposed": 1.33,
+            "lr_silence": 0.848,
+        },
+    }
     assert cal["labels"] == expected_calibrated()
-    assert (cal["source"], cal["biased"], cal["tokens"], cal["position_match"]) == (str(calibration), False, 50, 1.0)
+    assert (cal["source"], cal["biased"], cal["tokens"], cal["position_match"]) == (
+        str(calibration),
+        False,
+        50,
+        1.0,
+    )
     # Per training Doc: expected correct proposals 2 × P(PER) 1.0 + 2 × P(LOC) 0.5 = 3, of which the human
     # agrees with 2 (Ann, Rome); over 7 Docs 1 − 14 / 21 = 1/3 (the ORG and the unannotated Doc do not count).
     assert cal["omission_rate"] == round(1 - 14 / 21, 4) == 0.3333
     assert cal["omission_source"] == "estimated from agreement and calibrated precision"
-    assert "biased" not in out.lower() and f"from {calibration}: 50 tokens, position match 1.000" in out
+    assert (
+        "biased" not in out.lower()
+        and f"from {calibration}: 50 tokens, position match 1.000" in out
+    )
     assert "PER 1.000 1.000 10 10 2.67 0.727" in out and "LOC 0.500 0.500 10 10 1.33 0.848" in out
-    assert "omission rate of the human annotation: 0.333 (estimated from agreement and calibrated precision)" in out
+    assert (
+        "omission rate of the human annotation: 0.333 (estimated from agreement and calibrated precision)"
+        in out
+    )
 
 
-def test_stats_on_a_merged_file_calibrates_against_the_human_layer(calibration_files, tmp_path, capsys):
+def test_stats_on_a_merged_file_calibrates_against_the_human_layer(
+    calibration_files, tmp_path, capsys
+):
     train, calibration = calibration_files
     merged = tmp_path / "merged.spacy"
     # Nothing added and uncovered tokens missing: doc.ents alone would hide Bob and Oslo's proposals.
-    main(["merge", str(train), str(merged), "--accept", "labels", "--labels", "ORG", "--uncovered", "missing"])
+    main(
+        [
+            "merge",
+            str(train),
+            str(merged),
+            "--accept",
+            "labels",
+            "--labels",
+            "ORG",
+            "--uncovered",
+            "missing",
+        ]
+    )
     for path in (train, merged):
         main(["stats", str(path), "--json", str(tmp_path / f"{path.stem}.json")])
-        main(["stats", str(path), "--calibration", str(calibration), "--json", str(tmp_path / f"{path.stem}_cal.json")])
+        main(
+            [
+                "stats",
+                str(path),
+                "--calibration",
+                str(calibration),
+                "--json",
+                str(tmp_path / f"{path.stem}_cal.json"),
+            ]
+        )
     capsys.readouterr()
-    assert read_calibration(tmp_path / "merged_cal.json") == read_calibration(tmp_path / "train_llm_cal.json")
+    assert read_calibration(tmp_path / "merged_cal.json") == read_calibration(
+        tmp_path / "train_llm_cal.json"
+    )
     assert read_calibration(tmp_path / "merged_cal.json")["omission_rate"] == 0.3333
     assert read_calibration(tmp_path / "merged_cal.json")["labels"] == expected_calibrated()
     # The biased fallback too: 70 tokens, P 7/14 and R 7/7 per label, as on the unmerged file.
@@ -149,25 +250,60 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
     train, _ = calibration_files
     main(["stats", str(train), "--json", str(tmp_path / "stats.json")])
     out = " ".join(capsys.readouterr().out.split())
-    assert "No --calibration: the calibrated training targets would fall back to a biased estimate against the human annotation" in out
+    assert (
+        "No --calibration: the calibrated training targets would fall back to a biased estimate against the human annotation"
+        in out
+    )
     cal = read_calibration(tmp_path / "stats.json")
-    assert (cal["source"], cal["biased"], cal["tokens"]) == ("agreement with the human annotation", True, 70)
+    assert (cal["source"], cal["biased"], cal["tokens"]) == (
+        "agreement with the human annotation",
+        True,
+        70,
+    )
     # Against the human (7 annotated Docs, 70 tokens): PER: {PER: 7, O: 7}; LOC: {LOC: 7, O: 7};
     # ORG: {O: 7}; silence: {O: 35}. True totals: PER 7, LOC 7, O 56. Each label: P 7/14, R 7/7.
-    lr_proposed = round(smoothed(7, 14, 7, 70) / smoothed(7, 14, 56, 70), 2)  # (17 / 57) / (17 / 106)
-    lr_silence = round(smoothed(0, 35, 7, 70) / smoothed(35, 35, 56, 70), 3)  # (25 / 57) / (60 / 106)
+    lr_proposed = round(
+        smoothed(7, 14, 7, 70) / smoothed(7, 14, 56, 70), 2
+    )  # (17 / 57) / (17 / 106)
+    lr_silence = round(
+        smoothed(0, 35, 7, 70) / smoothed(35, 35, 56, 70), 3
+    )  # (25 / 57) / (60 / 106)
     assert (lr_proposed, lr_silence) == (1.86, 0.775)
     for label in ("PER", "LOC"):
-        assert cal["labels"][label] == {"precision": 0.5, "recall": 1.0, "proposed": 14, "gold": 7, "lr_proposed": lr_proposed, "lr_silence": lr_silence}
+        assert cal["labels"][label] == {
+            "precision": 0.5,
+            "recall": 1.0,
+            "proposed": 14,
+            "gold": 7,
+            "lr_proposed": lr_proposed,
+            "lr_silence": lr_silence,
+        }
         assert f"{label} 0.500 1.000 14 7 1.86 0.775" in out
     # ORG: never right against the human, no gold; LR proposed = ((0 + 5) / 50) / ((7 + 5) / 106) = 0.88,
     # LR silence = ((0 + 25) / 50) / (60 / 106) = 0.883.
-    assert (round(smoothed(0, 7, 0, 70) / smoothed(7, 7, 56, 70), 2), round(smoothed(0, 35, 0, 70) / smoothed(35, 35, 56, 70), 3)) == (0.88, 0.883)
-    assert cal["labels"]["ORG"] == {"precision": 0.0, "recall": 0.0, "proposed": 7, "gold": 0, "lr_proposed": 0.88, "lr_silence": 0.883}
+    assert (
+        round(smoothed(0, 7, 0, 70) / smoothed(7, 7, 56, 70), 2),
+        round(smoothed(0, 35, 0, 70) / smoothed(35, 35, 56, 70), 3),
+    ) == (0.88, 0.883)
+    assert cal["labels"]["ORG"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "proposed": 7,
+        "gold": 0,
+        "lr_proposed": 0.88,
+        "lr_silence": 0.883,
+    }
     assert "ORG 0.000 0.000 7 0 0.88 0.883" in out
     # A biased calibration cannot identify the omission rate: the default, human silence trusted.
-    assert (cal["omission_rate"], cal["omission_source"]) == (0.0, "default: not identifiable from these data")
-    assert "(BIASED)" in out and "omission rate of the human annotation: 0.000 (default: not identifiable from these data)" in out
+    assert (cal["omission_rate"], cal["omission_source"]) == (
+        0.0,
+        "default: not identifiable from these data",
+    )
+    assert (
+        "(BIASED)" in out
+        and "omission rate of the human annotation: 0.000 (default: not identifiable from these data)"
+        in out
+    )
 
 
 def test_stats_calibration_errors_are_one_clear_line(calibration_files, tmp_path, capsys):

@@ -1,4 +1,5 @@
 """``merge`` takes dotted overrides of its [merge] block, and its options are names for them."""
+
 import pytest
 import spacy
 
@@ -18,9 +19,15 @@ def run(capsys, *argv):
 
 
 def test_options_and_overrides_build_the_same_merger():
-    merger = build_merger("reliable", "", 0.4, 5, "first", "missing", 3, "llm", {"merge.accept.prior": 0.25})
+    merger = build_merger(
+        "reliable", "", 0.4, 5, "first", "missing", 3, "llm", {"merge.accept.prior": 0.25}
+    )
     assert isinstance(merger.accept, AcceptReliable)
-    assert (merger.accept.min_precision, merger.accept.min_support, merger.accept.prior) == (0.4, 5, 0.25)
+    assert (merger.accept.min_precision, merger.accept.min_support, merger.accept.prior) == (
+        0.4,
+        5,
+        0.25,
+    )
     assert (merger.overlap, merger.uncovered, merger.seed) == ("first", "missing", 3)
     assert set(MERGE_FLAG_PATHS.values()) >= {"merge.overlap", "merge.accept"}
     with pytest.raises(HybridNerError, match="unexpected argument: 'bogus'"):
@@ -29,15 +36,36 @@ def test_options_and_overrides_build_the_same_merger():
 
 def test_merge_cli_with_overrides(tmp_path, capsys):
     vocab = spacy.blank("en").vocab
-    doc = make_doc(vocab, WORDS, human=[(0, 1, "PER")], llm=[(2, 3, "PER"), (4, 5, "LOC"), (4, 6, "ORG")])
+    doc = make_doc(
+        vocab, WORDS, human=[(0, 1, "PER")], llm=[(2, 3, "PER"), (4, 5, "LOC"), (4, 6, "ORG")]
+    )
     write_docbin(tmp_path / "in.spacy", [doc])
     out = tmp_path / "out.spacy"
     # A default left alone may be overridden; a typed option and its path may not both be given.
-    code, stdout, _ = run(capsys, "merge", tmp_path / "in.spacy", out, "--merge.overlap", "first",
-                          "--accept", "labels", "--labels", "PER,ORG")
+    code, stdout, _ = run(
+        capsys,
+        "merge",
+        tmp_path / "in.spacy",
+        out,
+        "--merge.overlap",
+        "first",
+        "--accept",
+        "labels",
+        "--labels",
+        "PER,ORG",
+    )
     assert code == 0 and "2 proposals added" in stdout
     assert tuples(read_docbin(out, vocab)[0].ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 6, "ORG")]
-    code, _, err = run(capsys, "merge", tmp_path / "in.spacy", out, "--overlap", "first", "--merge.overlap", "random")
+    code, _, err = run(
+        capsys,
+        "merge",
+        tmp_path / "in.spacy",
+        out,
+        "--overlap",
+        "first",
+        "--merge.overlap",
+        "random",
+    )
     assert code == 1 and "--merge.overlap and --overlap set the same config value" in err
     code, _, err = run(capsys, "merge", tmp_path / "in.spacy", out, "--merge.nope.x", 1)
     assert code == 1 and "has no [merge.nope] section" in err

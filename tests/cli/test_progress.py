@@ -1,4 +1,5 @@
 """Progress: a bar on a terminal, periodic lines in a log, silence with TQDM_DISABLE."""
+
 import io
 
 import pytest
@@ -21,7 +22,9 @@ def test_lines_in_a_log_say_done_total_rate_eta_and_counters(monkeypatch):
     clock = iter(float(t) for t in range(1000))
     monkeypatch.setattr(progress_module.time, "monotonic", lambda: next(clock))
     log = io.StringIO()
-    bar = Progress(200, "propose", "prompt", counters=lambda: {"cache hits": 3, "tokens/s": 12.345}, file=log)
+    bar = Progress(
+        200, "propose", "prompt", counters=lambda: {"cache hits": 3, "tokens/s": 12.345}, file=log
+    )
     for _ in range(30):
         bar.update(1)
     bar.close()

@@ -13,7 +13,11 @@ HUMAN_OMIT = "human with omissions (baseline) — `human-omit`"
 LABEL_MIXING = "hybrid, calibrated label mixing (recommended) — `hybrid-label-mixing`"
 HUMAN_BUDGET = "human, part of the documents — `human-budget`"
 HYBRID_BUDGET = "hybrid, part of the documents, calibrated — `hybrid-budget`"
-DO_NO_HARM, MIXING, GPT35 = "Do no harm", "Label mixing > random selection", "Simulated GPT-3.5-class annotator"
+DO_NO_HARM, MIXING, GPT35 = (
+    "Do no harm",
+    "Label mixing > random selection",
+    "Simulated GPT-3.5-class annotator",
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,16 @@ def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     grid = write_grid(root / "grid", "wikigold")
     write_grid(grid, "conll2003", annotators=False, run=False, samples=0)
-    main(["report", str(grid), "--output", str(root / "out" / "report.md"), "--figures", str(root / "out" / "figures")])
+    main(
+        [
+            "report",
+            str(grid),
+            "--output",
+            str(root / "out" / "report.md"),
+            "--figures",
+            str(root / "out" / "figures"),
+        ]
+    )
     return root
 
 
@@ -33,7 +46,9 @@ def section(text, dataset):
 def target_rows(text):
     """The rows of the targets table as [group, check, result, details]."""
     table = text.split("### Targets\n")[1].split("\n###")[0]
-    rows = [line for line in table.splitlines() if line.startswith("| ")][2:]  # without header and rule
+    rows = [line for line in table.splitlines() if line.startswith("| ")][
+        2:
+    ]  # without header and rule
     return [[part.strip() for part in row.strip("|").split(" | ")] for row in rows]
 
 
@@ -49,7 +64,10 @@ def test_report_tables_hold_hand_computed_numbers(report):
     assert f"| 50% | {HYBRID_BUDGET} | 0.750 ± 0.014 (2) | +0.040 | 40.00 | 0.20 | 40.20 |" in text
     assert f"| 50% | {HUMAN_BUDGET} | 0.710 ± 0.014 (2) | — | 40.00 | 0.00 | 40.00 |" in text
     assert f"| 25% | {HYBRID_BUDGET} | 0.555 ± 0.007 (2) | -0.005 | 20.00 | 0.20 | 20.20 |" in text
-    assert f"| 100% | {HUMAN_BUDGET} ← `human-clean` | 0.820 ± 0.020 (3) | — | 81.20 | 0.00 | 81.20 |" in text
+    assert (
+        f"| 100% | {HUMAN_BUDGET} ← `human-clean` | 0.820 ± 0.020 (3) | — | 81.20 | 0.00 | 81.20 |"
+        in text
+    )
     assert "python -m spacy project run grid" in text and "wall time 1.50 h" in text
 
 
@@ -58,25 +76,48 @@ def test_report_targets_and_missing_cells(report):
     rows = target_rows(text)
     # The verdicts listed in grid_fixtures' docstring, in target order.
     assert [(group, result) for group, _, result, _ in rows] == [
-        (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**not met**"),
-        (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**no data**"),
-        (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**met**"),
-        (DO_NO_HARM, "**met**"), (DO_NO_HARM, "**not met**"), (DO_NO_HARM, "**no data**"),
-        (MIXING, "**met**"), (MIXING, "**met**"),
-        (GPT35, "**met**"), (GPT35, "**no data**"), (GPT35, "**met**"), (GPT35, "**not met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**not met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**no data**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**met**"),
+        (DO_NO_HARM, "**not met**"),
+        (DO_NO_HARM, "**no data**"),
+        (MIXING, "**met**"),
+        (MIXING, "**met**"),
+        (GPT35, "**met**"),
+        (GPT35, "**no data**"),
+        (GPT35, "**met**"),
+        (GPT35, "**not met**"),
     ]
     assert "12 of 18 checks met, 3 not met, 3 without data." in text
     checks = {check: details for _, check, _, details in rows}
     at_40 = checks["hybrid-label-mixing ≥ human-omit − 0.005 at 40% omissions"]
     assert "0.680 ± 0.028 (n=2) vs human-omit 0.620 ± 0.020 (n=3)" in at_40
     assert "difference +0.060 (needed ≥ -0.005)" in at_40 and "overlap: no" in at_40
-    assert "difference -0.010" in checks["hybrid-label-mixing ≥ human-omit − 0.005 at 60% omissions"]
+    assert (
+        "difference -0.010" in checks["hybrid-label-mixing ≥ human-omit − 0.005 at 60% omissions"]
+    )
     # Exactly on the tolerance: 0.555 − 0.560 = −0.005 is met.
-    assert "difference -0.005 (needed ≥ -0.005)" in checks["hybrid-budget ≥ human-budget − 0.005 at budget 25%"]
+    assert (
+        "difference -0.005 (needed ≥ -0.005)"
+        in checks["hybrid-budget ≥ human-budget − 0.005 at budget 25%"]
+    )
     random = checks["hybrid-label-mixing > hybrid-random at 40% omissions"]
     assert "difference +0.020 (needed > +0.000)" in random and "overlap: yes" in random
-    assert "difference +0.130 (needed ≥ +0.030)" in checks["sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% omissions"]
-    assert checks["sim-hybrid-label-mixing ≥ human-omit + 0.03 at 60% omissions"] == "no cells for sim-hybrid-label-mixing at 60% omissions"
+    assert (
+        "difference +0.130 (needed ≥ +0.030)"
+        in checks["sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% omissions"]
+    )
+    assert (
+        checks["sim-hybrid-label-mixing ≥ human-omit + 0.03 at 60% omissions"]
+        == "no cells for sim-hybrid-label-mixing at 60% omissions"
+    )
     assert "recovered" not in text
     assert "`hybrid-label-mixing` at 40% omissions: 2 of 3 seeds (missing seeds: 2)" in text
     assert "No cells at all for: `sim-only`" in text
@@ -93,7 +134,10 @@ def test_report_figures_and_samples_are_written_and_linked(report):
     assert "[samples_wikigold.html](samples_wikigold.html)" in text
     # The bare dataset: no annotators, no samples, still figures for its cells.
     conll = section(text, "conll2003")
-    assert "No `annotators.json` for this dataset" in conll and "annotator_quality_conll2003" not in conll
+    assert (
+        "No `annotators.json` for this dataset" in conll
+        and "annotator_quality_conll2003" not in conll
+    )
     assert not (report / "out" / "figures" / "annotator_quality_conll2003.png").exists()
     assert "samples_conll2003" not in conll and "(figures/f1_vs_omission_conll2003.png)" in conll
 
@@ -103,19 +147,41 @@ def test_explicit_samples_and_not_met_target(tmp_path):
     # The simulated hybrid at 40% now gains only 0.640 − 0.620 = +0.020 over human-omit (target +0.03)
     # and falls behind sim-hybrid-random's 0.710.
     for seed, f in enumerate([0.63, 0.64, 0.65]):
-        path = grid / "wikigold" / "cells" / f"{cell_id('sim-hybrid-label-mixing', 0.4, 1.0, seed)}.json"
+        path = (
+            grid
+            / "wikigold"
+            / "cells"
+            / f"{cell_id('sim-hybrid-label-mixing', 0.4, 1.0, seed)}.json"
+        )
         assert path.name == f"sim-hybrid-label-mixing_r0.4_b1_s{seed}.json"
         data = srsly.read_json(path)
         data["scores"]["f"] = f
         srsly.write_json(path, data)
     samples = write_grid(tmp_path / "other", "x", samples=3) / "x" / "samples.spacy"
     out = tmp_path / "report.md"
-    main(["report", str(grid), "--output", str(out), "--figures", str(tmp_path / "fig"), "--samples", str(samples), "--max-samples", "1"])
+    main(
+        [
+            "report",
+            str(grid),
+            "--output",
+            str(out),
+            "--figures",
+            str(tmp_path / "fig"),
+            "--samples",
+            str(samples),
+            "--max-samples",
+            "1",
+        ]
+    )
     text = out.read_text(encoding="utf-8")
-    checks = {check: (group, result, details) for group, check, result, details in target_rows(text)}
+    checks = {
+        check: (group, result, details) for group, check, result, details in target_rows(text)
+    }
     group, result, details = checks["sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% omissions"]
     assert (group, result) == (GPT35, "**not met**")
-    assert "sim-hybrid-label-mixing 0.640 ± 0.010 (n=3) vs human-omit 0.620 ± 0.020 (n=3)" in details
+    assert (
+        "sim-hybrid-label-mixing 0.640 ± 0.010 (n=3) vs human-omit 0.620 ± 0.020 (n=3)" in details
+    )
     assert "difference +0.020 (needed ≥ +0.030)" in details
     group, result, details = checks["sim-hybrid-label-mixing > sim-hybrid-random at 40% omissions"]
     assert (group, result) == (MIXING, "**not met**") and "difference -0.070" in details
@@ -132,13 +198,18 @@ def test_partial_grid_never_crashes(tmp_path):
     srsly.write_json(cells / "a.json", cell("tiny", "human-omit", 0.3, 0, 0.5))
     write_annotators(tmp_path / "grid" / "only_annotators")
     out = tmp_path / "report.md"
-    main(["report", str(tmp_path / "grid"), "--output", str(out), "--figures", str(tmp_path / "fig")])
+    main(
+        ["report", str(tmp_path / "grid"), "--output", str(out), "--figures", str(tmp_path / "fig")]
+    )
     text = out.read_text(encoding="utf-8")
     tiny = text.split("## tiny")[1]
     assert f"| {HUMAN_OMIT} | 0.500 (1) |" in tiny and "### Scores at 30% omissions" in tiny
     assert "showing the closest rate present, 30%" in tiny
     # Every target names settings without cells: all 18 checks without data.
-    assert tiny.count("**no data**") == 18 and "0 of 18 checks met, 0 not met, 18 without data." in tiny
+    assert (
+        tiny.count("**no data**") == 18
+        and "0 of 18 checks met, 0 not met, 18 without data." in tiny
+    )
     assert [result for _, _, result, _ in target_rows(tiny)] == ["**no data**"] * 18
     assert "No budget cells" in tiny
     only = text.split("## only_annotators")[1].split("## tiny")[0]
@@ -146,7 +217,18 @@ def test_partial_grid_never_crashes(tmp_path):
 
 
 def test_budget_plot_without_cost_uses_budget_fraction(tmp_path):
-    rows = [{"budget": b, "condition": "human-budget", "source": "human-budget", "f1": Stat.of([f]), "human": None, "llm": None, "total": None} for b, f in ((0.25, 0.5), (0.5, 0.6))]
+    rows = [
+        {
+            "budget": b,
+            "condition": "human-budget",
+            "source": "human-budget",
+            "f1": Stat.of([f]),
+            "human": None,
+            "llm": None,
+            "total": None,
+        }
+        for b, f in ((0.25, 0.5), (0.5, 0.6))
+    ]
     path = plot_budget(rows, "d", tmp_path / "budget.png")
     assert path.read_bytes()[:8] == PNG_MAGIC
 
@@ -156,9 +238,21 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, bad):
     grid = tmp_path / "grid"
     if bad == "missing key":
         (grid / "wikigold" / "cells").mkdir(parents=True)
-        srsly.write_json(grid / "wikigold" / "cells" / "c1.json", {"dataset": "wikigold", "condition": "human-omit", "omit_rate": 0.4, "seed": 0})
+        srsly.write_json(
+            grid / "wikigold" / "cells" / "c1.json",
+            {"dataset": "wikigold", "condition": "human-omit", "omit_rate": 0.4, "seed": 0},
+        )
     with pytest.raises(SystemExit) as exit_info:
-        main(["report", str(grid), "--output", str(tmp_path / "r.md"), "--figures", str(tmp_path / "f")])
+        main(
+            [
+                "report",
+                str(grid),
+                "--output",
+                str(tmp_path / "r.md"),
+                "--figures",
+                str(tmp_path / "f"),
+            ]
+        )
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1

@@ -1,4 +1,5 @@
 """``hybrid-ner score-proposals``: proposals against gold, per label and micro."""
+
 import pytest
 import spacy
 import srsly
@@ -18,27 +19,58 @@ def run(capsys, *argv):
 @pytest.fixture
 def files(tmp_path):
     vocab = spacy.blank("en").vocab
-    gold = [make_doc(vocab, WORDS, human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG"), (8, 9, "LOC")]),
-            make_doc(vocab, WORDS[:5], human=[(0, 1, "PER")])]
+    gold = [
+        make_doc(
+            vocab,
+            WORDS,
+            human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG"), (8, 9, "LOC")],
+        ),
+        make_doc(vocab, WORDS[:5], human=[(0, 1, "PER")]),
+    ]
     # The proposals file holds an incomplete human annotation (Bob missed) and the proposals.
-    proposals = [make_doc(vocab, WORDS, human=[(0, 1, "PER")],
-                          llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "LOC"), (8, 9, "LOC")]),
-                 make_doc(vocab, WORDS[:5], human=[], llm=[(2, 3, "PER")], annotated=False)]
+    proposals = [
+        make_doc(
+            vocab,
+            WORDS,
+            human=[(0, 1, "PER")],
+            llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "LOC"), (8, 9, "LOC")],
+        ),
+        make_doc(vocab, WORDS[:5], human=[], llm=[(2, 3, "PER")], annotated=False),
+    ]
     write_docbin(tmp_path / "gold.spacy", gold)
     write_docbin(tmp_path / "proposals.spacy", proposals)
     return tmp_path
 
 
 def test_scores_per_label_micro_and_shares(files, capsys):
-    code, out, _ = run(capsys, "score-proposals", files / "proposals.spacy", "--gold", files / "gold.spacy",
-                       "--output", files / "scores.json")
+    code, out, _ = run(
+        capsys,
+        "score-proposals",
+        files / "proposals.spacy",
+        "--gold",
+        files / "gold.spacy",
+        "--output",
+        files / "scores.json",
+    )
     assert code == 0
     assert "micro P 0.667 R 0.667 F1 0.667" in " ".join(out.split())
     scores = srsly.read_json(files / "scores.json")
     assert scores["sentences"] == 2 and scores["skipped"] == 0
     assert scores["micro"]["tp"] == 4 and scores["micro"]["fp"] == 2 and scores["micro"]["fn"] == 2
-    assert scores["per_label"]["LOC"]["p"] == pytest.approx(2 / 3) and scores["per_label"]["LOC"]["r"] == 1.0
-    assert scores["per_label"]["ORG"] == {"p": 0.0, "r": 0.0, "f": 0.0, "tp": 0, "fp": 0, "fn": 1, "proposed": 0, "gold": 1}
+    assert (
+        scores["per_label"]["LOC"]["p"] == pytest.approx(2 / 3)
+        and scores["per_label"]["LOC"]["r"] == 1.0
+    )
+    assert scores["per_label"]["ORG"] == {
+        "p": 0.0,
+        "r": 0.0,
+        "f": 0.0,
+        "tp": 0,
+        "fp": 0,
+        "fn": 1,
+        "proposed": 0,
+        "gold": 1,
+    }
     assert scores["distribution"]["LOC"] == 0.5 and scores["gold_distribution"]["PER"] == 0.5
     for column in ("share proposed", "share gold", "micro"):
         assert column in out
@@ -52,10 +84,18 @@ def test_without_gold_the_input_annotation_is_the_gold(files, capsys):
 
 def test_mismatched_or_unproposed_files_are_one_line(files, tmp_path, capsys):
     vocab = spacy.blank("en").vocab
-    write_docbin(tmp_path / "other.spacy", [make_doc(vocab, WORDS), make_doc(vocab, ["Hello", "."])])
+    write_docbin(
+        tmp_path / "other.spacy", [make_doc(vocab, WORDS), make_doc(vocab, ["Hello", "."])]
+    )
     checks = [
-        (["--gold", tmp_path / "other.spacy"], "other.spacy: sentence 2 differs from sentence 2 of"),
-        (["--gold", tmp_path / "other.spacy", "--spans-key", "nope"], "no doc.spans['nope'] in any sentence"),
+        (
+            ["--gold", tmp_path / "other.spacy"],
+            "other.spacy: sentence 2 differs from sentence 2 of",
+        ),
+        (
+            ["--gold", tmp_path / "other.spacy", "--spans-key", "nope"],
+            "no doc.spans['nope'] in any sentence",
+        ),
         (["--output", files / "proposals.spacy"], "give it a file of its own"),
     ]
     for extra, expected in checks:

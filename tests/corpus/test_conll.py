@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from hybrid_ner.layers import DOC_ID, SENT_INDEX
 from hybrid_ner.corpus import read_conll
 from hybrid_ner.errors import CorpusFormatError
+from hybrid_ner.layers import DOC_ID, SENT_INDEX
 
 from ..conftest import CONLL_DIR, WIKIGOLD
 
@@ -40,8 +40,12 @@ def test_conll2003_counts_exact(split, n_sents, n_ents):
 
 
 def test_docstart_before_and_after_give_same_documents(write_file):
-    before = write_file("before.txt", "-DOCSTART- O\n\nA B-PER\nb O\n\nC B-LOC\n\n-DOCSTART- O\n\nD B-ORG\n")
-    after = write_file("after.txt", "A B-PER\nb O\n\nC B-LOC\n\n-DOCSTART- O\n\nD B-ORG\n\n-DOCSTART- O\n")
+    before = write_file(
+        "before.txt", "-DOCSTART- O\n\nA B-PER\nb O\n\nC B-LOC\n\n-DOCSTART- O\n\nD B-ORG\n"
+    )
+    after = write_file(
+        "after.txt", "A B-PER\nb O\n\nC B-LOC\n\n-DOCSTART- O\n\nD B-ORG\n\n-DOCSTART- O\n"
+    )
     for path in (before, after):
         docs = read_conll(path).docs
         assert [d.user_data[DOC_ID].split(":")[1] for d in docs] == ["0", "0", "1"]

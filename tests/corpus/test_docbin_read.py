@@ -1,5 +1,6 @@
 """read_docbin gives exactly the Docs of spaCy's own DocBin path, with the
 msgpack decoder lookup made once per read (issue 15.3)."""
+
 from typing import Any, Dict, List
 
 import numpy
@@ -8,8 +9,8 @@ import srsly.msgpack
 from spacy.tokens import Doc, DocBin, Span, SpanGroup
 from spacy.vocab import Vocab
 
-from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.corpus import docbin as docbin_module
+from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import CorpusFormatError
 
 
@@ -17,7 +18,9 @@ def _docs(vocab: Vocab) -> List[Doc]:
     """Docs exercising every layer the read must keep."""
     first = Doc(vocab, words=["Ada", "Lovelace", "met", "Charles", "Babbage", "in", "London", "."])
     first.set_ents([Span(first, 0, 2, "PER"), Span(first, 3, 5, "PER"), Span(first, 6, 7, "LOC")])
-    first.spans["human"] = SpanGroup(first, name="human", attrs={"annotator": "a1", "round": 2}, spans=list(first.ents))
+    first.spans["human"] = SpanGroup(
+        first, name="human", attrs={"annotator": "a1", "round": 2}, spans=list(first.ents)
+    )
     first.spans["llm"] = [
         Span(first, 0, 1, "PER", kb_id="Q7259", span_id="p0"),
         Span(first, 3, 5, "ORG", span_id="p1"),
@@ -32,7 +35,9 @@ def _docs(vocab: Vocab) -> List[Doc]:
             "doc_id": "train:0",
             "sent_index": 0,
             "human_annotated": True,
-            "scores": numpy.array([[0.25, 0.75], [1.0, 0.0]], dtype="f"),  # needs srsly's numpy decoder
+            "scores": numpy.array(
+                [[0.25, 0.75], [1.0, 0.0]], dtype="f"
+            ),  # needs srsly's numpy decoder
             "nested": {"a": [1, 2, {"b": None}], "c": 1.5},
             ("_", "custom", 0, 0): "extension value",
         }
@@ -52,14 +57,17 @@ def _spans(group: SpanGroup) -> List[tuple]:
 def _layers(doc: Doc) -> Dict[str, Any]:
     """Everything of a Doc the comparison covers, as plain values."""
     user_data = {
-        key: value.tolist() if isinstance(value, numpy.ndarray) else value for key, value in doc.user_data.items()
+        key: value.tolist() if isinstance(value, numpy.ndarray) else value
+        for key, value in doc.user_data.items()
     }
     return {
         "tokens": [(t.text, t.whitespace_) for t in doc],
         "ents": [(e.start, e.end, e.label_, e.kb_id_, e.id_) for e in doc.ents],
         "cats": dict(doc.cats),
         "span_keys": list(doc.spans.keys()),
-        "span_groups": {key: (group.name, dict(group.attrs), _spans(group)) for key, group in doc.spans.items()},
+        "span_groups": {
+            key: (group.name, dict(group.attrs), _spans(group)) for key, group in doc.spans.items()
+        },
         "user_data": user_data,
         "user_data_types": {key: type(value).__name__ for key, value in doc.user_data.items()},
     }

@@ -6,7 +6,9 @@ from hybrid_ner.errors import CorpusFormatError
 
 
 def test_roundtrip_conll_to_jsonl_keeps_tokens_and_entities(tmp_path, nlp, write_file):
-    path = write_file("c.txt", "New B-LOC\nYork I-LOC\n's O\nmayor O\n\n-DOCSTART- O\n\nAcme B-ORG\n")
+    path = write_file(
+        "c.txt", "New B-LOC\nYork I-LOC\n's O\nmayor O\n\n-DOCSTART- O\n\nAcme B-ORG\n"
+    )
     docs = read_conll(path, nlp.vocab).docs
     out = tmp_path / "out.jsonl"
     assert write_jsonl(out, docs) == 2
@@ -19,7 +21,10 @@ def test_roundtrip_conll_to_jsonl_keeps_tokens_and_entities(tmp_path, nlp, write
 
 
 def test_text_only_records_are_tokenized(write_file, nlp):
-    path = write_file("a.jsonl", '{"text": "Ada Lovelace lived in London.", "spans": [{"start": 0, "end": 12, "label": "PER"}, {"start": 22, "end": 28, "label": "LOC"}]}\n')
+    path = write_file(
+        "a.jsonl",
+        '{"text": "Ada Lovelace lived in London.", "spans": [{"start": 0, "end": 12, "label": "PER"}, {"start": 22, "end": 28, "label": "LOC"}]}\n',
+    )
     doc = read_jsonl(path, nlp).docs[0]
     assert [(e.text, e.label_) for e in doc.ents] == [("Ada Lovelace", "PER"), ("London", "LOC")]
 
@@ -39,12 +44,18 @@ def test_prodigy_rejected_answers_are_skipped_and_counted(write_file, nlp):
     "line,fragment",
     [
         ('{"text": "abc"', "invalid JSON"),
-        ('[1, 2]', "expected a JSON object"),
+        ("[1, 2]", "expected a JSON object"),
         ('{"spans": []}', '"text"'),
-        ('{"text": "Ada Lovelace", "spans": [{"start": 0, "end": 5, "label": "PER"}]}', "does not match token boundaries"),
+        (
+            '{"text": "Ada Lovelace", "spans": [{"start": 0, "end": 5, "label": "PER"}]}',
+            "does not match token boundaries",
+        ),
         ('{"text": "Ada", "spans": [{"start": 0, "end": 9, "label": "PER"}]}', "outside the text"),
         ('{"text": "Ada", "spans": [{"start": 0, "label": "PER"}]}', 'integer "start"'),
-        ('{"text": "Ada Lovelace", "spans": [{"start": 0, "end": 12, "label": "PER"}, {"start": 4, "end": 12, "label": "ORG"}]}', "overlapping"),
+        (
+            '{"text": "Ada Lovelace", "spans": [{"start": 0, "end": 12, "label": "PER"}, {"start": 4, "end": 12, "label": "ORG"}]}',
+            "overlapping",
+        ),
     ],
 )
 def test_strict_errors_name_line(write_file, nlp, line, fragment):
@@ -67,7 +78,11 @@ def test_lenient_snaps_and_resolves_overlaps(write_file, nlp):
 
 
 def test_tokens_must_match_text(write_file, nlp):
-    record = {"text": "a b", "tokens": [{"text": "a", "start": 0, "end": 1}, {"text": "x", "start": 2, "end": 3}], "spans": []}
+    record = {
+        "text": "a b",
+        "tokens": [{"text": "a", "start": 0, "end": 1}, {"text": "x", "start": 2, "end": 3}],
+        "spans": [],
+    }
     path = write_file("t.jsonl", srsly.json_dumps(record))
     with pytest.raises(CorpusFormatError, match="token 1 text 'x'"):
         read_jsonl(path, nlp)
@@ -78,5 +93,5 @@ def test_doc_to_record_offsets(nlp):
     doc.set_ents([doc.char_span(6, 18, label="PER")])
     record = doc_to_record(doc)
     span = record["spans"][0]
-    assert record["text"][span["start"]:span["end"]] == "Ada Lovelace"
+    assert record["text"][span["start"] : span["end"]] == "Ada Lovelace"
     assert (span["token_start"], span["token_end"]) == (2, 3)

@@ -14,7 +14,11 @@ def docs():
 def test_split_is_by_document_and_complete(docs):
     parts = split_by_document(docs, {"train": 0.8, "dev": 0.1, "test": 0.1}, seed=0)
     ids = {name: {d.user_data["doc_id"] for d in part} for name, part in parts.items()}
-    assert not ids["train"] & ids["dev"] and not ids["train"] & ids["test"] and not ids["dev"] & ids["test"]
+    assert (
+        not ids["train"] & ids["dev"]
+        and not ids["train"] & ids["test"]
+        and not ids["dev"] & ids["test"]
+    )
     assert sum(len(p) for p in parts.values()) == len(docs)
     assert [len(ids[n]) for n in ("train", "dev", "test")] == [104, 16, 25]
     assert [len(parts[n]) for n in ("train", "dev", "test")] == [1353, 173, 170]

@@ -1,16 +1,24 @@
 """The experiment grid: which cells, on which data, and a real (tiny) cell run."""
+
 import json
 from pathlib import Path
 
 import pytest
 import spacy
-from spacy.tokens import Doc, Span
+from spacy.tokens import Span
 
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.experiment.grid import (
-    CONDITIONS, Cell, Costs, GridData, llm_cost_per_sentence, plan_cells, run_grid, sample_docs,
-    teacher_cell, train_overrides,
+    Cell,
+    Costs,
+    GridData,
+    llm_cost_per_sentence,
+    plan_cells,
+    run_grid,
+    sample_docs,
+    teacher_cell,
+    train_overrides,
 )
 from hybrid_ner.simulation.annotator import build_simulated_annotator
 
@@ -25,20 +33,31 @@ def test_plan_puts_the_main_comparison_first_and_skips_duplicates():
     assert len(ids) == len(set(ids))
     assert "human-omit_r0_b1_s0" not in ids  # same as human-clean
     first = cells[:10]
-    assert {c.condition for c in first} == {"human-clean", "human-omit", "hybrid-label-mixing", "hybrid-random", "sim-hybrid-label-mixing"}
+    assert {c.condition for c in first} == {
+        "human-clean",
+        "human-omit",
+        "hybrid-label-mixing",
+        "hybrid-random",
+        "sim-hybrid-label-mixing",
+    }
     assert all(c.omit_rate in (0.0, 0.4) for c in first) and {c.seed for c in first} == {0, 1}
-    assert [c.condition for c in cells[-6:]].count("hybrid-budget") == 2 and cells[-1].budget == 0.25
+    assert [c.condition for c in cells[-6:]].count("hybrid-budget") == 2 and cells[
+        -1
+    ].budget == 0.25
     fixed = [c for c in cells if c.condition in ("llm-only", "sim-only", "human-clean")]
     assert len(fixed) == 6 and all(c.omit_rate == 0.0 and c.budget == 1.0 for c in fixed)
     # 3 fixed + 7 rate conditions x 3 rates - 1 + 3 budget conditions, per seed
     assert len(cells) == 2 * (3 + 7 * 3 - 1 + 3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"conditions": ["human", "llm-only"]}, "Unknown condition"),
-    ({"budgets": [1.0]}, "Budget fraction"),
-    ({"rates": [1.5]}, "Omission rate"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"conditions": ["human", "llm-only"]}, "Unknown condition"),
+        ({"budgets": [1.0]}, "Budget fraction"),
+        ({"rates": [1.5]}, "Omission rate"),
+    ],
+)
 def test_plan_rejects_bad_settings(kwargs, message):
     args = {"dataset": "wg", "rates": [0.4], "seeds": [0], **kwargs}
     with pytest.raises(HybridNerError, match=message):
@@ -47,8 +66,16 @@ def test_plan_rejects_bad_settings(kwargs, message):
 
 def test_costs_follow_budget_and_annotator():
     costs = Costs(human_per_sentence=0.1, llm_per_sentence=0.002)
-    assert costs.of(Cell("wg", "human-omit", 0.4, 1.0, 0), 100) == {"human": pytest.approx(10.0), "llm": 0.0, "total": pytest.approx(10.0)}
-    assert costs.of(Cell("wg", "hybrid-budget", 0.0, 0.25, 0), 100) == {"human": pytest.approx(2.5), "llm": pytest.approx(0.2), "total": pytest.approx(2.7)}
+    assert costs.of(Cell("wg", "human-omit", 0.4, 1.0, 0), 100) == {
+        "human": pytest.approx(10.0),
+        "llm": 0.0,
+        "total": pytest.approx(10.0),
+    }
+    assert costs.of(Cell("wg", "hybrid-budget", 0.0, 0.25, 0), 100) == {
+        "human": pytest.approx(2.5),
+        "llm": pytest.approx(0.2),
+        "total": pytest.approx(2.7),
+    }
     assert costs.of(Cell("wg", "llm-only", 0.0, 1.0, 0), 100)["human"] == 0.0
     assert Costs(0.1, None).of(Cell("wg", "hybrid-random", 0.4, 1.0, 0), 10)["total"] is None
     usage = {"requests": 10, "cache_hits": 0, "prompt_tokens": 4000, "completion_tokens": 1000}
@@ -61,8 +88,15 @@ def _corpus(path: Path, n: int = 40) -> Path:
     docs = []
     for i in range(n):
         doc = nlp.make_doc(f"Ada Lovelace met Charles Babbage in London on day {i} .")
-        doc.set_ents([Span(doc, 0, 2, "PER"), Span(doc, 3, 5, "PER"), Span(doc, 6, 7, "LOC")], default="outside")
-        doc.spans["llm"] = [Span(doc, 0, 2, "PER"), Span(doc, 6, 7, "ORG"), Span(doc, 9, 10, "MISC")]
+        doc.set_ents(
+            [Span(doc, 0, 2, "PER"), Span(doc, 3, 5, "PER"), Span(doc, 6, 7, "LOC")],
+            default="outside",
+        )
+        doc.spans["llm"] = [
+            Span(doc, 0, 2, "PER"),
+            Span(doc, 6, 7, "ORG"),
+            Span(doc, 9, 10, "MISC"),
+        ]
         doc.user_data["doc_id"] = f"doc{i // 4}"
         doc.user_data["sent_index"] = i % 4
         docs.append(doc)
@@ -71,7 +105,13 @@ def _corpus(path: Path, n: int = 40) -> Path:
 
 
 def _data(tmp_path: Path, train: Path, require_llm: bool = True) -> GridData:
-    return GridData("toy", train, tmp_path / "work", simulated=lambda seed: build_simulated_annotator("gpt-3.5-class", seed=seed), require_llm=require_llm)
+    return GridData(
+        "toy",
+        train,
+        tmp_path / "work",
+        simulated=lambda seed: build_simulated_annotator("gpt-3.5-class", seed=seed),
+        require_llm=require_llm,
+    )
 
 
 def test_data_variants_keep_layers_and_apply_omissions_budget_and_unannotated(tmp_path):
@@ -79,12 +119,16 @@ def test_data_variants_keep_layers_and_apply_omissions_budget_and_unannotated(tm
     data = _data(tmp_path, train)
     vocab = spacy.blank("en").vocab
     clean = read_docbin(data.path(Cell("toy", "human-clean", 0.0, 1.0, 0)), vocab)
-    assert sum(len(d.ents) for d in clean) == 120 and all("simulated" in d.spans and "llm" in d.spans for d in clean)
+    assert sum(len(d.ents) for d in clean) == 120 and all(
+        "simulated" in d.spans and "llm" in d.spans for d in clean
+    )
     omitted = read_docbin(data.path(Cell("toy", "hybrid-random", 0.5, 1.0, 0)), vocab)
     kept = sum(len(d.ents) for d in omitted)
     assert 30 < kept < 90 and kept + sum(len(d.spans["omitted"]) for d in omitted) == 120
     # The human-only and hybrid cells of one rate and seed train on the same file.
-    assert data.path(Cell("toy", "human-omit", 0.5, 1.0, 0)) == data.path(Cell("toy", "hybrid-random", 0.5, 1.0, 0))
+    assert data.path(Cell("toy", "human-omit", 0.5, 1.0, 0)) == data.path(
+        Cell("toy", "hybrid-random", 0.5, 1.0, 0)
+    )
     unannotated = read_docbin(data.path(Cell("toy", "llm-only", 0.0, 1.0, 0)), vocab)
     assert all(d.user_data["human_annotated"] is False and not d.ents for d in unannotated)
     budget = read_docbin(data.path(Cell("toy", "hybrid-budget", 0.0, 0.5, 1)), vocab)
@@ -104,20 +148,42 @@ def test_missing_proposals_are_an_error_naming_the_file(tmp_path):
 
 def test_overrides_point_the_merge_at_the_annotator_s_span_group(tmp_path):
     cell = Cell("x", "sim-hybrid-label-mixing", 0.4, 1.0, 2)
-    sim = train_overrides(cell, tmp_path / "t", tmp_path / "d", 300, calibration=tmp_path / "c", teacher=tmp_path / "h")
+    sim = train_overrides(
+        cell,
+        tmp_path / "t",
+        tmp_path / "d",
+        300,
+        calibration=tmp_path / "c",
+        teacher=tmp_path / "h",
+    )
     assert sim["training.train_corpus"] == "corpora.hybrid_calibrated"
-    assert sim["corpora.hybrid_calibrated.merger.llm_key"] == "simulated" and sim["system.seed"] == 2
+    assert (
+        sim["corpora.hybrid_calibrated.merger.llm_key"] == "simulated" and sim["system.seed"] == 2
+    )
     assert sim["corpora.hybrid_calibrated.mixing.calibration"] == str(tmp_path / "c")
     assert sim["corpora.hybrid_calibrated.mixing.teacher"] == str(tmp_path / "h")
     assert sim["training.max_steps"] == 300
     # The teacher of a calibrated cell is the human-only model of its setting.
     assert teacher_cell(cell).cell_id == "human-omit_r0.4_b1_s2"
-    assert teacher_cell(Cell("x", "hybrid-budget", 0.0, 0.1, 1)).cell_id == "human-budget_r0_b0.1_s1"
-    assert teacher_cell(Cell("x", "hybrid-label-mixing", 0.0, 1.0, 0)).cell_id == "human-clean_r0_b1_s0"
-    old = train_overrides(Cell("x", "sim-hybrid-lambda-mixing", 0.4, 1.0, 2), tmp_path / "t", tmp_path / "d", 300)
-    assert old["training.train_corpus"] == "corpora.hybrid_mixing" and old["corpora.hybrid_mixing.merger.llm_key"] == "simulated"
+    assert (
+        teacher_cell(Cell("x", "hybrid-budget", 0.0, 0.1, 1)).cell_id == "human-budget_r0_b0.1_s1"
+    )
+    assert (
+        teacher_cell(Cell("x", "hybrid-label-mixing", 0.0, 1.0, 0)).cell_id
+        == "human-clean_r0_b1_s0"
+    )
+    old = train_overrides(
+        Cell("x", "sim-hybrid-lambda-mixing", 0.4, 1.0, 2), tmp_path / "t", tmp_path / "d", 300
+    )
+    assert (
+        old["training.train_corpus"] == "corpora.hybrid_mixing"
+        and old["corpora.hybrid_mixing.merger.llm_key"] == "simulated"
+    )
     llm = train_overrides(Cell("x", "llm-only", 0.0, 1.0, 0), tmp_path / "t", tmp_path / "d", 300)
-    assert llm["training.train_corpus"] == "corpora.hybrid_random" and llm["corpora.hybrid_random.merger.llm_key"] == "llm"
+    assert (
+        llm["training.train_corpus"] == "corpora.hybrid_random"
+        and llm["corpora.hybrid_random.merger.llm_key"] == "llm"
+    )
 
 
 def test_samples_show_every_layer(tmp_path):
@@ -134,7 +200,8 @@ def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
     train = _corpus(tmp_path / "train.spacy", 24)
     data = _data(tmp_path, train)
     cells = [
-        Cell("toy", "hybrid-label-mixing", 0.4, 1.0, 0), Cell("toy", "human-omit", 0.4, 1.0, 0),
+        Cell("toy", "hybrid-label-mixing", 0.4, 1.0, 0),
+        Cell("toy", "human-omit", 0.4, 1.0, 0),
         Cell("toy", "hybrid-lambda-mixing", 0.4, 1.0, 0),
     ]
     config = ROOT / "configs" / "ner_soft_cpu.cfg"
@@ -142,18 +209,26 @@ def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
     results = run_grid(cells, data, train, train, config, 6, Costs(0.1, 0.01), out)
     assert len(results) == 3
     written = json.loads((out / "cells" / "hybrid-label-mixing_r0.4_b1_s0.json").read_text())
-    assert written["condition"] == "hybrid-label-mixing" and written["annotator"] == "llm" and written["steps"] == 6
+    assert (
+        written["condition"] == "hybrid-label-mixing"
+        and written["annotator"] == "llm"
+        and written["steps"] == 6
+    )
     # No calibration file given: the biased fallback, said in the result; the
     # human-only model of the same setting was trained first as the teacher.
     assert 0.0 <= written["scores"]["f"] <= 1.0 and written["calibration"]["biased"] is True
     assert written["calibration"]["teacher"] == "human-omit_r0.4_b1_s0"
     assert (data.teacher_dir(Cell("toy", "human-omit", 0.4, 1.0, 0)) / "meta.json").exists()
-    lambdas = json.loads((out / "cells" / "hybrid-lambda-mixing_r0.4_b1_s0.json").read_text())["lambdas"]
+    lambdas = json.loads((out / "cells" / "hybrid-lambda-mixing_r0.4_b1_s0.json").read_text())[
+        "lambdas"
+    ]
     assert set(lambdas) == {"PER", "LOC", "ORG", "MISC"}
     assert "lambdas" not in json.loads((out / "cells" / "human-omit_r0.4_b1_s0.json").read_text())
     assert written["cost"]["llm"] == pytest.approx(0.24) and written["train_sentences"] == 24
     assert not (tmp_path / "work" / "models" / "toy" / "human-omit_r0.4_b1_s0").exists()
-    assert run_grid(cells, data, train, train, config, 6, Costs(), out) == []  # resumes: nothing left
+    assert (
+        run_grid(cells, data, train, train, config, 6, Costs(), out) == []
+    )  # resumes: nothing left
 
 
 def test_a_failing_training_names_the_cell_and_its_log(tmp_path):
@@ -161,7 +236,20 @@ def test_a_failing_training_names_the_cell_and_its_log(tmp_path):
     data = _data(tmp_path, train)
     cell = Cell("toy", "human-omit", 0.4, 1.0, 0)
     config = ROOT / "configs" / "ner_soft_cpu.cfg"
-    with pytest.raises(HybridNerError, match=r"human-omit_r0.4_b1_s0: training with .*ner_soft_cpu.cfg failed .*human-omit_r0.4_b1_s0.log"):
-        run_grid([cell], data, train, train, config, 2, Costs(), tmp_path / "m", overrides={"components.ner.factory": "no_such_factory"})
+    with pytest.raises(
+        HybridNerError,
+        match=r"human-omit_r0.4_b1_s0: training with .*ner_soft_cpu.cfg failed .*human-omit_r0.4_b1_s0.log",
+    ):
+        run_grid(
+            [cell],
+            data,
+            train,
+            train,
+            config,
+            2,
+            Costs(),
+            tmp_path / "m",
+            overrides={"components.ner.factory": "no_such_factory"},
+        )
     assert (tmp_path / "work" / "logs" / "toy" / "human-omit_r0.4_b1_s0.log").exists()
     assert not (tmp_path / "m" / "cells" / "human-omit_r0.4_b1_s0.json").exists()

@@ -1,7 +1,6 @@
 from typing import Dict, List, Tuple
 
 import pytest
-import spacy
 from spacy.tokens import Doc, Span
 
 from .llm_test_server import ScriptedOpenAIServer, query_sentence

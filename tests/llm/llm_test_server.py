@@ -8,6 +8,7 @@ from a queue, one per request: ``slow:S`` (answer after S seconds),
 more bytes than sent), ``garbage`` (200 with a body that is not JSON).
 It records every request and the highest number served at once.
 """
+
 import json
 import re
 import threading
@@ -20,6 +21,8 @@ class _Server(ThreadingHTTPServer):
     # The default listen backlog (5) drops connections when more requests
     # arrive at once; the client then retries a second later.
     request_queue_size = 128
+
+
 from typing import Callable, Deque, Dict, List, Optional
 
 _QUERY = re.compile(r"Input: (.*)\nOutput:\s*$", re.S)
@@ -39,8 +42,12 @@ class ScriptedOpenAIServer:
     model (str): The model id listed by ``/v1/models``.
     """
 
-    def __init__(self, answer: Callable[[str], str] = lambda prompt: "None", latency: float = 0.0,
-                 model: str = "scripted") -> None:
+    def __init__(
+        self,
+        answer: Callable[[str], str] = lambda prompt: "None",
+        latency: float = 0.0,
+        model: str = "scripted",
+    ) -> None:
         self.answer = answer
         self.latency = latency
         self.model = model
@@ -98,8 +105,13 @@ def _handler_for(server: ScriptedOpenAIServer):
         def log_message(self, *args) -> None:  # keep test output clean
             pass
 
-        def _send(self, status: int, body: bytes, headers: Optional[Dict[str, str]] = None,
-                  length: Optional[int] = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            headers: Optional[Dict[str, str]] = None,
+            length: Optional[int] = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -111,7 +123,9 @@ def _handler_for(server: ScriptedOpenAIServer):
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
-                self._send(200, json.dumps({"data": [{"id": server.model, "object": "model"}]}).encode())
+                self._send(
+                    200, json.dumps({"data": [{"id": server.model, "object": "model"}]}).encode()
+                )
             else:
                 self._send(404, b'{"error": {"message": "not found"}}')
 
@@ -130,7 +144,9 @@ def _handler_for(server: ScriptedOpenAIServer):
             if kind == "slow":
                 time.sleep(float(arg))
             elif kind == "429":
-                self._send(429, b'{"error": {"message": "rate limited"}}', {"Retry-After": arg or "1"})
+                self._send(
+                    429, b'{"error": {"message": "rate limited"}}', {"Retry-After": arg or "1"}
+                )
                 return
             elif kind in ("500", "503"):
                 self._send(int(kind), b'{"error": {"message": "server error"}}')
@@ -146,11 +162,24 @@ def _handler_for(server: ScriptedOpenAIServer):
                 time.sleep(server.latency)
             prompt = payload["messages"][-1]["content"]
             text = server.answer(prompt)
-            body = json.dumps({
-                "id": "chatcmpl-test", "object": "chat.completion", "model": payload.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": max(1, len(text) // 4)},
-            }).encode()
+            body = json.dumps(
+                {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "model": payload.get("model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": len(prompt) // 4,
+                        "completion_tokens": max(1, len(text) // 4),
+                    },
+                }
+            ).encode()
             if kind == "truncate":
                 self.close_connection = True
                 self._send(200, body[: len(body) // 2], length=len(body))

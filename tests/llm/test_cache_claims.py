@@ -1,4 +1,5 @@
 """Processes sharing one prompt cache send each prompt once (claims)."""
+
 import json
 import os
 import subprocess
@@ -12,7 +13,13 @@ import spacy
 
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.corpus.conll import read_conll
-from hybrid_ner.llm.cache import CLAIM_ANSWERED, CLAIM_BUSY, CLAIM_CLAIMED, CachedAnswer, PromptCache
+from hybrid_ner.llm.cache import (
+    CLAIM_ANSWERED,
+    CLAIM_BUSY,
+    CLAIM_CLAIMED,
+    CachedAnswer,
+    PromptCache,
+)
 from hybrid_ner.llm.model import create_openai_compatible_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +63,19 @@ def test_two_processes_on_one_cache_send_each_prompt_once(server, tmp_path):
     server.latency = 0.1  # alone, one process needs ~1 s: the two overlap
     ready = tmp_path / "ready"
     ready.mkdir()
-    args = [sys.executable, "-c", CHILD, server.base_url, str(tmp_path / "cache.sqlite"), str(ready), str(len(PROMPTS))]
-    children = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-                for _ in range(2)]
+    args = [
+        sys.executable,
+        "-c",
+        CHILD,
+        server.base_url,
+        str(tmp_path / "cache.sqlite"),
+        str(ready),
+        str(len(PROMPTS)),
+    ]
+    children = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        for _ in range(2)
+    ]
     results = []
     for child in children:
         out, err = child.communicate(timeout=120)
@@ -80,15 +97,37 @@ def test_two_propose_runs_on_one_cache_send_each_prompt_once(server, tmp_path):
     server.answer = lambda prompt: "None"
     server.latency = 0.1
     # The bundled corpus, not a generated file: CI starts from a clean checkout.
-    docs = read_conll(ROOT / "corpus" / "wikigold" / "wikigold.conll.txt", spacy.blank("en").vocab).docs[:60]
+    docs = read_conll(
+        ROOT / "corpus" / "wikigold" / "wikigold.conll.txt", spacy.blank("en").vocab
+    ).docs[:60]
     gold = tmp_path / "gold.spacy"
     write_docbin(gold, docs)
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "hybrid_ner", "propose", str(gold), str(tmp_path / f"out{i}.spacy"),
-             "--base-url", server.base_url, "--model", "scripted", "--api-key-env", "", "--k", "0",
-             "--concurrency", "4", "--cache", str(tmp_path / "cache.sqlite")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "hybrid_ner",
+                "propose",
+                str(gold),
+                str(tmp_path / f"out{i}.spacy"),
+                "--base-url",
+                server.base_url,
+                "--model",
+                "scripted",
+                "--api-key-env",
+                "",
+                "--k",
+                "0",
+                "--concurrency",
+                "4",
+                "--cache",
+                str(tmp_path / "cache.sqlite"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
             env={**os.environ, "TQDM_DISABLE": "1"},
         )
         for i in range(2)
@@ -103,13 +142,20 @@ def test_two_propose_runs_on_one_cache_send_each_prompt_once(server, tmp_path):
 def test_a_live_claim_is_waited_for_not_sent(server, tmp_path):
     server.answer = echo
     path = tmp_path / "cache.sqlite"
-    model = create_openai_compatible_model(base_url=server.base_url, model="scripted", api_key_env=None,
-                                           concurrency=2, cache=PromptCache(path))
+    model = create_openai_compatible_model(
+        base_url=server.base_url,
+        model="scripted",
+        api_key_env=None,
+        concurrency=2,
+        cache=PromptCache(path),
+    )
     other = PromptCache(path)  # another owner: in real use another process
     key = model.key(PROMPTS[0])
     assert other.claim(key) == (CLAIM_CLAIMED, None)
     result = {}
-    call = threading.Thread(target=lambda: result.update(answers=model([[PROMPTS[0]], [PROMPTS[1]]])))
+    call = threading.Thread(
+        target=lambda: result.update(answers=model([[PROMPTS[0]], [PROMPTS[1]]]))
+    )
     call.start()
     time.sleep(0.5)
     assert sent_prompts(server) == [PROMPTS[1]]  # the claimed one waits
@@ -124,8 +170,13 @@ def test_a_live_claim_is_waited_for_not_sent(server, tmp_path):
 def test_a_released_claim_is_taken_over(server, tmp_path):
     server.answer = echo
     path = tmp_path / "cache.sqlite"
-    model = create_openai_compatible_model(base_url=server.base_url, model="scripted", api_key_env=None,
-                                           concurrency=2, cache=PromptCache(path))
+    model = create_openai_compatible_model(
+        base_url=server.base_url,
+        model="scripted",
+        api_key_env=None,
+        concurrency=2,
+        cache=PromptCache(path),
+    )
     other = PromptCache(path)
     key = model.key(PROMPTS[0])
     other.claim(key)
@@ -143,9 +194,13 @@ def test_a_released_claim_is_taken_over(server, tmp_path):
 def test_claims_of_a_killed_process_are_taken_over_at_once(tmp_path):
     path = tmp_path / "cache.sqlite"
     killed = subprocess.run(
-        [sys.executable, "-c",
-         "import os, signal, sys\nfrom hybrid_ner.llm.cache import PromptCache\n"
-         "PromptCache(sys.argv[1]).claim('k')\nos.kill(os.getpid(), signal.SIGKILL)", str(path)],
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys\nfrom hybrid_ner.llm.cache import PromptCache\n"
+            "PromptCache(sys.argv[1]).claim('k')\nos.kill(os.getpid(), signal.SIGKILL)",
+            str(path),
+        ],
         cwd=ROOT,
     )
     assert killed.returncode == -9
@@ -177,8 +232,14 @@ def test_a_model_keeps_its_claims_alive_during_long_requests(server, tmp_path):
     server.answer = echo
     server.latency = 1.0
     path = tmp_path / "cache.sqlite"
-    model = create_openai_compatible_model(base_url=server.base_url, model="scripted", api_key_env=None,
-                                           concurrency=1, timeout=10.0, cache=PromptCache(path, claim_timeout=0.4))
+    model = create_openai_compatible_model(
+        base_url=server.base_url,
+        model="scripted",
+        api_key_env=None,
+        concurrency=1,
+        timeout=10.0,
+        cache=PromptCache(path, claim_timeout=0.4),
+    )
     other = PromptCache(path, claim_timeout=0.4)
     call = threading.Thread(target=lambda: model([[PROMPTS[0]]]))
     call.start()

@@ -1,11 +1,16 @@
 import pytest
 from spacy.tokens import Span
 
-from hybrid_ner.layers import HUMAN_ANNOTATED
 from hybrid_ner.errors import HybridNerError
+from hybrid_ner.layers import HUMAN_ANNOTATED
 from hybrid_ner.llm.fewshot import SentenceEmbedder, SimilarExamples, usable_as_example
 from hybrid_ner.llm.parsing import parse_lines, parse_marked
-from hybrid_ner.llm.prompts import DEFAULT_DEFINITIONS, PerTypePrompt, SingleQueryPrompt, mark_entities
+from hybrid_ner.llm.prompts import (
+    DEFAULT_DEFINITIONS,
+    PerTypePrompt,
+    SingleQueryPrompt,
+    mark_entities,
+)
 
 from .conftest import SENTENCES, make_doc
 
@@ -18,9 +23,11 @@ def embedder():
 
 
 def test_embeddings_are_unit_vectors_and_similar_sentences_are_close(embedder):
-    vectors = embedder(["The striker scored twice .", "The forward scored two goals .", "Stock prices fell ."])
+    vectors = embedder(
+        ["The striker scored twice .", "The forward scored two goals .", "Stock prices fell ."]
+    )
     assert vectors.shape == (3, 384)
-    assert abs(float((vectors ** 2).sum(1).mean()) - 1.0) < 1e-4
+    assert abs(float((vectors**2).sum(1).mean()) - 1.0) < 1e-4
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 
 
@@ -52,18 +59,24 @@ def test_pool_skips_docs_without_complete_annotation(nlp, embedder):
 def test_per_type_prompt_round_trip(nlp):
     example = make_doc(nlp, *SENTENCES[0])
     assert mark_entities(example, "PER") == "@@Angela Merkel## met @@Emmanuel Macron## in Paris ."
-    prompt = PerTypePrompt().render("Macron visited Rome .", [example], LABELS, DEFAULT_DEFINITIONS, "LOC")
+    prompt = PerTypePrompt().render(
+        "Macron visited Rome .", [example], LABELS, DEFAULT_DEFINITIONS, "LOC"
+    )
     assert "label LOC entities" in prompt and DEFAULT_DEFINITIONS["LOC"] in prompt
     assert "Output: Angela Merkel met Emmanuel Macron in @@Paris## ." in prompt
     assert prompt.endswith("Input: Macron visited Rome .\nOutput:")
     # The gold answer parses back to the gold entities.
     parsed = parse_marked(example.text, mark_entities(example, "PER"), "PER")
-    assert [(m.start, m.end) for m in parsed.mentions] == [(e.start_char, e.end_char) for e in example.ents[:2]]
+    assert [(m.start, m.end) for m in parsed.mentions] == [
+        (e.start_char, e.end_char) for e in example.ents[:2]
+    ]
 
 
 def test_single_query_prompt_round_trip(nlp):
     examples = [make_doc(nlp, *SENTENCES[4]), make_doc(nlp, *SENTENCES[1])]
-    prompt = SingleQueryPrompt().render("Bosch is in Stuttgart .", examples, LABELS, DEFAULT_DEFINITIONS, None)
+    prompt = SingleQueryPrompt().render(
+        "Bosch is in Stuttgart .", examples, LABELS, DEFAULT_DEFINITIONS, None
+    )
     assert "Input: It rained all day .\nOutput: None" in prompt
     assert "Output:\nORG: Siemens\nLOC: Berlin" in prompt
     for label in LABELS:
@@ -71,7 +84,8 @@ def test_single_query_prompt_round_trip(nlp):
     answer = SingleQueryPrompt.answer_for(examples[1], LABELS)
     parsed = parse_lines(examples[1].text, answer, LABELS)
     assert [(m.start, m.end, m.label) for m in parsed.mentions] == [
-        (e.start_char, e.end_char, e.label_) for e in examples[1].ents]
+        (e.start_char, e.end_char, e.label_) for e in examples[1].ents
+    ]
 
 
 def test_prompts_share_the_instruction_prefix(nlp):

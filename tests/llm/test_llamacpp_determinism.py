@@ -8,6 +8,7 @@ and reuses the cache only in whole blocks: these tests run the real embedded
 model (one thread, short answers) on prompts sharing long prefixes, in several
 orders, and against a fresh model per prompt.
 """
+
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -131,7 +132,9 @@ def test_answers_do_not_depend_on_the_order_of_requests(weights):
         # evaluated evals are exactly its last blocks, whatever was reused.
         for request in recorder.requests:
             expected = _segments(request["prompt_tokens"], block)
-            assert request["evals"] == expected[len(expected) - len(request["evals"]):], f"order {name}"
+            assert request["evals"] == expected[len(expected) - len(request["evals"]) :], (
+                f"order {name}"
+            )
         if name == "C":
             # The shared prefixes are still reused, in whole blocks.
             assert recorder.evaluated() < 0.7 * recorder.prompt_tokens(), recorder.requests

@@ -11,9 +11,15 @@ PROMPTS = [[f"Input: sentence {i} .\nOutput:"] for i in range(10)]
 
 def make_model(server, tmp_path, budget=None, concurrency=4, cache=True):
     return create_openai_compatible_model(
-        base_url=server.base_url, model="scripted", api_key_env=None, concurrency=concurrency,
-        backoff=0.01, max_tries=2, timeout=5.0,
-        cache=PromptCache(tmp_path / "cache.sqlite") if cache else None, budget=budget,
+        base_url=server.base_url,
+        model="scripted",
+        api_key_env=None,
+        concurrency=concurrency,
+        backoff=0.01,
+        max_tries=2,
+        timeout=5.0,
+        cache=PromptCache(tmp_path / "cache.sqlite") if cache else None,
+        budget=budget,
     )
 
 

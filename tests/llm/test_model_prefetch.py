@@ -1,4 +1,5 @@
 """ChatModel.prefetch: requests stay in flight across spacy-llm batches."""
+
 import signal
 import threading
 import time
@@ -18,9 +19,15 @@ PROMPTS = [f"Input: sentence {i} .\nOutput:" for i in range(16)]
 
 def make_model(server, tmp_path, concurrency=8, cache=True, budget=None):
     return create_openai_compatible_model(
-        base_url=server.base_url, model="scripted", api_key_env=None, concurrency=concurrency,
-        backoff=0.01, max_tries=2, timeout=5.0,
-        cache=PromptCache(tmp_path / "cache.sqlite") if cache else None, budget=budget,
+        base_url=server.base_url,
+        model="scripted",
+        api_key_env=None,
+        concurrency=concurrency,
+        backoff=0.01,
+        max_tries=2,
+        timeout=5.0,
+        cache=PromptCache(tmp_path / "cache.sqlite") if cache else None,
+        budget=budget,
     )
 
 
@@ -36,7 +43,7 @@ def echo(prompt: str) -> str:
 
 def batches(prompts, size):
     """spacy-llm's shape: per batch, one list of prompts per Doc."""
-    return [[[p] for p in prompts[i:i + size]] for i in range(0, len(prompts), size)]
+    return [[[p] for p in prompts[i : i + size]] for i in range(0, len(prompts), size)]
 
 
 def test_prefetched_requests_run_across_batches(server, tmp_path):
@@ -48,7 +55,7 @@ def test_prefetched_requests_run_across_batches(server, tmp_path):
     answers = [model(batch) for batch in batches(PROMPTS, 2)]
     # Batches of 2 alone never have more than 2 requests open; prefetched, 4 are.
     assert server.max_concurrent == 4
-    assert answers == [[[echo(p)] for p in PROMPTS[i:i + 2]] for i in range(0, 16, 2)]
+    assert answers == [[[echo(p)] for p in PROMPTS[i : i + 2]] for i in range(0, 16, 2)]
     assert len(server.requests) == 16 and model.usage.requests == 16
     model.close()
 
@@ -74,7 +81,7 @@ def test_prefetch_dedups_skips_cached_and_counts_progress(server, tmp_path):
     prompts = PROMPTS[:8] + PROMPTS[4:8]  # 4 cached, 4 new, the new ones twice
     assert model.prefetch(prompts) == 4
     answers = [model(batch) for batch in batches(prompts, 4)]
-    assert answers == [[[echo(p)] for p in prompts[i:i + 4]] for i in range(0, 12, 4)]
+    assert answers == [[[echo(p)] for p in prompts[i : i + 4]] for i in range(0, 12, 4)]
     assert len(server.requests) == 8  # 4 by the first model, 4 now: each once
     assert model.usage.requests == 4 and model.usage.cache_hits == 4
     assert sum(ticks) == len(prompts)  # one tick per prompt of a call
@@ -85,7 +92,9 @@ def test_a_call_may_ask_for_prompts_not_prefetched(server, tmp_path):
     server.answer = echo
     model = make_model(server, tmp_path, cache=False)
     model.prefetch(PROMPTS[:4])
-    assert model([["Input: other\nOutput:", PROMPTS[0]]]) == [["answer to Input: other", echo(PROMPTS[0])]]
+    assert model([["Input: other\nOutput:", PROMPTS[0]]]) == [
+        ["answer to Input: other", echo(PROMPTS[0])]
+    ]
     assert model([[p] for p in PROMPTS[1:4]]) == [[echo(p)] for p in PROMPTS[1:4]]
     assert len(server.requests) == 5
     model.close()
@@ -163,8 +172,23 @@ def test_propose_cli_prefetches_across_batches(server, tmp_path, gold_docs):
     server.latency = 0.3
     gold = tmp_path / "gold.spacy"
     write_docbin(gold, gold_docs)
-    args = ["propose", gold, tmp_path / "out.spacy", "--base-url", server.base_url, "--model", "scripted",
-            "--api-key-env", "", "--cache", tmp_path / "cache.sqlite", "--concurrency", 4, "--batch-size", 2]
+    args = [
+        "propose",
+        gold,
+        tmp_path / "out.spacy",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "scripted",
+        "--api-key-env",
+        "",
+        "--cache",
+        tmp_path / "cache.sqlite",
+        "--concurrency",
+        4,
+        "--batch-size",
+        2,
+    ]
     try:
         main([str(a) for a in args])
     except SystemExit as exit_:
@@ -188,7 +212,9 @@ def test_ctrl_c_lets_the_requests_in_flight_finish(server, tmp_path, default_sig
     model = make_model(server, tmp_path, concurrency=4)
     model.prefetch(PROMPTS)
     main = threading.main_thread().ident
-    timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))  # Ctrl+C while the call waits
+    timer = threading.Timer(
+        0.3, signal.pthread_kill, (main, signal.SIGINT)
+    )  # Ctrl+C while the call waits
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         model([[p] for p in PROMPTS[:8]])

@@ -37,8 +37,15 @@ def test_answer_usage_and_payload(server, monkeypatch):
 
 @pytest.mark.parametrize(
     "fault,kind",
-    [("500", "http_500"), ("503", "http_503"), ("429:0", "http_429"), ("drop", "dropped_connection"),
-     ("truncate", "truncated_body"), ("garbage", "invalid_body"), ("slow:1.5", "timeout")],
+    [
+        ("500", "http_500"),
+        ("503", "http_503"),
+        ("429:0", "http_429"),
+        ("drop", "dropped_connection"),
+        ("truncate", "truncated_body"),
+        ("garbage", "invalid_body"),
+        ("slow:1.5", "timeout"),
+    ],
 )
 def test_transient_faults_are_retried(server, fault, kind):
     server.answer = lambda prompt: "ok"
@@ -75,7 +82,9 @@ def test_client_errors_are_not_retried(server):
 
 
 def test_connection_refused_is_a_clear_error():
-    client = OpenAICompatibleClient("http://127.0.0.1:9/v1", "x", api_key_env=None, max_tries=2, backoff=0.01)
+    client = OpenAICompatibleClient(
+        "http://127.0.0.1:9/v1", "x", api_key_env=None, max_tries=2, backoff=0.01
+    )
     with pytest.raises(LLMRequestError) as err:
         client.complete(MESSAGES, PARAMS, Usage())
     assert err.value.kind == "connection" and "127.0.0.1:9" in str(err.value)

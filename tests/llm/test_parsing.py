@@ -4,7 +4,7 @@ LABELS = ["PER", "ORG", "LOC", "MISC"]
 
 
 def spans(text, result):
-    return [(text[m.start:m.end], m.label) for m in result.mentions]
+    return [(text[m.start : m.end], m.label) for m in result.mentions]
 
 
 def test_marked_basic_and_right_occurrence():
@@ -52,8 +52,10 @@ def test_marked_garbage_and_invented_continuation():
 
 def test_marked_answer_that_repeats_examples_first():
     text = "Caloi made bicycles in Brazil ."
-    answer = ("Teams from outside @@Montreal## travelled .\n\nThe AHAC met .\n"
-              "@@Caloi## made bicycles in Brazil .")
+    answer = (
+        "Teams from outside @@Montreal## travelled .\n\nThe AHAC met .\n"
+        "@@Caloi## made bicycles in Brazil ."
+    )
     result = parse_marked(text, answer, "ORG")
     assert spans(text, result) == [("Caloi", "ORG")] and not result.dropped
 
@@ -62,7 +64,11 @@ def test_lines_format_variants():
     text = "Angela Merkel met Emmanuel Macron in Paris ."
     answer = "- PERSON: Angela Merkel\n2. per | emmanuel macron\nLOC: Paris\nLOC: Paris\nGPE: Paris"
     result = parse_lines(text, answer, LABELS, aliases={"PERSON": "PER", "GPE": "LOC"})
-    assert spans(text, result) == [("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Paris", "LOC")]
+    assert spans(text, result) == [
+        ("Angela Merkel", "PER"),
+        ("Emmanuel Macron", "PER"),
+        ("Paris", "LOC"),
+    ]
     assert result.dropped == {"duplicate": 2}
 
 
@@ -91,7 +97,9 @@ def test_lines_several_items_on_one_line():
 
 def test_lines_json_answers():
     text = "Siemens opened a plant in Berlin ."
-    fenced = '```json\n[{"text": "Siemens", "label": "ORG"}, {"text": "Berlin", "type": "LOC"}, 3]\n```'
+    fenced = (
+        '```json\n[{"text": "Siemens", "label": "ORG"}, {"text": "Berlin", "type": "LOC"}, 3]\n```'
+    )
     result = parse_lines(text, fenced, LABELS)
     assert spans(text, result) == [("Siemens", "ORG"), ("Berlin", "LOC")]
     assert result.dropped == {"empty": 1}

@@ -8,9 +8,9 @@ import time
 import pytest
 import srsly
 
-from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.layers import LLM_KEY
 
 from .conftest import gold_answers, lines_answerer, make_doc
 
@@ -31,19 +31,36 @@ def gold_file(tmp_path, gold_docs):
 
 
 def backend(server, tmp_path):
-    return ["--base-url", server.base_url, "--model", "scripted", "--api-key-env", "",
-            "--cache", tmp_path / "cache.sqlite"]
+    return [
+        "--base-url",
+        server.base_url,
+        "--model",
+        "scripted",
+        "--api-key-env",
+        "",
+        "--cache",
+        tmp_path / "cache.sqlite",
+    ]
 
 
 def test_propose_against_a_server(server, tmp_path, gold_file, gold_docs, nlp, capsys):
     server.answer = lines_answerer(gold_answers(gold_docs))
     out = tmp_path / "out.spacy"
-    code = run_cli("propose", gold_file, out, *backend(server, tmp_path), "--concurrency", 3,
-                   "--usage-out", tmp_path / "usage.json")
+    code = run_cli(
+        "propose",
+        gold_file,
+        out,
+        *backend(server, tmp_path),
+        "--concurrency",
+        3,
+        "--usage-out",
+        tmp_path / "usage.json",
+    )
     assert code == 0
     docs = read_docbin(out, nlp.vocab)
     assert [[(s.text, s.label_) for s in d.spans[LLM_KEY]] for d in docs] == [
-        [(e.text, e.label_) for e in d.ents] for d in gold_docs]
+        [(e.text, e.label_) for e in d.ents] for d in gold_docs
+    ]
     usage = srsly.read_json(tmp_path / "usage.json")
     assert usage["requests"] == 5 and usage["model"].startswith("openai-compatible:")
     assert "Wrote 5 sentences" in capsys.readouterr().out
@@ -51,18 +68,41 @@ def test_propose_against_a_server(server, tmp_path, gold_file, gold_docs, nlp, c
 
 def test_dry_run_sends_nothing(server, tmp_path, gold_file, capsys):
     out = tmp_path / "out.spacy"
-    code = run_cli("propose", gold_file, out, *backend(server, tmp_path), "--dry-run",
-                   "--query", "per-type", "--price-in", 1.0, "--price-out", 2.0)
+    code = run_cli(
+        "propose",
+        gold_file,
+        out,
+        *backend(server, tmp_path),
+        "--dry-run",
+        "--query",
+        "per-type",
+        "--price-in",
+        1.0,
+        "--price-out",
+        2.0,
+    )
     assert code == 0 and server.requests == [] and not out.exists()
     printed = capsys.readouterr().out
     assert "Dry run" in printed and "to send" in printed  # the figures: test_task.py
 
 
-def test_budget_stops_cleanly_and_rerun_resumes(server, tmp_path, gold_file, gold_docs, nlp, capsys):
+def test_budget_stops_cleanly_and_rerun_resumes(
+    server, tmp_path, gold_file, gold_docs, nlp, capsys
+):
     server.answer = lines_answerer(gold_answers(gold_docs))
     out = tmp_path / "out.spacy"
-    code = run_cli("propose", gold_file, out, *backend(server, tmp_path), "--max-requests", 3,
-                   "--concurrency", 1, "--batch-size", 2)
+    code = run_cli(
+        "propose",
+        gold_file,
+        out,
+        *backend(server, tmp_path),
+        "--max-requests",
+        3,
+        "--concurrency",
+        1,
+        "--batch-size",
+        2,
+    )
     assert code == 3  # partial: budget reached
     assert len(read_docbin(out, nlp.vocab)) == 2  # the finished batch was saved
     assert len(server.requests) == 3
@@ -72,18 +112,47 @@ def test_budget_stops_cleanly_and_rerun_resumes(server, tmp_path, gold_file, gol
 
 def cli_output(*args) -> subprocess.CompletedProcess:
     """Run the CLI in a subprocess: what a user sees, exit code and all."""
-    return subprocess.run([sys.executable, "-m", "hybrid_ner", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "hybrid_ner", *map(str, args)], capture_output=True, text=True
+    )
 
 
 def test_errors_are_one_clear_line(tmp_path, server, gold_file):
     (tmp_path / "bad.spacy").write_text("not a docbin")
     checks = [
-        (["propose", tmp_path / "missing.spacy", tmp_path / "o.spacy", "--base-url", server.base_url],
-         "--base-url and --model go together"),
-        (["propose", tmp_path / "bad.spacy", tmp_path / "o.spacy", "--base-url", server.base_url, "--model", "m"],
-         "bad.spacy: not a spaCy DocBin"),
-        (["propose", gold_file, tmp_path / "o.spacy", *backend(server, tmp_path), "--max-requests", 1],
-         "Budget reached"),
+        (
+            [
+                "propose",
+                tmp_path / "missing.spacy",
+                tmp_path / "o.spacy",
+                "--base-url",
+                server.base_url,
+            ],
+            "--base-url and --model go together",
+        ),
+        (
+            [
+                "propose",
+                tmp_path / "bad.spacy",
+                tmp_path / "o.spacy",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "m",
+            ],
+            "bad.spacy: not a spaCy DocBin",
+        ),
+        (
+            [
+                "propose",
+                gold_file,
+                tmp_path / "o.spacy",
+                *backend(server, tmp_path),
+                "--max-requests",
+                1,
+            ],
+            "Budget reached",
+        ),
     ]
     for args, expected in checks:
         result = cli_output(*args)
@@ -109,13 +178,32 @@ def test_kill_9_loses_only_requests_in_flight(tmp_path, nlp):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     docs = [make_doc(nlp, f"Sentence number {i} is here .", []) for i in range(30)]
     write_docbin(tmp_path / "in.spacy", docs)
-    server = subprocess.Popen([sys.executable, "-c", SLOW_SERVER, root], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SERVER, root], stdout=subprocess.PIPE, text=True
+    )
     try:
         base_url = server.stdout.readline().strip()
         cache = tmp_path / "cache.sqlite"
-        args = [sys.executable, "-m", "hybrid_ner", "propose", str(tmp_path / "in.spacy"), str(tmp_path / "out.spacy"),
-                "--base-url", base_url, "--model", "m", "--api-key-env", "", "--cache", str(cache),
-                "--concurrency", "2", "--usage-out", str(tmp_path / "usage.json")]
+        args = [
+            sys.executable,
+            "-m",
+            "hybrid_ner",
+            "propose",
+            str(tmp_path / "in.spacy"),
+            str(tmp_path / "out.spacy"),
+            "--base-url",
+            base_url,
+            "--model",
+            "m",
+            "--api-key-env",
+            "",
+            "--cache",
+            str(cache),
+            "--concurrency",
+            "2",
+            "--usage-out",
+            str(tmp_path / "usage.json"),
+        ]
         run = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while time.time() < deadline and _rows(cache) < 6:

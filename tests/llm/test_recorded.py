@@ -1,13 +1,14 @@
 """Recorded answers: exported from the prompt cache, replayed as cache hits."""
+
 import gzip
 import json
 
 import pytest
 import srsly
 
-from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.corpus import read_docbin
 from hybrid_ner.errors import HybridNerError
+from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.llm.cache import CachedAnswer, PromptCache
 from hybrid_ner.llm.recorded import RecordedAnswers, cache_rows, write_recorded
 
@@ -17,7 +18,12 @@ from .test_propose_cli import backend, gold_file, run_cli  # noqa: F401  (gold_f
 
 def test_roundtrip_and_replay_without_replacing(tmp_path):
     cache = PromptCache(tmp_path / "a.sqlite")
-    cache.put("k1", "m", {"messages": [{"role": "user", "content": "x"}], "params": {}}, CachedAnswer("PER: Ada", 10, 3))
+    cache.put(
+        "k1",
+        "m",
+        {"messages": [{"role": "user", "content": "x"}], "params": {}},
+        CachedAnswer("PER: Ada", 10, 3),
+    )
     cache.put("k2", "m", {"messages": [], "params": {}}, CachedAnswer("None", 7, 1))
     cache.close()
     out = tmp_path / "rec.jsonl.gz"
@@ -26,7 +32,9 @@ def test_roundtrip_and_replay_without_replacing(tmp_path):
     write_recorded(out, cache_rows(tmp_path / "a.sqlite", ["k1", "k2"]), {"model": "m"})
     assert out.read_bytes() == first  # sorted, no timestamp: reproducible
     recorded = RecordedAnswers(out)
-    assert recorded.get("k1") == CachedAnswer("PER: Ada", 10, 3) and recorded.provenance == {"model": "m"}
+    assert recorded.get("k1") == CachedAnswer("PER: Ada", 10, 3) and recorded.provenance == {
+        "model": "m"
+    }
     other = PromptCache(tmp_path / "b.sqlite")
     other.put("k1", "m", {"messages": [], "params": {}}, CachedAnswer("own answer", 1, 1))
     other.close()
@@ -40,7 +48,12 @@ def test_roundtrip_and_replay_without_replacing(tmp_path):
 def test_a_broken_recording_is_one_clear_error(tmp_path):
     bad = tmp_path / "bad.jsonl.gz"
     with gzip.open(bad, "wt") as handle:
-        handle.write(json.dumps({"format": "hybrid-ner-recorded-answers", "version": 1, "provenance": {"m": 1}}) + "\n")
+        handle.write(
+            json.dumps(
+                {"format": "hybrid-ner-recorded-answers", "version": 1, "provenance": {"m": 1}}
+            )
+            + "\n"
+        )
         handle.write(json.dumps({"key": "k", "response": "x"}) + "\n")
     with pytest.raises(HybridNerError, match=r"bad.jsonl.gz:2: a recorded answer needs"):
         PromptCache(tmp_path / "c.sqlite", recorded=bad).get("k")
@@ -49,7 +62,9 @@ def test_a_broken_recording_is_one_clear_error(tmp_path):
         RecordedAnswers(tmp_path / "plain.jsonl.gz").rows()
 
 
-def test_a_recorded_run_sends_nothing_and_writes_the_same_output(server, tmp_path, gold_file, gold_docs, nlp):
+def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
+    server, tmp_path, gold_file, gold_docs, nlp
+):
     server.answer = lines_answerer(gold_answers(gold_docs))
     first = tmp_path / "first.spacy"
     assert run_cli("propose", gold_file, first, *backend(server, tmp_path)) == 0
@@ -60,20 +75,68 @@ def test_a_recorded_run_sends_nothing_and_writes_the_same_output(server, tmp_pat
     # record-answers has no --base-url: write the config propose used.
     from hybrid_ner.cli.propose import _configure
 
-    config = _configure(None, {"--base-url": server.base_url, "--model": "scripted", "--api-key-env": "",
-                               "--cache": tmp_path / "cache.sqlite"}, {})
+    config = _configure(
+        None,
+        {
+            "--base-url": server.base_url,
+            "--model": "scripted",
+            "--api-key-env": "",
+            "--cache": tmp_path / "cache.sqlite",
+        },
+        {},
+    )
     config.to_disk(tmp_path / "propose.cfg")
-    assert run_cli("record-answers", recording, gold_file, "--config", tmp_path / "propose.cfg", "--note", "test") == 0
+    assert (
+        run_cli(
+            "record-answers",
+            recording,
+            gold_file,
+            "--config",
+            tmp_path / "propose.cfg",
+            "--note",
+            "test",
+        )
+        == 0
+    )
     header = json.loads(gzip.open(recording, "rt").readline())
-    assert header["provenance"]["model"].startswith("openai-compatible:") and header["provenance"]["note"] == "test"
+    assert (
+        header["provenance"]["model"].startswith("openai-compatible:")
+        and header["provenance"]["note"] == "test"
+    )
     # A fresh cache and the recording: every prompt is a cache hit, nothing is sent.
     replayed = tmp_path / "replayed.spacy"
-    assert run_cli("propose", gold_file, replayed, *args, "--cache", tmp_path / "fresh.sqlite",
-                   "--recorded", recording, "--usage-out", tmp_path / "usage.json") == 0
+    assert (
+        run_cli(
+            "propose",
+            gold_file,
+            replayed,
+            *args,
+            "--cache",
+            tmp_path / "fresh.sqlite",
+            "--recorded",
+            recording,
+            "--usage-out",
+            tmp_path / "usage.json",
+        )
+        == 0
+    )
     assert len(server.requests) == sent
     usage = srsly.read_json(tmp_path / "usage.json")
     assert usage["requests"] == 0 and usage["cache_hits"] == len(gold_docs)
-    spans = lambda path: [[(s.start, s.end, s.label_) for s in d.spans[LLM_KEY]] for d in read_docbin(path, nlp.vocab)]
+    spans = lambda path: [
+        [(s.start, s.end, s.label_) for s in d.spans[LLM_KEY]] for d in read_docbin(path, nlp.vocab)
+    ]
     assert spans(replayed) == spans(first)
-    assert run_cli("propose", gold_file, tmp_path / "x.spacy", *args, "--cache", tmp_path / "y.sqlite",
-                   "--recorded", tmp_path / "nope.jsonl.gz") == 1
+    assert (
+        run_cli(
+            "propose",
+            gold_file,
+            tmp_path / "x.spacy",
+            *args,
+            "--cache",
+            tmp_path / "y.sqlite",
+            "--recorded",
+            tmp_path / "nope.jsonl.gz",
+        )
+        == 1
+    )

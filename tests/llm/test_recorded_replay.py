@@ -1,4 +1,5 @@
 """The committed recording of the embedded LLM replays without llama.cpp."""
+
 import json
 import os
 import subprocess
@@ -22,14 +23,37 @@ def test_recorded_dev_answers_replay_without_llama_cpp(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-c", NO_LLAMA, *map(str, args)], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=900)
+        return subprocess.run(
+            [sys.executable, "-c", NO_LLAMA, *map(str, args)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
-    assert cli("convert", ROOT / "corpus" / "wikigold" / "wikigold.conll.txt", "all.spacy").returncode == 0
+    assert (
+        cli("convert", ROOT / "corpus" / "wikigold" / "wikigold.conll.txt", "all.spacy").returncode
+        == 0
+    )
     assert cli("split", "all.spacy", ".", "--seed", "0").returncode == 0
-    result = cli("propose", "dev.spacy", "dev_llm.spacy", "--config", ROOT / "configs" / "propose_local.cfg",
-                 "--k", "4", "--query", "single", "--examples", "dev.spacy", "--recorded", RECORDING,
-                 "--usage-out", "usage.json")
+    result = cli(
+        "propose",
+        "dev.spacy",
+        "dev_llm.spacy",
+        "--config",
+        ROOT / "configs" / "propose_local.cfg",
+        "--k",
+        "4",
+        "--query",
+        "single",
+        "--examples",
+        "dev.spacy",
+        "--recorded",
+        RECORDING,
+        "--usage-out",
+        "usage.json",
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     usage = json.loads((tmp_path / "usage.json").read_text())
     assert usage["requests"] == 0 and usage["cache_hits"] == 173

@@ -3,8 +3,8 @@ import re
 import pytest
 from spacy.tokens import Span
 
-from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 from hybrid_ner.llm.config import build_pipeline, load_config, set_value, use_openai_compatible
 from hybrid_ner.llm.task import PARSE_STATS_KEY
 
@@ -49,10 +49,16 @@ def test_proposals_go_to_span_group_and_human_labels_stay(server, tmp_path, gold
     docs = list(nlp.pipe([human, unannotated]))
     assert [(e.text, e.label_) for e in docs[0].ents] == [("Angela Merkel", "PER")]
     assert [(s.text, s.label_) for s in docs[0].spans[LLM_KEY]] == [
-        ("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Paris", "LOC")]
+        ("Angela Merkel", "PER"),
+        ("Emmanuel Macron", "PER"),
+        ("Paris", "LOC"),
+    ]
     assert [(s.text, s.label_) for s in docs[0].spans[OMITTED_KEY]] == [("Emmanuel Macron", "PER")]
     assert all(token.ent_iob_ == "" for token in docs[1])  # still MISSING
-    assert [(s.text, s.label_) for s in docs[1].spans[LLM_KEY]] == [("Siemens", "ORG"), ("Berlin", "LOC")]
+    assert [(s.text, s.label_) for s in docs[1].spans[LLM_KEY]] == [
+        ("Siemens", "ORG"),
+        ("Berlin", "LOC"),
+    ]
 
 
 def test_per_type_queries_keep_overlapping_and_conflicting_proposals(server, tmp_path, gold_docs):
@@ -64,9 +70,18 @@ def test_per_type_queries_keep_overlapping_and_conflicting_proposals(server, tmp
     doc = nlp(gold_docs[3].copy())
     assert len(server.requests) == 4  # one query per label
     assert sorted((s.text, s.label_) for s in doc.spans[LLM_KEY]) == [
-        ("Chicago", "LOC"), ("Chicago Bulls", "ORG"), ("Jordan", "LOC"), ("Jordan", "PER")]
+        ("Chicago", "LOC"),
+        ("Chicago Bulls", "ORG"),
+        ("Jordan", "LOC"),
+        ("Jordan", "PER"),
+    ]
     stats = doc.user_data[PARSE_STATS_KEY]
-    assert stats["kept"] == 4 and [q["query"] for q in stats["queries"]] == ["PER", "ORG", "LOC", "MISC"]
+    assert stats["kept"] == 4 and [q["query"] for q in stats["queries"]] == [
+        "PER",
+        "ORG",
+        "LOC",
+        "MISC",
+    ]
 
 
 def test_drops_are_counted_per_doc(server, tmp_path, gold_docs):
@@ -100,24 +115,42 @@ def test_audit_trail_survives_docbin(server, tmp_path, gold_docs, nlp):
     write_docbin(tmp_path / "out.spacy", docs)
     back = read_docbin(tmp_path / "out.spacy", nlp.vocab)
     for before, after in zip(docs, back):
-        assert [(e.start, e.end, e.label_) for e in after.ents] == [(e.start, e.end, e.label_) for e in before.ents]
+        assert [(e.start, e.end, e.label_) for e in after.ents] == [
+            (e.start, e.end, e.label_) for e in before.ents
+        ]
         assert [(s.start, s.end, s.label_) for s in after.spans[LLM_KEY]] == [
-            (s.start, s.end, s.label_) for s in before.spans[LLM_KEY]]
+            (s.start, s.end, s.label_) for s in before.spans[LLM_KEY]
+        ]
         io = after.user_data["llm_io"]["llm"]
         assert io["prompt"][0].endswith(f"Input: {after.text}\nOutput:")
-        assert list(io["response"]) == [q["response"] for q in after.user_data[PARSE_STATS_KEY]["queries"]]
+        assert list(io["response"]) == [
+            q["response"] for q in after.user_data[PARSE_STATS_KEY]["queries"]
+        ]
 
 
 def test_factory_with_project_defaults(nlp, tmp_path, server, gold_docs):
     server.answer = lines_answerer(gold_answers(gold_docs))
-    component = nlp.add_pipe("hybrid_ner_llm_proposer", config={
-        "model": {"@llm_models": "hybrid_ner.OpenAICompatible.v1", "base_url": server.base_url,
-                  "model": "scripted", "api_key_env": None,
-                  "cache": {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": str(tmp_path / "c.sqlite")}},
-    })
+    component = nlp.add_pipe(
+        "hybrid_ner_llm_proposer",
+        config={
+            "model": {
+                "@llm_models": "hybrid_ner.OpenAICompatible.v1",
+                "base_url": server.base_url,
+                "model": "scripted",
+                "api_key_env": None,
+                "cache": {
+                    "@llm_misc": "hybrid_ner.PromptCache.v1",
+                    "path": str(tmp_path / "c.sqlite"),
+                },
+            },
+        },
+    )
     doc = nlp(gold_docs[2].copy())
     assert [(s.text, s.label_) for s in doc.spans[LLM_KEY]] == [
-        ("German", "MISC"), ("World Cup", "MISC"), ("Rio", "LOC")]
+        ("German", "MISC"),
+        ("World Cup", "MISC"),
+        ("Rio", "LOC"),
+    ]
     assert component.task.labels == ("PER", "ORG", "LOC", "MISC")
 
 
@@ -134,7 +167,7 @@ def test_bad_config_is_one_clear_error(tmp_path):
 
 
 def test_score_proposals(nlp):
-    from hybrid_ner.llm.evaluate import score_proposals
+    from hybrid_ner.evaluation import score_proposals
 
     from .conftest import make_doc
 
@@ -162,13 +195,26 @@ def test_spacy_llm_builtin_models_stay_usable(server, nlp, gold_docs, monkeypatc
 
     server.answer = lines_answerer(gold_answers(gold_docs))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-local-test")  # sent only to the local server
-    model = LocalOpenAI(name="scripted", endpoint=f"{server.base_url}/chat/completions", config={},
-                        strict=True, max_tries=2, interval=0.1, max_request_time=5, context_length=4096)
+    model = LocalOpenAI(
+        name="scripted",
+        endpoint=f"{server.base_url}/chat/completions",
+        config={},
+        strict=True,
+        max_tries=2,
+        interval=0.1,
+        max_request_time=5,
+        context_length=4096,
+    )
     task = registry.llm_tasks.get("hybrid_ner.EntityProposals.v1")()
-    cache = registry.llm_misc.get("spacy.BatchCache.v1")(path=None, batch_size=8, max_batches_in_mem=1)
+    cache = registry.llm_misc.get("spacy.BatchCache.v1")(
+        path=None, batch_size=8, max_batches_in_mem=1
+    )
     component = make_llm(nlp, "llm", task, model, cache, save_io=False, validate_types=True)
     doc = component(gold_docs[1].copy())
-    assert [(s.text, s.label_) for s in doc.spans[LLM_KEY]] == [("Siemens", "ORG"), ("Berlin", "LOC")]
+    assert [(s.text, s.label_) for s in doc.spans[LLM_KEY]] == [
+        ("Siemens", "ORG"),
+        ("Berlin", "LOC"),
+    ]
     assert [(e.text, e.label_) for e in doc.ents] == [("Siemens", "ORG"), ("Berlin", "LOC")]
 
 
@@ -185,9 +231,13 @@ def test_dry_run_estimate_counts_prompts_tokens_cost_and_cache(server, tmp_path,
     assert (before.docs, before.prompts, before.cached, before.to_send) == (5, 20, 0, 20)
     assert server.requests == []
     assert before.completion_tokens_max == 20 * model.generation["max_tokens"]
-    assert before.prompt_tokens > 20 * 50 and 0 < before.completion_tokens_expected < before.completion_tokens_max
+    assert (
+        before.prompt_tokens > 20 * 50
+        and 0 < before.completion_tokens_expected < before.completion_tokens_max
+    )
     assert before.cost_expected == pytest.approx(
-        (before.prompt_tokens + 2 * before.completion_tokens_expected) / 1000, abs=1e-6)
+        (before.prompt_tokens + 2 * before.completion_tokens_expected) / 1000, abs=1e-6
+    )
     list(nlp.pipe(d.copy() for d in gold_docs[:2]))
     after = estimate_run(component.task, model, gold_docs)
     assert (after.cached, after.to_send) == (8, 12)

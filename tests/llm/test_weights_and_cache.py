@@ -21,9 +21,12 @@ def split_package(tmp_path, monkeypatch):
         (package / "data" / f"part{k}.bin").write_bytes(half)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     model = WheelModel(
-        name="test-model", parts=(("hn_test_part1", "data/part1.bin"), ("hn_test_part2", "data/part2.bin")),
-        requirements=("hn-test-part1", "hn-test-part2"), sha256=hashlib.sha256(content).hexdigest(),
-        size=len(content), licence="test",
+        name="test-model",
+        parts=(("hn_test_part1", "data/part1.bin"), ("hn_test_part2", "data/part2.bin")),
+        requirements=("hn-test-part1", "hn-test-part2"),
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        licence="test",
     )
     return model, content
 
@@ -67,7 +70,9 @@ def test_cache_round_trip_and_keys(tmp_path):
     cache = PromptCache(tmp_path / "sub" / "c.sqlite")
     messages = [{"role": "user", "content": "Input: x\nOutput:"}]
     key = request_key("m", messages, {"temperature": 0.0, "max_tokens": 8})
-    assert key == request_key("m", messages, {"max_tokens": 8, "temperature": 0.0})  # order-free params
+    assert key == request_key(
+        "m", messages, {"max_tokens": 8, "temperature": 0.0}
+    )  # order-free params
     assert key != request_key("m2", messages, {"temperature": 0.0, "max_tokens": 8})
     assert cache.get(key) is None
     cache.put(key, "m", {"messages": messages}, CachedAnswer("LOC: x", 5, 2))

@@ -1,11 +1,16 @@
 """Calibration of an annotator on clean gold, and the per-token evidence."""
+
 import numpy
 import pytest
 import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybrid_ner.merge.calibration import estimate_calibration, estimate_omission_rate, token_likelihoods
+from hybrid_ner.merge.calibration import (
+    estimate_calibration,
+    estimate_omission_rate,
+    token_likelihoods,
+)
 from hybrid_ner.merge.calibration.estimate import SILENCE, AnnotatorCalibration
 from hybrid_ner.merge.calibration.evidence import prior_targets, tag_prior
 from hybrid_ner.merge.calibration.mixing import CalibratedMixing
@@ -26,7 +31,10 @@ def useless_calibration(rate: float = 0.2) -> AnnotatorCalibration:
         for obs, share in [(SILENCE, 1 - 4 * rate / 4), *[(label, rate / 4) for label in LABELS]]
     }
     # Proposal positions independent of the true position.
-    positions = {p: {t: n for t, n in [("O", 40), ("B", 20), ("I", 10), ("L", 20), ("U", 30)]} for p in "BILU"}
+    positions = {
+        p: {t: n for t, n in [("O", 40), ("B", 20), ("I", 10), ("L", 20), ("U", 30)]}
+        for p in "BILU"
+    }
     return AnnotatorCalibration(labels=LABELS, counts=counts, positions=positions)
 
 
@@ -38,7 +46,12 @@ def informative_calibration() -> AnnotatorCalibration:
         "ORG": {OUTSIDE: 10, "ORG": 20, "LOC": 0},
         "MISC": {MISC: 30} if (MISC := "MISC") else {},
     }
-    positions = {"B": {"B": 40, "U": 5, "O": 5}, "I": {"I": 20}, "L": {"L": 40, "I": 3}, "U": {"U": 60, "O": 10, "B": 2}}
+    positions = {
+        "B": {"B": 40, "U": 5, "O": 5},
+        "I": {"I": 20},
+        "L": {"L": 40, "I": 3},
+        "U": {"U": 60, "O": 10, "B": 2},
+    }
     return AnnotatorCalibration(labels=LABELS, counts=counts, positions=positions)
 
 
@@ -61,7 +74,9 @@ def test_likelihoods_shrink_to_chance_and_order_the_evidence():
     # Silence is likelier on outside tokens than on entity tokens.
     assert cal.likelihood(SILENCE, OUTSIDE) > cal.likelihood(SILENCE, "PER")
     # An unseen combination averages its members; an unseen label says nothing.
-    assert cal.likelihood("LOC+PER", "PER") == pytest.approx((cal.likelihood("LOC", "PER") + cal.likelihood("PER", "PER")) / 2)
+    assert cal.likelihood("LOC+PER", "PER") == pytest.approx(
+        (cal.likelihood("LOC", "PER") + cal.likelihood("PER", "PER")) / 2
+    )
     assert cal.likelihood("EVENT", "PER") == cal.likelihood("EVENT", OUTSIDE) == 1.0
 
 
@@ -129,11 +144,16 @@ def test_silence_is_weak_evidence_and_proposals_strong():
 
 
 def test_omission_rate_is_recovered_from_agreement():
-    cal = AnnotatorCalibration(labels=("PER",), counts={"PER": {"PER": 80, OUTSIDE: 20}, SILENCE: {OUTSIDE: 900, "PER": 20}},
-                               quality={})
+    cal = AnnotatorCalibration(
+        labels=("PER",),
+        counts={"PER": {"PER": 80, OUTSIDE: 20}, SILENCE: {OUTSIDE: 900, "PER": 20}},
+        quality={},
+    )
     from hybrid_ner.merge.calibration.estimate import LabelQuality
 
-    cal = AnnotatorCalibration(labels=cal.labels, counts=cal.counts, quality={"PER": LabelQuality(100, 100, 80)})
+    cal = AnnotatorCalibration(
+        labels=cal.labels, counts=cal.counts, quality={"PER": LabelQuality(100, 100, 80)}
+    )
     docs = []
     for i in range(100):
         # 80 of 100 proposals are right; the human omitted a quarter of the entities.

@@ -36,17 +36,32 @@ def test_merges_after_any_proposal_source_and_keeps_human_entities():
     doc = nlp(human_doc(nlp.vocab, [(0, 1, "PER"), (4, 5, "LOC")]))
     assert tuples(doc.spans[HUMAN_KEY]) == [(0, 1, "PER"), (4, 5, "LOC")]
     assert tuples(doc.spans[LLM_ADDED_KEY]) == [(2, 3, "PER"), (6, 7, "ORG"), (8, 9, "ORG")]
-    assert [(s.text, s.id_) for s in doc.spans[LLM_REJECTED_KEY]] == [("Ann", "overlap_human"), ("Rome", "overlap_human")]
-    assert [(e.text, e.label_) for e in doc.ents] == [("Ann", "PER"), ("Bob", "PER"), ("Rome", "LOC"), ("Acme", "ORG"), ("Oslo", "ORG")]
+    assert [(s.text, s.id_) for s in doc.spans[LLM_REJECTED_KEY]] == [
+        ("Ann", "overlap_human"),
+        ("Rome", "overlap_human"),
+    ]
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Ann", "PER"),
+        ("Bob", "PER"),
+        ("Rome", "LOC"),
+        ("Acme", "ORG"),
+        ("Oslo", "ORG"),
+    ]
 
 
 def test_reliability_is_estimated_at_initialize_and_saved(tmp_path):
-    nlp = proposal_pipeline(accept={"@misc": "hybrid_ner.accept_reliable.v1", "min_precision": 0.6, "min_support": 3})
+    nlp = proposal_pipeline(
+        accept={"@misc": "hybrid_ner.accept_reliable.v1", "min_precision": 0.6, "min_support": 3}
+    )
     # Training data carrying human entities and the same source's proposals: ORG is right 1 time in 3.
     annotated = []
     for i in range(4):
-        doc = make_doc(nlp.vocab, WORDS, human=[(2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG"), (8, 9, "LOC")],
-                       llm=[(2, 3, "PER"), (4, 5, "ORG"), (6, 7, "ORG"), (8, 9, "ORG")])
+        doc = make_doc(
+            nlp.vocab,
+            WORDS,
+            human=[(2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG"), (8, 9, "LOC")],
+            llm=[(2, 3, "PER"), (4, 5, "ORG"), (6, 7, "ORG"), (8, 9, "ORG")],
+        )
         annotated.append(Example(Doc(nlp.vocab, words=WORDS), doc))
     nlp.initialize(lambda: annotated)
     nlp.get_pipe("span_ruler").add_patterns(PATTERNS)  # initialize cleared the ruler
@@ -59,6 +74,8 @@ def test_reliability_is_estimated_at_initialize_and_saved(tmp_path):
     loaded = spacy.load(tmp_path / "pipeline")
     assert loaded.get_pipe("hybrid_ner_merger").merger.stats == merger.stats
     assert tuples(loaded(human_doc(loaded.vocab, [])).ents) == tuples(doc.ents)
-    from_bytes = proposal_pipeline(accept={"@misc": "hybrid_ner.accept_reliable.v1", "min_precision": 0.6, "min_support": 3})
+    from_bytes = proposal_pipeline(
+        accept={"@misc": "hybrid_ner.accept_reliable.v1", "min_precision": 0.6, "min_support": 3}
+    )
     from_bytes.from_bytes(nlp.to_bytes())
     assert from_bytes.get_pipe("hybrid_ner_merger").merger.stats == merger.stats

@@ -3,8 +3,8 @@ import spacy
 from hypothesis import HealthCheck, given, settings
 from spacy.tokens import DocBin
 
-from hybrid_ner.layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY
 from hybrid_ner.errors import HybridNerError
+from hybrid_ner.layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY
 from hybrid_ner.merge.merger import (
     REASON_DUPLICATE,
     REASON_LABEL,
@@ -32,7 +32,9 @@ def rejected(doc):
 
 def test_human_wins_and_provenance_is_kept():
     doc = make_doc(
-        VOCAB, WORDS, human=[(0, 2, "PER")],
+        VOCAB,
+        WORDS,
+        human=[(0, 2, "PER")],
         llm=[(1, 2, "PER"), (3, 6, "LOC"), (4, 5, "ORG"), (7, 9, "ORG"), (7, 9, "ORG")],
     )
     Merger()(doc)
@@ -68,7 +70,10 @@ def test_provenance_and_reasons_survive_a_docbin_round_trip():
     ],
 )
 def test_overlap_rules(rule, expected):
-    stats = {"ORG": LabelStats(human=10, proposed=10, matched=9), "LOC": LabelStats(human=10, proposed=10, matched=2)}
+    stats = {
+        "ORG": LabelStats(human=10, proposed=10, matched=9),
+        "LOC": LabelStats(human=10, proposed=10, matched=2),
+    }
     doc = make_doc(VOCAB, WORDS, llm=[(4, 5, "ORG"), (3, 6, "LOC")])
     decision = decide_merge(doc, stats=stats, overlap=rule)
     assert decision.added == expected
@@ -78,7 +83,9 @@ def test_overlap_rules(rule, expected):
 def test_random_rule_is_seeded_per_doc_and_varies_with_the_seed():
     proposals = [(3, 6, "LOC"), (3, 6, "ORG"), (4, 5, "MISC"), (3, 5, "PER")]
     docs = [make_doc(VOCAB, WORDS, llm=proposals, doc_id=str(i)) for i in range(30)]
-    picks = {seed: [decide_merge(d, overlap="random", seed=seed).added for d in docs] for seed in (0, 1)}
+    picks = {
+        seed: [decide_merge(d, overlap="random", seed=seed).added for d in docs] for seed in (0, 1)
+    }
     again = [decide_merge(d, overlap="random", seed=0).added for d in docs]
     assert again == picks[0]
     assert picks[0] != picks[1]
@@ -97,7 +104,9 @@ def test_label_acceptance():
 def test_reliability_threshold_is_estimated_from_doubly_annotated_docs():
     # The LLM's ORG proposals never match the human; its LOC proposals always do.
     train = [
-        make_doc(VOCAB, WORDS, human=[(3, 6, "LOC")], llm=[(3, 6, "LOC"), (0, 2, "ORG")], doc_id=str(i))
+        make_doc(
+            VOCAB, WORDS, human=[(3, 6, "LOC")], llm=[(3, 6, "LOC"), (0, 2, "ORG")], doc_id=str(i)
+        )
         for i in range(12)
     ]
     # Docs the human did not annotate do not count, however wrong they look.
@@ -145,7 +154,9 @@ def test_unannotated_docs_take_proposals_and_merging_twice_changes_nothing():
 
 
 def test_candidates_are_added_plus_overlap_losers():
-    doc = make_doc(VOCAB, WORDS, human=[(0, 2, "PER")], llm=[(3, 6, "LOC"), (3, 6, "ORG"), (0, 1, "ORG")])
+    doc = make_doc(
+        VOCAB, WORDS, human=[(0, 2, "PER")], llm=[(3, 6, "LOC"), (3, 6, "ORG"), (0, 1, "ORG")]
+    )
     Merger()(doc)
     assert tuples(candidate_spans(doc)) == [(3, 6, "LOC"), (3, 6, "ORG")]
 

@@ -22,7 +22,9 @@ def merged(**kwargs):
 def test_human_tokens_are_one_hot_and_candidates_are_mixed_with_no_entity():
     doc = merged(human=[(0, 2, "PER")], llm=[(7, 9, "ORG"), (1, 2, "LOC")])
     targets = soft_targets(doc, {"ORG": 0.3})
-    assert targets[0] == {"B-PER": 1.0} and targets[1] == {"L-PER": 1.0}  # the LLM's LOC lost to the human
+    assert targets[0] == {"B-PER": 1.0} and targets[1] == {
+        "L-PER": 1.0
+    }  # the LLM's LOC lost to the human
     assert targets[2] == {OUTSIDE: 1.0}
     assert targets[7] == pytest.approx({"B-ORG": 0.3, OUTSIDE: 0.7})
     assert targets[8] == pytest.approx({"L-ORG": 0.3, OUTSIDE: 0.7})
@@ -33,7 +35,14 @@ def test_conflicting_candidates_share_the_token_uniformly():
     targets = soft_targets(doc, {"LOC": 0.8, "ORG": 0.2})
     third = 1 / 3
     assert targets[3] == pytest.approx({"B-LOC": 0.8 / 2, "B-ORG": 0.2 / 2, OUTSIDE: 0.5})
-    assert targets[4] == pytest.approx({"I-LOC": 0.8 * third, "I-ORG": 0.2 * third, "U-LOC": 0.8 * third, OUTSIDE: third * (0.2 + 0.8 + 0.2)})
+    assert targets[4] == pytest.approx(
+        {
+            "I-LOC": 0.8 * third,
+            "I-ORG": 0.2 * third,
+            "U-LOC": 0.8 * third,
+            OUTSIDE: third * (0.2 + 0.8 + 0.2),
+        }
+    )
 
 
 def test_missing_tokens_have_no_target_and_unknown_labels_get_the_default():
@@ -59,7 +68,9 @@ def test_lambda_follows_reliability_and_corrects_over_production():
     # unclipped, the expected added mass of each label follows the human's class distribution
     mass = {label: balanced[label] * s.proposed for label, s in stats.items()}
     assert mass["MISC"] / mass["PER"] == pytest.approx(1.0, abs=0.05)
-    clipped = mixing_lambdas(stats, min_lambda=0.3, max_lambda=0.5, fixed={"LOC": 0.9}, relative=False)
+    clipped = mixing_lambdas(
+        stats, min_lambda=0.3, max_lambda=0.5, fixed={"LOC": 0.9}, relative=False
+    )
     assert all(0.3 <= v <= 0.5 for k, v in clipped.items() if k != "LOC") and clipped["LOC"] == 0.9
 
 
@@ -76,7 +87,9 @@ def test_relative_lambda_gives_the_best_label_one_and_keeps_the_ratios():
         assert relative[label] == pytest.approx(absolute[label] / absolute["PER"])
     # An omission rate that halves every measured precision changes nothing.
     halved = {k: LabelStats(s.human, s.proposed, s.matched // 2) for k, s in stats.items()}
-    assert mixing_lambdas(halved, strength=0.0) == pytest.approx(mixing_lambdas(stats, strength=0.0), abs=0.01)
+    assert mixing_lambdas(halved, strength=0.0) == pytest.approx(
+        mixing_lambdas(stats, strength=0.0), abs=0.01
+    )
 
 
 def test_registered_settings_are_validated():
@@ -89,9 +102,15 @@ def test_registered_settings_are_validated():
 
 
 @settings(max_examples=300, deadline=None)
-@given(annotated_docs(VOCAB), st.fixed_dictionaries({label: st.floats(0, 1) for label in LABELS}), st.sampled_from(["outside", "missing"]))
+@given(
+    annotated_docs(VOCAB),
+    st.fixed_dictionaries({label: st.floats(0, 1) for label in LABELS}),
+    st.sampled_from(["outside", "missing"]),
+)
 def test_every_target_is_a_distribution(doc, lambdas, uncovered):
-    human = [(e.start, e.end, e.label_) for e in doc.ents] if doc.user_data["human_annotated"] else []
+    human = (
+        [(e.start, e.end, e.label_) for e in doc.ents] if doc.user_data["human_annotated"] else []
+    )
     Merger(uncovered=uncovered, overlap="random")(doc)
     targets = soft_targets(doc, lambdas)
     assert len(targets) == len(doc)
@@ -102,5 +121,7 @@ def test_every_target_is_a_distribution(doc, lambdas, uncovered):
         assert sum(dist.values()) == pytest.approx(1.0)
         assert all(p >= 0 for p in dist.values())
     for start, end, label in human:  # human tokens stay one-hot on the human tag
-        assert all(len(targets[i]) == 1 and next(iter(targets[i]))[2:] == label for i in range(start, end))
+        assert all(
+            len(targets[i]) == 1 and next(iter(targets[i]))[2:] == label for i in range(start, end)
+        )
     assert soft_targets(doc, lambdas) == targets  # deterministic

@@ -1,7 +1,12 @@
 import pytest
 import spacy
 
-from hybrid_ner.merge.reliability import LabelStats, estimate_label_stats, read_label_stats, write_label_stats
+from hybrid_ner.merge.reliability import (
+    LabelStats,
+    estimate_label_stats,
+    read_label_stats,
+    write_label_stats,
+)
 
 from ..doc_builders import make_doc
 
@@ -11,14 +16,23 @@ VOCAB = spacy.blank("en").vocab
 
 def test_counts_exact_matches_on_docs_both_annotated_only():
     docs = [
-        make_doc(VOCAB, WORDS, human=[(0, 2, "PER"), (3, 6, "LOC")], llm=[(0, 2, "PER"), (3, 5, "LOC"), (3, 5, "LOC"), (0, 2, "ORG")]),
+        make_doc(
+            VOCAB,
+            WORDS,
+            human=[(0, 2, "PER"), (3, 6, "LOC")],
+            llm=[(0, 2, "PER"), (3, 5, "LOC"), (3, 5, "LOC"), (0, 2, "ORG")],
+        ),
         make_doc(VOCAB, WORDS, llm=[(0, 2, "PER")], annotated=False),
-        make_doc(VOCAB, WORDS, human=[(7, 9, "ORG")]),  # no proposals at all: the LLM did not see it
+        make_doc(
+            VOCAB, WORDS, human=[(7, 9, "ORG")]
+        ),  # no proposals at all: the LLM did not see it
     ]
     del docs[2].spans["llm"]
     stats = estimate_label_stats(docs)
     assert stats == {
-        "LOC": LabelStats(human=1, proposed=1, matched=0),  # a duplicate counts once, a boundary error is wrong
+        "LOC": LabelStats(
+            human=1, proposed=1, matched=0
+        ),  # a duplicate counts once, a boundary error is wrong
         "ORG": LabelStats(human=0, proposed=1, matched=0),
         "PER": LabelStats(human=1, proposed=1, matched=1),
     }

@@ -14,6 +14,7 @@ sim-hybrid-budget met at 10%, not met at 25%, no data at 50%. Label mixing >
 random: both met. Simulated GPT-3.5-class: +0.130 at 40% met, no data at 60%;
 budget 10% met, 25% not met.
 """
+
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
@@ -21,9 +22,16 @@ import spacy
 import srsly
 from spacy.tokens import Doc, Span
 
-from hybrid_ner.layers import DOC_ID, HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, OMITTED_KEY
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.experiment.grid import CALIBRATED_CORPUS, CONDITIONS
+from hybrid_ner.layers import (
+    DOC_ID,
+    HUMAN_KEY,
+    LLM_ADDED_KEY,
+    LLM_KEY,
+    LLM_REJECTED_KEY,
+    OMITTED_KEY,
+)
 
 ANNOTATOR = {"none": "none", "llm": "llm", "sim": "simulated"}
 CALIBRATED = tuple(name for name, spec in CONDITIONS.items() if spec.corpus == CALIBRATED_CORPUS)
@@ -34,8 +42,16 @@ F1 = {
     "human-omit": {0.2: [0.70, 0.71, 0.72], 0.4: [0.60, 0.62, 0.64], 0.6: [0.50, 0.52, 0.54]},
     "llm-only": {0.0: [0.30, 0.32, 0.34]},
     "hybrid-random": {0.2: [0.72, 0.73, 0.74], 0.4: [0.65, 0.66, 0.67], 0.6: [0.55, 0.56, 0.57]},
-    "hybrid-label-mixing": {0.2: [0.74, 0.75, 0.76], 0.4: [0.66, 0.70, None], 0.6: [0.50, 0.51, 0.52]},
-    "hybrid-lambda-mixing": {0.2: [0.73, 0.74, 0.75], 0.4: [0.64, 0.66, 0.68], 0.6: [0.52, 0.53, 0.54]},
+    "hybrid-label-mixing": {
+        0.2: [0.74, 0.75, 0.76],
+        0.4: [0.66, 0.70, None],
+        0.6: [0.50, 0.51, 0.52],
+    },
+    "hybrid-lambda-mixing": {
+        0.2: [0.73, 0.74, 0.75],
+        0.4: [0.64, 0.66, 0.68],
+        0.6: [0.52, 0.53, 0.54],
+    },
     "sim-hybrid-random": {0.4: [0.70, 0.71, 0.72]},
     "sim-hybrid-label-mixing": {0.2: [0.78, 0.79, 0.80], 0.4: [0.73, 0.75, 0.77]},
 }
@@ -58,12 +74,40 @@ BUDGET = {
 }
 
 LLM_CALIBRATION_LABELS = {
-    "LOC": {"precision": 0.75, "recall": 0.6, "proposed": 40, "gold": 50, "lr_proposed": 45.25, "lr_silence": 0.5},
-    "PER": {"precision": 0.87, "recall": 0.82, "proposed": 95, "gold": 101, "lr_proposed": 181.7, "lr_silence": 0.28},
+    "LOC": {
+        "precision": 0.75,
+        "recall": 0.6,
+        "proposed": 40,
+        "gold": 50,
+        "lr_proposed": 45.25,
+        "lr_silence": 0.5,
+    },
+    "PER": {
+        "precision": 0.87,
+        "recall": 0.82,
+        "proposed": 95,
+        "gold": 101,
+        "lr_proposed": 181.7,
+        "lr_silence": 0.28,
+    },
 }
 SIM_CALIBRATION_LABELS = {
-    "LOC": {"precision": 0.81, "recall": 0.8, "proposed": 49, "gold": 50, "lr_proposed": 96.0, "lr_silence": 0.21},
-    "PER": {"precision": 0.92, "recall": 0.88, "proposed": 97, "gold": 101, "lr_proposed": 402.3, "lr_silence": 0.134},
+    "LOC": {
+        "precision": 0.81,
+        "recall": 0.8,
+        "proposed": 49,
+        "gold": 50,
+        "lr_proposed": 96.0,
+        "lr_silence": 0.21,
+    },
+    "PER": {
+        "precision": 0.92,
+        "recall": 0.88,
+        "proposed": 97,
+        "gold": 101,
+        "lr_proposed": 402.3,
+        "lr_silence": 0.134,
+    },
 }
 
 
@@ -72,22 +116,55 @@ def calibration(dataset: str, annotator: str, rate: float, seed: int) -> Dict:
     rate is the true rate + 0.03 + 0.01 × seed."""
     simulated = annotator == "simulated"
     return {
-        "source": f"work/data/{dataset}/calibration_dev_simulated_s{seed}.spacy" if simulated else f"corpus/{dataset}/dev_llm.spacy",
-        "biased": False, "tokens": 3883, "position_match": 0.969,
+        "source": f"work/data/{dataset}/calibration_dev_simulated_s{seed}.spacy"
+        if simulated
+        else f"corpus/{dataset}/dev_llm.spacy",
+        "biased": False,
+        "tokens": 3883,
+        "position_match": 0.969,
         "omission_rate": round(rate + 0.03 + 0.01 * seed, 4),
         "omission_source": "estimated from agreement and calibrated precision",
         "labels": SIM_CALIBRATION_LABELS if simulated else LLM_CALIBRATION_LABELS,
     }
 
 
-def cell(dataset: str, condition: str, rate: float, seed: int, f: float, budget: float = 1.0, cost: Optional[Dict] = None) -> Dict:
+def cell(
+    dataset: str,
+    condition: str,
+    rate: float,
+    seed: int,
+    f: float,
+    budget: float = 1.0,
+    cost: Optional[Dict] = None,
+) -> Dict:
     """One cell file's content, per-label F1 0.05 above (LOC) and below (PER) the overall F1."""
-    annotator = "simulated" if condition.startswith("sim-") else "llm" if "llm" in condition or "hybrid" in condition else "none"
+    annotator = (
+        "simulated"
+        if condition.startswith("sim-")
+        else "llm"
+        if "llm" in condition or "hybrid" in condition
+        else "none"
+    )
     data = {
-        "dataset": dataset, "condition": condition, "annotator": annotator, "omit_rate": rate, "budget": budget,
-        "seed": seed, "scores": {"p": f + 0.02, "r": f - 0.02, "f": f, "per_type": {
-            "LOC": {"p": f, "r": f, "f": round(f + 0.05, 4)}, "PER": {"p": f, "r": f, "f": round(f - 0.05, 4)}}},
-        "train_sentences": 100, "steps": 50, "train_seconds": 3.0, "config": "configs/ner_soft_cpu.cfg",
+        "dataset": dataset,
+        "condition": condition,
+        "annotator": annotator,
+        "omit_rate": rate,
+        "budget": budget,
+        "seed": seed,
+        "scores": {
+            "p": f + 0.02,
+            "r": f - 0.02,
+            "f": f,
+            "per_type": {
+                "LOC": {"p": f, "r": f, "f": round(f + 0.05, 4)},
+                "PER": {"p": f, "r": f, "f": round(f - 0.05, 4)},
+            },
+        },
+        "train_sentences": 100,
+        "steps": 50,
+        "train_seconds": 3.0,
+        "config": "configs/ner_soft_cpu.cfg",
     }
     if cost is not None:
         data["cost"] = cost
@@ -113,11 +190,17 @@ def write_cells(dataset_dir: Path, f1: Dict = F1, budget: Dict = BUDGET) -> None
         for rate, values in by_rate.items():
             for seed, f in enumerate(values):
                 if f is not None:
-                    srsly.write_json(cells / f"{cell_id(condition, rate, 1.0, seed)}.json", cell(dataset, condition, rate, seed, f))
+                    srsly.write_json(
+                        cells / f"{cell_id(condition, rate, 1.0, seed)}.json",
+                        cell(dataset, condition, rate, seed, f),
+                    )
     for condition, by_budget in budget.items():
         for fraction, (values, cost) in by_budget.items():
             for seed, f in enumerate(values):
-                srsly.write_json(cells / f"{cell_id(condition, 0.0, fraction, seed)}.json", cell(dataset, condition, 0.0, seed, f, fraction, cost))
+                srsly.write_json(
+                    cells / f"{cell_id(condition, 0.0, fraction, seed)}.json",
+                    cell(dataset, condition, 0.0, seed, f, fraction, cost),
+                )
 
 
 def write_old_cells(dataset_dir: Path) -> None:
@@ -128,9 +211,18 @@ def write_old_cells(dataset_dir: Path) -> None:
     cells = dataset_dir / "cells"
     cells.mkdir(parents=True, exist_ok=True)
     for seed, f in enumerate([0.61, 0.63]):
-        srsly.write_json(cells / f"hybrid-soft-vote_r0.4_b1_s{seed}.json", cell(dataset, "hybrid-soft-vote", 0.4, seed, f))
-    srsly.write_json(cells / "sim-hybrid-soft-vote_r0.4_b1_s0.json", cell(dataset, "sim-hybrid-soft-vote", 0.4, 0, 0.69))
-    srsly.write_json(cells / "hybrid-soft-budget_r0_b0.1_s0.json", cell(dataset, "hybrid-soft-budget", 0.0, 0, 0.39, 0.1))
+        srsly.write_json(
+            cells / f"hybrid-soft-vote_r0.4_b1_s{seed}.json",
+            cell(dataset, "hybrid-soft-vote", 0.4, seed, f),
+        )
+    srsly.write_json(
+        cells / "sim-hybrid-soft-vote_r0.4_b1_s0.json",
+        cell(dataset, "sim-hybrid-soft-vote", 0.4, 0, 0.69),
+    )
+    srsly.write_json(
+        cells / "hybrid-soft-budget_r0_b0.1_s0.json",
+        cell(dataset, "hybrid-soft-budget", 0.0, 0, 0.39, 0.1),
+    )
     old = cell(dataset, "hybrid-label-mixing", 0.4, 2, 0.64)
     del old["calibration"]
     old["lambdas"] = {"LOC": 0.3, "PER": 0.9}
@@ -138,28 +230,78 @@ def write_old_cells(dataset_dir: Path) -> None:
 
 
 def annotator_entry(name: str, simulated: bool, p: float, r: float) -> Dict:
-    per_label = {label: {"p": p, "r": r, "f": round(2 * p * r / (p + r), 4), "tp": 10, "fp": 5, "fn": 7, "proposed": 15, "gold": 17} for label in ("LOC", "PER")}
-    return {"name": name, "simulated": simulated, "overall": {"p": p, "r": r, "f": round(2 * p * r / (p + r), 4), "tp": 20, "fp": 10, "fn": 14, "proposed": 30},
-            "per_label": per_label, "distribution": {"LOC": 0.47, "PER": 0.53}}
+    per_label = {
+        label: {
+            "p": p,
+            "r": r,
+            "f": round(2 * p * r / (p + r), 4),
+            "tp": 10,
+            "fp": 5,
+            "fn": 7,
+            "proposed": 15,
+            "gold": 17,
+        }
+        for label in ("LOC", "PER")
+    }
+    return {
+        "name": name,
+        "simulated": simulated,
+        "overall": {
+            "p": p,
+            "r": r,
+            "f": round(2 * p * r / (p + r), 4),
+            "tp": 20,
+            "fp": 10,
+            "fn": 14,
+            "proposed": 30,
+        },
+        "per_label": per_label,
+        "distribution": {"LOC": 0.47, "PER": 0.53},
+    }
 
 
 def write_annotators(dataset_dir: Path) -> None:
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    srsly.write_json(dataset_dir / "annotators.json", {
-        "dataset": dataset_dir.name, "sentences": 100, "gold_entities": 34, "gold_distribution": {"LOC": 0.3, "PER": 0.7},
-        "annotators": {
-            "llm": annotator_entry("embedded LLM qwen2.5-coder-0.5b-instruct (llama.cpp)", False, 0.31, 0.27),
-            "simulated": annotator_entry("GPT-3.5-class annotator", True, 0.62, 0.58),
+    srsly.write_json(
+        dataset_dir / "annotators.json",
+        {
+            "dataset": dataset_dir.name,
+            "sentences": 100,
+            "gold_entities": 34,
+            "gold_distribution": {"LOC": 0.3, "PER": 0.7},
+            "annotators": {
+                "llm": annotator_entry(
+                    "embedded LLM qwen2.5-coder-0.5b-instruct (llama.cpp)", False, 0.31, 0.27
+                ),
+                "simulated": annotator_entry("GPT-3.5-class annotator", True, 0.62, 0.58),
+            },
+            "usage": {
+                "requests": 100,
+                "prompt_tokens": 59000,
+                "completion_tokens": 2300,
+                "wall_seconds": 350.0,
+            },
+            "costs": {
+                "human_per_sentence": 0.06,
+                "llm_price_in_per_1k": 0.0005,
+                "llm_price_out_per_1k": 0.0015,
+                "llm_all_sentences": 0.033,
+            },
         },
-        "usage": {"requests": 100, "prompt_tokens": 59000, "completion_tokens": 2300, "wall_seconds": 350.0},
-        "costs": {"human_per_sentence": 0.06, "llm_price_in_per_1k": 0.0005, "llm_price_out_per_1k": 0.0015, "llm_all_sentences": 0.033},
-    })
+    )
 
 
 def write_run(dataset_dir: Path) -> None:
-    srsly.write_json(dataset_dir / "run.json", {
-        "commands": ["python -m spacy project run grid"], "wall_seconds": 5400, "started": "2026-11-29T00:00Z",
-        "finished": "2026-11-29T01:30Z", "machine": "2 CPU cores"})
+    srsly.write_json(
+        dataset_dir / "run.json",
+        {
+            "commands": ["python -m spacy project run grid"],
+            "wall_seconds": 5400,
+            "started": "2026-11-29T00:00Z",
+            "finished": "2026-11-29T01:30Z",
+            "machine": "2 CPU cores",
+        },
+    )
 
 
 WORDS = "Ann Smith visited Paris & met Bob in <Oslo> .".split()
@@ -182,13 +324,17 @@ def sample_docs(n: int = 2) -> list:
     for i in range(n):
         doc = Doc(vocab, words=WORDS)
         doc.user_data[DOC_ID] = f"doc{i}"
-        doc.spans["gold"] = _spans(doc, [(0, 2, "PER"), (3, 4, "LOC"), (6, 7, "PER"), (8, 9, "LOC")])
+        doc.spans["gold"] = _spans(
+            doc, [(0, 2, "PER"), (3, 4, "LOC"), (6, 7, "PER"), (8, 9, "LOC")]
+        )
         doc.spans[HUMAN_KEY] = _spans(doc, [(0, 2, "PER"), (3, 4, "LOC")])
         doc.spans[OMITTED_KEY] = _spans(doc, [(6, 7, "PER"), (8, 9, "LOC")])
         if i == 0:
             doc.spans[LLM_KEY] = _spans(doc, [(6, 7, "PER"), (6, 7, "ORG"), (8, 9, "MISC")])
             doc.spans[LLM_ADDED_KEY] = _spans(doc, [(6, 7, "PER")])
-            doc.spans[LLM_REJECTED_KEY] = _spans(doc, [(6, 7, "ORG", "overlap_llm"), (8, 9, "MISC", "label_not_accepted")])
+            doc.spans[LLM_REJECTED_KEY] = _spans(
+                doc, [(6, 7, "ORG", "overlap_llm"), (8, 9, "MISC", "label_not_accepted")]
+            )
             doc.set_ents(_spans(doc, [(0, 2, "PER"), (3, 4, "LOC"), (6, 7, "PER")]))
         else:
             doc.set_ents(_spans(doc, [(0, 2, "PER"), (3, 4, "LOC")]))
@@ -196,7 +342,13 @@ def sample_docs(n: int = 2) -> list:
     return docs
 
 
-def write_grid(grid_dir: Path, dataset: str = "wikigold", annotators: bool = True, run: bool = True, samples: int = 2) -> Path:
+def write_grid(
+    grid_dir: Path,
+    dataset: str = "wikigold",
+    annotators: bool = True,
+    run: bool = True,
+    samples: int = 2,
+) -> Path:
     """A complete dataset folder; returns the grid directory."""
     dataset_dir = grid_dir / dataset
     write_cells(dataset_dir)

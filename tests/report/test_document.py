@@ -19,10 +19,19 @@ def test_calibration_section_per_annotator(tmp_path):
     write_grid(tmp_path / "grid", samples=0)
     calibration = part(section(tmp_path), "### Calibration")
     llm = part(calibration, "#### LLM: embedded LLM qwen2.5-coder-0.5b-instruct (llama.cpp)")
-    assert "From cell `hybrid-label-mixing_r0.4_b1_s0`" in llm and "| PER | 0.870 | 0.820 | 95 | 101 | 182 | 0.28 |" in llm
-    assert "Estimated human omission rate: 0.430 (estimated from agreement and calibrated precision); true simulated rate: 0.400." in llm
+    assert (
+        "From cell `hybrid-label-mixing_r0.4_b1_s0`" in llm
+        and "| PER | 0.870 | 0.820 | 95 | 101 | 182 | 0.28 |" in llm
+    )
+    assert (
+        "Estimated human omission rate: 0.430 (estimated from agreement and calibrated precision); true simulated rate: 0.400."
+        in llm
+    )
     simulated = part(calibration, "#### Simulated annotator: GPT-3.5-class annotator (simulated)")
-    assert "From cell `sim-hybrid-label-mixing_r0.4_b1_s0`" in simulated and "| PER | 0.920 | 0.880 | 97 | 101 | 402 | 0.13 |" in simulated
+    assert (
+        "From cell `sim-hybrid-label-mixing_r0.4_b1_s0`" in simulated
+        and "| PER | 0.920 | 0.880 | 97 | 101 | 402 | 0.13 |" in simulated
+    )
     assert "Biased" not in calibration
     estimates = part(calibration, "#### Estimated omission rate")
     assert "| 100% | 0.400 | 0.435 ± 0.007 (2) |" in estimates
@@ -44,13 +53,18 @@ def test_calibration_falls_back_and_says_when_there_is_none(tmp_path):
     # Only budget cells are calibrated: they stand for the annotator.
     write_cells(tmp_path / "grid" / "wikigold", f1={"human-omit": {0.4: [0.6]}})
     text = section(tmp_path)
-    assert "From cell `hybrid-budget_r0_b0.1_s0`" in text and "From cell `sim-hybrid-budget_r0_b0.1_s0`" in text
+    assert (
+        "From cell `hybrid-budget_r0_b0.1_s0`" in text
+        and "From cell `sim-hybrid-budget_r0_b0.1_s0`" in text
+    )
     assert "#### LLM\n" in text  # no annotators.json: no name
     cells = tmp_path / "grid2" / "wikigold" / "cells"
     cells.mkdir(parents=True)
     srsly.write_json(cells / "a.json", cell("wikigold", "human-omit", 0.4, 0, 0.6))
     (ds,) = load_grid(tmp_path / "grid2")
-    assert "No cell carries a calibration record." in part(dataset_section(ds, {}), "### Calibration")
+    assert "No cell carries a calibration record." in part(
+        dataset_section(ds, {}), "### Calibration"
+    )
 
 
 def test_old_cells_are_shown_and_named(tmp_path):
@@ -63,7 +77,10 @@ def test_old_cells_are_shown_and_named(tmp_path):
         "`hybrid-soft-vote` (2 cells), `sim-hybrid-soft-vote` (1 cell)."
     ) in text
     assert "| hybrid-soft-vote (not in the current grid) | — | 0.620 ± 0.014 (2) | — |" in text
-    assert "1 cell(s) of calibrated conditions have no calibration record, e.g. `hybrid-label-mixing_r0.4_b1_s2`" in text
+    assert (
+        "1 cell(s) of calibrated conditions have no calibration record, e.g. `hybrid-label-mixing_r0.4_b1_s2`"
+        in text
+    )
     missing = part(text, "### Missing or partial cells")
     assert "soft" not in missing and "before-calibration" not in missing
     # The calibrated method keeps its own seeds in the targets.
@@ -74,7 +91,19 @@ def test_targets_section_lists_every_check(tmp_path):
     write_grid(tmp_path / "grid", samples=0)
     targets = part(section(tmp_path), "### Targets")
     assert "12 of 18 checks met, 3 not met, 3 without data." in targets
-    rows = [line for line in targets.splitlines() if line.startswith("| Do no harm") or line.startswith("| Label") or line.startswith("| Simulated")]
+    rows = [
+        line
+        for line in targets.splitlines()
+        if line.startswith("| Do no harm")
+        or line.startswith("| Label")
+        or line.startswith("| Simulated")
+    ]
     assert len(rows) == 18
-    assert sum("**no data**" in row for row in rows) == 3 and sum("**not met**" in row for row in rows) == 3
-    assert "| Simulated GPT-3.5-class annotator | sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% omissions | **met** |" in targets
+    assert (
+        sum("**no data**" in row for row in rows) == 3
+        and sum("**not met**" in row for row in rows) == 3
+    )
+    assert (
+        "| Simulated GPT-3.5-class annotator | sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% omissions | **met** |"
+        in targets
+    )

@@ -1,6 +1,13 @@
 import dataclasses
 
-from hybrid_ner.report.plots import DASHED, _colors, _line_style, plot_budget, plot_f1_vs_omission, plot_per_label
+from hybrid_ner.report.plots import (
+    DASHED,
+    _colors,
+    _line_style,
+    plot_budget,
+    plot_f1_vs_omission,
+    plot_per_label,
+)
 from hybrid_ner.report.results import load_cells
 from hybrid_ner.report.tables import budget_rows
 
@@ -24,7 +31,17 @@ def test_figures_with_new_old_and_any_labels(tmp_path):
     write_old_cells(tmp_path / "wikigold")
     cells = load_cells(tmp_path / "wikigold" / "cells")
     # Labels other than CoNLL's (e.g. OntoNotes) plot as well.
-    renamed = [dataclasses.replace(c, per_type={"PERSON": c.per_type["PER"], "GPE": c.per_type["LOC"], "WORK_OF_ART": c.per_type["LOC"]}) for c in cells]
+    renamed = [
+        dataclasses.replace(
+            c,
+            per_type={
+                "PERSON": c.per_type["PER"],
+                "GPE": c.per_type["LOC"],
+                "WORK_OF_ART": c.per_type["LOC"],
+            },
+        )
+        for c in cells
+    ]
     for path in (
         plot_f1_vs_omission(cells, "wikigold", tmp_path / "f1.png"),
         plot_per_label(renamed, "onto", 0.4, tmp_path / "labels.png"),
@@ -32,4 +49,9 @@ def test_figures_with_new_old_and_any_labels(tmp_path):
     ):
         assert path.read_bytes()[:8] == PNG_MAGIC
     conditions = {row["condition"] for row in budget_rows(cells)}
-    assert {"human-budget", "hybrid-budget", "sim-hybrid-budget", "hybrid-soft-budget"} <= conditions
+    assert {
+        "human-budget",
+        "hybrid-budget",
+        "sim-hybrid-budget",
+        "hybrid-soft-budget",
+    } <= conditions

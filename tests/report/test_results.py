@@ -3,8 +3,8 @@ import statistics
 import pytest
 import srsly
 
-from hybrid_ner.experiment import grid
 from hybrid_ner.errors import HybridNerError
+from hybrid_ner.experiment import grid
 from hybrid_ner.report import results
 from hybrid_ner.report.results import (
     Stat,
@@ -36,12 +36,21 @@ def test_conditions_come_from_the_grid():
     assert results.RATE_INDEPENDENT == tuple(grid.FIXED_CONDITIONS)
     assert results.BUDGET_CONDITIONS == tuple(grid.BUDGET_CONDITIONS)
     assert results.RATE_CONDITIONS == tuple(grid.RATE_CONDITIONS)
-    assert results.CALIBRATED_CONDITIONS == ("hybrid-label-mixing", "sim-hybrid-label-mixing", "hybrid-budget", "sim-hybrid-budget")
+    assert results.CALIBRATED_CONDITIONS == (
+        "hybrid-label-mixing",
+        "sim-hybrid-label-mixing",
+        "hybrid-budget",
+        "sim-hybrid-budget",
+    )
 
 
 def test_load_cells_reads_every_cell_with_defaults(cells, tmp_path):
     assert len(cells) == 66
-    first = next(c for c in cells if c.condition == "hybrid-label-mixing" and c.omit_rate == 0.4 and c.seed == 1)
+    first = next(
+        c
+        for c in cells
+        if c.condition == "hybrid-label-mixing" and c.omit_rate == 0.4 and c.seed == 1
+    )
     assert (first.f, first.annotator, first.budget) == (pytest.approx(0.70), "llm", 1.0)
     assert first.per_type["LOC"]["f"] == pytest.approx(0.75) and first.lambdas is None
     assert first.calibration["omission_rate"] == pytest.approx(0.44)
@@ -49,7 +58,11 @@ def test_load_cells_reads_every_cell_with_defaults(cells, tmp_path):
     lam = next(c for c in cells if c.condition == "hybrid-lambda-mixing")
     assert lam.lambdas == {"LOC": 0.14, "PER": 0.44} and lam.calibration is None
     assert next(c for c in cells if c.condition == "human-omit").cost is None
-    assert next(c for c in cells if c.path.stem == "human-budget_r0_b0.1_s0").group == ("human-budget", "budget", 0.1)
+    assert next(c for c in cells if c.path.stem == "human-budget_r0_b0.1_s0").group == (
+        "human-budget",
+        "budget",
+        0.1,
+    )
     assert load_cells(tmp_path / "nowhere") == []
 
 
@@ -61,10 +74,16 @@ def test_aggregate_mean_sd_n_per_group(cells):
     mixing = stat_at(stats, "hybrid-label-mixing", 0.4)
     assert mixing.n == 2 and mixing.sd == pytest.approx(0.0282843, abs=1e-6)
     # Rate-independent conditions are one group, valid at every rate.
-    assert stat_at(stats, "human-clean", 0.2) is stat_at(stats, "human-clean", 0.4) is stats[("human-clean", "reference", None)]
+    assert (
+        stat_at(stats, "human-clean", 0.2)
+        is stat_at(stats, "human-clean", 0.4)
+        is stats[("human-clean", "reference", None)]
+    )
     assert stats[("hybrid-budget", "budget", 0.5)].mean == pytest.approx(0.75)
     assert rates(cells) == [0.2, 0.4, 0.6] and budgets(cells) == [0.1, 0.25, 0.5]
-    assert aggregate(cells, label_f1("PER"))[("human-omit", "rate", 0.4)].mean == pytest.approx(0.57)
+    assert aggregate(cells, label_f1("PER"))[("human-omit", "rate", 0.4)].mean == pytest.approx(
+        0.57
+    )
 
 
 def test_stat_single_seed_and_overlap():
@@ -101,7 +120,11 @@ def test_incomplete_groups_lists_a_rate_with_no_cell(tmp_path):
         srsly.write_json(cells_dir / f"omit02_{seed}.json", cell("d", "human-omit", 0.2, seed, 0.5))
     srsly.write_json(cells_dir / "random04.json", cell("d", "hybrid-random", 0.4, 0, 0.5))
     incomplete, _, _ = incomplete_groups(load_cells(cells_dir))
-    assert {(i.condition, i.value, i.n) for i in incomplete} == {("human-omit", 0.4, 0), ("hybrid-random", 0.2, 0), ("hybrid-random", 0.4, 1)}
+    assert {(i.condition, i.value, i.n) for i in incomplete} == {
+        ("human-omit", 0.4, 0),
+        ("hybrid-random", 0.2, 0),
+        ("hybrid-random", 0.4, 1),
+    }
 
 
 def test_load_grid_reads_datasets_and_optional_files(tmp_path):
@@ -110,7 +133,9 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
     (tmp_path / "grid" / "not-a-dataset").mkdir()
     wikigold, conll = sorted(load_grid(tmp_path / "grid"), key=lambda ds: ds.name, reverse=True)
     assert wikigold.annotators["annotators"]["simulated"]["simulated"] is True
-    assert wikigold.run["machine"] == "2 CPU cores" and wikigold.samples_path.name == "samples.spacy"
+    assert (
+        wikigold.run["machine"] == "2 CPU cores" and wikigold.samples_path.name == "samples.spacy"
+    )
     assert conll.annotators is None and conll.run is None and conll.samples_path is None
     # A dataset folder can be given directly.
     assert [ds.name for ds in load_grid(tmp_path / "grid" / "conll2003")] == ["conll2003"]
@@ -119,14 +144,35 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
 @pytest.mark.parametrize(
     "content,expected",
     [
-        ('{"dataset": "d", "condition": "human-omit", "omit_rate": 0.4, "seed": 0}', 'missing key "scores"'),
-        ('{"dataset": "d", "condition": "human-omit", "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}}', 'missing key "omit_rate"'),
-        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1}}', 'missing key "scores.f"'),
-        ('{"dataset": "d", "condition": "c", "omit_rate": "high", "seed": 0, "scores": {}}', '"omit_rate" must be a number'),
-        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1, "per_type": {"LOC": 3}}}', '"scores.per_type.LOC" must be an object'),
-        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": 3}', '"calibration" must be an object'),
-        ('{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": {"labels": []}}', '"calibration.labels" must be an object'),
-        ('[1, 2]', "expected a JSON object"),
+        (
+            '{"dataset": "d", "condition": "human-omit", "omit_rate": 0.4, "seed": 0}',
+            'missing key "scores"',
+        ),
+        (
+            '{"dataset": "d", "condition": "human-omit", "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}}',
+            'missing key "omit_rate"',
+        ),
+        (
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1}}',
+            'missing key "scores.f"',
+        ),
+        (
+            '{"dataset": "d", "condition": "c", "omit_rate": "high", "seed": 0, "scores": {}}',
+            '"omit_rate" must be a number',
+        ),
+        (
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1, "per_type": {"LOC": 3}}}',
+            '"scores.per_type.LOC" must be an object',
+        ),
+        (
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": 3}',
+            '"calibration" must be an object',
+        ),
+        (
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": {"labels": []}}',
+            '"calibration.labels" must be an object',
+        ),
+        ("[1, 2]", "expected a JSON object"),
         ('{"dataset": "d", ', "not valid JSON"),
     ],
 )
@@ -160,11 +206,22 @@ def test_human_omit_at_zero_is_not_reported_missing(tmp_path):
     from hybrid_ner.report.results import incomplete_groups, parse_cell
 
     def cell(condition, rate, seed):
-        return parse_cell(tmp_path / f"{condition}{rate}{seed}.json", {
-            "dataset": "d", "condition": condition, "annotator": "none", "omit_rate": rate, "budget": 1.0, "seed": seed,
-            "scores": {"p": 0.5, "r": 0.5, "f": 0.5, "per_type": {}}})
+        return parse_cell(
+            tmp_path / f"{condition}{rate}{seed}.json",
+            {
+                "dataset": "d",
+                "condition": condition,
+                "annotator": "none",
+                "omit_rate": rate,
+                "budget": 1.0,
+                "seed": seed,
+                "scores": {"p": 0.5, "r": 0.5, "f": 0.5, "per_type": {}},
+            },
+        )
 
-    cells = [cell("human-clean", 0.0, s) for s in (0, 1)] + [cell("human-omit", 0.4, s) for s in (0, 1)]
+    cells = [cell("human-clean", 0.0, s) for s in (0, 1)] + [
+        cell("human-omit", 0.4, s) for s in (0, 1)
+    ]
     cells += [cell("hybrid-random", r, s) for r in (0.0, 0.4) for s in (0, 1)]
     incomplete, _, _ = incomplete_groups(cells)
     assert incomplete == []
@@ -175,7 +232,10 @@ def test_old_cells_with_unknown_conditions_are_kept_apart(tmp_path):
     write_old_cells(tmp_path / "wikigold")
     cells = load_cells(tmp_path / "wikigold" / "cells")
     assert unknown_conditions(cells) == {
-        "hybrid-label-mixing-before-calibration": 1, "hybrid-soft-budget": 1, "hybrid-soft-vote": 2, "sim-hybrid-soft-vote": 1,
+        "hybrid-label-mixing-before-calibration": 1,
+        "hybrid-soft-budget": 1,
+        "hybrid-soft-vote": 2,
+        "sim-hybrid-soft-vote": 1,
     }
     stats = aggregate(cells)
     # The old λ-mixing cell named hybrid-label-mixing does not join the calibrated method's seeds.
@@ -207,7 +267,10 @@ def test_calibration_cell_prefers_seed_0_at_the_target_rate(cells):
 def test_omission_estimates_next_to_the_true_rate(cells):
     estimates = {(e.condition, e.value): e for e in omission_estimates(cells)}
     mixing = estimates[("hybrid-label-mixing", 0.4)]
-    assert (mixing.true_rate, mixing.estimate.n) == (0.4, 2) and mixing.estimate.mean == pytest.approx(0.435)
+    assert (mixing.true_rate, mixing.estimate.n) == (
+        0.4,
+        2,
+    ) and mixing.estimate.mean == pytest.approx(0.435)
     assert mixing.sources == ("estimated from agreement and calibrated precision",)
     assert estimates[("sim-hybrid-budget", 0.1)].kind == "budget"
     assert [e.condition for e in omission_estimates(cells)][0] == "hybrid-label-mixing"

@@ -48,7 +48,10 @@ def test_format_stat_and_rate():
 
 def test_condition_names():
     assert condition_name("hybrid-label-mixing") == MIXING
-    assert condition_name("hybrid-label-mixing", with_id=False) == "hybrid, calibrated label mixing (recommended)"
+    assert (
+        condition_name("hybrid-label-mixing", with_id=False)
+        == "hybrid, calibrated label mixing (recommended)"
+    )
     assert condition_name("hybrid-lambda-mixing") == LAMBDA
     assert condition_name("sim-hybrid-label-mixing", with_id=False).startswith("simulated ")
     assert condition_name("hybrid-soft-vote") == "hybrid-soft-vote (not in the current grid)"
@@ -59,7 +62,10 @@ def test_f1_table_rows_columns_bold_best(cells):
     table = f1_by_rate_table(cells, [0.0, 0.2, 0.4, 0.6])
     assert table.splitlines()[0] == "| Condition | 0% | 20% | 40% | 60% |"
     # No omissions is the clean gold: human-omit at 0% shows the upper bound, never bold.
-    assert row(table, OMIT) == f"| {OMIT} | 0.820 ± 0.020 (3) | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) | 0.520 ± 0.020 (3) |"
+    assert (
+        row(table, OMIT)
+        == f"| {OMIT} | 0.820 ± 0.020 (3) | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) | 0.520 ± 0.020 (3) |"
+    )
     # Reference conditions repeat in every column; the upper bound is never bold.
     assert row(table, CLEAN).count("0.820 ± 0.020 (3)") == 4
     assert "**" not in row(table, CLEAN)
@@ -67,7 +73,9 @@ def test_f1_table_rows_columns_bold_best(cells):
     assert row(table, LAMBDA).endswith("| 0.660 ± 0.020 (3) | 0.530 ± 0.010 (3) |")
     sim = "simulated hybrid, calibrated label mixing — `sim-hybrid-label-mixing`"
     assert row(table, sim).endswith("| **0.750 ± 0.020 (3)** | — |")
-    assert row(table, "hybrid, random selection — `hybrid-random`").endswith("| **0.560 ± 0.010 (3)** |")
+    assert row(table, "hybrid, random selection — `hybrid-random`").endswith(
+        "| **0.560 ± 0.010 (3)** |"
+    )
     # At 0% llm-only is the only candidate: nothing to single out.
     assert "**" not in row(table, "LLM only — `llm-only`")
     assert "budget" not in table
@@ -78,9 +86,13 @@ def test_old_cells_are_shown_in_the_tables(tmp_path):
     write_old_cells(tmp_path / "wikigold")
     cells = load_cells(tmp_path / "wikigold" / "cells")
     table = f1_by_rate_table(cells, [0.2, 0.4, 0.6])
-    assert row(table, "hybrid-soft-vote (not in the current grid)").endswith("| — | 0.620 ± 0.014 (2) | — |")
+    assert row(table, "hybrid-soft-vote (not in the current grid)").endswith(
+        "| — | 0.620 ± 0.014 (2) | — |"
+    )
     assert row(table, "sim-hybrid-soft-vote (not in the current grid, simulated)")
-    assert row(table, "hybrid-label-mixing-before-calibration (not in the current grid)").endswith("| 0.640 (1) | — |")
+    assert row(table, "hybrid-label-mixing-before-calibration (not in the current grid)").endswith(
+        "| 0.640 (1) | — |"
+    )
     # Unknown conditions come after the grid's; budget-only ones stay out of the rate tables.
     names = [line.split(" | ")[0][2:] for line in table.splitlines()[2:]]
     assert names.index("hybrid-soft-vote (not in the current grid)") > names.index(LAMBDA)
@@ -88,7 +100,10 @@ def test_old_cells_are_shown_in_the_tables(tmp_path):
     rows = budget_rows(cells)
     old = next(r for r in rows if r["condition"] == "hybrid-soft-budget")
     assert (old["budget"], old["vs_human"]) == (0.1, pytest.approx(-0.02))
-    assert "| 10% | hybrid-soft-budget (not in the current grid) | 0.390 (1) | -0.020 |" in budget_table(rows)
+    assert (
+        "| 10% | hybrid-soft-budget (not in the current grid) | 0.390 (1) | -0.020 |"
+        in budget_table(rows)
+    )
 
 
 def test_per_label_table(cells):
@@ -101,55 +116,101 @@ def test_budget_rows_compare_every_budget_condition_with_human(cells):
     rows = budget_rows(cells)
     points = [(r["budget"], r["condition"], r["source"]) for r in rows]
     assert points == [
-        (0.1, "human-budget", "human-budget"), (0.1, "hybrid-budget", "hybrid-budget"), (0.1, "sim-hybrid-budget", "sim-hybrid-budget"),
-        (0.25, "human-budget", "human-budget"), (0.25, "hybrid-budget", "hybrid-budget"), (0.25, "sim-hybrid-budget", "sim-hybrid-budget"),
-        (0.5, "human-budget", "human-budget"), (0.5, "hybrid-budget", "hybrid-budget"),
+        (0.1, "human-budget", "human-budget"),
+        (0.1, "hybrid-budget", "hybrid-budget"),
+        (0.1, "sim-hybrid-budget", "sim-hybrid-budget"),
+        (0.25, "human-budget", "human-budget"),
+        (0.25, "hybrid-budget", "hybrid-budget"),
+        (0.25, "sim-hybrid-budget", "sim-hybrid-budget"),
+        (0.5, "human-budget", "human-budget"),
+        (0.5, "hybrid-budget", "hybrid-budget"),
         (1.0, "human-budget", "human-clean"),
     ]
-    assert rows[1]["total"].mean == pytest.approx(8.2) and rows[-1]["human"].mean == pytest.approx(81.2)
+    assert rows[1]["total"].mean == pytest.approx(8.2) and rows[-1]["human"].mean == pytest.approx(
+        81.2
+    )
     assert [r["vs_human"] for r in rows[:3]] == [None, pytest.approx(0.01), pytest.approx(0.10)]
     table = budget_table(rows)
-    assert table.splitlines()[0] == "| Budget | Condition | F1 | Δ F1 vs human | Human cost | LLM cost | Total cost |"
-    assert "| 10% | simulated hybrid, part of the documents, calibrated — `sim-hybrid-budget` | 0.510 ± 0.014 (2) | +0.100 | 8.00 | 0.20 | 8.20 |" in table
-    assert "| 100% | human, part of the documents — `human-budget` ← `human-clean` | 0.820 ± 0.020 (3) | — | 81.20 | 0.00 | 81.20 |" in table
+    assert (
+        table.splitlines()[0]
+        == "| Budget | Condition | F1 | Δ F1 vs human | Human cost | LLM cost | Total cost |"
+    )
+    assert (
+        "| 10% | simulated hybrid, part of the documents, calibrated — `sim-hybrid-budget` | 0.510 ± 0.014 (2) | +0.100 | 8.00 | 0.20 | 8.20 |"
+        in table
+    )
+    assert (
+        "| 100% | human, part of the documents — `human-budget` ← `human-clean` | 0.820 ± 0.020 (3) | — | 81.20 | 0.00 | 81.20 |"
+        in table
+    )
     assert budget_rows([c for c in cells if c.budget == 1.0]) == []
 
 
 def test_budget_rows_continue_each_curve_at_full_budget(cells):
     # The full-budget points of the hybrids are their calibrated rate conditions at the budget cells' rate.
-    full = [dataclasses.replace(c, omit_rate=0.0) for c in cells if c.condition in ("hybrid-label-mixing", "sim-hybrid-label-mixing") and c.omit_rate == 0.2]
+    full = [
+        dataclasses.replace(c, omit_rate=0.0)
+        for c in cells
+        if c.condition in ("hybrid-label-mixing", "sim-hybrid-label-mixing") and c.omit_rate == 0.2
+    ]
     rows = budget_rows(cells + full)
     ends = {r["condition"]: r for r in rows if r["budget"] == 1.0}
-    assert ends["hybrid-budget"]["source"] == "hybrid-label-mixing" and ends["hybrid-budget"]["f1"].mean == pytest.approx(0.75)
+    assert ends["hybrid-budget"]["source"] == "hybrid-label-mixing" and ends["hybrid-budget"][
+        "f1"
+    ].mean == pytest.approx(0.75)
     assert ends["sim-hybrid-budget"]["vs_human"] == pytest.approx(0.79 - 0.82)
 
 
 def test_calibration_table_and_lines(cells):
     cell = next(c for c in cells if c.path.stem == "hybrid-label-mixing_r0.4_b1_s0")
     table = calibration_table(cell.calibration)
-    assert table.splitlines()[0] == "| Label | Precision | Recall | Proposed | Gold | LR proposed | LR silence |"
+    assert (
+        table.splitlines()[0]
+        == "| Label | Precision | Recall | Proposed | Gold | LR proposed | LR silence |"
+    )
     assert "| PER | 0.870 | 0.820 | 95 | 101 | 182 | 0.28 |" in table
     assert "| LOC | 0.750 | 0.600 | 40 | 50 | 45.2 | 0.50 |" in table
     lines = calibration_lines(cell)
-    assert lines[0].startswith("From cell `hybrid-label-mixing_r0.4_b1_s0` (hybrid, calibrated label mixing (recommended), seed 0, 40% omissions)")
-    assert "calibration sample `corpus/wikigold/dev_llm.spacy`, 3,883 tokens, position match 0.969" in lines[0]
-    assert lines[1] == "Estimated human omission rate: 0.430 (estimated from agreement and calibrated precision); true simulated rate: 0.400."
+    assert lines[0].startswith(
+        "From cell `hybrid-label-mixing_r0.4_b1_s0` (hybrid, calibrated label mixing (recommended), seed 0, 40% omissions)"
+    )
+    assert (
+        "calibration sample `corpus/wikigold/dev_llm.spacy`, 3,883 tokens, position match 0.969"
+        in lines[0]
+    )
+    assert (
+        lines[1]
+        == "Estimated human omission rate: 0.430 (estimated from agreement and calibrated precision); true simulated rate: 0.400."
+    )
     assert len(lines) == 2  # not biased: no warning
     biased = dataclasses.replace(cell, calibration={**cell.calibration, "biased": True})
-    assert calibration_lines(biased)[-1].startswith("Biased: measured against the incomplete human annotation")
+    assert calibration_lines(biased)[-1].startswith(
+        "Biased: measured against the incomplete human annotation"
+    )
     budget = next(c for c in cells if c.path.stem == "sim-hybrid-budget_r0_b0.1_s1")
     assert "seed 1, budget 10%, 0% omissions" in calibration_lines(budget)[0]
     # A sparse record still renders.
     sparse = dataclasses.replace(cell, calibration={"labels": {"X": {"precision": 0.5}}})
     assert "| X | 0.500 | — | — | — | — | — |" in calibration_table(sparse.calibration)
-    assert "Estimated human omission rate: —; true simulated rate: 0.400." in calibration_lines(sparse)
+    assert "Estimated human omission rate: —; true simulated rate: 0.400." in calibration_lines(
+        sparse
+    )
 
 
 def test_omission_table(cells):
     table = omission_table(omission_estimates(cells))
-    assert table.splitlines()[0] == "| Condition | Budget | Simulated rate | Estimated rate | Estimated from |"
-    assert f"| {MIXING} | 100% | 0.400 | 0.435 ± 0.007 (2) | estimated from agreement and calibrated precision |" in table
-    assert "| hybrid, part of the documents, calibrated — `hybrid-budget` | 25% | 0.000 | 0.035 ± 0.007 (2) |" in table
+    assert (
+        table.splitlines()[0]
+        == "| Condition | Budget | Simulated rate | Estimated rate | Estimated from |"
+    )
+    assert (
+        f"| {MIXING} | 100% | 0.400 | 0.435 ± 0.007 (2) | estimated from agreement and calibrated precision |"
+        in table
+    )
+    assert (
+        "| hybrid, part of the documents, calibrated — `hybrid-budget` | 25% | 0.000 | 0.035 ± 0.007 (2) |"
+        in table
+    )
 
 
 def test_targets_table_has_group_check_result_details(cells):
@@ -157,10 +218,19 @@ def test_targets_table_has_group_check_result_details(cells):
 
     table = targets_table(evaluate_targets(aggregate(cells)))
     assert table.splitlines()[0] == "| Target | Check | Result | Details |"
-    assert "| Do no harm | hybrid-label-mixing ≥ human-omit − 0.005 at 60% omissions | **not met** |" in table
+    assert (
+        "| Do no harm | hybrid-label-mixing ≥ human-omit − 0.005 at 60% omissions | **not met** |"
+        in table
+    )
 
 
 def test_simulated_annotator_is_always_marked():
-    assert annotator_name("simulated", {"name": "GPT-3.5-class annotator", "simulated": True}) == "GPT-3.5-class annotator (simulated)"
-    assert annotator_name("sim", {"name": "simulated annotator", "simulated": True}) == "simulated annotator"
+    assert (
+        annotator_name("simulated", {"name": "GPT-3.5-class annotator", "simulated": True})
+        == "GPT-3.5-class annotator (simulated)"
+    )
+    assert (
+        annotator_name("sim", {"name": "simulated annotator", "simulated": True})
+        == "simulated annotator"
+    )
     assert annotator_name("llm", {"name": "qwen", "simulated": False}) == "qwen"

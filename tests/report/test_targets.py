@@ -52,22 +52,36 @@ def test_target_specs_are_the_projects():
 
 def test_do_no_harm_tolerance_is_inclusive():
     spec = TargetSpec(DO_NO_HARM, "hybrid-label-mixing", "human-omit", "rate", (0.4,), -0.005)
-    exact = check_target(stats(human_omit=[0.60, 0.62], hybrid_label_mixing=[0.605, 0.605]), spec, 0.4)
+    exact = check_target(
+        stats(human_omit=[0.60, 0.62], hybrid_label_mixing=[0.605, 0.605]), spec, 0.4
+    )
     assert exact.status == MET and "difference -0.005 (needed ≥ -0.005)" in exact.detail
-    below = check_target(stats(human_omit=[0.60, 0.62], hybrid_label_mixing=[0.60, 0.609]), spec, 0.4)
+    below = check_target(
+        stats(human_omit=[0.60, 0.62], hybrid_label_mixing=[0.60, 0.609]), spec, 0.4
+    )
     # Three digits would read -0.005: one more digit shows why it is not met.
     assert below.status == NOT_MET and "difference -0.0055 (needed ≥ -0.005)" in below.detail
-    assert "hybrid-label-mixing 0.605 ± 0.006 (n=2) vs human-omit 0.610 ± 0.014 (n=2)" in below.detail
+    assert (
+        "hybrid-label-mixing 0.605 ± 0.006 (n=2) vs human-omit 0.610 ± 0.014 (n=2)" in below.detail
+    )
     assert "overlap: yes" in below.detail
     assert exact.group == DO_NO_HARM
 
 
 def test_strict_target_needs_a_positive_difference():
-    spec = TargetSpec(MIXING_BEATS_RANDOM, "hybrid-label-mixing", "hybrid-random", "rate", (0.4,), strict=True)
+    spec = TargetSpec(
+        MIXING_BEATS_RANDOM, "hybrid-label-mixing", "hybrid-random", "rate", (0.4,), strict=True
+    )
     tie = check_target(stats(hybrid_random=[0.66], hybrid_label_mixing=[0.66]), spec, 0.4)
     assert tie.status == NOT_MET and "(needed > +0.000)" in tie.detail
-    better = check_target(stats(hybrid_random=[0.66, 0.67], hybrid_label_mixing=[0.70, 0.72]), spec, 0.4)
-    assert better.status == MET and "difference +0.045" in better.detail and "overlap: no" in better.detail
+    better = check_target(
+        stats(hybrid_random=[0.66, 0.67], hybrid_label_mixing=[0.70, 0.72]), spec, 0.4
+    )
+    assert (
+        better.status == MET
+        and "difference +0.045" in better.detail
+        and "overlap: no" in better.detail
+    )
 
 
 def test_margin_target_at_a_budget():
@@ -75,20 +89,30 @@ def test_margin_target_at_a_budget():
     assert spec.check() == "sim-hybrid-budget ≥ human-budget + 0.03"
     met = check_target(stats(budget=0.1, human_budget=[0.40], sim_hybrid_budget=[0.43]), spec, 0.1)
     assert met.status == MET and met.question.endswith("at budget 10%")
-    not_met = check_target(stats(budget=0.1, human_budget=[0.40], sim_hybrid_budget=[0.42]), spec, 0.1)
+    not_met = check_target(
+        stats(budget=0.1, human_budget=[0.40], sim_hybrid_budget=[0.42]), spec, 0.1
+    )
     assert not_met.status == NOT_MET and "difference +0.020 (needed ≥ +0.030)" in not_met.detail
 
 
 def test_no_data_names_the_missing_conditions():
     spec = TargetSpec(DO_NO_HARM, "hybrid-budget", "human-budget", "budget", (0.25,), -0.005)
     missing = check_target(stats(budget=0.1, human_budget=[0.4], hybrid_budget=[0.5]), spec, 0.25)
-    assert missing.status == NO_DATA and missing.detail == "no cells for hybrid-budget, human-budget at budget 25%"
+    assert (
+        missing.status == NO_DATA
+        and missing.detail == "no cells for hybrid-budget, human-budget at budget 25%"
+    )
     one = check_target(stats(budget=0.25, human_budget=[0.4]), spec, 0.25)
     assert one.detail == "no cells for hybrid-budget at budget 25%"
     assert all(t.status == NO_DATA for t in evaluate_targets({}))
     # human-omit at 0% omissions is the clean gold.
     zero = TargetSpec(DO_NO_HARM, "hybrid-label-mixing", "human-omit", "rate", (0.0,), -0.005)
-    assert check_target(stats(rate=0.0, human_clean=[0.8], hybrid_label_mixing=[0.797]), zero, 0.0).status == MET
+    assert (
+        check_target(
+            stats(rate=0.0, human_clean=[0.8], hybrid_label_mixing=[0.797]), zero, 0.0
+        ).status
+        == MET
+    )
 
 
 def test_every_target_on_the_fixture_grid(tmp_path):

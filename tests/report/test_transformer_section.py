@@ -9,6 +9,7 @@ P = F1 + 0.02, R = F1 − 0.02; 2000 steps, 800 s for seed 0 and 820 s for
 seed 1 (median 800 s of 9 cells, 0.4 s/step). The transition NER scored
 P 0.72, R 0.70, F1 0.71 on the clean data.
 """
+
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -42,9 +43,17 @@ TRF_F1: Dict[str, Dict[float, List[float]]] = {
 TRF_SECONDS = (800.0, 820.0)  # per seed
 # What `spacy evaluate --output` writes (spaCy 3.x): flat scores, per-type P/R/F.
 TRANSITION = {
-    "token_acc": 1.0, "token_p": 1.0, "token_r": 1.0, "token_f": 1.0,
-    "ents_p": 0.72, "ents_r": 0.70, "ents_f": 0.71,
-    "ents_per_type": {"LOC": {"p": 0.8, "r": 0.75, "f": 0.7742}, "PER": {"p": 0.64, "r": 0.65, "f": 0.6450}},
+    "token_acc": 1.0,
+    "token_p": 1.0,
+    "token_r": 1.0,
+    "token_f": 1.0,
+    "ents_p": 0.72,
+    "ents_r": 0.70,
+    "ents_f": 0.71,
+    "ents_per_type": {
+        "LOC": {"p": 0.8, "r": 0.75, "f": 0.7742},
+        "PER": {"p": 0.64, "r": 0.65, "f": 0.6450},
+    },
     "speed": 5321.4,
 }
 CLEAN = "human, clean (upper bound) — `human-clean`"
@@ -53,7 +62,9 @@ MIXING = "hybrid, calibrated label mixing (recommended) — `hybrid-label-mixing
 SIM_MIXING = "simulated hybrid, calibrated label mixing — `sim-hybrid-label-mixing`"
 
 
-def write_trf_grid(trf_dir: Path, dataset: str = "wikigold", transition: Optional[Dict] = TRANSITION) -> Path:
+def write_trf_grid(
+    trf_dir: Path, dataset: str = "wikigold", transition: Optional[Dict] = TRANSITION
+) -> Path:
     """A transformer grid folder as the grid writes it with configs/ner_soft.cfg."""
     cells = trf_dir / dataset / "cells"
     cells.mkdir(parents=True, exist_ok=True)
@@ -62,7 +73,9 @@ def write_trf_grid(trf_dir: Path, dataset: str = "wikigold", transition: Optiona
             for seed, f in enumerate(values):
                 data = cell(dataset, condition, rate, seed, f)
                 name = cell_id(condition, rate, 1.0, seed)
-                data.update(cell_id=name, config=TRF_CONFIG, steps=2000, train_seconds=TRF_SECONDS[seed])
+                data.update(
+                    cell_id=name, config=TRF_CONFIG, steps=2000, train_seconds=TRF_SECONDS[seed]
+                )
                 srsly.write_json(cells / f"{name}.json", data)
     if transition is not None:
         srsly.write_json(trf_dir / dataset / "transition-clean_r0_s0.json", transition)
@@ -79,7 +92,9 @@ def grids(tmp_path):
 
 def markdown(grid: Path, trf_dir: Optional[Path]) -> str:
     transformer = load_transformer_grid(trf_dir) if trf_dir is not None else []
-    return report_markdown(load_grid(grid), {}, str(grid), None, 0.4, transformer, str(trf_dir) if trf_dir else None)
+    return report_markdown(
+        load_grid(grid), {}, str(grid), None, 0.4, transformer, str(trf_dir) if trf_dir else None
+    )
 
 
 def part(text: str, heading: str) -> str:
@@ -99,18 +114,32 @@ def test_compare_stacks_means_gaps_and_timing(grids):
     assert [row.condition for row in comparison.rows] == list(TRF_F1)
     rows = {row.condition: row for row in comparison.rows}
     mixing = rows["hybrid-label-mixing"]
-    assert (mixing.f1.mean, mixing.f1.n, mixing.p.mean, mixing.r.mean) == pytest.approx((0.76, 2, 0.78, 0.74))
+    assert (mixing.f1.mean, mixing.f1.n, mixing.p.mean, mixing.r.mean) == pytest.approx(
+        (0.76, 2, 0.78, 0.74)
+    )
     assert (mixing.cpu_f1.mean, mixing.cpu_f1.n) == pytest.approx((0.68, 2))
     assert rows["sim-hybrid-label-mixing"].f1 == Stat(0.8, None, 1)
     assert comparison.soft_clean.mean == pytest.approx(0.87)
     assert (comparison.gap, comparison.cpu_gap) == pytest.approx((0.05, 0.06))
-    assert (comparison.transition_f1.mean, comparison.transition_p.mean, comparison.transition_r.mean) == pytest.approx((0.71, 0.72, 0.70))
+    assert (
+        comparison.transition_f1.mean,
+        comparison.transition_p.mean,
+        comparison.transition_r.mean,
+    ) == pytest.approx((0.71, 0.72, 0.70))
     assert comparison.transition_files == ("transition-clean_r0_s0.json",)
     assert comparison.timing.cells == 9 and comparison.timing.steps == (2000,)
-    assert (comparison.timing.median_seconds, comparison.timing.seconds_per_step) == pytest.approx((800.0, 0.4))
+    assert (comparison.timing.median_seconds, comparison.timing.seconds_per_step) == pytest.approx(
+        (800.0, 0.4)
+    )
     # CPU cells of the same conditions at 40% and human-clean: 3 + 3 + 3 + 2 + 3.
-    assert comparison.cpu_timing.cells == 14 and comparison.cpu_timing.seconds_per_step == pytest.approx(0.06)
-    assert (comparison.configs, comparison.cpu_configs) == ((TRF_CONFIG,), ("configs/ner_soft_cpu.cfg",))
+    assert (
+        comparison.cpu_timing.cells == 14
+        and comparison.cpu_timing.seconds_per_step == pytest.approx(0.06)
+    )
+    assert (comparison.configs, comparison.cpu_configs) == (
+        (TRF_CONFIG,),
+        ("configs/ner_soft_cpu.cfg",),
+    )
 
 
 def test_section_shows_both_stacks_in_the_dataset_section(grids):
@@ -119,16 +148,37 @@ def test_section_shows_both_stacks_in_the_dataset_section(grids):
     assert f"from `{grid}` and the transformer grid `{trf_dir}`." in text
     wikigold = dataset(text, "wikigold")
     # Right after the CPU scores at the same rate, before the annotators.
-    assert wikigold.index("### Scores at 40% omissions") < wikigold.index("### Transformer pipeline") < wikigold.index("### Annotator quality")
+    assert (
+        wikigold.index("### Scores at 40% omissions")
+        < wikigold.index("### Transformer pipeline")
+        < wikigold.index("### Annotator quality")
+    )
     section = part(wikigold, "### Transformer pipeline")
-    assert f"transformer stack (`{TRF_CONFIG}`) from `{trf_dir / 'wikigold'}` at 40% omissions" in section
+    assert (
+        f"transformer stack (`{TRF_CONFIG}`) from `{trf_dir / 'wikigold'}` at 40% omissions"
+        in section
+    )
     assert "| Condition | Transformer F1 | CPU F1 | Transformer P | Transformer R |" in section
-    assert f"| {CLEAN} | 0.870 ± 0.014 (2) | 0.820 ± 0.020 (3) | 0.890 ± 0.014 (2) | 0.850 ± 0.014 (2) |" in section
-    assert f"| {OMIT} | 0.710 ± 0.014 (2) | 0.620 ± 0.020 (3) | 0.730 ± 0.014 (2) | 0.690 ± 0.014 (2) |" in section
-    assert f"| {MIXING} | 0.760 ± 0.014 (2) | 0.680 ± 0.028 (2) | 0.780 ± 0.014 (2) | 0.740 ± 0.014 (2) |" in section
+    assert (
+        f"| {CLEAN} | 0.870 ± 0.014 (2) | 0.820 ± 0.020 (3) | 0.890 ± 0.014 (2) | 0.850 ± 0.014 (2) |"
+        in section
+    )
+    assert (
+        f"| {OMIT} | 0.710 ± 0.014 (2) | 0.620 ± 0.020 (3) | 0.730 ± 0.014 (2) | 0.690 ± 0.014 (2) |"
+        in section
+    )
+    assert (
+        f"| {MIXING} | 0.760 ± 0.014 (2) | 0.680 ± 0.028 (2) | 0.780 ± 0.014 (2) | 0.740 ± 0.014 (2) |"
+        in section
+    )
     assert f"| {SIM_MIXING} | 0.800 (1) | 0.750 ± 0.020 (3) | 0.820 (1) | 0.780 (1) |" in section
-    assert "hybrid-lambda-mixing" not in section and "llm-only" not in section  # not in the transformer grid
-    assert "- Gap hybrid-label-mixing − human-omit at 40% omissions (mean F1): CPU: +0.060, transformer: +0.050." in section
+    assert (
+        "hybrid-lambda-mixing" not in section and "llm-only" not in section
+    )  # not in the transformer grid
+    assert (
+        "- Gap hybrid-label-mixing − human-omit at 40% omissions (mean F1): CPU: +0.060, transformer: +0.050."
+        in section
+    )
     assert (
         "- spaCy transition NER, same transformer stack, clean: F1 0.710 (1) vs soft NER 0.870 ± 0.014 (2) "
         "(human-clean; transition NER P 0.720, R 0.700)."
@@ -146,13 +196,18 @@ def test_without_transition_file_the_section_says_so(tmp_path):
     trf_dir = write_trf_grid(tmp_path / "grid-trf", transition=None)
     section = part(markdown(grid, trf_dir), "### Transformer pipeline")
     assert "spaCy transition NER, same" not in section
-    assert "- No spaCy transition NER score (`wikigold/transition-clean_*.json`, written by `spacy evaluate --output`)." in section
+    assert (
+        "- No spaCy transition NER score (`wikigold/transition-clean_*.json`, written by `spacy evaluate --output`)."
+        in section
+    )
     assert "CPU: +0.060, transformer: +0.050." in section
 
 
 def test_several_transition_seeds_are_averaged(tmp_path):
     trf_dir = write_trf_grid(tmp_path / "grid-trf")
-    srsly.write_json(trf_dir / "wikigold" / "transition-clean_r0_s1.json", {**TRANSITION, "ents_f": 0.73})
+    srsly.write_json(
+        trf_dir / "wikigold" / "transition-clean_r0_s1.json", {**TRANSITION, "ents_f": 0.73}
+    )
     (trf,) = load_transformer_grid(trf_dir)
     assert [t.seed for t in trf.transition] == [0, 1]
     comparison = compare_stacks(trf, [], 0.4)
@@ -202,25 +257,84 @@ def test_malformed_transition_file_is_named(tmp_path):
 def test_write_report_and_cli_pick_up_the_transformer_grid(grids, capsys):
     grid, trf_dir = grids
     root = grid.parent
-    files = write_report(grid, root / "a" / "report.md", root / "a" / "figures", target_rate=0.4, transformer_dir=trf_dir)
+    files = write_report(
+        grid,
+        root / "a" / "report.md",
+        root / "a" / "figures",
+        target_rate=0.4,
+        transformer_dir=trf_dir,
+    )
     assert files.transformer == ["wikigold"]
     assert "### Transformer pipeline" in files.report.read_text(encoding="utf-8")
     # The CLI finds <grid>-trf next to the grid without the option.
-    main(["report", str(grid), "--output", str(root / "b" / "report.md"), "--figures", str(root / "b" / "figures")])
+    main(
+        [
+            "report",
+            str(grid),
+            "--output",
+            str(root / "b" / "report.md"),
+            "--figures",
+            str(root / "b" / "figures"),
+        ]
+    )
     out = capsys.readouterr().out
-    assert (root / "b" / "report.md").read_text(encoding="utf-8") == files.report.read_text(encoding="utf-8")
+    assert (root / "b" / "report.md").read_text(encoding="utf-8") == files.report.read_text(
+        encoding="utf-8"
+    )
     assert "wikigold transformer, 0.4 omissions" in out
-    row = next(line for line in out.splitlines() if line.startswith("hybrid-label-mixing") and "0.760" in line)
-    assert row.split()[1:] == ["0.760", "±", "0.014", "(2)", "0.780", "±", "0.014", "(2)", "0.740", "±", "0.014", "(2)", "0.680", "±", "0.028", "(2)"]
+    row = next(
+        line
+        for line in out.splitlines()
+        if line.startswith("hybrid-label-mixing") and "0.760" in line
+    )
+    assert row.split()[1:] == [
+        "0.760",
+        "±",
+        "0.014",
+        "(2)",
+        "0.780",
+        "±",
+        "0.014",
+        "(2)",
+        "0.740",
+        "±",
+        "0.014",
+        "(2)",
+        "0.680",
+        "±",
+        "0.028",
+        "(2)",
+    ]
     words = " ".join(out.split())  # the lines under the table may wrap
-    assert "CPU: +0.060, transformer: +0.050." in words and "F1 0.710 (1) vs soft NER 0.870 ± 0.014 (2)" in words
+    assert (
+        "CPU: +0.060, transformer: +0.050." in words
+        and "F1 0.710 (1) vs soft NER 0.870 ± 0.014 (2)" in words
+    )
 
 
 def test_cli_report_without_transformer_grid_prints_no_transformer_rows(tmp_path, capsys):
     grid = write_grid(tmp_path / "grid", samples=0)
-    main(["report", str(grid), "--output", str(tmp_path / "report.md"), "--figures", str(tmp_path / "figures")])
+    main(
+        [
+            "report",
+            str(grid),
+            "--output",
+            str(tmp_path / "report.md"),
+            "--figures",
+            str(tmp_path / "figures"),
+        ]
+    )
     assert "transformer" not in capsys.readouterr().out
     assert "Transformer pipeline" not in (tmp_path / "report.md").read_text(encoding="utf-8")
     with pytest.raises(SystemExit) as exit_:
-        main(["report", str(grid), "--output", str(tmp_path / "report.md"), "--transformer", str(tmp_path / "nowhere")])
+        main(
+            [
+                "report",
+                str(grid),
+                "--output",
+                str(tmp_path / "report.md"),
+                "--transformer",
+                str(tmp_path / "nowhere"),
+            ]
+        )
     assert exit_.value.code == 1

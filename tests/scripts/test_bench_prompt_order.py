@@ -1,4 +1,5 @@
 """The pure helpers of scripts/bench_prompt_order.py (no model is loaded)."""
+
 import importlib.util
 from pathlib import Path
 

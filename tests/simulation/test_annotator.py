@@ -1,15 +1,20 @@
 """The simulated annotator: seeded, never touches the gold, and its measured
 quality follows its parameters."""
+
 import random
 
 import pytest
 from spacy.tokens import Doc, Span
+from spacy.util import registry
 from spacy.vocab import Vocab
 
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.proposal_quality import proposal_quality
-from hybrid_ner.simulation.annotator import SIMULATED_KEY, SimulatedAnnotator, build_simulated_annotator
-from spacy.util import registry
+from hybrid_ner.evaluation import proposal_quality
+from hybrid_ner.simulation.annotator import (
+    SIMULATED_KEY,
+    SimulatedAnnotator,
+    build_simulated_annotator,
+)
 
 LABELS = ("PER", "LOC", "ORG", "MISC")
 
@@ -50,8 +55,10 @@ def test_measured_precision_and_recall_follow_the_parameters():
 def test_label_bias_moves_entities_to_the_other_label_and_boundary_errors_count_as_misses():
     docs = corpus()
     annotator = SimulatedAnnotator(
-        precision={label: 1.0 for label in LABELS}, recall={label: 1.0 for label in LABELS},
-        confusion={"ORG": {"LOC": 0.5}}, boundary_error=0.0,
+        precision={label: 1.0 for label in LABELS},
+        recall={label: 1.0 for label in LABELS},
+        confusion={"ORG": {"LOC": 0.5}},
+        boundary_error=0.0,
     )
     annotator.annotate_all(docs)
     quality = proposal_quality(docs, SIMULATED_KEY)["per_label"]
@@ -59,7 +66,9 @@ def test_label_bias_moves_entities_to_the_other_label_and_boundary_errors_count_
     assert quality["PER"]["r"] == 1.0 and quality["PER"]["p"] == 1.0
     assert quality["LOC"]["fp"] > 0  # the ORG entities proposed as LOC
     assert quality["LOC"]["proposed"] > quality["LOC"]["gold"]
-    shifted = SimulatedAnnotator(precision={l: 1.0 for l in LABELS}, recall={l: 1.0 for l in LABELS}, boundary_error=1.0)
+    shifted = SimulatedAnnotator(
+        precision={l: 1.0 for l in LABELS}, recall={l: 1.0 for l in LABELS}, boundary_error=1.0
+    )
     docs = corpus(50)
     shifted.annotate_all(docs)
     assert proposal_quality(docs, SIMULATED_KEY)["overall"]["tp"] == 0
@@ -86,7 +95,9 @@ def test_gold_is_untouched_same_seed_same_output_and_order_independent():
 
 def test_false_positives_never_sit_on_gold_entities():
     docs = corpus(100)
-    SimulatedAnnotator(precision={l: 0.3 for l in LABELS}, recall={l: 1.0 for l in LABELS}).annotate_all(docs)
+    SimulatedAnnotator(
+        precision={l: 0.3 for l in LABELS}, recall={l: 1.0 for l in LABELS}
+    ).annotate_all(docs)
     for doc in docs:
         gold_tokens = {i for e in doc.ents for i in range(e.start, e.end)}
         gold = {(e.start, e.end) for e in doc.ents}
@@ -111,8 +122,10 @@ def test_registered_function_with_preset_overrides_and_bad_parameters():
 def test_per_type_queries_can_give_one_span_several_labels():
     docs = corpus(300)
     annotator = SimulatedAnnotator(
-        precision={label: 1.0 for label in LABELS}, recall={label: 0.9 for label in LABELS},
-        confusion={"ORG": {"LOC": 0.5}}, query="per-type",
+        precision={label: 1.0 for label in LABELS},
+        recall={label: 0.9 for label in LABELS},
+        confusion={"ORG": {"LOC": 0.5}},
+        query="per-type",
     ).fit(docs)
     annotator.annotate_all(docs)
     doubled = 0

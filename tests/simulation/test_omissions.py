@@ -3,8 +3,8 @@ from collections import Counter
 import pytest
 from spacy.tokens import Doc
 
-from hybrid_ner.layers import HUMAN_ANNOTATED, OMITTED_KEY, UNANNOTATED_KEY
 from hybrid_ner.corpus import read_conll, write_docbin
+from hybrid_ner.layers import HUMAN_ANNOTATED, OMITTED_KEY, UNANNOTATED_KEY
 from hybrid_ner.simulation.omissions import omit_entities, simulate_budget, simulate_omissions
 
 from ..conftest import WIKIGOLD
@@ -105,7 +105,9 @@ def test_budget_on_one_document_falls_back_to_sentences(nlp, capsys):
     assert "Budget by sentence: 0.3 of 1 document(s) rounds to 0" in printed
     assert len(printed.strip().splitlines()) == 1
     again = simulate_budget(docs, 0.3, seed=0)
-    assert [d.user_data[HUMAN_ANNOTATED] for d in again] == [d.user_data[HUMAN_ANNOTATED] for d in out]
+    assert [d.user_data[HUMAN_ANNOTATED] for d in again] == [
+        d.user_data[HUMAN_ANNOTATED] for d in out
+    ]
 
 
 def test_budget_by_document_when_documents_suffice(nlp, capsys):
@@ -116,5 +118,8 @@ def test_budget_by_document_when_documents_suffice(nlp, capsys):
         flags.setdefault(doc.user_data["doc_id"], set()).add(doc.user_data[HUMAN_ANNOTATED])
     assert all(len(f) == 1 for f in flags.values()) and sum(True in f for f in flags.values()) == 2
     # all or nothing needs no fallback either
-    assert all(d.user_data[HUMAN_ANNOTATED] for d in simulate_budget(budget_docs(nlp, ["x"] * 4), 1.0, seed=0))
+    assert all(
+        d.user_data[HUMAN_ANNOTATED]
+        for d in simulate_budget(budget_docs(nlp, ["x"] * 4), 1.0, seed=0)
+    )
     assert capsys.readouterr().out == ""

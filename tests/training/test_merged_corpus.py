@@ -3,11 +3,11 @@ import spacy
 from spacy.util import registry
 from thinc.api import Config
 
-from hybrid_ner.layers import LLM_ADDED_KEY
 from hybrid_ner.corpus import write_docbin
+from hybrid_ner.layers import LLM_ADDED_KEY
 from hybrid_ner.merge.merger import Merger
-from hybrid_ner.training.merged_corpus import create_merged_corpus
 from hybrid_ner.merge.mixing import SOFT_TARGETS, LabelMixing
+from hybrid_ner.training.merged_corpus import create_merged_corpus
 
 from ..conftest import ROOT
 from ..doc_builders import make_doc, tuples
@@ -19,11 +19,15 @@ def corpus_docs(vocab, n=12):
     """Human entities with an omission (Oslo), proposals that find it, and conflicts."""
     docs = []
     for i in range(n):
-        docs.append(make_doc(
-            vocab, WORDS, human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG")],
-            llm=[(0, 1, "PER"), (4, 5, "ORG"), (6, 7, "ORG"), (8, 9, "LOC"), (8, 9, "ORG")],
-            doc_id=f"d{i}",
-        ))
+        docs.append(
+            make_doc(
+                vocab,
+                WORDS,
+                human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG")],
+                llm=[(0, 1, "PER"), (4, 5, "ORG"), (6, 7, "ORG"), (8, 9, "LOC"), (8, 9, "ORG")],
+                doc_id=f"d{i}",
+            )
+        )
     return docs
 
 
@@ -41,11 +45,15 @@ def test_examples_keep_tokens_and_carry_the_merge_and_targets(train_path):
     eg = examples[0]
     assert [t.text for t in eg.predicted] == WORDS == [t.text for t in eg.reference]
     assert not eg.predicted.ents and not eg.predicted.spans
-    assert tuples(eg.reference.spans[LLM_ADDED_KEY]) == [(8, 9, "ORG")]  # same length: the more reliable label
+    assert tuples(eg.reference.spans[LLM_ADDED_KEY]) == [
+        (8, 9, "ORG")
+    ]  # same length: the more reliable label
     targets = eg.reference.user_data[SOFT_TARGETS]
     assert targets[0] == {"U-PER": 1.0}
     # Oslo: LOC and ORG candidates, λ from reliability (LOC never confirmed, ORG half the time)
-    assert set(targets[8]) == {"U-LOC", "U-ORG", "O"} and sum(targets[8].values()) == pytest.approx(1.0)
+    assert set(targets[8]) == {"U-LOC", "U-ORG", "O"} and sum(targets[8].values()) == pytest.approx(
+        1.0
+    )
 
 
 def test_without_mixing_the_targets_are_the_merged_entities_and_random_is_seeded(train_path):
@@ -60,11 +68,19 @@ def test_without_mixing_the_targets_are_the_merged_entities_and_random_is_seeded
 
 @pytest.mark.parametrize("config_name", ["ner_soft_cpu.cfg", "ner_soft.cfg"])
 def test_the_configs_three_training_corpora(config_name, train_path):
-    config = Config().from_disk(ROOT / "configs" / config_name, overrides={"paths.train": str(train_path), "paths.dev": str(train_path)})
+    config = Config().from_disk(
+        ROOT / "configs" / config_name,
+        overrides={"paths.train": str(train_path), "paths.dev": str(train_path)},
+    )
     corpora = registry.resolve(config["corpora"])
     nlp = spacy.blank("en")
     human = list(corpora["human"](nlp))
-    assert tuples(human[0].reference.ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG")]
+    assert tuples(human[0].reference.ents) == [
+        (0, 1, "PER"),
+        (2, 3, "PER"),
+        (4, 5, "LOC"),
+        (6, 7, "ORG"),
+    ]
     random_ = list(corpora["hybrid_random"](nlp))
     assert {tuples(eg.reference.ents)[-1] for eg in random_} == {(8, 9, "LOC"), (8, 9, "ORG")}
     mixing = list(corpora["hybrid_mixing"](nlp))
@@ -72,14 +88,20 @@ def test_the_configs_three_training_corpora(config_name, train_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("corpus", ["corpora.human", "corpora.hybrid_random", "corpora.hybrid_mixing"])
+@pytest.mark.parametrize(
+    "corpus", ["corpora.human", "corpora.hybrid_random", "corpora.hybrid_mixing"]
+)
 def test_spacy_train_each_condition_and_load_the_result(corpus, train_path, tmp_path):
     from spacy.cli.train import train
 
     output = tmp_path / "model"
     overrides = {
-        "paths.train": str(train_path), "paths.dev": str(train_path), "training.train_corpus": corpus,
-        "training.max_steps": 30, "training.eval_frequency": 10, "training.max_epochs": 0,
+        "paths.train": str(train_path),
+        "paths.dev": str(train_path),
+        "training.train_corpus": corpus,
+        "training.max_steps": 30,
+        "training.eval_frequency": 10,
+        "training.max_epochs": 0,
     }
     train(ROOT / "configs" / "ner_soft_cpu.cfg", output, overrides=overrides)
     nlp = spacy.load(output / "model-last")
@@ -96,7 +118,9 @@ def test_reads_and_merges_once_per_training_run_but_sees_a_changed_file(train_pa
 
     calls = []
     real_read = module.read_docbin
-    monkeypatch.setattr(module, "read_docbin", lambda path, vocab: calls.append(path) or real_read(path, vocab))
+    monkeypatch.setattr(
+        module, "read_docbin", lambda path, vocab: calls.append(path) or real_read(path, vocab)
+    )
     nlp = spacy.blank("en")
     reader = create_merged_corpus(train_path, Merger(), LabelMixing(prior=0.5))
     first, second = list(reader(nlp)), list(reader(nlp))

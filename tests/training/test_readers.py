@@ -7,7 +7,9 @@ from hybrid_ner.errors import CorpusFormatError
 
 @pytest.fixture
 def docbin(tmp_path, write_file, nlp):
-    path = write_file("c.txt", "Ada B-PER\nLovelace I-PER\nvisited O\nLondon B-LOC\n.  O\n\nHe O\nleft O\n")
+    path = write_file(
+        "c.txt", "Ada B-PER\nLovelace I-PER\nvisited O\nLondon B-LOC\n.  O\n\nHe O\nleft O\n"
+    )
     out = tmp_path / "c.spacy"
     write_docbin(out, read_conll(path, nlp.vocab).docs)
     return out, path
@@ -18,7 +20,11 @@ def ents(example):
 
 
 def test_readers_resolve_by_name_through_entry_points():
-    for name in ("hybrid_ner.ConllCorpus.v1", "hybrid_ner.JsonlCorpus.v1", "hybrid_ner.SimulatedAnnotationCorpus.v1"):
+    for name in (
+        "hybrid_ner.ConllCorpus.v1",
+        "hybrid_ner.JsonlCorpus.v1",
+        "hybrid_ner.SimulatedAnnotationCorpus.v1",
+    ):
         assert callable(registry.readers.get(name))
 
 
@@ -55,7 +61,11 @@ def test_simulated_reader_reads_once_per_run(docbin, nlp, monkeypatch):
     path, _ = docbin
     calls = []
     real_read = module.read_docbin
-    monkeypatch.setattr(module, "read_docbin", lambda p, vocab: calls.append(p) or real_read(p, vocab))
-    reader = registry.readers.get("hybrid_ner.SimulatedAnnotationCorpus.v1")(path, omit_rate=0.5, seed=1)
+    monkeypatch.setattr(
+        module, "read_docbin", lambda p, vocab: calls.append(p) or real_read(p, vocab)
+    )
+    reader = registry.readers.get("hybrid_ner.SimulatedAnnotationCorpus.v1")(
+        path, omit_rate=0.5, seed=1
+    )
     epochs = [[ents(e) for e in reader(nlp)] for _ in range(3)]
     assert len(calls) == 1 and epochs[0] == epochs[1] == epochs[2]

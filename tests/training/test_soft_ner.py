@@ -76,7 +76,9 @@ def train(nlp: Language, examples, steps: int = 60) -> Language:
 def tok2vec_pipeline(scheme: str = "BILUO") -> Language:
     from thinc.api import Config
 
-    return spacy.util.load_model_from_config(Config().from_str(TOK2VEC_NER.replace("{scheme}", scheme)), auto_fill=True)
+    return spacy.util.load_model_from_config(
+        Config().from_str(TOK2VEC_NER.replace("{scheme}", scheme)), auto_fill=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +100,18 @@ def test_decoding_always_gives_valid_entities_even_untrained(scheme):
     nlp = tok2vec_pipeline(scheme)
     nlp.initialize(lambda: gold_examples(nlp))  # random weights: any tag sequence is possible
     ner = nlp.get_pipe("ner")
-    ner.model.get_ref("output_layer").set_param("b", numpy.random.default_rng(0).normal(size=(len(ner.tags),)).astype("f") * 5)
+    ner.model.get_ref("output_layer").set_param(
+        "b", numpy.random.default_rng(0).normal(size=(len(ner.tags),)).astype("f") * 5
+    )
     for text in ["One two three four five six seven", "a", "Alpha Beta Gamma Delta"]:
         doc = nlp(text)
         iob = [t.ent_iob_ for t in doc]
         assert "" not in iob  # every token is annotated
         for ent in doc.ents:  # entities are contiguous, labelled, never broken
             assert ent.label_ in ner.labels
-            assert doc[ent.start].ent_iob_ == "B" and all(t.ent_iob_ == "I" for t in doc[ent.start + 1 : ent.end])
+            assert doc[ent.start].ent_iob_ == "B" and all(
+                t.ent_iob_ == "I" for t in doc[ent.start + 1 : ent.end]
+            )
 
 
 def test_soft_targets_drive_the_loss_and_its_gradient():
@@ -115,12 +121,18 @@ def test_soft_targets_drive_the_loss_and_its_gradient():
     ner = nlp.get_pipe("ner")
     eg = examples[0]
     n = len(eg.reference)
-    eg.reference.user_data[SOFT_TARGETS] = [{"B-PER": 0.25, "O": 0.75}] + [None] * (n - 2) + [{"O": 1.0}]
+    eg.reference.user_data[SOFT_TARGETS] = (
+        [{"B-PER": 0.25, "O": 0.75}] + [None] * (n - 2) + [{"O": 1.0}]
+    )
     scores = ner.model.predict([eg.predicted])
     loss, (d_scores,) = ner.get_loss([eg], scores)
     tags = ner.tags
     target = numpy.zeros((n, len(tags)), dtype="f")
-    target[0, tags.index("B-PER")], target[0, tags.index("O")], target[-1, tags.index("O")] = 0.25, 0.75, 1.0
+    target[0, tags.index("B-PER")], target[0, tags.index("O")], target[-1, tags.index("O")] = (
+        0.25,
+        0.75,
+        1.0,
+    )
     expected = scores[0] - target
     expected[1:-1] = 0.0  # missing tokens give no gradient
     assert numpy.allclose(d_scores, expected, atol=1e-6)
@@ -139,7 +151,11 @@ def test_soft_targets_shift_predictions_towards_the_mixture():
             for ent in eg.reference.ents:
                 tags = ["U-"] if len(ent) == 1 else ["B-"] + ["I-"] * (len(ent) - 2) + ["L-"]
                 for i, prefix in zip(range(ent.start, ent.end), tags):
-                    targets[i] = {prefix + ent.label_: lam, "O": 1 - lam} if ent.label_ == "ORG" else {prefix + ent.label_: 1.0}
+                    targets[i] = (
+                        {prefix + ent.label_: lam, "O": 1 - lam}
+                        if ent.label_ == "ORG"
+                        else {prefix + ent.label_: 1.0}
+                    )
             eg.reference.user_data[SOFT_TARGETS] = targets
         train(nlp, examples)
         doc = nlp(Doc(nlp.vocab, words="Bob works for Acme Corp in Berlin .".split()))
@@ -155,7 +171,9 @@ def test_soft_targets_need_the_reference_tokens():
     reference = examples[0].reference
     reference.user_data[SOFT_TARGETS] = [{"O": 1.0}] * len(reference)
     reference.user_data["doc_id"] = "d42"
-    retokenized = Example(Doc(nlp.vocab, words=["Alice", "Brown", "lives", "in", "Paris."]), reference)
+    retokenized = Example(
+        Doc(nlp.vocab, words=["Alice", "Brown", "lives", "in", "Paris."]), reference
+    )
     with pytest.raises(HybridNerError, match="d42.*exactly the reference Doc's tokens"):
         nlp.update([retokenized])
 
@@ -174,7 +192,11 @@ def test_unknown_labels_are_a_clear_error():
 
 def test_hard_targets_align_across_tokenizations_and_missing_is_ignored(trained):
     ner = trained.get_pipe("ner")
-    reference = Doc(trained.vocab, words=["Alice", "Brown", "lives", "in", "Paris", "."], spaces=[True, True, True, True, False, False])
+    reference = Doc(
+        trained.vocab,
+        words=["Alice", "Brown", "lives", "in", "Paris", "."],
+        spaces=[True, True, True, True, False, False],
+    )
     reference.set_ents([Span(reference, 0, 2, "PER")], default="missing")
     eg = Example(trained.make_doc("Alice Brown lives in Paris."), reference)
     target, mask = ner._example_targets(eg, {tag: i for i, tag in enumerate(ner.tags)})

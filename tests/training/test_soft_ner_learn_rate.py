@@ -1,6 +1,7 @@
 """The soft NER's own weights learn at ``learn_rate_scale`` times the
 optimizer's rate; an upstream encoder behind a listener keeps the plain rate
 (issue 12: a fresh head on a fine-tuned encoder)."""
+
 from typing import Dict, Tuple
 
 import numpy
@@ -31,8 +32,12 @@ def pipeline(scale: float) -> Language:
 
 def params(nlp: Language, component: str) -> Dict[Tuple[int, str], numpy.ndarray]:
     model = nlp.get_pipe(component).model
-    return {(i, name): node.get_param(name).copy() for i, node in enumerate(model.walk())
-            for name in node.param_names if node.has_param(name)}
+    return {
+        (i, name): node.get_param(name).copy()
+        for i, node in enumerate(model.walk())
+        for name in node.param_names
+        if node.has_param(name)
+    }
 
 
 def one_step_deltas(scale: float) -> Dict[str, Dict[Tuple[int, str], numpy.ndarray]]:
@@ -45,7 +50,10 @@ def one_step_deltas(scale: float) -> Dict[str, Dict[Tuple[int, str], numpy.ndarr
     # spaCy applies an upstream component's update before the components
     # listening to it have sent their gradient: apply this step's now.
     nlp.get_pipe("tok2vec").finish_update(optimizer)
-    return {name: {key: params(nlp, name)[key] - value for key, value in before[name].items()} for name in before}
+    return {
+        name: {key: params(nlp, name)[key] - value for key, value in before[name].items()}
+        for name in before
+    }
 
 
 def test_own_weights_move_scale_times_further_upstream_encoder_does_not():
@@ -53,7 +61,9 @@ def test_own_weights_move_scale_times_further_upstream_encoder_does_not():
     moved = [key for key, delta in plain["ner"].items() if numpy.abs(delta).max() > 0]
     assert len(moved) >= 4  # hidden layer, output layer, ...
     for key in moved:
-        numpy.testing.assert_allclose(scaled["ner"][key], 4.0 * plain["ner"][key], rtol=1e-2, atol=1e-6)
+        numpy.testing.assert_allclose(
+            scaled["ner"][key], 4.0 * plain["ner"][key], rtol=1e-2, atol=1e-6
+        )
     assert any(numpy.abs(delta).max() > 0 for delta in plain["tok2vec"].values())
     for key, delta in plain["tok2vec"].items():
         numpy.testing.assert_allclose(scaled["tok2vec"][key], delta, rtol=1e-2, atol=1e-6)

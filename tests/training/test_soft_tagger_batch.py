@@ -1,5 +1,6 @@
 """A Doc's soft-NER scores and entities do not depend on the other Docs of
 its batch (issue 12): the head's window stays inside each Doc."""
+
 from typing import Dict, List, Tuple
 
 import numpy
@@ -7,7 +8,16 @@ import pytest
 import spacy
 from spacy.language import Language
 from spacy.training import Example
-from thinc.api import Config, Maxout, Model, Softmax_v2, chain, expand_window, fix_random_seed, with_array
+from thinc.api import (
+    Config,
+    Maxout,
+    Model,
+    Softmax_v2,
+    chain,
+    expand_window,
+    fix_random_seed,
+    with_array,
+)
 
 from hybrid_ner.training.soft_ner import SoftNER
 from hybrid_ner.training.soft_tagger_model import build_soft_tagger
@@ -17,8 +27,14 @@ TRAIN = [
     ("Bob works for Acme Corp in Berlin.", [(0, 3, "PER"), (14, 23, "ORG"), (27, 33, "LOC")]),
     ("Carol Smith visited Rome last week.", [(0, 11, "PER"), (20, 24, "LOC")]),
     ("The Acme Corp office is in Madrid.", [(4, 13, "ORG"), (27, 33, "LOC")]),
-    ("Germany beat France 2-1 in Munich on Sunday.", [(0, 7, "LOC"), (13, 19, "LOC"), (27, 33, "LOC")]),
-    ("Reuters reported that Globex Inc hired David Jones.", [(0, 7, "ORG"), (22, 32, "ORG"), (39, 50, "PER")]),
+    (
+        "Germany beat France 2-1 in Munich on Sunday.",
+        [(0, 7, "LOC"), (13, 19, "LOC"), (27, 33, "LOC")],
+    ),
+    (
+        "Reuters reported that Globex Inc hired David Jones.",
+        [(0, 7, "ORG"), (22, 32, "ORG"), (39, 50, "PER")],
+    ),
     ("Prices fell.", []),
     ("London", [(0, 6, "LOC")]),
 ]
@@ -121,9 +137,14 @@ def scores_and_ents(
 
     with monkeypatch.context() as patch:
         patch.setattr(SoftNER, "predict", recording_predict)
-        docs = [nlp(text) for text in texts] if batch_size == 0 else list(nlp.pipe(texts, batch_size=batch_size))
+        docs = (
+            [nlp(text) for text in texts]
+            if batch_size == 0
+            else list(nlp.pipe(texts, batch_size=batch_size))
+        )
     return {
-        doc.text: (recorded[id(doc)], [(e.start, e.end, e.label_) for e in doc.ents]) for doc in docs
+        doc.text: (recorded[id(doc)], [(e.start, e.end, e.label_) for e in doc.ents])
+        for doc in docs
     }
 
 
@@ -139,7 +160,9 @@ def assert_batch_invariant(nlp: Language, monkeypatch: pytest.MonkeyPatch) -> No
             batched = scores_and_ents(nlp, order, batch_size, monkeypatch)
             for text in TEXTS:
                 scores, ents = batched[text]
-                numpy.testing.assert_array_equal(scores, alone[text][0], err_msg=f"{text!r}, batch_size={batch_size}")
+                numpy.testing.assert_array_equal(
+                    scores, alone[text][0], err_msg=f"{text!r}, batch_size={batch_size}"
+                )
                 assert ents == alone[text][1], (text, batch_size)
 
 
@@ -165,7 +188,9 @@ def test_model_keeps_its_refs_and_loads_weights_saved_before_the_fix():
 
     def old_model() -> Model:
         tok2vec, output_layer = identity(), Softmax_v2(nO=5, normalize_outputs=True)
-        hidden = chain(expand_window(window_size=1), Maxout(nO=8, nP=3, dropout=0.1, normalize=True))
+        hidden = chain(
+            expand_window(window_size=1), Maxout(nO=8, nP=3, dropout=0.1, normalize=True)
+        )
         model = chain(tok2vec, with_array(chain(hidden, output_layer)))
         model.set_ref("tok2vec", tok2vec)
         model.set_ref("output_layer", output_layer)
@@ -182,7 +207,9 @@ def test_model_keeps_its_refs_and_loads_weights_saved_before_the_fix():
     assert any(not numpy.array_equal(a, b) for a, b in zip(old_alone, old_batch))  # the bug
 
     new = build_soft_tagger(identity(), hidden_width=8, window_size=1, nO=5)
-    assert new.get_ref("output_layer").name == "softmax" and new.get_ref("tok2vec").name == "identity"
+    assert (
+        new.get_ref("output_layer").name == "softmax" and new.get_ref("tok2vec").name == "identity"
+    )
     new.initialize(X=seqs)
     new.from_bytes(old.to_bytes())
     for seq, before in zip(seqs, old_alone):

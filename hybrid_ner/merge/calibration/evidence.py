@@ -22,14 +22,15 @@ gradient at all, so with a useless annotator training equals training on the
 human annotation alone. Rows with no evidence are masked. For reports and
 tests :func:`prior_targets` gives the static targets q ∝ prior · L.
 """
+
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy
 from spacy.tokens import Doc
 
 from ...layers import LLM_KEY
-from ..reliability import human_spans, is_human_annotated
 from ...tags import OUTSIDE, span_tags, tag_names
+from ..reliability import human_spans, is_human_annotated
 from .estimate import AnnotatorCalibration, token_observations
 
 #: ``doc.user_data`` key: ``{"tags": [...], "values": (n_tokens, n_tags) array,
@@ -60,7 +61,9 @@ def token_likelihoods(
     if not 0.0 <= omission_rate <= 1.0:
         raise ValueError(f"omission_rate must be in [0, 1], got {omission_rate}")
     human = human_spans(doc)
-    proposals = list(doc.spans[spans_key]) if spans_key in doc.spans and calibration is not None else []
+    proposals = (
+        list(doc.spans[spans_key]) if spans_key in doc.spans and calibration is not None else []
+    )
     if labels is None:
         labels = sorted({*(calibration.labels if calibration else ()), *(s.label_ for s in human)})
     tags = tag_names(labels)
@@ -77,7 +80,9 @@ def token_likelihoods(
     if is_human_annotated(doc):
         silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
         values[silent, 1:] *= omission_rate
-    proposals = [s for s in proposals if not fixed[s.start:s.end].any() and s.label_ in label_columns]
+    proposals = [
+        s for s in proposals if not fixed[s.start : s.end].any() and s.label_ in label_columns
+    ]
     if calibration is not None:
         cache: Dict[str, Dict[str, float]] = {}
         position_cache: Dict[str, List[float]] = {}
@@ -106,7 +111,9 @@ def token_likelihoods(
     return {"tags": tags, "values": values, "mask": mask}
 
 
-def prior_targets(evidence: Mapping[str, object], prior: Mapping[str, float]) -> List[Optional[Dict[str, float]]]:
+def prior_targets(
+    evidence: Mapping[str, object], prior: Mapping[str, float]
+) -> List[Optional[Dict[str, float]]]:
     """Static targets q(y) ∝ prior(y) · L(y) per token (None where masked).
 
     evidence (Mapping[str, object]): From :func:`token_likelihoods`.

@@ -26,6 +26,7 @@ on the human annotation alone. The prior p(y | x):
 
 Without a teacher the model in training is the prior everywhere.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -35,11 +36,16 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from ...layers import LLM_KEY
 from ...corpus import read_docbin
 from ...errors import HybridNerError
+from ...layers import LLM_KEY
 from ..reliability import is_human_annotated
-from .estimate import DEFAULT_STRENGTH, AnnotatorCalibration, estimate_calibration, estimate_omission_rate
+from .estimate import (
+    DEFAULT_STRENGTH,
+    AnnotatorCalibration,
+    estimate_calibration,
+    estimate_omission_rate,
+)
 from .evidence import TAG_LIKELIHOODS, token_likelihoods
 
 
@@ -63,7 +69,8 @@ class FittedEvidence:
     def summary(self) -> Dict[str, object]:
         return {
             **self.calibration.summary(),
-            "omission_rate": round(self.omission_rate, 4), "omission_source": self.omission_source,
+            "omission_rate": round(self.omission_rate, 4),
+            "omission_source": self.omission_source,
         }
 
     def describe(self) -> str:
@@ -73,7 +80,11 @@ class FittedEvidence:
             f"{label} P {v['precision']:.2f} R {v['recall']:.2f} LR+ {v['lr_proposed']:g}"  # type: ignore[index]
             for label, v in cal["labels"].items()  # type: ignore[union-attr]
         )
-        warning = " (BIASED: measured against the incomplete human annotation; give a calibration file)" if self.calibration.biased else ""
+        warning = (
+            " (BIASED: measured against the incomplete human annotation; give a calibration file)"
+            if self.calibration.biased
+            else ""
+        )
         return (
             f"Calibration from {cal['source']}{warning}: {per_label}; "
             f"omission rate {self.omission_rate:.2f} ({self.omission_source})"
@@ -106,7 +117,10 @@ class CalibratedMixing:
     _calibration_docs: Dict[str, List[Doc]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for name, value in (("omission_rate", self.omission_rate), ("default_omission_rate", self.default_omission_rate)):
+        for name, value in (
+            ("omission_rate", self.omission_rate),
+            ("default_omission_rate", self.default_omission_rate),
+        ):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise HybridNerError(f"calibrated_mixing: {name} must be in [0, 1], got {value}")
         if self.strength < 0:
@@ -117,7 +131,9 @@ class CalibratedMixing:
         key = str(self.calibration)
         if key not in self._calibration_docs:
             if not Path(self.calibration).exists():
-                raise HybridNerError(f"{self.calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)")
+                raise HybridNerError(
+                    f"{self.calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)"
+                )
             self._calibration_docs = {key: read_docbin(self.calibration, vocab)}
         return self._calibration_docs[key]
 
@@ -131,17 +147,26 @@ class CalibratedMixing:
                     f"{self.calibration}: {missing} of {len(sample)} calibration Docs have no "
                     f"doc.spans['{spans_key}'] (run the same annotator on them)"
                 )
-            calibration = estimate_calibration(sample, spans_key, source=str(self.calibration), strength=self.strength)
+            calibration = estimate_calibration(
+                sample, spans_key, source=str(self.calibration), strength=self.strength
+            )
         else:
             calibration = estimate_calibration(
-                docs, spans_key, source="agreement with the human annotation", biased=True, strength=self.strength
+                docs,
+                spans_key,
+                source="agreement with the human annotation",
+                biased=True,
+                strength=self.strength,
             )
         if self.omission_rate is not None:
             omission, how = self.omission_rate, "given"
         else:
             estimate = estimate_omission_rate(docs, calibration, spans_key)
             if estimate is None:
-                omission, how = self.default_omission_rate, "default: not identifiable from these data"
+                omission, how = (
+                    self.default_omission_rate,
+                    "default: not identifiable from these data",
+                )
             else:
                 omission, how = estimate, "estimated from agreement and calibrated precision"
         labels = sorted({*calibration.labels, *(e.label_ for doc in docs for e in doc.ents)})
@@ -160,22 +185,34 @@ class CalibratedMixing:
             self.attach(doc, fitted)
         if self.teacher is not None:
             # Tokens the human left unannotated: the teacher never learned them.
-            rows_of = {id(doc): numpy.array([not is_human_annotated(doc) or t.ent_iob == 0 for t in doc], dtype=bool)
-                       for doc in docs}
+            rows_of = {
+                id(doc): numpy.array(
+                    [not is_human_annotated(doc) or t.ent_iob == 0 for t in doc], dtype=bool
+                )
+                for doc in docs
+            }
             unseen = [doc for doc in docs if rows_of[id(doc)].any()]
-            for doc, probs in zip(unseen, teacher_probabilities(self.teacher, unseen, fitted.labels)):
+            for doc, probs in zip(
+                unseen, teacher_probabilities(self.teacher, unseen, fitted.labels)
+            ):
                 evidence = doc.user_data[TAG_LIKELIHOODS]
                 rows = rows_of[id(doc)]
                 values = evidence["values"]
                 joint = probs * values
                 total = joint.sum(axis=1, keepdims=True)
-                posterior = numpy.where(total > 1e-12, joint / numpy.maximum(total, 1e-12), values / values.sum(axis=1, keepdims=True))
+                posterior = numpy.where(
+                    total > 1e-12,
+                    joint / numpy.maximum(total, 1e-12),
+                    values / values.sum(axis=1, keepdims=True),
+                )
                 evidence["values"] = numpy.where(rows[:, None], posterior, values).astype("float32")
                 evidence["fixed"] = rows
         return list(docs)
 
 
-def teacher_probabilities(path: Path, docs: Sequence[Doc], labels: Sequence[str], batch_size: int = 256) -> List[numpy.ndarray]:
+def teacher_probabilities(
+    path: Path, docs: Sequence[Doc], labels: Sequence[str], batch_size: int = 256
+) -> List[numpy.ndarray]:
     """The teacher's tag probabilities for each Doc, in the order of
     ``tag_names(labels)`` (tags the teacher lacks get 0).
 
@@ -186,18 +223,22 @@ def teacher_probabilities(path: Path, docs: Sequence[Doc], labels: Sequence[str]
     """
     import spacy
 
-    from ...training.soft_ner import SoftNER
     from ...tags import tag_names
+    from ...training.soft_ner import SoftNER
 
     if not Path(path).exists():
-        raise HybridNerError(f"{path}: teacher pipeline not found (train on the human annotation alone first)")
+        raise HybridNerError(
+            f"{path}: teacher pipeline not found (train on the human annotation alone first)"
+        )
     nlp = spacy.load(path)
     names = [name for name, pipe in nlp.pipeline if isinstance(pipe, SoftNER)]
     if not names:
         raise HybridNerError(f"{path}: the teacher has no hybrid_ner_soft_ner component")
     ner: Any = nlp.get_pipe(names[0])
     if ner.tag_scheme != "BILUO":
-        raise HybridNerError(f"{path}: the teacher's NER uses {ner.tag_scheme}; calibrated targets need BILUO")
+        raise HybridNerError(
+            f"{path}: the teacher's NER uses {ner.tag_scheme}; calibrated targets need BILUO"
+        )
     wanted = tag_names(labels)
     own = {tag: i for i, tag in enumerate(ner.tags)}
     columns = [own.get(tag) for tag in wanted]
@@ -205,7 +246,7 @@ def teacher_probabilities(path: Path, docs: Sequence[Doc], labels: Sequence[str]
     for i in range(0, len(docs), batch_size):
         copies = [
             Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
-            for doc in docs[i:i + batch_size]
+            for doc in docs[i : i + batch_size]
         ]
         with nlp.select_pipes(disable=names):
             copies = list(nlp.pipe(copies))
@@ -239,6 +280,9 @@ def create_calibrated_mixing(
         some documents have no human annotation (budget).
     """
     return CalibratedMixing(
-        Path(calibration) if calibration else None, omission_rate, default_omission_rate, strength,
+        Path(calibration) if calibration else None,
+        omission_rate,
+        default_omission_rate,
+        strength,
         Path(teacher) if teacher else None,
     )
