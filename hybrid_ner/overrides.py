@@ -3,8 +3,8 @@
 
 The commands parse them with spaCy's ``parse_config_overrides`` from the
 options typer does not know, and their convenience options are names for
-config paths applied the same way (``hybrid_ner.cli.propose.FLAG_PATHS``,
-``hybrid_ner.cli.merge_commands.MERGE_FLAG_PATHS``).
+config paths applied the same way (``hybrid_ner.cli.propose_config.FLAG_PATHS``,
+``hybrid_ner.merge.options.MERGE_FLAG_PATHS``).
 """
 
 import copy
@@ -37,7 +37,8 @@ def apply_overrides(
         *parents, last = dotted.split(".")
         if not parents or not all(parents) or not last:
             raise OptionError(
-                f"--{dotted}: not a config path (use --section.key value, e.g. --components.llm.model.n_ctx 8192)"
+                f"--{dotted}: not a config path (use --section.key value, e.g. "
+                "--components.llm.model.n_ctx 8192)"
             )
         node: Any = config
         for depth, part in enumerate(parents):

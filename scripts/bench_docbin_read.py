@@ -91,16 +91,20 @@ def main() -> None:
         t_ours = best_time(read_docbin, grouped, args.repeats)
     print(f"plain read (read_docbin, no span groups):  {t_plain:7.2f} s")
     print(
-        f"plain read, spaCy DocBin.get_docs:         {t_plain_spacy:7.2f} s  ({t_plain_spacy / t_plain:.2f}x plain)"
+        f"plain read, spaCy DocBin.get_docs:         {t_plain_spacy:7.2f} s  "
+        f"({t_plain_spacy / t_plain:.2f}x plain)"
     )
     print(
-        f"span groups, spaCy DocBin.get_docs:        {t_spacy:7.2f} s  ({t_spacy / t_plain:.2f}x plain)"
+        f"span groups, spaCy DocBin.get_docs:        {t_spacy:7.2f} s  "
+        f"({t_spacy / t_plain:.2f}x plain)"
     )
     print(
-        f"span groups, hybrid_ner read_docbin:       {t_ours:7.2f} s  ({t_ours / t_plain:.2f}x plain)"
+        f"span groups, hybrid_ner read_docbin:       {t_ours:7.2f} s  "
+        f"({t_ours / t_plain:.2f}x plain)"
     )
     print(
-        f"read_docbin speed-up over spaCy's path:    {t_spacy / t_ours:.1f}x   (target: <= 2.00x plain)"
+        f"read_docbin speed-up over spaCy's path:    {t_spacy / t_ours:.1f}x   "
+        "(target: <= 2.00x plain)"
     )
 
 

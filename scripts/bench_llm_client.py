@@ -23,7 +23,8 @@ requests it saw at once.
 built-in (sequential) OpenAI model against tests/llm/llm_test_server.py: both
 must give identical proposals; prints docs/s and the speed-up.
 
-    python scripts/bench_llm_client.py [cli] [--concurrency 32 64] [--n1 128 --n2 640] [--latency 0.2] [--repeat 2]
+    python scripts/bench_llm_client.py [cli] [--concurrency 32 64] [--n1 128 --n2 640] \
+        [--latency 0.2] [--repeat 2]
     python scripts/bench_llm_client.py compare [-n 160] [--concurrency 16]
 """
 
@@ -134,7 +135,10 @@ class LoopbackServer:
                 else:
                     payload, status = {"error": {"message": "not found"}}, "404 Not Found"
                 data = json.dumps(payload).encode()
-                head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                head = (
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                )
                 writer.write(head.encode() + data)
                 await writer.drain()
         finally:
@@ -251,7 +255,8 @@ def cli_benchmark(args: argparse.Namespace) -> None:
         if converted.returncode != 0:
             raise SystemExit(f"hybrid-ner convert failed:\n{converted.stdout}\n{converted.stderr}")
         print(
-            f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+            f"{os.cpu_count()} CPUs, load average "
+            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
             f"server latency {args.latency * 1000:.0f} ms; marginal {args.n2 - args.n1} sentences "
             f"({args.n1} -> {args.n2}), batch size {args.batch_size}, best of {args.repeat}"
         )
@@ -278,7 +283,8 @@ def cli_benchmark(args: argparse.Namespace) -> None:
                         seen[n] = (requests, peak)
                         if args.verbose:
                             print(
-                                f"  {concurrency} in flight, {n} sentences: {seconds:.2f} s ({cpu:.2f} s CPU, "
+                                f"  {concurrency} in flight, {n} sentences: {seconds:.2f} s "
+                                f"({cpu:.2f} s CPU, "
                                 f"first request to last answer {phase:.2f} s), "
                                 f"{requests} requests, at most {peak} at once"
                             )
@@ -294,12 +300,15 @@ def cli_benchmark(args: argparse.Namespace) -> None:
                 phase = min(phases[args.n2]) - min(phases[args.n1])
                 median = statistics.median(runs[args.n2]) - statistics.median(runs[args.n1])
                 print(
-                    f"{concurrency:3d} in flight: {args.n1} sentences {t1:6.2f} s, {args.n2} sentences {t2:6.2f} s; "
-                    f"marginal {marginal:5.2f} s, limit {limit:4.2f} s: {limit / marginal:5.1%} of the limit "
+                    f"{concurrency:3d} in flight: {args.n1} sentences {t1:6.2f} s, {args.n2} "
+                    f"sentences {t2:6.2f} s; "
+                    f"marginal {marginal:5.2f} s, limit {limit:4.2f} s: {limit / marginal:5.1%} of "
+                    "the limit "
                     f"through the CLI (medians: {median:5.2f} s, {limit / median:5.1%})"
                 )
                 print(
-                    f"{'':17}request phase marginal {phase:5.2f} s: {limit / phase:5.1%} of the limit; "
+                    f"{'':17}request phase marginal {phase:5.2f} s: {limit / phase:5.1%} of the "
+                    "limit; "
                     f"marginal CPU of the CLI {cpu:4.2f} s; server: {seen[args.n2][0]} requests, "
                     f"at most {seen[args.n2][1]} at once"
                 )
@@ -379,7 +388,8 @@ def compare_benchmark(args: argparse.Namespace) -> None:
         f"server latency {args.latency * 1000:.0f} ms"
     )
     print(
-        f"spacy-llm OpenAI (sequential): {base_time:7.2f} s  {len(docs) / base_time:7.1f} docs/s  ({n_base} requests)"
+        f"spacy-llm OpenAI (sequential): {base_time:7.2f} s  {len(docs) / base_time:7.1f} docs/s  "
+        f"({n_base} requests)"
     )
     print(
         f"hybrid_ner client ({concurrency} in flight): {ours_time:7.2f} s  "

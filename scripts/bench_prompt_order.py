@@ -13,8 +13,8 @@ see the same background load:
 - ``old``: examples in retrieval (similarity) order per sentence, sentences
   in document order (what ``hybrid-ner propose`` did before issue 15.1);
 - ``new``: the project's own prompts (``SimilarExamples`` gives the canonical
-  example order) in the project's own schedule (``hybrid_ner.cli.propose.
-  _prefix_schedule``), exactly what ``hybrid-ner propose`` sends today.
+  example order) in the project's own schedule (``hybrid_ner.cli.propose_run.
+  prefix_schedule``), exactly what ``hybrid-ner propose`` sends today.
 
 Measured per order: wall time, sentences/s, prompt tokens in total and
 actually evaluated (llama.cpp reused the rest from its KV cache; counted by
@@ -218,14 +218,14 @@ def render_prompts(nlp: Any, docs: List[Any]) -> Tuple[List[str], List[str]]:
     """(old, new) prompt lists, each in its sending order, each prompt once."""
     import numpy
 
-    from hybrid_ner.cli.propose import _prefix_schedule
+    from hybrid_ner.cli.propose_run import prefix_schedule
+    from hybrid_ner.llm.config import chat_model
 
-    component = nlp.get_pipe("llm")
-    task, model = component.task, component._model
+    task, model = nlp.get_pipe("llm").task, chat_model(nlp)
     assert len(task.queries()) == 1, "the benchmark expects the single-query prompt"
     # New: the project's own prompts and schedule, as `hybrid-ner propose` sends them.
     new_by_doc = [list(prompts)[0] for prompts, _ in task.generate_prompts(docs)]
-    schedule = _prefix_schedule(nlp, model, docs)
+    schedule = prefix_schedule(nlp, model, docs)
     new = [new_by_doc[i] for i in schedule]
     # Old: the same retrieved examples, in similarity order; document order.
     retriever = task.examples
@@ -404,11 +404,12 @@ def main() -> int:
             return 1
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from hybrid_ner.llm.config import chat_model
     from hybrid_ner.llm.llamacpp import LlamaCppBackend
 
     t0 = time.perf_counter()
     nlp, docs = load(args.limit, args.k, args.threads)
-    model = nlp.get_pipe("llm")._model
+    model = chat_model(nlp)
     old, new = render_prompts(nlp, docs)
     print(
         f"{len(docs)} sentences; {len(old)} old / {len(new)} new distinct prompts; "
@@ -472,7 +473,8 @@ def main() -> int:
         "generation": model.generation,
         "cpu_count": os.cpu_count(),
         "load_avg_end": os.getloadavg(),
-        "mode": "interleaved: one prompt of each order in turn, each order on its own llama.cpp instance",
+        "mode": "interleaved: one prompt of each order in turn, each order on its own llama.cpp "
+        "instance",
         "total_wall_s": total_wall,
         "raw_rate": {"before": rate_before, "after": rate_after, "tokens_per_s": rate},
         "orders": {r["order"]: r for r in results},
@@ -503,9 +505,11 @@ def main() -> int:
 def print_table(result: Dict[str, Any]) -> None:
     rate = result["raw_rate"]["tokens_per_s"]
     print(
-        f"\n{result['sentences']} WikiGold train sentences, k={result['k']}, {result['threads']} thread(s); "
+        f"\n{result['sentences']} WikiGold train sentences, k={result['k']}, {result['threads']} "
+        "thread(s); "
         f"raw prompt processing {rate:.0f} tokens/s (before / after: "
-        f"{result['raw_rate']['before']['tokens_per_s']:.0f} / {result['raw_rate']['after']['tokens_per_s']:.0f})"
+        f"{result['raw_rate']['before']['tokens_per_s']:.0f} / "
+        f"{result['raw_rate']['after']['tokens_per_s']:.0f})"
     )
     header = (
         "order",

@@ -7,7 +7,8 @@ or extending a measurement only pays for new prompts; the reported speed is
 measured on uncached prompts only if the cache is fresh.
 
     python scripts/eval_llm_proposals.py --gold corpus/wikigold/dev.spacy \\
-        --pool corpus/wikigold/train.spacy -n 60 --k 0,4,8 [--query single|per-type] [--out metrics/llm_wikigold.json]
+        --pool corpus/wikigold/train.spacy -n 60 --k 0,4,8 [--query single|per-type] \
+        [--out metrics/llm_wikigold.json]
     python scripts/eval_llm_proposals.py --gold ../shared/data/conll2003/dev.iob \\
         --pool ../shared/data/conll2003/train.iob --pool-limit 3000 -n 60 --k 0,4,8
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from hybrid_ner.corpus import read_conll, read_docbin  # noqa: E402
 from hybrid_ner.evaluation import score_proposals  # noqa: E402
-from hybrid_ner.llm.config import build_pipeline, load_config, set_value  # noqa: E402
+from hybrid_ner.llm.config import build_pipeline, chat_model, load_config, set_value  # noqa: E402
 
 QUERY = {"single": "hybrid_ner.SingleQueryPrompt.v1", "per-type": "hybrid_ner.PerTypePrompt.v1"}
 
@@ -87,7 +88,7 @@ def main() -> None:
         if args.threads:
             set_value(config, "components.llm.model.n_threads", args.threads)
         nlp = build_pipeline(config)
-        model = nlp.get_pipe("llm")._model
+        model = chat_model(nlp)
         start = time.perf_counter()
         docs = list(nlp.pipe([doc.copy() for doc in sample], batch_size=16))
         seconds = time.perf_counter() - start
@@ -105,12 +106,14 @@ def main() -> None:
         print(
             f"\n== {Path(args.gold).name}: {len(sample)} sentences, query={args.query}, k={k} "
             f"({seconds:.0f} s, {usage['requests']} requests, {usage['cache_hits']} cached, "
-            f"prompt tokens {usage['prompt_tokens']}, completion tokens {usage['completion_tokens']})"
+            f"prompt tokens {usage['prompt_tokens']}, completion tokens "
+            f"{usage['completion_tokens']})"
         )
         print(f"{'label':6} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}")
         for label, s in scores.items():
             print(
-                f"{label:6} {s['p']:6.3f} {s['r']:6.3f} {s['f']:6.3f} {s['tp']:4d} {s['fp']:4d} {s['fn']:4d}"
+                f"{label:6} {s['p']:6.3f} {s['r']:6.3f} {s['f']:6.3f} {s['tp']:4d} {s['fp']:4d} "
+                f"{s['fn']:4d}"
             )
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

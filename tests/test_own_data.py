@@ -9,11 +9,8 @@ import spacy
 import srsly
 
 from hybrid_ner.corpus import read_docbin
-from hybrid_ner.simulation.annotator import (
-    DEFAULT_PRECISION,
-    DEFAULT_RECALL,
-    build_simulated_annotator,
-)
+from hybrid_ner.simulation.annotator import build_simulated_annotator
+from hybrid_ner.simulation.presets import DEFAULT_PRECISION, DEFAULT_RECALL
 
 from .cli_runner import run_cli
 from .doc_builders import make_doc
@@ -106,8 +103,8 @@ def test_own_labels_from_conll_to_merged_corpus(tmp_path, capsys):
         )
         prompts = [request["messages"][-1]["content"] for request in server.requests]
     assert (
-        "Labels: corporation, person, product (from the human annotation of the input and the example pool"
-        in out
+        "Labels: corporation, person, product "
+        "(from the human annotation of the input and the example pool" in out
     )
     assert len(prompts) == 30
     assert all("- person: entities of type person" in p and '"corporation: ' in p for p in prompts)

@@ -89,6 +89,7 @@ def check_outputs(
             if not overwrite_input:
                 raise OutputPathError(
                     path,
-                    f"{name} is the input {source}; write elsewhere, or pass --overwrite-input to replace it",
+                    f"{name} is the input {source}; write elsewhere, "
+                    "or pass --overwrite-input to replace it",
                 )
         check_writable(path)

@@ -38,8 +38,9 @@ def record_answers_cli(
     """Write the cached answers of every prompt `propose` sends for INPUTS to
     OUTPUT, with provenance (model and weights hash, settings, date). Fails,
     naming the prompt, if an answer is not in the cache."""
-    from ..llm.config import build_pipeline, load_config, set_value
+    from ..llm import config as cfg
     from ..llm.recorded import cache_rows, write_recorded
+    from .propose_config import QUERY_FORMATS
 
     if not output.name.endswith(".jsonl.gz"):
         raise HybridNerError(f"{output}: a recording is a .jsonl.gz file")
@@ -47,27 +48,18 @@ def record_answers_cli(
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
     check_outputs({"OUTPUT": output}, [*inputs, config_path, examples, cache])
-    config = load_config(config_path)
-    root = "components.llm"
-    if query is not None:
-        from .propose import QUERY_FORMATS
-
-        if query not in QUERY_FORMATS:
-            raise HybridNerError(f"Unknown --query {query!r}: use single or per-type")
-        set_value(config, f"{root}.task.prompt", {"@llm_misc": QUERY_FORMATS[query]})
-    if examples is not None:
-        set_value(config, f"{root}.task.examples.pool", str(examples))
-    if k is not None:
-        set_value(config, f"{root}.task.examples.k", k)
-    if cache is not None:
-        set_value(
-            config,
-            f"{root}.model.cache",
-            {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": str(cache)},
-        )
-    nlp = build_pipeline(config)
-    component = nlp.get_pipe("llm")
-    task, model = component.task, getattr(component, "_model", None)
+    config = cfg.load_config(config_path)
+    if query is not None and query not in QUERY_FORMATS:
+        raise HybridNerError(f"Unknown --query {query!r}: use single or per-type")
+    given = {
+        cfg.PROMPT: None if query is None else {"@llm_misc": QUERY_FORMATS[query]},
+        cfg.POOL: None if examples is None else str(examples),
+        cfg.K: k,
+        cfg.CACHE: None if cache is None else {"@llm_misc": cfg.PROMPT_CACHE, "path": str(cache)},
+    }
+    cfg.apply_overrides(config, {path: value for path, value in given.items() if value is not None})
+    nlp = cfg.build_pipeline(config)
+    task, model = nlp.get_pipe(cfg.COMPONENT).task, cfg.chat_model(nlp)
     cache_path = getattr(getattr(model, "cache", None), "path", None)
     if cache_path is None:
         raise HybridNerError("The proposal config has no prompt cache to record from")
@@ -101,6 +93,5 @@ def record_answers_cli(
         "note": note,
     }
     n = write_recorded(output, rows, provenance)
-    msg.good(
-        f"Recorded {n} answers ({len(keys)} prompts of {sum(i['sentences'] for i in per_input)} sentences) to {output}"
-    )
+    sentences = sum(i["sentences"] for i in per_input)
+    msg.good(f"Recorded {n} answers ({len(keys)} prompts of {sentences} sentences) to {output}")

@@ -11,6 +11,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import spacy
 import typer
+from spacy.language import Language
 from spacy.tokens import Doc
 from wasabi import msg
 
@@ -38,7 +39,7 @@ def load_docs(path: Path, lang: str = "en") -> List[Doc]:
     return read_docbin(path, nlp.vocab)
 
 
-def blank(lang: str):
+def blank(lang: str) -> Language:
     """``spacy.blank(lang)``, with an unknown language code as a one-line error."""
     try:
         return spacy.blank(lang)
@@ -62,13 +63,16 @@ def save_docs(path: Path, docs: Sequence[Doc], progress: bool = False) -> None:
 
 
 def describe(docs: Sequence[Doc]) -> str:
+    """One line: sentences, tokens and entities per label."""
     labels = Counter(ent.label_ for doc in docs for ent in doc.ents)
     n_ents = sum(labels.values())
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items()))
-    return f"{len(docs)} sentences, {sum(len(d) for d in docs)} tokens, {n_ents} entities ({per_label})"
+    n_tokens = sum(len(d) for d in docs)
+    return f"{len(docs)} sentences, {n_tokens} tokens, {n_ents} entities ({per_label})"
 
 
 def report_repairs(repairs: Sequence[Repair]) -> None:
+    """Print what lenient mode repaired, if anything."""
     if not repairs:
         return
     msg.warn(f"Lenient mode repaired {len(repairs)} problem(s):")
@@ -173,6 +177,7 @@ def split_cli(
 
 
 def parse_label_rates(values: Optional[List[str]]) -> Dict[str, float]:
+    """Per-label rates from ``LABEL=RATE`` options. RAISES (HybridNerError): If malformed."""
     rates: Dict[str, float] = {}
     for value in values or []:
         label, sep, rate = value.partition("=")

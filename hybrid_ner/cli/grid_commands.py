@@ -4,32 +4,28 @@ and ``hybrid-ner simulate-annotator`` (write simulated proposals)."""
 import shlex
 import signal
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import List, Optional
 
 import spacy
-import srsly
 import typer
 from wasabi import msg
 
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
-from ..experiment.grid import (
-    CONDITIONS,
-    Costs,
-    GridData,
-    annotator_report,
-    completed,
-    llm_cost_per_sentence,
-    plan_cells,
-    run_grid,
-    sample_docs,
-    write_json,
-)
+from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
+from ..experiment.cells import Cell, plan_cells
+from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
+from ..experiment.costs import Costs, read_usage
+from ..experiment.data import GridData
+from ..experiment.jsonio import write_json
+from ..experiment.result import CellResult
+from ..experiment.run import CELLS_DIR, completed, run_grid
+from ..experiment.runlog import RUN_FILE, RunLog
+from ..experiment.samples import SAMPLES_FILE, sample_docs
 from ..progress import Progress
-from ..simulation.annotator import PRESETS, SIMULATED_KEY, build_simulated_annotator
+from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
+from ..simulation.presets import PRESETS
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
@@ -58,7 +54,8 @@ def grid_cli(
     ),
     train_path: Path = typer.Argument(
         ...,
-        help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner propose)",
+        help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner "
+        "propose)",
     ),
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
@@ -95,15 +92,19 @@ def grid_cli(
     ),
     simulated_query: str = typer.Option(
         "single",
-        help="Simulated annotator queries: single (one label per span) or per-type (each type asked on its own: one span may get several labels)",
+        help="Simulated annotator queries: single (one label per span) or per-type (each type "
+        "asked on its own: one span may get several labels)",
     ),
     calibration: Optional[Path] = typer.Option(
         None,
-        help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM for the calibrated conditions; without it they fall back to a biased estimate against the human annotation",
+        help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM "
+        "for the calibrated conditions; without it they fall back to a biased estimate "
+        "against the human annotation",
     ),
     llm_name: str = typer.Option(
         "LLM",
-        help="Name of the LLM that made the proposals, for the report, when the usage report does not name it",
+        help="Name of the LLM that made the proposals, for the report, when the usage report does "
+        "not name it",
     ),
     usage: Optional[Path] = typer.Option(
         None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"
@@ -167,20 +168,10 @@ def grid_cli(
             print(("done  " if cell.cell_id in done else "to do ") + cell.cell_id)
         msg.info(f"{sum(c.cell_id in done for c in cells)} of {len(cells)} cells done")
         return
-    try:
-        usage_report = (
-            dict(srsly.read_json(usage)) if usage is not None and usage.is_file() else None
-        )
-    except (ValueError, TypeError) as err:  # not JSON, or not an object
-        raise HybridNerError(
-            f"{usage}: not a usage report of `hybrid-ner propose` ({err})"
-        ) from None
+    usage_report = read_usage(usage)
     if usage is not None and usage_report is None:
         msg.warn(f"{usage}: not found; LLM costs are left out")
-    costs = Costs(
-        human_cost,
-        llm_cost_per_sentence(usage_report, price_in, price_out) if usage_report else None,
-    )
+    costs = Costs.from_usage(human_cost, usage_report, price_in, price_out)
     data = GridData(
         dataset,
         train_path,
@@ -198,45 +189,34 @@ def grid_cli(
             f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})"
         )
     if calibration is None and any(
-        c.spec.annotator == "llm" and c.spec.corpus.endswith("calibrated") for c in cells
+        c.spec.annotator == "llm" and c.spec.corpus == CALIBRATED_CORPUS for c in cells
     ):
         msg.warn(
-            "No --calibration: the LLM's calibrated cells estimate its quality against the incomplete human annotation (biased)"
+            "No --calibration: the LLM's calibrated cells estimate its quality against the "
+            "incomplete human annotation (biased)"
         )
     seed0 = cells[0].seed if cells else 0
-    cost_info = {
-        "human_per_sentence": human_cost,
-        "llm_price_in_per_1k": price_in,
-        "llm_price_out_per_1k": price_out,
-        "llm_per_sentence": costs.llm_per_sentence,
-    }
     named = (usage_report or {}).get("model")
-    report = annotator_report(
-        data, seed0, str(named) if named else llm_name, usage_report, cost_info
-    )
-    n = report["sentences"]
-    report["costs"]["llm_all_sentences"] = (
-        None if costs.llm_per_sentence is None else costs.llm_per_sentence * n
-    )  # type: ignore[index]
-    if data.require_llm or not (out_dir / "annotators.json").exists():
-        write_json(out_dir / "annotators.json", report)
-    samples = out_dir / "samples.spacy"
+    llm_name = str(named) if named else llm_name
+    report = annotator_report(data, seed0, llm_name, usage_report, costs)
+    if data.require_llm or not (out_dir / ANNOTATORS_FILE).exists():
+        write_json(out_dir / ANNOTATORS_FILE, report.to_json())
+    samples = out_dir / SAMPLES_FILE
     if not samples.exists() and data.require_llm:
-        write_docbin(samples, sample_docs(data, seed0, 0.4))
+        write_docbin(samples, sample_docs(data, seed0, FOCUS_RATE))
     to_do = [cell for cell in cells if cell.cell_id not in done]
     msg.info(
-        f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train ({steps} steps each)"
+        f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train "
+        f"({steps} steps each)"
     )
-    log = RunLog(out_dir / "run.json", _command(dataset), len(cells))
+    log = RunLog(out_dir / RUN_FILE, _command(dataset), len(cells))
     bar = Progress(len(to_do), f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
-    def progress(cell, result) -> None:
+    def progress(cell: Cell, result: Optional[CellResult]) -> None:
         if result is None:
             return
         bar.update(1)
-        bar.write(
-            f"{cell.cell_id}: F1 {result['scores']['f']:.3f} ({result['train_seconds']:.0f} s)"
-        )
+        bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds or 0:.0f} s)")
         log.update(len(completed(out_dir)))  # after every cell, so a killed run is recorded too
 
     # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
@@ -266,14 +246,16 @@ def grid_cli(
         log.update(len(completed(out_dir)))
     scored = completed(out_dir)
     n_scored = sum(cell.cell_id in scored for cell in cells)
-    where = f"{n_scored} of {len(cells)} cells scored in {out_dir / 'cells'}"
+    where = f"{n_scored} of {len(cells)} cells scored in {out_dir / CELLS_DIR}"
     if interrupted:  # exit 130, not 0: the grid is not complete
         raise Interrupted(
-            f"{dataset}: interrupted; run the same command again to resume ({where}, each written when done)"
+            f"{dataset}: interrupted; run the same command again to resume ({where}, each written "
+            "when done)"
         )
     if n_scored < len(cells):
         raise PartialResult(
-            f"{dataset}: --max-minutes {max_minutes:g} reached; {where}; run the same command again to resume"
+            f"{dataset}: --max-minutes {max_minutes:g} reached; {where}; run the same command "
+            "again to resume"
         )
     msg.good(f"{dataset}: {where}")
 
@@ -290,43 +272,6 @@ def _command(dataset: str) -> str:
     )
 
 
-class RunLog:
-    """``run.json``: the commands that produced a grid, their summed wall
-    time and progress, kept up to date across interrupted and resumed runs."""
-
-    def __init__(self, path: Path, command: str, planned: int) -> None:
-        self.path = path
-        self.previous = dict(srsly.read_json(path)) if path.exists() else {}
-        self.command = command
-        self.planned = planned
-        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.start = time.perf_counter()
-
-    def update(self, cells_done: int) -> None:
-        previous = self.previous
-        write_json(
-            self.path,
-            {
-                "commands": list(dict.fromkeys([*previous.get("commands", []), self.command])),
-                "wall_seconds": round(
-                    previous.get("wall_seconds", 0.0) + time.perf_counter() - self.start, 1
-                ),
-                "started": previous.get("started", self.started),
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "machine": previous.get("machine", _machine()),
-                "cells_done": cells_done,
-                "cells_planned": self.planned,
-            },
-        )
-
-
-def _machine() -> str:
-    import os
-    import platform
-
-    return f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
-
-
 @app.command("simulate-annotator")
 def simulate_annotator_cli(
     input_path: Path = typer.Argument(..., help="DocBin with gold entities in doc.ents"),
@@ -338,7 +283,8 @@ def simulate_annotator_cli(
     spans_key: str = typer.Option(SIMULATED_KEY, help="Span group for the proposals"),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Proposals from a SIMULATED annotator with set per-label precision, recall and label bias (not an LLM)."""
+    """Proposals from a SIMULATED annotator with set per-label precision,
+    recall and label bias (not an LLM)."""
     from ..evaluation import proposal_quality
 
     annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
@@ -348,6 +294,7 @@ def simulate_annotator_cli(
     write_docbin(output_path, docs)
     quality = proposal_quality(docs, spans_key)["overall"]
     msg.good(
-        f"{annotator.name}: {quality['proposed']} proposals for {len(docs)} sentences -> {output_path} "  # type: ignore[index]
+        f"{annotator.name}: {quality['proposed']} proposals for {len(docs)} sentences -> "
+        f"{output_path} "  # type: ignore[index]
         f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"  # type: ignore[index]
     )

@@ -5,23 +5,34 @@ replaced only when complete (hybrid_ner.atomic).
 """
 
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 
 import spacy
 import typer
-from confection import Config
 from spacy.tokens import Doc
 from wasabi import msg
 
 from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
-from ..errors import HybridNerError, OptionError
-from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
+from ..errors import HybridNerError
+from ..layers import LLM_ADDED_KEY, LLM_KEY
+from ..merge.acceptance import DEFAULT_ACCEPT, DEFAULT_MIN_PRECISION, DEFAULT_MIN_SUPPORT
 from ..merge.calibration import CalibratedMixing
 from ..merge.calibration.mixing import FittedEvidence
-from ..merge.merger import OVERLAP_RULES, UNCOVERED, Merger
-from ..merge.mixing import LabelMixing
-from ..merge.reliability import human_spans, is_human_annotated
+from ..merge.calibration.table import CALIBRATION_HEADER, as_before_merge, calibration_table
+from ..merge.merger import (
+    DEFAULT_OVERLAP,
+    DEFAULT_SEED,
+    DEFAULT_UNCOVERED,
+    OVERLAP_RULES,
+    Merger,
+)
+from ..merge.mixing import DEFAULT_BALANCE, LabelMixing
+from ..merge.options import (  # noqa: F401 - MERGE_FLAG_PATHS: re-exported for importers
+    MERGE_FLAG_PATHS,
+    merge_flag_values,
+    resolve_merger,
+)
 from ..merge.stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
@@ -29,31 +40,8 @@ from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 # Options shared by both commands.
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
 BALANCE = typer.Option(
-    1.0, help="Label mixing: class-imbalance correction exponent (0 = reliability only)"
+    DEFAULT_BALANCE, help="Label mixing: class-imbalance correction exponent (0 = reliability only)"
 )
-
-
-#: The registered acceptance policy of each ``--accept`` value.
-ACCEPT_POLICIES: Dict[str, str] = {
-    "all": "hybrid_ner.accept_all.v1",
-    "labels": "hybrid_ner.accept_labels.v1",
-    "reliable": "hybrid_ner.accept_reliable.v1",
-}
-#: The options of ``merge``: each sets one path of the ``[merge]`` block
-#: (``hybrid_ner.Merger.v1``), through the same mechanism as a dotted override
-#: (``--merge.overlap first`` is ``--overlap first``; ``--merge.accept.prior 0.3``
-#: has no option of its own). --labels applies to --accept labels;
-#: --min-precision and --min-support to --accept reliable.
-MERGE_FLAG_PATHS: Dict[str, str] = {
-    "--accept": "merge.accept",
-    "--labels": "merge.accept.labels",
-    "--min-precision": "merge.accept.min_precision",
-    "--min-support": "merge.accept.min_support",
-    "--overlap": "merge.overlap",
-    "--uncovered": "merge.uncovered",
-    "--seed": "merge.seed",
-    "--llm-key": "merge.llm_key",
-}
 
 
 def typed_options(ctx: typer.Context) -> List[str]:
@@ -64,45 +52,6 @@ def typed_options(ctx: typer.Context) -> List[str]:
         if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
             typed.append(f"--{name.replace('_', '-')}")
     return typed
-
-
-def merge_flag_values(
-    accept: str,
-    labels: str,
-    min_precision: float,
-    min_support: int,
-    overlap: str,
-    uncovered: str,
-    seed: int,
-    llm_key: str,
-) -> Dict[str, Any]:
-    """The config values (by dotted path, ``MERGE_FLAG_PATHS``) the options
-    describe. RAISES (HybridNerError): For an unknown or incomplete choice."""
-    check_range("--min-precision", min_precision, 0, 1)
-    check_range("--min-support", min_support, 0)
-    if accept not in ACCEPT_POLICIES:
-        raise HybridNerError(f"Unknown --accept {accept!r}: use all, labels or reliable")
-    if overlap not in OVERLAP_RULES:
-        raise HybridNerError(
-            f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}"
-        )
-    if uncovered not in UNCOVERED:
-        raise HybridNerError(f"Unknown --uncovered {uncovered!r}: use outside or missing")
-    flags: Dict[str, Any] = {
-        "--accept": {"@misc": ACCEPT_POLICIES[accept]},
-        "--overlap": overlap,
-        "--uncovered": uncovered,
-        "--seed": seed,
-        "--llm-key": llm_key,
-    }
-    if accept == "labels":
-        wanted = [label.strip() for label in labels.split(",") if label.strip()]
-        if not wanted:
-            raise HybridNerError("--accept labels needs --labels, e.g. --labels PER,LOC")
-        flags["--labels"] = wanted
-    elif accept == "reliable":
-        flags.update({"--min-precision": min_precision, "--min-support": min_support})
-    return {MERGE_FLAG_PATHS[flag]: value for flag, value in flags.items()}
 
 
 def build_merger(
@@ -117,47 +66,22 @@ def build_merger(
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger the command-line options and dotted overrides describe: the
-    options fill the ``[merge]`` block, the overrides are applied on top, and
-    the block is resolved as in a training config.
+    """The Merger the command-line options and dotted overrides describe
+    (:func:`hybrid_ner.merge.options.resolve_merger`).
 
     overrides (Optional[Mapping[str, Any]]): Dotted path → value.
     given (Optional[Iterable[str]]): The options the user typed (the others
         are defaults, which an override may replace); None for all.
-
+    RETURNS (Merger): The resolved ``hybrid_ner.Merger.v1``.
     RAISES (HybridNerError): For bad options, an override that names no
         setting, or a setting the registered functions refuse.
     """
-    from spacy.util import registry
-
-    from ..overrides import apply_overrides, check_no_conflicts
-
+    check_range("--min-precision", min_precision, 0, 1)
+    check_range("--min-support", min_support, 0)
     values = merge_flag_values(
         accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key
     )
-    overrides = dict(overrides or {})
-    typed = set(MERGE_FLAG_PATHS) if given is None else set(given)
-    check_no_conflicts(
-        {MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS},
-        overrides,
-        MERGE_FLAG_PATHS,
-    )
-    config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
-    apply_overrides(config, {**values, **overrides}, "the merge settings")
-    unknown = sorted(key for key in config if key != "merge")
-    if unknown:
-        raise OptionError(
-            f"--{unknown[0]}...: merge takes overrides of the [merge] block only (e.g. --merge.accept.prior 0.3)"
-        )
-    try:
-        merger = registry.resolve(config, validate=True)["merge"]
-    except Exception as err:  # confection's validation errors span lines
-        raise HybridNerError(f"Invalid merge settings: {' '.join(str(err).split())}") from None
-    if merger.overlap not in OVERLAP_RULES or merger.uncovered not in UNCOVERED:
-        raise HybridNerError(
-            f"Invalid merge settings: overlap {merger.overlap!r}, uncovered {merger.uncovered!r}"
-        )
-    return merger
+    return resolve_merger(values, overrides, given)
 
 
 def _read(path: Path) -> List[Doc]:
@@ -174,22 +98,26 @@ def merge_cli(
         ..., help="Output DocBin: merged doc.ents plus provenance span groups"
     ),
     accept: str = typer.Option(
-        "all", help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)"
+        DEFAULT_ACCEPT,
+        help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)",
     ),
     labels: str = typer.Option("", help="Comma-separated labels accepted with --accept labels"),
     min_precision: float = typer.Option(
-        0.3, help="--accept reliable: minimum LLM precision against the human, per label"
+        DEFAULT_MIN_PRECISION,
+        help="--accept reliable: minimum LLM precision against the human, per label",
     ),
     min_support: int = typer.Option(
-        10, help="--accept reliable: labels with fewer doubly annotated proposals are accepted"
+        DEFAULT_MIN_SUPPORT,
+        help="--accept reliable: labels with fewer doubly annotated proposals are accepted",
     ),
     overlap: str = typer.Option(
-        "longest", help=f"Rule for overlapping proposals: {', '.join(OVERLAP_RULES)}"
+        DEFAULT_OVERLAP, help=f"Rule for overlapping proposals: {', '.join(OVERLAP_RULES)}"
     ),
     uncovered: str = typer.Option(
-        "outside", help="Tokens in no entity: outside (no entity) or missing (ignored by the loss)"
+        DEFAULT_UNCOVERED,
+        help="Tokens in no entity: outside (no entity) or missing (ignored by the loss)",
     ),
-    seed: int = typer.Option(0, help="Seed of --overlap random"),
+    seed: int = typer.Option(DEFAULT_SEED, help="Seed of --overlap random"),
     llm_key: str = LLM_KEY_OPT,
     soft_targets: bool = typer.Option(
         False,
@@ -244,61 +172,14 @@ def merge_cli(
     )
 
 
-#: Columns of the calibration table of ``stats``.
-CALIBRATION_HEADER = (
-    "label",
-    "precision",
-    "recall",
-    "proposed",
-    "gold",
-    "LR proposed",
-    "LR silence",
-)
-
-
-def _as_before_merge(docs: List[Doc]) -> List[Doc]:
-    """The Docs as the training reader fits the calibration on them: human
-    ``doc.ents`` + proposals. A merged Doc is copied with its human entities
-    (``doc.spans["human"]``) as ``doc.ents``, the rest outside (missing in a
-    Doc the human did not annotate), so neither added proposals nor
-    ``--uncovered missing`` change the estimate."""
-    result = []
-    for doc in docs:
-        if HUMAN_KEY in doc.spans:
-            doc = doc.copy()
-            annotated = is_human_annotated(doc)
-            doc.set_ents(
-                human_spans(doc) if annotated else [], default="outside" if annotated else "missing"
-            )
-        result.append(doc)
-    return result
-
-
-def calibration_table(fitted: FittedEvidence) -> List[List[object]]:
-    """Rows for printing (see CALIBRATION_HEADER), from ``FittedEvidence.summary()``."""
-    labels = fitted.summary()["labels"]
-    return [
-        [
-            label,
-            f"{v['precision']:.3f}",
-            f"{v['recall']:.3f}",
-            v["proposed"],
-            v["gold"],
-            f"{v['lr_proposed']:g}",
-            f"{v['lr_silence']:g}",
-        ]
-        for label, v in labels.items()  # type: ignore[union-attr]
-    ]
-
-
 def show_calibration(fitted: FittedEvidence) -> None:
     """Print the calibration the calibrated training targets would use."""
     summary = fitted.summary()
     if fitted.calibration.biased:
         msg.warn(
-            "No --calibration: the calibrated training targets would fall back to a biased estimate against "
-            "the human annotation (below; its omissions count as annotator errors). Give the dev set after "
-            "`hybrid-ner propose` as --calibration."
+            "No --calibration: the calibrated training targets would fall back to a biased "
+            "estimate against the human annotation (below; its omissions count as annotator "
+            "errors). Give the dev set after `hybrid-ner propose` as --calibration."
         )
     msg.info(
         f"Calibration of doc.spans['{fitted.spans_key}'] from {summary['source']}"
@@ -307,7 +188,8 @@ def show_calibration(fitted: FittedEvidence) -> None:
     )
     msg.table(calibration_table(fitted), header=CALIBRATION_HEADER, divider=True)
     msg.info(
-        f"Estimated omission rate of the human annotation: {fitted.omission_rate:.3f} ({fitted.omission_source})"
+        "Estimated omission rate of the human annotation: "
+        f"{fitted.omission_rate:.3f} ({fitted.omission_source})"
     )
 
 
@@ -322,7 +204,8 @@ def stats_cli(
     calibration: Optional[Path] = typer.Option(
         None,
         "--calibration",
-        help="DocBin with clean gold doc.ents and the same annotator's proposals (the dev set after `hybrid-ner propose`): "
+        help="DocBin with clean gold doc.ents and the same annotator's proposals "
+        "(the dev set after `hybrid-ner propose`): "
         "show the calibration the calibrated training targets would use",
     ),
 ) -> None:
@@ -347,7 +230,7 @@ def stats_cli(
         )
     docs = _read(input_path)
     # Fitted on the human annotation + proposals, as the training reader does before its merge.
-    fitted = CalibratedMixing(calibration=calibration).fit(_as_before_merge(docs), llm_key)
+    fitted = CalibratedMixing(calibration=calibration).fit(as_before_merge(docs), llm_key)
     merger = Merger(llm_key=llm_key).fit(docs)
     if not any(LLM_ADDED_KEY in doc.spans for doc in docs):
         msg.info(f"{input_path} is not merged yet: merging in memory with the default settings")

@@ -7,6 +7,7 @@ import typer
 from wasabi import msg
 
 from ..atomic import atomic_path
+from ..experiment.conditions import FOCUS_RATE
 from ._app import app
 from ._checks import check_outputs, check_range
 
@@ -29,20 +30,24 @@ def report_cli(
     samples: Optional[List[Path]] = typer.Option(
         None,
         "--samples",
-        help="Samples DocBin(s) for the displaCy pages (repeatable); default: <grid>/<dataset>/samples.spacy",
+        help="Samples DocBin(s) for the displaCy pages (repeatable); default: "
+        "<grid>/<dataset>/samples.spacy",
     ),
     max_samples: int = typer.Option(10, "--max-samples", help="Sentences shown per samples page"),
     target_rate: float = typer.Option(
-        0.4,
+        FOCUS_RATE,
         "--target-rate",
         help="Omission rate of the detail tables and targets (closest present rate if missing)",
     ),
     transformer: Optional[Path] = typer.Option(
         None,
         "--transformer",
-        help="Transformer grid (same layout: <dataset>/cells/*.json, plus the optional transition NER scores "
-        "<dataset>/transition-clean_r0_s<seed>.json of `spacy evaluate --output`) for a 'Transformer pipeline' "
-        "section per dataset; default: <GRID_DIR>-trf next to GRID_DIR (metrics/grid-trf) when it exists, "
+        help="Transformer grid (same layout: <dataset>/cells/*.json, plus the optional transition "
+        "NER scores "
+        "<dataset>/transition-clean_r0_s<seed>.json of `spacy evaluate --output`) for a "
+        "'Transformer pipeline' "
+        "section per dataset; default: <GRID_DIR>-trf next to GRID_DIR (metrics/grid-trf) when it "
+        "exists, "
         "else no such section",
     ),
 ) -> None:
@@ -70,7 +75,8 @@ def report_cli(
     if transformer_dir is not None:
         if files.transformer:
             msg.info(
-                f"Transformer pipeline sections for {', '.join(files.transformer)} from {transformer_dir}"
+                f"Transformer pipeline sections for {', '.join(files.transformer)} from "
+                f"{transformer_dir}"
             )
         else:
             msg.warn(f"No transformer cells in {transformer_dir}: no transformer sections")

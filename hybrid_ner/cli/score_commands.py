@@ -52,7 +52,8 @@ def score_proposals_cli(
     gold_path: Optional[Path] = typer.Option(
         None,
         "--gold",
-        help="DocBin with the gold entities in doc.ents, same sentences in the same order (default: IN's own doc.ents)",
+        help="DocBin with the gold entities in doc.ents, same sentences in the same order "
+        "(default: IN's own doc.ents)",
     ),
     spans_key: str = typer.Option(LLM_KEY, "--spans-key", help="Span group holding the proposals"),
     output: Optional[Path] = typer.Option(
@@ -75,7 +76,8 @@ def score_proposals_cli(
     docs = read_docbin(input_path, vocab)
     if not any(spans_key in doc.spans for doc in docs):
         raise HybridNerError(
-            f"{input_path}: no doc.spans[{spans_key!r}] in any sentence: run `hybrid-ner propose` first (or give --spans-key)"
+            f"{input_path}: no doc.spans[{spans_key!r}] in any sentence: "
+            "run `hybrid-ner propose` first (or give --spans-key)"
         )
     if gold_path is not None:
         docs = with_gold(docs, read_docbin(gold_path, vocab), spans_key, input_path, gold_path)
@@ -83,15 +85,17 @@ def score_proposals_cli(
     skipped = len(docs) - len(scored)
     if not scored:
         raise HybridNerError(
-            f"{gold_path or input_path}: no sentence has a complete gold annotation to score against"
+            f"{gold_path or input_path}: "
+            "no sentence has a complete gold annotation to score against"
         )
     if skipped:
         msg.warn(f"{skipped} of {len(docs)} sentences have no (complete) gold annotation: left out")
     quality = proposal_quality(scored, spans_key)
     msg.table(proposal_rows(quality), header=PROPOSAL_HEADER, divider=True)
     overall = quality["overall"]
+    counts = f"{overall['proposed']} proposals, {overall['gold']} gold entities"  # type: ignore[index]
     msg.info(
-        f"{len(scored)} sentences: {overall['proposed']} proposals, {overall['gold']} gold entities; "  # type: ignore[index]
+        f"{len(scored)} sentences: {counts}; "
         f"micro P {overall['p']:.3f} R {overall['r']:.3f} F1 {overall['f']:.3f}"  # type: ignore[index]
     )
     if output is not None:
@@ -122,13 +126,15 @@ def with_gold(
     """
     if len(gold) != len(docs):
         raise HybridNerError(
-            f"{gold_path}: {len(gold)} sentences, {input_path}: {len(docs)}; --gold needs the same sentences in the same order"
+            f"{gold_path}: {len(gold)} sentences, {input_path}: {len(docs)}; "
+            "--gold needs the same sentences in the same order"
         )
     for i, (doc, gold_doc) in enumerate(zip(docs, gold), start=1):
         if [t.text for t in doc] != [t.text for t in gold_doc]:
             raise HybridNerError(
                 f"{gold_path}: sentence {i} differs from sentence {i} of {input_path} "
-                f"({gold_doc.text[:60]!r} vs {doc.text[:60]!r}); --gold needs the same sentences in the same order"
+                f"({gold_doc.text[:60]!r} vs {doc.text[:60]!r}); "
+                "--gold needs the same sentences in the same order"
             )
         gold_doc.spans[spans_key] = [
             Span(gold_doc, s.start, s.end, label=s.label_) for s in doc.spans.get(spans_key, [])

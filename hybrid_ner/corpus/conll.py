@@ -8,48 +8,27 @@ so that splits can be made per document.
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Literal, Optional, Union
 
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from ..errors import CorpusFormatError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
+from .conll_tags import (
+    Repair,
+    TaggedSentence,
+    TaggedToken,
+    decode_entities,
+    detect_scheme,
+    parse_tag,
+)
 from .text_file import read_text_file
 
 TaggingScheme = Literal["auto", "iob1", "iob2", "bilou", "io"]
 Separator = Literal["auto", "tab", "space"]
 SCHEMES = ("auto", "iob1", "iob2", "bilou", "io")
 DOCSTART = "-DOCSTART-"
-# BIOES (S-, E-) is BILUO (U-, L-) under other names.
-_PREFIXES = {"B": "B", "I": "I", "L": "L", "E": "L", "U": "U", "S": "U"}
-
-
-@dataclass
-class Repair:
-    """A problem found in lenient mode and the repair that was made."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-@dataclass
-class _Token:
-    text: str
-    prefix: str  # "O", "B", "I", "L", "U"
-    label: str
-    line: int
-
-
-@dataclass
-class _Sentence:
-    tokens: List[_Token]
-    doc_index: int
-    sent_index: int
 
 
 @dataclass
@@ -111,7 +90,7 @@ def read_conll(
     vocab = vocab if vocab is not None else Vocab()
     docs = []
     for sentence in sentences:
-        spans = _decode_entities(path, sentence.tokens, scheme, strict, repairs)
+        spans = decode_entities(path, sentence.tokens, scheme, strict, repairs)
         words = [token.text for token in sentence.tokens]
         doc = Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
         doc.set_ents([Span(doc, start, end, label=label) for start, end, label in spans])
@@ -137,17 +116,17 @@ def _read_sentences(
     separator: str,
     strict: bool,
     repairs: List[Repair],
-) -> Iterator[_Sentence]:
+) -> Iterator[TaggedSentence]:
     n_columns: Optional[int] = None
     first_data_line = 0
     doc_index = 0
     sent_index = 0
-    tokens: List[_Token] = []
+    tokens: List[TaggedToken] = []
     doc_has_sentences = False
     for line_no, raw_line in enumerate(text.splitlines(), start=1):
         if not raw_line.strip():
             if tokens:
-                yield _Sentence(tokens, doc_index, sent_index)
+                yield TaggedSentence(tokens, doc_index, sent_index)
                 sent_index += 1
                 doc_has_sentences = True
                 tokens = []
@@ -158,7 +137,7 @@ def _read_sentences(
         if columns[0] == DOCSTART:
             # A document boundary, before (CoNLL) or after (WikiGold) a document.
             if tokens:
-                yield _Sentence(tokens, doc_index, sent_index)
+                yield TaggedSentence(tokens, doc_index, sent_index)
                 doc_has_sentences = True
                 tokens = []
             if doc_has_sentences:
@@ -195,139 +174,7 @@ def _read_sentences(
                 Repair(str(path), line_no, message + " (used first column as token, last as tag)")
             )
         token_text, tag = columns[token_column], columns[tag_column]
-        prefix, label = _parse_tag(path, line_no, tag)
-        tokens.append(_Token(token_text, prefix, label, line_no))
+        prefix, label = parse_tag(path, line_no, tag)
+        tokens.append(TaggedToken(token_text, prefix, label, line_no))
     if tokens:
-        yield _Sentence(tokens, doc_index, sent_index)
-
-
-def _parse_tag(path: Path, line_no: int, tag: str) -> Tuple[str, str]:
-    if tag == "O":
-        return "O", ""
-    prefix, sep, label = tag.partition("-")
-    if not sep or prefix.upper() not in _PREFIXES or not label:
-        raise CorpusFormatError(
-            path,
-            line_no,
-            f"unknown tag {tag!r}: expected O or a B-, I-, L-/E- or U-/S- prefix "
-            "followed by a label (is --tag-column right?)",
-        )
-    return _PREFIXES[prefix.upper()], label
-
-
-def detect_scheme(sentences: Sequence[_Sentence]) -> str:
-    """Guess the tagging scheme from the tags of all sentences.
-
-    L-/U- (or E-/S-) means BILUO. Otherwise count how entities start: after O,
-    at a sentence start or after another type, an IOB2 entity starts with B-
-    and an IOB1/IO entity with I-. The majority wins; the minority are then
-    reported as violations of the detected scheme.
-    """
-    b_starts = i_starts = 0
-    for sentence in sentences:
-        previous = None
-        for token in sentence.tokens:
-            if token.prefix in ("L", "U"):
-                return "bilou"
-            continues = (
-                previous is not None and previous.prefix != "O" and previous.label == token.label
-            )
-            if token.prefix == "B" and not continues:
-                b_starts += 1
-            elif token.prefix == "I" and not continues:
-                i_starts += 1
-            previous = token
-    if i_starts > b_starts:
-        return "iob1"
-    return "iob2"
-
-
-def _decode_entities(
-    path: Path, tokens: List[_Token], scheme: str, strict: bool, repairs: List[Repair]
-) -> List[Tuple[int, int, str]]:
-    """Turn one sentence's tags into (start, end, label) token spans."""
-
-    def problem(token: _Token, message: str, repair: str) -> None:
-        if strict:
-            raise CorpusFormatError(
-                path, token.line, f"{message} ({scheme.upper()}); use lenient mode to {repair}"
-            )
-        repairs.append(Repair(str(path), token.line, f"{message}: {repair}"))
-
-    spans: List[Tuple[int, int, str]] = []
-    start: Optional[int] = None
-    label = ""
-    previous_tag = "O"
-
-    def close(end: int) -> None:
-        nonlocal start
-        if start is not None:
-            spans.append((start, end, label))
-        start = None
-
-    for i, token in enumerate(tokens):
-        tag = "O" if token.prefix == "O" else f"{token.prefix}-{token.label}"
-        inside_same = start is not None and token.label == label
-        if token.prefix == "O":
-            if scheme == "bilou" and start is not None:
-                problem(
-                    token,
-                    f"entity {label} opened with B- is not closed with L-/E- before O",
-                    "end the entity at the previous token",
-                )
-            close(i)
-        elif token.prefix == "B":
-            if scheme == "bilou" and start is not None:
-                problem(
-                    token,
-                    f"B-{token.label} follows {previous_tag} before the entity was closed",
-                    "end the open entity and start a new one",
-                )
-            if scheme in ("iob1", "io") and not inside_same:
-                problem(
-                    token,
-                    f"B-{token.label} follows {previous_tag}: in IOB1 B- only separates "
-                    "two adjacent entities of one type",
-                    "start a new entity",
-                )
-            close(i)
-            start, label = i, token.label
-        elif token.prefix == "I":
-            if not inside_same:
-                if scheme in ("iob2", "bilou"):
-                    problem(
-                        token,
-                        f"I-{token.label} follows {previous_tag}: an entity must start with B-",
-                        "start a new entity here",
-                    )
-                close(i)
-                start, label = i, token.label
-        elif token.prefix == "L":
-            if not inside_same:
-                problem(
-                    token,
-                    f"L-{token.label} follows {previous_tag} without an open {token.label} entity",
-                    "read it as a one-token entity",
-                )
-                close(i)
-                start, label = i, token.label
-            close(i + 1)
-        elif token.prefix == "U":
-            if start is not None and scheme == "bilou":
-                problem(
-                    token,
-                    f"U-{token.label} follows {previous_tag} before the entity was closed",
-                    "end the open entity and start a new one",
-                )
-            close(i)
-            start, label = i, token.label
-            close(i + 1)
-        previous_tag = tag
-    if start is not None and scheme == "bilou":
-        problem(
-            tokens[-1],
-            f"entity {label} is not closed with L-/E- at the end of the sentence",
-            "end it at the last token",
-        )
-    close(len(tokens))
-    return spans
+        yield TaggedSentence(tokens, doc_index, sent_index)

@@ -34,6 +34,7 @@ class _ResolvedDecoders:
         self.decoders: Dict[str, Any] = registry.get_all()
 
     def get_all(self) -> Dict[str, Any]:
+        """The decoders, as the registry's ``get_all``."""
         return dict(self.decoders)  # a fresh dict, as catalogue returns
 
     def __getattr__(self, name: str) -> Any:

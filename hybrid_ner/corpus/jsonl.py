@@ -144,7 +144,10 @@ def _record_to_doc(
             raise fail(f"span {i} [{start}:{end}] {label} is outside the text (length {len(text)})")
         span = doc.char_span(start, end, label=label)
         if span is None:
-            message = f"span {i} [{start}:{end}] {label} {text[start:end]!r} does not match token boundaries"
+            message = (
+                f"span {i} [{start}:{end}] {label} {text[start:end]!r} "
+                "does not match token boundaries"
+            )
             span = doc.char_span(start, end, label=label, alignment_mode="expand")
             if strict or span is None:
                 raise fail(message)
@@ -172,7 +175,8 @@ def _doc_from_tokens(text: str, tokens: List[Dict[str, Any]], nlp: Language, fai
             raise fail(f'token {i} needs integer "start" and "end": {token!r}')
         if not 0 <= token["start"] < token["end"] <= len(text):
             raise fail(
-                f"token {i} [{token['start']}:{token['end']}] is outside the text (length {len(text)})"
+                f"token {i} [{token['start']}:{token['end']}] "
+                f"is outside the text (length {len(text)})"
             )
     for i, token in enumerate(tokens):
         start, end = token["start"], token["end"]

@@ -33,32 +33,14 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Uni
 from spacy_llm.registry import registry
 
 from ..errors import HybridNerError
+from .sqlite_store import CHUNK, CLAIMS_SCHEMA, SCHEMA, alive, insert_answers, transaction
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    request TEXT NOT NULL,
-    response TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    created REAL NOT NULL
-)
-"""
-# A key some process is sending now; owner is unique per PromptCache object.
-_CLAIMS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    claimed_at REAL NOT NULL
-)
-"""
 #: :meth:`PromptCache.claim` results.
 CLAIM_CLAIMED, CLAIM_ANSWERED, CLAIM_BUSY = "claimed", "answered", "busy"
-# Keys per "IN (...)" query (SQLite allows 999 variables in old builds).
-_CHUNK = 500
+#: The prompt cache file of ``hybrid_ner.PromptCache.v1`` (relative to the working directory).
+DEFAULT_CACHE_PATH = ".cache/llm/prompts.sqlite"
+
+_SELECT_ANSWER = "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?"
 
 
 def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[str, Any]) -> str:
@@ -79,16 +61,6 @@ class CachedAnswer:
     response: str
     prompt_tokens: int
     completion_tokens: int
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 class PromptCache:
@@ -127,41 +99,16 @@ class PromptCache:
                 conn.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL survives a killed process (not a power cut mid-commit).
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(_SCHEMA)
-                conn.execute(_CLAIMS_SCHEMA)
+                conn.execute(SCHEMA)
+                conn.execute(CLAIMS_SCHEMA)
                 if self.recorded is not None:
-                    self._add_recorded(conn)
+                    from .recorded import RecordedAnswers
+
+                    insert_answers(conn, RecordedAnswers(self.recorded).rows())
             except sqlite3.Error as err:
                 raise HybridNerError(f"{self.path}: cannot open the prompt cache ({err})") from None
             self._conn = conn
         return self._conn
-
-    def _add_recorded(self, conn: sqlite3.Connection) -> None:
-        from .recorded import RecordedAnswers
-
-        assert self.recorded is not None
-        rows = RecordedAnswers(self.recorded).rows()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r["key"],
-                        r["model"],
-                        json.dumps(r["request"], ensure_ascii=False),
-                        r["response"],
-                        int(r["prompt_tokens"]),
-                        int(r["completion_tokens"]),
-                        time.time(),
-                    )
-                    for r in rows
-                ],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def get(self, key: str) -> Optional[CachedAnswer]:
         """The stored answer for a key, or None."""
@@ -170,7 +117,7 @@ class PromptCache:
                 row = (
                     self._connection()
                     .execute(
-                        "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                        _SELECT_ANSWER,
                         (key,),
                     )
                     .fetchone()
@@ -187,7 +134,7 @@ class PromptCache:
         with self._lock:
             try:
                 conn = self._connection()
-                with _transaction(conn):
+                with transaction(conn):
                     conn.execute(
                         "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
@@ -220,8 +167,8 @@ class PromptCache:
         limits the variables of one statement)."""
         keys = list(keys)
         rows: List[tuple] = []
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i : i + CHUNK]
             with self._lock:
                 try:
                     rows += (
@@ -246,9 +193,9 @@ class PromptCache:
         with self._lock:
             try:
                 conn = self._connection()
-                with _transaction(conn):  # no other writer between the look and the take
+                with transaction(conn):  # no other writer between the look and the take
                     row = conn.execute(
-                        "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                        _SELECT_ANSWER,
                         (key,),
                     ).fetchone()
                     if row:
@@ -278,7 +225,7 @@ class PromptCache:
         return {key for key in keys if key not in held}
 
     def _stale(self, host: str, pid: int, claimed_at: float) -> bool:
-        if host == self.host and not _alive(pid):
+        if host == self.host and not alive(pid):
             return True
         return time.time() - claimed_at > self.claim_timeout
 
@@ -319,27 +266,9 @@ class PromptCache:
                 self._conn = None
 
 
-class _transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on errors) on an
-    autocommit connection: one atomic write, the write lock taken at once."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:  # (SQLite rolls back by itself after some errors)
-            self.conn.execute("ROLLBACK")
-
-
 @registry.llm_misc("hybrid_ner.PromptCache.v1")
 def create_prompt_cache(
-    path: Optional[str] = ".cache/llm/prompts.sqlite", recorded: Optional[str] = None
+    path: Optional[str] = DEFAULT_CACHE_PATH, recorded: Optional[str] = None
 ) -> Optional[PromptCache]:
     """A persistent prompt-level cache of LLM answers.
 

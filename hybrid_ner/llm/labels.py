@@ -73,7 +73,8 @@ def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         raise HybridNerError(
-            f'{path}: expected a mapping of label to definition, e.g. {{"person": "names of people"}}'
+            f"{path}: expected a mapping of label to definition, e.g. "
+            f'{{"person": "names of people"}}'
         )
     return {key.strip(): " ".join(value.split()) for key, value in data.items()}
 
@@ -99,8 +100,10 @@ def check_example_labels(
     if lacking:
         listing = ", ".join(f"{label} ({n} entities)" for label, n in lacking.items())
         raise OptionError(
-            f"{pool or 'the example pool'}: its examples use labels the label set ({', '.join(labels)}) lacks: "
-            f"{listing}; add them to --labels, or use an example pool (--examples) annotated with these labels"
+            f"{pool or 'the example pool'}: its examples use labels the label set "
+            f"({', '.join(labels)}) lacks: "
+            f"{listing}; add them to --labels, or use an example pool (--examples) annotated with "
+            "these labels"
         )
 
 

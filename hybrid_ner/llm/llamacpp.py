@@ -164,13 +164,17 @@ class LlamaCppBackend:
     """
 
     max_in_flight = 1
+    #: The defaults of this backend and of ``hybrid_ner.LlamaCpp.v1``.
+    DEFAULT_N_CTX = 4096
+    DEFAULT_N_BATCH = 512
+    DEFAULT_PREFIX_BLOCK = DEFAULT_PREFIX_BLOCK
 
     def __init__(
         self,
         weights: GgufWeights,
-        n_ctx: int = 4096,
+        n_ctx: int = DEFAULT_N_CTX,
         n_threads: Optional[int] = None,
-        n_batch: int = 512,
+        n_batch: int = DEFAULT_N_BATCH,
         seed: int = 0,
         prefix_block: int = DEFAULT_PREFIX_BLOCK,
     ) -> None:

@@ -74,16 +74,26 @@ class OpenAICompatibleClient:
     seed (int): Seeds the jitter.
     """
 
+    #: The defaults of this client and of ``hybrid_ner.OpenAICompatible.v1``.
+    DEFAULT_BASE_URL = "https://api.openai.com/v1"
+    DEFAULT_MODEL = "gpt-4o-mini"
+    DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+    DEFAULT_MAX_IN_FLIGHT = 16
+    DEFAULT_TIMEOUT = 60.0
+    DEFAULT_MAX_TRIES = 6
+    DEFAULT_BACKOFF = 1.0
+    DEFAULT_MAX_BACKOFF = 60.0
+
     def __init__(
         self,
         base_url: str,
         model: str,
-        api_key_env: Optional[str] = "OPENAI_API_KEY",
-        max_in_flight: int = 16,
-        timeout: float = 60.0,
-        max_tries: int = 6,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
+        api_key_env: Optional[str] = DEFAULT_API_KEY_ENV,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_tries: int = DEFAULT_MAX_TRIES,
+        backoff: float = DEFAULT_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
         context_length: Optional[int] = None,
         chars_per_token: float = 4.0,
         seed: int = 0,
@@ -116,7 +126,8 @@ class OpenAICompatibleClient:
                     headers["Authorization"] = f"Bearer {key}"
                 elif self.api_key_env and "api.openai.com" in self.base_url:
                     warnings.warn(
-                        f"${self.api_key_env} is not set: requests to {self.base_url} will be refused"
+                        f"${self.api_key_env} is not set: requests to {self.base_url} will be "
+                        "refused"
                     )
                 limits = httpx.Limits(
                     max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight
@@ -152,13 +163,16 @@ class OpenAICompatibleClient:
                     # than max_backoff was not agreed to: say so and stop.
                     raise LLMRequestError(
                         err.kind,
-                        f"{self.base_url}: the server asks to retry after {err.retry_after:.0f} s ({err.kind}), "
-                        f"longer than max_backoff ({self.max_backoff:g} s); not waiting: re-run later",
+                        f"{self.base_url}: the server asks to retry after {err.retry_after:.0f} s "
+                        f"({err.kind}), "
+                        f"longer than max_backoff ({self.max_backoff:g} s); not waiting: re-run "
+                        "later",
                     ) from None
         assert last is not None
         raise LLMRequestError(
             last.kind,
-            f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: {last})",
+            f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: "
+            f"{last})",
         )
 
     def _delay(self, attempt: int, retry_after: Optional[float]) -> float:

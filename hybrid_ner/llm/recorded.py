@@ -61,7 +61,8 @@ class RecordedAnswers:
             )
             if not ok:
                 raise HybridNerError(
-                    f"{self.path}:{i}: a recorded answer needs key, model, request, response and token counts"
+                    f"{self.path}:{i}: a recorded answer needs key, model, request, response and "
+                    "token counts"
                 )
             rows.append(row)
         if not self.provenance:
@@ -116,12 +117,14 @@ def cache_rows(cache_path: Union[str, Path], keys: Iterable[str]) -> List[Dict[s
         rows = []
         for key in keys:
             found = conn.execute(
-                "SELECT model, request, response, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                "SELECT model, request, response, prompt_tokens, completion_tokens FROM answers "
+                "WHERE key = ?",
                 (key,),
             ).fetchone()
             if found is None:
                 raise HybridNerError(
-                    f"{path}: no cached answer for prompt {key[:12]}…; run `hybrid-ner propose` first"
+                    f"{path}: no cached answer for prompt {key[:12]}…; run `hybrid-ner propose` "
+                    "first"
                 )
             model, request, response, prompt_tokens, completion_tokens = found
             rows.append(

@@ -129,8 +129,10 @@ class Budget:
         if max_cost is not None and not (price_per_1k_input or price_per_1k_output):
             # Every request would cost 0: the limit would let the whole run through.
             raise OptionError(
-                f"Budget max_cost = {max_cost} needs prices (price_per_1k_input/price_per_1k_output, "
-                "--price-in/--price-out); without them every request costs 0 and no cost limit applies"
+                f"Budget max_cost = {max_cost} needs prices "
+                "(price_per_1k_input/price_per_1k_output, "
+                "--price-in/--price-out); without them every request costs 0 and no cost limit "
+                "applies"
             )
         self.max_requests = max_requests
         self.max_tokens = max_tokens

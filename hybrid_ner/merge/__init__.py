@@ -1,7 +1,8 @@
 """Merge: human annotation first, LLM proposals where the human is silent.
 
-* :mod:`.merger`: the registered ``hybrid_ner.Merger.v1``, overlap rules and
-  acceptance policies.
+* :mod:`.merger`: the registered ``hybrid_ner.Merger.v1`` and overlap rules.
+* :mod:`.acceptance`: the acceptance policies (``hybrid_ner.accept_*.v1``).
+* :mod:`.options`: the Merger the ``merge`` command's options describe.
 * :mod:`.reliability`: per-label agreement of the LLM with the human spans.
 * :mod:`.mixing`: the paper's label mixing (soft targets per token).
 * :mod:`.calibration`: calibrated evidence from a clean calibration sample.

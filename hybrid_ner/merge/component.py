@@ -20,7 +20,15 @@ from spacy.training import Example
 from spacy.util import ensure_path
 
 from ..layers import LLM_KEY
-from .merger import AcceptancePolicy, Merger, OverlapRule, Uncovered
+from .merger import (
+    DEFAULT_OVERLAP,
+    DEFAULT_SEED,
+    DEFAULT_UNCOVERED,
+    AcceptancePolicy,
+    Merger,
+    OverlapRule,
+    Uncovered,
+)
 from .reliability import (
     label_stats_from_json,
     label_stats_to_json,
@@ -36,9 +44,9 @@ _STATS_FILE = "label_stats.json"
     assigns=["doc.ents", "doc.spans"],
     default_config={
         "accept": {"@misc": "hybrid_ner.accept_all.v1"},
-        "overlap": "longest",
-        "uncovered": "outside",
-        "seed": 0,
+        "overlap": DEFAULT_OVERLAP,
+        "uncovered": DEFAULT_UNCOVERED,
+        "seed": DEFAULT_SEED,
         "llm_key": LLM_KEY,
     },
 )
@@ -73,9 +81,11 @@ class MergerComponent:
         self.merger = merger
 
     def __call__(self, doc: Doc) -> Doc:
+        """Merge one Doc in place and return it."""
         return self.merger(doc)
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterable[Doc]:
+        """Merge a stream of Docs, in place."""
         for doc in docs:
             yield self.merger(doc)
 
@@ -103,13 +113,16 @@ class MergerComponent:
             )
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """The per-label statistics, as JSON bytes."""
         return srsly.json_dumps(label_stats_to_json(self.merger.stats)).encode("utf8")
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "MergerComponent":
+        """Load the per-label statistics from :meth:`to_bytes`."""
         self.merger.stats = label_stats_from_json(srsly.json_loads(data.decode("utf8")))
         return self
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        """Save the per-label statistics in the component's directory."""
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_label_stats(path / _STATS_FILE, self.merger.stats)
@@ -117,6 +130,7 @@ class MergerComponent:
     def from_disk(
         self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
     ) -> "MergerComponent":
+        """Load the per-label statistics saved by :meth:`to_disk`, if any."""
         stats_path = ensure_path(path) / _STATS_FILE
         if stats_path.exists():
             self.merger.stats = read_label_stats(stats_path)

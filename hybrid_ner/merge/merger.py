@@ -33,14 +33,23 @@ from typing import Callable, Dict, Iterable, List, Literal, Mapping, Optional, S
 from spacy.tokens import Doc, Span
 from spacy.util import registry
 
-from ..errors import HybridNerError, OptionError
+from ..errors import HybridNerError
 from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, describe_doc
 from ..simulation.omissions import doc_rng
+from .acceptance import (  # noqa: F401 - re-exported: the policies were defined here
+    REASON_LABEL,
+    REASON_RELIABILITY,
+    AcceptAll,
+    AcceptancePolicy,
+    AcceptLabels,
+    AcceptReliable,
+    create_accept_all,
+    create_accept_labels,
+    create_accept_reliable,
+)
 from .reliability import LabelStats, estimate_label_stats, human_spans, span_key
 
 REASON_DUPLICATE = "duplicate"
-REASON_LABEL = "label_not_accepted"
-REASON_RELIABILITY = "low_reliability"
 REASON_OVERLAP_HUMAN = "overlap_human"
 REASON_OVERLAP_LLM = "overlap_llm"
 REASONS = (
@@ -56,102 +65,14 @@ Uncovered = Literal["outside", "missing"]
 OVERLAP_RULES = ("longest", "reliable", "first", "random")
 UNCOVERED = ("outside", "missing")
 
-#: Decides per label: None to accept, or the rejection reason.
-AcceptancePolicy = Callable[[str, Mapping[str, LabelStats]], Optional[str]]
+#: Default rule for overlapping proposals (every merge setting refers to it).
+DEFAULT_OVERLAP: OverlapRule = "longest"
+#: Default for tokens in no entity after the merge.
+DEFAULT_UNCOVERED: Uncovered = "outside"
+#: Default seed of the "random" overlap rule.
+DEFAULT_SEED = 0
+
 SpanTuple = Tuple[int, int, str]
-
-
-@dataclass(frozen=True)
-class AcceptAll:
-    """Accept every label."""
-
-    def __call__(self, label: str, stats: Mapping[str, LabelStats]) -> Optional[str]:
-        return None
-
-
-@dataclass(frozen=True)
-class AcceptLabels:
-    """Accept only the listed labels."""
-
-    labels: Tuple[str, ...]
-
-    def __call__(self, label: str, stats: Mapping[str, LabelStats]) -> Optional[str]:
-        return None if label in self.labels else REASON_LABEL
-
-
-@dataclass(frozen=True)
-class AcceptReliable:
-    """Accept a label when the LLM's estimated precision against the human
-    reaches a threshold. Labels with fewer than ``min_support`` proposals on
-    doubly annotated Docs cannot be judged and are accepted."""
-
-    min_precision: float = 0.3
-    label_thresholds: Tuple[Tuple[str, float], ...] = ()
-    min_support: int = 10
-    prior: float = 0.5
-    strength: float = 2.0
-
-    def __call__(self, label: str, stats: Mapping[str, LabelStats]) -> Optional[str]:
-        label_stats = stats.get(label)
-        if label_stats is None or label_stats.proposed < self.min_support:
-            return None
-        threshold = dict(self.label_thresholds).get(label, self.min_precision)
-        return (
-            None
-            if label_stats.precision(self.prior, self.strength) >= threshold
-            else REASON_RELIABILITY
-        )
-
-
-@registry.misc("hybrid_ner.accept_all.v1")
-def create_accept_all() -> AcceptancePolicy:
-    """Acceptance policy: every LLM label is accepted."""
-    return AcceptAll()
-
-
-@registry.misc("hybrid_ner.accept_labels.v1")
-def create_accept_labels(labels: List[str]) -> AcceptancePolicy:
-    """Acceptance policy: only the listed labels are accepted.
-
-    labels (List[str]): Accepted labels; proposals with other labels are
-        rejected as "label_not_accepted".
-    """
-    return AcceptLabels(tuple(labels))
-
-
-@registry.misc("hybrid_ner.accept_reliable.v1")
-def create_accept_reliable(
-    min_precision: float = 0.3,
-    label_thresholds: Dict[str, float] = {},
-    min_support: int = 10,
-    prior: float = 0.5,
-    strength: float = 2.0,
-) -> AcceptancePolicy:
-    """Acceptance policy: a per-label reliability threshold.
-
-    min_precision (float): Minimum smoothed precision of the LLM against the
-        human (see reliability.LabelStats.precision), for every label.
-    label_thresholds (Dict[str, float]): Per-label thresholds overriding it.
-    min_support (int): Labels with fewer proposals on Docs both annotated are
-        accepted (too little evidence to reject them).
-    prior (float): Prior precision used for smoothing.
-    strength (float): Weight of the prior, in pseudo-proposals.
-    """
-    # OptionError is a ValueError that the CLI prints as one line, not a traceback.
-    for name, value in [
-        ("min_precision", min_precision),
-        *label_thresholds.items(),
-        ("prior", prior),
-    ]:
-        if not 0.0 <= value <= 1.0:
-            raise OptionError(f"accept_reliable: {name} must be in [0, 1], got {value}")
-    if min_support < 0 or not strength > 0:
-        raise OptionError(
-            f"accept_reliable: min_support must be >= 0 and strength > 0, got {min_support} and {strength}"
-        )
-    return AcceptReliable(
-        min_precision, tuple(sorted(label_thresholds.items())), min_support, prior, strength
-    )
 
 
 @dataclass(frozen=True)
@@ -196,8 +117,8 @@ def decide_merge(
     *,
     accept: AcceptancePolicy = AcceptAll(),
     stats: Mapping[str, LabelStats] = {},
-    overlap: OverlapRule = "longest",
-    seed: int = 0,
+    overlap: OverlapRule = DEFAULT_OVERLAP,
+    seed: int = DEFAULT_SEED,
     llm_key: str = LLM_KEY,
 ) -> MergeDecision:
     """Decide which proposals to add, without changing the Doc.
@@ -253,7 +174,7 @@ def decide_merge(
     return MergeDecision(human, sorted(added), sorted(rejected), sorted(candidates))
 
 
-def apply_merge(doc: Doc, decision: MergeDecision, uncovered: Uncovered = "outside") -> Doc:
+def apply_merge(doc: Doc, decision: MergeDecision, uncovered: Uncovered = DEFAULT_UNCOVERED) -> Doc:
     """Write a decision onto the Doc, in place: provenance groups, then ``doc.ents``.
 
     doc (Doc): The Doc the decision was made for.
@@ -299,9 +220,9 @@ class Merger:
     """
 
     accept: AcceptancePolicy = field(default_factory=AcceptAll)
-    overlap: OverlapRule = "longest"
-    uncovered: Uncovered = "outside"
-    seed: int = 0
+    overlap: OverlapRule = DEFAULT_OVERLAP
+    uncovered: Uncovered = DEFAULT_UNCOVERED
+    seed: int = DEFAULT_SEED
     llm_key: str = LLM_KEY
     stats: Dict[str, LabelStats] = field(default_factory=dict)
 
@@ -321,6 +242,7 @@ class Merger:
         return self
 
     def decide(self, doc: Doc) -> MergeDecision:
+        """Decide the merge of one Doc without changing it (:func:`decide_merge`)."""
         return decide_merge(
             doc,
             accept=self.accept,
@@ -343,20 +265,28 @@ class Merger:
 
 @registry.misc("hybrid_ner.Merger.v1")
 def create_merger(
-    accept: AcceptancePolicy = AcceptAll(),
-    overlap: OverlapRule = "longest",
-    uncovered: Uncovered = "outside",
-    seed: int = 0,
+    # None, not an AcceptAll() default: spacy train fills and serializes the
+    # config, and a Python object is not a config value.
+    accept: Optional[AcceptancePolicy] = None,
+    overlap: OverlapRule = DEFAULT_OVERLAP,
+    uncovered: Uncovered = DEFAULT_UNCOVERED,
+    seed: int = DEFAULT_SEED,
     llm_key: str = LLM_KEY,
 ) -> Merger:
     """The merge settings, for readers and components in configs.
 
-    accept (AcceptancePolicy): Per-label acceptance, e.g.
-        "hybrid_ner.accept_reliable.v1". Defaults to accepting every label.
+    accept (Optional[AcceptancePolicy]): Per-label acceptance, e.g.
+        "hybrid_ner.accept_reliable.v1"; None accepts every label.
     overlap (str): "longest", "reliable", "first" or "random" (seeded).
     uncovered (str): "outside" (no entity) or "missing" (ignored by the loss)
         for tokens covered by neither the human nor an added proposal.
     seed (int): Seed of the "random" rule.
     llm_key (str): Span group with the proposals.
     """
-    return Merger(accept=accept, overlap=overlap, uncovered=uncovered, seed=seed, llm_key=llm_key)
+    return Merger(
+        accept=accept if accept is not None else AcceptAll(),
+        overlap=overlap,
+        uncovered=uncovered,
+        seed=seed,
+        llm_key=llm_key,
+    )

@@ -9,7 +9,8 @@ Doc (see :mod:`hybrid_ner.merge.merger`) and BILUO tags, the target of token t i
   "overlap_llm"; several when per-type queries disagree): a uniform mixture
   over the candidates, each candidate c mixed Mixup-style with "no entity":
 
-      target(t) = 1/|C(t)| · Σ_c [ λ(label_c) · onehot(tag_c(t)) + (1 − λ(label_c)) · onehot(O) ]
+      target(t) = 1/|C(t)| · Σ_c [ λ(label_c) · onehot(tag_c(t))
+                                  + (1 − λ(label_c)) · onehot(O) ]
 
   where tag_c(t) is t's BILUO tag inside c.
 * any other token: one-hot "O" if the merged ``doc.ents`` marks it outside,
@@ -18,8 +19,9 @@ Doc (see :mod:`hybrid_ner.merge.merger`) and BILUO tags, the target of token t i
 λ per label, from the Docs both annotated (:mod:`hybrid_ner.merge.reliability`):
 
     score(l) = p(l) · r(l) ^ (−balance)
-    λ(l) = clip( score(l) / max_l' score(l'), min_lambda, max_lambda )   (relative = true, default)
-    λ(l) = clip( score(l), min_lambda, max_lambda )                      (relative = false)
+    λ(l) = clip( score(l) / max_l' score(l'), min_lambda, max_lambda )
+        (relative = true, default)
+    λ(l) = clip( score(l), min_lambda, max_lambda )   (relative = false)
 
 * p(l): the LLM's precision against the human, smoothed towards ``prior``
   with ``strength`` pseudo-proposals. It is biased low by a factor the data
@@ -52,7 +54,18 @@ from ..errors import HybridNerError
 from ..layers import describe_doc
 from ..tags import OUTSIDE, span_tags
 from .merger import candidate_spans
-from .reliability import LabelStats, human_spans
+from .reliability import DEFAULT_PRIOR, DEFAULT_PRIOR_STRENGTH, LabelStats, human_spans
+
+# The defaults of label mixing, defined once: ``mixing_lambdas``,
+# :class:`LabelMixing`, ``hybrid_ner.label_mixing.v1`` and the CLI refer to them.
+#: Exponent of the class-imbalance correction (0: reliability only).
+DEFAULT_BALANCE = 1.0
+#: Lower clip of λ.
+DEFAULT_MIN_LAMBDA = 0.05
+#: Upper clip of λ.
+DEFAULT_MAX_LAMBDA = 1.0
+#: Scale λ so that the most reliable label gets 1.
+DEFAULT_RELATIVE = True
 
 #: ``doc.user_data`` key of the soft targets: one ``Dict[tag, probability]``
 #: (BILUO tags) or ``None`` (missing) per token.
@@ -63,13 +76,13 @@ TokenTarget = Optional[Dict[str, float]]
 
 def mixing_lambdas(
     stats: Mapping[str, LabelStats],
-    balance: float = 1.0,
-    min_lambda: float = 0.05,
-    max_lambda: float = 1.0,
-    prior: float = 0.5,
-    strength: float = 2.0,
+    balance: float = DEFAULT_BALANCE,
+    min_lambda: float = DEFAULT_MIN_LAMBDA,
+    max_lambda: float = DEFAULT_MAX_LAMBDA,
+    prior: float = DEFAULT_PRIOR,
+    strength: float = DEFAULT_PRIOR_STRENGTH,
     fixed: Mapping[str, float] = {},
-    relative: bool = True,
+    relative: bool = DEFAULT_RELATIVE,
 ) -> Dict[str, float]:
     """λ per label, as defined in the module docstring.
 
@@ -106,7 +119,7 @@ def mixing_lambdas(
 
 
 def soft_targets(
-    doc: Doc, lambdas: Mapping[str, float], default_lambda: float = 0.5
+    doc: Doc, lambdas: Mapping[str, float], default_lambda: float = DEFAULT_PRIOR
 ) -> List[TokenTarget]:
     """The label-mixing target of every token of a merged Doc (BILUO tags).
 
@@ -127,7 +140,8 @@ def soft_targets(
     for i, tags in covering.items():
         if targets[i] is not None and OUTSIDE not in targets[i]:
             raise HybridNerError(
-                f"{describe_doc(doc)}: token {i} is in a human entity and an LLM candidate; merge the Doc first"
+                f"{describe_doc(doc)}: token {i} is in a human entity and an LLM candidate; "
+                "merge the Doc first"
             )
         share = 1.0 / len(tags)
         dist = {OUTSIDE: 0.0}
@@ -142,15 +156,16 @@ def soft_targets(
 class LabelMixing:
     """Label-mixing settings; :meth:`fit` turns reliability into λ per label."""
 
-    balance: float = 1.0
-    min_lambda: float = 0.05
-    max_lambda: float = 1.0
-    prior: float = 0.5
-    strength: float = 2.0
+    balance: float = DEFAULT_BALANCE
+    min_lambda: float = DEFAULT_MIN_LAMBDA
+    max_lambda: float = DEFAULT_MAX_LAMBDA
+    prior: float = DEFAULT_PRIOR
+    strength: float = DEFAULT_PRIOR_STRENGTH
     lambdas: Tuple[Tuple[str, float], ...] = ()
-    relative: bool = True
+    relative: bool = DEFAULT_RELATIVE
 
     def fit(self, stats: Mapping[str, LabelStats]) -> Dict[str, float]:
+        """λ per label from the per-label reliability (:func:`mixing_lambdas`)."""
         return mixing_lambdas(
             stats,
             self.balance,
@@ -170,13 +185,13 @@ class LabelMixing:
 
 @registry.misc("hybrid_ner.label_mixing.v1")
 def create_label_mixing(
-    balance: float = 1.0,
-    min_lambda: float = 0.05,
-    max_lambda: float = 1.0,
-    prior: float = 0.5,
-    strength: float = 2.0,
+    balance: float = DEFAULT_BALANCE,
+    min_lambda: float = DEFAULT_MIN_LAMBDA,
+    max_lambda: float = DEFAULT_MAX_LAMBDA,
+    prior: float = DEFAULT_PRIOR,
+    strength: float = DEFAULT_PRIOR_STRENGTH,
     lambdas: Dict[str, float] = {},
-    relative: bool = True,
+    relative: bool = DEFAULT_RELATIVE,
 ) -> LabelMixing:
     """Label-mixing settings (see the module docstring for the definition).
 

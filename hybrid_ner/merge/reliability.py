@@ -9,12 +9,19 @@ threshold; label mixing uses it, with the production ratio, to set λ.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Set, Tuple
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Set, Tuple, Union
 
 import srsly
 from spacy.tokens import Doc, Span
 
 from ..layers import HUMAN_ANNOTATED, HUMAN_KEY, LLM_KEY
+
+#: Prior precision the LLM's per-label precision is smoothed towards (also
+#: the λ of labels label mixing has no statistics for).
+DEFAULT_PRIOR = 0.5
+#: Weight of that prior, in pseudo-proposals.
+DEFAULT_PRIOR_STRENGTH = 2.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,9 @@ class LabelStats:
     proposed: int = 0
     matched: int = 0
 
-    def precision(self, prior: float = 0.5, strength: float = 2.0) -> float:
+    def precision(
+        self, prior: float = DEFAULT_PRIOR, strength: float = DEFAULT_PRIOR_STRENGTH
+    ) -> float:
         """The LLM's precision against the human, smoothed towards ``prior``
         with the weight of ``strength`` pseudo-proposals (so a label seen twice
         is not trusted blindly)."""
@@ -58,6 +67,7 @@ def human_spans(doc: Doc) -> List[Span]:
 
 
 def span_key(span: Span) -> Tuple[int, int, str]:
+    """The span as (start, end, label): what identifies an entity."""
     return (span.start, span.end, span.label_)
 
 
@@ -85,6 +95,7 @@ def estimate_label_stats(docs: Iterable[Doc], llm_key: str = LLM_KEY) -> Dict[st
 
 
 def label_stats_to_json(stats: Mapping[str, LabelStats]) -> Dict[str, Dict[str, int]]:
+    """The counts as plain JSON: label → {"human", "proposed", "matched"}."""
     return {
         label: {"human": s.human, "proposed": s.proposed, "matched": s.matched}
         for label, s in stats.items()
@@ -92,12 +103,15 @@ def label_stats_to_json(stats: Mapping[str, LabelStats]) -> Dict[str, Dict[str, 
 
 
 def label_stats_from_json(data: Mapping[str, Mapping[str, int]]) -> Dict[str, LabelStats]:
+    """The inverse of :func:`label_stats_to_json`."""
     return {label: LabelStats(**dict(row)) for label, row in data.items()}
 
 
-def write_label_stats(path, stats: Mapping[str, LabelStats]) -> None:
+def write_label_stats(path: Union[str, Path], stats: Mapping[str, LabelStats]) -> None:
+    """Write the counts as JSON."""
     srsly.write_json(path, label_stats_to_json(stats))
 
 
-def read_label_stats(path) -> Dict[str, LabelStats]:
+def read_label_stats(path: Union[str, Path]) -> Dict[str, LabelStats]:
+    """Read counts written by :func:`write_label_stats`."""
     return label_stats_from_json(srsly.read_json(path))

@@ -27,6 +27,7 @@ class LabelSummary:
 
     @property
     def n_rejected(self) -> int:
+        """Rejected proposals, all reasons together."""
         return sum(self.rejected.values())
 
 
@@ -116,6 +117,7 @@ SUMMARY_HEADER = (
 
 
 def summary_to_json(summary: Mapping[str, LabelSummary]) -> Dict[str, Dict[str, object]]:
+    """The per-label summary as plain JSON, with the label shares."""
     shares = label_shares(summary)
     return {
         label: {

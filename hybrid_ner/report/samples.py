@@ -35,12 +35,16 @@ EXTRA_COLORS = (
     "#8ecae6",
 )
 OMITTED_COLOR = "#dddddd"
-STYLE = """
-body { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; max-width: 70em; }
-section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
+FONTS = '-apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif'
+STYLE = (
+    "\nbody { font-family: "
+    + FONTS
+    + "; margin: 2em; max-width: 70em; }\n"
+    + """section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
 h3 { font-size: 1em; margin: 1em 0 0 0; color: #444; }
 .empty { color: #888; font-style: italic; }
 """
+)
 
 
 def _spans(doc: Doc, key: str) -> List[Span]:
@@ -94,7 +98,8 @@ def _rejected(doc: Doc) -> str:
     if not spans:
         return '<p class="empty">(none)</p>'
     items = "".join(
-        f"<li><b>{html.escape(s.text)}</b> [{html.escape(s.label_)}]: {html.escape(s.id_ or 'no reason recorded')}</li>"
+        f"<li><b>{html.escape(s.text)}</b> [{html.escape(s.label_)}]: "
+        f"{html.escape(s.id_ or 'no reason recorded')}</li>"
         for s in spans
     )
     return f"<ul>{items}</ul>"
@@ -120,7 +125,8 @@ def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> 
         sections.append(
             f"<section><h2>{html.escape(_title(doc, i))}</h2>"
             f"<h3>Gold (clean)</h3>{_render_spans(doc, GOLD_KEY, colors)}"
-            f"<h3>Human (with omissions; omitted entities in grey)</h3>{_render_spans(doc, _HUMAN_VIEW_KEY, colors)}"
+            "<h3>Human (with omissions; omitted entities in "
+            f"grey)</h3>{_render_spans(doc, _HUMAN_VIEW_KEY, colors)}"
             f"<h3>LLM proposals (raw, may overlap)</h3>{_render_spans(doc, LLM_KEY, colors)}"
             f"<h3>Merged (doc.ents: human + accepted proposals)</h3>{_render_ents(doc, colors)}"
             f"<h3>Rejected proposals</h3>{_rejected(doc)}</section>"

@@ -16,12 +16,13 @@ when ``strict``). The targets are data: ``TARGETS`` lists their specs and
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
+from ..experiment.conditions import FOCUS_RATE
 from .results import GroupKey, Stat, stat_for
 
 MET, NOT_MET, NO_DATA = "met", "not met", "no data"
 #: The omission rate of the report's detail tables and calibration section
-#: (the targets name their own rates and budgets).
-TARGET_RATE = 0.4
+#: (the targets name their own rates and budgets): the grid's focus rate.
+TARGET_RATE = FOCUS_RATE
 #: Float noise below this never decides a target (0.700 − 0.705 is −0.005).
 _EPSILON = 1e-9
 
@@ -70,14 +71,19 @@ TARGETS: Tuple[TargetSpec, ...] = (
     TargetSpec(DO_NO_HARM, "hybrid-budget", "human-budget", "budget", BUDGETS, TOLERANCE),
     TargetSpec(DO_NO_HARM, "sim-hybrid-budget", "human-budget", "budget", BUDGETS, TOLERANCE),
     TargetSpec(
-        MIXING_BEATS_RANDOM, "hybrid-label-mixing", "hybrid-random", "rate", (0.4,), strict=True
+        MIXING_BEATS_RANDOM,
+        "hybrid-label-mixing",
+        "hybrid-random",
+        "rate",
+        (FOCUS_RATE,),
+        strict=True,
     ),
     TargetSpec(
         MIXING_BEATS_RANDOM,
         "sim-hybrid-label-mixing",
         "sim-hybrid-random",
         "rate",
-        (0.4,),
+        (FOCUS_RATE,),
         strict=True,
     ),
     TargetSpec(SIMULATED_GPT35, "sim-hybrid-label-mixing", "human-omit", "rate", (0.4, 0.6), 0.03),
@@ -141,7 +147,8 @@ def check_target(stats: Dict[GroupKey, Stat], spec: TargetSpec, value: float) ->
     overlap = "yes" if better.overlaps(reference) else "no"
     detail = (
         f"{spec.better} {_mean_sd(better)} vs {spec.reference} {_mean_sd(reference)}: "
-        f"difference {diff:+.{digits}f} (needed {needed}); seed spreads (mean ± sd) overlap: {overlap}"
+        f"difference {diff:+.{digits}f} (needed {needed}); seed spreads (mean ± sd) overlap: "
+        f"{overlap}"
     )
     return Target(question, MET if met else NOT_MET, detail, spec.group)
 
@@ -163,4 +170,7 @@ def summary(targets: Sequence[Target]) -> str:
     counts = {
         status: sum(t.status == status for t in targets) for status in (MET, NOT_MET, NO_DATA)
     }
-    return f"{counts[MET]} of {len(targets)} checks met, {counts[NOT_MET]} not met, {counts[NO_DATA]} without data."
+    return (
+        f"{counts[MET]} of {len(targets)} checks met, {counts[NOT_MET]} not met, "
+        f"{counts[NO_DATA]} without data."
+    )

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import HybridNerError
+from ..experiment.jsonio import number, read_json
 from .results import (
     CELLS_DIR,
     UPPER_BOUND,
     Cell,
     GroupKey,
     Stat,
-    _number,
-    _read_json,
     aggregate,
     closest_rate,
     condition_order,
@@ -160,14 +159,14 @@ def parse_transition(path: Union[str, Path]) -> TransitionScore:
     RAISES (HybridNerError): If the file is unreadable or lacks ``ents_p/r/f``.
     """
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise HybridNerError(
             f"{path}: expected a JSON object (spacy evaluate --output), got {type(data).__name__}"
         )
     match = _TRANSITION_SEED.search(path.stem)
     seed = int(match.group(1)) if match else 0
-    p, r, f = (_number(path, data, key) for key in ("ents_p", "ents_r", "ents_f"))
+    p, r, f = (number(path, data, key) for key in ("ents_p", "ents_r", "ents_f"))
     return TransitionScore(path=path, seed=seed, p=p, r=r, f=f)
 
 

@@ -34,64 +34,29 @@ and recall measured against the gold afterwards (``hybrid_ner.evaluation``)
 match the parameters up to sampling noise.
 """
 
-import random
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from spacy.tokens import Doc, Span
 from spacy.util import registry
 
 from ..errors import HybridNerError
 from .omissions import doc_rng
+from .presets import (  # noqa: F401 - QUERY_MODES re-exported
+    DEFAULT_PRECISION,
+    DEFAULT_PRESET,
+    DEFAULT_RECALL,
+    PRESETS,
+    QUERY_MODES,
+    check_parameters,
+)
+from .spans import SpanTuple, shift_boundary, spurious_span
 
 #: Span group of the simulated annotator's proposals.
 SIMULATED_KEY = "simulated"
 #: ``doc.user_data`` key naming the simulated annotator that proposed.
 SIMULATED_ANNOTATOR = "simulated_annotator"
-
-#: Parameters of a GPT-3.5-class few-shot annotator on CoNLL-2003 news text.
-#: Chosen by us, not measured: overall F1 ≈ 0.8, in the range published for
-#: few-shot GPT-3/3.5-class prompting on CoNLL-2003 (GPT-NER, arXiv 2304.10428,
-#: reports comparable-to-supervised F1 with kNN examples; GPT4NER reports 83.15),
-#: with the per-label
-#: pattern every LLM evaluation shows and our embedded LLM repeats: PER and LOC
-#: easy, ORG and MISC hard, ORG often proposed as LOC, LOC over-produced.
-PRESETS: Dict[str, Dict[str, object]] = {
-    "gpt-3.5-class": {
-        "precision": {"PER": 0.90, "LOC": 0.78, "ORG": 0.75, "MISC": 0.60},
-        "recall": {"PER": 0.92, "LOC": 0.88, "ORG": 0.70, "MISC": 0.62},
-        "confusion": {
-            "ORG": {"LOC": 0.10},
-            "MISC": {"ORG": 0.05, "LOC": 0.05},
-            "LOC": {"ORG": 0.03},
-        },
-        "boundary_error": 0.05,
-    },
-    # A deliberately weak annotator, close to what the embedded 0.5B LLM measures.
-    "weak": {
-        "precision": {"PER": 0.65, "LOC": 0.25, "ORG": 0.35, "MISC": 0.25},
-        "recall": {"PER": 0.60, "LOC": 0.50, "ORG": 0.10, "MISC": 0.10},
-        "confusion": {"ORG": {"LOC": 0.20}},
-        "boundary_error": 0.10,
-    },
-}
-
-#: Rates of a label no preset or argument names (e.g. ``person`` in a
-#: non-CoNLL label set): the presets are keyed to the CoNLL labels PER, ORG,
-#: LOC and MISC. Such labels get these rates, no label confusion, and a
-#: warning naming them (:meth:`SimulatedAnnotator.fit`).
-DEFAULT_PRECISION = 0.8
-DEFAULT_RECALL = 0.8
-
-SpanTuple = Tuple[int, int, str]
-#: "single": one query, one label per found entity; "per-type": one query per label.
-QUERY_MODES = ("single", "per-type")
-
-
-def _check_probability(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise HybridNerError(f"Simulated annotator: {name} must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -128,30 +93,15 @@ class SimulatedAnnotator:
     defaulted: List[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        if self.query not in QUERY_MODES:
-            raise HybridNerError(
-                f"Simulated annotator: query must be one of {', '.join(QUERY_MODES)}, got {self.query!r}"
-            )
-        for label, value in self.precision.items():
-            if not 0.0 < value <= 1.0:
-                raise HybridNerError(
-                    f"Simulated annotator: precision of {label} must be in (0, 1], got {value}"
-                )
-        for label, value in self.recall.items():
-            _check_probability(f"recall of {label}", value)
-        for label, row in self.confusion.items():
-            for other, value in row.items():
-                _check_probability(f"confusion {label}->{other}", value)
-            if sum(row.values()) > 1.0:
-                raise HybridNerError(
-                    f"Simulated annotator: confusion probabilities of {label} sum to more than 1"
-                )
-        _check_probability("boundary_error", self.boundary_error)
-        _check_probability("default_recall", self.default_recall)
-        if not 0.0 < self.default_precision <= 1.0:
-            raise HybridNerError(
-                f"Simulated annotator: default_precision must be in (0, 1], got {self.default_precision}"
-            )
+        check_parameters(
+            self.query,
+            self.precision,
+            self.recall,
+            self.confusion,
+            self.boundary_error,
+            self.default_precision,
+            self.default_recall,
+        )
 
     def _precision(self, label: str) -> float:
         return self.precision.get(label, self.default_precision)
@@ -181,8 +131,9 @@ class SimulatedAnnotator:
         self.defaulted = self.defaulted_labels(gold)
         if self.defaulted:
             warnings.warn(
-                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} (the presets know PER, ORG, LOC, "
-                f"MISC): they get the default precision {self.default_precision:g} and recall "
+                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} "
+                "(the presets know PER, ORG, LOC, MISC): they get the default precision "
+                f"{self.default_precision:g} and recall "
                 f"{self.default_recall:g}; set precision/recall per label to change this",
                 stacklevel=2,
             )
@@ -218,7 +169,7 @@ class SimulatedAnnotator:
                 # Each type's query decides on its own; all share the boundary draw.
                 start, end = ent.start, ent.end
                 if draw_boundary < self.boundary_error:
-                    start, end = _shift_boundary(doc, start, end, rng)
+                    start, end = shift_boundary(doc, start, end, rng)
                 if draw_found < self._recall(ent.label_):
                     proposals.append((start, end, ent.label_))
                 for other, p in sorted(self.confusion.get(ent.label_, {}).items()):
@@ -236,13 +187,13 @@ class SimulatedAnnotator:
                     break
             start, end = ent.start, ent.end
             if draw_boundary < self.boundary_error:
-                start, end = _shift_boundary(doc, start, end, rng)
+                start, end = shift_boundary(doc, start, end, rng)
             proposals.append((start, end, label))
         for _, _, label in list(proposals):
             rate = self.spurious.get(label, 0.0)
             n_extra = int(rate) + (rng.random() < rate - int(rate))
             for _ in range(n_extra):
-                span = _spurious_span(doc, proposals, rng)
+                span = spurious_span(doc, proposals, rng)
                 if span is not None:
                     proposals.append((span[0], span[1], label))
         unique = sorted(set(proposals))
@@ -255,7 +206,8 @@ class SimulatedAnnotator:
         return doc
 
     def annotate_all(self, docs: Sequence[Doc], fit: bool = True) -> List[Doc]:
-        """Fit the spurious rates on ``docs`` (unless ``fit`` is False) and annotate each in place."""
+        """Fit the spurious rates on ``docs`` (unless ``fit`` is False) and
+        annotate each in place."""
         if fit:
             self.fit(docs)
         return [self(doc) for doc in docs]
@@ -280,48 +232,9 @@ class SimulatedAnnotator:
         return params
 
 
-def _shift_boundary(doc: Doc, start: int, end: int, rng: random.Random) -> Tuple[int, int]:
-    """The span one token shorter or longer at one end, staying inside the Doc."""
-    options = []
-    if end - start > 1:
-        options += [(start + 1, end), (start, end - 1)]
-    if start > 0:
-        options.append((start - 1, end))
-    if end < len(doc):
-        options.append((start, end + 1))
-    return rng.choice(options) if options else (start, end)
-
-
-def _spurious_span(
-    doc: Doc, taken: Sequence[SpanTuple], rng: random.Random
-) -> Optional[Tuple[int, int]]:
-    """A span on tokens that are neither gold entities nor already proposed:
-    a run of capitalised words if there is one, else one word token."""
-    blocked = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-    blocked.update(i for start, end, _ in taken for i in range(start, end))
-    # String tests, not lexeme flags: a Doc on a bare Vocab has no lexical attributes.
-    free = [t for t in doc if t.i not in blocked and t.text.isalpha()]
-    if not free:
-        return None
-    capitalised = [t for t in free if t.text[:1].isupper()]
-    if capitalised:
-        token = rng.choice(capitalised)
-        end = token.i + 1
-        while (
-            end < len(doc)
-            and end not in blocked
-            and doc[end].text[:1].isupper()
-            and doc[end].text.isalpha()
-        ):
-            end += 1
-        return token.i, end
-    token = rng.choice(free)
-    return token.i, token.i + 1
-
-
 @registry.misc("hybrid_ner.SimulatedAnnotator.v1")
 def create_simulated_annotator(
-    preset: Optional[str] = "gpt-3.5-class",
+    preset: Optional[str] = DEFAULT_PRESET,
     precision: Dict[str, float] = {},
     recall: Dict[str, float] = {},
     confusion: Dict[str, Dict[str, float]] = {},

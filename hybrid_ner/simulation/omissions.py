@@ -28,7 +28,8 @@ def doc_rng(doc: Doc, seed: int, purpose: str) -> random.Random:
     So a sentence gets the same noise whatever else is in the corpus and in
     whatever order it is read (subsets, shuffling, streaming readers).
     """
-    key = f"{purpose}:{seed}:{doc.user_data.get(DOC_ID, '')}:{doc.user_data.get(SENT_INDEX, '')}:{doc.text}"
+    doc_id, sent_index = doc.user_data.get(DOC_ID, ""), doc.user_data.get(SENT_INDEX, "")
+    key = f"{purpose}:{seed}:{doc_id}:{sent_index}:{doc.text}"
     return random.Random(key)
 
 

@@ -29,10 +29,6 @@ from ..merge.merger import Merger
 from ..merge.mixing import LabelMixing
 from .readers import examples_from_docs
 
-#: λ per label of the last read of each file (by path), so an experiment that
-#: trains in the same process can report the λ it trained with.
-FITTED_LAMBDAS: Dict[str, Dict[str, float]] = {}
-
 
 class MergedCorpus:
     """Callable reader: ``nlp`` → merged (and mixed) training Examples.
@@ -59,6 +55,8 @@ class MergedCorpus:
         self._cache: Optional[Tuple[Tuple[int, Optional[int]], List[Doc]]] = None
         #: The calibration of the last read (calibrated mixing only).
         self.fitted: Optional[FittedEvidence] = None
+        #: λ per label of the last read (λ label mixing only).
+        self.lambdas: Optional[Dict[str, float]] = None
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         # spacy train calls the reader once per epoch: read, merge and mix once
@@ -80,7 +78,7 @@ class MergedCorpus:
         self.merger.merge_all(docs)
         if isinstance(self.mixing, LabelMixing):
             lambdas = self.mixing.fit(self.merger.stats)
-            FITTED_LAMBDAS[str(self.path)] = dict(lambdas)
+            self.lambdas = dict(lambdas)
             msg.info(
                 f"Label mixing λ for {self.path.name}: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items())

@@ -32,47 +32,21 @@ from spacy.pipeline.ner import ner_score
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
 from ..errors import HybridNerError
-from ..layers import describe_doc
 from ..merge.calibration.evidence import TAG_LIKELIHOODS
-from ..merge.mixing import SOFT_TARGETS, TokenTarget
 from ..tags import (
-    OUTSIDE,
     TagScheme,
-    biluo_to_bio,
     check_scheme,
     constrained_decode,
     tag_names,
     tags_to_spans,
     transition_constraints,
 )
-from . import soft_tagger_model  # noqa: F401  registers hybrid_ner.SoftTagger.v1
-
-DEFAULT_MODEL = Config().from_str(
-    """
-[model]
-@architectures = "hybrid_ner.SoftTagger.v1"
-hidden_width = 64
-window_size = 1
-dropout = 0.1
-nO = null
-
-[model.tok2vec]
-@architectures = "spacy.HashEmbedCNN.v2"
-pretrained_vectors = null
-width = 96
-depth = 4
-embed_size = 2000
-window_size = 1
-maxout_pieces = 3
-subword_features = true
-"""
-)["model"]
-
-_EPSILON = 1e-9
+from .soft_tagger_model import DEFAULT_MODEL, scaled_update  # registers SoftTagger.v1
+from .soft_targets import EPSILON, evidence_targets, example_targets, target_labels
 
 
 @Language.factory(
@@ -166,6 +140,7 @@ class SoftNER(TrainablePipe):
 
     @property
     def tag_scheme(self) -> TagScheme:
+        """The tag scheme, "BILUO" or "BIO"."""
         return self.cfg["tag_scheme"]  # type: ignore[return-value]
 
     @property
@@ -186,8 +161,9 @@ class SoftNER(TrainablePipe):
         output_layer = self.model.get_ref("output_layer")
         if output_layer.has_dim("nO"):
             raise ValueError(
-                f"Cannot add label {label!r} to '{self.name}': its output layer is already initialized "
-                f"with {output_layer.get_dim('nO')} tags. Add labels before nlp.initialize()."
+                f"Cannot add label {label!r} to '{self.name}': its output layer is already "
+                f"initialized with {output_layer.get_dim('nO')} tags. "
+                "Add labels before nlp.initialize()."
             )
         self.cfg["labels"] = sorted(self.labels + (label,))
         return 1
@@ -218,7 +194,7 @@ class SoftNER(TrainablePipe):
         allowed, start, end = self._transition_constraints()
         ops = self.model.ops
         return [
-            constrained_decode(numpy.log(ops.to_numpy(doc_scores) + _EPSILON), allowed, start, end)
+            constrained_decode(numpy.log(ops.to_numpy(doc_scores) + EPSILON), allowed, start, end)
             for doc_scores in scores
         ]
 
@@ -260,7 +236,7 @@ class SoftNER(TrainablePipe):
                 target, mask = self._evidence_targets(eg, evidence, probs)
             else:
                 target, mask = self._example_targets(eg, index)
-            loss += float(-(target * numpy.log(probs + _EPSILON)).sum())
+            loss += float(-(target * numpy.log(probs + EPSILON)).sum())
             d_scores.append(ops.asarray2f((probs - target) * mask))
         return loss, d_scores
 
@@ -270,19 +246,7 @@ class SoftNER(TrainablePipe):
 
         sgd (Optimizer): The optimizer.
         """
-        for node in self.model.walk():
-            for shim in node.shims:
-                shim.finish_update(sgd)
-        for node in self.model.walk():
-            for name in node.param_names:
-                if node.has_grad(name):
-                    param, _ = sgd(
-                        (node.id, name),
-                        node.get_param(name),
-                        node.get_grad(name),
-                        lr_scale=self.learn_rate_scale,
-                    )
-                    node.set_param(name, param)
+        scaled_update(self.model, sgd, self.learn_rate_scale)
 
     def initialize(
         self,
@@ -299,15 +263,7 @@ class SoftNER(TrainablePipe):
         """
         validate_get_examples(get_examples, "SoftNER.initialize")
         if labels is None:
-            found = set()
-            for eg in get_examples():
-                found.update(ent.label_ for ent in eg.reference.ents)
-                evidence = eg.reference.user_data.get(TAG_LIKELIHOODS)
-                if evidence is not None:
-                    found.update(tag[2:] for tag in evidence["tags"] if tag != OUTSIDE)
-                for dist in eg.reference.user_data.get(SOFT_TARGETS) or ():
-                    found.update(tag[2:] for tag in dist or () if tag != OUTSIDE)
-            labels = sorted(found)
+            labels = target_labels(eg.reference for eg in get_examples())
         if not labels:
             raise HybridNerError(
                 f"'{self.name}' found no entity labels in the training examples and none were given"
@@ -317,7 +273,8 @@ class SoftNER(TrainablePipe):
         if output_layer.has_dim("nO") and output_layer.get_dim("nO") != len(self.tags):
             raise ValueError(
                 f"'{self.name}': the output layer has nO={output_layer.get_dim('nO')} but "
-                f"{len(self.labels)} labels need {len(self.tags)} {self.tag_scheme} tags; set nO = null"
+                f"{len(self.labels)} labels need {len(self.tags)} {self.tag_scheme} tags; "
+                "set nO = null"
             )
         output_layer.set_dim("nO", len(self.tags))
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
@@ -332,87 +289,11 @@ class SoftNER(TrainablePipe):
     def _evidence_targets(
         self, eg: Example, evidence: Dict[str, object], probs: numpy.ndarray
     ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Targets from calibrated evidence (n_tokens, n_tags), in this
-        component's tag order, and the mask of tokens with evidence: the
-        posterior ∝ probs · likelihood, or for rows marked ``fixed`` the
-        posterior the evidence already holds (teacher prior)."""
-        _check_same_tokens(eg, "calibrated targets")
-        values = numpy.asarray(evidence["values"], dtype="f")
-        if len(values) != len(eg.reference):
-            raise HybridNerError(
-                f"{describe_doc(eg.reference)}: evidence for {len(values)} tokens, the Doc has {len(eg.reference)}"
-            )
-        source: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
-        key = (tuple(source), tuple(self.tags), self.tag_scheme)
-        if key not in self._columns:
-            position = {tag: i for i, tag in enumerate(source)}
-            columns = []
-            for tag in self.tags:
-                # BIO folds B/U and I/L together.
-                names = (
-                    [tag]
-                    if self.tag_scheme == "BILUO" or tag == OUTSIDE
-                    else ([tag, "U-" + tag[2:]] if tag.startswith("B-") else [tag, "L-" + tag[2:]])
-                )
-                columns.append([position[n] for n in names if n in position])
-            self._columns = {key: columns}
-        columns = self._columns[key]
-        # Likelihoods average what folds together; a tag the evidence does not
-        # know (a label only the model has) gets the row's smallest likelihood:
-        # the annotators never supported it.
-        floor = values.min(axis=1)
-        likelihood = numpy.stack(
-            [values[:, cols].mean(axis=1) if cols else floor for cols in columns], axis=1
-        )
-        joint = probs * likelihood
-        target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), _EPSILON)
-        fixed = evidence.get("fixed")
-        if fixed is not None:
-            # Probabilities sum what folds together; unknown tags get none.
-            zero = numpy.zeros((len(values),), dtype="f")
-            summed = numpy.stack(
-                [values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1
-            )
-            static = summed / numpy.maximum(summed.sum(axis=1, keepdims=True), _EPSILON)
-            target = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], static, target)
-        return target, numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
+        """Targets from calibrated evidence and their mask (:func:`evidence_targets`)."""
+        return evidence_targets(eg, evidence, probs, self.tags, self.tag_scheme, self._columns)
 
     def _example_targets(
         self, eg: Example, index: Dict[str, int]
     ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Target distributions (n_tokens, n_tags) and a mask of tokens with a target."""
-        soft = eg.reference.user_data.get(SOFT_TARGETS)
-        if soft is not None:
-            _check_same_tokens(eg, "soft targets")
-            if len(soft) != len(eg.reference):
-                raise HybridNerError(
-                    f"{describe_doc(eg.reference)}: {len(soft)} soft targets for {len(eg.reference)} tokens"
-                )
-            dists: Sequence[TokenTarget] = soft
-        else:
-            dists = [None if tag in (None, "-") else {tag: 1.0} for tag in eg.get_aligned_ner()]
-        target = numpy.zeros((len(eg.predicted), len(index)), dtype="f")
-        mask = numpy.zeros((len(eg.predicted), 1), dtype="f")
-        bio = self.tag_scheme == "BIO"
-        for i, dist in enumerate(dists):
-            if dist is None:
-                continue
-            mask[i] = 1.0
-            for tag, prob in dist.items():
-                column = index.get(biluo_to_bio(tag) if bio else tag)
-                if column is None:
-                    raise HybridNerError(
-                        f"{describe_doc(eg.reference)}: token {i} has tag {tag!r}, but '{self.name}' only "
-                        f"knows the labels {list(self.labels)}; include the label when initializing"
-                    )
-                target[i, column] += prob
-        return target, mask
-
-
-def _check_same_tokens(eg: Example, what: str) -> None:
-    """Per-token targets need the predicted Doc to have the reference's tokens."""
-    if [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
-        raise HybridNerError(
-            f"{describe_doc(eg.reference)}: {what} need the predicted Doc to have exactly the "
-            f"reference Doc's tokens; read the corpus with hybrid_ner.MergedCorpus.v1"
-        )
+        """Target distributions and their mask (:func:`example_targets`)."""
+        return example_targets(eg, index, self.tag_scheme, self.name, self.labels)

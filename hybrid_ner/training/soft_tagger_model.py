@@ -5,12 +5,44 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Maxout, Model, NumpyOps, Softmax_v2, chain, expand_window, with_array
+from thinc.api import (
+    Config,
+    Maxout,
+    Model,
+    NumpyOps,
+    Optimizer,
+    Softmax_v2,
+    chain,
+    expand_window,
+    with_array,
+)
 from thinc.types import Floats2d
 
 from .architectures import with_cased_features
 
 _NUMPY_OPS = NumpyOps()
+
+#: The default ``model`` of the ``hybrid_ner_soft_ner`` factory.
+DEFAULT_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "hybrid_ner.SoftTagger.v1"
+hidden_width = 64
+window_size = 1
+dropout = 0.1
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
+)["model"]
 
 
 @registry.architectures("hybrid_ner.SoftTagger.v1")
@@ -120,3 +152,23 @@ def _padded_init(
         value = layer.maybe_get_dim(name)
         if value is not None:
             model.set_dim(name, value)
+
+
+def scaled_update(model: Model, sgd: Optimizer, lr_scale: float) -> None:
+    """Update a model's weights at ``lr_scale`` times the optimizer's rate
+    (thinc's ``Model.finish_update`` with a scale).
+
+    model (Model): The model; its gradients are used.
+    sgd (Optimizer): The optimizer.
+    lr_scale (float): Multiple of the optimizer's learning rate.
+    """
+    for node in model.walk():
+        for shim in node.shims:
+            shim.finish_update(sgd)
+    for node in model.walk():
+        for name in node.param_names:
+            if node.has_grad(name):
+                param, _ = sgd(
+                    (node.id, name), node.get_param(name), node.get_grad(name), lr_scale=lr_scale
+                )
+                node.set_param(name, param)

@@ -64,13 +64,15 @@ def add_trained_ner(
     trained = _load(source, where)
     if name not in trained.pipe_names:
         raise SourcingError(
-            f"{where}: no component {name!r} to add (components: {', '.join(trained.pipe_names) or 'none'})"
+            f"{where}: no component {name!r} to add "
+            f"(components: {', '.join(trained.pipe_names) or 'none'})"
         )
     for upstream, paths in _listened_to(trained, name, where):
         trained.replace_listeners(upstream, name, paths)
     if _listened_to(trained, name, where):
         raise SourcingError(
-            f"{where}: component {name!r} still listens to another component after replace_listeners"
+            f"{where}: component {name!r} still listens to another component "
+            "after replace_listeners"
         )
     return nlp.add_pipe(
         name, name=target_name, source=trained, before=before, after=after, first=first, last=last

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Dict, List, Optional, Tuple
 
 
 class _Server(ThreadingHTTPServer):
@@ -16,8 +17,6 @@ class _Server(ThreadingHTTPServer):
     # arrive at once; the client then retries a second later.
     request_queue_size = 128
 
-
-from typing import Callable, Dict, List, Optional, Tuple
 
 Reply = Tuple[int, Dict[str, str], bytes]
 

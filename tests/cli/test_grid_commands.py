@@ -122,7 +122,8 @@ def test_grid_writes_cells_annotators_samples_and_run_log_with_overrides(files, 
         ]
     )
     cell = json.loads((out / "toy" / "cells" / "hybrid-budget_r0_b0.5_s0.json").read_text())
-    # 8 of 16 sentences annotated by a human at 0.5 each; the LLM: (16 + 3.2) / 16 per sentence for 16 sentences
+    # 8 of 16 sentences annotated by a human at 0.5 each; the LLM: (16 + 3.2) / 16
+    # per sentence for 16 sentences
     assert cell["cost"]["human"] == pytest.approx(4.0) and cell["cost"]["llm"] == pytest.approx(
         19.2
     )

@@ -84,12 +84,14 @@ def test_bad_options_and_input_are_one_clear_line(proposals_path, tmp_path, caps
     assert "missing.spacy: file not found" in lines[2]
 
 
-# Calibration sample (clean gold): PER found twice, LOC once right (Rome), once wrong (Acme), Oslo missed.
+# Calibration sample (clean gold): PER found twice, LOC once right (Rome), once wrong
+# (Acme), Oslo missed.
 CALIBRATION_DOC = dict(
     human=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC")],
     llm=[(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "LOC")],
 )
-# Training Doc: the human omitted Bob (PER) and Oslo (LOC); the annotator proposed all four and an ORG
+# Training Doc: the human omitted Bob (PER) and Oslo (LOC); the annotator proposed all
+# four and an ORG
 # the calibration sample never shows (no precision, so it does not count for the omission rate).
 TRAINING_DOC = dict(
     human=[(0, 1, "PER"), (4, 5, "LOC")],
@@ -123,7 +125,8 @@ def calibration_files(tmp_path):
 
 def expected_calibrated():
     """By hand, 5 copies of the calibration Doc (50 tokens). Observations × true label:
-    PER: {PER: 10}; LOC: {LOC: 5, O: 5}; silence: {O: 25, LOC: 5}. True totals: PER 10, LOC 10, O 30."""
+    PER: {PER: 10}; LOC: {LOC: 5, O: 5}; silence: {O: 25, LOC: 5}.
+    True totals: PER 10, LOC 10, O 30."""
     silence_outside = smoothed(25, 30, 30, 50)  # (25 + 30) / 80
     return {
         # P = 10/10, R = 10/10; LR proposed = ((10 + 10) / 60) / ((0 + 10) / 80) = 2.67;
@@ -188,8 +191,9 @@ def test_stats_shows_the_calibration_from_a_clean_sample(calibration_files, tmp_
         50,
         1.0,
     )
-    # Per training Doc: expected correct proposals 2 × P(PER) 1.0 + 2 × P(LOC) 0.5 = 3, of which the human
-    # agrees with 2 (Ann, Rome); over 7 Docs 1 − 14 / 21 = 1/3 (the ORG and the unannotated Doc do not count).
+    # Per training Doc: expected correct proposals 2 × P(PER) 1.0 + 2 × P(LOC) 0.5 = 3, of
+    # which the human agrees with 2 (Ann, Rome); over 7 Docs 1 − 14 / 21 = 1/3 (the ORG and
+    # the unannotated Doc do not count).
     assert cal["omission_rate"] == round(1 - 14 / 21, 4) == 0.3333
     assert cal["omission_source"] == "estimated from agreement and calibrated precision"
     assert (
@@ -198,8 +202,8 @@ def test_stats_shows_the_calibration_from_a_clean_sample(calibration_files, tmp_
     )
     assert "PER 1.000 1.000 10 10 2.67 0.727" in out and "LOC 0.500 0.500 10 10 1.33 0.848" in out
     assert (
-        "omission rate of the human annotation: 0.333 (estimated from agreement and calibrated precision)"
-        in out
+        "omission rate of the human annotation: 0.333 "
+        "(estimated from agreement and calibrated precision)" in out
     )
 
 
@@ -208,7 +212,8 @@ def test_stats_on_a_merged_file_calibrates_against_the_human_layer(
 ):
     train, calibration = calibration_files
     merged = tmp_path / "merged.spacy"
-    # Nothing added and uncovered tokens missing: doc.ents alone would hide Bob and Oslo's proposals.
+    # Nothing added and uncovered tokens missing: doc.ents alone would hide Bob and Oslo's
+    # proposals.
     main(
         [
             "merge",
@@ -251,8 +256,8 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
     main(["stats", str(train), "--json", str(tmp_path / "stats.json")])
     out = " ".join(capsys.readouterr().out.split())
     assert (
-        "No --calibration: the calibrated training targets would fall back to a biased estimate against the human annotation"
-        in out
+        "No --calibration: the calibrated training targets would fall back to a biased "
+        "estimate against the human annotation" in out
     )
     cal = read_calibration(tmp_path / "stats.json")
     assert (cal["source"], cal["biased"], cal["tokens"]) == (
@@ -279,7 +284,8 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
             "lr_silence": lr_silence,
         }
         assert f"{label} 0.500 1.000 14 7 1.86 0.775" in out
-    # ORG: never right against the human, no gold; LR proposed = ((0 + 5) / 50) / ((7 + 5) / 106) = 0.88,
+    # ORG: never right against the human, no gold;
+    # LR proposed = ((0 + 5) / 50) / ((7 + 5) / 106) = 0.88,
     # LR silence = ((0 + 25) / 50) / (60 / 106) = 0.883.
     assert (
         round(smoothed(0, 7, 0, 70) / smoothed(7, 7, 56, 70), 2),
@@ -301,7 +307,8 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
     )
     assert (
         "(BIASED)" in out
-        and "omission rate of the human annotation: 0.000 (default: not identifiable from these data)"
+        and "omission rate of the human annotation: 0.000 "
+        "(default: not identifiable from these data)"
         in out
     )
 

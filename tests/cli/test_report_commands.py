@@ -60,7 +60,8 @@ def test_report_tables_hold_hand_computed_numbers(report):
     # Per label at 40%: LOC 0.05 above, PER 0.05 below the overall F1.
     assert f"| {HUMAN_OMIT} | 0.670 ± 0.020 (3) | 0.570 ± 0.020 (3) |" in text
     assert "| GPT-3.5-class annotator (simulated) | LOC | 0.620 | 0.580 |" in text
-    # Budget: mean of [0.74, 0.76] = 0.750, +0.040 over human-budget's 0.710; the 100% row from human-clean.
+    # Budget: mean of [0.74, 0.76] = 0.750, +0.040 over human-budget's 0.710; the
+    # 100% row from human-clean.
     assert f"| 50% | {HYBRID_BUDGET} | 0.750 ± 0.014 (2) | +0.040 | 40.00 | 0.20 | 40.20 |" in text
     assert f"| 50% | {HUMAN_BUDGET} | 0.710 ± 0.014 (2) | — | 40.00 | 0.00 | 40.00 |" in text
     assert f"| 25% | {HYBRID_BUDGET} | 0.555 ± 0.007 (2) | -0.005 | 20.00 | 0.20 | 20.20 |" in text
@@ -144,7 +145,8 @@ def test_report_figures_and_samples_are_written_and_linked(report):
 
 def test_explicit_samples_and_not_met_target(tmp_path):
     grid = write_grid(tmp_path / "grid", samples=0)
-    # The simulated hybrid at 40% now gains only 0.640 − 0.620 = +0.020 over human-omit (target +0.03)
+    # The simulated hybrid at 40% now gains only 0.640 − 0.620 = +0.020 over
+    # human-omit (target +0.03)
     # and falls behind sim-hybrid-random's 0.710.
     for seed, f in enumerate([0.63, 0.64, 0.65]):
         path = (

@@ -382,7 +382,8 @@ PROPOSE_CASES = [
             or pytest.fail(c.result.out)
         ),
     ),
-    # 7. Retry-After in 2099: not silently shortened to max_backoff; a 1.6 MB answer is cut to max_tokens.
+    # 7. Retry-After in 2099: not silently shortened to max_backoff; a 1.6 MB answer is cut
+    # to max_tokens.
     _case(
         "retry-after-2099",
         lambda c: propose(c),
@@ -701,7 +702,8 @@ SERVE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from tests.cli.fault_server import FaultServer, chat
-# Slow enough (40 prompts, 2 in flight: ~20 s) that the signal lands mid-run also on a loaded machine.
+# Slow enough (40 prompts, 2 in flight: ~20 s) that the signal lands mid-run also on a
+# loaded machine.
 with FaultServer(lambda p: chat("PER: Ada Lovelace"), latency=1.0) as server:
     print(server.base_url, flush=True)
     time.sleep(600)

@@ -23,7 +23,8 @@ def test_roundtrip_conll_to_jsonl_keeps_tokens_and_entities(tmp_path, nlp, write
 def test_text_only_records_are_tokenized(write_file, nlp):
     path = write_file(
         "a.jsonl",
-        '{"text": "Ada Lovelace lived in London.", "spans": [{"start": 0, "end": 12, "label": "PER"}, {"start": 22, "end": 28, "label": "LOC"}]}\n',
+        '{"text": "Ada Lovelace lived in London.", "spans": '
+        '[{"start": 0, "end": 12, "label": "PER"}, {"start": 22, "end": 28, "label": "LOC"}]}\n',
     )
     doc = read_jsonl(path, nlp).docs[0]
     assert [(e.text, e.label_) for e in doc.ents] == [("Ada Lovelace", "PER"), ("London", "LOC")]
@@ -53,7 +54,8 @@ def test_prodigy_rejected_answers_are_skipped_and_counted(write_file, nlp):
         ('{"text": "Ada", "spans": [{"start": 0, "end": 9, "label": "PER"}]}', "outside the text"),
         ('{"text": "Ada", "spans": [{"start": 0, "label": "PER"}]}', 'integer "start"'),
         (
-            '{"text": "Ada Lovelace", "spans": [{"start": 0, "end": 12, "label": "PER"}, {"start": 4, "end": 12, "label": "ORG"}]}',
+            '{"text": "Ada Lovelace", "spans": [{"start": 0, "end": 12, "label": "PER"}, '
+            '{"start": 4, "end": 12, "label": "ORG"}]}',
             "overlapping",
         ),
     ],
@@ -69,7 +71,8 @@ def test_strict_errors_name_line(write_file, nlp, line, fragment):
 def test_lenient_snaps_and_resolves_overlaps(write_file, nlp):
     path = write_file(
         "l.jsonl",
-        '{"text": "Ada Lovelace met Bob", "spans": [{"start": 0, "end": 5, "label": "PER"}, {"start": 4, "end": 12, "label": "ORG"}, {"start": 17, "end": 20, "label": "PER"}]}\n',
+        '{"text": "Ada Lovelace met Bob", "spans": [{"start": 0, "end": 5, "label": "PER"}, '
+        '{"start": 4, "end": 12, "label": "ORG"}, {"start": 17, "end": 20, "label": "PER"}]}\n',
     )
     corpus = read_jsonl(path, nlp, strict=False)
     doc = corpus.docs[0]

@@ -9,17 +9,12 @@ from spacy.tokens import Span
 
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.experiment.grid import (
-    Cell,
-    Costs,
-    GridData,
-    llm_cost_per_sentence,
-    plan_cells,
-    run_grid,
-    sample_docs,
-    teacher_cell,
-    train_overrides,
-)
+from hybrid_ner.experiment.cells import Cell, plan_cells, teacher_cell
+from hybrid_ner.experiment.costs import Costs, llm_cost_per_sentence
+from hybrid_ner.experiment.data import GridData
+from hybrid_ner.experiment.run import run_grid
+from hybrid_ner.experiment.samples import sample_docs
+from hybrid_ner.experiment.training import train_overrides
 from hybrid_ner.simulation.annotator import build_simulated_annotator
 
 from ..conftest import ROOT
@@ -238,7 +233,8 @@ def test_a_failing_training_names_the_cell_and_its_log(tmp_path):
     config = ROOT / "configs" / "ner_soft_cpu.cfg"
     with pytest.raises(
         HybridNerError,
-        match=r"human-omit_r0.4_b1_s0: training with .*ner_soft_cpu.cfg failed .*human-omit_r0.4_b1_s0.log",
+        match=r"human-omit_r0.4_b1_s0: training with .*ner_soft_cpu.cfg failed "
+        r".*human-omit_r0.4_b1_s0.log",
     ):
         run_grid(
             [cell],
@@ -253,3 +249,50 @@ def test_a_failing_training_names_the_cell_and_its_log(tmp_path):
         )
     assert (tmp_path / "work" / "logs" / "toy" / "human-omit_r0.4_b1_s0.log").exists()
     assert not (tmp_path / "m" / "cells" / "human-omit_r0.4_b1_s0.json").exists()
+
+
+def test_lambdas_come_back_from_the_reader_of_the_cell_s_config(tmp_path):
+    """λ is read from the reader object of the same config and overrides (no module global)."""
+    from hybrid_ner.experiment.training import fitted_lambdas
+
+    train = _corpus(tmp_path / "train.spacy", 12)
+    cell = Cell("toy", "hybrid-lambda-mixing", 0.4, 1.0, 0)
+    overrides = train_overrides(cell, train, train, 6)
+    lambdas = fitted_lambdas(ROOT / "configs" / "ner_soft_cpu.cfg", overrides)
+    assert lambdas is not None and set(lambdas) >= {"PER", "LOC"}
+    assert all(0.0 <= value <= 1.0 for value in lambdas.values())
+    assert fitted_lambdas(ROOT / "configs" / "ner_soft_cpu.cfg", overrides) == lambdas
+
+
+def test_a_cell_result_round_trips_through_its_json(tmp_path):
+    from hybrid_ner.experiment.result import CellResult
+
+    result = CellResult(
+        dataset="toy",
+        condition="hybrid-lambda-mixing",
+        annotator="llm",
+        omit_rate=0.4,
+        budget=1.0,
+        seed=1,
+        p=0.5,
+        r=0.25,
+        f=1 / 3,
+        per_type={"PER": {"p": 0.5, "r": 0.25, "f": 1 / 3}},
+        cost={"human": 1.0, "llm": None, "total": None},
+        lambdas={"PER": 0.4},
+        train_sentences=12,
+        train_seconds=3.2,
+        steps=6,
+        config="configs/ner_soft_cpu.cfg",
+    )
+    data = json.loads(json.dumps(result.to_json()))
+    assert data["cell_id"] == "hybrid-lambda-mixing_r0.4_b1_s1" and "calibration" not in data
+    assert data["scores"]["per_type"]["PER"]["r"] == 0.25 and data["cost"]["llm"] is None
+    back = CellResult.from_json(tmp_path / "cell.json", data)
+    assert back.name == "cell" and back.lambdas == {"PER": 0.4} and back.cost == {"human": 1.0}
+    assert (back.f, back.steps, back.train_seconds, back.group) == (
+        result.f,
+        6,
+        3.2,
+        ("hybrid-lambda-mixing", "rate", 0.4),
+    )

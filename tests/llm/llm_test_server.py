@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Deque, Dict, List, Optional
 
 
 class _Server(ThreadingHTTPServer):
@@ -22,8 +23,6 @@ class _Server(ThreadingHTTPServer):
     # arrive at once; the client then retries a second later.
     request_queue_size = 128
 
-
-from typing import Callable, Deque, Dict, List, Optional
 
 _QUERY = re.compile(r"Input: (.*)\nOutput:\s*$", re.S)
 

@@ -22,13 +22,19 @@ CONLL = ["PER", "ORG", "LOC", "MISC"]
 # Rendered by the code before the label set became configurable (issue 14): the
 # committed recording (assets/llm_answers) is keyed by these exact texts.
 EXPECTED_SINGLE = (
-    "You are an excellent linguist. The task is to find the named entities in the given sentence and give the type of each.\n"
+    "You are an excellent linguist. The task is to find the named entities in the given sentence "
+    "and give the type of each.\n"
     "Entity types:\n"
     "- PER: names of people, including first names, surnames and fictional characters\n"
-    "- ORG: names of organisations: companies, institutions, government bodies, political parties, sports teams, bands and clubs\n"
-    "- LOC: names of locations: countries, cities, states, regions, continents, rivers, mountains and other geographical or political places\n"
-    "- MISC: other proper names: nationalities, languages, events, works of art, products, titles, and adjectives or words derived from names (e.g. German, Olympic)\n"
-    'Write one line per entity: its type, a colon and the entity copied exactly from the sentence, e.g. "PER: John Smith" or "LOC: Paris", in order of appearance. If the sentence has no entity, answer "None".\n'
+    "- ORG: names of organisations: companies, institutions, government bodies, political parties, "
+    "sports teams, bands and clubs\n"
+    "- LOC: names of locations: countries, cities, states, regions, continents, rivers, mountains "
+    "and other geographical or political places\n"
+    "- MISC: other proper names: nationalities, languages, events, works of art, products, titles, "
+    "and adjectives or words derived from names (e.g. German, Olympic)\n"
+    "Write one line per entity: its type, a colon and the entity copied exactly from the sentence, "
+    'e.g. "PER: John Smith" or "LOC: Paris", in order of appearance. If the sentence has no '
+    'entity, answer "None".\n'
     "\n"
     "Below are some examples.\n"
     "\n"
@@ -44,20 +50,29 @@ EXPECTED_SINGLE = (
     "Output:"
 )
 EXPECTED_SINGLE_ZERO_SHOT = (
-    "You are an excellent linguist. The task is to find the named entities in the given sentence and give the type of each.\n"
+    "You are an excellent linguist. The task is to find the named entities in the given sentence "
+    "and give the type of each.\n"
     "Entity types:\n"
     "- PER: names of people, including first names, surnames and fictional characters\n"
-    "- ORG: names of organisations: companies, institutions, government bodies, political parties, sports teams, bands and clubs\n"
-    "- LOC: names of locations: countries, cities, states, regions, continents, rivers, mountains and other geographical or political places\n"
-    "- MISC: other proper names: nationalities, languages, events, works of art, products, titles, and adjectives or words derived from names (e.g. German, Olympic)\n"
-    'Write one line per entity: its type, a colon and the entity copied exactly from the sentence, e.g. "PER: John Smith" or "LOC: Paris", in order of appearance. If the sentence has no entity, answer "None".\n'
+    "- ORG: names of organisations: companies, institutions, government bodies, political parties, "
+    "sports teams, bands and clubs\n"
+    "- LOC: names of locations: countries, cities, states, regions, continents, rivers, mountains "
+    "and other geographical or political places\n"
+    "- MISC: other proper names: nationalities, languages, events, works of art, products, titles, "
+    "and adjectives or words derived from names (e.g. German, Olympic)\n"
+    "Write one line per entity: its type, a colon and the entity copied exactly from the sentence, "
+    'e.g. "PER: John Smith" or "LOC: Paris", in order of appearance. If the sentence has no '
+    'entity, answer "None".\n'
     "\n"
     "Input: Bosch is in Stuttgart .\n"
     "Output:"
 )
 EXPECTED_PER_TYPE = (
-    "You are an excellent linguist. The task is to label ORG entities in the given sentence. ORG entities are names of organisations: companies, institutions, government bodies, political parties, sports teams, bands and clubs.\n"
-    "Copy the sentence exactly and surround every ORG entity with @@ and ##, like @@entity##. Change nothing else. If the sentence has no ORG entity, copy it unchanged.\n"
+    "You are an excellent linguist. The task is to label ORG entities in the given sentence. ORG "
+    "entities are names of organisations: companies, institutions, government bodies, political "
+    "parties, sports teams, bands and clubs.\n"
+    "Copy the sentence exactly and surround every ORG entity with @@ and ##, like @@entity##. "
+    "Change nothing else. If the sentence has no ORG entity, copy it unchanged.\n"
     "\n"
     "Below are some examples.\n"
     "\n"
@@ -152,8 +167,8 @@ def test_a_custom_label_set_renders_its_own_labels(nlp):
     )
     prompt = task.prompt.render("Bob uses Windows .", pool, labels, task.definitions, None)
     assert (
-        "- person: names of people\n- corporation: entities of type corporation\n- product: names of products\n"
-        in prompt
+        "- person: names of people\n- corporation: entities of type corporation\n- product: names "
+        "of products\n" in prompt
     )
     assert 'e.g. "person: Ada Lovelace" or "corporation: Acme", in order' in prompt
     assert (
@@ -281,8 +296,8 @@ def test_a_pool_label_outside_the_label_set_is_one_line(server, tmp_path, tweets
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert (
-        "in.spacy: its examples use labels the label set (person, product) lacks: corporation (1 entities)"
-        in err
+        "in.spacy: its examples use labels the label set (person, product) lacks: corporation (1 "
+        "entities)" in err
     )
 
 

@@ -22,14 +22,19 @@ pytest.importorskip("llama_cpp", reason="the embedded LLM needs hybrid-ner[local
 
 GENERATION = {"temperature": 0.0, "max_tokens": 24, "stop": ["\nInput:"]}
 INSTRUCTIONS = (
-    "You are an expert named entity annotator. Find the named entities in the input sentence and answer "
-    "with one line per entity type, formatted as `LABEL: entity1, entity2`. Use only these labels: PER for "
-    "people, ORG for organisations such as companies, teams and institutions, LOC for locations such as "
-    "countries, cities, rivers and mountains, MISC for other names such as nationalities, events and works. "
+    "You are an expert named entity annotator. Find the named entities in the input sentence and "
+    "answer "
+    "with one line per entity type, formatted as `LABEL: entity1, entity2`. Use only these labels: "
+    "PER for "
+    "people, ORG for organisations such as companies, teams and institutions, LOC for locations "
+    "such as "
+    "countries, cities, rivers and mountains, MISC for other names such as nationalities, events "
+    "and works. "
     "If the sentence has no entity, answer `None`. Do not explain."
 )
 EXAMPLES = [
-    "Input: Angela Merkel met Emmanuel Macron in Paris .\nOutput:\nPER: Angela Merkel, Emmanuel Macron\nLOC: Paris",
+    "Input: Angela Merkel met Emmanuel Macron in Paris .\nOutput:\nPER: Angela Merkel, Emmanuel "
+    "Macron\nLOC: Paris",
     "Input: Siemens opened a plant in Berlin last year .\nOutput:\nORG: Siemens\nLOC: Berlin",
     "Input: The German team won the World Cup in Rio .\nOutput:\nMISC: German, World Cup\nLOC: Rio",
     "Input: Jordan played for the Chicago Bulls .\nOutput:\nPER: Jordan\nORG: Chicago Bulls",

@@ -9,7 +9,7 @@ from hybrid_ner.llm.usage import Budget, BudgetExceeded, LLMRequestError
 PROMPTS = [[f"Input: sentence {i} .\nOutput:"] for i in range(10)]
 
 
-def make_model(server, tmp_path, budget=None, concurrency=4, cache=True):
+def make_model(server, tmp_path, budget=None, concurrency=4, cache=True, **settings):
     return create_openai_compatible_model(
         base_url=server.base_url,
         model="scripted",
@@ -20,6 +20,7 @@ def make_model(server, tmp_path, budget=None, concurrency=4, cache=True):
         timeout=5.0,
         cache=PromptCache(tmp_path / "cache.sqlite") if cache else None,
         budget=budget,
+        **settings,
     )
 
 
@@ -92,7 +93,8 @@ def test_cost_budget_reserves_the_worst_case(server, tmp_path):
     # Worst case per request: (15 prompt tokens + 256 max_tokens) / 1000 = 0.271;
     # each really costs (6 + 7) / 1000 = 0.013 (the server's usage figures).
     budget = Budget(max_cost=0.3, price_per_1k_input=1.0, price_per_1k_output=1.0)
-    model = make_model(server, tmp_path, budget=budget, concurrency=4)
+    generation = {"temperature": 0.0, "max_tokens": 256}
+    model = make_model(server, tmp_path, budget=budget, concurrency=4, generation=generation)
     with pytest.raises(BudgetExceeded):
         model(PROMPTS)
     assert server.max_concurrent == 1  # two worst cases never fit at once

@@ -63,7 +63,11 @@ def test_a_broken_recording_is_one_clear_error(tmp_path):
 
 
 def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
-    server, tmp_path, gold_file, gold_docs, nlp
+    server,
+    tmp_path,
+    gold_file,  # noqa: F811 (the fixture)
+    gold_docs,
+    nlp,
 ):
     server.answer = lines_answerer(gold_answers(gold_docs))
     first = tmp_path / "first.spacy"
@@ -123,9 +127,11 @@ def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
     assert len(server.requests) == sent
     usage = srsly.read_json(tmp_path / "usage.json")
     assert usage["requests"] == 0 and usage["cache_hits"] == len(gold_docs)
-    spans = lambda path: [
-        [(s.start, s.end, s.label_) for s in d.spans[LLM_KEY]] for d in read_docbin(path, nlp.vocab)
-    ]
+
+    def spans(path):
+        docs = read_docbin(path, nlp.vocab)
+        return [[(s.start, s.end, s.label_) for s in d.spans[LLM_KEY]] for d in docs]
+
     assert spans(replayed) == spans(first)
     assert (
         run_cli(

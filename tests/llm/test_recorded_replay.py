@@ -15,7 +15,10 @@ from ..conftest import ROOT
 
 RECORDING = ROOT / "assets" / "llm_answers" / "wikigold_qwen2.5-coder-0.5b_v1.jsonl.gz"
 # Runs the CLI with llama_cpp made unimportable: a fully cached run must not need it.
-NO_LLAMA = "import sys; sys.modules['llama_cpp'] = None; from hybrid_ner.cli import main; main(sys.argv[1:])"
+NO_LLAMA = (
+    "import sys; sys.modules['llama_cpp'] = None; "
+    "from hybrid_ner.cli import main; main(sys.argv[1:])"
+)
 
 
 @pytest.mark.slow

@@ -5,7 +5,13 @@ from spacy.tokens import Span
 
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
-from hybrid_ner.llm.config import build_pipeline, load_config, set_value, use_openai_compatible
+from hybrid_ner.llm.config import (
+    build_pipeline,
+    chat_model,
+    load_config,
+    set_value,
+    use_openai_compatible,
+)
 from hybrid_ner.llm.task import PARSE_STATS_KEY
 
 from .conftest import gold_answers, lines_answerer
@@ -29,8 +35,8 @@ def marker_answerer(gold, extra=()):
         label = re.search(r"label (\w+) entities", prompt).group(1)
         sentence = query_sentence(prompt)
         marked = sentence
-        wanted = [t for t, l in gold.get(sentence, []) if l == label]
-        wanted += [m for s, m, l in extra if s == sentence and l == label]
+        wanted = [t for t, lab in gold.get(sentence, []) if lab == label]
+        wanted += [m for s, m, lab in extra if s == sentence and lab == label]
         for text in sorted(set(wanted), key=len, reverse=True):
             marked = marked.replace(text, f"@@{text}##", 1)
         return marked
@@ -225,7 +231,7 @@ def test_dry_run_estimate_counts_prompts_tokens_cost_and_cache(server, tmp_path,
     server.answer = marker_answerer(gold_answers(gold_docs))
     nlp = pipeline(server, tmp_path, query="hybrid_ner.PerTypePrompt.v1")
     component = nlp.get_pipe("llm")
-    model = component._model
+    model = chat_model(nlp)
     model.budget = Budget(price_per_1k_input=1.0, price_per_1k_output=2.0)
     before = estimate_run(component.task, model, gold_docs)
     assert (before.docs, before.prompts, before.cached, before.to_send) == (5, 20, 0, 20)

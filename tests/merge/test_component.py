@@ -53,7 +53,8 @@ def test_reliability_is_estimated_at_initialize_and_saved(tmp_path):
     nlp = proposal_pipeline(
         accept={"@misc": "hybrid_ner.accept_reliable.v1", "min_precision": 0.6, "min_support": 3}
     )
-    # Training data carrying human entities and the same source's proposals: ORG is right 1 time in 3.
+    # Training data carrying human entities and the same source's proposals:
+    # ORG is right 1 time in 3.
     annotated = []
     for i in range(4):
         doc = make_doc(

@@ -23,7 +23,7 @@ import srsly
 from spacy.tokens import Doc, Span
 
 from hybrid_ner.corpus import write_docbin
-from hybrid_ner.experiment.grid import CALIBRATED_CORPUS, CONDITIONS
+from hybrid_ner.experiment.conditions import CALIBRATED_CORPUS, CONDITIONS
 from hybrid_ner.layers import (
     DOC_ID,
     HUMAN_KEY,

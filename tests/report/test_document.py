@@ -24,8 +24,8 @@ def test_calibration_section_per_annotator(tmp_path):
         and "| PER | 0.870 | 0.820 | 95 | 101 | 182 | 0.28 |" in llm
     )
     assert (
-        "Estimated human omission rate: 0.430 (estimated from agreement and calibrated precision); true simulated rate: 0.400."
-        in llm
+        "Estimated human omission rate: 0.430 (estimated from agreement and calibrated "
+        "precision); true simulated rate: 0.400." in llm
     )
     simulated = part(calibration, "#### Simulated annotator: GPT-3.5-class annotator (simulated)")
     assert (
@@ -78,8 +78,8 @@ def test_old_cells_are_shown_and_named(tmp_path):
     ) in text
     assert "| hybrid-soft-vote (not in the current grid) | — | 0.620 ± 0.014 (2) | — |" in text
     assert (
-        "1 cell(s) of calibrated conditions have no calibration record, e.g. `hybrid-label-mixing_r0.4_b1_s2`"
-        in text
+        "1 cell(s) of calibrated conditions have no calibration record, e.g. "
+        "`hybrid-label-mixing_r0.4_b1_s2`" in text
     )
     missing = part(text, "### Missing or partial cells")
     assert "soft" not in missing and "before-calibration" not in missing
@@ -104,6 +104,6 @@ def test_targets_section_lists_every_check(tmp_path):
         and sum("**not met**" in row for row in rows) == 3
     )
     assert (
-        "| Simulated GPT-3.5-class annotator | sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% omissions | **met** |"
-        in targets
+        "| Simulated GPT-3.5-class annotator | sim-hybrid-label-mixing ≥ human-omit + 0.03 at 40% "
+        "omissions | **met** |" in targets
     )

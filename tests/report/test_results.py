@@ -4,7 +4,7 @@ import pytest
 import srsly
 
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.experiment import grid
+from hybrid_ner.experiment import conditions as grid
 from hybrid_ner.report import results
 from hybrid_ner.report.results import (
     Stat,
@@ -149,11 +149,13 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
             'missing key "scores"',
         ),
         (
-            '{"dataset": "d", "condition": "human-omit", "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}}',
+            '{"dataset": "d", "condition": "human-omit", "seed": 0, "scores": {"p": 1, "r": 1, '
+            '"f": 1}}',
             'missing key "omit_rate"',
         ),
         (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1}}',
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
+            '"r": 1}}',
             'missing key "scores.f"',
         ),
         (
@@ -161,15 +163,18 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
             '"omit_rate" must be a number',
         ),
         (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1, "per_type": {"LOC": 3}}}',
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
+            '"r": 1, "f": 1, "per_type": {"LOC": 3}}}',
             '"scores.per_type.LOC" must be an object',
         ),
         (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": 3}',
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
+            '"r": 1, "f": 1}, "calibration": 3}',
             '"calibration" must be an object',
         ),
         (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, "r": 1, "f": 1}, "calibration": {"labels": []}}',
+            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
+            '"r": 1, "f": 1}, "calibration": {"labels": []}}',
             '"calibration.labels" must be an object',
         ),
         ("[1, 2]", "expected a JSON object"),

@@ -64,7 +64,8 @@ def test_f1_table_rows_columns_bold_best(cells):
     # No omissions is the clean gold: human-omit at 0% shows the upper bound, never bold.
     assert (
         row(table, OMIT)
-        == f"| {OMIT} | 0.820 ± 0.020 (3) | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) | 0.520 ± 0.020 (3) |"
+        == f"| {OMIT} | 0.820 ± 0.020 (3) | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) | 0.520 ± 0.020 "
+        "(3) |"
     )
     # Reference conditions repeat in every column; the upper bound is never bold.
     assert row(table, CLEAN).count("0.820 ± 0.020 (3)") == 4
@@ -136,18 +137,19 @@ def test_budget_rows_compare_every_budget_condition_with_human(cells):
         == "| Budget | Condition | F1 | Δ F1 vs human | Human cost | LLM cost | Total cost |"
     )
     assert (
-        "| 10% | simulated hybrid, part of the documents, calibrated — `sim-hybrid-budget` | 0.510 ± 0.014 (2) | +0.100 | 8.00 | 0.20 | 8.20 |"
-        in table
+        "| 10% | simulated hybrid, part of the documents, calibrated — `sim-hybrid-budget` | "
+        "0.510 ± 0.014 (2) | +0.100 | 8.00 | 0.20 | 8.20 |" in table
     )
     assert (
-        "| 100% | human, part of the documents — `human-budget` ← `human-clean` | 0.820 ± 0.020 (3) | — | 81.20 | 0.00 | 81.20 |"
-        in table
+        "| 100% | human, part of the documents — `human-budget` ← `human-clean` | 0.820 ± 0.020 "
+        "(3) | — | 81.20 | 0.00 | 81.20 |" in table
     )
     assert budget_rows([c for c in cells if c.budget == 1.0]) == []
 
 
 def test_budget_rows_continue_each_curve_at_full_budget(cells):
-    # The full-budget points of the hybrids are their calibrated rate conditions at the budget cells' rate.
+    # The full-budget points of the hybrids are their calibrated rate conditions
+    # at the budget cells' rate.
     full = [
         dataclasses.replace(c, omit_rate=0.0)
         for c in cells
@@ -172,15 +174,16 @@ def test_calibration_table_and_lines(cells):
     assert "| LOC | 0.750 | 0.600 | 40 | 50 | 45.2 | 0.50 |" in table
     lines = calibration_lines(cell)
     assert lines[0].startswith(
-        "From cell `hybrid-label-mixing_r0.4_b1_s0` (hybrid, calibrated label mixing (recommended), seed 0, 40% omissions)"
+        "From cell `hybrid-label-mixing_r0.4_b1_s0` (hybrid, calibrated label mixing "
+        "(recommended), seed 0, 40% omissions)"
     )
     assert (
         "calibration sample `corpus/wikigold/dev_llm.spacy`, 3,883 tokens, position match 0.969"
         in lines[0]
     )
     assert (
-        lines[1]
-        == "Estimated human omission rate: 0.430 (estimated from agreement and calibrated precision); true simulated rate: 0.400."
+        lines[1] == "Estimated human omission rate: 0.430 (estimated from agreement and calibrated "
+        "precision); true simulated rate: 0.400."
     )
     assert len(lines) == 2  # not biased: no warning
     biased = dataclasses.replace(cell, calibration={**cell.calibration, "biased": True})
@@ -204,12 +207,12 @@ def test_omission_table(cells):
         == "| Condition | Budget | Simulated rate | Estimated rate | Estimated from |"
     )
     assert (
-        f"| {MIXING} | 100% | 0.400 | 0.435 ± 0.007 (2) | estimated from agreement and calibrated precision |"
-        in table
+        f"| {MIXING} | 100% | 0.400 | 0.435 ± 0.007 (2) | estimated from agreement and calibrated "
+        "precision |" in table
     )
     assert (
-        "| hybrid, part of the documents, calibrated — `hybrid-budget` | 25% | 0.000 | 0.035 ± 0.007 (2) |"
-        in table
+        "| hybrid, part of the documents, calibrated — `hybrid-budget` | 25% | 0.000 | 0.035 ± "
+        "0.007 (2) |" in table
     )
 
 

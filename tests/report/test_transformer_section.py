@@ -160,27 +160,28 @@ def test_section_shows_both_stacks_in_the_dataset_section(grids):
     )
     assert "| Condition | Transformer F1 | CPU F1 | Transformer P | Transformer R |" in section
     assert (
-        f"| {CLEAN} | 0.870 ± 0.014 (2) | 0.820 ± 0.020 (3) | 0.890 ± 0.014 (2) | 0.850 ± 0.014 (2) |"
-        in section
+        f"| {CLEAN} | 0.870 ± 0.014 (2) | 0.820 ± 0.020 (3) | 0.890 ± 0.014 (2) | 0.850 ± 0.014 "
+        "(2) |" in section
     )
     assert (
-        f"| {OMIT} | 0.710 ± 0.014 (2) | 0.620 ± 0.020 (3) | 0.730 ± 0.014 (2) | 0.690 ± 0.014 (2) |"
-        in section
+        f"| {OMIT} | 0.710 ± 0.014 (2) | 0.620 ± 0.020 (3) | 0.730 ± 0.014 (2) | 0.690 ± 0.014 "
+        "(2) |" in section
     )
     assert (
-        f"| {MIXING} | 0.760 ± 0.014 (2) | 0.680 ± 0.028 (2) | 0.780 ± 0.014 (2) | 0.740 ± 0.014 (2) |"
-        in section
+        f"| {MIXING} | 0.760 ± 0.014 (2) | 0.680 ± 0.028 (2) | 0.780 ± 0.014 (2) | 0.740 ± 0.014 "
+        "(2) |" in section
     )
     assert f"| {SIM_MIXING} | 0.800 (1) | 0.750 ± 0.020 (3) | 0.820 (1) | 0.780 (1) |" in section
     assert (
         "hybrid-lambda-mixing" not in section and "llm-only" not in section
     )  # not in the transformer grid
     assert (
-        "- Gap hybrid-label-mixing − human-omit at 40% omissions (mean F1): CPU: +0.060, transformer: +0.050."
-        in section
+        "- Gap hybrid-label-mixing − human-omit at 40% omissions (mean F1): CPU: +0.060, "
+        "transformer: +0.050." in section
     )
     assert (
-        "- spaCy transition NER, same transformer stack, clean: F1 0.710 (1) vs soft NER 0.870 ± 0.014 (2) "
+        "- spaCy transition NER, same transformer stack, clean: F1 0.710 (1) vs soft NER 0.870 ± "
+        "0.014 (2) "
         "(human-clean; transition NER P 0.720, R 0.700)."
     ) in section
     assert (
@@ -197,8 +198,8 @@ def test_without_transition_file_the_section_says_so(tmp_path):
     section = part(markdown(grid, trf_dir), "### Transformer pipeline")
     assert "spaCy transition NER, same" not in section
     assert (
-        "- No spaCy transition NER score (`wikigold/transition-clean_*.json`, written by `spacy evaluate --output`)."
-        in section
+        "- No spaCy transition NER score (`wikigold/transition-clean_*.json`, written by `spacy "
+        "evaluate --output`)." in section
     )
     assert "CPU: +0.060, transformer: +0.050." in section
 

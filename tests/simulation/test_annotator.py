@@ -67,7 +67,7 @@ def test_label_bias_moves_entities_to_the_other_label_and_boundary_errors_count_
     assert quality["LOC"]["fp"] > 0  # the ORG entities proposed as LOC
     assert quality["LOC"]["proposed"] > quality["LOC"]["gold"]
     shifted = SimulatedAnnotator(
-        precision={l: 1.0 for l in LABELS}, recall={l: 1.0 for l in LABELS}, boundary_error=1.0
+        precision={lb: 1.0 for lb in LABELS}, recall={lb: 1.0 for lb in LABELS}, boundary_error=1.0
     )
     docs = corpus(50)
     shifted.annotate_all(docs)
@@ -96,7 +96,7 @@ def test_gold_is_untouched_same_seed_same_output_and_order_independent():
 def test_false_positives_never_sit_on_gold_entities():
     docs = corpus(100)
     SimulatedAnnotator(
-        precision={l: 0.3 for l in LABELS}, recall={l: 1.0 for l in LABELS}
+        precision={lb: 0.3 for lb in LABELS}, recall={lb: 1.0 for lb in LABELS}
     ).annotate_all(docs)
     for doc in docs:
         gold_tokens = {i for e in doc.ents for i in range(e.start, e.end)}

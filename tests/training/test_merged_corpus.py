@@ -40,8 +40,12 @@ def train_path(tmp_path):
 
 def test_examples_keep_tokens_and_carry_the_merge_and_targets(train_path):
     nlp = spacy.blank("en")
-    examples = list(create_merged_corpus(train_path, Merger(), LabelMixing(prior=0.5))(nlp))
+    reader = create_merged_corpus(train_path, Merger(), LabelMixing(prior=0.5))
+    assert reader.lambdas is None  # type: ignore[attr-defined]
+    examples = list(reader(nlp))
     assert len(examples) == 12
+    # The fitted λ travel on the reader object, for an experiment to record.
+    assert set(reader.lambdas) >= {"LOC", "ORG"}  # type: ignore[attr-defined]
     eg = examples[0]
     assert [t.text for t in eg.predicted] == WORDS == [t.text for t in eg.reference]
     assert not eg.predicted.ents and not eg.predicted.spans

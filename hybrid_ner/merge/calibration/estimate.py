@@ -67,10 +67,12 @@ class LabelQuality:
 
     @property
     def precision(self) -> float:
+        """Share of proposals that match the gold (0 if none)."""
         return self.matched / self.proposed if self.proposed else 0.0
 
     @property
     def recall(self) -> float:
+        """Share of gold entities proposed (0 if none)."""
         return self.matched / self.gold if self.gold else 0.0
 
 
@@ -105,9 +107,11 @@ class AnnotatorCalibration:
 
     @property
     def n_tokens(self) -> int:
+        """Tokens of the calibration sample."""
         return self._n  # type: ignore[attr-defined]
 
     def true_total(self, true: str) -> int:
+        """Tokens whose true tag is ``true``."""
         return self._totals.get(true, 0)  # type: ignore[attr-defined]
 
     @property

@@ -67,6 +67,7 @@ class FittedEvidence:
     spans_key: str = LLM_KEY
 
     def summary(self) -> Dict[str, object]:
+        """The calibration's summary with the omission rate and its source."""
         return {
             **self.calibration.summary(),
             "omission_rate": round(self.omission_rate, 4),
@@ -132,7 +133,8 @@ class CalibratedMixing:
         if key not in self._calibration_docs:
             if not Path(self.calibration).exists():
                 raise HybridNerError(
-                    f"{self.calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)"
+                    f"{self.calibration}: calibration file not found "
+                    "(run `hybrid-ner propose` on the dev set)"
                 )
             self._calibration_docs = {key: read_docbin(self.calibration, vocab)}
         return self._calibration_docs[key]

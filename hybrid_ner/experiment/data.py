@@ -1,0 +1,107 @@
+"""The training data of the grid's cells, written once per (variant, seed)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import spacy
+from spacy.tokens import Doc
+
+from ..corpus import read_docbin, write_docbin
+from ..errors import HybridNerError
+from ..layers import LLM_KEY
+from ..simulation.annotator import SimulatedAnnotator
+from ..simulation.omissions import omit_entities, simulate_budget
+from .cells import Cell
+
+
+@dataclass
+class GridData:
+    """The training Docs of a dataset with every annotation layer, and the
+    variants the cells train on, written once per (variant, seed).
+
+    name (str): The dataset's name.
+    train (Path): Training DocBin: gold ``doc.ents`` + LLM proposals.
+    work_dir (Path): Where the variants, teachers and calibration samples go.
+    simulated (Callable[[int], SimulatedAnnotator]): The simulated annotator of a seed.
+    train_limit (int): Use only the first N training Docs (0: all).
+    require_llm (bool): Whether every training Doc must carry LLM proposals.
+    dev (Optional[Path]): The dev DocBin (the simulated annotator's calibration sample).
+    llm_calibration (Optional[Path]): The LLM's proposals on the dev set.
+    """
+
+    name: str
+    train: Path
+    work_dir: Path
+    simulated: Callable[[int], SimulatedAnnotator]
+    train_limit: int = 0
+    require_llm: bool = True
+    dev: Optional[Path] = None
+    llm_calibration: Optional[Path] = None
+    _docs: Dict[int, List[Doc]] = field(default_factory=dict)
+
+    def teacher_dir(self, cell: Cell) -> Path:
+        """Where the human-only model of a cell is kept (the calibrated cells' prior)."""
+        # Not keyed by the training file: the files of one dataset hold the
+        # same gold Docs (with or without proposals), so one teacher serves all.
+        return self.work_dir / "teachers" / self.name / cell.cell_id
+
+    def has_teacher(self, cell: Cell) -> bool:
+        """Whether the human-only model of a cell was trained."""
+        return (self.teacher_dir(cell) / "meta.json").exists()
+
+    def calibration(self, cell: Cell) -> Optional[Path]:
+        """The calibration sample of a cell's annotator: the LLM's proposals on
+        the dev set (given), or the dev set annotated by the simulated
+        annotator of the cell's seed (written on first use)."""
+        if cell.spec.annotator == "llm":
+            return self.llm_calibration
+        if cell.spec.annotator != "simulated" or self.dev is None:
+            return None
+        name = f"calibration_{self.dev.stem}_simulated_s{cell.seed}.spacy"
+        path = self.work_dir / "data" / self.name / name
+        if not path.exists():
+            docs = read_docbin(self.dev, spacy.blank("en").vocab)
+            self.simulated(cell.seed).annotate_all(docs)
+            write_docbin(path, docs)
+        return path
+
+    def annotated(self, seed: int) -> List[Doc]:
+        """Gold ``doc.ents``, LLM proposals and the simulated annotator's (seeded)."""
+        if seed not in self._docs:
+            docs = read_docbin(self.train, spacy.blank("en").vocab)
+            if self.train_limit > 0:
+                docs = docs[: self.train_limit]
+            missing = sum(LLM_KEY not in doc.spans for doc in docs)
+            if missing and self.require_llm:
+                raise HybridNerError(
+                    f"{self.train}: {missing} of {len(docs)} Docs have no "
+                    f"doc.spans['{LLM_KEY}'] "
+                    "(run `hybrid-ner propose` on every training sentence first)"
+                )
+            self.simulated(seed).annotate_all(docs)
+            self._docs = {seed: docs}  # one seed in memory at a time
+        return self._docs[seed]
+
+    def path(self, cell: Cell) -> Path:
+        """The DocBin a cell trains on, written on first use."""
+        data = cell.spec.data
+        if data in ("clean", "unannotated"):
+            name = data
+        elif data == "omit":
+            name = f"omit{cell.omit_rate:g}"
+        else:
+            name = f"budget{cell.budget:g}_omit{cell.omit_rate:g}"
+        # Keyed by the source file too: cells without LLM may run before the
+        # proposals exist.
+        path = self.work_dir / "data" / self.name / self.train.stem / f"{name}_s{cell.seed}.spacy"
+        if not path.exists():
+            docs = self.annotated(cell.seed)
+            if data == "omit" or (data == "budget" and cell.omit_rate > 0):
+                docs = [omit_entities(doc, cell.omit_rate, cell.seed) for doc in docs]
+            if data == "unannotated":
+                docs = simulate_budget(docs, 0.0, cell.seed)
+            elif data == "budget":
+                docs = simulate_budget(docs, cell.budget, cell.seed)
+            write_docbin(path, docs)
+        return path

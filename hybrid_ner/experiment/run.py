@@ -1,0 +1,100 @@
+"""Run the grid: train the cells not yet scored, one result file each.
+
+Every cell trains the same config (the soft-target NER, so the comparison is
+fair) for the same number of steps and is scored on the clean test set; its
+result is one small JSON file, so the grid resumes where it stopped and a
+report can be built from any part of it.
+"""
+
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional
+
+from .cells import Cell, teacher_cell
+from .conditions import CALIBRATED_CORPUS
+from .costs import Costs
+from .data import GridData
+from .jsonio import write_json
+from .result import CellResult
+from .training import run_cell
+
+CELLS_DIR = "cells"
+#: Called after each planned cell: with its result, or None when it was done before.
+ProgressCallback = Callable[[Cell, Optional[CellResult]], None]
+
+
+def completed(out_dir: Path) -> Dict[str, Path]:
+    """The cells already scored in a dataset's ``cells`` directory, by cell id."""
+    return {path.stem: path for path in sorted((out_dir / CELLS_DIR).glob("*.json"))}
+
+
+def run_grid(
+    cells: Iterable[Cell],
+    data: GridData,
+    dev: Path,
+    test: Path,
+    config: Path,
+    steps: int,
+    costs: Costs,
+    out_dir: Path,
+    dev_limit: int = 0,
+    keep_models: bool = False,
+    max_minutes: float = 0.0,
+    progress: Optional[ProgressCallback] = None,
+    overrides: Optional[Dict[str, object]] = None,
+) -> List[CellResult]:
+    """Run the cells not yet scored, writing ``out_dir/cells/<cell_id>.json`` after each.
+
+    A calibrated cell first trains its teacher (the human-only cell of the
+    same setting) when that has no model yet.
+
+    max_minutes (float): Start no new cell after this long (0: no limit); the
+        grid resumes from the written cells on the next call.
+    progress (Optional[ProgressCallback]): Called after each planned cell.
+    overrides (Optional[Dict[str, object]]): Extra config overrides for every cell.
+    RETURNS (List[CellResult]): The results computed in this call.
+    """
+    cells = list(cells)
+    done = completed(out_dir)
+    planned = {cell.cell_id for cell in cells}
+    started = time.perf_counter()
+    results: List[CellResult] = []
+
+    def train(cell: Cell) -> None:
+        model_dir = data.work_dir / "models" / data.name / cell.cell_id
+        log_file = data.work_dir / "logs" / data.name / f"{cell.cell_id}.log"
+        result = run_cell(
+            cell,
+            data,
+            dev,
+            test,
+            config,
+            steps,
+            costs,
+            model_dir,
+            dev_limit,
+            keep_models,
+            log_file=log_file,
+            overrides=overrides,
+        )
+        if cell.cell_id in done or cell.cell_id not in planned:
+            return  # trained only as a teacher: recorded when (if) its own cell is planned
+        path = out_dir / CELLS_DIR / f"{cell.cell_id}.json"
+        write_json(path, result.to_json())
+        done[cell.cell_id] = path
+        results.append(result)
+        if progress:
+            progress(cell, result)
+
+    for cell in cells:
+        if cell.cell_id in done:
+            if progress:
+                progress(cell, None)
+            continue
+        if max_minutes and (time.perf_counter() - started) / 60 > max_minutes:
+            break
+        if cell.spec.corpus == CALIBRATED_CORPUS and not data.has_teacher(teacher_cell(cell)):
+            # The human-only model of the same setting is the calibrated cell's prior.
+            train(teacher_cell(cell))
+        train(cell)
+    return results

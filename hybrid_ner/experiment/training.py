@@ -1,0 +1,184 @@
+"""Train and score one cell of the grid."""
+
+import contextlib
+import io
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import spacy
+from spacy.util import load_config, registry
+
+from ..corpus import read_docbin
+from ..errors import HybridNerError
+from ..layers import LLM_KEY
+from ..merge.calibration.mixing import CalibratedMixing
+from ..training.readers import examples_from_docs
+from .cells import Cell, teacher_cell
+from .conditions import CALIBRATED_CORPUS, HUMAN_CORPUS, LAMBDA_CORPUS, SPANS_KEYS
+from .costs import Costs
+from .data import GridData
+from .result import CellResult
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Entity scores of a model on the test set: overall and per label."""
+
+    p: float
+    r: float
+    f: float
+    per_type: Dict[str, Dict[str, float]]
+
+
+def train_overrides(
+    cell: Cell,
+    train: Path,
+    dev: Path,
+    steps: int,
+    dev_limit: int = 0,
+    calibration: Optional[Path] = None,
+    teacher: Optional[Path] = None,
+) -> Dict[str, object]:
+    """``spacy train`` overrides of a cell: the corpus, its proposals, the
+    annotator's calibration sample and the seed."""
+    key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
+    extra: Dict[str, object] = {}
+    if cell.spec.corpus == CALIBRATED_CORPUS:
+        extra = {
+            f"{CALIBRATED_CORPUS}.merger.llm_key": key,
+            f"{CALIBRATED_CORPUS}.mixing.calibration": str(calibration) if calibration else None,
+            f"{CALIBRATED_CORPUS}.mixing.teacher": str(teacher) if teacher else None,
+        }
+    return {
+        **extra,
+        "paths.train": str(train),
+        "paths.dev": str(dev),
+        "training.train_corpus": cell.spec.corpus,
+        "corpora.hybrid_random.merger.llm_key": key,
+        f"{LAMBDA_CORPUS}.merger.llm_key": key,
+        "corpora.dev.limit": dev_limit,
+        "system.seed": cell.seed,
+        "training.max_epochs": 0,
+        "training.max_steps": steps,
+    }
+
+
+def score_model(model_dir: Path, test_docs_path: Path) -> Scores:
+    """Entity P/R/F1, overall and per label, on the test set's own tokens."""
+    nlp = spacy.load(model_dir)
+    docs = read_docbin(test_docs_path, nlp.vocab)
+    scores = nlp.evaluate(list(examples_from_docs(nlp, docs)))
+    per_type = scores.get("ents_per_type") or {}
+    return Scores(scores["ents_p"], scores["ents_r"], scores["ents_f"], per_type)
+
+
+def fitted_lambdas(config: Path, overrides: Dict[str, object]) -> Optional[Dict[str, float]]:
+    """The λ per label the λ label-mixing reader of a training run fits: the
+    reader of the same config and overrides, read once more (deterministic)."""
+    resolved = load_config(config, overrides=overrides, interpolate=True)
+    block = resolved["corpora"][LAMBDA_CORPUS.split(".")[1]]
+    reader = registry.resolve({"reader": block})["reader"]
+    list(reader(spacy.blank("en")))
+    return getattr(reader, "lambdas", None)
+
+
+def _train(config: Path, model_dir: Path, overrides: Dict[str, Any], log_file: Optional[Path]):
+    from spacy.cli.train import train as spacy_train
+
+    buffer = io.StringIO()
+    start = time.perf_counter()
+    failure: Optional[BaseException] = None
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        try:
+            spacy_train(config, model_dir, overrides=overrides)
+        except (Exception, SystemExit) as err:  # spaCy's CLI exits on config errors
+            failure = err
+    seconds = time.perf_counter() - start
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(buffer.getvalue(), encoding="utf8")
+    return seconds, failure
+
+
+def run_cell(
+    cell: Cell,
+    data: GridData,
+    dev: Path,
+    test: Path,
+    config: Path,
+    steps: int,
+    costs: Costs,
+    model_dir: Path,
+    dev_limit: int = 0,
+    keep_model: bool = False,
+    log_file: Optional[Path] = None,
+    overrides: Optional[Dict[str, object]] = None,
+) -> CellResult:
+    """Train and score one cell.
+
+    RETURNS (CellResult): The result, as written to the cell's file.
+    RAISES (HybridNerError): If the cell's teacher is missing or training fails.
+    """
+    train_path = data.path(cell)
+    n_sentences = len(data.annotated(cell.seed))
+    calibration = teacher = None
+    if cell.spec.corpus == CALIBRATED_CORPUS:
+        calibration = data.calibration(cell)
+        teacher = data.teacher_dir(teacher_cell(cell))
+        if not data.has_teacher(teacher_cell(cell)):
+            raise HybridNerError(
+                f"{cell.cell_id}: its teacher {teacher_cell(cell).cell_id} has no model "
+                f"in {teacher}; train that cell first (run_grid does)"
+            )
+    all_overrides = {
+        **(overrides or {}),
+        **train_overrides(cell, train_path, dev, steps, dev_limit, calibration, teacher),
+    }
+    seconds, failure = _train(config, model_dir, all_overrides, log_file)
+    if failure is not None:
+        reason = (str(failure).strip().splitlines() or [""])[0][:200]
+        where = f"full log: {log_file}" if log_file is not None else "no log file"
+        raise HybridNerError(
+            f"{cell.cell_id}: training with {config} failed "
+            f"({type(failure).__name__}: {reason}); {where}"
+        )
+    scores = score_model(model_dir / "model-best", test)
+    if cell.spec.corpus == HUMAN_CORPUS and cell.spec.data != "unannotated":
+        # Every human-only model is the teacher of the calibrated cells of its setting.
+        shutil.rmtree(data.teacher_dir(cell), ignore_errors=True)
+        shutil.copytree(model_dir / "model-best", data.teacher_dir(cell))
+    if not keep_model:
+        shutil.rmtree(model_dir, ignore_errors=True)
+    lambdas = None
+    if cell.spec.corpus == LAMBDA_CORPUS:
+        lambdas = fitted_lambdas(config, all_overrides)
+    record = None
+    if cell.spec.corpus == CALIBRATED_CORPUS:
+        # The same estimate the reader made (deterministic), recomputed here
+        # for the record.
+        docs = read_docbin(train_path, spacy.blank("en").vocab)
+        key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
+        fitted = CalibratedMixing(calibration).fit(docs, key)
+        record = {**fitted.summary(), "teacher": teacher_cell(cell).cell_id}
+    return CellResult(
+        dataset=cell.dataset,
+        condition=cell.condition,
+        annotator=cell.spec.annotator,
+        omit_rate=cell.omit_rate,
+        budget=cell.budget,
+        seed=cell.seed,
+        p=scores.p,
+        r=scores.r,
+        f=scores.f,
+        per_type=scores.per_type,
+        cost=costs.of(cell, n_sentences),
+        lambdas=lambdas,
+        train_sentences=n_sentences,
+        train_seconds=round(seconds, 1),
+        steps=steps,
+        config=str(config),
+        calibration=record,
+    )
