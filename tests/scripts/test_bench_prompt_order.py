@@ -1,13 +1,14 @@
-"""The pure helpers of scripts/bench_prompt_order.py (no model is loaded)."""
+"""The pure helpers of scripts/bench_prompt_order.py, in scripts/prompt_order_measure.py
+(no model is loaded)."""
 
 import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_prompt_order.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prompt_order_measure.py"
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_prompt_order", SCRIPT)
+    spec = importlib.util.spec_from_file_location("prompt_order_measure", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
