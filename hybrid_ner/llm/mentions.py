@@ -1,16 +1,8 @@
 """Mentions in LLM answers: the result types, and finding a mention in the
 sentence (:mod:`hybrid_ner.llm.parsing` parses the answer formats).
 
-Pure functions over strings: no spaCy objects, no I/O. Real LLM output is
-messy, so every function here accepts anything and returns what it could
-use plus a count of what it could not, by reason:
-
-- ``not_in_text``: the mention does not occur in the sentence.
-- ``unknown_label``: a label outside the task's label set.
-- ``unbalanced_marker``: an ``@@`` without ``##`` or the reverse.
-- ``garbage``: a line or JSON item that has no recognisable structure.
-- ``empty``: an empty mention (``@@##`` or ``PER:``).
-- ``duplicate``: the same span and label proposed again.
+Pure functions over strings; the reasons a mention is dropped are listed in
+:mod:`hybrid_ner.llm.parsing`.
 """
 
 import re
