@@ -73,12 +73,12 @@ def make_soft_ner(
     model (Model[List[Doc], List[Floats2d]]): Per-token tag probabilities,
         e.g. "hybrid_ner.SoftTagger.v1".
     tag_scheme (str): "BILUO" or "BIO".
-    learn_rate_scale (float): This component's own weights learn at this
-        multiple of the optimizer's rate. A shared upstream encoder (a
-        transformer or tok2vec behind a listener) is updated by its own
-        component at the plain rate. Fine-tuning rates suit the pretrained
-        encoder but leave a freshly initialised head far from trained after a
-        few hundred steps (issue 12); see configs/ner_soft.cfg.
+    learn_rate_scale (float): The head's weights (the layers after the token
+        features: hidden layer and softmax) learn at this multiple of the
+        optimizer's rate; token features (a cased tok2vec) and a shared
+        upstream encoder (updated by its own component) keep the plain rate:
+        fine-tuning rates leave a fresh head far from trained after a few
+        hundred steps (issue 12; configs/ner_soft.cfg, ``scaled_update``).
     scorer (Optional[Callable]): Scoring method; spaCy's NER scorer by default.
     """
     return SoftNER(
@@ -110,8 +110,8 @@ class SoftNER(TrainablePipe):
         model (Model[List[Doc], List[Floats2d]]): The tagging model.
         name (str): The component name.
         tag_scheme (TagScheme): "BILUO" or "BIO".
-        learn_rate_scale (float): Multiple of the optimizer's rate for this
-            component's own weights (see ``make_soft_ner``).
+        learn_rate_scale (float): Multiple of the optimizer's rate for the
+            head's weights (see ``make_soft_ner``).
         scorer (Optional[Callable]): The scoring method.
         """
         check_scheme(tag_scheme)
@@ -241,8 +241,8 @@ class SoftNER(TrainablePipe):
         return loss, d_scores
 
     def finish_update(self, sgd: Optimizer) -> None:
-        """Update this component's weights, at ``learn_rate_scale`` times the
-        optimizer's rate (thinc's ``Model.finish_update`` with a scale).
+        """Update this component's weights, the head's at ``learn_rate_scale``
+        times the optimizer's rate (see ``soft_tagger_model.scaled_update``).
 
         sgd (Optimizer): The optimizer.
         """

@@ -89,6 +89,8 @@ def build_soft_tagger(
     model = chain(features, with_padded_array(head, window_size) if windowed else with_array(head))
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
+    # The freshly initialised layers that may learn faster (learn_rate_scale).
+    model.set_ref("head", head)
     return model
 
 
@@ -155,20 +157,30 @@ def _padded_init(
 
 
 def scaled_update(model: Model, sgd: Optimizer, lr_scale: float) -> None:
-    """Update a model's weights at ``lr_scale`` times the optimizer's rate
-    (thinc's ``Model.finish_update`` with a scale).
+    """Update a model's weights, those of its ``head`` reference at
+    ``lr_scale`` times the optimizer's rate and the others at the plain rate
+    (thinc's ``Model.finish_update`` with a scale). A model without a ``head``
+    reference is updated at ``lr_scale`` throughout.
+
+    Why only the head (issue 12): token features learning fast (the cased
+    hash embeddings and their projection) memorised the training set within a
+    few hundred steps, and the fitted head then sent the transformer almost no
+    gradient; at the plain rate they learn as in spaCy's own NER, and the
+    encoder is fine-tuned.
 
     model (Model): The model; its gradients are used.
     sgd (Optimizer): The optimizer.
-    lr_scale (float): Multiple of the optimizer's learning rate.
+    lr_scale (float): Multiple of the optimizer's learning rate for the head.
     """
+    fast = {node.id for node in model.get_ref("head").walk()} if model.has_ref("head") else None
     for node in model.walk():
         for shim in node.shims:
             shim.finish_update(sgd)
     for node in model.walk():
+        scale = lr_scale if fast is None or node.id in fast else 1.0
         for name in node.param_names:
             if node.has_grad(name):
                 param, _ = sgd(
-                    (node.id, name), node.get_param(name), node.get_grad(name), lr_scale=lr_scale
+                    (node.id, name), node.get_param(name), node.get_grad(name), lr_scale=scale
                 )
                 node.set_param(name, param)

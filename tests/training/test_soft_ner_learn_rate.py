@@ -78,3 +78,61 @@ def test_the_scale_is_part_of_the_saved_config(tmp_path):
 def test_a_scale_that_is_not_positive_is_refused():
     with pytest.raises(ValueError, match="learn_rate_scale must be > 0"):
         pipeline(0.0)
+
+
+CASED = """
+[components.ner.model.cased]
+@architectures = "spacy.Tok2Vec.v2"
+
+[components.ner.model.cased.embed]
+@architectures = "spacy.MultiHashEmbed.v2"
+width = 16
+attrs = ["NORM","SHAPE"]
+rows = [100,50]
+include_static_vectors = false
+
+[components.ner.model.cased.encode]
+@architectures = "spacy.MaxoutWindowEncoder.v2"
+width = 16
+depth = 1
+window_size = 1
+maxout_pieces = 2
+"""
+
+
+def test_with_cased_features_only_the_head_learns_faster():
+    """The cased features and their projection keep the plain rate (issue 12:
+    fast hash embeddings memorised the training set)."""
+
+    def deltas(scale: float):
+        config = Config().from_str(LISTENER_PIPELINE.replace("{window_size}", "1") + CASED)
+        config["components"]["ner"]["learn_rate_scale"] = scale
+        config["components"]["ner"]["model"]["width"] = 24
+        fix_random_seed(0)
+        nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+        examples = [
+            Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN
+        ]
+        nlp.initialize(lambda: examples)
+        model = nlp.get_pipe("ner").model
+        output = model.get_ref("output_layer")
+        output.set_param(
+            "W", numpy.random.default_rng(0).normal(0, 0.1, output.get_param("W").shape).astype("f")
+        )
+        head = {node.id for node in model.get_ref("head").walk()}
+        before = params(nlp, "ner")
+        nlp.update(examples, sgd=Adam(0.001), drop=0.0)
+        in_head = {
+            (i, name): node.id in head
+            for i, node in enumerate(model.walk())
+            for name in node.param_names
+            if node.has_param(name)
+        }
+        return {key: params(nlp, "ner")[key] - value for key, value in before.items()}, in_head
+
+    (plain, in_head), (scaled, _) = deltas(1.0), deltas(4.0)
+    moved = [key for key, delta in plain.items() if numpy.abs(delta).max() > 0]
+    assert any(in_head[key] for key in moved) and any(not in_head[key] for key in moved)
+    for key in moved:
+        factor = 4.0 if in_head[key] else 1.0
+        numpy.testing.assert_allclose(scaled[key], factor * plain[key], rtol=1e-2, atol=1e-6)
