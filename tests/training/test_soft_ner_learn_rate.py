@@ -11,6 +11,7 @@ from spacy.language import Language
 from spacy.training import Example
 from thinc.api import Adam, Config, fix_random_seed
 
+from .test_soft_ner import CASED
 from .test_soft_tagger_batch import LISTENER_PIPELINE, TRAIN
 
 
@@ -78,26 +79,6 @@ def test_the_scale_is_part_of_the_saved_config(tmp_path):
 def test_a_scale_that_is_not_positive_is_refused():
     with pytest.raises(ValueError, match="learn_rate_scale must be > 0"):
         pipeline(0.0)
-
-
-CASED = """
-[components.ner.model.cased]
-@architectures = "spacy.Tok2Vec.v2"
-
-[components.ner.model.cased.embed]
-@architectures = "spacy.MultiHashEmbed.v2"
-width = 16
-attrs = ["NORM","SHAPE"]
-rows = [100,50]
-include_static_vectors = false
-
-[components.ner.model.cased.encode]
-@architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 16
-depth = 1
-window_size = 1
-maxout_pieces = 2
-"""
 
 
 def test_with_cased_features_only_the_head_learns_faster():
