@@ -95,25 +95,11 @@ def nearest(x: numpy.ndarray, centroids: numpy.ndarray) -> numpy.ndarray:
 
 
 def cluster_examples(retriever: Any, docs: List[Any], centroids: numpy.ndarray) -> List[List[Any]]:
-    """Per doc: the k pool sentences nearest its nearest centroid, canonical order."""
-    from hybrid_ner.llm.fewshot import document_key
-
-    pool, vectors = retriever.pool, retriever._pool_vectors()
+    """Per doc: the k pool sentences nearest its nearest centroid (the
+    retriever's own selection: not the doc, not its document; canonical order)."""
     assign = nearest(numpy.stack([retriever._query_vectors[doc.text] for doc in docs]), centroids)
-    pool_keys = [document_key(ex) for ex in pool]
-    ranked = [
-        sorted(range(len(pool)), key=lambda i: (-float(row[i]), i)) for row in centroids @ vectors.T
-    ]
-    chosen = []
-    for doc, j in zip(docs, assign):
-        key = document_key(doc)
-        picked = [
-            i
-            for i in ranked[j]
-            if pool[i].text != doc.text and (key is None or pool_keys[i] != key)
-        ][: retriever.k]
-        chosen.append([pool[i] for i in sorted(picked, key=lambda i: retriever._rank[i])])
-    return chosen
+    scores = centroids @ retriever._pool_vectors().T
+    return [retriever.select(doc, scores[j]) for doc, j in zip(docs, assign)]
 
 
 def mean_cosine(retriever: Any, docs: List[Any], chosen: List[List[Any]]) -> float:

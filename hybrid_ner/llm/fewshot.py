@@ -127,6 +127,7 @@ class SimilarExamples:
         self.k = k
         self.embedder = embedder
         self._pool: Optional[List[Doc]] = None
+        self._pool_keys: List[Optional[tuple]] = []
         self._vectors: Optional[numpy.ndarray] = None
         self._rank: List[int] = []
         self._query_vectors: Dict[str, numpy.ndarray] = {}
@@ -142,6 +143,7 @@ class SimilarExamples:
                 else list(source or [])
             )
             self._pool = [doc for doc in docs if usable_as_example(doc)]
+            self._pool_keys = [document_key(doc) for doc in self._pool]
             if self.k > 0 and source is not None and not self._pool:
                 raise HybridNerError(f"The example pool {source} has no fully annotated sentence")
         return self._pool
@@ -192,20 +194,23 @@ class SimilarExamples:
             if docs
             else numpy.zeros((0, 1))
         )
-        scores = queries @ vectors.T
-        pool_keys = [document_key(doc) for doc in self.pool]
-        chosen = []
-        for doc, row in zip(docs, scores):
-            key = document_key(doc)
-            # Stable order: by score, then pool position.
-            order = sorted(range(len(row)), key=lambda i: (-float(row[i]), i))
-            picked = [
-                i
-                for i in order
-                if self.pool[i].text != doc.text and (key is None or pool_keys[i] != key)
-            ][: self.k]
-            chosen.append([self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])])
-        return chosen
+        return [self.select(doc, row) for doc, row in zip(docs, queries @ vectors.T)]
+
+    def select(self, doc: Doc, scores: numpy.ndarray) -> List[Doc]:
+        """The k pool sentences with the highest ``scores`` (one per pool
+        sentence), never ``doc`` itself nor another sentence of its document,
+        in the canonical order of :meth:`__call__`.
+        """
+        self._pool_vectors()  # the canonical rank
+        key = document_key(doc)
+        # Stable order: by score, then pool position.
+        order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+        picked = [
+            i
+            for i in order
+            if self.pool[i].text != doc.text and (key is None or self._pool_keys[i] != key)
+        ][: self.k]
+        return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
 
 @registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")
