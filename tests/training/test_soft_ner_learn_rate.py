@@ -15,9 +15,14 @@ from .test_soft_ner import CASED
 from .test_soft_tagger_batch import LISTENER_PIPELINE, TRAIN
 
 
-def pipeline(scale: float) -> Language:
-    config = Config().from_str(LISTENER_PIPELINE.replace("{window_size}", "1"))
+def pipeline(scale: float, cased: bool = False) -> Language:
+    """The tiny listener pipeline; with ``cased``, cased token features beside the listener."""
+    config = Config().from_str(
+        LISTENER_PIPELINE.replace("{window_size}", "1") + (CASED if cased else "")
+    )
     config["components"]["ner"]["learn_rate_scale"] = scale
+    if cased:
+        config["components"]["ner"]["model"]["width"] = 24
     fix_random_seed(0)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
     examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN]
@@ -41,9 +46,11 @@ def params(nlp: Language, component: str) -> Dict[Tuple[int, str], numpy.ndarray
     }
 
 
-def one_step_deltas(scale: float) -> Dict[str, Dict[Tuple[int, str], numpy.ndarray]]:
+def one_step_deltas(
+    scale: float, cased: bool = False
+) -> Dict[str, Dict[Tuple[int, str], numpy.ndarray]]:
     """The change of every weight after one Adam update on the same batch."""
-    nlp = pipeline(scale)
+    nlp = pipeline(scale, cased)
     before = {name: params(nlp, name) for name in ("tok2vec", "ner")}
     examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN]
     optimizer = Adam(0.001)
@@ -84,34 +91,15 @@ def test_a_scale_that_is_not_positive_is_refused():
 def test_with_cased_features_only_the_head_learns_faster():
     """The cased features and their projection keep the plain rate (issue 12:
     fast hash embeddings memorised the training set)."""
-
-    def deltas(scale: float):
-        config = Config().from_str(LISTENER_PIPELINE.replace("{window_size}", "1") + CASED)
-        config["components"]["ner"]["learn_rate_scale"] = scale
-        config["components"]["ner"]["model"]["width"] = 24
-        fix_random_seed(0)
-        nlp = spacy.util.load_model_from_config(config, auto_fill=True)
-        examples = [
-            Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN
-        ]
-        nlp.initialize(lambda: examples)
-        model = nlp.get_pipe("ner").model
-        output = model.get_ref("output_layer")
-        output.set_param(
-            "W", numpy.random.default_rng(0).normal(0, 0.1, output.get_param("W").shape).astype("f")
-        )
-        head = {node.id for node in model.get_ref("head").walk()}
-        before = params(nlp, "ner")
-        nlp.update(examples, sgd=Adam(0.001), drop=0.0)
-        in_head = {
-            (i, name): node.id in head
-            for i, node in enumerate(model.walk())
-            for name in node.param_names
-            if node.has_param(name)
-        }
-        return {key: params(nlp, "ner")[key] - value for key, value in before.items()}, in_head
-
-    (plain, in_head), (scaled, _) = deltas(1.0), deltas(4.0)
+    model = pipeline(1.0, cased=True).get_pipe("ner").model
+    head = {node.id for node in model.get_ref("head").walk()}
+    in_head = {
+        (i, name): node.id in head
+        for i, node in enumerate(model.walk())
+        for name in node.param_names
+        if node.has_param(name)
+    }
+    plain, scaled = one_step_deltas(1.0, cased=True)["ner"], one_step_deltas(4.0, cased=True)["ner"]
     moved = [key for key, delta in plain.items() if numpy.abs(delta).max() > 0]
     assert any(in_head[key] for key in moved) and any(not in_head[key] for key in moved)
     for key in moved:
