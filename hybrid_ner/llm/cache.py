@@ -21,6 +21,7 @@ one commit. A claim whose owner released it (its request failed), died
 import hashlib
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -39,6 +40,9 @@ from .sqlite_store import CHUNK, CLAIMS_SCHEMA, SCHEMA, alive, insert_answers, t
 CLAIM_CLAIMED, CLAIM_ANSWERED, CLAIM_BUSY = "claimed", "answered", "busy"
 #: The prompt cache file of ``hybrid_ner.PromptCache.v1`` (relative to the working directory).
 DEFAULT_CACHE_PATH = ".cache/llm/prompts.sqlite"
+
+# Seconds to wait for other processes' locks (SQLite's busy timeout, and the open retries).
+_OPEN_TIMEOUT = 60.0
 
 _SELECT_ANSWER = "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?"
 
@@ -93,14 +97,7 @@ class PromptCache:
         if self._conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    str(self.path), timeout=60, check_same_thread=False, isolation_level=None
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL survives a killed process (not a power cut mid-commit).
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(SCHEMA)
-                conn.execute(CLAIMS_SCHEMA)
+                conn = self._open()
                 if self.recorded is not None:
                     from .recorded import RecordedAnswers
 
@@ -109,6 +106,40 @@ class PromptCache:
                 raise HybridNerError(f"{self.path}: cannot open the prompt cache ({err})") from None
             self._conn = conn
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, switch to WAL and create the tables, retrying while
+        another process does the same. Switching the journal mode and
+        upgrading a read to a write can fail with "database is locked" at
+        once, without SQLite's busy wait (it would deadlock), when several
+        processes open a new cache together; the tables are created under
+        ``BEGIN IMMEDIATE``, which does wait."""
+        deadline = time.monotonic() + _OPEN_TIMEOUT
+        delay = 0.005
+        while True:
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=_OPEN_TIMEOUT,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL survives a killed process (not a power cut mid-commit).
+                conn.execute("PRAGMA synchronous=NORMAL")
+                with transaction(conn):
+                    conn.execute(SCHEMA)
+                    conn.execute(CLAIMS_SCHEMA)
+                return conn
+            except sqlite3.OperationalError as err:
+                conn.close()
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))  # jitter: openers fall out of step
+                delay = min(delay * 2, 0.5)
 
     def get(self, key: str) -> Optional[CachedAnswer]:
         """The stored answer for a key, or None."""

@@ -1,6 +1,7 @@
 """Processes sharing one prompt cache send each prompt once (claims)."""
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import spacy
 
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.corpus.conll import read_conll
+from hybrid_ner.errors import HybridNerError
 from hybrid_ner.llm.cache import (
     CLAIM_ANSWERED,
     CLAIM_BUSY,
@@ -48,6 +50,28 @@ print(json.dumps({"answers": answers, "usage": model.usage.report()}))
 """
 
 PROMPTS = [f"Input: sentence {i} .\nOutput:" for i in range(40)]
+
+
+def open_at(path: str, start: float) -> str:
+    """Open a cache at a given moment (for a pool of processes); the error, if any."""
+    while time.time() < start:
+        pass
+    try:
+        PromptCache(path).present(["any"])
+    except HybridNerError as err:
+        return str(err)
+    return ""
+
+
+def test_processes_opening_a_new_cache_together_all_succeed(tmp_path):
+    # Switching a new file to WAL and creating its tables raced: SQLite answers
+    # "database is locked" at once (no busy wait) to one of two openers ~40% of the time.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(4) as pool:
+        for trial in range(8):
+            path = str(tmp_path / f"cache{trial}.sqlite")
+            start = time.time() + 0.2
+            assert pool.starmap(open_at, [(path, start)] * 4) == [""] * 4
 
 
 def echo(prompt: str) -> str:
