@@ -12,17 +12,21 @@ request and evaluates the rest in one go; the floating-point result of a
 token then depends on how the prompt was split between reused and evaluated
 tokens (llama.cpp's kernels sum in an order that depends on the batch), so a
 temperature-0 answer could depend on which prompt came before it. Here every
-prompt is evaluated in one fixed segmentation, ``prefix_block``-token blocks
-``[0, b), [b, 2b), ...``, each one ``llama_decode`` call (a block fits one
-micro-batch), the last block being whatever remains (1 to ``b`` tokens). The
-KV cache of a previous prompt is reused only up to a block boundary and only
-where it was itself computed as whole blocks, so the computation of every
-token is the same whatever the history: reuse costs at most one block.
+prompt is evaluated in one fixed segmentation, each segment one
+``llama_decode`` call: a segment ends after a token whose text ends with
+``segment_after`` (a blank line: few-shot prompts put one between the
+instructions and each example) or after ``prefix_block`` tokens, whichever
+comes first. Where a segment ends depends only on the tokens before it, so
+two prompts sharing a prefix share its segments. The KV cache of a previous
+prompt is reused only up to a segment end and only where it was itself
+computed segment by segment, so the computation of every token is the same
+whatever the history. Prompts sharing their instructions and first examples
+reuse exactly those, not just the whole blocks inside them.
 """
 
 import os
 import threading
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from .backend import Completion, Messages
 from .usage import LLMRequestError, Usage
@@ -41,10 +45,36 @@ _PARAMS = {
     "frequency_penalty",
 }
 
-#: Default KV-reuse granularity in tokens (see :class:`LlamaCppBackend`).
+#: Default longest evaluation segment in tokens (see :class:`LlamaCppBackend`).
 DEFAULT_PREFIX_BLOCK = 64
+#: Default text after which a segment ends (see :class:`LlamaCppBackend`).
+DEFAULT_SEGMENT_AFTER = "\n\n"
 
 _ALIGNED_CLASS = None
+
+
+def segment_ends(
+    tokens: Sequence[int], block: int, ends_segment: Callable[[int], bool]
+) -> List[int]:
+    """Where the segments of a prompt end, in order (the last is
+    ``len(tokens)``): after a token for which ``ends_segment`` is true, or
+    ``block`` tokens after the previous end. Each end depends only on the
+    tokens before it, so prompts sharing a prefix share its segments.
+
+    tokens (Sequence[int]): The prompt's token ids.
+    block (int): The longest segment.
+    ends_segment (Callable[[int], bool]): Whether a segment ends after a token.
+    RETURNS (List[int]): The segment ends.
+    """
+    ends: List[int] = []
+    start = 0
+    for i, token in enumerate(tokens):
+        if i + 1 - start == block or ends_segment(token):
+            ends.append(i + 1)
+            start = i + 1
+    if start < len(tokens):
+        ends.append(len(tokens))
+    return ends
 
 
 def aligned_llama_class():
@@ -63,31 +93,37 @@ def _make_aligned_class():
         """A ``Llama`` whose prompt evaluation does not depend on history.
 
         ``generate`` (which ``create_completion`` and ``create_chat_completion``
-        use) first brings the KV cache to the prompt's last block boundary
-        before its end, ``B = (n - 1) // b * b``: it keeps the longest reusable
-        block-aligned prefix and evaluates the following blocks one ``eval``
-        call each. Llama.generate then finds exactly ``B`` tokens in the cache
-        matching the prompt and evaluates the rest, ``[B, n)``, as one call.
+        use) first brings the KV cache to the prompt's last segment end before
+        its end (:meth:`segment_ends`): it keeps the longest reusable prefix
+        ending at a segment end and evaluates the following segments one
+        ``eval`` call each. Llama.generate then finds exactly those tokens in
+        the cache matching the prompt and evaluates the rest (the last segment)
+        as one call.
 
-        ``_aligned`` counts the leading cached tokens computed as whole blocks
-        (each block one decode call of exactly its tokens, after an aligned
-        prefix): only they may be reused. Generated tokens (decoded one by
-        one), a final partial block, and anything evaluated by other callers
-        are not.
+        ``_aligned`` counts the leading cached tokens computed segment by
+        segment (each segment one decode call of exactly its tokens): only
+        they may be reused. Generated tokens (decoded one by one), the last
+        segment, and anything evaluated by other callers are not.
         """
 
         def __init__(
-            self, *args: Any, prefix_block: int = DEFAULT_PREFIX_BLOCK, **kwargs: Any
+            self,
+            *args: Any,
+            prefix_block: int = DEFAULT_PREFIX_BLOCK,
+            segment_after: str = DEFAULT_SEGMENT_AFTER,
+            **kwargs: Any,
         ) -> None:
             self.prefix_block = int(prefix_block)
+            self.segment_after = segment_after.encode("utf-8")
             self._aligned = 0
+            self._ends_segment: Dict[int, bool] = {}
             super().__init__(*args, **kwargs)
             limit = min(self.n_batch, self.context_params.n_ubatch)
             if not 1 <= self.prefix_block <= limit:
                 self.close()
                 raise ValueError(
                     f"prefix_block must be between 1 and n_batch/n_ubatch ({limit}), "
-                    f"got {self.prefix_block}: a block must be one llama.cpp micro-batch"
+                    f"got {self.prefix_block}: a segment must be one llama.cpp micro-batch"
                 )
             # Recurrent state cannot be cut back to a prefix: Llama.generate then
             # re-evaluates whole prompts (deterministic, no reuse); nothing to align.
@@ -104,13 +140,10 @@ def _make_aligned_class():
             super().load_state(state)
 
         def eval(self, tokens: Sequence[int]) -> None:
-            start = self.n_tokens
-            # eval drops the cache from n_tokens on, before decoding.
-            self._aligned = min(self._aligned, start)
+            # eval drops the cache from n_tokens on, before decoding; align_prefix
+            # alone extends what is aligned.
+            self._aligned = min(self._aligned, self.n_tokens)
             super().eval(tokens)
-            block = self.prefix_block
-            if start == self._aligned and start % block == 0 and len(tokens) == block:
-                self._aligned = start + block
 
         def generate(self, tokens: Sequence[int], *args: Any, **kwargs: Any):
             tokens = list(tokens)
@@ -119,12 +152,26 @@ def _make_aligned_class():
                 self.align_prefix(tokens)
             return super().generate(tokens, *args, **kwargs)
 
+        def ends_segment(self, token: int) -> bool:
+            """Whether a segment ends after this token (its text ends with
+            ``segment_after``)."""
+            ends = self._ends_segment.get(token)
+            if ends is None:
+                piece = self.detokenize([token], special=True)
+                ends = bool(self.segment_after) and piece.endswith(self.segment_after)
+                self._ends_segment[token] = ends
+            return ends
+
+        def segment_ends(self, tokens: Sequence[int]) -> List[int]:
+            """The ends of the prompt's segments (:func:`segment_ends`)."""
+            return segment_ends(tokens, self.prefix_block, self.ends_segment)
+
         def align_prefix(self, tokens: Sequence[int]) -> int:
-            """Leave exactly the prompt's first ``(n - 1) // b * b`` tokens in
-            the KV cache, each block computed as a whole.
+            """Leave exactly the prompt's segments before its last one in the
+            KV cache, each computed as one decode call.
             RETURNS (int): The number of prompt tokens this evaluated."""
-            block = self.prefix_block
-            target = (len(tokens) - 1) // block * block
+            ends = [0] + self.segment_ends(tokens)[:-1]  # the last is left to generate
+            target = ends[-1]
             aligned = min(self._aligned, self.n_tokens, target)
             if aligned:
                 cached = self.input_ids[:aligned]
@@ -133,14 +180,17 @@ def _make_aligned_class():
                 )
                 if len(differs):
                     aligned = int(differs[0])
-            keep = aligned // block * block
+            # The cached segments ended where this prompt's do, up to `aligned`.
+            keep = max(end for end in ends if end <= aligned)
             if keep == 0:
                 self.reset()
             else:
                 self.n_tokens = keep  # the next eval (or generate) drops the cache beyond
-                self._aligned = keep
-            for start in range(keep, target, block):
-                self.eval(tokens[start : start + block])
+            self._aligned = keep
+            for start, end in zip(ends, ends[1:]):
+                if start >= keep:
+                    self.eval(tokens[start:end])
+                    self._aligned = end
             return target - keep
 
     return BlockAlignedLlama
@@ -154,13 +204,17 @@ class LlamaCppBackend:
     n_threads (Optional[int]): CPU threads; all cores if None.
     n_batch (int): Prompt tokens evaluated per step.
     seed (int): Sampling seed (irrelevant at temperature 0).
-    prefix_block (int): Prompts are evaluated in blocks of this many tokens
-        and the KV cache of the previous request is reused only in whole
-        blocks, so that an answer depends on the prompt alone, never on the
-        request before it (see the module docstring). Smaller blocks reuse
-        more of a shared prefix but decode in smaller, slower batches; at most
-        ``n_batch`` (and 512, llama.cpp's micro-batch). Answers can differ
-        between block sizes (and thread counts), as between two machines.
+    prefix_block (int): Prompts are evaluated in segments of at most this
+        many tokens and the KV cache of the previous request is reused only in
+        whole segments, so that an answer depends on the prompt alone, never
+        on the request before it (see the module docstring). Smaller blocks
+        reuse more of a shared prefix but decode in smaller, slower batches; at
+        most ``n_batch`` (and 512, llama.cpp's micro-batch). Answers can differ
+        between segmentations (and thread counts), as between two machines.
+    segment_after (str): A segment also ends after a token whose text ends
+        with this (default a blank line, which separates the instructions and
+        each example of a few-shot prompt), so that prompts sharing examples
+        reuse exactly them; "" ends segments by length only.
     """
 
     max_in_flight = 1
@@ -168,6 +222,7 @@ class LlamaCppBackend:
     DEFAULT_N_CTX = 4096
     DEFAULT_N_BATCH = 512
     DEFAULT_PREFIX_BLOCK = DEFAULT_PREFIX_BLOCK
+    DEFAULT_SEGMENT_AFTER = DEFAULT_SEGMENT_AFTER
 
     def __init__(
         self,
@@ -177,6 +232,7 @@ class LlamaCppBackend:
         n_batch: int = DEFAULT_N_BATCH,
         seed: int = 0,
         prefix_block: int = DEFAULT_PREFIX_BLOCK,
+        segment_after: str = DEFAULT_SEGMENT_AFTER,
     ) -> None:
         if not 1 <= prefix_block <= min(n_batch, 512):
             raise ValueError(
@@ -188,6 +244,7 @@ class LlamaCppBackend:
         self.n_batch = n_batch
         self.seed = seed
         self.prefix_block = prefix_block
+        self.segment_after = segment_after
         # The hash names the exact weights, so a different file never hits the cache.
         self.model_id = f"llama.cpp:{weights.name}:{(weights.sha256 or 'unverified')[:16]}"
         self.context_length = n_ctx
@@ -212,6 +269,7 @@ class LlamaCppBackend:
                 seed=self.seed,
                 verbose=False,
                 prefix_block=self.prefix_block,
+                segment_after=self.segment_after,
             )
         return self._llama
 

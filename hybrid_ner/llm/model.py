@@ -41,6 +41,7 @@ def create_llama_cpp_model(
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
     prefix_block: int = _Llama.DEFAULT_PREFIX_BLOCK,
+    segment_after: str = _Llama.DEFAULT_SEGMENT_AFTER,
 ) -> ChatModel:
     """The embedded local LLM (llama.cpp; Qwen2.5-Coder-0.5B-Instruct by default).
 
@@ -52,13 +53,15 @@ def create_llama_cpp_model(
     system_prompt (Optional[str]): A system message before each prompt.
     cache (Optional[PromptCache]): Persistent prompt cache.
     budget (Optional[Budget]): Hard budget for one run.
-    prefix_block (int): KV-cache reuse granularity in tokens (at most n_batch
-        and 512): prompts are evaluated in fixed blocks of this size and the
-        previous request's cache is reused only in whole blocks, so that an
-        answer depends on the prompt alone, never on which prompt came before
+    prefix_block (int): Longest evaluation segment in tokens (at most n_batch
+        and 512): prompts are evaluated in fixed segments and the previous
+        request's cache is reused only in whole segments, so that an answer
+        depends on the prompt alone, never on which prompt came before
         (llama.cpp's results depend on how a prompt is split into batches).
-        64 loses at most 63 reusable tokens per prompt while keeping batches
-        large enough to evaluate fast.
+        64 keeps batches large enough to evaluate fast.
+    segment_after (str): A segment also ends after a token whose text ends
+        with this: the default blank line separates the instructions and the
+        examples, so prompts sharing them reuse exactly them.
     RETURNS (ChatModel): The model for spacy-llm.
     """
     backend = LlamaCppBackend(
@@ -67,6 +70,7 @@ def create_llama_cpp_model(
         n_threads=n_threads,
         n_batch=n_batch,
         prefix_block=prefix_block,
+        segment_after=segment_after,
     )
     return ChatModel(backend, generation, system_prompt, cache, budget)
 

@@ -3,8 +3,9 @@
 llama-cpp-python reuses the KV cache of the previous request up to the
 longest shared token prefix; llama.cpp's floating-point results depend on how
 a prompt is split into decode calls, so a temperature-0 answer could depend on
-the request before it. LlamaCppBackend evaluates every prompt in fixed blocks
-and reuses the cache only in whole blocks: these tests run the real embedded
+the request before it. LlamaCppBackend evaluates every prompt in a fixed
+segmentation (segments end at blank lines or after ``prefix_block`` tokens)
+and reuses the cache only in whole segments: these tests run the real embedded
 model (one thread, short answers) on prompts sharing long prefixes, in several
 orders, and against a fresh model per prompt.
 """
@@ -80,7 +81,8 @@ class Recorder:
         eval_, generate = llama.eval, llama.generate
 
         def wrapped_generate(tokens, *args, **kwargs):
-            self.requests.append({"prompt_tokens": len(tokens), "evals": []})
+            tokens = list(tokens)
+            self.requests.append({"prompt_tokens": len(tokens), "tokens": tokens, "evals": []})
             return generate(tokens, *args, **kwargs)
 
         def wrapped_eval(tokens):
@@ -112,10 +114,15 @@ def _run(weights, prompts: List[str]) -> Tuple[Dict[str, str], Recorder]:
     return answers, recorder
 
 
-def _segments(n: int, block: int) -> List[Tuple[int, int]]:
-    """The fixed segmentation of an n-token prompt: whole blocks, then the rest."""
-    last = (n - 1) // block * block
-    return [(start, block) for start in range(0, last, block)] + [(last, n - last)]
+def _segments(llama: Any, tokens: List[int]) -> List[Tuple[int, int]]:
+    """The fixed segmentation of a prompt as (start, length) pairs."""
+    ends = llama.segment_ends(tokens)
+    return [(start, end - start) for start, end in zip([0] + ends, ends)]
+
+
+def _segmenter(weights, **kwargs: Any) -> Any:
+    """A model (not loaded again per call) to compute segmentations with."""
+    return LlamaCppBackend(weights, n_ctx=2048, n_threads=1, **kwargs)._model()
 
 
 @pytest.mark.slow
@@ -129,32 +136,64 @@ def test_answers_do_not_depend_on_the_order_of_requests(weights):
         "B": list(reversed(PROMPTS)),
         "C": sorted(PROMPTS),  # prefix-sorted, as hybrid-ner propose schedules prompts
     }
-    block = LlamaCppBackend(weights).prefix_block
+    llama = _segmenter(weights)
     for name, order in orders.items():
         answers, recorder = _run(weights, order)
         assert answers == cold, f"order {name}"
         # Every prompt position was computed in the fixed segmentation: the
         # evaluated evals are exactly its last blocks, whatever was reused.
         for request in recorder.requests:
-            expected = _segments(request["prompt_tokens"], block)
+            expected = _segments(llama, request["tokens"])
             assert request["evals"] == expected[len(expected) - len(request["evals"]) :], (
                 f"order {name}"
             )
         if name == "C":
-            # The shared prefixes are still reused, in whole blocks.
+            # The shared prefixes are still reused, in whole segments.
             assert recorder.evaluated() < 0.7 * recorder.prompt_tokens(), recorder.requests
 
 
 @pytest.mark.slow
-def test_only_whole_blocks_of_a_prompt_are_reused(weights):
-    # The same prompt twice: only its last (partial) block is evaluated again,
-    # and a prompt extending the previous one reuses its whole blocks only.
+def test_only_whole_segments_of_a_prompt_are_reused(weights):
+    # The same prompt twice: only its last segment is evaluated again.
     answers, recorder = _run(weights, [PROMPTS[0], PROMPTS[0]])
     first, second = recorder.requests
-    n = first["prompt_tokens"]
-    block = LlamaCppBackend(weights).prefix_block
-    assert first["evals"] == _segments(n, block)
-    assert second["evals"] == _segments(n, block)[-1:]
+    llama = _segmenter(weights)
+    assert first["evals"] == _segments(llama, first["tokens"])
+    assert second["evals"] == _segments(llama, second["tokens"])[-1:]
+
+
+def test_segments_end_at_blank_lines_and_block_size(weights):
+    llama = _segmenter(weights)
+    text = _prompt([0, 1, 2], 0)
+    tokens = llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    segments = _segments(llama, tokens)
+    pieces = [llama.detokenize(tokens[s : s + n]).decode("utf-8") for s, n in segments]
+    assert "".join(pieces) == text
+    assert all(0 < n <= llama.prefix_block for _, n in segments)
+    # A segment ends at the blank line after the instructions and after each
+    # example, and nowhere else short of the block size.
+    for piece, (_, n) in zip(pieces[:-1], segments[:-1]):
+        assert piece.endswith("\n\n") or n == llama.prefix_block
+    blank_ends = [p for p in pieces if p.endswith("\n\n")]
+    assert len(blank_ends) == 4  # instructions, 3 examples
+    # Length only: every segment but the last is a whole block.
+    by_length = _segments(_segmenter(weights, segment_after=""), tokens)
+    assert {n for _, n in by_length[:-1]} == {llama.prefix_block}
+
+
+@pytest.mark.slow
+def test_a_shared_instruction_and_example_prefix_is_reused_exactly(weights):
+    # The second prompt shares the instructions and examples 0 and 1 with the
+    # first: it evaluates from the end of example 1 on, nothing before.
+    answers, recorder = _run(weights, [_prompt([0, 1, 2], 0), _prompt([0, 1, 3], 2)])
+    first, second = recorder.requests
+    llama = _segmenter(weights)
+    tokens = second["tokens"]
+    prefix = next(i for i, (a, b) in enumerate(zip(first["tokens"], tokens)) if a != b)
+    boundary = max(end for end in llama.segment_ends(tokens) if end <= prefix)
+    assert second["evals"][0][0] == boundary
+    assert llama.detokenize(tokens[:boundary]).decode("utf-8").endswith(f"{EXAMPLES[1]}\n\n")
+    assert sum(n for _, n in second["evals"]) == len(tokens) - boundary
 
 
 def test_prefix_block_is_checked(weights):
