@@ -5,7 +5,7 @@ Importing the package registers its functions (``hybrid_ner.*.v1``) in
 spacy-llm's registries; entry points do the same for configs.
 """
 
-from . import cache, component, fewshot, model, prompts, task, usage, weights  # noqa: F401
+from . import cache, clustered, component, fewshot, model, prompts, task, usage, weights  # noqa: F401
 from .model import ChatModel
 from .task import PARSE_STATS_KEY, EntityProposalTask
 

@@ -28,12 +28,14 @@ from ..errors import HybridNerError
 from .chat_model import DEFAULT_GENERATION
 from .component import (  # noqa: F401 (names of the registered functions, used by the CLI)
     BUDGET,
+    CLUSTERED_EXAMPLES,
     DEFAULT_PROPOSER_CONFIG,
     LLAMA_CPP,
     OPENAI_COMPATIBLE,
     PER_TYPE,
     PROMPT_CACHE,
     SENTENCE_EMBEDDER,
+    SIMILAR_EXAMPLES,
     SINGLE_QUERY,
     WHEEL_WEIGHTS,
 )
@@ -47,6 +49,7 @@ PROMPT = f"{ROOT}.task.prompt"
 EXAMPLES = f"{ROOT}.task.examples"
 POOL = f"{EXAMPLES}.pool"
 K = f"{EXAMPLES}.k"
+CLUSTERS = f"{EXAMPLES}.clusters"
 MODEL = f"{ROOT}.model"
 CACHE = f"{MODEL}.cache"
 CACHE_PATH = f"{CACHE}.path"
@@ -62,6 +65,8 @@ DEFAULT_CONFIG = Config(
     }
 ).to_str()
 
+# Keys of the examples block every retriever takes.
+_SHARED_EXAMPLES_KEYS = ("pool", "k", "embedder")
 # Keys of the model block that do not depend on the backend.
 _SHARED_MODEL_KEYS = ("generation", "cache", "budget", "system_prompt")
 
@@ -140,6 +145,19 @@ def use_backend(config: Config, registered: str) -> Config:
         new_block: Dict[str, Any] = {"@llm_models": registered}
         new_block.update({k: block[k] for k in _SHARED_MODEL_KEYS if k in block})
         config["components"][COMPONENT]["model"] = new_block
+    return config
+
+
+def use_examples(config: Config, registered: str) -> Config:
+    """Switch the config's example retriever to another registered one (in
+    place), keeping the pool, k and embedder; a block of that retriever is
+    kept as it is."""
+    task = config["components"][COMPONENT].setdefault("task", {})
+    block = task.get("examples") or {}
+    if block.get("@llm_misc") != registered:
+        new_block: Dict[str, Any] = {"@llm_misc": registered}
+        new_block.update({k: block[k] for k in _SHARED_EXAMPLES_KEYS if k in block})
+        task["examples"] = new_block
     return config
 
 

@@ -183,18 +183,24 @@ class SimilarExamples:
         """
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
-        vectors = self._pool_vectors()
+        return [self.select(doc, row) for doc, row in zip(docs, self.scores(docs))]
+
+    def scores(self, docs: Sequence[Doc]) -> numpy.ndarray:
+        """How well each pool sentence suits each Doc as an example: here
+        the cosine similarity of their embeddings. RETURNS (numpy.ndarray):
+        (len(docs), len(pool))."""
+        return self.query_vectors(docs) @ self._pool_vectors().T
+
+    def query_vectors(self, docs: Sequence[Doc]) -> numpy.ndarray:
+        """The embeddings of the Docs' texts. RETURNS (numpy.ndarray): (n, dim)."""
         # `propose` renders each prompt more than once (scheduling, prefetch,
         # the pipe): embed each sentence once.
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
         if new:
             self._query_vectors.update(zip(new, self.embedder(new)))
-        queries = (
-            numpy.stack([self._query_vectors[doc.text] for doc in docs])
-            if docs
-            else numpy.zeros((0, 1))
-        )
-        return [self.select(doc, row) for doc, row in zip(docs, queries @ vectors.T)]
+        if not docs:
+            return numpy.zeros((0, self._pool_vectors().shape[1]), dtype="float32")
+        return numpy.stack([self._query_vectors[doc.text] for doc in docs])
 
     def select(self, doc: Doc, scores: numpy.ndarray) -> List[Doc]:
         """The k pool sentences with the highest ``scores`` (one per pool
