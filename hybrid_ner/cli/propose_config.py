@@ -31,6 +31,7 @@ FLAG_PATHS: Dict[str, str] = {
     "--query": cfg.PROMPT,
     "--examples": cfg.POOL,
     "--k": cfg.K,
+    "--clusters": cfg.CLUSTERS,
     "--base-url": f"{cfg.MODEL}.base_url",
     "--model": f"{cfg.MODEL}.model",
     "--api-key-env": f"{cfg.MODEL}.api_key_env",
@@ -71,6 +72,11 @@ def configure(
     check_no_conflicts(values, overrides, FLAG_PATHS)
     if flags.get("--base-url") is not None:
         cfg.use_backend(config, cfg.OPENAI_COMPATIBLE)
+    if flags.get("--clusters") is not None:  # 0: per-sentence retrieval
+        clustered = flags["--clusters"] > 0
+        cfg.use_examples(config, cfg.CLUSTERED_EXAMPLES if clustered else cfg.SIMILAR_EXAMPLES)
+        if not clustered:
+            values.pop(cfg.CLUSTERS, None)
     where = str(config_path or "the default config")
     cfg.apply_overrides(config, {**values, **overrides}, where)
     try:

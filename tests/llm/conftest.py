@@ -1,7 +1,10 @@
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
 from spacy.tokens import Doc, Span
+
+from hybrid_ner.corpus import write_docbin
 
 from .llm_test_server import ScriptedOpenAIServer, query_sentence
 
@@ -25,6 +28,14 @@ def make_doc(nlp, text: str, ents: List[Tuple[int, int, str]]) -> Doc:
 @pytest.fixture
 def gold_docs(nlp) -> List[Doc]:
     return [make_doc(nlp, text, ents) for text, ents in SENTENCES]
+
+
+@pytest.fixture
+def gold_file(tmp_path, gold_docs) -> Path:
+    """The gold Docs as a DocBin file."""
+    path = tmp_path / "gold.spacy"
+    write_docbin(path, gold_docs)
+    return path
 
 
 def gold_answers(docs: List[Doc]) -> Dict[str, List[Tuple[str, str]]]:

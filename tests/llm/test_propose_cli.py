@@ -23,13 +23,6 @@ def run_cli(*args):
     return 0
 
 
-@pytest.fixture
-def gold_file(tmp_path, gold_docs):
-    path = tmp_path / "gold.spacy"
-    write_docbin(path, gold_docs)
-    return path
-
-
 def backend(server, tmp_path):
     return [
         "--base-url",
