@@ -14,7 +14,15 @@ see the same background load:
   in document order (what ``hybrid-ner propose`` did before issue 15.1);
 - ``new``: the project's own prompts (``SimilarExamples`` gives the canonical
   example order) in the project's own schedule (``hybrid_ner.cli.propose_run.
-  prefix_schedule``), exactly what ``hybrid-ner propose`` sends today.
+  prefix_schedule``), exactly what ``hybrid-ner propose`` sends today;
+- ``clustered-C`` (``--clusters``): the project's prompts and schedule with
+  ``hybrid_ner.ClusteredExamples.v1`` (the k pool sentences nearest the
+  centroid of the sentence's k-means cluster, C clusters): faster, since the
+  sentences of a cluster share their prompt up to the sentence.
+
+Each arm's answers are also scored against the sentences' gold entities
+(proposal P/R/F1): what an arm gains in speed is weighed against what its
+examples cost in quality.
 
 Measured per order: wall time, sentences/s, prompt tokens in total and
 actually evaluated (llama.cpp reused the rest from its KV cache; counted by
@@ -28,7 +36,8 @@ in both orders must get identical answers (temperature 0): mismatches are
 counted; a sample of prompts is also sent again from an empty KV cache (the
 whole prompt evaluated) and must get the answer it got in the run.
 
-    python scripts/bench_prompt_order.py [--limit 200] [--k 4] [--threads N] [--output result.json]
+    python scripts/bench_prompt_order.py [--limit 200] [--k 4] [--clusters 16 32] [--threads N]
+        [--output result.json]
 """
 
 import argparse
@@ -48,10 +57,13 @@ from prompt_order_runner import (
     RUNNERS,
     TRAIN,
     Runner,
+    doc_prompts,
     load,
+    proposal_quality,
     recheck,
     render_prompts,
     run_interleaved,
+    sending_order,
 )
 
 
@@ -61,6 +73,13 @@ def main() -> int:
         "--limit", type=int, default=200, help="first N WikiGold training sentences (0: all)"
     )
     parser.add_argument("--k", type=int, default=4, help="retrieved examples per sentence")
+    parser.add_argument(
+        "--clusters",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run ClusteredExamples with this many clusters (one arm each)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -100,22 +119,33 @@ def main() -> int:
     nlp, docs = load(args.limit, args.k, args.threads)
     model = chat_model(nlp)
     old, new = render_prompts(nlp, docs)
+    by_doc = doc_prompts(nlp, docs, args.clusters)
+    arms = {"old": old, "new": new}
+    arms.update({f"clustered-{c}": sending_order(by_doc[f"clustered-{c}"]) for c in args.clusters})
     print(
-        f"{len(docs)} sentences; {len(old)} old / {len(new)} new distinct prompts; "
-        f"prompts rendered in {time.perf_counter() - t0:.1f} s",
+        f"{len(docs)} sentences; distinct prompts: "
+        + ", ".join(f"{name} {len(prompts)}" for name, prompts in arms.items())
+        + f"; prompts rendered in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
         flush=True,
     )
     first = model.backend
-    second = LlamaCppBackend(
-        first.weights,
-        n_ctx=first.n_ctx,
-        n_threads=first.n_threads,
-        n_batch=first.n_batch,
-        seed=first.seed,
-        prefix_block=first.prefix_block,
-    )
-    RUNNERS[:] = [Runner("old", old, model, first), Runner("new", new, model, second)]
+    backends = [first] + [
+        LlamaCppBackend(
+            first.weights,
+            n_ctx=first.n_ctx,
+            n_threads=first.n_threads,
+            n_batch=first.n_batch,
+            seed=first.seed,
+            prefix_block=first.prefix_block,
+            segment_after=first.segment_after,
+        )
+        for _ in range(len(arms) - 1)
+    ]
+    RUNNERS[:] = [
+        Runner(name, prompts, model, backend)
+        for (name, prompts), backend in zip(arms.items(), backends)
+    ]
     # Warm-up (pages the weights in), then the raw rate on one long uncached prompt.
     for runner in RUNNERS:
         runner.complete(new[0])
@@ -135,8 +165,15 @@ def main() -> int:
     results = [runner.result(n, int(model.generation.get("max_tokens") or 0)) for runner in RUNNERS]
     rate_after = raw_rate(llama, long_tokens)
     rate = max(rate_before["tokens_per_s"], rate_after["tokens_per_s"])
-    common = [p for p in RUNNERS[0].answers if p in RUNNERS[1].answers]
-    mismatches = [p for p in common if RUNNERS[0].answers[p] != RUNNERS[1].answers[p]]
+    # The same prompt in several arms (another KV-cache history): the same answer?
+    seen: Dict[str, Dict[str, str]] = {}
+    for runner in RUNNERS:
+        for prompt, answer in runner.answers.items():
+            seen.setdefault(prompt, {})[runner.name] = answer
+    common = [p for p, by_arm in seen.items() if len(by_arm) > 1]
+    mismatches = [p for p in common if len(set(seen[p].values())) > 1]
+    for r, runner in zip(results, RUNNERS):
+        r["quality"] = proposal_quality(nlp, docs, by_doc[runner.name], runner.answers)
     # Same prompt, different KV-cache history (a cold, whole evaluation): same answer?
     sample = []
     for runner in RUNNERS:
@@ -159,21 +196,25 @@ def main() -> int:
         "n_ctx": first.n_ctx,
         "n_batch": first.n_batch,
         "prefix_block": first.prefix_block,
+        "segment_after": first.segment_after,
         "generation": model.generation,
         "cpu_count": os.cpu_count(),
         "load_avg_end": os.getloadavg(),
-        "mode": "interleaved: one prompt of each order in turn, each order on its own llama.cpp "
+        "mode": "interleaved: one prompt of each arm in turn, each arm on its own llama.cpp "
         "instance",
         "total_wall_s": total_wall,
         "raw_rate": {"before": rate_before, "after": rate_after, "tokens_per_s": rate},
         "orders": {r["order"]: r for r in results},
-        "speedup_new_over_old": results[1]["sentences_per_s"] / results[0]["sentences_per_s"],
-        "prompt_eval_speedup": results[0]["prompt_eval_s"] / results[1]["prompt_eval_s"],
+        "speedup_over_old": {
+            r["order"]: r["sentences_per_s"] / results[0]["sentences_per_s"] for r in results[1:]
+        },
+        "prompt_eval_speedup_over_old": {
+            r["order"]: results[0]["prompt_eval_s"] / r["prompt_eval_s"] for r in results[1:]
+        },
         "identical_prompts": len(common),
         "answer_mismatches": len(mismatches),
         "mismatch_examples": [
-            {"prompt_tail": p[-200:], "old": RUNNERS[0].answers[p], "new": RUNNERS[1].answers[p]}
-            for p in mismatches[:5]
+            {"prompt_tail": p[-200:], "answers": seen[p]} for p in mismatches[:5]
         ],
         "recheck_cold": {
             "prompts": len(set(sample)) if args.recheck else 0,
@@ -211,6 +252,7 @@ def print_table(result: Dict[str, Any]) -> None:
         "generated",
         "gen s",
         "closeness",
+        "F1",
     )
     rows = [header]
     for name, r in result["orders"].items():
@@ -226,14 +268,18 @@ def print_table(result: Dict[str, Any]) -> None:
                 r["generated_tokens"],
                 f"{r['generate_s']:.1f}",
                 f"{r['closeness']:.2f}",
+                f"{r['quality']['ALL']['f']:.3f}",
             )
         )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
+    speedups = ", ".join(
+        f"{name} {x:.2f}x (prompt evaluation {result['prompt_eval_speedup_over_old'][name]:.2f}x)"
+        for name, x in result["speedup_over_old"].items()
+    )
     print(
-        f"speed-up new/old: {result['speedup_new_over_old']:.2f}x (prompt evaluation alone "
-        f"{result['prompt_eval_speedup']:.2f}x); identical prompts in both orders: "
+        f"speed-up over old: {speedups}; prompts in several arms: "
         f"{result['identical_prompts']}, answers differing: {result['answer_mismatches']}; "
         f"re-sent from an empty KV cache: {result['recheck_cold']['prompts']}, "
         f"answers differing: {result['recheck_cold']['differing']}"

@@ -5,7 +5,7 @@ raw prompt-processing rate).
 """
 
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 # Pure helpers (tested without a model).
 
@@ -23,7 +23,7 @@ def shared_prefix_len(a: Sequence[Any], b: Sequence[Any]) -> int:
 def evaluated_tokens(
     sequences: Sequence[Sequence[int]],
     kept: Optional[Sequence[Sequence[int]]] = None,
-    block: Optional[int] = None,
+    segment_ends: Optional[Callable[[Sequence[int]], List[int]]] = None,
 ) -> List[int]:
     """Prompt tokens llama-cpp-python evaluates for each prompt sent in this
     order, with its prefix reuse: the part of the prompt after its longest
@@ -32,24 +32,35 @@ def evaluated_tokens(
     the cache still evaluates its last token (to refresh the logits); the
     first prompt is evaluated whole.
 
-    With ``block`` (the project's LlamaCppBackend, issue 15), reuse is cut
-    down to whole blocks: the cache holds the previous prompt's whole blocks
-    only (``kept`` is then ignored), and a prompt always evaluates its last
-    block, ``[(n - 1) // block * block, n)``.
+    With ``segment_ends`` (the project's LlamaCppBackend, issue 15: a
+    prompt's segment ends, the last being its length), reuse is cut down to
+    whole segments: the cache holds the previous prompt's segments but its
+    last (``kept`` is then ignored), and a prompt always evaluates its last
+    segment.
     """
     counts = []
     previous: Sequence[int] = ()
     for i, tokens in enumerate(sequences):
         reused = shared_prefix_len(previous, tokens)
-        if block:
-            reused = min(reused, len(tokens) - 1) // block * block if tokens else 0
-            previous = tokens[: len(tokens) // block * block]
+        if segment_ends is not None:
+            ends = [0] + segment_ends(tokens)[:-1]
+            reused = max(end for end in ends if end <= reused)
+            previous = tokens[: ends[-1]]
         else:
             if reused >= len(tokens):
                 reused = max(len(tokens) - 1, 0)
             previous = kept[i] if kept is not None else tokens
         counts.append(len(tokens) - reused)
     return counts
+
+
+def block_ends(block: int) -> Callable[[Sequence[int]], List[int]]:
+    """``segment_ends`` of fixed ``block``-token segments."""
+
+    def ends(tokens: Sequence[int]) -> List[int]:
+        return [*range(block, len(tokens), block), len(tokens)] if tokens else []
+
+    return ends
 
 
 def similarity_order(

@@ -6,7 +6,7 @@ interleaved.
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from prompt_order_measure import (
     Meter,
@@ -48,29 +48,71 @@ def load(limit: int, k: int, threads: Optional[int]):
 
 def render_prompts(nlp: Any, docs: List[Any]) -> Tuple[List[str], List[str]]:
     """(old, new) prompt lists, each in its sending order, each prompt once."""
-    import numpy
-
     from hybrid_ner.cli.propose_run import prefix_schedule
     from hybrid_ner.llm.config import chat_model
 
-    task, model = nlp.get_pipe("llm").task, chat_model(nlp)
-    assert len(task.queries()) == 1, "the benchmark expects the single-query prompt"
+    by_doc = doc_prompts(nlp, docs)
     # New: the project's own prompts and schedule, as `hybrid-ner propose` sends them.
-    new_by_doc = [list(prompts)[0] for prompts, _ in task.generate_prompts(docs)]
-    schedule = prefix_schedule(nlp, model, docs)
-    new = [new_by_doc[i] for i in schedule]
-    # Old: the same retrieved examples, in similarity order; document order.
+    schedule = prefix_schedule(nlp, chat_model(nlp), docs)
+    new = distinct([by_doc["new"][i] for i in schedule])
+    assert new == sending_order(by_doc["new"]), "prefix_schedule is no longer sorted order"
+    return distinct(by_doc["old"]), new
+
+
+def doc_prompts(nlp: Any, docs: List[Any], clusters: Sequence[int] = ()) -> Dict[str, List[str]]:
+    """Per arm, the prompt of each Doc: ``old`` (the retrieved examples in
+    similarity order), ``new`` (the project's prompts) and ``clustered-C``
+    (the project's prompts with ``hybrid_ner.ClusteredExamples.v1``, C clusters,
+    the same pool, embedder and k)."""
+    import numpy
+
+    from hybrid_ner.llm.clustered import ClusteredExamples
+
+    task = nlp.get_pipe("llm").task
+    assert len(task.queries()) == 1, "the benchmark expects the single-query prompt"
     retriever = task.examples
+    arms = {"new": [list(prompts)[0] for prompts, _ in task.generate_prompts(docs)]}
+    # Old: the same retrieved examples, in similarity order.
     chosen = retriever(docs)  # canonical order; the same k examples
     pool_vectors = retriever._pool_vectors()
     index = {id(doc): i for i, doc in enumerate(retriever.pool)}
-    old = []
+    arms["old"] = []
     for doc, examples in zip(docs, chosen):
         query = numpy.asarray(retriever._query_vectors[doc.text])
         scores = {id(ex): float(query @ pool_vectors[index[id(ex)]]) for ex in examples}
         ordered = similarity_order(examples, scores, index)
-        old.append(task.prompt.render(doc.text, ordered, list(task.labels), task.definitions, None))
-    return distinct(old), distinct(new)
+        arms["old"].append(
+            task.prompt.render(doc.text, ordered, list(task.labels), task.definitions, None)
+        )
+    for c in clusters:
+        clustered = ClusteredExamples(retriever.pool, retriever.k, retriever.embedder, clusters=c)
+        task.examples = clustered
+        try:
+            arms[f"clustered-{c}"] = [
+                list(prompts)[0] for prompts, _ in task.generate_prompts(docs)
+            ]
+        finally:
+            task.examples = retriever
+    return arms
+
+
+def sending_order(prompts: List[str]) -> List[str]:
+    """Prompts in the order ``hybrid-ner propose`` sends them to a local
+    model (``prefix_schedule``: sorted), each once."""
+    return distinct(sorted(prompts))
+
+
+def proposal_quality(nlp: Any, docs: List[Any], prompts: List[str], answers: Dict[str, str]):
+    """P/R/F1 of the answers to the Docs' prompts against their gold entities."""
+    from hybrid_ner.evaluation import score_proposals
+
+    task = nlp.get_pipe("llm").task
+    scored = []
+    for doc, prompt in zip(docs, prompts):
+        copy = doc.copy()
+        task.set_proposals(copy, [answers[prompt]], task.queries())
+        scored.append(copy)
+    return score_proposals(scored, task.spans_key)
 
 
 class Runner:
@@ -133,7 +175,7 @@ class Runner:
         predicted = evaluated_tokens(
             [r["tokens"] for r in requests],
             [r["kept"] for r in requests],
-            getattr(self.backend, "prefix_block", None),
+            getattr(self.llama, "segment_ends", None),
         )
         return {
             "order": self.name,

@@ -5,16 +5,18 @@ No LLM runs: the prompts of the first ``--limit`` WikiGold training sentences
 backend sends them (the GGUF's chat template and tokenizer, ``vocab_only``);
 ``evaluated_tokens`` (scripts/prompt_order_measure.py) gives the prompt tokens
 evaluated with block-aligned KV reuse (blocks of 64, 32, 16 and 1 = unblocked,
-as in metrics/bench/prompt_order.json: 42,549 old, 33,198 new) for:
+as in metrics/bench/prompt_order.json: 42,549 old, 33,198 new) and with the
+backend's own segmentation (``seg``: segments end at a blank line or after 64
+tokens, hybrid_ner.llm.llamacpp.segment_ends) for:
 
 - ``old``: similarity-ordered examples, document order;
 - ``new``: today's prompts and sorted schedule;
 - lower bound: the trie size (distinct token prefixes) of today's prompts,
   reached by sorted order (a trie DFS) at block 1 and by no other schedule;
-- ``cluster-C``: examples shared per cluster: k-means (numpy, fixed seed) of
-  the pool embeddings; each sentence takes the k pool sentences nearest to
-  its nearest centroid (not of its document, not itself), canonical order,
-  prompts sorted. Also: mean cosine of a sentence to its examples.
+- ``cluster-C``: examples shared per cluster (``hybrid_ner.ClusteredExamples.v1``:
+  k-means of the pool embeddings; each sentence takes the k pool sentences
+  nearest its cluster's centroid), prompts sorted. Also: mean cosine of a
+  sentence to its examples.
 
 Predicted s = evaluated / ``--rate`` + ``--generate-s`` (measured in that
 file); speed-up = ``--old-wall-s`` / predicted.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import numpy
-from prompt_order_measure import evaluated_tokens, shared_prefix_len
+from prompt_order_measure import block_ends, evaluated_tokens, shared_prefix_len
 from prompt_order_runner import BUILD_HINT, POOL, ROOT, TRAIN, load, render_prompts
 
 BLOCKS = (64, 32, 16, 1)
@@ -41,8 +43,11 @@ class _Captured(Exception): ...  # carries the prompt tokens out of the chat han
 
 
 def make_tokenizer(model: Any):
-    """prompt -> the token ids create_chat_completion would send (no weights)."""
+    """prompt -> the token ids create_chat_completion would send (no weights),
+    and tokens -> their segment ends in the backend's segmentation."""
     import llama_cpp
+
+    from hybrid_ner.llm.llamacpp import segment_ends
 
     path = str(model.backend.weights.path())
     llama = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
@@ -61,45 +66,24 @@ def make_tokenizer(model: Any):
                 cache[prompt] = captured.args[0]
         return cache[prompt]
 
-    return tokens
+    backend = model.backend
+    after = backend.segment_after.encode("utf-8")
+    ends_segment: Dict[int, bool] = {}
+
+    def segments(sequence: Sequence[int]) -> List[int]:
+        for token in sequence:
+            if token not in ends_segment:
+                piece = llama.detokenize([token], special=True)
+                ends_segment[token] = bool(after) and piece.endswith(after)
+        return segment_ends(sequence, backend.prefix_block, ends_segment.__getitem__)
+
+    return tokens, segments
 
 
 def trie_size(sequences: Sequence[Sequence[int]]) -> int:
     """Distinct non-empty token prefixes of the sequences (trie nodes)."""
     ordered = sorted(tuple(s) for s in sequences)
     return sum(len(s) - shared_prefix_len(p, s) for p, s in zip([()] + ordered, ordered))
-
-
-def kmeans(vectors: numpy.ndarray, c: int, seed: int, iterations: int = 100) -> numpy.ndarray:
-    """Lloyd's k-means with k-means++ seeding (deterministic for a seed)."""
-    rng = numpy.random.RandomState(seed)
-    x = vectors.astype("float64")
-    centroids = [x[rng.randint(len(x))]]
-    for _ in range(1, c):
-        d2 = numpy.min(((x[:, None, :] - numpy.array(centroids)[None]) ** 2).sum(-1), axis=1)
-        centroids.append(x[rng.choice(len(x), p=d2 / d2.sum())])
-    centroids = numpy.array(centroids)
-    for _ in range(iterations):
-        assign = nearest(x, centroids)
-        moved = numpy.array(
-            [x[assign == j].mean(0) if (assign == j).any() else centroids[j] for j in range(c)]
-        )
-        if numpy.allclose(moved, centroids):
-            break
-        centroids = moved
-    return centroids
-
-
-def nearest(x: numpy.ndarray, centroids: numpy.ndarray) -> numpy.ndarray:
-    return numpy.argmin(((x[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
-
-
-def cluster_examples(retriever: Any, docs: List[Any], centroids: numpy.ndarray) -> List[List[Any]]:
-    """Per doc: the k pool sentences nearest its nearest centroid (the
-    retriever's own selection: not the doc, not its document; canonical order)."""
-    assign = nearest(numpy.stack([retriever._query_vectors[doc.text] for doc in docs]), centroids)
-    scores = centroids @ retriever._pool_vectors().T
-    return [retriever.select(doc, scores[j]) for doc, j in zip(docs, assign)]
 
 
 def mean_cosine(retriever: Any, docs: List[Any], chosen: List[List[Any]]) -> float:
@@ -112,15 +96,20 @@ def mean_cosine(retriever: Any, docs: List[Any], chosen: List[List[Any]]) -> flo
     return float(numpy.mean(sims))
 
 
-def figures(name: str, sequences: List[List[int]], args: argparse.Namespace) -> Dict[str, Any]:
+def figures(
+    name: str, sequences: List[List[int]], segments: Any, args: argparse.Namespace
+) -> Dict[str, Any]:
     row: Dict[str, Any] = {"strategy": name, "prompts": len(sequences)}
     row["prompt_tokens"] = sum(len(s) for s in sequences)
     row["trie_nodes"] = trie_size(sequences)
-    for block in BLOCKS:
-        row[f"evaluated_block{block}"] = evaluated = sum(evaluated_tokens(sequences, block=block))
+    ends = {f"block{block}": block_ends(block) for block in BLOCKS}
+    ends["segments"] = segments
+    for key, segment_ends_of in ends.items():
+        evaluated = sum(evaluated_tokens(sequences, segment_ends=segment_ends_of))
+        row[f"evaluated_{key}"] = evaluated
         seconds = evaluated / args.rate + args.generate_s
-        row[f"predicted_s_block{block}"] = round(seconds, 1)
-        row[f"speedup_block{block}"] = round(args.old_wall_s / seconds, 3)
+        row[f"predicted_s_{key}"] = round(seconds, 1)
+        row[f"speedup_{key}"] = round(args.old_wall_s / seconds, 3)
     return row
 
 
@@ -144,13 +133,14 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from hybrid_ner.errors import HybridNerError
+    from hybrid_ner.llm.clustered import ClusteredExamples
     from hybrid_ner.llm.config import chat_model
 
     start = time.perf_counter()
     nlp, docs = load(args.limit, args.k, None)
     model, task = chat_model(nlp), nlp.get_pipe("llm").task
     try:
-        tokens = make_tokenizer(model)
+        tokens, segments = make_tokenizer(model)
     except HybridNerError as err:
         print(f"The GGUF weights are not installed: {err}", file=sys.stderr)
         return 1
@@ -162,8 +152,8 @@ def main() -> int:
 
     chosen = retriever(docs)
     same = sorted(dict.fromkeys(render(d.text, ex) for d, ex in zip(docs, chosen))) == sorted(new)
-    rows = [figures("old", [tokens(p) for p in old], args)]
-    rows.append(figures("new", [tokens(p) for p in new], args))
+    rows = [figures("old", [tokens(p) for p in old], segments, args)]
+    rows.append(figures("new", [tokens(p) for p in new], segments, args))
     per_sentence_cos = mean_cosine(retriever, docs, chosen)
     rows[0]["mean_cosine"] = rows[1]["mean_cosine"] = per_sentence_cos
     # Split of a prompt: shared instructions, examples, the sentence's own tail.
@@ -177,10 +167,12 @@ def main() -> int:
         "sentence_tokens_mean": float(numpy.mean(own)),
     }
     for c in args.clusters:
-        centroids = kmeans(retriever._pool_vectors(), c, args.seed)
-        examples = cluster_examples(retriever, docs, centroids)
+        clustered = ClusteredExamples(
+            retriever.pool, retriever.k, retriever.embedder, clusters=c, seed=args.seed
+        )
+        examples = clustered(docs)
         prompts = sorted(dict.fromkeys(render(d.text, ex) for d, ex in zip(docs, examples)))
-        row = figures(f"cluster-{c}", [tokens(p) for p in prompts], args)
+        row = figures(f"cluster-{c}", [tokens(p) for p in prompts], segments, args)
         row["mean_cosine"] = mean_cosine(retriever, docs, examples)
         row["mean_cosine_vs_per_sentence"] = row["mean_cosine"] - per_sentence_cos
         row["example_sets"] = len({tuple(id(ex) for ex in exs) for exs in examples})
@@ -218,13 +210,16 @@ def print_table(result: Dict[str, Any]) -> None:
         f"sentence {split['sentence_tokens_mean']:.0f}; trie (lower bound) "
         f"{result['lower_bound']['trie_nodes']}"
     )
-    header = "strategy prompts tokens eval@64 eval@32 eval@16 eval@1 s@64 x@64 x@16 cos".split()
+    header = (
+        "strategy prompts tokens eval@64 eval@32 eval@16 eval@1 eval@seg s@seg x@64 x@seg cos"
+    ).split()
     rows = [header]
     for r in result["strategies"].values():
         rows.append(
             (r["strategy"], r["prompts"], r["prompt_tokens"])
             + tuple(r[f"evaluated_block{b}"] for b in BLOCKS)
-            + (r["predicted_s_block64"], r["speedup_block64"], r["speedup_block16"])
+            + (r["evaluated_segments"], r["predicted_s_segments"])
+            + (r["speedup_block64"], r["speedup_segments"])
             + (f"{r['mean_cosine']:.3f}" if "mean_cosine" in r else "",)
         )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]

@@ -4,6 +4,8 @@
 import importlib.util
 from pathlib import Path
 
+from hybrid_ner.llm.llamacpp import segment_ends
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prompt_order_measure.py"
 
 
@@ -51,3 +53,21 @@ def test_similarity_order_most_similar_first_then_pool_position():
 
 def test_distinct_keeps_first_occurrences_in_order():
     assert bench.distinct(["b", "a", "b", "c", "a"]) == ["b", "a", "c"]
+
+
+def test_evaluated_tokens_reuses_whole_segments_only():
+    # Segments end after token 0 (a blank line, say) or every 3 tokens.
+    def ends(tokens):
+        return segment_ends(tokens, 3, lambda token: token == 0)
+
+    prompts = [[1, 2, 0, 5, 6, 7, 8], [1, 2, 0, 5, 6, 9], [1, 2, 0, 5, 6, 9]]
+    assert ends(prompts[0]) == [3, 6, 7]
+    # The second shares 5 tokens but only the segment [0, 3) is whole; the third
+    # repeats the second, whose last segment is never reused.
+    assert bench.evaluated_tokens(prompts, segment_ends=ends) == [7, 3, 3]
+
+
+def test_block_ends_are_fixed_blocks_then_the_rest():
+    assert bench.block_ends(4)(list(range(10))) == [4, 8, 10]
+    assert bench.block_ends(4)(list(range(8))) == [4, 8]
+    assert bench.evaluated_tokens([[1] * 8, [1] * 9], segment_ends=bench.block_ends(4)) == [8, 5]
