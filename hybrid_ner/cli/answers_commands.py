@@ -5,13 +5,15 @@ a versioned recording (:mod:`hybrid_ner.llm.recorded`) that ``propose
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import typer
 from wasabi import msg
 
 from ..corpus import read_docbin
 from ..errors import HybridNerError
+from ..llm.clustered import ClusteredExamples
+from ..llm.fewshot import SimilarExamples
 from ._app import app
 from ._checks import check_outputs
 
@@ -85,9 +87,7 @@ def record_answers_cli(
             str(getattr(task.prompt, "instructions", "")).encode("utf-8")
         ).hexdigest(),
         "labels": list(task.labels),
-        "examples": None
-        if retriever is None
-        else {"pool": str(retriever.pool_source), "k": retriever.k},
+        "examples": None if retriever is None else _retriever_provenance(retriever),
         "inputs": per_input,
         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": note,
@@ -95,3 +95,12 @@ def record_answers_cli(
     n = write_recorded(output, rows, provenance)
     sentences = sum(i["sentences"] for i in per_input)
     msg.good(f"Recorded {n} answers ({len(keys)} prompts of {sentences} sentences) to {output}")
+
+
+def _retriever_provenance(retriever: SimilarExamples) -> Dict[str, Any]:
+    """Which examples the prompts show: retriever, pool, k (and clusters)."""
+    found: Dict[str, Any] = {"retriever": type(retriever).__name__}
+    found.update(pool=str(retriever.pool_source), k=retriever.k)
+    if isinstance(retriever, ClusteredExamples):
+        found.update(clusters=retriever.clusters, seed=retriever.seed)
+    return found
