@@ -13,7 +13,7 @@ from hybrid_ner.llm.cache import CachedAnswer, PromptCache
 from hybrid_ner.llm.recorded import RecordedAnswers, cache_rows, write_recorded
 
 from .conftest import gold_answers, lines_answerer
-from .test_propose_cli import backend, gold_file, run_cli  # noqa: F401  (gold_file is a fixture)
+from .test_propose_cli import backend, run_cli
 
 
 def test_roundtrip_and_replay_without_replacing(tmp_path):
