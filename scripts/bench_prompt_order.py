@@ -17,8 +17,9 @@ see the same background load:
   prefix_schedule``), exactly what ``hybrid-ner propose`` sends today;
 - ``clustered-C`` (``--clusters``): the project's prompts and schedule with
   ``hybrid_ner.ClusteredExamples.v1`` (the k pool sentences nearest the
-  centroid of the sentence's k-means cluster, C clusters): faster, since the
-  sentences of a cluster share their prompt up to the sentence.
+  centroid of the sentence's k-means cluster, C clusters; ``C:k=8`` another k,
+  ``C:nearest=1`` the last example the sentence's own nearest): faster, since
+  the sentences of a cluster share their prompt up to the sentence.
 
 Each arm's answers are also scored against the sentences' gold entities
 (proposal P/R/F1): what an arm gains in speed is weighed against what its
@@ -36,8 +37,8 @@ in both orders must get identical answers (temperature 0): mismatches are
 counted; a sample of prompts is also sent again from an empty KV cache (the
 whole prompt evaluated) and must get the answer it got in the run.
 
-    python scripts/bench_prompt_order.py [--limit 200] [--k 4] [--clusters 16 32] [--threads N]
-        [--output result.json]
+    python scripts/bench_prompt_order.py [--limit 200] [--k 4] [--clusters 16 16:k=8 ...]
+        [--skip-new] [--threads N] [--output result.json]
 """
 
 import argparse
@@ -75,10 +76,12 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=4, help="retrieved examples per sentence")
     parser.add_argument(
         "--clusters",
-        type=int,
         nargs="*",
         default=[],
-        help="also run ClusteredExamples with this many clusters (one arm each)",
+        help="also run ClusteredExamples arms, one per C[:k=K][:nearest=N] (e.g. 16 16:k=8)",
+    )
+    parser.add_argument(
+        "--skip-new", action="store_true", help="leave out the new (per-sentence) arm"
     )
     parser.add_argument(
         "--threads",
@@ -120,7 +123,7 @@ def main() -> int:
     model = chat_model(nlp)
     old, new = render_prompts(nlp, docs)
     by_doc = doc_prompts(nlp, docs, args.clusters)
-    arms = {"old": old, "new": new}
+    arms = {"old": old} if args.skip_new else {"old": old, "new": new}
     arms.update({f"clustered-{c}": sending_order(by_doc[f"clustered-{c}"]) for c in args.clusters})
     print(
         f"{len(docs)} sentences; distinct prompts: "

@@ -59,11 +59,12 @@ def render_prompts(nlp: Any, docs: List[Any]) -> Tuple[List[str], List[str]]:
     return distinct(by_doc["old"]), new
 
 
-def doc_prompts(nlp: Any, docs: List[Any], clusters: Sequence[int] = ()) -> Dict[str, List[str]]:
+def doc_prompts(nlp: Any, docs: List[Any], clustered: Sequence[str] = ()) -> Dict[str, List[str]]:
     """Per arm, the prompt of each Doc: ``old`` (the retrieved examples in
-    similarity order), ``new`` (the project's prompts) and ``clustered-C``
-    (the project's prompts with ``hybrid_ner.ClusteredExamples.v1``, C clusters,
-    the same pool, embedder and k)."""
+    similarity order), ``new`` (the project's prompts) and ``clustered-SPEC``
+    for each SPEC of ``clustered`` (the project's prompts with
+    ``hybrid_ner.ClusteredExamples.v1``, the same pool and embedder; SPEC is
+    ``C[:k=K][:nearest=N]``: C clusters, k (default the pipeline's) and nearest)."""
     import numpy
 
     from hybrid_ner.llm.clustered import ClusteredExamples
@@ -84,11 +85,14 @@ def doc_prompts(nlp: Any, docs: List[Any], clusters: Sequence[int] = ()) -> Dict
         arms["old"].append(
             task.prompt.render(doc.text, ordered, list(task.labels), task.definitions, None)
         )
-    for c in clusters:
-        clustered = ClusteredExamples(retriever.pool, retriever.k, retriever.embedder, clusters=c)
-        task.examples = clustered
+    for spec in clustered:
+        c, *options = spec.split(":")
+        settings = {"k": retriever.k, **{o.split("=")[0]: int(o.split("=")[1]) for o in options}}
+        task.examples = ClusteredExamples(
+            retriever.pool, embedder=retriever.embedder, clusters=int(c), **settings
+        )
         try:
-            arms[f"clustered-{c}"] = [
+            arms[f"clustered-{spec}"] = [
                 list(prompts)[0] for prompts, _ in task.generate_prompts(docs)
             ]
         finally:

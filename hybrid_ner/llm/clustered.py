@@ -16,7 +16,7 @@ a trade of proposal quality for speed, measured by
 """
 
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -69,6 +69,9 @@ class ClusteredExamples(SimilarExamples):
         number of distinct example sets, so of prompt prefixes a local model
         evaluates. Fewer is faster, more is closer to per-sentence retrieval.
     seed (int): Seed of the clustering.
+    nearest (int): Of the k examples, this many are the sentence's own most
+        similar pool sentences, shown after the cluster's k - nearest: the
+        prompts of a cluster then share their prefix up to those.
 
     Like SimilarExamples, never the sentence itself nor another sentence of
     its document, and in the canonical order: the examples depend on the pool
@@ -78,6 +81,7 @@ class ClusteredExamples(SimilarExamples):
     #: Clusters of ``hybrid_ner.ClusteredExamples.v1``.
     DEFAULT_CLUSTERS = 16
     DEFAULT_SEED = 0
+    DEFAULT_NEAREST = 0
 
     def __init__(
         self,
@@ -86,12 +90,16 @@ class ClusteredExamples(SimilarExamples):
         embedder: Embedder,
         clusters: int = DEFAULT_CLUSTERS,
         seed: int = DEFAULT_SEED,
+        nearest: int = DEFAULT_NEAREST,
     ) -> None:
         if clusters < 1:
             raise HybridNerError(f"The number of clusters must be >= 1, got {clusters}")
+        if not 0 <= nearest <= k:
+            raise HybridNerError(f"nearest must be between 0 and k ({k}), got {nearest}")
         super().__init__(pool, k, embedder)
         self.clusters = clusters
         self.seed = seed
+        self.nearest = nearest
         self._centroids: Optional[numpy.ndarray] = None
 
     @property
@@ -101,6 +109,16 @@ class ClusteredExamples(SimilarExamples):
             vectors = self._pool_vectors()
             self._centroids = kmeans(vectors, min(self.clusters, len(vectors)), self.seed)
         return self._centroids
+
+    def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
+        """Per Doc: its cluster's k - nearest examples, then its own nearest."""
+        if self.k == 0 or not self.pool or self.nearest == 0:
+            return super().__call__(docs)
+        chosen = []
+        for doc, shared_scores, own_scores in zip(docs, self.scores(docs), super().scores(docs)):
+            shared = self.select(doc, shared_scores, self.k - self.nearest)
+            chosen.append(shared + self.select(doc, own_scores, self.nearest, exclude=shared))
+        return chosen
 
     def scores(self, docs: Sequence[Doc]) -> numpy.ndarray:
         """Each pool sentence's similarity to the centroid of the Doc's cluster."""
@@ -116,6 +134,7 @@ def create_clustered_examples(
     embedder: Optional[Embedder] = None,
     clusters: int = ClusteredExamples.DEFAULT_CLUSTERS,
     seed: int = ClusteredExamples.DEFAULT_SEED,
+    nearest: int = ClusteredExamples.DEFAULT_NEAREST,
 ) -> ClusteredExamples:
     """Few-shot examples shared per cluster of similar sentences: faster on a
     local LLM (the prompts of a cluster share their prefix), less similar
@@ -127,8 +146,15 @@ def create_clustered_examples(
     embedder (Optional[Embedder]): Sentence embedder; the offline MiniLM if None.
     clusters (int): Clusters of the pool, i.e. distinct example sets.
     seed (int): Seed of the clustering.
+    nearest (int): Of the k examples, this many are the sentence's own most
+        similar ones (shown last).
     RETURNS (ClusteredExamples): The retriever.
     """
     return ClusteredExamples(
-        pool=pool, k=k, embedder=embedder or SentenceEmbedder(), clusters=clusters, seed=seed
+        pool=pool,
+        k=k,
+        embedder=embedder or SentenceEmbedder(),
+        clusters=clusters,
+        seed=seed,
+        nearest=nearest,
     )

@@ -202,20 +202,32 @@ class SimilarExamples:
             return numpy.zeros((0, self._pool_vectors().shape[1]), dtype="float32")
         return numpy.stack([self._query_vectors[doc.text] for doc in docs])
 
-    def select(self, doc: Doc, scores: numpy.ndarray) -> List[Doc]:
+    def select(
+        self,
+        doc: Doc,
+        scores: numpy.ndarray,
+        k: Optional[int] = None,
+        exclude: Sequence[Doc] = (),
+    ) -> List[Doc]:
         """The k pool sentences with the highest ``scores`` (one per pool
         sentence), never ``doc`` itself nor another sentence of its document,
         in the canonical order of :meth:`__call__`.
+
+        k (Optional[int]): How many; ``self.k`` if None.
+        exclude (Sequence[Doc]): Pool sentences not to pick (already shown).
         """
         self._pool_vectors()  # the canonical rank
         key = document_key(doc)
+        skip = {id(ex) for ex in exclude}
         # Stable order: by score, then pool position.
         order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
         picked = [
             i
             for i in order
-            if self.pool[i].text != doc.text and (key is None or self._pool_keys[i] != key)
-        ][: self.k]
+            if self.pool[i].text != doc.text
+            and (key is None or self._pool_keys[i] != key)
+            and id(self.pool[i]) not in skip
+        ][: self.k if k is None else k]
         return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
 

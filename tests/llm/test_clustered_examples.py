@@ -93,4 +93,24 @@ def test_registered_with_the_defaults_of_the_class(nlp, embedder):
     create = registry.llm_misc.get("hybrid_ner.ClusteredExamples.v1")
     retriever = create(pool=None, k=3, embedder=embedder)
     assert isinstance(retriever, ClusteredExamples)
-    assert (retriever.k, retriever.clusters, retriever.seed) == (3, 16, 0)
+    assert (retriever.k, retriever.clusters, retriever.seed, retriever.nearest) == (3, 16, 0, 0)
+
+
+def test_nearest_shows_the_sentences_own_nearest_after_the_shared_ones(nlp, embedder):
+    pool = _pool(nlp)
+    retriever = ClusteredExamples(pool, k=3, embedder=embedder, clusters=2, nearest=1)
+    shared_only = ClusteredExamples(pool, k=2, embedder=embedder, clusters=2)
+    similar = SimilarExamples(pool, k=len(pool), embedder=embedder)
+    queries = [
+        make_doc(nlp, "The defender headed the ball into his own goal .", []),
+        make_doc(nlp, "The coach praised the striker after the match .", []),
+    ]
+    for query, examples, shared in zip(queries, retriever(queries), shared_only(queries)):
+        texts = [ex.text for ex in examples]
+        # The cluster's examples first (the prompts of a cluster share them), ...
+        assert texts[:2] == [ex.text for ex in shared]
+        # ... then the most similar pool sentence not already shown.
+        ranked = sorted(pool, key=lambda ex: -float(similar.scores([query])[0][pool.index(ex)]))
+        assert texts[2] == next(ex.text for ex in ranked if ex.text not in texts[:2])
+    with pytest.raises(HybridNerError, match="nearest"):
+        ClusteredExamples(pool, k=2, embedder=embedder, nearest=3)
