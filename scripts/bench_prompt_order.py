@@ -121,8 +121,8 @@ def main() -> int:
     t0 = time.perf_counter()
     nlp, docs = load(args.limit, args.k, args.threads)
     model = chat_model(nlp)
-    old, new = render_prompts(nlp, docs)
     by_doc = doc_prompts(nlp, docs, args.clusters)
+    old, new = render_prompts(nlp, docs, by_doc)
     arms = {"old": old} if args.skip_new else {"old": old, "new": new}
     arms.update({f"clustered-{c}": sending_order(by_doc[f"clustered-{c}"]) for c in args.clusters})
     print(

@@ -46,12 +46,15 @@ def load(limit: int, k: int, threads: Optional[int]):
     return nlp, docs
 
 
-def render_prompts(nlp: Any, docs: List[Any]) -> Tuple[List[str], List[str]]:
-    """(old, new) prompt lists, each in its sending order, each prompt once."""
+def render_prompts(
+    nlp: Any, docs: List[Any], by_doc: Optional[Dict[str, List[str]]] = None
+) -> Tuple[List[str], List[str]]:
+    """(old, new) prompt lists, each in its sending order, each prompt once
+    (from ``by_doc``, :func:`doc_prompts`, if already rendered)."""
     from hybrid_ner.cli.propose_run import prefix_schedule
     from hybrid_ner.llm.config import chat_model
 
-    by_doc = doc_prompts(nlp, docs)
+    by_doc = by_doc or doc_prompts(nlp, docs)
     # New: the project's own prompts and schedule, as `hybrid-ner propose` sends them.
     schedule = prefix_schedule(nlp, chat_model(nlp), docs)
     new = distinct([by_doc["new"][i] for i in schedule])

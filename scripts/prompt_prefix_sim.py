@@ -47,7 +47,7 @@ def make_tokenizer(model: Any):
     and tokens -> their segment ends in the backend's segmentation."""
     import llama_cpp
 
-    from hybrid_ner.llm.llamacpp import segment_ends
+    from hybrid_ner.llm.llamacpp import ends_with_text, segment_ends
 
     path = str(model.backend.weights.path())
     llama = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
@@ -67,15 +67,12 @@ def make_tokenizer(model: Any):
         return cache[prompt]
 
     backend = model.backend
-    after = backend.segment_after.encode("utf-8")
-    ends_segment: Dict[int, bool] = {}
+    ends_segment = ends_with_text(
+        lambda ids: llama.detokenize(ids, special=True), backend.segment_after
+    )
 
     def segments(sequence: Sequence[int]) -> List[int]:
-        for token in sequence:
-            if token not in ends_segment:
-                piece = llama.detokenize([token], special=True)
-                ends_segment[token] = bool(after) and piece.endswith(after)
-        return segment_ends(sequence, backend.prefix_block, ends_segment.__getitem__)
+        return segment_ends(sequence, backend.prefix_block, ends_segment)
 
     return tokens, segments
 

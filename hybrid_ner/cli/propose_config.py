@@ -75,7 +75,7 @@ def configure(
     if flags.get("--clusters") is not None:  # 0: per-sentence retrieval
         clustered = flags["--clusters"] > 0
         cfg.use_examples(config, cfg.CLUSTERED_EXAMPLES if clustered else cfg.SIMILAR_EXAMPLES)
-        if not clustered:
+        if not clustered:  # (given to check_no_conflicts; SimilarExamples has no clusters)
             values.pop(cfg.CLUSTERS, None)
     where = str(config_path or "the default config")
     cfg.apply_overrides(config, {**values, **overrides}, where)

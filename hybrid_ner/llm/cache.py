@@ -132,11 +132,12 @@ class PromptCache:
                     conn.execute(SCHEMA)
                     conn.execute(CLAIMS_SCHEMA)
                 return conn
-            except sqlite3.OperationalError as err:
-                conn.close()
-                if "locked" not in str(err) and "busy" not in str(err):
-                    raise
-                if time.monotonic() > deadline:
+            except sqlite3.Error as err:
+                conn.close()  # (also on other errors: no connection left open)
+                locked = isinstance(err, sqlite3.OperationalError) and (
+                    "locked" in str(err) or "busy" in str(err)
+                )
+                if not locked or time.monotonic() > deadline:
                     raise
                 time.sleep(delay * (1 + random.random()))  # jitter: openers fall out of step
                 delay = min(delay * 2, 0.5)

@@ -15,7 +15,7 @@ registered functions' defaults where the config leaves a value out).
 import copy
 import inspect
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from confection import Config
 from spacy.language import Language
@@ -140,11 +140,9 @@ def use_backend(config: Config, registered: str) -> Config:
     """Switch the config's model to another registered backend (in place),
     keeping the backend-independent settings (generation, cache, budget,
     system prompt); a model block of that backend is kept as it is."""
-    block = _model_block(config)
-    if block.get("@llm_models") != registered:
-        new_block: Dict[str, Any] = {"@llm_models": registered}
-        new_block.update({k: block[k] for k in _SHARED_MODEL_KEYS if k in block})
-        config["components"][COMPONENT]["model"] = new_block
+    _model_block(config)  # (a clear error if there is none)
+    component = config["components"][COMPONENT]
+    _use_registered(component, "model", "@llm_models", registered, _SHARED_MODEL_KEYS)
     return config
 
 
@@ -153,12 +151,20 @@ def use_examples(config: Config, registered: str) -> Config:
     place), keeping the pool, k and embedder; a block of that retriever is
     kept as it is."""
     task = config["components"][COMPONENT].setdefault("task", {})
-    block = task.get("examples") or {}
-    if block.get("@llm_misc") != registered:
-        new_block: Dict[str, Any] = {"@llm_misc": registered}
-        new_block.update({k: block[k] for k in _SHARED_EXAMPLES_KEYS if k in block})
-        task["examples"] = new_block
+    _use_registered(task, "examples", "@llm_misc", registered, _SHARED_EXAMPLES_KEYS)
     return config
+
+
+def _use_registered(
+    parent: Dict[str, Any], name: str, registry_key: str, registered: str, keep: Sequence[str]
+) -> None:
+    """Replace the block ``parent[name]`` by one of another registered
+    function with the ``keep`` settings of the old one, unless it is one already."""
+    block = parent.get(name) or {}
+    if block.get(registry_key) != registered:
+        new_block: Dict[str, Any] = {registry_key: registered}
+        new_block.update({key: block[key] for key in keep if key in block})
+        parent[name] = new_block
 
 
 def use_openai_compatible(

@@ -77,8 +77,27 @@ def segment_ends(
     return ends
 
 
+def ends_with_text(detokenize: Callable[[List[int]], bytes], text: str) -> Callable[[int], bool]:
+    """Whether a token's text ends with ``text`` (the ``ends_segment`` of
+    :func:`segment_ends`), cached per token id; never for ``text = ""``.
+
+    detokenize (Callable[[List[int]], bytes]): Token ids to their bytes.
+    text (str): The text a segment ends with.
+    RETURNS (Callable[[int], bool]): The test.
+    """
+    suffix = text.encode("utf-8")
+    known: Dict[int, bool] = {}
+
+    def ends(token: int) -> bool:
+        if token not in known:
+            known[token] = bool(suffix) and detokenize([token]).endswith(suffix)
+        return known[token]
+
+    return ends
+
+
 def aligned_llama_class():
-    """``llama_cpp.Llama`` evaluating every prompt in fixed blocks (imports llama_cpp)."""
+    """``llama_cpp.Llama`` evaluating every prompt in fixed segments (imports llama_cpp)."""
     global _ALIGNED_CLASS
     if _ALIGNED_CLASS is None:
         _ALIGNED_CLASS = _make_aligned_class()
@@ -114,10 +133,12 @@ def _make_aligned_class():
             **kwargs: Any,
         ) -> None:
             self.prefix_block = int(prefix_block)
-            self.segment_after = segment_after.encode("utf-8")
             self._aligned = 0
-            self._ends_segment: Dict[int, bool] = {}
             super().__init__(*args, **kwargs)
+            #: Whether a segment ends after a token (its text ends with segment_after).
+            self.ends_segment = ends_with_text(
+                lambda ids: self.detokenize(ids, special=True), segment_after
+            )
             limit = min(self.n_batch, self.context_params.n_ubatch)
             if not 1 <= self.prefix_block <= limit:
                 self.close()
@@ -151,16 +172,6 @@ def _make_aligned_class():
             if reset and self._can_align and tokens:
                 self.align_prefix(tokens)
             return super().generate(tokens, *args, **kwargs)
-
-        def ends_segment(self, token: int) -> bool:
-            """Whether a segment ends after this token (its text ends with
-            ``segment_after``)."""
-            ends = self._ends_segment.get(token)
-            if ends is None:
-                piece = self.detokenize([token], special=True)
-                ends = bool(self.segment_after) and piece.endswith(self.segment_after)
-                self._ends_segment[token] = ends
-            return ends
 
         def segment_ends(self, tokens: Sequence[int]) -> List[int]:
             """The ends of the prompt's segments (:func:`segment_ends`)."""
