@@ -2,6 +2,7 @@
 output paths, so a bad value or an unwritable file costs nothing."""
 
 import math
+import re
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
@@ -18,6 +19,27 @@ OVERWRITE_INPUT = typer.Option(
     "--overwrite-input",
     help="Allow an output to be an input file; it is replaced only when the command succeeds",
 )
+
+
+#: A name a command puts into file and folder names: one plain path component.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_name(option: str, value: str) -> str:
+    """Refuse a name from the command line that would leave its folder
+    (``../../evil``, ``/tmp/x``, ``a/b``) or is not a plain file name.
+
+    option (str): The argument's name as the usage shows it, e.g. "DATASET".
+    value (str): The name.
+    RETURNS (str): The name.
+    RAISES (OptionError): Naming the argument and what is allowed.
+    """
+    if not _NAME.fullmatch(value) or value in (".", ".."):
+        raise OptionError(
+            f"{option} {value!r}: a name used in file names must be letters, digits, '.', '_' "
+            "or '-' (no '/' or '..'), starting with a letter or digit, e.g. wikigold"
+        )
+    return value
 
 
 def check_range(

@@ -15,16 +15,22 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from wasabi import msg
 
+from ..atomic import atomic_paths
 from ..corpus import read_conll, read_docbin, read_jsonl, write_docbin, write_jsonl
 from ..corpus.conll import SCHEMES, Repair
+from ..corpus.docbin import docbin_bytes
 from ..corpus.split import split_by_document
-from ..errors import HybridNerError
+from ..errors import HybridNerError, OutputPathError
 from ..layers import DOC_ID, HUMAN_ANNOTATED
 from ..progress import track
 from ..simulation.omissions import simulate_budget, simulate_omissions
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
+#: ``--limit`` of convert, split and noise: a first try on a sample.
+LIMIT = typer.Option(
+    None, "--limit", help="Only the first N sentences of the input (0 or left out: all)"
+)
 MAX_REPAIRS_SHOWN = 20
 #: Inputs above this size say that they are being read and show the writing's progress.
 LARGE_INPUT_BYTES = 5_000_000
@@ -60,6 +66,37 @@ def save_docs(path: Path, docs: Sequence[Doc], progress: bool = False) -> None:
         write_jsonl(path, items)
     else:
         write_docbin(path, items)
+
+
+def first(docs: List[Doc], limit: Optional[int], path: Path) -> List[Doc]:
+    """The first ``limit`` Docs (all for None or 0), saying so when it cuts."""
+    if limit and limit < len(docs):
+        msg.info(f"--limit {limit}: the first {limit} of the {len(docs)} sentences of {path}")
+        return docs[:limit]
+    return docs
+
+
+def match_label_rates(rates: Dict[str, float], docs: Sequence[Doc]) -> Dict[str, float]:
+    """Per-label rates keyed by the labels the Docs use: ``per=1.0`` on PER
+    data means PER (case is ignored when it is unambiguous). A label the
+    Docs do not have would silently omit nothing: refused.
+
+    RAISES (HybridNerError): Naming the label and the labels present.
+    """
+    present = sorted({ent.label_ for doc in docs for ent in doc.ents})
+    matched: Dict[str, float] = {}
+    for label, rate in rates.items():
+        if label in present:
+            matched[label] = rate
+            continue
+        same = [p for p in present if p.lower() == label.lower()]
+        if len(same) != 1:
+            raise HybridNerError(
+                f"--label-rate {label}: no entity has this label; "
+                f"the input's labels are {', '.join(present) or 'none'}"
+            )
+        matched[same[0]] = rate
+    return matched
 
 
 def describe(docs: Sequence[Doc]) -> str:
@@ -104,6 +141,7 @@ def convert_cli(
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input"),
     lang: str = typer.Option("en", help="Language of the tokenizer/vocab (JSONL without tokens)"),
+    limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Convert a corpus to a DocBin: one Doc per sentence, document ids kept.
@@ -117,6 +155,7 @@ def convert_cli(
         fmt = "jsonl" if input_path.suffix == ".jsonl" else "conll"
     if fmt not in ("conll", "jsonl"):
         raise HybridNerError(f"Unknown --format {input_format!r}: expected auto, conll or jsonl")
+    check_range("--limit", limit, 0)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     nlp = blank(lang)
     large = input_path.is_file() and input_path.stat().st_size > LARGE_INPUT_BYTES
@@ -134,15 +173,24 @@ def convert_cli(
             encoding=encoding,  # type: ignore[arg-type]
         )
         docs, repairs = conll.docs, conll.repairs
-        msg.info(
-            f"{input_path}: {conll.n_documents} documents, tagging scheme {conll.scheme.upper()}"
-        )
+        if conll.has_document_markers:
+            msg.info(
+                f"{input_path}: {conll.n_documents} documents, "
+                f"tagging scheme {conll.scheme.upper()}"
+            )
+        else:
+            msg.info(
+                f"{input_path}: no -DOCSTART- lines, so each of the {len(docs)} sentences is "
+                f"its own document (splits and few-shot retrieval work by sentence); "
+                f"tagging scheme {conll.scheme.upper()}"
+            )
     else:
         corpus = read_jsonl(input_path, nlp, strict=not lenient, encoding=encoding)
         docs, repairs = corpus.docs, corpus.repairs
         if corpus.n_skipped:
             msg.info(f"Skipped {corpus.n_skipped} record(s) answered reject/ignore")
     report_repairs(repairs)
+    docs = first(docs, limit, input_path)
     save_docs(output_path, docs, progress=large)
     msg.good(f"Wrote {output_path}: {describe(docs)}")
 
@@ -155,23 +203,34 @@ def split_cli(
     dev: float = typer.Option(0.1, help="Fraction of documents for dev"),
     test: float = typer.Option(0.1, help="Fraction of documents for test"),
     seed: int = typer.Option(0, help="Random seed"),
+    limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Split a corpus into train/dev/test by document (seeded), for corpora
-    that have no official split (WikiGold)."""
+    that have no official split (WikiGold). The three files are written all
+    or nothing: each is complete on disk before any replaces an old one."""
     for option, value in (("--train", train), ("--dev", dev), ("--test", test)):
         check_range(option, value, 0, 1)
+    check_range("--limit", limit, 0)
     names = ("train", "dev", "test")
     outputs = {f"DIR/{name}.spacy": output_dir / f"{name}.spacy" for name in names}
     check_outputs(outputs, [input_path], overwrite_input, overwritable=list(outputs))
-    docs = load_docs(input_path)
+    docs = first(load_docs(input_path), limit, input_path)
     try:
         parts = split_by_document(docs, {"train": train, "dev": dev, "test": test}, seed)
     except ValueError as err:
         raise HybridNerError(f"{input_path}: {err}") from None
-    for name, part in parts.items():
-        path = output_dir / f"{name}.spacy"
-        write_docbin(path, part)
+    paths = [output_dir / f"{name}.spacy" for name in parts]
+    contents = [docbin_bytes(part)[0] for part in parts.values()]
+    with atomic_paths(paths) as tmps:
+        for path, tmp, data in zip(paths, tmps, contents):
+            try:
+                tmp.write_bytes(data)
+            except OSError as err:
+                raise OutputPathError(
+                    path, f"{err.strerror or err}; none of the {len(paths)} files was changed"
+                ) from None
+    for path, part in zip(paths, parts.values()):
         n_docs = len({d.user_data.get(DOC_ID) for d in part})
         msg.good(f"{path}: {n_docs} documents, {describe(part)}")
 
@@ -201,6 +260,7 @@ def noise_cli(
     label_rate: Optional[List[str]] = typer.Option(
         None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable"
     ),
+    limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Simulate human annotation with omissions: drop each entity with a
@@ -210,8 +270,10 @@ def noise_cli(
     check_range("--omit-rate", omit_rate, 0, 1)
     for label, rate in rates.items():
         check_range(f"--label-rate {label}", rate, 0, 1)
+    check_range("--limit", limit, 0)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
-    docs = load_docs(input_path)
+    docs = first(load_docs(input_path), limit, input_path)
+    rates = match_label_rates(rates, docs)
     try:
         noisy = simulate_omissions(docs, omit_rate, seed, rates)
     except ValueError as err:

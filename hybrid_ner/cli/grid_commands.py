@@ -27,7 +27,7 @@ from ..progress import Progress
 from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
 from ..simulation.presets import PRESETS
 from ._app import app
-from ._checks import OVERWRITE_INPUT, check_outputs, check_range
+from ._checks import OVERWRITE_INPUT, check_name, check_outputs, check_range
 
 
 def _floats(value: str, option: str) -> List[float]:
@@ -133,6 +133,7 @@ def grid_cli(
     """
     from spacy.cli._util import parse_config_overrides
 
+    check_name("DATASET", dataset)  # it names folders under --output and --work-dir
     extra = parse_config_overrides(list(ctx.args))
     for option, value, low in (
         ("--steps", steps, 1),

@@ -4,6 +4,7 @@ Options and output paths are checked before the input is read; outputs are
 replaced only when complete (hybrid_ner.atomic).
 """
 
+import inspect
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional
 
@@ -81,7 +82,33 @@ def build_merger(
     values = merge_flag_values(
         accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key
     )
-    return resolve_merger(values, overrides, given)
+    try:
+        merger = resolve_merger(values, overrides, given)
+    except HybridNerError:
+        raise
+    except Exception as err:  # e.g. a registered function of the wrong kind: one line
+        detail = " ".join(str(err).split())[:300] or type(err).__name__
+        raise HybridNerError(f"Invalid merge settings ({type(err).__name__}: {detail})") from None
+    if not isinstance(merger, Merger):
+        raise HybridNerError(
+            f"Invalid merge settings: [merge] builds a {type(merger).__name__}, not a Merger "
+            "(@misc = hybrid_ner.Merger.v1)"
+        )
+    _check_accept(merger.accept)
+    return merger
+
+
+def _check_accept(accept: Any) -> None:
+    """Refuse an acceptance policy that cannot be called as one, ``accept(label,
+    stats)``: a registered function of another kind would fail mid-merge."""
+    try:
+        inspect.signature(accept).bind("LABEL", None)
+    except (TypeError, ValueError):
+        raise HybridNerError(
+            f"--merge.accept: a {type(accept).__name__} is not an acceptance policy "
+            "(called as accept(label, stats)); use e.g. "
+            '\'{"@misc": "hybrid_ner.accept_reliable.v1"}\' or --accept all|labels|reliable'
+        ) from None
 
 
 def _read(path: Path) -> List[Doc]:
@@ -157,7 +184,14 @@ def merge_cli(
     llm_key = merger.llm_key
     check_range("--balance", balance, 0)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
-    docs = merger.merge_all(_read(input_path))
+    docs = _read(input_path)
+    if docs and not any(llm_key in doc.spans for doc in docs):
+        # Nothing to merge: OUT would be the human annotation under a "merged" name.
+        raise HybridNerError(
+            f"{input_path}: no Doc has proposals in doc.spans[{llm_key!r}]: run "
+            "`hybrid-ner propose` on it first (or name the span group with --llm-key)"
+        )
+    docs = merger.merge_all(docs)
     if soft_targets:
         mixing = LabelMixing(balance=balance)
         lambdas = mixing.fit(merger.stats)

@@ -3,7 +3,11 @@
 One Doc per sentence. ``-DOCSTART-`` lines are document boundaries wherever
 they stand: CoNLL-2003 puts them before each document, WikiGold after. The
 document id and the sentence's index inside it are kept in ``doc.user_data``
-so that splits can be made per document.
+so that splits can be made per document. A file without any ``-DOCSTART-``
+line (WNUT-17, most exports) has no document boundaries: each sentence is
+then its own document (``has_document_markers`` is False), so splits and
+few-shot retrieval work by sentence instead of treating the whole file as
+one document.
 """
 
 from dataclasses import dataclass, field
@@ -13,7 +17,7 @@ from typing import Iterator, List, Literal, Optional, Union
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from ..errors import CorpusFormatError
+from ..errors import CorpusFormatError, OptionError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
 from .conll_tags import (
     Repair,
@@ -38,13 +42,16 @@ class ConllCorpus:
     docs (List[Doc]): One Doc per sentence, entities in ``doc.ents``.
     scheme (str): The tagging scheme used (detected or given).
     repairs (List[Repair]): What lenient mode repaired (empty in strict mode).
-    n_documents (int): Number of documents (``-DOCSTART-`` groups).
+    n_documents (int): Number of documents (``-DOCSTART-`` groups, or
+        sentences without them).
+    has_document_markers (bool): Whether the file had ``-DOCSTART-`` lines.
     """
 
     docs: List[Doc]
     scheme: str
     repairs: List[Repair] = field(default_factory=list)
     n_documents: int = 0
+    has_document_markers: bool = True
 
 
 def read_conll(
@@ -75,13 +82,14 @@ def read_conll(
     """
     path = Path(path)
     if scheme not in SCHEMES:
-        raise ValueError(f"Unknown tagging scheme {scheme!r}: expected one of {SCHEMES}")
+        raise OptionError(f"Unknown tagging scheme {scheme!r}: expected {', '.join(SCHEMES)}")
     if separator not in ("auto", "tab", "space"):
-        raise ValueError(f"Unknown separator {separator!r}: expected auto, tab or space")
+        raise OptionError(f"Unknown separator {separator!r}: expected auto, tab or space")
     text = read_text_file(path, encoding=encoding)
     repairs: List[Repair] = []
+    markers: List[int] = []
     sentences = list(
-        _read_sentences(path, text, token_column, tag_column, separator, strict, repairs)
+        _read_sentences(path, text, token_column, tag_column, separator, strict, repairs, markers)
     )
     if not sentences:
         raise CorpusFormatError(path, None, "no sentences found (only blank or -DOCSTART- lines)")
@@ -95,11 +103,21 @@ def read_conll(
         doc = Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
         doc.set_ents([Span(doc, start, end, label=label) for start, end, label in spans])
         doc.user_data[SOURCE] = path.name
-        doc.user_data[DOC_ID] = f"{path.stem}:{sentence.doc_index}"
-        doc.user_data[SENT_INDEX] = sentence.sent_index
+        if markers:
+            doc.user_data[DOC_ID] = f"{path.stem}:{sentence.doc_index}"
+            doc.user_data[SENT_INDEX] = sentence.sent_index
+        else:  # no document boundaries: each sentence is its own document
+            doc.user_data[DOC_ID] = f"{path.stem}:s{sentence.sent_index}"
+            doc.user_data[SENT_INDEX] = 0
         docs.append(doc)
     n_documents = len({doc.user_data[DOC_ID] for doc in docs})
-    return ConllCorpus(docs=docs, scheme=scheme, repairs=repairs, n_documents=n_documents)
+    return ConllCorpus(
+        docs=docs,
+        scheme=scheme,
+        repairs=repairs,
+        n_documents=n_documents,
+        has_document_markers=bool(markers),
+    )
 
 
 def _split_line(line: str, separator: str) -> List[str]:
@@ -116,6 +134,7 @@ def _read_sentences(
     separator: str,
     strict: bool,
     repairs: List[Repair],
+    markers: List[int],
 ) -> Iterator[TaggedSentence]:
     n_columns: Optional[int] = None
     first_data_line = 0
@@ -136,6 +155,7 @@ def _read_sentences(
         columns = _split_line(raw_line, separator)
         if columns[0] == DOCSTART:
             # A document boundary, before (CoNLL) or after (WikiGold) a document.
+            markers.append(line_no)
             if tokens:
                 yield TaggedSentence(tokens, doc_index, sent_index)
                 doc_has_sentences = True

@@ -7,7 +7,7 @@ the Docs written by one step reach the next step whole.
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Union
+from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
 
 import srsly.msgpack
 from spacy.tokens import Doc, DocBin
@@ -105,7 +105,16 @@ def read_docbin(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
             raise CorpusFormatError(
                 path, None, f"not a spaCy DocBin ({type(err).__name__}: {err})"
             ) from None
-        return list(doc_bin.get_docs(vocab))
+        try:
+            return list(doc_bin.get_docs(vocab))
+        except Exception as err:  # a valid wrapper around content spaCy cannot read
+            message = " ".join(str(err).split())[:200]
+            raise CorpusFormatError(
+                path,
+                None,
+                f"a DocBin whose content is unreadable ({type(err).__name__}: {message}); "
+                "write it again with hybrid-ner convert",
+            ) from None
 
 
 def write_docbin(path: Union[str, Path], docs: Iterable[Doc]) -> int:
@@ -119,13 +128,22 @@ def write_docbin(path: Union[str, Path], docs: Iterable[Doc]) -> int:
     docs (Iterable[Doc]): The Docs.
     RETURNS (int): The number of Docs written.
     """
-    path = Path(path)
+    data, n = docbin_bytes(docs)
+    write_bytes(Path(path), data)
+    return n
+
+
+def docbin_bytes(docs: Iterable[Doc]) -> Tuple[bytes, int]:
+    """The bytes of a ``.spacy`` file holding the Docs (as :func:`write_docbin`
+    writes them), for callers that write several files all or nothing.
+
+    docs (Iterable[Doc]): The Docs.
+    RETURNS (Tuple[bytes, int]): The file's bytes and the number of Docs.
+    """
     doc_bin = DocBin(store_user_data=True)
     n = 0
     with _decoders_resolved_once():  # encoders looked up once, not per message
         for doc in docs:
             doc_bin.add(doc)
             n += 1
-        data = doc_bin.to_bytes()
-    write_bytes(path, data)
-    return n
+        return doc_bin.to_bytes(), n

@@ -7,6 +7,7 @@ is tokenized with the given language's tokenizer. Records whose ``answer`` is
 ``reject`` or ``ignore`` are skipped and counted.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
@@ -35,6 +36,22 @@ class JsonlCorpus:
     docs: List[Doc]
     repairs: List[Repair] = field(default_factory=list)
     n_skipped: int = 0
+
+
+def _check_text(path: Path, line_no: int, record: Dict[str, Any]) -> None:
+    """Refuse a record holding half a UTF-16 surrogate pair (a JSON escape
+    such as ``"\\ud800"``): not a character, it would fail later when the
+    Docs are written."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        char = err.object[err.start : err.start + 1]
+        raise CorpusFormatError(
+            path,
+            line_no,
+            f"\\u{ord(char):04x} is half of a UTF-16 surrogate pair, not a character: "
+            "fix the export (the text must be valid Unicode)",
+        ) from None
 
 
 def read_jsonl(
@@ -70,6 +87,7 @@ def read_jsonl(
             raise CorpusFormatError(
                 path, line_no, f"expected a JSON object, found {type(record).__name__}"
             )
+        _check_text(path, line_no, record)
         if record.get("answer") in ("reject", "ignore"):
             corpus.n_skipped += 1
             continue

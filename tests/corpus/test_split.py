@@ -51,10 +51,15 @@ def sentences(nlp, n, doc_ids=None):
 
 
 def test_one_document_falls_back_to_sentences(write_file, capsys):
-    # A CoNLL file without -DOCSTART- lines is one document.
+    # A CoNLL file without -DOCSTART- lines: each sentence its own document
+    # (issue 23); a DocBin converted before that holds one document.
     text = "\n\n".join(f"Word{i} O\nParis B-LOC" for i in range(20)) + "\n"
-    docs = read_conll(write_file("nodocstart.conll", text)).docs
-    assert len(docs) == 20 and len({d.user_data["doc_id"] for d in docs}) == 1
+    corpus = read_conll(write_file("nodocstart.conll", text))
+    docs = corpus.docs
+    assert len(docs) == 20 and len({d.user_data["doc_id"] for d in docs}) == 20
+    assert not corpus.has_document_markers and corpus.n_documents == 20
+    for doc in docs:
+        doc.user_data["doc_id"] = "nodocstart:0"
     parts = split_by_document(docs, {"train": 0.8, "dev": 0.1, "test": 0.1}, seed=0)
     assert [len(parts[n]) for n in ("train", "dev", "test")] == [16, 2, 2]
     assert sorted(d.text for p in parts.values() for d in p) == sorted(d.text for d in docs)
