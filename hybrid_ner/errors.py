@@ -14,8 +14,10 @@ the process exit code the CLI ends with:
 == ==========================================================================
 """
 
+import re
+import threading
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Set, Union
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -83,3 +85,34 @@ class CorpusFormatError(HybridNerError, ValueError):
         self.message = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+# ---------------------------------------------------------------- secrets
+_SECRETS: Set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+#: ``scheme://user:password@host``: the credentials part of a URL.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+MASK = "***"
+
+
+def register_secret(value: Optional[str]) -> None:
+    """Remember a secret (an API key) so that :func:`mask_secrets` hides it
+    wherever it appears, e.g. in a server's error message that echoes the
+    request's headers. Values shorter than 4 characters are not masked (they
+    would mask ordinary text)."""
+    if value and len(value) >= 4:
+        with _SECRETS_LOCK:
+            _SECRETS.add(value)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with registered secrets, credentials in URLs
+    (``http://user:pass@host``) and bearer tokens replaced by ``***``.
+    Every message the CLI prints goes through it."""
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)

@@ -16,7 +16,7 @@ from typing import Any, List, Optional, TextIO
 import click
 import typer
 
-from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, HybridNerError
+from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, HybridNerError, mask_secrets
 
 app = typer.Typer(
     name="hybrid-ner",
@@ -37,8 +37,10 @@ INTERRUPTED = (
 
 
 def fail(message: str) -> None:
-    """Print one unwrapped error line on stderr: paths and line numbers stay greppable."""
-    typer.secho(f"✘ {message}", fg=typer.colors.RED, err=True)
+    """Print one unwrapped error line on stderr: paths and line numbers stay
+    greppable; secrets (API keys, credentials in URLs) are masked."""
+    line = " ".join(mask_secrets(str(message)).splitlines())
+    typer.secho(f"✘ {line}", fg=typer.colors.RED, err=True)
 
 
 #: The package's folder: warnings raised from its code are shown as one line.
@@ -56,9 +58,10 @@ def show_warning(
     """Show a warning of hybrid_ner's own code as one line on stderr (other
     libraries' warnings keep Python's format, with file and line)."""
     if not str(filename).startswith(_PACKAGE_DIR):
-        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        sys.stderr.write(mask_secrets(text))
         return
-    typer.secho(f"⚠ {message}", fg=typer.colors.YELLOW, err=True)
+    typer.secho(f"⚠ {mask_secrets(str(message))}", fg=typer.colors.YELLOW, err=True)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -28,6 +28,7 @@ from wasabi import msg
 from ..atomic import same_file
 from ..corpus import read_docbin
 from ..errors import HybridNerError
+from ..llm.cache import PromptCache
 from ..llm.chat_model import ChatModel
 from ..llm.config import COMPONENT, build_pipeline, chat_model
 from ..overrides import parse_cli_overrides
@@ -48,6 +49,7 @@ from .propose_config import (  # noqa: F401 (also imported from here)
 from .propose_labels import choose_labels
 from .propose_run import dry_run as run_dry
 from .propose_run import prefix_schedule, run, summarise
+from .propose_run import warn_short_of_examples as run_warnings
 
 # Former private names, kept for scripts and tests.
 _configure = configure
@@ -133,6 +135,11 @@ def propose_cli(
     limit: Optional[int] = typer.Option(None, help="Only the first N sentences (0: all)"),
     batch_size: int = typer.Option(64, help="Sentences per batch handed to the model"),
     usage_out: Optional[Path] = typer.Option(None, help="Write the usage report (JSON) here"),
+    allow_empty: bool = typer.Option(
+        False,
+        "--allow-empty",
+        help="Write OUT even if the LLM proposed nothing at all (else exit 1, nothing written)",
+    ),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
     """Propose entities with an LLM, next to (never over) the human labels.
@@ -146,7 +153,9 @@ def propose_cli(
     Exit codes: 0 all sentences done; 3 budget reached, OUT holds the
     finished sentences; 4 requests failed for good and 130 Ctrl+C, OUT left
     unchanged (answers so far are in the prompt cache: re-run to resume);
-    1 bad input, option or output path, nothing sent.
+    1 bad input, option or output path, nothing sent; also 1 when the LLM
+    proposed nothing at all (OUT not written, answers cached; --allow-empty
+    writes it).
     """
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     _check_options(
@@ -203,7 +212,7 @@ def propose_cli(
     task = nlp.get_pipe(COMPONENT).task
     ours = isinstance(model, ChatModel)
     if ours:
-        _open_cache(model)
+        _open_cache(model, dry_run)
     retriever = getattr(task, "examples", None)
     if retriever is not None and retriever.k > 0 and retriever.pool_source is None:
         msg.warn("No example pool (--examples or the config's examples.pool): zero-shot prompts")
@@ -213,21 +222,32 @@ def propose_cli(
     n_queries = len(task.queries()) if hasattr(task, "queries") else 1
     # Over the input itself, a partial result would replace the whole corpus: never.
     write_partial = not same_file(output_path, input_path)
-    args = (batch_size, output_path, usage_out, write_partial)
-    done = run(nlp, model if ours else None, docs, n_queries, *args)
-    summarise(done, getattr(task, "spans_key", "llm"), output_path)
+    spans_key = getattr(task, "spans_key", "llm")
+    args = (batch_size, output_path, usage_out, write_partial, allow_empty, spans_key)
+    try:
+        done = run(nlp, model if ours else None, docs, n_queries, *args)
+    finally:
+        run_warnings(task, len(docs))
+    summarise(done, spans_key, output_path, list(getattr(task, "labels", []) or []))
 
 
-def _open_cache(model: ChatModel) -> None:
+def _open_cache(model: ChatModel, dry_run: bool = False) -> None:
     """Open the prompt cache now: a corrupt or locked file stops the run
-    before any work."""
+    before any work. A dry run creates no cache: without the file it looks
+    up (recorded answers) in a cache in memory."""
     if model.cache is None:
+        return
+    if dry_run and not model.cache.path.exists():
+        path = model.cache.path
+        model.cache = PromptCache(":memory:", recorded=model.cache.recorded)
+        msg.info(f"Prompt cache {path}: none yet (a dry run creates none)")
         return
     try:
         n_cached = len(model.cache)
     except sqlite3.DatabaseError as err:
         raise HybridNerError(
-            f"{model.cache.path}: the prompt cache is unreadable ({err}); move it away"
+            f"{model.cache.path}: the prompt cache is unreadable ({err}); "
+            "move it away to start a new one"
         ) from None
     msg.info(f"Prompt cache {model.cache.path}: {n_cached} answers")
 

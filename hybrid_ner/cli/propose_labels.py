@@ -26,11 +26,19 @@ def choose_labels(config: Config, docs: List[Doc], explicit: Optional[str]) -> L
     explicit (Optional[str]): The option that gave the labels, if any.
     RETURNS (List[str]): The labels.
     """
-    from ..llm.labels import check_example_labels, example_mentions, label_counts, order_labels
+    from ..llm.labels import (
+        check_example_labels,
+        check_labels,
+        example_mentions,
+        label_counts,
+        labels_of,
+        order_labels,
+    )
     from ..llm.prompts import DEFAULT_DEFINITIONS, DEFAULT_EXAMPLE_MENTIONS
 
-    # A config without labels means the registered task's default labels.
-    configured = [str(label) for label in cfg.setting(config, cfg.LABELS)]
+    # A config without labels means the registered task's default labels; a
+    # string is comma-separated ('"PER"' is one label, not P, E, R).
+    configured = labels_of(cfg.setting(config, cfg.LABELS), explicit or f"--{cfg.LABELS}")
     pool_file = pool_path(config)
     pool = pool_docs(pool_file) if pool_file is not None and pool_k(config) > 0 else []
     input_counts, pool_counts = label_counts(docs), label_counts(pool)
@@ -49,6 +57,7 @@ def choose_labels(config: Config, docs: List[Doc], explicit: Optional[str]) -> L
         )
     else:
         labels, source = configured, "the config (no entity in the input or the example pool)"
+    check_labels(labels, f"the labels from {source}")
     given = {}
     given[cfg.LABELS] = labels
     msg.info(f"Labels: {', '.join(labels)} (from {source})")

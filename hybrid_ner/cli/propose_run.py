@@ -17,6 +17,22 @@ from ..errors import HybridNerError, Interrupted, PartialResult, RequestsFailed
 from ..progress import Progress
 
 
+def warn_short_of_examples(task: Any, n_docs: int) -> None:
+    """One line when prompts were rendered with fewer few-shot examples than
+    asked for (a small pool, or one whose sentences all belong to the
+    query's own document)."""
+    short = getattr(task, "short_of_examples", None) or {}
+    examples = getattr(task, "examples", None)
+    if not short or examples is None:
+        return
+    none = sum(1 for n in short.values() if n == 0)
+    msg.warn(
+        f"{len(short)} of {n_docs} sentences got fewer than the {examples.k} few-shot examples "
+        f"asked for ({none} got none): the example pool has too few usable sentences outside "
+        "each sentence's own document; give a larger --examples pool or a smaller --k"
+    )
+
+
 def dry_run(task: Any, model: Any, docs: List[Doc], ours: bool) -> None:
     """Show one fully rendered prompt (the first sentence's first query) and
     the counts and cost of the run; send nothing."""
@@ -37,7 +53,8 @@ def dry_run(task: Any, model: Any, docs: List[Doc], ours: bool) -> None:
         [
             ("sentences", estimate.docs),
             ("prompts", estimate.prompts),
-            ("cached or repeated (free)", estimate.cached),
+            ("cached (free; usage report: cache_hits)", estimate.cached),
+            ("repeated in this run (free; usage report: repeated)", estimate.repeated),
             ("to send", estimate.to_send),
             ("prompt tokens", estimate.prompt_tokens),
             (
@@ -47,6 +64,7 @@ def dry_run(task: Any, model: Any, docs: List[Doc], ours: bool) -> None:
             ("cost (expected / max)", f"{estimate.cost_expected:.4f} / {estimate.cost_max:.4f}"),
         ]
     )
+    warn_short_of_examples(task, len(docs))
 
 
 def run(
@@ -58,6 +76,8 @@ def run(
     output_path: Path,
     usage_out: Optional[Path],
     write_partial: bool = True,
+    allow_empty: bool = True,
+    spans_key: str = "llm",
 ) -> List[Doc]:
     """Run the pipeline with a progress bar and write OUT and the usage report
     (atomically) when every sentence is done.
@@ -67,6 +87,9 @@ def run(
     A request that failed for good raises :class:`RequestsFailed` (exit 4),
     Ctrl+C :class:`Interrupted` (exit 130); both leave OUT and the usage
     report untouched and say where the answers received are: the cache.
+    Without ``allow_empty``, a complete run with no proposal at all writes
+    nothing and raises :class:`HybridNerError` (exit 1): an annotator that
+    proposed nothing is a failure to look at, not a result.
     """
     from ..llm.usage import BudgetExceeded, LLMRequestError
 
@@ -88,24 +111,37 @@ def run(
         bar.close()
         if model is not None:
             model.progress = None
+            try:
+                model.close()  # the requests in flight finish (and are cached) first
+            except KeyboardInterrupt as err:  # Ctrl+C while they finished: abandoned
+                stop = stop or err
+            # After close: the report counts the answers that arrived while it waited.
             # Name the model in the report: later steps (grid, report) show which LLM proposed.
             backend = getattr(model, "backend", None)
             report = {
                 **model.usage.report(),
                 "model": getattr(backend, "model_id", None) or getattr(backend, "model", None),
             }
-            model.close()
     # Back to the input order (the schedule may have reordered the Docs).
     position = {id(doc): i for i, doc in enumerate(docs)}
     done.sort(key=lambda doc: position.get(id(doc), len(docs)))
     if report is not None:
         report.update({"sentences": len(docs), "sentences_done": len(done)})
         _print_usage(report)
+    kept = _kept(model, report)
     if stop is None:
+        if not allow_empty and done and not any(doc.spans.get(spans_key) for doc in done):
+            raise HybridNerError(
+                _line(
+                    f"0 proposals for {len(done)} sentences: {output_path} not written",
+                    _empty_cause(done),
+                    kept,
+                    "pass --allow-empty to write it anyway",
+                )
+            )
         _write(output_path, done, usage_out, report)
         return done
     finished = f"{len(done)} of {len(docs)} sentences finished"
-    kept = _kept(model, report)
     if isinstance(stop, KeyboardInterrupt):
         raise Interrupted(
             _line(
@@ -134,6 +170,26 @@ def run(
             "fix the cause and re-run the same command to resume",
         )
     ) from None
+
+
+def _empty_cause(docs: List[Doc]) -> str:
+    """The likely cause of a run without proposals, from the parse statistics."""
+    from ..llm.task import PARSE_STATS_KEY
+
+    stats = [doc.user_data.get(PARSE_STATS_KEY) or {} for doc in docs]
+    items = sum(s.get("items", 0) for s in stats)
+    dropped: Counter = Counter()
+    for s in stats:
+        dropped.update(s.get("dropped", {}))
+    if not items and dropped.get("garbage"):
+        return "no answer could be read (check the model and --query)"
+    if not items:
+        return (
+            "every answer was 'none' (zero-shot prompts or a weak model? check the examples "
+            "with --dry-run)"
+        )
+    reasons = ", ".join(f"{reason} {n}" for reason, n in dropped.most_common())
+    return f"all {items} entity items were dropped ({reasons})"
 
 
 def _counters(model: Any) -> Optional[Callable[[], Dict[str, Any]]]:
@@ -170,16 +226,26 @@ def _write(
 
 
 def _kept(model: Any, report: Optional[Dict[str, Any]]) -> str:
-    """Where the answers received in this run are."""
+    """Where the answers received (and paid for) in this run are."""
     n = (report or {}).get("requests", 0)
+    not_cached = (report or {}).get("not_cached", 0)
+    abandoned = getattr(model, "abandoned", 0) or 0
     cache = getattr(model, "cache", None)
+    gone = f"; {abandoned} request(s) in flight were abandoned" if abandoned else ""
     if not n:
-        return "no answer was received in this run" + (
-            "" if cache is None else f" (prompt cache {cache.path})"
+        return (
+            "no answer was received in this run"
+            + ("" if cache is None else f" (prompt cache {cache.path})")
+            + gone
         )
     if cache is None:
-        return f"the {n} answers received were not cached (no prompt cache configured)"
-    return f"the {n} answers received are kept in the prompt cache {cache.path}"
+        return f"the {n} answers received were not cached (no prompt cache configured){gone}"
+    if not_cached:
+        return (
+            f"{n} answers were received (and paid for): {n - not_cached} are kept in the prompt "
+            f"cache {cache.path}, {not_cached} could not be stored{gone}"
+        )
+    return f"the {n} answers received are kept in the prompt cache {cache.path}{gone}"
 
 
 def prefix_schedule(nlp: Language, model: Any, docs: List[Doc]) -> List[int]:
@@ -206,7 +272,9 @@ def _print_usage(report: Dict[str, Any]) -> None:
     msg.table(rows, header=("usage", ""), divider=True)
 
 
-def summarise(docs: List[Doc], spans_key: str, output_path: Path) -> None:
+def summarise(
+    docs: List[Doc], spans_key: str, output_path: Path, asked: Optional[List[str]] = None
+) -> None:
     """What was written, and what the parser could not use (never "N of 0")."""
     from ..llm.task import PARSE_STATS_KEY
 
@@ -229,6 +297,14 @@ def summarise(docs: List[Doc], spans_key: str, output_path: Path) -> None:
         msg.info(
             f"{answers} answers, {items} entity items; dropped {sum(dropped.values())}: {reasons}"
         )
+    if labels:
+        labels_asked = [str(label) for label in asked or []]
+        never = [label for label in labels_asked if not labels.get(label)]
+        if never:
+            msg.warn(
+                f"No proposal for {', '.join(never)} in {len(docs)} sentences: the annotator "
+                "never names these labels (check their definitions, examples and the model)"
+            )
     if answers and not items and dropped.get("garbage"):
         msg.warn(
             f"No answer held a usable entity item ({dropped['garbage']} unreadable lines): "

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
@@ -35,6 +36,15 @@ from spacy_llm.registry import registry
 
 from ..errors import HybridNerError
 from .sqlite_store import CHUNK, CLAIMS_SCHEMA, SCHEMA, alive, insert_answers, transaction
+
+#: SQLite errors about the storage, not the content (the cache stays valid).
+_STORAGE_ERRORS = ("full", "disk i/o", "readonly", "read-only", "locked", "busy", "quota")
+
+
+class CacheWriteError(HybridNerError):
+    """The prompt cache could not store an answer (disk full, read-only);
+    what it holds is valid."""
+
 
 #: :meth:`PromptCache.claim` results.
 CLAIM_CLAIMED, CLAIM_ANSWERED, CLAIM_BUSY = "claimed", "answered", "busy"
@@ -101,7 +111,13 @@ class PromptCache:
                 if self.recorded is not None:
                     from .recorded import RecordedAnswers
 
-                    insert_answers(conn, RecordedAnswers(self.recorded).rows())
+                    recording = RecordedAnswers(self.recorded)
+                    insert_answers(conn, recording.rows())
+                    if recording.blank:
+                        warnings.warn(
+                            f"{self.recorded}: {recording.blank} blank recorded answer(s) left "
+                            "out (a blank answer is a failed request: those prompts are sent)"
+                        )
             except sqlite3.Error as err:
                 raise HybridNerError(f"{self.path}: cannot open the prompt cache ({err})") from None
             self._conn = conn
@@ -282,7 +298,17 @@ class PromptCache:
                 raise self._corrupt(err) from None
 
     def _corrupt(self, err: sqlite3.DatabaseError) -> HybridNerError:
-        # One line naming the file, not a sqlite traceback.
+        """One line naming the file, not a sqlite traceback. Only a file
+        that is not (or no longer) a database is called unreadable: a full
+        disk, a read-only file or a lock says nothing against the answers
+        the cache holds."""
+        text = str(err).lower()
+        if any(word in text for word in _STORAGE_ERRORS):
+            return CacheWriteError(
+                f"{self.path}: the prompt cache cannot store more answers ({err}); the answers "
+                "it holds are valid, keep it: free disk space (or make it writable) and re-run "
+                "the same command to resume"
+            )
         return HybridNerError(
             f"{self.path}: the prompt cache is unreadable ({err}); move it away to start a new one"
         )

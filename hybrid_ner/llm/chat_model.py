@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ..errors import HybridNerError
+from ..errors import HybridNerError, OptionError
 from .backend import ChatBackend, Messages
 from .cache import CachedAnswer, PromptCache, request_key
 from .dispatch import QUEUED, Dispatcher, Entry, Request
@@ -39,6 +39,36 @@ from .usage import Budget, Usage
 DEFAULT_GENERATION: Dict[str, Any] = {"temperature": 0.0, "max_tokens": 160, "stop": ["\nInput:"]}
 # Chat templates add a few tokens per message around the content.
 _TEMPLATE_TOKENS = 8
+
+
+def check_generation(generation: Any) -> Dict[str, Any]:
+    """The generation parameters, checked where a wrong type would otherwise
+    fail inside a request: ``max_tokens`` a whole number >= 1 (or left out),
+    ``temperature`` a number, ``stop`` a string or a list of strings.
+
+    generation: The ``generation`` block of the model.
+    RETURNS (Dict[str, Any]): A copy.
+    RAISES (OptionError): Naming the setting and the value.
+    """
+    where = "[components.llm.model.generation]"
+    if not isinstance(generation, dict):
+        raise OptionError(f"{where} must be a block of settings, got {generation!r}")
+    max_tokens = generation.get("max_tokens")
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise OptionError(f"{where} max_tokens must be a whole number >= 1, got {max_tokens!r}")
+    temperature = generation.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+    ):
+        raise OptionError(f"{where} temperature must be a number, got {temperature!r}")
+    stop = generation.get("stop")
+    if stop is not None and not (
+        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
+    ):
+        raise OptionError(f"{where} stop must be a string or a list of strings, got {stop!r}")
+    return dict(generation)
 
 
 class ChatModel(Dispatcher):
@@ -62,7 +92,7 @@ class ChatModel(Dispatcher):
     ) -> None:
         super().__init__()
         self.backend = backend
-        self.generation = dict(DEFAULT_GENERATION if generation is None else generation)
+        self.generation = check_generation(DEFAULT_GENERATION if generation is None else generation)
         self.system_prompt = system_prompt
         self.cache = cache
         self.budget = budget
@@ -93,6 +123,19 @@ class ChatModel(Dispatcher):
 
     def _count(self, messages: Messages) -> int:
         return sum(self.backend.count_tokens(m["content"]) + _TEMPLATE_TOKENS for m in messages)
+
+    def _reserve_count(self, messages: Messages) -> int:
+        """The prompt tokens a budget reserves for a request: an upper bound,
+        so that ``--max-cost``/``--max-tokens`` hold whatever the server
+        counts. A backend that cannot count exactly (an HTTP server's
+        tokenizer is unknown) gives ``max_prompt_tokens``: one token per UTF-8
+        byte, which no byte-level BPE or SentencePiece tokenizer exceeds,
+        plus its chat template; what a request really used replaces the
+        reservation when its answer arrives."""
+        bound = getattr(self.backend, "max_prompt_tokens", None)
+        if not callable(bound):
+            return self._count(messages)
+        return int(bound(messages))
 
     @property
     def _max_tokens(self) -> int:
@@ -223,6 +266,7 @@ class ChatModel(Dispatcher):
                 entry.remaining -= occurrences[key]
                 if entry.remaining <= 0 and self._entries.get(key) is entry:
                     del self._entries[key]
+        self.usage.record_prompts(sum(occurrences.values()))
         return [[answers[key] for key in doc_keys] for doc_keys in keys]
 
     def _key_of(self, prompt: str) -> str:
@@ -247,36 +291,73 @@ class ChatModel(Dispatcher):
                 completion.completion_tokens,
             )
             cost = self.budget.cost_of(completion.prompt_tokens, completion.completion_tokens)
-        if self.cache is not None:
-            self.cache.put(
-                request.key,
-                self.backend.model_id,
-                {"messages": request.messages, "params": self.generation},
-                CachedAnswer(
-                    completion.text, completion.prompt_tokens, completion.completion_tokens
-                ),
-            )
+        # Paid whether or not it can be stored: counted first.
         self.usage.record_answer(
             completion.prompt_tokens, completion.completion_tokens, cost, latency
         )
+        if self.cache is not None:
+            try:
+                self.cache.put(
+                    request.key,
+                    self.backend.model_id,
+                    {"messages": request.messages, "params": self.generation},
+                    CachedAnswer(
+                        completion.text, completion.prompt_tokens, completion.completion_tokens
+                    ),
+                )
+            except Exception:
+                self.usage.record_not_cached()
+                raise
         return completion.text
 
     def close(self) -> None:
         """Stop: requests not yet started are dropped, those in flight finish
-        (and are cached), claims are released, backend and cache closed."""
+        (and are cached), claims are released, backend and cache closed.
+
+        After a second Ctrl+C (while the first waited for the requests in
+        flight), or a Ctrl+C during this wait, the requests in flight are
+        abandoned (``abandoned`` says how many) instead of waited for: Ctrl+C
+        always ends the run. A KeyboardInterrupt here is raised again once
+        everything is closed."""
         with self._lock:
             self._closed = True
             self._fail_queued(HybridNerError("The model was closed"))
             workers = list(self._workers)
             watcher = self._watcher
-        for thread in workers + ([watcher] if watcher is not None else []):
-            if thread is not threading.current_thread():
-                thread.join()
+            abandon = self._abandon
+        interrupted: Optional[KeyboardInterrupt] = None
+        threads = [
+            t for t in workers + [watcher] if t is not None and t is not threading.current_thread()
+        ]
+        if abandon:
+            self._cancel_in_flight()
+        else:
+            try:
+                for thread in threads:
+                    thread.join()
+            except KeyboardInterrupt as err:
+                interrupted = err
+                self._cancel_in_flight()
         with self._lock:
             self._entries.clear()
             self._keys.clear()
             self._closed = False  # usable again, as before
+            self._abandon = False
         self.backend.close()
         if self.cache is not None:
-            self.cache.release_claims()
+            try:  # a full disk cannot release claims: they go stale with this process
+                self.cache.release_claims()
+            except HybridNerError:
+                pass
             self.cache.close()
+        if interrupted is not None:
+            raise interrupted
+
+    def _cancel_in_flight(self) -> None:
+        """Abandon the requests in flight: the backend cancels them where it
+        can (an HTTP client ends each at its next chunk); none is waited for."""
+        with self._lock:
+            self.abandoned = self._in_flight
+        cancel = getattr(self.backend, "cancel", None)
+        if callable(cancel):
+            cancel()

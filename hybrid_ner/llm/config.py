@@ -254,4 +254,4 @@ def build_pipeline(config: Config, vocab: Union[Vocab, bool] = True) -> Language
     except HybridNerError:
         raise
     except Exception as err:  # confection's validation errors are long but precise
-        raise HybridNerError(f"Invalid proposal config: {err}") from None
+        raise HybridNerError(f"Invalid proposal config: {' '.join(str(err).split())}") from None

@@ -59,7 +59,7 @@ class Entry:
 class Dispatcher:
     """Sends the queued requests of a chat model, ``backend.max_in_flight`` at a
     time. The model (:class:`~hybrid_ner.llm.chat_model.ChatModel`) fills the
-    queues and provides ``_request``, ``_count`` and ``_max_tokens``."""
+    queues and provides ``_request``, ``_reserve_count`` and ``_max_tokens``."""
 
     def __init__(self) -> None:
         # All guarded by _lock; workers wait on _has_work, the claims watcher
@@ -79,6 +79,10 @@ class Dispatcher:
         self._workers: List[threading.Thread] = []
         self._watcher: Optional[threading.Thread] = None
         self._keys: Dict[str, str] = {}  # prompt -> key, computed by prefetch for the call
+        # A second Ctrl+C: close() abandons the requests in flight instead of waiting.
+        self._abandon = False
+        #: Requests still in flight when close() abandoned them (not cached by this run).
+        self.abandoned = 0
 
     def _tick(self, n: int = 1) -> None:
         if self.progress is not None and n > 0:
@@ -88,8 +92,13 @@ class Dispatcher:
         """Wait until the requests in flight are answered (and cached), forget
         what was queued, and raise: the next call starts afresh."""
         with self._lock:
-            while self._in_flight:
-                self._drained.wait()
+            try:
+                while self._in_flight:
+                    self._drained.wait()
+            except KeyboardInterrupt:  # a second Ctrl+C: stop waiting for them
+                self._abandon = True
+                self._fail_queued(error)
+                raise
             error = self._error or error
             self._fail_queued(error)
             self._entries.clear()
@@ -138,7 +147,7 @@ class Dispatcher:
         if self.budget is not None:
             request = entry.request
             if not request.prompt_tokens:
-                request.prompt_tokens = self._count(request.messages)
+                request.prompt_tokens = self._reserve_count(request.messages)
             try:
                 self.budget.reserve(request.prompt_tokens, self._max_tokens)
             except BudgetExceeded as err:
@@ -151,12 +160,19 @@ class Dispatcher:
         return entry
 
     def _work(self) -> None:
+        """A worker's loop. Every exception ends in :meth:`_fail` (the entries
+        waited for are resolved with it): no error can leave a caller waiting
+        for an answer that no thread will give."""
         me = threading.current_thread()
         while True:
             with self._lock:
                 idle_since = time.monotonic()
                 while True:
-                    entry = None if self._closed else self._next()
+                    try:
+                        entry = None if self._closed else self._next()
+                    except Exception as err:  # e.g. the tokenizer cannot load: end the run
+                        self._fail(err)
+                        entry = None
                     if entry is not None:
                         if self._head() is not None:
                             self._has_work.notify()  # more to send: wake the next worker
@@ -169,6 +185,8 @@ class Dispatcher:
                     self._has_work.wait(_IDLE_EXIT_S)
             try:
                 self._send(entry)
+            except BaseException as err:  # _send resolves its own errors; this is a bug guard
+                self._stop(entry, err)
             finally:
                 with self._lock:
                     self._in_flight -= 1

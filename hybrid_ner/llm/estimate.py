@@ -12,11 +12,14 @@ from .task import EntityProposalTask
 @dataclass
 class RunEstimate:
     """Prompts and tokens of a run. Completion tokens are a rough "expected"
-    figure and a hard upper bound (``max_tokens`` per request)."""
+    figure and a hard upper bound (``max_tokens`` per request). ``cached``
+    and ``repeated`` are free: the run's usage report counts them as
+    ``cache_hits`` and ``repeated``."""
 
     docs: int
     prompts: int
     cached: int
+    repeated: int
     to_send: int
     prompt_tokens: int
     completion_tokens_expected: int
@@ -37,13 +40,16 @@ def estimate_run(task: EntityProposalTask, model: ChatModel, docs: Sequence[Doc]
     RETURNS (RunEstimate): Counts for the prompts not in the cache.
     """
     max_tokens = int(model.generation.get("max_tokens") or 0)
-    n_prompts = cached = to_send = prompt_tokens = expected = 0
+    n_prompts = cached = repeated = to_send = prompt_tokens = expected = 0
     seen = set()
     for (prompts, _), doc in zip(task.generate_prompts(docs), docs):
         for prompt in prompts:
             n_prompts += 1
             key = model.key(prompt)
-            if key in seen or model.is_cached(prompt):
+            if key in seen:  # sent once, answers every occurrence (usage report: "repeated")
+                repeated += 1
+                continue
+            if model.is_cached(prompt):  # usage report: "cache_hits"
                 cached += 1
                 continue
             seen.add(key)
@@ -57,6 +63,7 @@ def estimate_run(task: EntityProposalTask, model: ChatModel, docs: Sequence[Doc]
         docs=len(docs),
         prompts=n_prompts,
         cached=cached,
+        repeated=repeated,
         to_send=to_send,
         prompt_tokens=prompt_tokens,
         completion_tokens_expected=expected,

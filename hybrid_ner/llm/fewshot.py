@@ -131,6 +131,8 @@ class SimilarExamples:
         self._vectors: Optional[numpy.ndarray] = None
         self._rank: List[int] = []
         self._query_vectors: Dict[str, numpy.ndarray] = {}
+        #: Queries whose own document held too much of the pool: excluded by sentence.
+        self.sentence_fallbacks = 0
 
     @property
     def pool(self) -> List[Doc]:
@@ -176,7 +178,10 @@ class SimilarExamples:
         """The k most similar pool sentences of each Doc, in a canonical order.
 
         Never the sentence itself nor another sentence of its document (so the
-        proposer can run on its own example pool, e.g. for calibration). The
+        proposer can run on its own example pool, e.g. for calibration),
+        unless its document leaves fewer than k pool sentences: then only the
+        sentence itself is excluded (a corpus without document boundaries,
+        counted in ``sentence_fallbacks``). The
         examples are shown in one order for every query, most popular pool
         sentence first: prompts then share long prefixes, which a local model
         evaluates once (llama.cpp reuses the evaluated prefix).
@@ -219,15 +224,20 @@ class SimilarExamples:
         self._pool_vectors()  # the canonical rank
         key = document_key(doc)
         skip = {id(ex) for ex in exclude}
+        want = self.k if k is None else k
         # Stable order: by score, then pool position.
         order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
-        picked = [
-            i
-            for i in order
-            if self.pool[i].text != doc.text
-            and (key is None or self._pool_keys[i] != key)
-            and id(self.pool[i]) not in skip
-        ][: self.k if k is None else k]
+        others = [
+            i for i in order if self.pool[i].text != doc.text and id(self.pool[i]) not in skip
+        ]
+        picked = [i for i in others if key is None or self._pool_keys[i] != key][:want]
+        if len(picked) < want and len(picked) < len(others):
+            # The sentence's "document" holds (nearly) the whole pool: a corpus
+            # without document boundaries (one document per file, or a split
+            # of one). Excluding it would leave the prompt without examples:
+            # exclude the sentence itself only.
+            self.sentence_fallbacks += 1
+            picked = others[:want]
         return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
 

@@ -8,9 +8,10 @@ config also has keep the config's order (so the CoNLL labels give the same
 prompts as always); the others follow in alphabetical order.
 """
 
+import re
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import srsly
 from spacy.tokens import Doc
@@ -34,19 +35,79 @@ def order_labels(labels: Iterable[str], preferred: Sequence[str]) -> List[str]:
     return [label for label in preferred if label in wanted] + sorted(wanted - set(preferred))
 
 
+#: What the answer parser reads as a label (``LINE_PATTERN`` of
+#: :mod:`hybrid_ner.llm.mentions`): an ASCII letter, then ASCII letters,
+#: ``_``, ``-`` or single spaces; 31 characters at most.
+LABEL_PATTERN = re.compile(r"[A-Za-z](?:[A-Za-z_-]| (?! )){0,30}")
+
+
+def label_key(label: str) -> str:
+    """How a label is matched in answers: case and spaces vs ``_`` ignored
+    ("product type", "PRODUCT_TYPE" and "Product Type" are one label)."""
+    return "_".join(label.split()).upper()
+
+
 def parse_labels(value: str, option: str = "--labels") -> List[str]:
-    """``"a,b, c"`` → ``["a", "b", "c"]``. RAISES (OptionError): If empty or
-    a label has a character the answer format cannot carry."""
+    """``"a,b, c"`` → ``["a", "b", "c"]``, checked by :func:`check_labels`.
+    RAISES (OptionError): If empty, or a label cannot be read back from an
+    answer."""
     labels = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
     if not labels:
         raise OptionError(f"{option}: no label given, e.g. {option} person,location,product")
+    return check_labels(labels, option)
+
+
+def labels_of(value: Union[str, Iterable[Any], None], where: str = "labels") -> List[str]:
+    """A configured label set as a list: a string is comma-separated (as
+    spaCy's NER tasks read it: ``labels = "PER"`` is one label, never P, E,
+    R), anything else a sequence of labels. Checked by :func:`check_labels`.
+
+    value: The configured value; None for no labels.
+    where (str): The option or config setting, for messages.
+    RETURNS (List[str]): The labels, duplicates dropped.
+    RAISES (OptionError): For a label that cannot be read back from an answer.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return parse_labels(value, where)
+    labels = list(dict.fromkeys(str(label).strip() for label in value))
+    return check_labels(labels, where)
+
+
+def check_labels(labels: Sequence[str], where: str = "labels") -> List[str]:
+    """Refuse labels the answer parser could never match (every answer
+    naming them would be dropped) and labels that only differ in case or
+    spacing (all proposals would land on one of them).
+
+    labels (Sequence[str]): The label set.
+    where (str): The option or config setting, for messages.
+    RETURNS (List[str]): The labels.
+    RAISES (OptionError): Naming the label and what is allowed.
+    """
+    seen: Dict[str, str] = {}
     for label in labels:
-        # Answers are "LABEL: entity" lines: a colon or newline in a label breaks them.
-        if any(char in label for char in ":\n\r|="):
+        if not LABEL_PATTERN.fullmatch(label):
             raise OptionError(
-                f"{option}: label {label!r} has a character the answer format uses (: | = newline)"
+                f"{where}: label {label!r} can never be read back from an answer: a label is "
+                "an ASCII letter followed by ASCII letters, '_', '-' or single spaces, at most "
+                f"31 characters in all (e.g. {_suggest(label)!r})"
             )
-    return labels
+        key = label_key(label)
+        if key in seen:
+            raise OptionError(
+                f"{where}: labels {seen[key]!r} and {label!r} differ only in case or spacing: "
+                "answers cannot tell them apart; keep one"
+            )
+        seen[key] = label
+    return list(labels)
+
+
+def _suggest(label: str) -> str:
+    """A label close to ``label`` that the parser can read."""
+    ascii_only = re.sub(r"[^A-Za-z_ -]+", "_", label).strip("_ -")
+    suggestion = "_".join(ascii_only.split())[:31].rstrip("_-")
+    return suggestion if suggestion and suggestion[0].isalpha() else "LABEL"
 
 
 def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:

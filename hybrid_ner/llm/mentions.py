@@ -16,7 +16,7 @@ NONE_ANSWERS = {"none", "no entities", "no entity", "n/a", "-", "[]", "nothing",
 LINE_PATTERN = re.compile(
     r"^\s*(?:[-*•]\s*|\d+[.)]\s*)?([A-Za-z][A-Za-z_ -]{0,30}?)\s*[:|=]\s*(.*?)\s*$"
 )
-ITEM_SPLIT = re.compile(r"[,;]\s*(?=[A-Za-z][A-Za-z_]{1,20}\s*:)")
+ITEM_SPLIT = re.compile(r"[,;]\s*(?=[A-Za-z][A-Za-z_-]{1,30}\s*:)")
 FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 # A following "Input:" means the model went on inventing examples.
 _CONTINUATION = re.compile(r"\n\s*(?:Input|Sentence|Text)\s*:", re.I)
@@ -63,12 +63,17 @@ def normalise(text: str, case_sensitive: bool) -> Tuple[str, List[int]]:
     return "".join(chars), origin
 
 
+def _in_word(a: str, b: str) -> bool:
+    """Whether two adjacent characters belong to one word. Scripts written
+    without spaces (CJK and beyond, from U+2E80) have no word boundaries to
+    respect."""
+    return a.isalnum() and b.isalnum() and ord(a) < 0x2E80 and ord(b) < 0x2E80
+
+
 def _at_word_boundary(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
-    return not (before.isalnum() and text[start].isalnum()) and not (
-        after.isalnum() and text[end - 1].isalnum()
-    )
+    return not _in_word(before, text[start]) and not _in_word(text[end - 1], after)
 
 
 def find_mention(
@@ -82,8 +87,9 @@ def find_mention(
     """Find a mention in a sentence, ignoring whitespace (and case) differences.
 
     LLMs rejoin tokens ("Germany's" for "Germany 's") and change case, so the
-    search runs on whitespace-free text. Matches at word boundaries win; a
-    match inside a word ("Ira" in "Iran") is used only if there is no other.
+    search runs on whitespace-free text. Only matches at word boundaries
+    count: "Ira" is never found inside "Iran" (an entity the LLM did not
+    name), and a mention nowhere whole in the sentence is not found.
 
     text (str): The sentence.
     mention (str): The string the LLM returned.
@@ -104,8 +110,7 @@ def find_mention(
         end = origin[position + len(norm_mention) - 1] + 1
         matches.append((start, end))
         position = norm_text.find(norm_mention, position + 1)
-    bounded = [m for m in matches if _at_word_boundary(text, *m)]
-    matches = bounded or matches
+    matches = [m for m in matches if _at_word_boundary(text, *m)]
     if all_matches or not matches:
         return matches
     if near is None:

@@ -24,6 +24,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import httpx
 
+from ..errors import OptionError, mask_secrets, register_secret
 from .backend import Completion, Messages, estimate_tokens
 from .usage import LLMRequestError, Usage
 
@@ -31,6 +32,9 @@ RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 # No real tokenizer makes tokens this long: beyond it an answer is over max_tokens
 # even when the server reports no (or false) token counts.
 MAX_CHARS_PER_TOKEN = 32
+#: Tokens a chat template may add per message (role markers) and per request
+#: (a default system prompt): the budget's bound (``max_prompt_tokens``).
+TEMPLATE_TOKENS_MAX = 64
 
 
 class _Retryable(Exception):
@@ -102,7 +106,9 @@ class OpenAICompatibleClient:
             raise ValueError(
                 "max_in_flight and max_tries must be >= 1, timeout > 0 and backoff >= 0"
             )
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url).rstrip("/")
+        #: The URL as messages show it: credentials in it are masked.
+        self.shown_url = mask_secrets(self.base_url)
         self.model = model
         self.model_id = f"openai-compatible:{model}"
         self.api_key_env = api_key_env
@@ -116,17 +122,19 @@ class OpenAICompatibleClient:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._client: Optional[httpx.Client] = None
+        self._cancelled = threading.Event()
 
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
                 headers = {"Content-Type": "application/json"}
                 key = os.environ.get(self.api_key_env) if self.api_key_env else None
+                register_secret(key)  # never printed, whatever a server echoes
                 if key:
                     headers["Authorization"] = f"Bearer {key}"
                 elif self.api_key_env and "api.openai.com" in self.base_url:
                     warnings.warn(
-                        f"${self.api_key_env} is not set: requests to {self.base_url} will be "
+                        f"${self.api_key_env} is not set: requests to {self.shown_url} will be "
                         "refused"
                     )
                 limits = httpx.Limits(
@@ -138,6 +146,15 @@ class OpenAICompatibleClient:
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text, self.chars_per_token)
 
+    def max_prompt_tokens(self, messages: Messages) -> int:
+        """An upper bound of the prompt tokens a server can count for these
+        messages, for budget reservations: one per UTF-8 byte of content
+        (no byte-level BPE or SentencePiece tokenizer makes more) plus
+        ``TEMPLATE_TOKENS_MAX`` per message and once for the request (chat
+        templates, a default system prompt)."""
+        content = sum(len(str(m.get("content", "")).encode("utf-8")) for m in messages)
+        return content + TEMPLATE_TOKENS_MAX * (len(messages) + 1)
+
     def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
         """Send one chat request, retrying transient failures.
 
@@ -145,12 +162,19 @@ class OpenAICompatibleClient:
             once for errors a retry cannot fix (400, 401, 403, 404, 422...).
         """
         payload = {**params, "model": self.model, "messages": messages}
+        cancelled = self._cancelled  # this request's: close() starts a new one for later ones
         last: Optional[_Retryable] = None
         for attempt in range(self.max_tries):
             if attempt:
-                time.sleep(self._delay(attempt, last.retry_after if last else None))
+                # Interruptible: close() (a second Ctrl+C) ends the wait.
+                if cancelled.wait(self._delay(attempt, last.retry_after if last else None)):
+                    break
             try:
-                return self._enforce_max_tokens(self._attempt(payload, messages), params, usage)
+                completion = self._attempt(payload, messages, cancelled)
+                return self._enforce_max_tokens(completion, params, usage)
+            except LLMRequestError as err:
+                usage.record_failure(err.kind)  # counted in the usage report like retried ones
+                raise
             except _Retryable as err:
                 usage.record_failure(err.kind)
                 last = err
@@ -163,16 +187,17 @@ class OpenAICompatibleClient:
                     # than max_backoff was not agreed to: say so and stop.
                     raise LLMRequestError(
                         err.kind,
-                        f"{self.base_url}: the server asks to retry after {err.retry_after:.0f} s "
+                        f"{self.shown_url}: the server asks to retry after {err.retry_after:.0f} s "
                         f"({err.kind}), "
                         f"longer than max_backoff ({self.max_backoff:g} s); not waiting: re-run "
                         "later",
                     ) from None
-        assert last is not None
+        if last is None or cancelled.is_set():
+            raise LLMRequestError("cancelled", f"{self.shown_url}: request abandoned (closed)")
         raise LLMRequestError(
             last.kind,
-            f"{self.base_url}: request failed after {self.max_tries} attempts ({last.kind}: "
-            f"{last})",
+            f"{self.shown_url}: request failed after {self.max_tries} attempts ({last.kind}: "
+            f"{mask_secrets(str(last))})",
         )
 
     def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
@@ -184,17 +209,53 @@ class OpenAICompatibleClient:
         with self._lock:
             return self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter"
 
-    def _attempt(self, payload: Dict[str, Any], messages: Messages) -> Completion:
+    def _post(
+        self, url: str, payload: Dict[str, Any], cancelled: threading.Event
+    ) -> httpx.Response:
+        """POST and read the whole answer within ``timeout`` seconds in all:
+        httpx's timeout bounds each read, so a server trickling a byte at a
+        time would otherwise stretch one attempt without end. The body is
+        read in the chunks the server sends; past the deadline (or after
+        :meth:`close`) the attempt is abandoned as a timeout."""
+        deadline = time.monotonic() + self.timeout
+        with self._http().stream("POST", url, json=payload) as response:
+            chunks = []
+            for chunk in response.iter_bytes():  # decoded (gzip...) as they arrive
+                chunks.append(chunk)
+                if cancelled.is_set():
+                    raise _Retryable("cancelled", "request abandoned (closed)")
+                if time.monotonic() > deadline:
+                    raise _Retryable(
+                        "timeout",
+                        f"the answer was not complete within {self.timeout}s in all "
+                        "(the server sends it too slowly)",
+                    )
+            content = b"".join(chunks)
+        # A plain response with the (decoded) body read, as ``post`` returns it.
+        headers = {
+            key: value
+            for key, value in response.headers.items()
+            if key.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        }
+        return httpx.Response(
+            response.status_code, headers=headers, content=content, request=response.request
+        )
+
+    def _attempt(
+        self, payload: Dict[str, Any], messages: Messages, cancelled: threading.Event
+    ) -> Completion:
         url = f"{self.base_url}/chat/completions"
+        if cancelled.is_set():
+            raise LLMRequestError("cancelled", f"{self.shown_url}: request abandoned (closed)")
         try:
-            response = self._http().post(url, json=payload)
+            response = self._post(url, payload, cancelled)
         except httpx.TimeoutException as err:
             raise _Retryable("timeout", f"no answer within {self.timeout}s ({type(err).__name__})")
         except httpx.RemoteProtocolError as err:
             # httpx says "incomplete message body" when Content-Length was not met.
             kind = "truncated_body" if "message body" in str(err) else "dropped_connection"
             raise _Retryable(kind, str(err) or type(err).__name__)
-        except (httpx.TransportError, OSError) as err:
+        except (httpx.TransportError, httpx.DecodingError, OSError) as err:
             raise _Retryable("connection", str(err) or type(err).__name__)
         if response.status_code in RETRY_STATUS:
             kind = "http_429" if response.status_code == 429 else f"http_{response.status_code}"
@@ -206,7 +267,8 @@ class OpenAICompatibleClient:
         if response.status_code >= 400:
             raise LLMRequestError(
                 f"http_{response.status_code}",
-                f"{url}: HTTP {response.status_code}: {_error_message(response)} (not retried)",
+                f"{mask_secrets(url)}: HTTP {response.status_code}: "
+                f"{mask_secrets(_error_message(response))} (not retried)",
             )
         try:
             data = response.json()
@@ -260,11 +322,47 @@ class OpenAICompatibleClient:
             text=text[:max_chars], prompt_tokens=completion.prompt_tokens, completion_tokens=used
         )
 
+    def cancel(self) -> None:
+        """Abandon the requests in flight (a second Ctrl+C): each ends at its
+        next chunk or retry wait; until :meth:`close`, nothing new is sent."""
+        self._cancelled.set()
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._cancelled.is_set():  # abandoned requests keep theirs; new ones get a new one
+                self._cancelled = threading.Event()
+
+
+def check_base_url(base_url: str) -> str:
+    """The API root, if it is an http(s) URL with a host; else a one-line
+    error before anything is sent (a typo such as ``htp://`` or a missing
+    scheme would otherwise be retried with back-off as a connection error).
+
+    RAISES (OptionError): Naming the URL (credentials masked).
+    """
+    shown = mask_secrets(str(base_url))
+    example = "e.g. http://127.0.0.1:8080/v1"
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise OptionError(f"--base-url is empty: give the API root, {example}")
+    try:
+        url = httpx.URL(base_url.strip())
+        host = url.host
+    except Exception as err:  # httpx.InvalidURL, ValueError, ...
+        reason = mask_secrets(str(err))
+        raise OptionError(
+            f"--base-url {shown!r} is not a valid URL ({reason}); {example}"
+        ) from None
+    if url.scheme not in ("http", "https"):
+        raise OptionError(
+            f"--base-url {shown!r} must start with http:// or https:// "
+            f"(got {url.scheme + '://' if url.scheme else 'no scheme'}); {example}"
+        )
+    if not host:
+        raise OptionError(f"--base-url {shown!r} has no host; {example}")
+    return base_url.strip()
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -18,6 +18,7 @@ import difflib
 import json
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from .labels import label_key
 from .mentions import (  # noqa: F401 (imported from here)
     CLOSE,
     FENCE,
@@ -171,7 +172,7 @@ def parse_lines(
         if not mention or mention.lower().strip(".") in NONE_ANSWERS:
             result.drop("empty")
             continue
-        label = label_of.get(raw_label.strip().upper().replace(" ", "_"))
+        label = label_of.get(label_key(raw_label))
         if label is None:
             result.drop("unknown_label")
             continue
@@ -227,10 +228,10 @@ def _json_items(answer: str) -> Optional[List[Tuple[str, str]]]:
 
 
 def _label_lookup(labels: Iterable[str], aliases: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    lookup = {label.upper(): label for label in labels}
+    lookup = {label_key(label): label for label in labels}
     for alias, label in (aliases or {}).items():
         if label in labels:
-            lookup.setdefault(alias.upper().replace(" ", "_"), label)
+            lookup.setdefault(label_key(alias), label)
     return lookup
 
 

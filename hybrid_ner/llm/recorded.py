@@ -38,11 +38,14 @@ class RecordedAnswers:
         self.path = Path(path)
         self._answers: Optional[Dict[str, CachedAnswer]] = None
         self.provenance: Dict[str, Any] = {}
+        #: Blank answers in the file, left out by :meth:`rows`.
+        self.blank = 0
 
     def rows(self) -> List[Dict[str, Any]]:
         """Every recorded answer as stored (key, model, request, response, tokens),
         checked: an error names the file and line."""
         rows: List[Dict[str, Any]] = []
+        self.blank = 0
         for i, row in enumerate(_read_lines(self.path), 1):
             if i == 1:
                 if row.get("format") != FORMAT or row.get("version") != VERSION:
@@ -64,6 +67,11 @@ class RecordedAnswers:
                     f"{self.path}:{i}: a recorded answer needs key, model, request, response and "
                     "token counts"
                 )
+            if not row["response"].strip():
+                # A blank answer is a failed request, never "no entities": replayed as a
+                # cache hit it would never be asked again. Left out (counted).
+                self.blank += 1
+                continue
             rows.append(row)
         if not self.provenance:
             raise HybridNerError(f"{self.path}: empty recording (no header line)")
@@ -152,7 +160,10 @@ def write_recorded(
     Rows are written sorted by key, so the same answers give the same file.
     """
     path = Path(path)
-    rows = sorted(rows, key=lambda row: row["key"])
+    # A blank answer is a failed request: never recorded (it would be replayed as one).
+    rows = sorted(
+        (row for row in rows if str(row.get("response") or "").strip()), key=lambda row: row["key"]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     # mtime=0: the gzip header carries no timestamp, the file is reproducible.

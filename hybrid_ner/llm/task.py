@@ -14,7 +14,7 @@ the number of items, how many were kept and what was dropped and why.
 
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy_llm.registry import registry
@@ -22,7 +22,7 @@ from spacy_llm.registry import registry
 from ..errors import HybridNerError
 from ..layers import LLM_KEY
 from .fewshot import SimilarExamples
-from .labels import check_example_labels, label_counts
+from .labels import check_example_labels, check_labels, label_counts, labels_of
 from .prompts import DEFAULT_DEFINITIONS, PromptFormat, SingleQueryPrompt
 
 #: ``doc.user_data`` key of the per-Doc parse statistics.
@@ -33,7 +33,8 @@ ALIGNMENT_MODES = ("strict", "contract", "expand")
 class EntityProposalTask:
     """Generate entity prompts and write the answers as a span group.
 
-    labels (List[str]): Entity labels to ask for.
+    labels (Union[List[str], str]): Entity labels to ask for (a string is
+        comma-separated); checked by :func:`hybrid_ner.llm.labels.check_labels`.
     prompt (PromptFormat): How prompts are written and answers parsed.
     examples (Optional[SimilarExamples]): Few-shot retrieval; None for zero-shot.
     label_definitions (Dict[str, str]): A definition per label.
@@ -44,7 +45,7 @@ class EntityProposalTask:
 
     def __init__(
         self,
-        labels: List[str],
+        labels: Union[List[str], str],
         prompt: PromptFormat,
         examples: Optional[SimilarExamples] = None,
         label_definitions: Optional[Dict[str, str]] = None,
@@ -55,7 +56,7 @@ class EntityProposalTask:
             raise HybridNerError(
                 f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}"
             )
-        self._labels = list(dict.fromkeys(labels))
+        self._labels = labels_of(labels, "[components.llm.task] labels")
         if not self._labels:
             raise HybridNerError("The proposal task needs at least one label")
         self.prompt = prompt
@@ -65,6 +66,8 @@ class EntityProposalTask:
         self.spans_key = spans_key
         self.alignment_mode = alignment_mode
         self._pool_checked = False
+        #: Sentences whose prompt got fewer examples than asked for (text → how many it got).
+        self.short_of_examples: Dict[str, int] = {}
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -73,7 +76,7 @@ class EntityProposalTask:
     def add_label(self, label: str, label_definition: Optional[str] = None) -> int:
         if label in self._labels:
             return 0
-        self._labels.append(label)
+        self._labels = check_labels([*self._labels, label], "add_label")
         if label_definition:
             self.definitions[label] = label_definition
         return 1
@@ -112,7 +115,10 @@ class EntityProposalTask:
         self.check_example_labels()
         examples = self.examples(docs) if self.examples is not None else [[] for _ in docs]
         queries = self.queries()
+        wanted = self.examples.k if self.examples is not None else 0
         for doc, doc_examples in zip(docs, examples):
+            if len(doc_examples) < wanted:
+                self.short_of_examples[doc.text] = len(doc_examples)
             prompts = [
                 self.prompt.render(doc.text, doc_examples, self._labels, self.definitions, query)
                 for query in queries
@@ -183,7 +189,7 @@ def _pool_name(source: object) -> str:
 
 @registry.llm_tasks("hybrid_ner.EntityProposals.v1")
 def create_entity_proposal_task(
-    labels: List[str] = ["PER", "ORG", "LOC", "MISC"],
+    labels: Union[List[str], str] = ["PER", "ORG", "LOC", "MISC"],
     prompt: Optional[PromptFormat] = None,
     examples: Optional[SimilarExamples] = None,
     label_definitions: Dict[str, str] = {},
@@ -192,7 +198,8 @@ def create_entity_proposal_task(
 ) -> EntityProposalTask:
     """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
 
-    labels (List[str]): Labels to propose.
+    labels (Union[List[str], str]): Labels to propose; a string is
+        comma-separated ("PER" is one label).
     prompt (Optional[PromptFormat]): Prompt format; single query if None.
     examples (Optional[SimilarExamples]): Few-shot retrieval; zero-shot if None.
     label_definitions (Dict[str, str]): Definitions that override the defaults.

@@ -2,9 +2,16 @@
 
 ``Usage`` counts what one run did (requests, cache hits, tokens, failures by
 kind, latencies). ``Budget`` is checked *before* each request with the
-request's worst case (prompt tokens + ``max_tokens``), so a run never spends
-more than allowed; it stops with :class:`BudgetExceeded` and everything
-answered so far is in the prompt cache.
+request's worst case (an upper bound of its prompt tokens + ``max_tokens``),
+so a run never spends more than allowed; it stops with :class:`BudgetExceeded`
+and everything answered so far is in the prompt cache.
+
+What is bounded, precisely: the tokens and cost *the server reports*, as long
+as it counts at most one prompt token per UTF-8 byte of the prompt plus a
+chat template (``OpenAICompatibleClient.max_prompt_tokens``; the embedded
+model counts exactly) and at most ``max_tokens`` completion tokens (an answer
+that is longer was generated against the request; it is cut, counted as
+``oversized_answer``, and billed as reported).
 """
 
 import math
@@ -60,6 +67,8 @@ class Usage:
     cost: float = 0.0
     failures: Counter = field(default_factory=Counter)  # failed attempts by kind
     latencies: List[float] = field(default_factory=list)  # seconds per answered request
+    not_cached: int = 0  # answers received (and paid) that the prompt cache could not store
+    prompts: int = 0  # prompt occurrences answered (requests + cache hits + repeated)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_hit(self) -> None:
@@ -69,6 +78,14 @@ class Usage:
     def record_failure(self, kind: str) -> None:
         with self._lock:
             self.failures[kind] += 1
+
+    def record_prompts(self, n: int) -> None:
+        with self._lock:
+            self.prompts += n
+
+    def record_not_cached(self) -> None:
+        with self._lock:
+            self.not_cached += 1
 
     def record_answer(
         self, prompt_tokens: int, completion_tokens: int, cost: float, latency: float
@@ -86,9 +103,12 @@ class Usage:
             return {
                 "requests": self.requests,
                 "cache_hits": self.cache_hits,
+                # Occurrences of a prompt already asked in this run: answered once, free.
+                "repeated": max(0, self.prompts - self.requests - self.cache_hits),
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "cost": round(self.cost, 6),
+                "not_cached": self.not_cached,
                 "failures": dict(self.failures),
                 "latency_p50_s": _round(_percentile(self.latencies, 0.5)),
                 "latency_p95_s": _round(_percentile(self.latencies, 0.95)),

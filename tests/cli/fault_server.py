@@ -21,10 +21,12 @@ class _Server(ThreadingHTTPServer):
 Reply = Tuple[int, Dict[str, str], bytes]
 
 
-def chat(content: Optional[str], completion_tokens: Optional[int] = None) -> Reply:
+def chat(
+    content: Optional[str], completion_tokens: Optional[int] = None, prompt_tokens: int = 50
+) -> Reply:
     """A 200 chat completion with this content (None gives ``"content": null``)."""
     usage = {
-        "prompt_tokens": 50,
+        "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens
         if completion_tokens is not None
         else max(1, len(content or "") // 4),
@@ -56,15 +58,20 @@ class FaultServer:
 
     script (Callable[[Dict], Reply]): The reply to each request.
     latency (float): Seconds to wait before each reply.
+    trickle (float): Seconds between the bytes of each body (0: all at once):
+        a server that keeps every read under the client's timeout.
     """
 
     def __init__(
         self,
         script: Callable[[Dict], Reply] = lambda payload: chat("PER: Ada Lovelace"),
         latency: float = 0.0,
+        trickle: float = 0.0,
     ) -> None:
         self.script = script
         self.latency = latency
+        self.trickle = trickle
+        self.headers: List[Dict[str, str]] = []
         self.requests: List[Dict] = []
         self._lock = threading.Lock()
         self._server: Optional[ThreadingHTTPServer] = None
@@ -100,6 +107,7 @@ def _handler_for(server: FaultServer):
             )
             with server._lock:
                 server.requests.append(payload)
+                server.headers.append(dict(self.headers.items()))
             if server.latency:
                 time.sleep(server.latency)
             status, headers, body = server.script(payload)
@@ -109,6 +117,15 @@ def _handler_for(server: FaultServer):
             for key, value in headers.items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not server.trickle:
+                self.wfile.write(body)
+                return
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(server.trickle)
+            except OSError:  # the client gave up
+                pass
 
     return Handler

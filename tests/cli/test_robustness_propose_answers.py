@@ -136,6 +136,17 @@ PROPOSE_CASES = [
     case(
         "garbage-answers",
         lambda c: propose(c),
+        1,
+        "0 proposals for 40 sentences",
+        script=lambda p: chat("<html>proxy error</html>"),
+        check=lambda c: (
+            ("no answer could be read" in c.result.err and not c.out.exists())
+            or pytest.fail(c.result.err)
+        ),
+    ),
+    case(
+        "garbage-answers-allowed",
+        lambda c: propose(c, "--allow-empty"),
         0,
         "",
         script=lambda p: chat("<html>proxy error</html>"),

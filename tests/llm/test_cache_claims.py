@@ -147,6 +147,7 @@ def test_two_propose_runs_on_one_cache_send_each_prompt_once(server, tmp_path):
                 "4",
                 "--cache",
                 str(tmp_path / "cache.sqlite"),
+                "--allow-empty",  # the server answers "None": no proposals, on purpose
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -90,16 +90,22 @@ def test_budget_stops_before_exceeding_and_keeps_answers(server, tmp_path):
 
 def test_cost_budget_reserves_the_worst_case(server, tmp_path):
     server.answer = echo
-    # Worst case per request: (15 prompt tokens + 256 max_tokens) / 1000 = 0.271;
-    # each really costs (6 + 7) / 1000 = 0.013 (the server's usage figures).
-    budget = Budget(max_cost=0.3, price_per_1k_input=1.0, price_per_1k_output=1.0)
+    # Worst case per request: (an upper bound of the prompt tokens, one per byte plus
+    # the chat template, + 256 max_tokens) / 1000 = W; each really costs
+    # (6 + 7) / 1000 = 0.013 (the server's usage figures). A limit of W + 0.03 lets
+    # 3 requests through (2 * 0.013 + W fits, 3 * 0.013 + W does not).
     generation = {"temperature": 0.0, "max_tokens": 256}
+    probe = make_model(server, tmp_path, generation=generation)
+    bound = max(probe.backend.max_prompt_tokens(probe.messages(p[0])) for p in PROMPTS)
+    worst = (bound + 256) / 1000
+    assert bound >= len(PROMPTS[0][0].encode("utf-8"))  # never below one token per byte
+    budget = Budget(max_cost=worst + 0.03, price_per_1k_input=1.0, price_per_1k_output=1.0)
     model = make_model(server, tmp_path, budget=budget, concurrency=4, generation=generation)
     with pytest.raises(BudgetExceeded):
         model(PROMPTS)
     assert server.max_concurrent == 1  # two worst cases never fit at once
-    assert len(server.requests) == 3  # 3 * 0.013 + 0.271 > 0.3
-    assert model.usage.cost == pytest.approx(0.039) and model.usage.cost <= 0.3
+    assert len(server.requests) == 3
+    assert model.usage.cost == pytest.approx(0.039) and model.usage.cost <= worst + 0.03
 
 
 def test_a_failed_request_stops_the_batch_after_in_flight_ones(server, tmp_path):

@@ -115,7 +115,16 @@ def test_none_answers_are_not_drops():
 
 def test_find_mention_prefers_word_boundaries():
     assert find_mention("Iran and Ira met .", "Ira") == [(9, 12)]
-    assert find_mention("Iranian oil", "Iran") == [(0, 4)]  # no better match: used
+    assert find_mention("Germany 's exports", "Germany's") == [(0, 10)]
+
+
+def test_a_mention_inside_a_word_is_never_found():
+    """Issue 23: "PER: Ira" became PER on "Iran" and "Iraq" (the match was
+    expanded to the whole token)."""
+    assert find_mention("Iran and Iraq", "Ira") == []
+    assert find_mention("Iranian oil", "Iran") == []
+    result = parse_lines("Talks in Iran and Iraq .", "PER: Ira", LABELS)
+    assert result.mentions == [] and result.dropped == {"not_in_text": 1}
     assert find_mention("a b a", "a", near=4) == [(4, 5)]
     assert find_mention("x", "   ") == []
 
