@@ -251,6 +251,9 @@ class ChatModel(Dispatcher):
         except BaseException as err:  # Ctrl+C: nothing new starts, what is in flight finishes
             with self._lock:
                 self._fail(err)
+            stop_retries = getattr(self.backend, "stop_retries", None)
+            if callable(stop_retries):  # their current attempt only: Ctrl+C ends the run
+                stop_retries()
             self._raise_after_drain(err)
         errors = [entry.error for entry in needed.values() if entry.error is not None]
         if errors:
@@ -312,7 +315,8 @@ class ChatModel(Dispatcher):
 
     def close(self) -> None:
         """Stop: requests not yet started are dropped, those in flight finish
-        (and are cached), claims are released, backend and cache closed.
+        their current attempt (and are cached; no retry starts), claims are
+        released, backend and cache closed.
 
         After a second Ctrl+C (while the first waited for the requests in
         flight), or a Ctrl+C during this wait, the requests in flight are
@@ -329,6 +333,9 @@ class ChatModel(Dispatcher):
         threads = [
             t for t in workers + [watcher] if t is not None and t is not threading.current_thread()
         ]
+        stop_retries = getattr(self.backend, "stop_retries", None)
+        if callable(stop_retries):  # the requests in flight finish their current attempt
+            stop_retries()
         if abandon:
             self._cancel_in_flight()
         else:

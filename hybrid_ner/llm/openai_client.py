@@ -123,6 +123,7 @@ class OpenAICompatibleClient:
         self._lock = threading.Lock()
         self._client: Optional[httpx.Client] = None
         self._cancelled = threading.Event()
+        self._no_retries = threading.Event()
 
     def _http(self) -> httpx.Client:
         with self._lock:
@@ -163,8 +164,16 @@ class OpenAICompatibleClient:
         """
         payload = {**params, "model": self.model, "messages": messages}
         cancelled = self._cancelled  # this request's: close() starts a new one for later ones
+        no_retries = self._no_retries
         last: Optional[_Retryable] = None
         for attempt in range(self.max_tries):
+            if attempt and no_retries.is_set():
+                assert last is not None
+                raise LLMRequestError(
+                    last.kind,
+                    f"{self.shown_url}: not retried after Ctrl+C ({last.kind}: "
+                    f"{mask_secrets(str(last))})",
+                )
             if attempt:
                 # Interruptible: close() (a second Ctrl+C) ends the wait.
                 if cancelled.wait(self._delay(attempt, last.retry_after if last else None)):
@@ -322,6 +331,11 @@ class OpenAICompatibleClient:
             text=text[:max_chars], prompt_tokens=completion.prompt_tokens, completion_tokens=used
         )
 
+    def stop_retries(self) -> None:
+        """Let the attempts in flight finish, but start no retry (Ctrl+C:
+        the run ends after them); until :meth:`close`."""
+        self._no_retries.set()
+
     def cancel(self) -> None:
         """Abandon the requests in flight (a second Ctrl+C): each ends at its
         next chunk or retry wait; until :meth:`close`, nothing new is sent."""
@@ -334,6 +348,9 @@ class OpenAICompatibleClient:
                 self._client = None
             if self._cancelled.is_set():  # abandoned requests keep theirs; new ones get a new one
                 self._cancelled = threading.Event()
+            if self._no_retries.is_set():
+                self._no_retries = threading.Event()
+        self._no_retries = threading.Event()
 
 
 def check_base_url(base_url: str) -> str:
