@@ -98,6 +98,12 @@ def score_proposals_cli(
         f"{len(scored)} sentences: {counts}; "
         f"micro P {overall['p']:.3f} R {overall['r']:.3f} F1 {overall['f']:.3f}"  # type: ignore[index]
     )
+    if not overall["proposed"]:  # type: ignore[index]
+        msg.warn(
+            f"No proposal in doc.spans[{spans_key!r}] of {len(scored)} sentences: these zeros "
+            "measure nothing, and a calibration from this file carries no evidence (check the "
+            "propose run: its examples, --dry-run, the model)"
+        )
     if output is not None:
         write_json(
             output,

@@ -167,17 +167,19 @@ class OpenAICompatibleClient:
         no_retries = self._no_retries
         last: Optional[_Retryable] = None
         for attempt in range(self.max_tries):
-            if attempt and no_retries.is_set():
-                assert last is not None
-                raise LLMRequestError(
-                    last.kind,
-                    f"{self.shown_url}: not retried after Ctrl+C ({last.kind}: "
-                    f"{mask_secrets(str(last))})",
-                )
             if attempt:
-                # Interruptible: close() (a second Ctrl+C) ends the wait.
-                if cancelled.wait(self._delay(attempt, last.retry_after if last else None)):
+                # Interruptible: Ctrl+C (no retries) and close() end the wait.
+                delay = self._delay(attempt, last.retry_after if last else None)
+                _wait_unless(delay, cancelled, no_retries)
+                if cancelled.is_set():
                     break
+                if no_retries.is_set():
+                    assert last is not None
+                    raise LLMRequestError(
+                        last.kind,
+                        f"{self.shown_url}: not retried after Ctrl+C ({last.kind}: "
+                        f"{mask_secrets(str(last))})",
+                    )
             try:
                 completion = self._attempt(payload, messages, cancelled)
                 return self._enforce_max_tokens(completion, params, usage)
@@ -351,6 +353,16 @@ class OpenAICompatibleClient:
             if self._no_retries.is_set():
                 self._no_retries = threading.Event()
         self._no_retries = threading.Event()
+
+
+def _wait_unless(seconds: float, *events: threading.Event) -> None:
+    """Sleep ``seconds``, or less if one of the events is set meanwhile."""
+    deadline = time.monotonic() + seconds
+    while not any(event.is_set() for event in events):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        events[0].wait(min(remaining, 0.05))
 
 
 def check_base_url(base_url: str) -> str:

@@ -101,3 +101,14 @@ def test_mismatched_or_unproposed_files_are_one_line(files, tmp_path, capsys):
     for extra, expected in checks:
         code, _, err = run(capsys, "score-proposals", files / "proposals.spacy", *extra)
         assert code == 1 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_no_proposal_at_all_warns(tmp_path, capsys):
+    """Issue 23: score-proposals printed zeros and nothing said that they
+    measure nothing."""
+    vocab = spacy.blank("en").vocab
+    docs = [make_doc(vocab, WORDS, human=[(0, 1, "PER")], llm=[]) for _ in range(3)]
+    write_docbin(tmp_path / "empty.spacy", docs)
+    code, out, _ = run(capsys, "score-proposals", tmp_path / "empty.spacy")
+    assert code == 0
+    assert "No proposal in doc.spans['llm'] of 3 sentences" in " ".join(out.split())

@@ -1,4 +1,5 @@
 import random
+import threading
 import time
 
 import pytest
@@ -105,3 +106,27 @@ def test_parse_retry_after():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_no_retry_starts_after_ctrl_c(server):
+    """Issue 23: Ctrl+C must end the run: the request in flight finishes its
+    attempt, and no retry (after a back-off of up to a minute) starts."""
+    server.faults.extend(["503"] * 10)
+    client = client_for(server, max_tries=6, backoff=30.0, max_backoff=60.0)
+    errors = []
+
+    def send():
+        try:
+            client.complete([{"role": "user", "content": "hi"}], {}, Usage())
+        except LLMRequestError as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=send, daemon=True)
+    worker.start()
+    while not server.requests:
+        time.sleep(0.01)
+    client.stop_retries()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "a retry waited out its back-off after Ctrl+C"
+    assert len(server.requests) == 1 and "not retried after Ctrl+C" in str(errors[0])
+    client.close()
