@@ -222,3 +222,37 @@ def test_a_label_never_proposed_is_named(tmp_path, capsys):
     assert result.code == 0, result.err
     shown = " ".join(result.out.split())
     assert "No proposal for location, product, creative-work, group in 2 sentences" in shown
+
+
+def test_prompts_short_of_examples_are_named_in_one_line(tmp_path, capsys):
+    """A pool too small for --k: the prompts were rendered with fewer
+    examples than asked for, silently."""
+    inp, pool = tmp_path / "dev.spacy", tmp_path / "pool.spacy"
+    run_cli(capsys, ["convert", _conll(tmp_path / "dev.conll", SENTENCES[:3]), inp])
+    run_cli(capsys, ["convert", _conll(tmp_path / "pool.conll", SENTENCES[3:5]), pool])
+    with FaultServer(lambda payload: chat("person: Ana")) as server:
+        result = run_cli(
+            capsys,
+            [
+                "propose",
+                inp,
+                tmp_path / "out.spacy",
+                "--labels",
+                LABELS,
+                "--examples",
+                pool,
+                "--k",
+                4,
+                "--base-url",
+                server.base_url,
+                "--model",
+                "scripted",
+                "--api-key-env",
+                "",
+                "--cache",
+                tmp_path / "cache.sqlite",
+            ],
+        )
+    assert result.code == 0, result.err
+    shown = " ".join(result.out.split())
+    assert "3 of 3 sentences got fewer than the 4 few-shot examples asked for (0 got none)" in shown
