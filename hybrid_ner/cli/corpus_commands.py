@@ -23,7 +23,12 @@ from ..corpus.split import split_by_document
 from ..errors import HybridNerError, OutputPathError
 from ..layers import DOC_ID, HUMAN_ANNOTATED
 from ..progress import track
-from ..simulation.omissions import simulate_budget, simulate_omissions
+from ..simulation.omissions import (
+    DEFAULT_OMISSION_MODEL,
+    OMISSION_MODELS,
+    simulate_budget,
+    simulate_omissions,
+)
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
@@ -258,7 +263,13 @@ def noise_cli(
     ),
     seed: int = typer.Option(0, help="Random seed"),
     label_rate: Optional[List[str]] = typer.Option(
-        None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable"
+        None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable (uniform model only)"
+    ),
+    omission_model: str = typer.Option(
+        DEFAULT_OMISSION_MODEL,
+        "--omission-model",
+        help="uniform: every entity equally likely; hard: rare, long, lowercase entities and the "
+        "hardest label omitted more often, at the same overall rate (docs/method.md)",
     ),
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
@@ -266,6 +277,10 @@ def noise_cli(
     """Simulate human annotation with omissions: drop each entity with a
     probability. Dropped entities are kept in doc.spans["omitted"]; text and
     tokens are unchanged; the same seed gives byte-identical output."""
+    if omission_model not in OMISSION_MODELS:
+        raise HybridNerError(
+            f"--omission-model {omission_model!r}: use one of {', '.join(OMISSION_MODELS)}"
+        )
     rates = parse_label_rates(label_rate)
     check_range("--omit-rate", omit_rate, 0, 1)
     for label, rate in rates.items():
@@ -275,7 +290,7 @@ def noise_cli(
     docs = first(load_docs(input_path), limit, input_path)
     rates = match_label_rates(rates, docs)
     try:
-        noisy = simulate_omissions(docs, omit_rate, seed, rates)
+        noisy = simulate_omissions(docs, omit_rate, seed, rates, omission_model)  # type: ignore[arg-type]
     except ValueError as err:
         raise HybridNerError(str(err)) from None
     write_docbin(output_path, noisy)

@@ -16,6 +16,7 @@ from ..errors import HybridNerError, Interrupted, PartialResult
 from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
 from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
+from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
 from ..experiment.jsonio import write_json
@@ -80,6 +81,12 @@ def grid_cli(
     ),
     budget_omit_rate: float = typer.Option(
         0.0, help="Omission rate of the human part of the budget cells"
+    ),
+    omission_models: str = typer.Option(
+        DEFAULT_OMISSION_MODEL,
+        "--omission-models",
+        help=f"Omission models of the rate cells, comma-separated: {', '.join(OMISSION_MODELS)} "
+        "(hard: rare, long, lowercase entities and the hardest label are omitted more often)",
     ),
     conditions: str = typer.Option(
         "all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"
@@ -161,6 +168,7 @@ def grid_cli(
         _floats(budgets, "--budgets"),
         budget_omit_rate,
         wanted,
+        omission_models=[m.strip() for m in omission_models.split(",") if m.strip()],
     )
     out_dir = output / dataset
     done = completed(out_dir)

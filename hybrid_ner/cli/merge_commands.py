@@ -209,6 +209,9 @@ def merge_cli(
 def show_calibration(fitted: FittedEvidence) -> None:
     """Print the calibration the calibrated training targets would use."""
     summary = fitted.summary()
+    if fitted.calibration is None:
+        msg.warn(fitted.describe())
+        return
     if fitted.calibration.biased:
         msg.warn(
             "No --calibration: the calibrated training targets would fall back to a biased "

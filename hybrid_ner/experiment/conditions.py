@@ -17,6 +17,12 @@ Conditions (``CONDITIONS``):
 * ``human-budget`` / ``hybrid-budget`` / ``sim-hybrid-budget``: a human
   annotated only a fraction of the documents (the rest MISSING), alone or
   with the proposals (calibrated evidence) that cover the rest.
+* The strongest LLM-free answers to omitted entities, the baselines the
+  hybrid must beat: ``human-negsample`` (negative sampling of the human's
+  silent tokens, Li et al. 2021), ``human-silence`` (human silence softened
+  by ω, estimated from the dev set's entity density, no annotator) and, under
+  a budget, ``human-selftrain`` (the same, with the human-only teacher's own
+  predictions on the documents nobody annotated).
 
 ``sim-*`` use the simulated annotator (:mod:`hybrid_ner.simulation.annotator`),
 never called an LLM. The grid runs them in the order of ``CONDITIONS`` and the
@@ -38,6 +44,9 @@ CALIBRATED_CORPUS = "corpora.hybrid_calibrated"
 LAMBDA_CORPUS = "corpora.hybrid_mixing"
 #: The ``[corpora]`` block of the human-only conditions (their models are teachers).
 HUMAN_CORPUS = "corpora.human"
+#: The LLM-free treatments of human silence.
+NEGSAMPLE_CORPUS = "corpora.human_negsample"
+SILENCE_CORPUS = "corpora.human_silence"
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,9 @@ CONDITIONS: Dict[str, Condition] = {
     "human-budget": Condition("none", HUMAN_CORPUS, "budget"),
     "hybrid-budget": Condition("llm", CALIBRATED_CORPUS, "budget"),
     "sim-hybrid-budget": Condition("simulated", CALIBRATED_CORPUS, "budget"),
+    "human-negsample": Condition("none", NEGSAMPLE_CORPUS, "omit"),
+    "human-silence": Condition("none", SILENCE_CORPUS, "omit"),
+    "human-selftrain": Condition("none", SILENCE_CORPUS, "budget"),
 }
 #: Trained at every omission rate.
 RATE_CONDITIONS: Tuple[str, ...] = (
@@ -79,11 +91,21 @@ RATE_CONDITIONS: Tuple[str, ...] = (
     "sim-hybrid-random",
     "sim-hybrid-label-mixing",
     "sim-hybrid-lambda-mixing",
+    "human-negsample",
+    "human-silence",
 )
 #: Trained without omissions: one reference value drawn at every rate.
 FIXED_CONDITIONS: Tuple[str, ...] = ("human-clean", "llm-only", "sim-only")
 #: Trained at every budget fraction.
-BUDGET_CONDITIONS: Tuple[str, ...] = ("human-budget", "hybrid-budget", "sim-hybrid-budget")
+BUDGET_CONDITIONS: Tuple[str, ...] = (
+    "human-budget",
+    "hybrid-budget",
+    "sim-hybrid-budget",
+    "human-selftrain",
+)
+#: The LLM-free baselines: per omission rate, and under a budget.
+LLM_FREE_CONDITIONS: Tuple[str, ...] = ("human-negsample", "human-silence")
+LLM_FREE_BUDGET_CONDITIONS: Tuple[str, ...] = ("human-selftrain",)
 #: The main comparison: planned first, so a partial grid answers it.
 MAIN_CONDITIONS: Tuple[str, ...] = (
     "human-clean",
@@ -96,6 +118,8 @@ MAIN_CONDITIONS: Tuple[str, ...] = (
 CALIBRATED_CONDITIONS: Tuple[str, ...] = tuple(
     name for name, spec in CONDITIONS.items() if spec.corpus == CALIBRATED_CORPUS
 )
+#: Conditions that estimate ω and may use a teacher (their cells carry "calibration").
+EVIDENCE_CORPORA: Tuple[str, ...] = (CALIBRATED_CORPUS, SILENCE_CORPUS)
 #: The upper bound: the clean gold annotation.
 UPPER_BOUND = "human-clean"
 #: The full-budget (budget 1.0) condition that continues each budget curve.

@@ -11,7 +11,7 @@ from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError
 from ..layers import LLM_KEY
 from ..simulation.annotator import SimulatedAnnotator
-from ..simulation.omissions import omit_entities, simulate_budget
+from ..simulation.omissions import DEFAULT_OMISSION_MODEL, simulate_budget, simulate_omissions
 from .cells import Cell
 
 
@@ -92,13 +92,20 @@ class GridData:
             name = f"omit{cell.omit_rate:g}"
         else:
             name = f"budget{cell.budget:g}_omit{cell.omit_rate:g}"
+        if cell.omission_model != DEFAULT_OMISSION_MODEL and data in ("omit", "budget"):
+            name += f"_{cell.omission_model}"
         # Keyed by the source file too: cells without LLM may run before the
         # proposals exist.
         path = self.work_dir / "data" / self.name / self.train.stem / f"{name}_s{cell.seed}.spacy"
         if not path.exists():
             docs = self.annotated(cell.seed)
             if data == "omit" or (data == "budget" and cell.omit_rate > 0):
-                docs = [omit_entities(doc, cell.omit_rate, cell.seed) for doc in docs]
+                docs = simulate_omissions(
+                    docs,
+                    cell.omit_rate,
+                    cell.seed,
+                    model=cell.omission_model,  # type: ignore[arg-type]
+                )
             if data == "unannotated":
                 docs = simulate_budget(docs, 0.0, cell.seed)
             elif data == "budget":

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..errors import HybridNerError
+from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from .cells import Cell
 from .conditions import BUDGET_CONDITIONS, CONDITIONS, FIXED_CONDITIONS, is_simulated
 from .jsonio import number, optional_numbers
@@ -38,8 +39,10 @@ class CellResult:
         annotation cost (read back without the unknown parts).
     lambdas (Optional[Dict[str, float]]): λ per label (λ label mixing only).
     steps, config: Training steps of the cell's model and its training config.
-    calibration (Optional[Dict[str, Any]]): The annotator's calibration
-        (calibrated conditions only).
+    calibration (Optional[Dict[str, Any]]): The annotator's calibration and
+        ω (calibrated and ``human-silence``/``human-selftrain`` conditions).
+    omission_model (str): How the human's omissions were simulated
+        ("uniform", the default of older cells, or "hard").
     path (Optional[Path]): The file it was read from (None before writing).
     """
 
@@ -60,12 +63,20 @@ class CellResult:
     steps: Optional[int] = None
     config: Optional[str] = None
     calibration: Optional[Dict[str, Any]] = None
+    omission_model: str = DEFAULT_OMISSION_MODEL
     path: Optional[Path] = None
 
     @property
     def cell(self) -> Cell:
         """The cell's settings."""
-        return Cell(self.dataset, self.condition, self.omit_rate, self.budget, self.seed)
+        return Cell(
+            self.dataset,
+            self.condition,
+            self.omit_rate,
+            self.budget,
+            self.seed,
+            self.omission_model,
+        )
 
     @property
     def name(self) -> str:
@@ -99,6 +110,7 @@ class CellResult:
             "omit_rate": self.omit_rate,
             "budget": self.budget,
             "seed": self.seed,
+            "omission_model": self.omission_model,
             "cell_id": self.cell.cell_id,
             "annotator": self.annotator,
             "scores": {"p": self.p, "r": self.r, "f": self.f, "per_type": self.per_type},
@@ -166,7 +178,18 @@ class CellResult:
             steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
             config=config if isinstance(config, str) and config else None,
             calibration=calibration,
+            omission_model=_omission_model(path, data.get("omission_model")),
         )
+
+
+def _omission_model(path: Path, value: Any) -> str:
+    if value is None:
+        return DEFAULT_OMISSION_MODEL  # cells written before omission models existed
+    if value not in OMISSION_MODELS:
+        raise HybridNerError(
+            f'{path}: "omission_model" must be one of {", ".join(OMISSION_MODELS)}, got {value!r}'
+        )
+    return str(value)
 
 
 def _is_number(value: Any) -> bool:

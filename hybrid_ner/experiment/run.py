@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
 
-from .cells import Cell, teacher_cell
-from .conditions import CALIBRATED_CORPUS
+from .cells import Cell, needs_teacher, teacher_cell
 from .costs import Costs
 from .data import GridData
 from .jsonio import write_json
@@ -93,8 +92,8 @@ def run_grid(
             continue
         if max_minutes and (time.perf_counter() - started) / 60 > max_minutes:
             break
-        if cell.spec.corpus == CALIBRATED_CORPUS and not data.has_teacher(teacher_cell(cell)):
-            # The human-only model of the same setting is the calibrated cell's prior.
+        if needs_teacher(cell) and not data.has_teacher(teacher_cell(cell)):
+            # The human-only model of the same setting is the cell's prior.
             train(teacher_cell(cell))
         train(cell)
     return results

@@ -16,8 +16,15 @@ from ..errors import HybridNerError
 from ..layers import LLM_KEY
 from ..merge.calibration.mixing import CalibratedMixing
 from ..training.readers import examples_from_docs
-from .cells import Cell, teacher_cell
-from .conditions import CALIBRATED_CORPUS, HUMAN_CORPUS, LAMBDA_CORPUS, SPANS_KEYS
+from .cells import Cell, needs_teacher, teacher_cell
+from .conditions import (
+    CALIBRATED_CORPUS,
+    EVIDENCE_CORPORA,
+    HUMAN_CORPUS,
+    LAMBDA_CORPUS,
+    SILENCE_CORPUS,
+    SPANS_KEYS,
+)
 from .costs import Costs
 from .data import GridData
 from .result import CellResult
@@ -46,12 +53,14 @@ def train_overrides(
     annotator's calibration sample and the seed."""
     key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
     extra: Dict[str, object] = {}
-    if cell.spec.corpus == CALIBRATED_CORPUS:
+    corpus = cell.spec.corpus
+    if corpus in EVIDENCE_CORPORA:
         extra = {
-            f"{CALIBRATED_CORPUS}.merger.llm_key": key,
-            f"{CALIBRATED_CORPUS}.mixing.calibration": str(calibration) if calibration else None,
-            f"{CALIBRATED_CORPUS}.mixing.teacher": str(teacher) if teacher else None,
+            f"{corpus}.mixing.calibration": str(calibration) if calibration else None,
+            f"{corpus}.mixing.teacher": str(teacher) if teacher else None,
         }
+    if corpus == CALIBRATED_CORPUS:
+        extra[f"{CALIBRATED_CORPUS}.merger.llm_key"] = key
     return {
         **extra,
         "paths.train": str(train),
@@ -125,8 +134,11 @@ def run_cell(
     train_path = data.path(cell)
     n_sentences = len(data.annotated(cell.seed))
     calibration = teacher = None
-    if cell.spec.corpus == CALIBRATED_CORPUS:
+    if cell.spec.corpus == SILENCE_CORPUS:
+        calibration = data.dev  # complete gold: ω from its entity density
+    elif cell.spec.corpus == CALIBRATED_CORPUS:
         calibration = data.calibration(cell)
+    if needs_teacher(cell):
         teacher = data.teacher_dir(teacher_cell(cell))
         if not data.has_teacher(teacher_cell(cell)):
             raise HybridNerError(
@@ -156,13 +168,17 @@ def run_cell(
     if cell.spec.corpus == LAMBDA_CORPUS:
         lambdas = fitted_lambdas(config, all_overrides)
     record = None
-    if cell.spec.corpus == CALIBRATED_CORPUS:
+    if cell.spec.corpus in EVIDENCE_CORPORA:
         # The same estimate the reader made (deterministic), recomputed here
         # for the record.
         docs = read_docbin(train_path, spacy.blank("en").vocab)
         key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
-        fitted = CalibratedMixing(calibration).fit(docs, key)
-        record = {**fitted.summary(), "teacher": teacher_cell(cell).cell_id}
+        mixing = CalibratedMixing(calibration, annotator=cell.spec.corpus == CALIBRATED_CORPUS)
+        fitted = mixing.fit(docs, key)
+        record = {
+            **fitted.summary(),
+            "teacher": teacher_cell(cell).cell_id if teacher is not None else None,
+        }
     return CellResult(
         dataset=cell.dataset,
         condition=cell.condition,
@@ -181,4 +197,5 @@ def run_cell(
         steps=steps,
         config=str(config),
         calibration=record,
+        omission_model=cell.omission_model,
     )

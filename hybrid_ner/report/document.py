@@ -8,6 +8,7 @@ from ..experiment.conditions import FIXED_CONDITIONS
 from .annotator_tables import annotator_notes, annotator_table
 from .budget import budget_rows, budget_table
 from .coverage import incomplete_groups
+from .field import field_rows, field_table, omega_rows, omega_table
 from .format import format_rate
 from .results import DatasetResults
 from .sections import (
@@ -32,6 +33,35 @@ FIGURES = {
     "budget": "F1 vs. annotation cost",
 }
 SAMPLES = "samples"
+
+
+def field_section(md: MarkdownRenderer, ds: DatasetResults) -> None:
+    """The hybrid beside the best LLM-free baseline, and ω estimated against true."""
+    rows = field_rows(ds.all_cells)
+    if not rows:
+        return
+    md.add(md.title(3, "Against the best LLM-free baseline"))
+    md.add(
+        "Test F1, mean ± sd (n). Silence as certain: `human-omit` / `human-budget`; negative "
+        "sampling: `human-negsample` (Li et al. 2021); silence softened by ω: `human-silence` "
+        "(ω from the dev set's entity density, no LLM) or, under a budget, `human-selftrain` "
+        "(the same plus the human-only teacher's predictions where nobody annotated). Δ: mean F1 "
+        "of the hybrid minus that of the better LLM-free baseline of the row. Uniform omissions "
+        "drop every entity alike; hard ones drop rare, long, lowercase entities and the hardest "
+        "label more often, at the same overall rate."
+    )
+    md.add(field_table(rows))
+    omegas = omega_rows(ds.all_cells)
+    if omegas:
+        md.add(
+            "The human's omission rate ω, mean over the cells that estimated it (n), against the "
+            "true simulated rate: from agreement with the annotator (what the hybrids use; it "
+            "assumes omissions independent of what the annotator finds) and from the entity "
+            "density of the dev set against the training annotation (what `human-silence` uses; "
+            "it assumes dev and training text alike). Where an estimate's 90% interval is wider "
+            "than 0.2 the training uses the interval's lower end."
+        )
+        md.add(omega_table(omegas))
 
 
 def dataset_section(
@@ -103,6 +133,7 @@ def dataset_section(
         md.add(per_label_table(cells, rate))
     else:
         md.add("No cells yet for this dataset.")
+    field_section(md, ds)
     if transformer is not None:
         md.add(transformer_section(compare_stacks(transformer, cells, target_rate)))
 

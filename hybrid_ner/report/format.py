@@ -23,6 +23,9 @@ DISPLAY_NAMES = {
     "human-budget": "human, part of the documents",
     "hybrid-budget": "hybrid, part of the documents, calibrated",
     "sim-hybrid-budget": "simulated hybrid, part of the documents, calibrated",
+    "human-negsample": "human, negative sampling of silence (LLM-free)",
+    "human-silence": "human, silence softened by ω (LLM-free)",
+    "human-selftrain": "human, part of the documents, self-training (LLM-free)",
 }
 UNKNOWN_NOTE = "not in the current grid"
 #: The renderer of the report's markdown tables.

@@ -8,7 +8,7 @@ here is pure data handling; the aggregation over seeds is in ``stats``,
 built from their results.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -27,6 +27,7 @@ from ..experiment.result import CellResult, GroupKey, setting_value
 from ..experiment.run import CELLS_DIR
 from ..experiment.runlog import RUN_FILE
 from ..experiment.samples import SAMPLES_FILE
+from ..simulation.omissions import DEFAULT_OMISSION_MODEL
 from .calibration import (
     OmissionEstimate,
     calibrated_cells,
@@ -118,9 +119,18 @@ class DatasetResults:
 
     name: str
     path: Path
+    #: The cells with uniform omissions (every table but the field comparison).
     cells: List[CellResult]
     annotators: Optional[Dict[str, Any]] = None
     run: Optional[Dict[str, Any]] = None
+    #: The cells with another omission model ("hard"), kept apart so that no
+    #: table mixes them with the uniform ones.
+    other_omissions: List[CellResult] = field(default_factory=list)
+
+    @property
+    def all_cells(self) -> List[CellResult]:
+        """The cells of every omission model."""
+        return self.cells + self.other_omissions
 
     @property
     def samples_path(self) -> Optional[Path]:
@@ -171,12 +181,14 @@ def load_dataset(path: Union[str, Path]) -> DatasetResults:
         raise HybridNerError(
             f'{path / ANNOTATORS_FILE}: missing key "annotators" (an object per annotator)'
         )
+    cells = load_cells(path / CELLS_DIR)
     return DatasetResults(
         name=path.name,
         path=path,
-        cells=load_cells(path / CELLS_DIR),
+        cells=[c for c in cells if c.omission_model == DEFAULT_OMISSION_MODEL],
         annotators=annotators,
         run=optional_object(path / RUN_FILE),
+        other_omissions=[c for c in cells if c.omission_model != DEFAULT_OMISSION_MODEL],
     )
 
 

@@ -12,6 +12,11 @@ human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
 (same tokens, proposals ignored); hybrid-random = this reader with
 ``merger.overlap = "random"`` and no mixing; hybrid-label-mixing = this
 reader with a ``mixing`` block.
+
+The LLM-free treatments of human silence use the same reader with calibrated
+evidence that ignores the proposals (``hybrid_ner.calibrated_mixing.v1`` with
+``annotator = false``; no merge happens): human silence softened by ω, and
+negative sampling (its ``negative_sampling`` block, ω = 0).
 """
 
 from pathlib import Path
@@ -30,14 +35,19 @@ from ..merge.mixing import LabelMixing
 from .readers import examples_from_docs
 
 
+#: What a ``mixing`` block may be.
+Mixing = Union[CalibratedMixing, LabelMixing, None]
+
+
 class MergedCorpus:
     """Callable reader: ``nlp`` → merged (and mixed) training Examples.
 
     path (Path): The gold + proposals DocBin.
     merger (Merger): Merge settings; fitted on the file at each read.
-    mixing (Union[CalibratedMixing, LabelMixing, None]): Calibrated evidence
-        (recommended), λ label mixing, or None for hard one-hot targets from
-        the merged ``doc.ents``.
+    mixing (Mixing): Calibrated evidence (recommended; with
+        ``annotator`` off the LLM-free treatments of silence, no merge), λ
+        label mixing, or None for hard one-hot targets from the merged
+        ``doc.ents``.
     limit (int): Use the first ``limit`` Docs only (0: all).
     """
 
@@ -45,7 +55,7 @@ class MergedCorpus:
         self,
         path: Path,
         merger: Merger,
-        mixing: Union[CalibratedMixing, LabelMixing, None] = None,
+        mixing: Mixing = None,
         limit: int = 0,
     ) -> None:
         self.path = path
@@ -75,6 +85,8 @@ class MergedCorpus:
             self.fitted = self.mixing.fit(docs, self.merger.llm_key)
             msg.info(f"{self.path.name}: {self.fitted.describe()}")
             self.mixing.attach_all(docs, self.fitted)
+            if not self.mixing.annotator:
+                return docs
         self.merger.merge_all(docs)
         if isinstance(self.mixing, LabelMixing):
             lambdas = self.mixing.fit(self.merger.stats)
@@ -92,7 +104,7 @@ class MergedCorpus:
 def create_merged_corpus(
     path: Path,
     merger: Optional[Merger] = None,
-    mixing: Union[CalibratedMixing, LabelMixing, None] = None,
+    mixing: Mixing = None,
     limit: int = 0,
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
@@ -100,8 +112,9 @@ def create_merged_corpus(
     path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
     merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings (acceptance,
         overlap rule, uncovered tokens, seed); None for the defaults.
-    mixing (Union[CalibratedMixing, LabelMixing, None]):
-        "hybrid_ner.calibrated_mixing.v1" (calibrated evidence, recommended),
+    mixing (Mixing):
+        "hybrid_ner.calibrated_mixing.v1" (calibrated evidence, recommended;
+        ``annotator = false``: human silence softened by ω, LLM-free),
         "hybrid_ner.label_mixing.v1" (λ per label), or None to train on the
         merged ``doc.ents`` (hard labels).
     limit (int): Use the first ``limit`` Docs only (0: all).

@@ -13,7 +13,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from ..corpus import read_conll, read_docbin, read_jsonl
-from ..simulation.omissions import omit_entities, simulate_budget
+from ..simulation.omissions import DEFAULT_OMISSION_MODEL, simulate_budget, simulate_omissions
 
 
 def examples_from_docs(nlp: Language, docs: Iterable[Doc]) -> Iterator[Example]:
@@ -91,6 +91,7 @@ def create_simulated_annotation_corpus(
     seed: int = 0,
     label_rates: Dict[str, float] = {},
     limit: int = 0,
+    omission_model: str = DEFAULT_OMISSION_MODEL,
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a DocBin and simulate imperfect human annotation on the fly.
 
@@ -106,6 +107,7 @@ def create_simulated_annotation_corpus(
     label_rates (Dict[str, float]): Per-label omission rates.
     limit (int): Use at most this many sentences (0: all), taken before the
         budget simulation.
+    omission_model (str): "uniform" or "hard" (hybrid_ner.simulation.omissions).
     """
 
     cache: Dict[object, List[Doc]] = {}
@@ -116,7 +118,13 @@ def create_simulated_annotation_corpus(
         if key not in cache:
             docs = _limited(read_docbin(path, nlp.vocab), limit)
             if omit_rate > 0 or label_rates:
-                docs = [omit_entities(doc, omit_rate, seed, label_rates) for doc in docs]
+                docs = simulate_omissions(
+                    docs,
+                    omit_rate,
+                    seed,
+                    label_rates,
+                    omission_model,  # type: ignore[arg-type]
+                )
             if budget_fraction < 1.0:
                 docs = simulate_budget(docs, budget_fraction, seed)
             cache.clear()

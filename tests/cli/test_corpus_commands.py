@@ -95,3 +95,19 @@ def test_bad_options(tmp_path, conll_file, capsys, args, fragment):
 def test_help_on_every_command(command, capsys):
     assert run_cli(command, "--help") == 0
     assert "Usage" in capsys.readouterr().out
+
+
+def test_noise_hard_omission_model_keeps_the_rate_and_refuses_unknown_models(tmp_path, capsys):
+    from ..conftest import WIKIGOLD
+
+    gold = tmp_path / "gold.spacy"
+    assert run_cli("convert", WIKIGOLD, gold) == 0
+    hard = tmp_path / "hard.spacy"
+    assert run_cli("noise", gold, hard, "--omit-rate", 0.4, "--omission-model", "hard") == 0
+    vocab = spacy.blank("en").vocab
+    n_gold = sum(len(d.ents) for d in read_docbin(gold, vocab))
+    omitted = sum(len(d.spans[OMITTED_KEY]) for d in read_docbin(hard, vocab))
+    assert 0.37 < omitted / n_gold < 0.43
+    capsys.readouterr()
+    code = run_cli("noise", gold, tmp_path / "x.spacy", "--omit-rate", 0.4, "--omission-model", "x")
+    assert code != 0 and "--omission-model 'x'" in capsys.readouterr().err

@@ -124,15 +124,18 @@ def test_stats_shows_the_calibration_from_a_clean_sample(calibration_files, tmp_
     # which the human agrees with 2 (Ann, Rome); over 7 Docs 1 − 14 / 21 = 1/3 (the ORG and
     # the unannotated Doc do not count).
     assert cal["omission_rate"] == round(1 - 14 / 21, 4) == 0.3333
-    assert cal["omission_source"] == "estimated from agreement and calibrated precision"
+    # Every training Doc alike: the bootstrap interval collapses onto the estimate.
+    assert cal["omission_source"] == (
+        "estimated from agreement: 0.33 (90% interval 0.33-0.33; "
+        "14 of 21 expected correct proposals agree with the human)"
+    )
     assert (
         "biased" not in out.lower()
         and f"from {calibration}: 50 tokens, position match 1.000" in out
     )
     assert "PER 1.000 1.000 10 10 2.67 0.727" in out and "LOC 0.500 0.500 10 10 1.33 0.848" in out
     assert (
-        "omission rate of the human annotation: 0.333 "
-        "(estimated from agreement and calibrated precision)" in out
+        "omission rate of the human annotation: 0.333 (estimated from agreement: 0.33" in out
     )
 
 
@@ -232,12 +235,12 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
     # A biased calibration cannot identify the omission rate: the default, human silence trusted.
     assert (cal["omission_rate"], cal["omission_source"]) == (
         0.0,
-        "default: not identifiable from these data",
+        "default: no calibration sample with complete gold to estimate it from",
     )
     assert (
         "(BIASED)" in out
         and "omission rate of the human annotation: 0.000 "
-        "(default: not identifiable from these data)"
+        "(default: no calibration sample with complete gold to estimate it from)"
         in out
     )
 

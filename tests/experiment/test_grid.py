@@ -27,22 +27,48 @@ def test_plan_puts_the_main_comparison_first_and_skips_duplicates():
     ids = [c.cell_id for c in cells]
     assert len(ids) == len(set(ids))
     assert "human-omit_r0_b1_s0" not in ids  # same as human-clean
-    first = cells[:10]
+    first = cells[:14]
     assert {c.condition for c in first} == {
         "human-clean",
         "human-omit",
         "hybrid-label-mixing",
         "hybrid-random",
         "sim-hybrid-label-mixing",
+        "human-negsample",
+        "human-silence",
     }
     assert all(c.omit_rate in (0.0, 0.4) for c in first) and {c.seed for c in first} == {0, 1}
-    assert [c.condition for c in cells[-6:]].count("hybrid-budget") == 2 and cells[
+    assert [c.condition for c in cells[-8:]].count("hybrid-budget") == 2 and cells[
         -1
     ].budget == 0.25
     fixed = [c for c in cells if c.condition in ("llm-only", "sim-only", "human-clean")]
     assert len(fixed) == 6 and all(c.omit_rate == 0.0 and c.budget == 1.0 for c in fixed)
-    # 3 fixed + 7 rate conditions x 3 rates - 1 + 3 budget conditions, per seed
-    assert len(cells) == 2 * (3 + 7 * 3 - 1 + 3)
+    # 3 fixed + 9 rate conditions x 3 rates - 1 + 4 budget conditions, per seed
+    assert len(cells) == 2 * (3 + 9 * 3 - 1 + 4)
+
+
+def test_plan_adds_hard_omission_cells_with_their_own_ids_and_teachers():
+    from hybrid_ner.experiment.cells import needs_teacher
+
+    conditions = ["human-omit", "human-silence", "hybrid-label-mixing", "human-selftrain"]
+    cells = plan_cells(
+        "wg", [0.0, 0.4], [0], [0.1], conditions=conditions, omission_models=["uniform", "hard"]
+    )
+    ids = [c.cell_id for c in cells]
+    assert "human-omit_r0.4_b1_s0" in ids and "human-omit_r0.4_b1_s0_hard" in ids
+    assert "human-silence_r0_b1_s0_hard" not in ids  # no omissions: one model is enough
+    assert "human-selftrain_r0_b0.1_s0" in ids and not any(
+        c.omission_model == "hard" for c in cells if c.budget < 1
+    )
+    hard = Cell("wg", "hybrid-label-mixing", 0.4, 1.0, 0, "hard")
+    assert teacher_cell(hard).cell_id == "human-omit_r0.4_b1_s0_hard"
+    assert not needs_teacher(hard)  # every token annotated: the teacher would predict none
+    assert needs_teacher(Cell("wg", "hybrid-budget", 0.0, 0.1, 0))
+    assert not needs_teacher(Cell("wg", "human-silence", 0.4, 1.0, 0))
+    assert needs_teacher(Cell("wg", "human-selftrain", 0.0, 0.1, 0))
+    assert teacher_cell(Cell("wg", "human-selftrain", 0.0, 0.1, 0)).condition == "human-budget"
+    with pytest.raises(HybridNerError, match="Unknown omission model"):
+        plan_cells("wg", [0.4], [0], omission_models=["sloppy"])
 
 
 @pytest.mark.parametrize(
@@ -209,10 +235,11 @@ def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
         and written["annotator"] == "llm"
         and written["steps"] == 6
     )
-    # No calibration file given: the biased fallback, said in the result; the
-    # human-only model of the same setting was trained first as the teacher.
+    # No calibration file given: the biased fallback, said in the result; every
+    # token was annotated, so no teacher is needed (the human-only model is
+    # still kept as the teacher of budget cells).
     assert 0.0 <= written["scores"]["f"] <= 1.0 and written["calibration"]["biased"] is True
-    assert written["calibration"]["teacher"] == "human-omit_r0.4_b1_s0"
+    assert written["calibration"]["teacher"] is None
     assert (data.teacher_dir(Cell("toy", "human-omit", 0.4, 1.0, 0)) / "meta.json").exists()
     lambdas = json.loads((out / "cells" / "hybrid-lambda-mixing_r0.4_b1_s0.json").read_text())[
         "lambdas"
@@ -287,6 +314,13 @@ def test_a_cell_result_round_trips_through_its_json(tmp_path):
     )
     data = json.loads(json.dumps(result.to_json()))
     assert data["cell_id"] == "hybrid-lambda-mixing_r0.4_b1_s1" and "calibration" not in data
+    assert data["omission_model"] == "uniform"
+    hard = CellResult.from_json(tmp_path / "hard.json", {**data, "omission_model": "hard"})
+    assert hard.cell.cell_id == "hybrid-lambda-mixing_r0.4_b1_s1_hard"
+    older = {k: v for k, v in data.items() if k != "omission_model"}
+    assert CellResult.from_json(tmp_path / "old.json", older).omission_model == "uniform"
+    with pytest.raises(HybridNerError, match="omission_model"):
+        CellResult.from_json(tmp_path / "bad.json", {**data, "omission_model": "sloppy"})
     assert data["scores"]["per_type"]["PER"]["r"] == 0.25 and data["cost"]["llm"] is None
     back = CellResult.from_json(tmp_path / "cell.json", data)
     assert back.name == "cell" and back.lambdas == {"PER": 0.4} and back.cost == {"human": 1.0}

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybrid_ner.merge.calibration import (
+    agreement_omission_rate,
     estimate_calibration,
-    estimate_omission_rate,
     token_likelihoods,
 )
 from hybrid_ner.merge.calibration.estimate import SILENCE, AnnotatorCalibration
@@ -160,8 +160,8 @@ def test_omission_rate_is_recovered_from_agreement():
         human = [(0, 2, "PER")] if i % 4 else []
         proposal = (0, 2, "PER") if i < 80 else (3, 4, "PER")
         docs.append(make_doc(VOCAB, WORDS, human=human, llm=[proposal]))
-    assert estimate_omission_rate(docs, cal) == pytest.approx(0.25, abs=0.02)
-    assert estimate_omission_rate(docs[:5], cal) is None  # too little evidence
+    assert agreement_omission_rate(docs, cal).rate == pytest.approx(0.25, abs=0.02)
+    assert agreement_omission_rate(docs[:5], cal).rate is None  # too little evidence
 
 
 def test_mixing_without_calibration_file_is_marked_biased():

@@ -110,7 +110,13 @@ def test_incomplete_groups_name_missing_seeds_and_conditions(tmp_path):
     assert found[("hybrid-random", 0.2)] == (2, (0,))
     assert found[("sim-hybrid-budget", 0.5)] == (0, (0, 1, 2))
     assert ("human-omit", 0.4) not in found
-    assert absent == ["sim-only", "sim-hybrid-lambda-mixing"]
+    assert absent == [
+        "sim-only",
+        "sim-hybrid-lambda-mixing",
+        "human-negsample",
+        "human-silence",
+        "human-selftrain",
+    ]
 
 
 def test_incomplete_groups_lists_a_rate_with_no_cell(tmp_path):

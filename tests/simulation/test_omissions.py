@@ -123,3 +123,51 @@ def test_budget_by_document_when_documents_suffice(nlp, capsys):
         for d in simulate_budget(budget_docs(nlp, ["x"] * 4), 1.0, seed=0)
     )
     assert capsys.readouterr().out == ""
+
+
+def test_hard_model_keeps_the_overall_rate_but_omits_hard_entities_more(wikigold_docs):
+    uniform = simulate_omissions(wikigold_docs, 0.4, seed=0)
+    hard = simulate_omissions(wikigold_docs, 0.4, seed=0, model="hard")
+    n_gold = sum(len(d.ents) for d in wikigold_docs)
+    for noisy in (uniform, hard):
+        assert 0.37 < sum(len(d.spans[OMITTED_KEY]) for d in noisy) / n_gold < 0.43
+    forms = Counter(e.text.lower() for d in wikigold_docs for e in d.ents)
+
+    def omitted_share(noisy, keep):
+        total = sum(1 for d in wikigold_docs for e in d.ents if keep(e))
+        dropped = sum(1 for d in noisy for e in d.spans[OMITTED_KEY] if keep(e))
+        return dropped / total
+
+    def singleton(e):
+        return forms[e.text.lower()] == 1
+
+    def frequent(e):
+        return forms[e.text.lower()] >= 5
+
+    def long(e):
+        return len(e) >= 3
+
+    # Uniform: about the same share everywhere; hard: rare and long ones far more often.
+    assert abs(omitted_share(uniform, singleton) - omitted_share(uniform, frequent)) < 0.1
+    assert omitted_share(hard, singleton) > omitted_share(hard, frequent) + 0.25
+    assert omitted_share(hard, long) > omitted_share(uniform, long) + 0.1
+    # The same partition guarantees as the uniform model.
+    for gold, doc in zip(wikigold_docs, hard):
+        assert sorted(spans(doc.ents) + spans(doc.spans[OMITTED_KEY])) == sorted(spans(gold.ents))
+
+
+def test_hard_probabilities_have_the_requested_mean_and_stay_probabilities(wikigold_docs):
+    from hybrid_ner.simulation.omissions import hard_omission_probabilities
+
+    for rate in (0.0, 0.2, 0.6, 0.95, 1.0):
+        probs = [p for row in hard_omission_probabilities(wikigold_docs, rate) for p in row]
+        assert len(probs) == sum(len(d.ents) for d in wikigold_docs)
+        assert all(0.0 <= p <= 1.0 for p in probs)
+        assert sum(probs) / len(probs) == pytest.approx(rate, abs=1e-6)
+
+
+def test_hard_model_refuses_per_label_rates_and_unknown_models(wikigold_docs):
+    with pytest.raises(ValueError, match="uniform model only"):
+        simulate_omissions(wikigold_docs[:5], 0.4, 0, {"PER": 1.0}, model="hard")
+    with pytest.raises(ValueError, match="Unknown omission model"):
+        simulate_omissions(wikigold_docs[:5], 0.4, 0, model="clumsy")

@@ -7,6 +7,8 @@ P(annotator obs | y):
 * inside a human entity: the human is trusted, L is one-hot on its tag;
 * human silence (the token is annotated "outside"): L_h(O) = 1 and
   L_h(entity) = ω, the estimated omission rate (ω = 0: silence is certain);
+  with negative sampling only on a sample of the silent tokens, the others
+  getting L_h = 1 (:mod:`.negative_sampling`);
 * a Doc nobody annotated, or a missing token: L_h = 1 (no evidence);
 * the annotator's observation (a proposal of label l, several labels, or
   silence): P(obs | label of y) from the calibration, times, for covered
@@ -45,6 +47,7 @@ def token_likelihoods(
     omission_rate: float = 0.0,
     spans_key: str = LLM_KEY,
     labels: Optional[Sequence[str]] = None,
+    silence_evidence: Optional[numpy.ndarray] = None,
 ) -> Dict[str, object]:
     """The tag likelihoods of every token of a Doc (module docstring).
 
@@ -56,6 +59,8 @@ def token_likelihoods(
     spans_key (str): The proposals' span group.
     labels (Optional[Sequence[str]]): Entity labels (default: the calibration's
         and the Doc's).
+    silence_evidence (Optional[numpy.ndarray]): Per token, whether the human's
+        silence there is evidence (negative sampling); None: everywhere.
     RETURNS (Dict[str, object]): ``tags``, ``values`` and ``mask``.
     """
     if not 0.0 <= omission_rate <= 1.0:
@@ -79,6 +84,8 @@ def token_likelihoods(
             fixed[i] = True
     if is_human_annotated(doc):
         silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
+        if silence_evidence is not None:
+            silent &= numpy.asarray(silence_evidence, dtype=bool)
         values[silent, 1:] *= omission_rate
     proposals = [
         s for s in proposals if not fixed[s.start : s.end].any() and s.label_ in label_columns
