@@ -16,7 +16,6 @@ from ..errors import HybridNerError, Interrupted, PartialResult
 from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
 from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
-from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
 from ..experiment.jsonio import write_json
@@ -26,6 +25,7 @@ from ..experiment.runlog import RUN_FILE, RunLog
 from ..experiment.samples import SAMPLES_FILE, sample_docs
 from ..progress import Progress
 from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
+from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from ..simulation.presets import PRESETS
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_name, check_outputs, check_range

@@ -34,7 +34,6 @@ from ..merge.merger import Merger
 from ..merge.mixing import LabelMixing
 from .readers import examples_from_docs
 
-
 #: What a ``mixing`` block may be.
 Mixing = Union[CalibratedMixing, LabelMixing, None]
 
