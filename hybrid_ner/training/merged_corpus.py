@@ -29,6 +29,7 @@ from spacy.util import registry
 from wasabi import msg
 
 from ..corpus import read_docbin
+from ..errors import HybridNerError
 from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
 from ..merge.merger import Merger
 from ..merge.mixing import LabelMixing
@@ -79,6 +80,8 @@ class MergedCorpus:
         docs = read_docbin(self.path, nlp.vocab)
         if self.limit > 0:
             docs = docs[: self.limit]
+        if not docs:
+            raise HybridNerError(f"{self.path}: the corpus holds no documents")
         if isinstance(self.mixing, CalibratedMixing):
             # Before the merge: the evidence needs the human's own silence and gaps.
             self.fitted = self.mixing.fit(docs, self.merger.llm_key)

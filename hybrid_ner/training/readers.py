@@ -13,6 +13,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from ..corpus import read_conll, read_docbin, read_jsonl
+from ..errors import HybridNerError
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, simulate_budget, simulate_omissions
 
 
@@ -117,6 +118,8 @@ def create_simulated_annotation_corpus(
         key = (id(nlp.vocab), Path(path).stat().st_mtime_ns if Path(path).exists() else None)
         if key not in cache:
             docs = _limited(read_docbin(path, nlp.vocab), limit)
+            if not docs:
+                raise HybridNerError(f"{path}: the corpus holds no documents")
             if omit_rate > 0 or label_rates:
                 docs = simulate_omissions(
                     docs,

@@ -137,3 +137,27 @@ def test_reads_and_merges_once_per_training_run_but_sees_a_changed_file(train_pa
     write_docbin(train_path, corpus_docs(spacy.blank("en").vocab, n=5))
     os.utime(train_path, ns=(1, 1))  # a different mtime, whatever the clock resolution
     assert len(list(reader(nlp))) == 5 and len(calls) == 2
+
+
+def test_an_empty_corpus_or_calibration_file_is_one_line_not_a_silent_training(tmp_path):
+    import spacy
+
+    from hybrid_ner.corpus import write_docbin
+    from hybrid_ner.errors import HybridNerError
+    from hybrid_ner.merge.calibration.mixing import CalibratedMixing
+    from hybrid_ner.merge.merger import Merger
+    from hybrid_ner.training.merged_corpus import MergedCorpus
+    from hybrid_ner.training.readers import create_simulated_annotation_corpus
+
+    from ..doc_builders import make_doc
+
+    nlp = spacy.blank("en")
+    write_docbin(tmp_path / "empty.spacy", [])
+    write_docbin(tmp_path / "train.spacy", [make_doc(nlp.vocab, ["Ann"], human=[(0, 1, "PER")])])
+    with pytest.raises(HybridNerError, match="empty.spacy: the corpus holds no documents"):
+        list(create_simulated_annotation_corpus(tmp_path / "empty.spacy")(nlp))
+    with pytest.raises(HybridNerError, match="empty.spacy: the corpus holds no documents"):
+        list(MergedCorpus(tmp_path / "empty.spacy", Merger())(nlp))
+    mixing = CalibratedMixing(tmp_path / "empty.spacy")
+    with pytest.raises(HybridNerError, match="the calibration file holds no documents"):
+        list(MergedCorpus(tmp_path / "train.spacy", Merger(), mixing)(nlp))

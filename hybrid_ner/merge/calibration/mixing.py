@@ -214,7 +214,13 @@ class CalibratedMixing:
                     "(the dev set with gold entities; after `hybrid-ner propose` when the "
                     "annotator is used)"
                 )
-            self._calibration_docs = {key: read_docbin(self.calibration, vocab)}
+            docs = read_docbin(self.calibration, vocab)
+            if not docs:
+                raise HybridNerError(
+                    f"{self.calibration}: the calibration file holds no documents "
+                    "(give the dev set with gold entities)"
+                )
+            self._calibration_docs = {key: docs}
         return self._calibration_docs[key]
 
     def _annotator_calibration(
