@@ -260,7 +260,7 @@ def doc_key(identity: str, doc: Doc) -> str:
     digest = hashlib.blake2b(digest_size=20)
     digest.update(identity.encode())
     digest.update(doc.text.encode("utf8"))
-    digest.update(numpy.asarray([token.idx for token in doc], dtype="int64").tobytes())
+    digest.update(numpy.ascontiguousarray(doc.to_array("IDX"), dtype="int64").tobytes())
     return digest.hexdigest()
 
 
