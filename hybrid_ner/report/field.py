@@ -149,6 +149,7 @@ class OmegaRow:
 
     model (str): The omission model.
     rate (float): The true (simulated) rate.
+    annotator (str): Whose agreement: "llm", "simulated" or "none".
     density (Optional[Stat]): The entity-density estimate (used without an annotator).
     agreement (Optional[Stat]): The annotator-agreement estimate (used with one).
     used (Optional[Stat]): The ω the training used.
@@ -156,6 +157,7 @@ class OmegaRow:
 
     model: str
     rate: float
+    annotator: str
     density: Optional[Stat]
     agreement: Optional[Stat]
     used: Optional[Stat]
@@ -164,12 +166,13 @@ class OmegaRow:
 def omega_rows(cells: Sequence[CellResult]) -> List[OmegaRow]:
     """ω per omission model and rate, over the cells that estimated it
     (calibrated and ``human-silence`` cells, every seed)."""
-    values: Dict[Tuple[str, float], Dict[str, List[float]]] = {}
+    values: Dict[Tuple[str, float, str], Dict[str, List[float]]] = {}
     for cell in cells:
         cal = cell.calibration or {}
         if cell.budget < 1.0 or not cal:
             continue
-        bucket = values.setdefault((cell.omission_model, round(cell.omit_rate, 6)), {})
+        key = (cell.omission_model, round(cell.omit_rate, 6), cell.annotator)
+        bucket = values.setdefault(key, {})
         estimate = cal.get("omission_estimate") or {}
         if isinstance(estimate.get("rate"), (int, float)):
             bucket.setdefault("density", []).append(float(estimate["rate"]))
@@ -179,13 +182,15 @@ def omega_rows(cells: Sequence[CellResult]) -> List[OmegaRow]:
         if isinstance(cal.get("omission_rate"), (int, float)):
             bucket.setdefault("used", []).append(float(cal["omission_rate"]))
     rows = []
-    for (model, rate), bucket in sorted(values.items()):
+    for (model, rate, annotator), bucket in sorted(values.items()):
 
         def stat(key: str) -> Optional[Stat]:
             found = bucket.get(key)
             return Stat.of(found) if found else None
 
-        rows.append(OmegaRow(model, rate, stat("density"), stat("agreement"), stat("used")))
+        rows.append(
+            OmegaRow(model, rate, annotator, stat("density"), stat("agreement"), stat("used"))
+        )
     return rows
 
 
@@ -195,6 +200,7 @@ def omega_table(rows: Sequence[OmegaRow]) -> str:
         [
             row.model,
             f"{row.rate:.2f}",
+            row.annotator,
             format_stat(row.density),
             _signed(row.density.mean - row.rate) if row.density else DASH,
             format_stat(row.agreement),
@@ -206,10 +212,11 @@ def omega_table(rows: Sequence[OmegaRow]) -> str:
     header = [
         "omissions",
         "true ω",
+        "annotator",
         "estimated ω (entity density)",
         "error",
-        "from annotator agreement",
+        "from agreement with the annotator",
         "error",
         "ω used",
     ]
-    return md.table(body, header, aligns=("l",) + ("r",) * 6)
+    return md.table(body, header, aligns=("l", "r", "l") + ("r",) * 5)

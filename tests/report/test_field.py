@@ -81,7 +81,10 @@ def test_omega_rows_put_estimates_beside_the_true_rate():
         result("human-omit", 0.4, 0, 0.3),
     ]
     rows = omega_rows(cells)
-    assert [(r.model, r.rate) for r in rows] == [("hard", 0.4), ("uniform", 0.4)]
+    assert [(r.model, r.rate, r.annotator) for r in rows] == [
+        ("hard", 0.4, "llm"),
+        ("uniform", 0.4, "llm"),
+    ]
     hard, uniform = rows
     assert uniform.density.mean == pytest.approx(0.40) and uniform.agreement.mean == 0.37
     assert hard.agreement.mean == 0.22
