@@ -44,7 +44,8 @@ def field_section(md: MarkdownRenderer, ds: DatasetResults) -> None:
     md.add(
         "Test F1, mean ± sd (n). Silence as certain: `human-omit` / `human-budget`; negative "
         "sampling: `human-negsample` (Li et al. 2021); silence softened by ω: `human-silence` "
-        "(ω from the dev set's entity density, no LLM) or, under a budget, `human-selftrain` "
+        "(on a negative sample of the silent tokens, ω from the dev set's entity density, no "
+        "LLM) or, under a budget, `human-selftrain` "
         "(the same plus the human-only teacher's predictions where nobody annotated). Δ: mean F1 "
         "of the hybrid minus that of the better LLM-free baseline of the row. Uniform omissions "
         "drop every entity alike; hard ones drop rare, long, lowercase entities and the hardest "
@@ -55,11 +56,11 @@ def field_section(md: MarkdownRenderer, ds: DatasetResults) -> None:
     if omegas:
         md.add(
             "The human's omission rate ω, mean over the cells that estimated it (n), against the "
-            "true simulated rate: from agreement with the annotator (what the hybrids use; it "
-            "assumes omissions independent of what the annotator finds) and from the entity "
-            "density of the dev set against the training annotation (what `human-silence` uses; "
-            "it assumes dev and training text alike). Where an estimate's 90% interval is wider "
-            "than 0.2 the training uses the interval's lower end."
+            "true simulated rate: from agreement with the annotator (it assumes omissions "
+            "independent of what the annotator finds) and from the entity density of the dev set "
+            "against the training annotation (it assumes dev and training text alike). ω used: "
+            "the two combined by their precision (density alone without an annotator), or the "
+            "lower end of the combined 90% interval where it is wider than 0.2."
         )
         md.add(omega_table(omegas))
 
