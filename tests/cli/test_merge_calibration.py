@@ -134,9 +134,7 @@ def test_stats_shows_the_calibration_from_a_clean_sample(calibration_files, tmp_
         and f"from {calibration}: 50 tokens, position match 1.000" in out
     )
     assert "PER 1.000 1.000 10 10 2.67 0.727" in out and "LOC 0.500 0.500 10 10 1.33 0.848" in out
-    assert (
-        "omission rate of the human annotation: 0.333 (estimated from agreement: 0.33" in out
-    )
+    assert "omission rate of the human annotation: 0.333 (estimated from agreement: 0.33" in out
 
 
 def test_stats_on_a_merged_file_calibrates_against_the_human_layer(
