@@ -138,6 +138,11 @@ def calibration_lines(cell: CellResult) -> List[str]:
     lines.append(
         f"Estimated human omission rate: {estimated}; true simulated rate: {cell.omit_rate:.3f}."
     )
+    if cal.get("no_evidence"):
+        lines.append(
+            "No evidence from the annotator: its calibration sample holds no proposals, so this "
+            "cell is human-only training (human silence softened by ω)."
+        )
     if cal.get("biased"):
         lines.append(
             "Biased: measured against the incomplete human annotation, not a clean calibration "

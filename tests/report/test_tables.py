@@ -237,3 +237,27 @@ def test_simulated_annotator_is_always_marked():
         == "simulated annotator"
     )
     assert annotator_name("llm", {"name": "qwen", "simulated": False}) == "qwen"
+
+
+def test_a_cell_whose_annotator_proposed_nothing_is_marked_human_only():
+    from hybrid_ner.experiment.result import CellResult
+    from hybrid_ner.report.annotator_tables import calibration_lines
+
+    def cell(calibration):
+        return CellResult(
+            dataset="toy",
+            condition="hybrid-label-mixing",
+            annotator="llm",
+            omit_rate=0.4,
+            budget=1.0,
+            seed=0,
+            p=0.3,
+            r=0.3,
+            f=0.3,
+            calibration=calibration,
+        )
+
+    silent = {"source": "no evidence from the annotator", "no_evidence": True, "labels": {}}
+    lines = calibration_lines(cell({**silent, "omission_rate": 0.4}))
+    assert any(line.startswith("No evidence from the annotator") for line in lines)
+    assert not any("No evidence" in line for line in calibration_lines(cell({"labels": {}})))
