@@ -39,7 +39,7 @@ count for more, never for less, than the data support.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -110,19 +110,26 @@ def _unit_keys(docs: Sequence[Doc]) -> List[object]:
     return list(range(len(docs)))
 
 
-def _units(docs: Sequence[Doc]) -> List[Tuple[int, int, int]]:
-    """(entities, annotated tokens, annotated capitalized tokens) per
-    resampling unit: documents when there are enough of them, else sentences."""
-    totals: Dict[object, Tuple[int, int, int]] = {}
+def _per_unit(docs: Sequence[Doc], counts: Callable[[Doc], numpy.ndarray]) -> numpy.ndarray:
+    """The counts of each Doc summed per resampling unit (documents when there
+    are enough of them, else sentences), stacked in order of first appearance."""
+    totals: Dict[object, numpy.ndarray] = {}
     for doc, unit in zip(docs, _unit_keys(docs)):
-        ents, tokens, capitalized = totals.get(unit, (0, 0, 0))
-        annotated = [token for token in doc if token.ent_iob != 0]
-        totals[unit] = (
-            ents + len(human_spans(doc)),
-            tokens + len(annotated),
-            capitalized + sum(1 for token in annotated if token.text[:1].isupper()),
-        )
-    return list(totals.values())
+        row = numpy.asarray(counts(doc), dtype="float64")
+        totals[unit] = totals[unit] + row if unit in totals else row
+    return numpy.stack(list(totals.values())) if totals else numpy.zeros((0,))
+
+
+def _density_counts(doc: Doc) -> numpy.ndarray:
+    """Entities, annotated tokens and annotated capitalized tokens of a Doc."""
+    annotated = [token for token in doc if token.ent_iob != 0]
+    capitalized = sum(1 for token in annotated if token.text[:1].isupper())
+    return numpy.array([len(human_spans(doc)), len(annotated), capitalized], dtype="float64")
+
+
+def _resampled_sums(units: numpy.ndarray, rng: numpy.random.Generator) -> numpy.ndarray:
+    """``BOOTSTRAP_SAMPLES`` sums of the units drawn with replacement."""
+    return units[rng.integers(0, len(units), (BOOTSTRAP_SAMPLES, len(units)))].sum(axis=1)
 
 
 def density_omission_rate(
@@ -139,12 +146,11 @@ def density_omission_rate(
     RETURNS (OmissionEstimate): The estimate (rate None when either set has
         no annotated token or the sample no entity).
     """
-    train_arr = numpy.array(
-        _units([doc for doc in train if is_human_annotated(doc)]) or [(0, 0, 0)], dtype="float64"
-    )
-    sample_arr = numpy.array(
-        _units([doc for doc in sample if is_human_annotated(doc)]) or [(0, 0, 0)], dtype="float64"
-    )
+    empty = numpy.zeros((1, 3))
+    train_arr = _per_unit([doc for doc in train if is_human_annotated(doc)], _density_counts)
+    sample_arr = _per_unit([doc for doc in sample if is_human_annotated(doc)], _density_counts)
+    train_arr = train_arr if len(train_arr) else empty
+    sample_arr = sample_arr if len(sample_arr) else empty
     n_sample_ents, n_sample, n_sample_caps = sample_arr.sum(axis=0)
     # Entities per capitalized token where the text has case, else per token.
     column, unit = (2, "capitalized tokens") if n_sample_caps >= n_sample_ents else (1, "tokens")
@@ -171,11 +177,8 @@ def density_omission_rate(
 
     point = float(rate(train_arr.sum(axis=0), sample_arr.sum(axis=0)))
     rng = numpy.random.default_rng(seed)
-    train_draws = rng.integers(0, len(train_arr), (BOOTSTRAP_SAMPLES, len(train_arr)))
-    sample_draws = rng.integers(0, len(sample_arr), (BOOTSTRAP_SAMPLES, len(sample_arr)))
-    low, high = _interval(
-        rate(train_arr[train_draws].sum(axis=1), sample_arr[sample_draws].sum(axis=1))
-    )
+    train_draws = _resampled_sums(train_arr, rng)
+    low, high = _interval(rate(train_draws, _resampled_sums(sample_arr, rng)))
     return OmissionEstimate(point, low, high, "density", detail)
 
 
@@ -214,10 +217,10 @@ def agreement_omission_rate(
     labels = sorted(label for label, q in calibration.quality.items() if q.proposed)
     column = {label: i for i, label in enumerate(labels)}
     docs = [doc for doc in docs if is_human_annotated(doc)]
-    # Per training unit and label: proposals on annotated tokens, and those the human agrees with.
-    train_units: Dict[object, numpy.ndarray] = {}
-    for doc, unit in zip(docs, _unit_keys(docs)):
-        row = train_units.setdefault(unit, numpy.zeros((2, len(labels))))
+
+    def agreement_counts(doc: Doc) -> numpy.ndarray:
+        # Per label: proposals on annotated tokens, and those the human agrees with.
+        row = numpy.zeros((2, len(labels)))
         human = {(e.start, e.end, e.label_) for e in human_spans(doc)}
         spans = doc.spans[spans_key] if spans_key in doc.spans else ()
         for key in {(s.start, s.end, s.label_) for s in spans}:
@@ -225,7 +228,11 @@ def agreement_omission_rate(
                 continue  # a label never measured, or tokens the human did not annotate
             row[0, column[key[2]]] += 1
             row[1, column[key[2]]] += key in human
-    counts = numpy.stack(list(train_units.values())) if train_units else numpy.zeros((1, 2, 0))
+        return row
+
+    counts = _per_unit(docs, agreement_counts)
+    if not len(counts):
+        counts = numpy.zeros((1, 2, len(labels)))
     precision = numpy.array([calibration.quality[label].precision for label in labels])
     expected = float(counts[:, 0].sum(axis=0) @ precision) if labels else 0.0
     agreed = float(counts[:, 1].sum()) if labels else 0.0
@@ -235,23 +242,23 @@ def agreement_omission_rate(
     point = min(max(1.0 - agreed / expected, 0.0), MAX_RATE)
     if sample is None:
         return OmissionEstimate(point, method="agreement", detail=detail)
-    # Per calibration unit and label: proposals and exact matches (the precision).
-    sample = [doc for doc in sample if is_human_annotated(doc) and spans_key in doc.spans]
-    sample_units: Dict[object, numpy.ndarray] = {}
-    for doc, unit in zip(sample, _unit_keys(sample)):
-        row = sample_units.setdefault(unit, numpy.zeros((2, len(labels))))
+
+    def precision_counts(doc: Doc) -> numpy.ndarray:
+        # Per label: proposals and exact matches (the precision).
+        row = numpy.zeros((2, len(labels)))
         for label, stats in estimate_label_stats([doc], spans_key).items():
             if label in column:
                 row[0, column[label]] += stats.proposed
                 row[1, column[label]] += stats.matched
-    if not sample_units:
+        return row
+
+    sample = [doc for doc in sample if is_human_annotated(doc) and spans_key in doc.spans]
+    measured = _per_unit(sample, precision_counts)
+    if not len(measured):
         return OmissionEstimate(point, method="agreement", detail=detail)
-    measured = numpy.stack(list(sample_units.values()))
     rng = numpy.random.default_rng(seed)
-    train_draws = counts[rng.integers(0, len(counts), (BOOTSTRAP_SAMPLES, len(counts)))].sum(1)
-    sample_draws = measured[rng.integers(0, len(measured), (BOOTSTRAP_SAMPLES, len(measured)))].sum(
-        1
-    )
+    train_draws = _resampled_sums(counts, rng)
+    sample_draws = _resampled_sums(measured, rng)
     precisions = sample_draws[:, 1] / numpy.maximum(sample_draws[:, 0], 1)
     expected_draws = (train_draws[:, 0] * precisions).sum(axis=1)
     rates = numpy.where(
