@@ -37,6 +37,20 @@ SENTENCES = [
 ]
 
 
+def _server_args(server, tmp_path):
+    """`propose` options for the scripted loopback server and a fresh cache."""
+    return [
+        "--base-url",
+        server.base_url,
+        "--model",
+        "scripted",
+        "--api-key-env",
+        "",
+        "--cache",
+        tmp_path / "cache.sqlite",
+    ]
+
+
 def _conll(path, sentences):
     """A WNUT-style file: token TAB tag, blank line between sentences, no -DOCSTART-."""
     path.write_text(
@@ -96,14 +110,7 @@ def test_column_files_without_docstart_get_examples_and_proposals(tmp_path, caps
                     tmp_path / "dev.spacy",
                     "--k",
                     K,
-                    "--base-url",
-                    server.base_url,
-                    "--model",
-                    "scripted",
-                    "--api-key-env",
-                    "",
-                    "--cache",
-                    tmp_path / "cache.sqlite",
+                    *_server_args(server, tmp_path),
                 ],
             )
             assert result.code == 0, result.out + result.err
@@ -146,14 +153,7 @@ def test_a_file_converted_as_one_document_still_gets_examples(tmp_path, capsys):
                 tmp_path / "dev.spacy",
                 "--k",
                 K,
-                "--base-url",
-                server.base_url,
-                "--model",
-                "scripted",
-                "--api-key-env",
-                "",
-                "--cache",
-                tmp_path / "cache.sqlite",
+                *_server_args(server, tmp_path),
                 "--limit",
                 3,
             ],
@@ -177,14 +177,7 @@ def test_zero_proposals_is_not_success(tmp_path, capsys):
             LABELS,
             "--k",
             0,
-            "--base-url",
-            server.base_url,
-            "--model",
-            "scripted",
-            "--api-key-env",
-            "",
-            "--cache",
-            tmp_path / "cache.sqlite",
+            *_server_args(server, tmp_path),
         ]
         result = run_cli(capsys, argv)
         assert_outcome(result, 1, f"0 proposals for {len(SENTENCES)} sentences")
@@ -209,14 +202,7 @@ def test_a_label_never_proposed_is_named(tmp_path, capsys):
                 LABELS,
                 "--k",
                 0,
-                "--base-url",
-                server.base_url,
-                "--model",
-                "scripted",
-                "--api-key-env",
-                "",
-                "--cache",
-                tmp_path / "cache.sqlite",
+                *_server_args(server, tmp_path),
             ],
         )
     assert result.code == 0, result.err
@@ -243,14 +229,7 @@ def test_prompts_short_of_examples_are_named_in_one_line(tmp_path, capsys):
                 pool,
                 "--k",
                 4,
-                "--base-url",
-                server.base_url,
-                "--model",
-                "scripted",
-                "--api-key-env",
-                "",
-                "--cache",
-                tmp_path / "cache.sqlite",
+                *_server_args(server, tmp_path),
             ],
         )
     assert result.code == 0, result.err
