@@ -317,8 +317,6 @@ def test_a_cell_result_round_trips_through_its_json(tmp_path):
     assert data["omission_model"] == "uniform"
     hard = CellResult.from_json(tmp_path / "hard.json", {**data, "omission_model": "hard"})
     assert hard.cell.cell_id == "hybrid-lambda-mixing_r0.4_b1_s1_hard"
-    older = {k: v for k, v in data.items() if k != "omission_model"}
-    assert CellResult.from_json(tmp_path / "old.json", older).omission_model == "uniform"
     with pytest.raises(HybridNerError, match="omission_model"):
         CellResult.from_json(tmp_path / "bad.json", {**data, "omission_model": "sloppy"})
     assert data["scores"]["per_type"]["PER"]["r"] == 0.25 and data["cost"]["llm"] is None
