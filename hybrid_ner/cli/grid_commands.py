@@ -20,8 +20,7 @@ from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
 from ..experiment.jsonio import write_json
 from ..experiment.result import CellResult
-from ..experiment.run import CELLS_DIR, completed, run_grid
-from ..experiment.runlog import RUN_FILE, RunLog
+from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
 from ..experiment.samples import SAMPLES_FILE, sample_docs
 from ..overrides import parse_cli_overrides
 from ..progress import Progress

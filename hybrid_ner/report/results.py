@@ -23,8 +23,7 @@ from ..experiment.conditions import (
 )
 from ..experiment.jsonio import optional_object, read_json
 from ..experiment.result import DIGITS, CellResult, GroupKey, setting_value
-from ..experiment.run import CELLS_DIR
-from ..experiment.runlog import RUN_FILE
+from ..experiment.run import CELLS_DIR, RUN_FILE
 from ..experiment.samples import SAMPLES_FILE
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL
 
