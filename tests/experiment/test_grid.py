@@ -287,7 +287,9 @@ def test_lambdas_come_back_from_the_reader_of_the_cell_s_config(tmp_path):
     overrides = train_overrides(cell, train, train, 6)
     lambdas = fitted_lambdas(ROOT / "configs" / "ner_soft_cpu.cfg", overrides)
     assert lambdas is not None and set(lambdas) >= {"PER", "LOC"}
-    assert all(0.0 <= value <= 1.0 for value in lambdas.values())
+    # The LLM's PER proposals agree with the human, its ORG and MISC never do:
+    # both get the same, lower λ (the lower clip).
+    assert lambdas["ORG"] == lambdas["MISC"] < lambdas["PER"], lambdas
     assert fitted_lambdas(ROOT / "configs" / "ner_soft_cpu.cfg", overrides) == lambdas
 
 
