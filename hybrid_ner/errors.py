@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 from typing import Optional, Set, Union
 
-EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3

@@ -6,8 +6,6 @@ proposed, what the merge kept or rejected) can be audited. ``doc.ents`` is
 always the *current* entity annotation and is set last by each step.
 """
 
-from typing import Optional
-
 from spacy.tokens import Doc
 
 #: Entities removed by the omission simulation (``hybrid-ner noise``).
@@ -28,16 +26,6 @@ SENT_INDEX = "sent_index"
 SOURCE = "source"
 #: Set to ``False`` by the budget simulation: the human never annotated the doc.
 HUMAN_ANNOTATED = "human_annotated"
-
-
-def get_doc_id(doc: Doc, default: Optional[str] = None) -> Optional[str]:
-    """Return the document id a sentence-level Doc belongs to.
-
-    doc (Doc): A Doc created by one of the hybrid_ner readers.
-    default (Optional[str]): Returned when the Doc carries no id.
-    RETURNS (Optional[str]): The document id.
-    """
-    return doc.user_data.get(DOC_ID, default)
 
 
 def describe_doc(doc: Doc) -> str:

@@ -1,14 +1,20 @@
 """Dotted config overrides, as ``spacy train`` takes them
 (``--components.llm.model.n_ctx 8192``), applied to a config dict.
 
-The commands parse them with spaCy's ``parse_config_overrides`` from the
-options typer does not know, and their convenience options are names for
-config paths applied the same way (``hybrid_ner.cli.propose_config.FLAG_PATHS``,
+Every command reads them from the options typer does not know with
+:func:`parse_cli_overrides` (``spacy train``'s rules), and their convenience
+options are names for config paths applied the same way
+(``hybrid_ner.cli.propose_config.FLAG_PATHS``,
 ``hybrid_ner.merge.options.MERGE_FLAG_PATHS``).
 """
 
 import copy
-from typing import Any, Dict, Mapping, MutableMapping, Optional
+import os
+import shlex
+from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional
+
+import srsly
+from spacy.util import ENV_VARS
 
 from .errors import OptionError
 
@@ -69,25 +75,43 @@ def check_no_conflicts(
 
 def parse_cli_overrides(ctx: Any) -> Dict[str, Any]:
     """The dotted overrides among a command's extra options (typer's
-    ``ctx.args``), parsed by spaCy's ``parse_config_overrides`` (values as
-    JSON where they parse, else strings), as ``spacy train`` does.
+    ``ctx.args``), read by ``spacy train``'s rules: ``--a.b=v``, ``--a.b v``
+    or ``--a.b`` (true); values as JSON where they parse (srsly, as in a
+    config), else strings. Overrides in ``SPACY_CONFIG_OVERRIDES`` apply on
+    top, as in ``spacy train``.
 
     ctx (typer.Context): The command's context (``allow_extra_args``).
     RETURNS (Dict[str, Any]): Dotted path → value.
     RAISES (click.UsageError): For an option without a dot or a stray
         argument: a usage error (exit 2), like any unknown option.
     """
-    from spacy.cli._util import parse_config_overrides
+    cli = _parse(list(ctx.args), ctx.fail)
+    env = _parse(shlex.split(os.environ.get(ENV_VARS.CONFIG_OVERRIDES, "")), ctx.fail)
+    return {**cli, **env}
 
-    args = list(ctx.args)
+
+def _parse(args: List[str], fail: Callable[[str], Any]) -> Dict[str, Any]:
+    result: Dict[str, Any] = {}
     i = 0
-    while i < len(args):  # spaCy's rules: "--a.b=v", "--a.b v", or "--a.b" (true)
+    while i < len(args):
         arg = args[i]
-        if not arg.startswith("--") or "." not in arg[2:].split("=", 1)[0]:
-            ctx.fail(
+        name, equals, value = arg[2:].partition("=")
+        if not arg.startswith("--") or "." not in name:
+            fail(
                 f"No such option: {arg.split('=', 1)[0]}"
                 if arg.startswith("-")
                 else f"Got unexpected extra argument ({arg})"
             )
-        i += 1 if "=" in arg or i + 1 == len(args) or args[i + 1].startswith("--") else 2
-    return parse_config_overrides(args)
+        if equals:  # spaCy reads "--a.b-c=v" as a.b_c
+            name = name.replace("-", "_")
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value = args[i + 1]
+            i += 1
+        else:
+            value = "true"
+        try:
+            result[name] = srsly.json_loads(value)
+        except ValueError:  # an unquoted string, as on a command line
+            result[name] = value
+        i += 1
+    return result

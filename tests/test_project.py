@@ -142,3 +142,24 @@ def test_project_baseline_workflow_tiny(tmp_path):
         assert 0.0 <= metrics["ents_f"] <= 1.0 and "ents_per_type" in metrics
     nlp = spacy.load(project / "training" / "wikigold" / "clean" / "model-best")
     assert nlp.pipe_names == ["transformer", "ner"]
+
+
+def test_packaging_ranges_extras_and_the_templates_pins():
+    """install_requires holds ranges only; scripts/setup.sh installs every extra
+    and pins every requirement exactly (the template's reproducibility)."""
+    from packaging.requirements import Requirement
+    from setuptools.config.setupcfg import read_configuration
+
+    options = read_configuration(ROOT / "setup.cfg")["options"]
+    core = [Requirement(r) for r in options["install_requires"]]
+    assert core and not any("==" in str(r.specifier) for r in core)
+    assert {"spacy", "spacy-llm", "httpx"} <= {r.name for r in core}
+    heavy = {"torch", "transformers", "spacy-transformers", "matplotlib", "llama-cpp-python"}
+    assert not heavy & {r.name for r in core}
+    extras = options["extras_require"]
+    assert {"llama", "transformers", "report", "test"} <= set(extras)
+    setup_sh = (ROOT / "scripts" / "setup.sh").read_text()
+    assert f'-e ".[{",".join(extras)}]"' in setup_sh
+    for line in options["install_requires"] + [r for reqs in extras.values() for r in reqs]:
+        req = Requirement(line)
+        assert "==" in str(req.specifier) or f'"{req.name}==' in setup_sh, req.name

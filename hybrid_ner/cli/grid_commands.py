@@ -20,9 +20,9 @@ from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
 from ..experiment.jsonio import write_json
 from ..experiment.result import CellResult
-from ..experiment.run import CELLS_DIR, completed, run_grid
-from ..experiment.runlog import RUN_FILE, RunLog
+from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
 from ..experiment.samples import SAMPLES_FILE, sample_docs
+from ..overrides import parse_cli_overrides
 from ..progress import Progress
 from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
@@ -138,10 +138,8 @@ def grid_cli(
     Extra options are config overrides for every cell, as in `spacy train`
     (e.g. --paths.encoder roberta-base --training.dropout 0.2).
     """
-    from spacy.cli._util import parse_config_overrides
-
     check_name("DATASET", dataset)  # it names folders under --output and --work-dir
-    extra = parse_config_overrides(list(ctx.args))
+    extra = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     for option, value, low in (
         ("--steps", steps, 1),
         ("--train-limit", train_limit, 0),

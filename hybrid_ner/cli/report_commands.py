@@ -37,7 +37,7 @@ def report_cli(
     target_rate: float = typer.Option(
         FOCUS_RATE,
         "--target-rate",
-        help="Omission rate of the detail tables and targets (closest present rate if missing)",
+        help="Omission rate of the detail tables (closest present rate if missing)",
     ),
     transformer: Optional[Path] = typer.Option(
         None,
@@ -52,14 +52,14 @@ def report_cli(
     ),
 ) -> None:
     """Write the experiment report: F1 tables per condition and omission rate
-    (mean ± sd over seeds), annotator quality, budget curve, targets, missing
-    cells, PNG figures and displaCy pages of sample sentences; with a
-    transformer grid, its F1 per condition next to the CPU grid's."""
+    (mean ± sd over seeds), annotator quality, budget curve, missing cells,
+    PNG figures and displaCy pages of sample sentences; with a transformer grid,
+    its F1 per condition next to the CPU grid's."""
     check_range("--max-samples", max_samples, 0)
     check_range("--target-rate", target_rate, 0, 1)
     # A file in the figures folder stands for the folder: is it creatable and writable?
     check_outputs({"--output": output, "--figures": figures / "figure.png"}, list(samples or []))
-    # Imported here: matplotlib should not slow down every other command.
+    # Imported here: the report's modules should not slow down every other command.
     from ..report import write_report
     from ..report.transformer import load_transformer_grid, resolve_transformer_dir
 
@@ -94,18 +94,18 @@ def _print_comparison(
     omission rate closest to ``rate`` (and the clean upper bound), mean ± sd
     over seeds; then, per dataset of the transformer grid, its F1, P, R next
     to the CPU grid's F1, the gap on each stack and the transition NER line."""
+    from ..experiment.conditions import condition_order
+    from ..report.format import format_stat
     from ..report.results import (
         aggregate,
         closest_rate,
-        condition_order,
         load_grid,
         precision,
         rates,
         recall,
         stat_at,
     )
-    from ..report.tables import format_stat, gap_line, transition_line
-    from ..report.transformer import compare_stacks
+    from ..report.transformer import compare_stacks, gap_line, transition_line
 
     datasets = load_grid(grid_dir)
     for ds in datasets:

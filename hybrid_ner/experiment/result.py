@@ -42,7 +42,7 @@ class CellResult:
     calibration (Optional[Dict[str, Any]]): The annotator's calibration and
         ω (calibrated and ``human-silence``/``human-selftrain`` conditions).
     omission_model (str): How the human's omissions were simulated
-        ("uniform", the default of older cells, or "hard").
+        ("uniform" or "hard").
     path (Optional[Path]): The file it was read from (None before writing).
     """
 
@@ -82,11 +82,6 @@ class CellResult:
     def name(self) -> str:
         """The stem of the cell's file (its cell id before it is written)."""
         return self.path.stem if self.path is not None else self.cell.cell_id
-
-    @property
-    def known(self) -> bool:
-        """Whether the condition is one of the current grid's."""
-        return self.condition in CONDITIONS
 
     @property
     def simulated(self) -> bool:
@@ -133,17 +128,25 @@ class CellResult:
         path (Union[str, Path]): The file, named in errors.
         data (Any): The parsed JSON.
         RETURNS (CellResult): The cell's result.
-        RAISES (HybridNerError): If a required key is missing or has the wrong type.
+        RAISES (HybridNerError): If a required key is missing or has the wrong
+            type, or the condition or omission model is not the grid's (a
+            cell of an older grid: ``scripts/migrate_cells.py`` of the project
+            template rewrites those).
         """
         path = Path(path)
         if not isinstance(data, dict):
             raise HybridNerError(f"{path}: expected a JSON object, got {type(data).__name__}")
-        for key in ("dataset", "condition"):
+        for key in ("dataset", "condition", "annotator"):
             if key not in data:
                 raise HybridNerError(f'{path}: missing key "{key}"')
             if not isinstance(data[key], str) or not data[key]:
                 raise HybridNerError(
                     f'{path}: "{key}" must be a non-empty string, got {data[key]!r}'
+                )
+        for key, known in (("condition", CONDITIONS), ("omission_model", OMISSION_MODELS)):
+            if data.get(key) not in known:
+                raise HybridNerError(
+                    f'{path}: "{key}" must be one of {", ".join(known)}, got {data.get(key)!r}'
                 )
         scores = data.get("scores")
         if scores is None:
@@ -163,9 +166,9 @@ class CellResult:
             path=path,
             dataset=data["dataset"],
             condition=data["condition"],
-            annotator=str(data.get("annotator", "none")),
+            annotator=data["annotator"],
             omit_rate=number(path, data, "omit_rate"),
-            budget=number(path, data, "budget") if "budget" in data else 1.0,
+            budget=number(path, data, "budget"),
             seed=int(number(path, data, "seed")),
             p=number(path, scores, "p", "scores."),
             r=number(path, scores, "r", "scores."),
@@ -178,18 +181,8 @@ class CellResult:
             steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
             config=config if isinstance(config, str) and config else None,
             calibration=calibration,
-            omission_model=_omission_model(path, data.get("omission_model")),
+            omission_model=data["omission_model"],
         )
-
-
-def _omission_model(path: Path, value: Any) -> str:
-    if value is None:
-        return DEFAULT_OMISSION_MODEL  # cells written before omission models existed
-    if value not in OMISSION_MODELS:
-        raise HybridNerError(
-            f'{path}: "omission_model" must be one of {", ".join(OMISSION_MODELS)}, got {value!r}'
-        )
-    return str(value)
 
 
 def _is_number(value: Any) -> bool:

@@ -3,12 +3,18 @@
 Every cell trains the same config (the soft-target NER, so the comparison is
 fair) for the same number of steps and is scored on the clean test set; its
 result is one small JSON file, so the grid resumes where it stopped and a
-report can be built from any part of it.
+report can be built from any part of it. ``run.json`` (:class:`RunLog`)
+records how the grid was run, across interrupted and resumed runs.
 """
 
+import os
+import platform
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
+
+import srsly
 
 from .cells import Cell, needs_teacher, teacher_cell
 from .costs import Costs
@@ -18,6 +24,7 @@ from .result import CellResult
 from .training import run_cell
 
 CELLS_DIR = "cells"
+RUN_FILE = "run.json"
 #: Called after each planned cell: with its result, or None when it was done before.
 ProgressCallback = Callable[[Cell, Optional[CellResult]], None]
 
@@ -97,3 +104,46 @@ def run_grid(
             train(teacher_cell(cell))
         train(cell)
     return results
+
+
+def machine() -> str:
+    """The machine the grid runs on, in words."""
+    return f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+class RunLog:
+    """``run.json``: the commands that produced a grid, their summed wall
+    time and progress, kept up to date across interrupted and resumed runs.
+
+    path (Path): The file (read when it exists: a resumed run adds to it).
+    command (str): The command of this run.
+    planned (int): The cells this run planned.
+    """
+
+    def __init__(self, path: Path, command: str, planned: int) -> None:
+        self.path = path
+        self.previous = dict(srsly.read_json(path)) if path.exists() else {}
+        self.command = command
+        self.planned = planned
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.start = time.perf_counter()
+
+    def update(self, cells_done: int) -> None:
+        """Write the file with the cells scored so far.
+
+        cells_done (int): The cells scored in the dataset's folder.
+        """
+        previous = self.previous
+        seconds = previous.get("wall_seconds", 0.0) + time.perf_counter() - self.start
+        write_json(
+            self.path,
+            {
+                "commands": list(dict.fromkeys([*previous.get("commands", []), self.command])),
+                "wall_seconds": round(seconds, 1),
+                "started": previous.get("started", self.started),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": previous.get("machine", machine()),
+                "cells_done": cells_done,
+                "cells_planned": self.planned,
+            },
+        )

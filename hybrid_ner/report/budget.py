@@ -10,7 +10,7 @@ from ..experiment.conditions import (
 )
 from ..experiment.result import CellResult, GroupKey, setting_value
 from .format import DASH, condition_name, format_rate, format_stat, md
-from .stats import aggregate, budgets, cost_part, f1
+from .results import aggregate, budgets, cost_part, f1
 
 
 def budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:

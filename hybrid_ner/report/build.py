@@ -9,13 +9,13 @@ from typing import Dict, List, Optional, Sequence, Union
 import spacy
 
 from ..corpus import read_docbin
+from ..experiment.conditions import FOCUS_RATE
 from ..progress import Progress
+from .budget import budget_rows
 from .document import SAMPLES, report_markdown
 from .plots import plot_annotator_quality, plot_budget, plot_f1_vs_omission, plot_per_label
 from .results import DatasetResults, closest_rate, load_grid, rates
 from .samples import write_samples_page
-from .tables import budget_rows
-from .targets import TARGET_RATE
 from .transformer import load_transformer_grid
 
 
@@ -36,7 +36,7 @@ def _relative(path: Path, start: Path) -> str:
 
 
 def draw_figures(
-    ds: DatasetResults, figures_dir: Path, target_rate: float = TARGET_RATE
+    ds: DatasetResults, figures_dir: Path, target_rate: float = FOCUS_RATE
 ) -> Dict[str, Path]:
     """Draw the dataset's figures that have data.
 
@@ -89,7 +89,7 @@ def write_report(
     figures_dir: Union[str, Path],
     samples: Optional[Sequence[Path]] = None,
     max_samples: int = 10,
-    target_rate: float = TARGET_RATE,
+    target_rate: float = FOCUS_RATE,
     transformer_dir: Optional[Union[str, Path]] = None,
 ) -> ReportFiles:
     """Read a grid directory and write the markdown report, its figures and
@@ -102,7 +102,7 @@ def write_report(
         ``<grid>/<dataset>/samples.spacy``.
     max_samples (int): Sentences shown per samples page.
     target_rate (float): Omission rate of the detail tables, the per-label
-        figure and the calibration section (the targets name their own).
+        figure and the calibration section.
     transformer_dir (Optional[Union[str, Path]]): The transformer grid (same
         layout, see ``transformer``): a "Transformer pipeline" section per
         dataset with transformer cells; None = none.

@@ -1,29 +1,41 @@
-"""Assemble the markdown report from the results of each dataset."""
+"""The markdown report: one section per dataset (scores, the field
+comparison, annotator quality, calibration, budget, missing cells, figures)."""
 
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer
 
-from ..experiment.conditions import FIXED_CONDITIONS
-from .annotator_tables import annotator_notes, annotator_table
+from ..experiment.conditions import FIXED_CONDITIONS, FOCUS_RATE, UPPER_BOUND
+from ..experiment.result import CellResult
 from .budget import budget_rows, budget_table
-from .coverage import incomplete_groups
+from .calibration import calibration_section
 from .field import field_rows, field_table, omega_rows, omega_table
-from .format import format_rate
-from .results import DatasetResults
-from .sections import (
-    TRANSFORMER_TITLE,
+from .format import (
+    DASH,
+    annotator_name,
     at_rate,
-    calibration_section,
-    missing_lines,
-    run_lines,
-    transformer_section,
-    unknown_line,
+    condition_name,
+    escape,
+    format_rate,
+    format_stat,
+    md,
+    number_text,
 )
-from .stats import aggregate, closest_rate, f1, rates
-from .tables import f1_by_rate_table, per_label_table, prf_table, targets_table
-from .targets import TARGET_RATE, evaluate_targets, summary
-from .transformer import TransformerResults, compare_stacks
+from .results import (
+    DatasetResults,
+    aggregate,
+    closest_rate,
+    f1,
+    incomplete_groups,
+    label_f1,
+    labels,
+    precision,
+    rates,
+    recall,
+    stat_at,
+    table_conditions,
+)
+from .transformer import TRANSFORMER_TITLE, TransformerResults, compare_stacks, transformer_section
 
 #: Figure kinds, their file name prefix and their caption.
 FIGURES = {
@@ -33,6 +45,158 @@ FIGURES = {
     "budget": "F1 vs. annotation cost",
 }
 SAMPLES = "samples"
+
+
+def f1_by_rate_table(cells: Sequence[CellResult], rates: Sequence[float]) -> str:
+    """Rows = conditions, columns = omission rates, F1 ``mean ± sd (n)``.
+
+    Rate-independent conditions repeat their value in every column. The best
+    condition other than the upper bound is bold in each column.
+    """
+    stats = aggregate(cells, f1)
+    conditions = table_conditions(cells)
+    columns: List[Optional[float]] = list(rates) or [None]
+    best: Dict[Optional[float], Optional[str]] = {}
+    for rate in columns:
+        upper = stat_at(stats, UPPER_BOUND, rate)
+        candidates = [(stat_at(stats, c, rate), c) for c in conditions if c != UPPER_BOUND]
+        # human-omit at 0% is the upper bound itself (see stat_at): not a competitor.
+        found = [(stat.mean, c) for stat, c in candidates if stat is not None and stat is not upper]
+        # "Best" of a single condition says nothing.
+        best[rate] = max(found)[1] if len(found) > 1 else None
+    rows = []
+    for condition in conditions:
+        row = [condition_name(condition)]
+        for rate in columns:
+            text = format_stat(stat_at(stats, condition, rate))
+            row.append(md.bold(text) if best[rate] == condition else text)
+        rows.append(row)
+    header = ["Condition"] + [format_rate(r) if r is not None else "F1" for r in columns]
+    return md.table(rows, header, ["l"] + ["r"] * len(columns))
+
+
+def prf_table(cells: Sequence[CellResult], rate: Optional[float]) -> str:
+    """Precision, recall and F1 per condition at one omission rate."""
+    stats = [aggregate(cells, metric) for metric in (precision, recall, f1)]
+    rows = [
+        [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in stats]
+        for c in table_conditions(cells)
+    ]
+    return md.table(rows, ["Condition", "P", "R", "F1"], ["l", "r", "r", "r"])
+
+
+def per_label_table(cells: Sequence[CellResult], rate: Optional[float]) -> str:
+    """F1 per entity label (columns) and condition (rows) at one omission rate."""
+    names = labels(cells)
+    stats = {label: aggregate(cells, label_f1(label)) for label in names}
+    rows = [
+        [condition_name(c)] + [format_stat(stat_at(stats[label], c, rate)) for label in names]
+        for c in table_conditions(cells)
+    ]
+    return md.table(rows, ["Condition"] + names, ["l"] + ["r"] * len(names))
+
+
+def annotator_table(annotators: Dict[str, Any]) -> str:
+    """P/R/F1 per label of each annotator's proposals against the clean gold,
+    with the predicted class share next to the gold share."""
+    gold_share = annotators.get("gold_distribution") or {}
+    rows = []
+    for key, info in annotators["annotators"].items():
+        if not isinstance(info, dict):
+            continue
+        name = escape(annotator_name(key, info))
+        share = info.get("distribution") or {}
+        overall = info.get("overall") or {}
+        rows.append(
+            [
+                name,
+                "all",
+                *(number_text(overall.get(k)) for k in "prf"),
+                number_text(overall.get("proposed"), 0),
+                number_text(annotators.get("gold_entities"), 0),
+                DASH,
+                DASH,
+            ]
+        )
+        for label, row in sorted((info.get("per_label") or {}).items()):
+            rows.append(
+                [
+                    name,
+                    escape(label),
+                    *(number_text(row.get(k)) for k in "prf"),
+                    number_text(row.get("proposed"), 0),
+                    number_text(row.get("gold"), 0),
+                    number_text(share.get(label)),
+                    number_text(gold_share.get(label)),
+                ]
+            )
+    header = [
+        "Annotator",
+        "Label",
+        "P",
+        "R",
+        "F1",
+        "Proposed",
+        "Gold",
+        "Predicted share",
+        "Gold share",
+    ]
+    return md.table(rows, header, ["l", "l"] + ["r"] * 7)
+
+
+def annotator_notes(annotators: Dict[str, Any]) -> List[str]:
+    """One line each on the LLM's usage and on the cost assumptions."""
+    lines = []
+    usage = annotators.get("usage") or {}
+    if usage:
+        counts = ("requests", "prompt_tokens", "completion_tokens")
+        parts = [
+            f"{usage[k]:,} {k.replace('_', ' ')}" for k in counts if isinstance(usage.get(k), int)
+        ]
+        if isinstance(usage.get("wall_seconds"), (int, float)):
+            parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
+        lines.append("LLM usage: " + ", ".join(parts) + ".")
+    costs = annotators.get("costs") or {}
+    if costs:
+        parts = [
+            f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))
+        ]
+        lines.append("Cost assumptions: " + ", ".join(parts) + ".")
+    return lines
+
+
+def run_lines(md: MarkdownRenderer, run: Dict) -> None:
+    facts = []
+    if isinstance(run.get("wall_seconds"), (int, float)):
+        seconds = run["wall_seconds"]
+        facts.append(f"wall time {seconds / 3600:.2f} h ({seconds:.0f} s)")
+    for key in ("machine", "started", "finished"):
+        if run.get(key):
+            facts.append(f"{key} {run[key]}")
+    if facts:
+        md.add("Run: " + "; ".join(facts) + ".")
+    commands = [str(c) for c in run.get("commands") or []]
+    if commands:
+        md.add(md.code_block("\n".join(commands), "bash"))
+
+
+def missing_lines(ds: DatasetResults) -> List[str]:
+    incomplete, absent, max_n = incomplete_groups(ds.cells)
+    lines = []
+    for item in incomplete:
+        where = ""
+        if item.value is not None:
+            where = (
+                f" at {format_rate(item.value)} omissions"
+                if item.kind == "rate"
+                else f" at budget {format_rate(item.value)}"
+            )
+        seeds = ", ".join(map(str, item.missing_seeds))
+        line = f"`{item.condition}`{where}: {item.n} of {max_n} seeds"
+        lines.append(line + (f" (missing seeds: {seeds})" if seeds else ""))
+    if absent:
+        lines.append("No cells at all for: " + ", ".join(f"`{c}`" for c in absent))
+    return lines
 
 
 def field_section(md: MarkdownRenderer, ds: DatasetResults) -> None:
@@ -68,7 +232,7 @@ def field_section(md: MarkdownRenderer, ds: DatasetResults) -> None:
 def dataset_section(
     ds: DatasetResults,
     links: Dict[str, str],
-    target_rate: float = TARGET_RATE,
+    target_rate: float = FOCUS_RATE,
     transformer: Optional[TransformerResults] = None,
 ) -> str:
     """The report section of one dataset.
@@ -77,8 +241,7 @@ def dataset_section(
     links (Dict[str, str]): Relative paths of the figures (keys of FIGURES) and
         of the samples page (key "samples") that exist.
     target_rate (float): The omission rate of the detail tables (the closest
-        rate present when it is missing) and of the calibration section; the
-        targets name their own rates and budgets.
+        rate present when it is missing) and of the calibration section.
     transformer (Optional[TransformerResults]): The dataset's transformer
         grid: adds the "Transformer pipeline" section after the CPU scores.
     RETURNS (str): Markdown.
@@ -123,9 +286,6 @@ def dataset_section(
             '"simulated" use '
             "the simulated annotator, not an LLM."
         )
-        unknown = unknown_line(ds)
-        if unknown:
-            md.add(unknown)
         md.add(f1_by_rate_table(cells, available))
         md.add(md.title(3, f"Scores{at_rate(rate)}"))
         md.add(f"Precision, recall and F1, mean ± sd (n). {note}".strip())
@@ -171,15 +331,6 @@ def dataset_section(
     else:
         md.add("No budget cells for this dataset.")
 
-    md.add(md.title(3, "Targets"))
-    targets = evaluate_targets(aggregate(cells, f1))
-    md.add(
-        "Each target compares mean test F1 over seeds at the omission rates and budgets it names "
-        "(no data: "
-        "a condition has no cell there). " + summary(targets)
-    )
-    md.add(targets_table(targets))
-
     md.add(md.title(3, "Missing or partial cells"))
     missing = missing_lines(ds)
     _, _, max_n = incomplete_groups(cells)
@@ -205,7 +356,7 @@ def report_markdown(
     links: Dict[str, Dict[str, str]],
     grid_dir: str,
     other_samples: Optional[Dict[str, str]] = None,
-    target_rate: float = TARGET_RATE,
+    target_rate: float = FOCUS_RATE,
     transformer: Sequence[TransformerResults] = (),
     transformer_dir: Optional[str] = None,
 ) -> str:

@@ -15,7 +15,7 @@ from ..experiment.conditions import LLM_FREE_BUDGET_CONDITIONS, LLM_FREE_CONDITI
 from ..experiment.result import CellResult
 from ..simulation.omissions import OMISSION_MODELS
 from .format import DASH, format_rate, format_stat, md
-from .stats import Stat, aggregate, budgets, rates, stat_for
+from .results import Stat, aggregate, budgets, rates, stat_for
 
 #: The rows of the comparison: the naive baseline, the LLM-free ones, the hybrids.
 HYBRIDS = ("hybrid-label-mixing", "sim-hybrid-label-mixing")

@@ -1,11 +1,11 @@
-"""Shared text formatting of the report: numbers, rates, condition names."""
+"""Shared text of the report's tables and figures: numbers, rates, the
+names of conditions and annotators."""
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from wasabi import MarkdownRenderer
 
-from ..experiment.conditions import CONDITIONS, is_simulated
-from .stats import Stat
+from .results import Stat
 
 DASH = "—"
 #: How each condition of the grid is named in tables and legends.
@@ -27,7 +27,6 @@ DISPLAY_NAMES = {
     "human-silence": "human, silence softened by ω (LLM-free)",
     "human-selftrain": "human, part of the documents, self-training (LLM-free)",
 }
-UNKNOWN_NOTE = "not in the current grid"
 #: The renderer of the report's markdown tables.
 md = MarkdownRenderer(no_emoji=True)
 
@@ -62,15 +61,23 @@ def number_text(value: Any, digits: int = 3) -> str:
 
 def condition_name(condition: str, with_id: bool = True) -> str:
     """A condition's display name, e.g. "hybrid, calibrated label mixing
-    (recommended) — `hybrid-label-mixing`" (without the id for legends).
+    (recommended) — `hybrid-label-mixing`" (without the id for legends)."""
+    name = DISPLAY_NAMES[condition]
+    return f"{name} — `{condition}`" if with_id else name
 
-    Conditions the grid does not know (cells of an older grid) keep their id,
-    marked as such (and as simulated where they are).
-    """
-    name = DISPLAY_NAMES.get(condition)
-    if name is None or condition not in CONDITIONS:
-        notes = [UNKNOWN_NOTE] + (["simulated"] if is_simulated(condition) else [])
-        return f"{condition} ({', '.join(notes)})"
-    if not with_id:
-        return name
-    return f"{name} — `{condition}`"
+
+def annotator_name(key: str, info: Dict[str, Any]) -> str:
+    """An annotator's display name; the simulated one is always marked."""
+    name = str(info.get("name") or key)
+    if (info.get("simulated") or key == "simulated") and "simulated" not in name.lower():
+        name += " (simulated)"
+    return name
+
+
+def at_rate(rate: Optional[float]) -> str:
+    """ " at 40% omissions", for headings and sentences."""
+    return (
+        f" at {format_rate(rate)} omissions"
+        if rate is not None
+        else " (no omission rates in the grid yet)"
+    )

@@ -2,16 +2,17 @@
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no
 global state or GUI backend is involved and nothing leaks between plots.
+matplotlib is imported when a figure is drawn: it is the ``report`` extra.
 """
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from .results import CONDITIONS, Cell, aggregate, f1, is_simulated, label_f1, labels, rates, stat_at
-from .tables import annotator_name, condition_name, format_rate, table_conditions
+from ..errors import HybridNerError
+from ..experiment.conditions import is_simulated
+from ..experiment.result import CellResult
+from .format import annotator_name, condition_name, format_rate
+from .results import aggregate, f1, label_f1, labels, rates, stat_at, table_conditions
 
 DPI = 120
 COLORS = {
@@ -28,41 +29,29 @@ COLORS = {
     "human-budget": "tab:red",
     "hybrid-budget": "tab:blue",
     "sim-hybrid-budget": "tab:green",
+    "human-negsample": "tab:gray",
+    "human-silence": "goldenrod",
+    "human-selftrain": "tab:gray",
 }
-#: Conditions the grid does not know (older cells) cycle through these.
-FALLBACK_COLORS = [
-    "tab:gray",
-    "goldenrod",
-    "darkslateblue",
-    "teal",
-    "salmon",
-    "yellowgreen",
-    "maroon",
-    "navy",
-]
 #: The earlier λ label mixing: dashed, so the calibrated method stands out.
 DASHED = ("hybrid-lambda-mixing", "sim-hybrid-lambda-mixing")
 SIMULATED_HATCH = "//"
 DASHED_HATCH = ".."
 
 
-def _color(condition: str, index: int = 0) -> str:
-    """A condition's colour; ``index`` picks a fallback for unknown conditions."""
-    return COLORS.get(condition, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
-
-
-def _colors(conditions: Sequence[str]) -> Dict[str, str]:
-    """Colours of the conditions of one figure, unknown ones distinct from each other."""
-    unknown = [c for c in conditions if c not in COLORS]
-    return {c: _color(c, unknown.index(c) if c in unknown else 0) for c in conditions}
-
-
-def _simulated(condition: str) -> bool:
-    return is_simulated(condition)
+def _figure(figsize: Any) -> Any:
+    """A new matplotlib Figure (matplotlib imported here, not on import)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise HybridNerError(
+            "The report's figures need matplotlib: pip install 'hybrid-ner[report]'"
+        ) from None
+    return Figure(figsize=figsize)
 
 
 def _hatch(condition: str) -> Optional[str]:
-    hatch = (SIMULATED_HATCH if _simulated(condition) else "") + (
+    hatch = (SIMULATED_HATCH if is_simulated(condition) else "") + (
         DASHED_HATCH if condition in DASHED else ""
     )
     return hatch or None
@@ -70,11 +59,11 @@ def _hatch(condition: str) -> Optional[str]:
 
 def _line_style(condition: str, reference: bool = False) -> Dict[str, Any]:
     """Simulated conditions: dotted lines and hollow markers, to stand apart;
-    the earlier λ label mixing and unknown conditions: dashed."""
+    the earlier λ label mixing: dashed."""
     style: Dict[str, Any] = {"linestyle": "--" if reference else "-", "marker": "o"}
-    if _simulated(condition):
+    if is_simulated(condition):
         style = {"linestyle": "-." if reference else ":", "marker": "s", "markerfacecolor": "white"}
-    if not reference and (condition in DASHED or condition not in CONDITIONS):
+    if not reference and condition in DASHED:
         style["linestyle"] = (0, (5, 2))
     return style
 
@@ -84,14 +73,16 @@ def _legend(ax: Any) -> None:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _save(fig: Any, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight")
     return path
 
 
-def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Optional[Path]:
+def plot_f1_vs_omission(cells: Sequence[CellResult], dataset: str, path: Path) -> Optional[Path]:
     """F1 against the omission rate, one line per condition with sd error bars;
     rate-independent conditions as dashed horizontal lines.
 
@@ -101,10 +92,10 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
     conditions = table_conditions(cells)
     if not conditions:
         return None
-    fig = Figure(figsize=(8, 5))
+    fig = _figure((8, 5))
     ax = fig.add_subplot()
     xs_all = rates(cells)
-    colors = _colors(conditions)
+    colors = {c: COLORS[c] for c in conditions}
     for condition in conditions:
         color = colors[condition]
         reference = stat_at(stats, condition, None)
@@ -144,7 +135,7 @@ def plot_f1_vs_omission(cells: Sequence[Cell], dataset: str, path: Path) -> Opti
 
 
 def plot_per_label(
-    cells: Sequence[Cell], dataset: str, rate: Optional[float], path: Path
+    cells: Sequence[CellResult], dataset: str, rate: Optional[float], path: Path
 ) -> Optional[Path]:
     """Grouped bars of F1 per label at one omission rate, one bar per condition."""
     names = labels(cells)
@@ -154,10 +145,10 @@ def plot_per_label(
     ]
     if not names or not conditions:
         return None
-    fig = Figure(figsize=(max(7, 1.6 * len(names) + 3), 5))
+    fig = _figure((max(7, 1.6 * len(names) + 3), 5))
     ax = fig.add_subplot()
     width = 0.8 / len(conditions)
-    colors = _colors(conditions)
+    colors = {c: COLORS[c] for c in conditions}
     for i, condition in enumerate(conditions):
         found = [stat_at(stats[label], condition, rate) for label in names]
         hatch = _hatch(condition)
@@ -189,7 +180,7 @@ def plot_annotator_quality(annotators: Dict[str, Any], dataset: str, path: Path)
     names = sorted({label for info in entries.values() for label in (info.get("per_label") or {})})
     if not entries or not names:
         return None
-    fig = Figure(figsize=(max(10, 2.4 * len(names) + 2), 4.5))
+    fig = _figure((max(10, 2.4 * len(names) + 2), 4.5))
     axes = fig.subplots(1, 2, sharey=True)
     width = 0.8 / len(entries)
     for ax, metric, title in zip(axes, ("p", "r"), ("Precision", "Recall")):
@@ -231,13 +222,13 @@ def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optiona
     if not rows:
         return None
     by_cost = all(row["total"] is not None for row in rows)
-    fig = Figure(figsize=(8, 5))
+    fig = _figure((8, 5))
     ax = fig.add_subplot()
     conditions: List[str] = []
     for row in rows:
         if row["condition"] not in conditions:
             conditions.append(row["condition"])
-    colors = _colors(conditions)
+    colors = {c: COLORS[c] for c in conditions}
     for condition in conditions:
         points = sorted(
             (

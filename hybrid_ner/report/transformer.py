@@ -5,8 +5,8 @@ writes its cells in the CPU grid's layout (``<dir>/<dataset>/cells/*.json``).
 Next to its cells a dataset folder may hold the scores of spaCy's transition
 NER on the same transformer stack, trained on the clean data and written by
 ``spacy evaluate ... --output <dir>/<dataset>/transition-clean_r0_s<seed>.json``
-(keys ``ents_p``, ``ents_r``, ``ents_f``). Everything here is pure data
-handling; the markdown is built in ``tables`` and ``document``.
+(keys ``ents_p``, ``ents_r``, ``ents_f``). ``compare_stacks`` puts both
+grids side by side; ``transformer_section`` writes the report's section.
 """
 
 import re
@@ -15,25 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from wasabi import MarkdownRenderer
+
 from ..errors import HybridNerError
+from ..experiment.conditions import FOCUS_RATE, UPPER_BOUND, condition_order
 from ..experiment.jsonio import number, read_json
+from ..experiment.result import CellResult, GroupKey, setting_value
+from ..experiment.run import CELLS_DIR
+from .format import DASH, at_rate, condition_name, format_rate, format_stat, md
 from .results import (
-    CELLS_DIR,
-    UPPER_BOUND,
-    Cell,
-    GroupKey,
     Stat,
     aggregate,
     closest_rate,
-    condition_order,
     load_cells,
     precision,
     rates,
     recall,
-    setting_value,
     stat_at,
 )
-from .targets import TARGET_RATE
 
 #: The transformer grid of ``<grid>`` is ``<grid>-trf`` next to it by default
 #: (``metrics/grid`` → ``metrics/grid-trf``).
@@ -62,7 +61,7 @@ class TransformerResults:
 
     name: str
     path: Path
-    cells: List[Cell]
+    cells: List[CellResult]
     transition: List[TransitionScore]
 
 
@@ -206,12 +205,14 @@ def load_transformer_grid(grid_dir: Union[str, Path]) -> List[TransformerResults
     return [ds for ds in datasets if ds.cells]
 
 
-def shown_conditions(cells: Sequence[Cell]) -> List[str]:
+def shown_conditions(cells: Sequence[CellResult]) -> List[str]:
     """The full-budget conditions of the transformer cells, in display order."""
     return condition_order(cell.condition for cell in cells if cell.group[1] != "budget")
 
 
-def cells_at(cells: Sequence[Cell], conditions: Sequence[str], rate: Optional[float]) -> List[Cell]:
+def cells_at(
+    cells: Sequence[CellResult], conditions: Sequence[str], rate: Optional[float]
+) -> List[CellResult]:
     """The cells behind ``stat_at`` for these conditions at one omission rate."""
     wanted = set(conditions)
     at = setting_value(rate) if rate is not None else None
@@ -223,7 +224,7 @@ def cells_at(cells: Sequence[Cell], conditions: Sequence[str], rate: Optional[fl
     ]
 
 
-def timing(cells: Sequence[Cell]) -> Optional[Timing]:
+def timing(cells: Sequence[CellResult]) -> Optional[Timing]:
     """Median training time per cell and per step (None without training times)."""
     timed = [cell for cell in cells if cell.train_seconds is not None]
     if not timed:
@@ -243,18 +244,18 @@ def gap(stats: Dict[GroupKey, Stat], rate: Optional[float]) -> Optional[float]:
     return better.mean - reference.mean if better is not None and reference is not None else None
 
 
-def _configs(cells: Sequence[Cell]) -> Tuple[str, ...]:
+def _configs(cells: Sequence[CellResult]) -> Tuple[str, ...]:
     return tuple(sorted({cell.config for cell in cells if cell.config}))
 
 
 def compare_stacks(
-    trf: TransformerResults, cpu_cells: Sequence[Cell], target_rate: float = TARGET_RATE
+    trf: TransformerResults, cpu_cells: Sequence[CellResult], target_rate: float = FOCUS_RATE
 ) -> StackComparison:
     """Put the transformer grid of a dataset next to the CPU grid at the
     transformer's omission rate closest to ``target_rate``.
 
     trf (TransformerResults): The transformer grid's dataset.
-    cpu_cells (Sequence[Cell]): The CPU grid's cells of the same dataset (may be empty).
+    cpu_cells (Sequence[CellResult]): The CPU grid's cells of the same dataset (may be empty).
     target_rate (float): The omission rate wanted.
     RETURNS (StackComparison): Rows, gaps, transition NER scores and timing.
     """
@@ -297,3 +298,119 @@ def compare_stacks(
         configs=_configs(trf_cells),
         cpu_configs=_configs(cpu_shown),
     )
+
+
+def stack_table(comparison: StackComparison) -> str:
+    """Per condition: transformer F1, the CPU grid's F1 at the same rate, and
+    the transformer's P and R, each ``mean ± sd (n)``."""
+    rows = [
+        [
+            condition_name(row.condition),
+            format_stat(row.f1),
+            format_stat(row.cpu_f1),
+            format_stat(row.p),
+            format_stat(row.r),
+        ]
+        for row in comparison.rows
+    ]
+    header = ["Condition", "Transformer F1", "CPU F1", "Transformer P", "Transformer R"]
+    return md.table(rows, header, ["l", "r", "r", "r", "r"])
+
+
+def _signed(value: Optional[float]) -> str:
+    return f"{value:+.3f}" if value is not None else DASH
+
+
+def gap_line(comparison: StackComparison) -> str:
+    """The gap GAP[0] − GAP[1] in mean F1 on each stack (plain text)."""
+    where = f" at {format_rate(comparison.rate)} omissions" if comparison.rate is not None else ""
+    return (
+        f"Gap {GAP[0]} − {GAP[1]}{where} (mean F1): "
+        f"CPU: {_signed(comparison.cpu_gap)}, transformer: {_signed(comparison.gap)}."
+    )
+
+
+def transition_line(comparison: StackComparison) -> Optional[str]:
+    """spaCy's transition NER on the clean data next to the soft NER's
+    ``human-clean`` F1 (plain text); None without a transition score."""
+    if comparison.transition_f1 is None:
+        return None
+    p, r = comparison.transition_p, comparison.transition_r
+    pr = (
+        f"; transition NER P {p.mean:.3f}, R {r.mean:.3f}"
+        if p is not None and r is not None
+        else ""
+    )
+    return (
+        "spaCy transition NER, same transformer stack, clean: F1 "
+        f"{format_stat(comparison.transition_f1)} "
+        f"vs soft NER {format_stat(comparison.soft_clean)} ({UPPER_BOUND}{pr})."
+    )
+
+
+def _steps(steps: Sequence[int]) -> str:
+    if not steps:
+        return "steps not recorded"
+    return f"{steps[0]} steps" if len(steps) == 1 else f"{steps[0]}–{steps[-1]} steps"
+
+
+def _timing(item: Optional[Timing]) -> str:
+    if item is None:
+        return "no training times"
+    per_step = f", {item.seconds_per_step:.3g} s/step" if item.seconds_per_step is not None else ""
+    cells = f"{item.cells} cell{'s' if item.cells != 1 else ''}"
+    return f"{_steps(item.steps)}, median {item.median_seconds:.1f} s{per_step} ({cells})"
+
+
+def timing_line(comparison: StackComparison) -> str:
+    """Steps, median training seconds per cell and seconds per step of the
+    cells in the table, on each stack (plain text)."""
+    return (
+        f"Training per cell: transformer {_timing(comparison.timing)}; "
+        f"CPU {_timing(comparison.cpu_timing)}."
+    )
+
+
+TRANSFORMER_TITLE = "Transformer pipeline"
+
+
+def _code_list(items: Sequence[str]) -> str:
+    return ", ".join(f"`{item}`" for item in items)
+
+
+def transformer_section(
+    comparison: StackComparison, level: int = 3, title: str = TRANSFORMER_TITLE
+) -> str:
+    """The transformer grid of one dataset next to the CPU grid: F1 per
+    condition on both stacks, the gap of the recommended hybrid over the
+    human baseline on each, spaCy's transition NER on the clean data and the
+    training time per cell.
+
+    comparison (StackComparison): See ``transformer.compare_stacks``.
+    level (int): The heading level.
+    title (str): The heading.
+    RETURNS (str): Markdown.
+    """
+    md = MarkdownRenderer(no_emoji=True)
+    md.add(md.title(level, title))
+    configs = f" ({_code_list(comparison.configs)})" if comparison.configs else ""
+    cpu_configs = f" ({_code_list(comparison.cpu_configs)})" if comparison.cpu_configs else ""
+    md.add(
+        f"The grid's conditions trained on the transformer stack{configs} from "
+        f"`{comparison.path}`{at_rate(comparison.rate)}, "
+        f"next to the CPU grid{cpu_configs} at the same rate. F1, P and R on the test set, mean ± "
+        "sd over seeds "
+        "(number of seeds); — = no cell."
+    )
+    md.add(stack_table(comparison))
+    lines = [gap_line(comparison)]
+    transition = transition_line(comparison)
+    lines.append(
+        transition
+        if transition is not None
+        else f"No spaCy transition NER score (`{comparison.dataset}/{TRANSITION_GLOB}`, written "
+        "by `spacy evaluate --output`)."
+    )
+    lines.append(timing_line(comparison))
+    md.add(md.list(lines))
+    return md.text

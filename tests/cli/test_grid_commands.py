@@ -1,11 +1,14 @@
 import json
+import re
 
+import click
 import pytest
 import spacy
 from spacy.tokens import Span
 
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
+from hybrid_ner.overrides import parse_cli_overrides
 
 
 @pytest.fixture
@@ -199,3 +202,32 @@ def test_a_killed_grid_keeps_its_cells_and_run_log_and_resumes(files, tmp_path):
     assert (
         run["cells_done"] == done and run["cells_planned"] == 3 and "grid toy" in run["commands"][0]
     )
+
+
+def test_overrides_are_read_by_spacy_train_rules(monkeypatch):
+    ctx = click.Context(click.Command("grid"))
+    ctx.args = ["--training.dropout", "0.2", "--paths.vectors=null", "--a.max-steps=5", "--b.flag"]
+    ctx.args += ["--paths.encoder", "roberta-base", "--c.list", '["x", 1]']
+    monkeypatch.setenv("SPACY_CONFIG_OVERRIDES", "--training.dropout 0.5")
+    assert parse_cli_overrides(ctx) == {
+        "training.dropout": 0.5,  # the environment wins, as in `spacy train`
+        "paths.vectors": None,
+        "a.max_steps": 5,
+        "b.flag": True,
+        "paths.encoder": "roberta-base",
+        "c.list": ["x", 1],
+    }
+    for args, message in (
+        (["--nodot", "1"], "No such option: --nodot"),
+        (["stray"], "unexpected extra argument (stray)"),
+    ):
+        ctx.args = args
+        with pytest.raises(click.UsageError, match=re.escape(message)):
+            parse_cli_overrides(ctx)
+
+
+def test_grid_refuses_an_option_without_a_dot(files, capsys):
+    train, _ = files
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grid", "toy", str(train), str(train), str(train), "--dry-run", "--dropout", "0.2"])
+    assert exit_info.value.code == 2 and "No such option: --dropout" in capsys.readouterr().err

@@ -287,7 +287,9 @@ def test_lambdas_come_back_from_the_reader_of_the_cell_s_config(tmp_path):
     overrides = train_overrides(cell, train, train, 6)
     lambdas = fitted_lambdas(ROOT / "configs" / "ner_soft_cpu.cfg", overrides)
     assert lambdas is not None and set(lambdas) >= {"PER", "LOC"}
-    assert all(0.0 <= value <= 1.0 for value in lambdas.values())
+    # The LLM's PER proposals agree with the human, its ORG and MISC never do:
+    # both get the same, lower λ (the lower clip).
+    assert lambdas["ORG"] == lambdas["MISC"] < lambdas["PER"], lambdas
     assert fitted_lambdas(ROOT / "configs" / "ner_soft_cpu.cfg", overrides) == lambdas
 
 
@@ -317,8 +319,6 @@ def test_a_cell_result_round_trips_through_its_json(tmp_path):
     assert data["omission_model"] == "uniform"
     hard = CellResult.from_json(tmp_path / "hard.json", {**data, "omission_model": "hard"})
     assert hard.cell.cell_id == "hybrid-lambda-mixing_r0.4_b1_s1_hard"
-    older = {k: v for k, v in data.items() if k != "omission_model"}
-    assert CellResult.from_json(tmp_path / "old.json", older).omission_model == "uniform"
     with pytest.raises(HybridNerError, match="omission_model"):
         CellResult.from_json(tmp_path / "bad.json", {**data, "omission_model": "sloppy"})
     assert data["scores"]["per_type"]["PER"]["r"] == 0.25 and data["cost"]["llm"] is None

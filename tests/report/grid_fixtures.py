@@ -6,7 +6,7 @@ hybrid-random 0.660 ± 0.010, hybrid-label-mixing 0.680 ± 0.028 (seed 2
 missing), hybrid-lambda-mixing 0.660 ± 0.020, sim-hybrid-random 0.710 ±
 0.010, sim-hybrid-label-mixing 0.750 ± 0.020.
 
-The targets (hybrid_ner.report.targets) then come out as:
+The targets of scripts/check_targets.py then come out as:
 do no harm: hybrid-label-mixing met at 20% and 40%, not met at 60% (0.510
 vs 0.520); sim-hybrid-label-mixing met at 20% and 40%, no data at 60%;
 hybrid-budget met at every budget (at 25% exactly on the tolerance, −0.005);
@@ -152,6 +152,7 @@ def cell(
         "omit_rate": rate,
         "budget": budget,
         "seed": seed,
+        "omission_model": "uniform",
         "scores": {
             "p": f + 0.02,
             "r": f - 0.02,
@@ -204,29 +205,17 @@ def write_cells(dataset_dir: Path, f1: Dict = F1, budget: Dict = BUDGET) -> None
 
 
 def write_old_cells(dataset_dir: Path) -> None:
-    """Cells of an older grid: a condition the grid no longer knows (rate and
-    budget cells, one simulated) and a calibrated condition's cell written
-    before calibration existed (no "calibration" record)."""
-    dataset = dataset_dir.name
+    """Cells of older grids: without "omission_model", "budget" and
+    "annotator" (a current condition), a condition the grid no longer knows,
+    and a calibrated condition's cell written before calibration existed (no
+    "calibration" record: another method under today's name)."""
     cells = dataset_dir / "cells"
     cells.mkdir(parents=True, exist_ok=True)
-    for seed, f in enumerate([0.61, 0.63]):
-        srsly.write_json(
-            cells / f"hybrid-soft-vote_r0.4_b1_s{seed}.json",
-            cell(dataset, "hybrid-soft-vote", 0.4, seed, f),
-        )
-    srsly.write_json(
-        cells / "sim-hybrid-soft-vote_r0.4_b1_s0.json",
-        cell(dataset, "sim-hybrid-soft-vote", 0.4, 0, 0.69),
-    )
-    srsly.write_json(
-        cells / "hybrid-soft-budget_r0_b0.1_s0.json",
-        cell(dataset, "hybrid-soft-budget", 0.0, 0, 0.39, 0.1),
-    )
-    old = cell(dataset, "hybrid-label-mixing", 0.4, 2, 0.64)
-    del old["calibration"]
-    old["lambdas"] = {"LOC": 0.3, "PER": 0.9}
-    srsly.write_json(cells / f"{cell_id('hybrid-label-mixing', 0.4, 1.0, 2)}.json", old)
+    for condition, seed in (("human-omit", 3), ("hybrid-soft-vote", 0), ("hybrid-label-mixing", 2)):
+        old = cell(dataset_dir.name, condition, 0.4, seed, 0.6)
+        for key in ("omission_model", "budget", "annotator", "calibration"):
+            old.pop(key, None)
+        srsly.write_json(cells / f"{cell_id(condition, 0.4, 1.0, seed)}.json", old)
 
 
 def annotator_entry(name: str, simulated: bool, p: float, r: float) -> Dict:

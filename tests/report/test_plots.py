@@ -1,34 +1,33 @@
 import dataclasses
 
+from hybrid_ner.experiment.conditions import CONDITIONS
+from hybrid_ner.report.budget import budget_rows
 from hybrid_ner.report.plots import (
+    COLORS,
     DASHED,
-    _colors,
     _line_style,
     plot_budget,
     plot_f1_vs_omission,
     plot_per_label,
 )
 from hybrid_ner.report.results import load_cells
-from hybrid_ner.report.tables import budget_rows
 
-from .grid_fixtures import write_cells, write_old_cells
+from .grid_fixtures import write_cells
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_styles_mark_lambda_mixing_dashed_and_unknown_conditions_distinct():
+def test_styles_mark_lambda_mixing_dashed_and_every_condition_has_a_colour():
     assert set(DASHED) == {"hybrid-lambda-mixing", "sim-hybrid-lambda-mixing"}
     assert _line_style("hybrid-lambda-mixing")["linestyle"] == (0, (5, 2))
     assert _line_style("hybrid-label-mixing")["linestyle"] == "-"
     assert _line_style("sim-hybrid-label-mixing")["linestyle"] == ":"
     assert _line_style("human-clean", reference=True)["linestyle"] == "--"
-    colors = _colors(["hybrid-label-mixing", "hybrid-lambda-mixing", "old-a", "old-b", "old-c"])
-    assert len(set(colors.values())) == 5
+    assert set(COLORS) == set(CONDITIONS)
 
 
-def test_figures_with_new_old_and_any_labels(tmp_path):
+def test_figures_with_any_labels(tmp_path):
     write_cells(tmp_path / "wikigold")
-    write_old_cells(tmp_path / "wikigold")
     cells = load_cells(tmp_path / "wikigold" / "cells")
     # Labels other than CoNLL's (e.g. OntoNotes) plot as well.
     renamed = [
@@ -49,9 +48,4 @@ def test_figures_with_new_old_and_any_labels(tmp_path):
     ):
         assert path.read_bytes()[:8] == PNG_MAGIC
     conditions = {row["condition"] for row in budget_rows(cells)}
-    assert {
-        "human-budget",
-        "hybrid-budget",
-        "sim-hybrid-budget",
-        "hybrid-soft-budget",
-    } <= conditions
+    assert {"human-budget", "hybrid-budget", "sim-hybrid-budget"} <= conditions

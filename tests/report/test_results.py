@@ -1,25 +1,25 @@
+import importlib.util
+import json
 import statistics
+from pathlib import Path
 
 import pytest
 import srsly
 
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.experiment import conditions as grid
-from hybrid_ner.report import results
+from hybrid_ner.experiment.result import CellResult
+from hybrid_ner.report.calibration import calibration_cell, omission_estimates
 from hybrid_ner.report.results import (
     Stat,
     aggregate,
     budgets,
-    calibration_cell,
     closest_rate,
     incomplete_groups,
     label_f1,
     load_cells,
     load_grid,
-    omission_estimates,
     rates,
     stat_at,
-    unknown_conditions,
 )
 
 from .grid_fixtures import cell, write_cells, write_grid, write_old_cells
@@ -31,20 +31,7 @@ def cells(tmp_path):
     return load_cells(tmp_path / "wikigold" / "cells")
 
 
-def test_conditions_come_from_the_grid():
-    assert results.CONDITIONS == tuple(grid.CONDITIONS)
-    assert results.RATE_INDEPENDENT == tuple(grid.FIXED_CONDITIONS)
-    assert results.BUDGET_CONDITIONS == tuple(grid.BUDGET_CONDITIONS)
-    assert results.RATE_CONDITIONS == tuple(grid.RATE_CONDITIONS)
-    assert results.CALIBRATED_CONDITIONS == (
-        "hybrid-label-mixing",
-        "sim-hybrid-label-mixing",
-        "hybrid-budget",
-        "sim-hybrid-budget",
-    )
-
-
-def test_load_cells_reads_every_cell_with_defaults(cells, tmp_path):
+def test_load_cells_reads_every_cell(cells, tmp_path):
     assert len(cells) == 66
     first = next(
         c
@@ -147,42 +134,38 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
     assert [ds.name for ds in load_grid(tmp_path / "grid" / "conll2003")] == ["conll2003"]
 
 
+VALID = {
+    "dataset": "d",
+    "condition": "human-omit",
+    "annotator": "none",
+    "omit_rate": 0.4,
+    "budget": 1.0,
+    "seed": 0,
+    "omission_model": "uniform",
+    "scores": {"p": 1, "r": 1, "f": 1},
+}
+SCORES = {"p": 1, "r": 1, "f": 1}
+
+
+def _changed(key, value=None):
+    data = {k: v for k, v in VALID.items() if k != key}
+    return json.dumps(data if value is None else {**data, key: value})
+
+
 @pytest.mark.parametrize(
     "content,expected",
     [
-        (
-            '{"dataset": "d", "condition": "human-omit", "omit_rate": 0.4, "seed": 0}',
-            'missing key "scores"',
-        ),
-        (
-            '{"dataset": "d", "condition": "human-omit", "seed": 0, "scores": {"p": 1, "r": 1, '
-            '"f": 1}}',
-            'missing key "omit_rate"',
-        ),
-        (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
-            '"r": 1}}',
-            'missing key "scores.f"',
-        ),
-        (
-            '{"dataset": "d", "condition": "c", "omit_rate": "high", "seed": 0, "scores": {}}',
-            '"omit_rate" must be a number',
-        ),
-        (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
-            '"r": 1, "f": 1, "per_type": {"LOC": 3}}}',
-            '"scores.per_type.LOC" must be an object',
-        ),
-        (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
-            '"r": 1, "f": 1}, "calibration": 3}',
-            '"calibration" must be an object',
-        ),
-        (
-            '{"dataset": "d", "condition": "c", "omit_rate": 0.4, "seed": 0, "scores": {"p": 1, '
-            '"r": 1, "f": 1}, "calibration": {"labels": []}}',
-            '"calibration.labels" must be an object',
-        ),
+        (_changed("scores"), 'missing key "scores"'),
+        (_changed("omit_rate"), 'missing key "omit_rate"'),
+        (_changed("budget"), 'missing key "budget"'),
+        (_changed("annotator"), 'missing key "annotator"'),
+        (_changed("scores", {"p": 1, "r": 1}), 'missing key "scores.f"'),
+        (_changed("omit_rate", "high"), '"omit_rate" must be a number'),
+        (_changed("scores", {**SCORES, "per_type": {"LOC": 3}}), '"scores.per_type.LOC" must be'),
+        (_changed("calibration", 3), '"calibration" must be an object'),
+        (_changed("calibration", {"labels": []}), '"calibration.labels" must be an object'),
+        (_changed("condition", "hybrid-soft-vote"), '"condition" must be one of human-clean'),
+        (_changed("omission_model"), '"omission_model" must be one of uniform, hard, got None'),
         ("[1, 2]", "expected a JSON object"),
         ('{"dataset": "d", ', "not valid JSON"),
     ],
@@ -214,10 +197,8 @@ def test_human_omit_at_zero_omissions_is_the_clean_upper_bound():
 
 
 def test_human_omit_at_zero_is_not_reported_missing(tmp_path):
-    from hybrid_ner.report.results import incomplete_groups, parse_cell
-
     def cell(condition, rate, seed):
-        return parse_cell(
+        return CellResult.from_json(
             tmp_path / f"{condition}{rate}{seed}.json",
             {
                 "dataset": "d",
@@ -226,6 +207,7 @@ def test_human_omit_at_zero_is_not_reported_missing(tmp_path):
                 "omit_rate": rate,
                 "budget": 1.0,
                 "seed": seed,
+                "omission_model": "uniform",
                 "scores": {"p": 0.5, "r": 0.5, "f": 0.5, "per_type": {}},
             },
         )
@@ -238,29 +220,28 @@ def test_human_omit_at_zero_is_not_reported_missing(tmp_path):
     assert incomplete == []
 
 
-def test_old_cells_with_unknown_conditions_are_kept_apart(tmp_path):
+def test_old_cells_are_refused_until_migrated(tmp_path):
     write_cells(tmp_path / "wikigold")
     write_old_cells(tmp_path / "wikigold")
+    with pytest.raises(HybridNerError, match='missing key "annotator"'):
+        load_cells(tmp_path / "wikigold" / "cells")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "migrate_cells.py"
+    spec = importlib.util.spec_from_file_location("migrate_cells", script)
+    migrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migrate)
+    migrate.main([tmp_path], dry_run=False)
     cells = load_cells(tmp_path / "wikigold" / "cells")
-    assert unknown_conditions(cells) == {
-        "hybrid-label-mixing-before-calibration": 1,
-        "hybrid-soft-budget": 1,
-        "hybrid-soft-vote": 2,
-        "sim-hybrid-soft-vote": 1,
-    }
-    stats = aggregate(cells)
-    # The old λ-mixing cell named hybrid-label-mixing does not join the calibrated method's seeds.
-    assert stat_at(stats, "hybrid-label-mixing", 0.4).n == 2
-    assert stat_at(stats, "hybrid-label-mixing-before-calibration", 0.4).mean == pytest.approx(0.64)
-    assert stat_at(stats, "hybrid-soft-vote", 0.4).n == 2
-    assert stats[("hybrid-soft-budget", "budget", 0.1)].mean == pytest.approx(0.39)
-    assert next(c for c in cells if c.condition == "sim-hybrid-soft-vote").simulated
-    # The grid never completes unknown conditions: not reported as missing.
-    incomplete, absent, _ = incomplete_groups(cells)
-    assert all(item.condition in results.CONDITIONS for item in incomplete)
-    assert "hybrid-soft-vote" not in absent
-    # Only old cells: nothing crashes.
-    assert incomplete_groups([c for c in cells if not c.known])[0] == []
+    assert len(cells) == 66 + 1  # the old human-omit cell, with what older grids left out
+    old = next(c for c in cells if c.name == "human-omit_r0.4_b1_s3")
+    assert (old.omission_model, old.budget, old.annotator) == ("uniform", 1.0, "none")
+    # Another method under a current name, and a condition the grid lost: kept apart.
+    moved = sorted(p.name for p in (tmp_path / "wikigold" / "cells-old").iterdir())
+    assert moved == ["hybrid-label-mixing_r0.4_b1_s2.json", "hybrid-soft-vote_r0.4_b1_s0.json"]
+    # Current cells are left byte for byte.
+    path = tmp_path / "wikigold" / "cells" / "human-omit_r0.2_b1_s0.json"
+    before = path.read_bytes()
+    migrate.main([tmp_path], dry_run=False)
+    assert path.read_bytes() == before
 
 
 def test_calibration_cell_prefers_seed_0_at_the_target_rate(cells):

@@ -2,25 +2,25 @@ import dataclasses
 
 import pytest
 
-from hybrid_ner.report.results import Stat, load_cells, omission_estimates
-from hybrid_ner.report.tables import (
-    annotator_name,
-    budget_rows,
-    budget_table,
+from hybrid_ner.experiment.result import CellResult
+from hybrid_ner.report.budget import budget_rows, budget_table
+from hybrid_ner.report.calibration import (
     calibration_lines,
     calibration_table,
+    omission_estimates,
+    omission_table,
+)
+from hybrid_ner.report.document import f1_by_rate_table, per_label_table
+from hybrid_ner.report.format import (
+    annotator_name,
     condition_name,
     escape,
-    f1_by_rate_table,
     format_rate,
     format_stat,
-    omission_table,
-    per_label_table,
-    targets_table,
 )
-from hybrid_ner.report.targets import evaluate_targets
+from hybrid_ner.report.results import Stat, load_cells
 
-from .grid_fixtures import write_cells, write_old_cells
+from .grid_fixtures import write_cells
 
 MIXING = "hybrid, calibrated label mixing (recommended) — `hybrid-label-mixing`"
 LAMBDA = "hybrid, λ label mixing (earlier) — `hybrid-lambda-mixing`"
@@ -54,8 +54,8 @@ def test_condition_names():
     )
     assert condition_name("hybrid-lambda-mixing") == LAMBDA
     assert condition_name("sim-hybrid-label-mixing", with_id=False).startswith("simulated ")
-    assert condition_name("hybrid-soft-vote") == "hybrid-soft-vote (not in the current grid)"
-    assert condition_name("sim-x", with_id=False) == "sim-x (not in the current grid, simulated)"
+    with pytest.raises(KeyError):  # the cells are read with their conditions checked
+        condition_name("hybrid-soft-vote")
 
 
 def test_f1_table_rows_columns_bold_best(cells):
@@ -80,31 +80,6 @@ def test_f1_table_rows_columns_bold_best(cells):
     # At 0% llm-only is the only candidate: nothing to single out.
     assert "**" not in row(table, "LLM only — `llm-only`")
     assert "budget" not in table
-
-
-def test_old_cells_are_shown_in_the_tables(tmp_path):
-    write_cells(tmp_path / "wikigold")
-    write_old_cells(tmp_path / "wikigold")
-    cells = load_cells(tmp_path / "wikigold" / "cells")
-    table = f1_by_rate_table(cells, [0.2, 0.4, 0.6])
-    assert row(table, "hybrid-soft-vote (not in the current grid)").endswith(
-        "| — | 0.620 ± 0.014 (2) | — |"
-    )
-    assert row(table, "sim-hybrid-soft-vote (not in the current grid, simulated)")
-    assert row(table, "hybrid-label-mixing-before-calibration (not in the current grid)").endswith(
-        "| 0.640 (1) | — |"
-    )
-    # Unknown conditions come after the grid's; budget-only ones stay out of the rate tables.
-    names = [line.split(" | ")[0][2:] for line in table.splitlines()[2:]]
-    assert names.index("hybrid-soft-vote (not in the current grid)") > names.index(LAMBDA)
-    assert "hybrid-soft-budget" not in table
-    rows = budget_rows(cells)
-    old = next(r for r in rows if r["condition"] == "hybrid-soft-budget")
-    assert (old["budget"], old["vs_human"]) == (0.1, pytest.approx(-0.02))
-    assert (
-        "| 10% | hybrid-soft-budget (not in the current grid) | 0.390 (1) | -0.020 |"
-        in budget_table(rows)
-    )
 
 
 def test_per_label_table(cells):
@@ -216,17 +191,6 @@ def test_omission_table(cells):
     )
 
 
-def test_targets_table_has_group_check_result_details(cells):
-    from hybrid_ner.report.results import aggregate
-
-    table = targets_table(evaluate_targets(aggregate(cells)))
-    assert table.splitlines()[0] == "| Target | Check | Result | Details |"
-    assert (
-        "| Do no harm | hybrid-label-mixing ≥ human-omit − 0.005 at 60% omissions | **not met** |"
-        in table
-    )
-
-
 def test_simulated_annotator_is_always_marked():
     assert (
         annotator_name("simulated", {"name": "GPT-3.5-class annotator", "simulated": True})
@@ -240,9 +204,6 @@ def test_simulated_annotator_is_always_marked():
 
 
 def test_a_cell_whose_annotator_proposed_nothing_is_marked_human_only():
-    from hybrid_ner.experiment.result import CellResult
-    from hybrid_ner.report.annotator_tables import calibration_lines
-
     def cell(calibration):
         return CellResult(
             dataset="toy",
