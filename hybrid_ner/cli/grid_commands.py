@@ -127,6 +127,12 @@ def grid_cli(
     keep_models: bool = typer.Option(
         False, "--keep-models", help="Keep every trained model under WORK_DIR/models"
     ),
+    jobs: int = typer.Option(
+        1,
+        min=1,
+        help="Cells trained at the same time, each in its own process with an equal "
+        "share of the cores (results do not depend on it)",
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List the cells (done or to do) and exit"
     ),
@@ -244,6 +250,7 @@ def grid_cli(
             max_minutes,
             progress,
             extra,
+            jobs,
         )
     except KeyboardInterrupt:
         interrupted = True

@@ -10,7 +10,9 @@ records how the grid was run, across interrupted and resumed runs.
 import os
 import platform
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional
 
@@ -21,7 +23,7 @@ from .costs import Costs
 from .data import GridData
 from .jsonio import write_json
 from .result import CellResult
-from .training import run_cell
+from .training import CellJob, prepare_cell, train_cell
 
 CELLS_DIR = "cells"
 RUN_FILE = "run.json"
@@ -48,6 +50,7 @@ def run_grid(
     max_minutes: float = 0.0,
     progress: Optional[ProgressCallback] = None,
     overrides: Optional[Dict[str, object]] = None,
+    jobs: int = 1,
 ) -> List[CellResult]:
     """Run the cells not yet scored, writing ``out_dir/cells/<cell_id>.json`` after each.
 
@@ -58,6 +61,9 @@ def run_grid(
         grid resumes from the written cells on the next call.
     progress (Optional[ProgressCallback]): Called after each planned cell.
     overrides (Optional[Dict[str, object]]): Extra config overrides for every cell.
+    jobs (int): Cells trained at the same time, each in its own process with
+        an equal share of the CPU cores (1: one after the other, here). The
+        results do not depend on it: every cell trains with its own seed.
     RETURNS (List[CellResult]): The results computed in this call.
     """
     cells = list(cells)
@@ -66,10 +72,8 @@ def run_grid(
     started = time.perf_counter()
     results: List[CellResult] = []
 
-    def train(cell: Cell) -> None:
-        model_dir = data.work_dir / "models" / data.name / cell.cell_id
-        log_file = data.work_dir / "logs" / data.name / f"{cell.cell_id}.log"
-        result = run_cell(
+    def job(cell: Cell) -> CellJob:
+        return prepare_cell(
             cell,
             data,
             dev,
@@ -77,12 +81,14 @@ def run_grid(
             config,
             steps,
             costs,
-            model_dir,
+            data.work_dir / "models" / data.name / cell.cell_id,
             dev_limit,
             keep_models,
-            log_file=log_file,
+            log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log",
             overrides=overrides,
         )
+
+    def record(cell: Cell, result: CellResult) -> None:
         if cell.cell_id in done or cell.cell_id not in planned:
             return  # trained only as a teacher: recorded when (if) its own cell is planned
         path = out_dir / CELLS_DIR / f"{cell.cell_id}.json"
@@ -92,18 +98,59 @@ def run_grid(
         if progress:
             progress(cell, result)
 
+    def out_of_time() -> bool:
+        return bool(max_minutes) and (time.perf_counter() - started) / 60 > max_minutes
+
+    todo = []
     for cell in cells:
         if cell.cell_id in done:
             if progress:
                 progress(cell, None)
+        else:
+            todo.append(cell)
+    # The human-only model of the same setting is a calibrated cell's prior:
+    # every missing teacher trains before the cells that need it.
+    teachers = {
+        teacher_cell(cell).cell_id: teacher_cell(cell)
+        for cell in todo
+        if needs_teacher(cell) and not data.has_teacher(teacher_cell(cell))
+    }
+    for stage in (list(teachers.values()), todo):
+        if jobs <= 1:
+            for cell in stage:
+                if out_of_time():
+                    return results
+                record(cell, train_cell(job(cell)))
             continue
-        if max_minutes and (time.perf_counter() - started) / 60 > max_minutes:
-            break
-        if needs_teacher(cell) and not data.has_teacher(teacher_cell(cell)):
-            # The human-only model of the same setting is the cell's prior.
-            train(teacher_cell(cell))
-        train(cell)
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(
+            jobs, mp_context=get_context("spawn"), initializer=_worker_threads, initargs=(threads,)
+        ) as pool:
+            running: Dict[Future, Cell] = {}
+            queue = list(stage)
+            while queue or running:
+                while queue and len(running) < jobs and not out_of_time():
+                    cell = queue.pop(0)
+                    running[pool.submit(train_cell, job(cell))] = cell
+                if not running:
+                    return results
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(running.pop(future), future.result())
+        if out_of_time():
+            return results
     return results
+
+
+def _worker_threads(threads: int) -> None:
+    """Give a grid worker its share of the cores (BLAS, OpenMP and torch)."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
 
 
 def machine() -> str:

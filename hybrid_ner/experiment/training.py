@@ -112,7 +112,46 @@ def _train(config: Path, model_dir: Path, overrides: Dict[str, Any], log_file: O
     return seconds, failure
 
 
-def run_cell(
+@dataclass(frozen=True)
+class CellJob:
+    """Everything the training of one cell needs, prepared by the grid's own
+    process (training files, calibration samples), so that the training can
+    run in another process.
+
+    cell (Cell): The cell.
+    config (Path): The training config.
+    model_dir (Path): Where ``spacy train`` writes the models.
+    test (Path): The clean test DocBin.
+    overrides (Dict[str, object]): All ``spacy train`` overrides of the cell.
+    train_path (Path): The DocBin the cell trains on.
+    calibration (Optional[Path]): The annotator's calibration sample.
+    teacher (Optional[Path]): The cell's teacher model.
+    teacher_dir (Optional[Path]): Where this cell's own model is kept as the
+        teacher of other cells (human-only cells).
+    n_sentences (int): Training sentences, for the costs.
+    steps (int): Training steps.
+    costs (Costs): Money per sentence.
+    keep_model (bool): Keep the trained models.
+    log_file (Optional[Path]): Where the training log goes.
+    """
+
+    cell: Cell
+    config: Path
+    model_dir: Path
+    test: Path
+    overrides: Dict[str, object]
+    train_path: Path
+    calibration: Optional[Path]
+    teacher: Optional[Path]
+    teacher_dir: Optional[Path]
+    n_sentences: int
+    steps: int
+    costs: Costs
+    keep_model: bool = False
+    log_file: Optional[Path] = None
+
+
+def prepare_cell(
     cell: Cell,
     data: GridData,
     dev: Path,
@@ -125,11 +164,11 @@ def run_cell(
     keep_model: bool = False,
     log_file: Optional[Path] = None,
     overrides: Optional[Dict[str, object]] = None,
-) -> CellResult:
-    """Train and score one cell.
+) -> CellJob:
+    """Write a cell's training data and collect its settings.
 
-    RETURNS (CellResult): The result, as written to the cell's file.
-    RAISES (HybridNerError): If the cell's teacher is missing or training fails.
+    RETURNS (CellJob): The job :func:`train_cell` runs.
+    RAISES (HybridNerError): If the cell's teacher is missing.
     """
     train_path = data.path(cell)
     n_sentences = len(data.annotated(cell.seed))
@@ -149,35 +188,61 @@ def run_cell(
         **(overrides or {}),
         **train_overrides(cell, train_path, dev, steps, dev_limit, calibration, teacher),
     }
-    seconds, failure = _train(config, model_dir, all_overrides, log_file)
+    # Every human-only model is the teacher of the calibrated cells of its setting.
+    is_teacher = cell.spec.corpus == HUMAN_CORPUS and cell.spec.data != "unannotated"
+    return CellJob(
+        cell=cell,
+        config=config,
+        model_dir=model_dir,
+        test=test,
+        overrides=all_overrides,
+        train_path=train_path,
+        calibration=calibration,
+        teacher=teacher,
+        teacher_dir=data.teacher_dir(cell) if is_teacher else None,
+        n_sentences=n_sentences,
+        steps=steps,
+        costs=costs,
+        keep_model=keep_model,
+        log_file=log_file,
+    )
+
+
+def train_cell(job: CellJob) -> CellResult:
+    """Train and score one prepared cell (in this process or a worker).
+
+    RETURNS (CellResult): The result, as written to the cell's file.
+    RAISES (HybridNerError): If training fails.
+    """
+    cell, config, model_dir = job.cell, job.config, job.model_dir
+    seconds, failure = _train(config, model_dir, job.overrides, job.log_file)
     if failure is not None:
         reason = (str(failure).strip().splitlines() or [""])[0][:200]
-        where = f"full log: {log_file}" if log_file is not None else "no log file"
+        where = f"full log: {job.log_file}" if job.log_file is not None else "no log file"
         raise HybridNerError(
             f"{cell.cell_id}: training with {config} failed "
             f"({type(failure).__name__}: {reason}); {where}"
         )
-    scores = score_model(model_dir / "model-best", test)
-    if cell.spec.corpus == HUMAN_CORPUS and cell.spec.data != "unannotated":
-        # Every human-only model is the teacher of the calibrated cells of its setting.
-        shutil.rmtree(data.teacher_dir(cell), ignore_errors=True)
-        shutil.copytree(model_dir / "model-best", data.teacher_dir(cell))
-    if not keep_model:
+    scores = score_model(model_dir / "model-best", job.test)
+    if job.teacher_dir is not None:
+        shutil.rmtree(job.teacher_dir, ignore_errors=True)
+        shutil.copytree(model_dir / "model-best", job.teacher_dir)
+    if not job.keep_model:
         shutil.rmtree(model_dir, ignore_errors=True)
     lambdas = None
     if cell.spec.corpus == LAMBDA_CORPUS:
-        lambdas = fitted_lambdas(config, all_overrides)
+        lambdas = fitted_lambdas(config, job.overrides)
     record = None
     if cell.spec.corpus in EVIDENCE_CORPORA:
         # The same estimate the reader made (deterministic), recomputed here
         # for the record.
-        docs = read_docbin(train_path, spacy.blank("en").vocab)
+        docs = read_docbin(job.train_path, spacy.blank("en").vocab)
         key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
-        mixing = CalibratedMixing(calibration, annotator=cell.spec.corpus == CALIBRATED_CORPUS)
+        mixing = CalibratedMixing(job.calibration, annotator=cell.spec.corpus == CALIBRATED_CORPUS)
         fitted = mixing.fit(docs, key)
         record = {
             **fitted.summary(),
-            "teacher": teacher_cell(cell).cell_id if teacher is not None else None,
+            "teacher": teacher_cell(cell).cell_id if job.teacher is not None else None,
         }
     return CellResult(
         dataset=cell.dataset,
@@ -190,11 +255,11 @@ def run_cell(
         r=scores.r,
         f=scores.f,
         per_type=scores.per_type,
-        cost=costs.of(cell, n_sentences),
+        cost=job.costs.of(cell, job.n_sentences),
         lambdas=lambdas,
-        train_sentences=n_sentences,
+        train_sentences=job.n_sentences,
         train_seconds=round(seconds, 1),
-        steps=steps,
+        steps=job.steps,
         config=str(config),
         calibration=record,
         omission_model=cell.omission_model,

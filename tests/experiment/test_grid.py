@@ -253,6 +253,30 @@ def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
     )  # resumes: nothing left
 
 
+@pytest.mark.slow
+def test_cells_trained_in_parallel_processes_score_as_one_after_the_other(tmp_path):
+    train = _corpus(tmp_path / "train.spacy", 16)
+    config = ROOT / "configs" / "ner_soft_cpu.cfg"
+    # The budget cell needs its teacher (the human-only budget cell), trained first.
+    cells = [
+        Cell("toy", "hybrid-budget", 0.0, 0.5, 0),
+        Cell("toy", "human-omit", 0.4, 1.0, 0),
+        Cell("toy", "human-silence", 0.4, 1.0, 0),
+    ]
+    scores = {}
+    for jobs in (1, 2):
+        data = _data(tmp_path / f"jobs{jobs}", train)
+        out = tmp_path / f"metrics{jobs}"
+        results = run_grid(cells, data, train, train, config, 4, Costs(), out, jobs=jobs)
+        assert sorted(r.condition for r in results) == sorted(c.condition for c in cells)
+        assert data.has_teacher(Cell("toy", "human-budget", 0.0, 0.5, 0))
+        scores[jobs] = {
+            path.stem: json.loads(path.read_text())["scores"]["f"]
+            for path in (out / "cells").glob("*.json")
+        }
+    assert scores[2] == pytest.approx(scores[1], abs=1e-6)
+
+
 def test_a_failing_training_names_the_cell_and_its_log(tmp_path):
     train = _corpus(tmp_path / "train.spacy", 8)
     data = _data(tmp_path, train)
