@@ -183,8 +183,8 @@ class SimilarExamples:
         sentence itself is excluded (a corpus without document boundaries,
         counted in ``sentence_fallbacks``). The
         examples are shown in one order for every query, most popular pool
-        sentence first: prompts then share long prefixes, which a local model
-        evaluates once (llama.cpp reuses the evaluated prefix).
+        sentence first: a prompt depends on the pool and the sentence alone,
+        never on the other sentences of a run (so its cached answer stays valid).
         """
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
@@ -198,8 +198,7 @@ class SimilarExamples:
 
     def query_vectors(self, docs: Sequence[Doc]) -> numpy.ndarray:
         """The embeddings of the Docs' texts. RETURNS (numpy.ndarray): (n, dim)."""
-        # `propose` renders each prompt more than once (scheduling, prefetch,
-        # the pipe): embed each sentence once.
+        # A dry run and the run render the same prompts: embed each sentence once.
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
         if new:
             self._query_vectors.update(zip(new, self.embedder(new)))

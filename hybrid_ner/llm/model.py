@@ -19,13 +19,6 @@ from .openai_client import OpenAICompatibleClient
 from .usage import Budget
 from .weights import GgufWeights, create_wheel_weights
 
-__all__ = [
-    "DEFAULT_GENERATION",
-    "ChatModel",
-    "create_llama_cpp_model",
-    "create_openai_compatible_model",
-]
-
 _Llama = LlamaCppBackend
 _OpenAI = OpenAICompatibleClient
 
@@ -40,8 +33,6 @@ def create_llama_cpp_model(
     system_prompt: Optional[str] = None,
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
-    prefix_block: int = _Llama.DEFAULT_PREFIX_BLOCK,
-    segment_after: str = _Llama.DEFAULT_SEGMENT_AFTER,
 ) -> ChatModel:
     """The embedded local LLM (llama.cpp; Qwen2.5-Coder-0.5B-Instruct by default).
 
@@ -53,15 +44,6 @@ def create_llama_cpp_model(
     system_prompt (Optional[str]): A system message before each prompt.
     cache (Optional[PromptCache]): Persistent prompt cache.
     budget (Optional[Budget]): Hard budget for one run.
-    prefix_block (int): Longest evaluation segment in tokens (at most n_batch
-        and 512): prompts are evaluated in fixed segments and the previous
-        request's cache is reused only in whole segments, so that an answer
-        depends on the prompt alone, never on which prompt came before
-        (llama.cpp's results depend on how a prompt is split into batches).
-        64 keeps batches large enough to evaluate fast.
-    segment_after (str): A segment also ends after a token whose text ends
-        with this: the default blank line separates the instructions and the
-        examples, so prompts sharing them reuse exactly them.
     RETURNS (ChatModel): The model for spacy-llm.
     """
     backend = LlamaCppBackend(
@@ -69,8 +51,6 @@ def create_llama_cpp_model(
         n_ctx=n_ctx,
         n_threads=n_threads,
         n_batch=n_batch,
-        prefix_block=prefix_block,
-        segment_after=segment_after,
     )
     return ChatModel(backend, generation, system_prompt, cache, budget)
 

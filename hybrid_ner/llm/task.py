@@ -61,8 +61,9 @@ class EntityProposalTask:
             raise HybridNerError("The proposal task needs at least one label")
         self.prompt = prompt
         self.examples = examples
-        self.definitions = dict(DEFAULT_DEFINITIONS)
-        self.definitions.update(label_definitions or {})
+        #: The definitions the config gave (the defaults fill in the others).
+        self.label_definitions = dict(label_definitions or {})
+        self.definitions = {**DEFAULT_DEFINITIONS, **self.label_definitions}
         self.spans_key = spans_key
         self.alignment_mode = alignment_mode
         self._pool_checked = False
@@ -83,6 +84,11 @@ class EntityProposalTask:
 
     def clear(self) -> None:
         self._labels = []
+
+    def set_labels(self, labels: List[str], where: str = "labels") -> None:
+        """Replace the label set (checked by :func:`~hybrid_ner.llm.labels.check_labels`)."""
+        self._labels = check_labels(list(labels), where)
+        self._pool_checked = False
 
     def check_example_labels(self) -> None:
         """Refuse an example pool with labels outside the label set (checked
