@@ -203,9 +203,6 @@ class PromptCache:
                 raise self._corrupt(err) from None
         return CachedAnswer(*row) if row else None
 
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
     def put(self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer) -> None:
         """Store an answer and drop the key's claim; committed before this returns."""
         with self._lock:
