@@ -178,6 +178,16 @@ def propose_cli(
     task, model = proposer.task, proposer.model
     ours = isinstance(model, ChatModel)
     prompt_cache = model.cache if ours else None
+    budget = model.budget if ours else None
+    if budget is not None and budget.max_cost is not None:
+        prices = {
+            "--price-in": budget.price_per_1k_input,
+            "--price-out": budget.price_per_1k_output,
+        }
+        for option in (option for option, price in prices.items() if not price):
+            msg.warn(
+                f"{option} is 0: --max-cost {budget.max_cost} counts only the other side's tokens"
+            )
     pool = getattr(getattr(task, "examples", None), "pool_source", None)
     pool = Path(pool) if isinstance(pool, str) else None
     inputs = [input_path, pool, config_path, Path(recorded) if recorded else None]

@@ -36,7 +36,7 @@ def order_labels(labels: Iterable[str], preferred: Sequence[str]) -> List[str]:
 
 
 #: What the answer parser reads as a label (``LINE_PATTERN`` of
-#: :mod:`hybrid_ner.llm.mentions`): an ASCII letter, then ASCII letters,
+#: :mod:`hybrid_ner.llm.parsing`): an ASCII letter, then ASCII letters,
 #: ``_``, ``-`` or single spaces; 31 characters at most.
 LABEL_PATTERN = re.compile(r"[A-Za-z](?:[A-Za-z_-]| (?! )){0,30}")
 
