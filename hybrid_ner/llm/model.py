@@ -19,16 +19,13 @@ from .openai_client import OpenAICompatibleClient
 from .usage import Budget
 from .weights import GgufWeights, create_wheel_weights
 
-_Llama = LlamaCppBackend
-_OpenAI = OpenAICompatibleClient
-
 
 @registry.llm_models("hybrid_ner.LlamaCpp.v1")
 def create_llama_cpp_model(
     weights: Optional[GgufWeights] = None,
-    n_ctx: int = _Llama.DEFAULT_N_CTX,
+    n_ctx: int = LlamaCppBackend.DEFAULT_N_CTX,
     n_threads: Optional[int] = None,
-    n_batch: int = _Llama.DEFAULT_N_BATCH,
+    n_batch: int = LlamaCppBackend.DEFAULT_N_BATCH,
     generation: Dict[str, Any] = DEFAULT_GENERATION,
     system_prompt: Optional[str] = None,
     cache: Optional[PromptCache] = None,
@@ -57,14 +54,14 @@ def create_llama_cpp_model(
 
 @registry.llm_models("hybrid_ner.OpenAICompatible.v1")
 def create_openai_compatible_model(
-    base_url: str = _OpenAI.DEFAULT_BASE_URL,
-    model: str = _OpenAI.DEFAULT_MODEL,
-    api_key_env: Optional[str] = _OpenAI.DEFAULT_API_KEY_ENV,
-    concurrency: int = _OpenAI.DEFAULT_MAX_IN_FLIGHT,
-    timeout: float = _OpenAI.DEFAULT_TIMEOUT,
-    max_tries: int = _OpenAI.DEFAULT_MAX_TRIES,
-    backoff: float = _OpenAI.DEFAULT_BACKOFF,
-    max_backoff: float = _OpenAI.DEFAULT_MAX_BACKOFF,
+    base_url: str = OpenAICompatibleClient.DEFAULT_BASE_URL,
+    model: str = OpenAICompatibleClient.DEFAULT_MODEL,
+    api_key_env: Optional[str] = OpenAICompatibleClient.DEFAULT_API_KEY_ENV,
+    concurrency: int = OpenAICompatibleClient.DEFAULT_MAX_IN_FLIGHT,
+    timeout: float = OpenAICompatibleClient.DEFAULT_TIMEOUT,
+    max_tries: int = OpenAICompatibleClient.DEFAULT_MAX_TRIES,
+    backoff: float = OpenAICompatibleClient.DEFAULT_BACKOFF,
+    max_backoff: float = OpenAICompatibleClient.DEFAULT_MAX_BACKOFF,
     context_length: Optional[int] = None,
     generation: Dict[str, Any] = DEFAULT_GENERATION,
     system_prompt: Optional[str] = None,
