@@ -112,6 +112,11 @@ class EntityProposalTask:
     ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
         """One prompt per query for each Doc, each paired with the Doc itself.
 
+        This is spacy-llm's public protocol for a task that sends several
+        prompts per Doc (a "sharding" task, recognised by this signature):
+        the only way to hand it the per-type queries of one sentence. The
+        "shards" are the Doc itself; :meth:`parse_responses` merges them.
+
         docs (Iterable[Doc]): The Docs.
         context_length (Optional[int]): Unused: sentences are short; a prompt
             that does not fit fails with a clear error at the backend.
