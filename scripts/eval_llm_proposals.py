@@ -18,7 +18,6 @@ measured on uncached prompts only if the cache is fresh.
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 from typing import List
@@ -26,13 +25,11 @@ from typing import List
 import spacy
 from spacy.tokens import Doc
 
+from hybrid_ner.corpus import read_conll, read_docbin
+from hybrid_ner.evaluation import score_proposals
+from hybrid_ner.llm.config import build_proposer, load_config
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from hybrid_ner.corpus import read_conll, read_docbin  # noqa: E402
-from hybrid_ner.evaluation import score_proposals  # noqa: E402
-from hybrid_ner.llm.config import build_pipeline, chat_model, load_config, set_value  # noqa: E402
-
 QUERY = {"single": "hybrid_ner.SingleQueryPrompt.v1", "per-type": "hybrid_ner.PerTypePrompt.v1"}
 
 
@@ -76,21 +73,21 @@ def main() -> None:
         write_docbin(pool_file, pool)
     results = {}
     for k in [int(value) for value in args.k.split(",")]:
-        config = load_config(args.config)
-        set_value(config, "components.llm.task.prompt", {"@llm_misc": QUERY[args.query]})
-        set_value(config, "components.llm.task.examples.pool", str(pool_file))
-        set_value(config, "components.llm.task.examples.k", k)
-        set_value(
-            config,
-            "components.llm.model.cache",
-            {"@llm_misc": "hybrid_ner.PromptCache.v1", "path": args.cache},
-        )
+        overrides = {
+            "components.llm.task.prompt": {"@llm_misc": QUERY[args.query]},
+            "components.llm.task.examples.pool": str(pool_file),
+            "components.llm.task.examples.k": k,
+            "components.llm.model.cache": {
+                "@llm_misc": "hybrid_ner.PromptCache.v1",
+                "path": args.cache,
+            },
+        }
         if args.threads:
-            set_value(config, "components.llm.model.n_threads", args.threads)
-        nlp = build_pipeline(config)
-        model = chat_model(nlp)
+            overrides["components.llm.model.n_threads"] = args.threads
+        proposer = build_proposer(load_config(args.config, overrides))
+        model = proposer.model
         start = time.perf_counter()
-        docs = list(nlp.pipe([doc.copy() for doc in sample], batch_size=16))
+        docs = list(proposer.component.pipe([doc.copy() for doc in sample], batch_size=16))
         seconds = time.perf_counter() - start
         usage = model.usage.report()
         scores = score_proposals(docs)

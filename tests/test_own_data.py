@@ -12,9 +12,9 @@ from hybrid_ner.corpus import read_docbin
 from hybrid_ner.simulation.annotator import build_simulated_annotator
 from hybrid_ner.simulation.presets import DEFAULT_PRECISION, DEFAULT_RECALL
 
+from .cli.fault_server import FaultServer, query_sentence
 from .cli_runner import run_cli
 from .doc_builders import make_doc
-from .llm.llm_test_server import ScriptedOpenAIServer, query_sentence
 
 PEOPLE = ["Ada Lovelace", "Grace Hopper", "Linus Torvalds", "Alan Turing", "Tim Cook"]
 CORPORATIONS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli"]
@@ -82,7 +82,7 @@ def test_own_labels_from_conll_to_merged_corpus(tmp_path, capsys):
         ]
         return "\n".join(f"{label}: {text}" for text, label in ents) or "None"
 
-    with ScriptedOpenAIServer(answer=answer) as server:
+    with FaultServer(answer=answer) as server:
         out = run(
             capsys,
             "propose",

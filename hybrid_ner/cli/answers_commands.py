@@ -1,6 +1,6 @@
 """``hybrid-ner record-answers``: export the cached LLM answers of corpora as
-a versioned recording (:mod:`hybrid_ner.llm.recorded`) that ``propose
---recorded`` replays."""
+a versioned recording (:func:`hybrid_ner.llm.cache.write_recorded`) that
+``propose --recorded`` replays."""
 
 import hashlib
 from datetime import datetime, timezone
@@ -12,7 +12,6 @@ from wasabi import msg
 
 from ..corpus import read_docbin
 from ..errors import HybridNerError
-from ..llm.clustered import ClusteredExamples
 from ..llm.fewshot import SimilarExamples
 from ._app import app
 from ._checks import check_outputs
@@ -41,8 +40,7 @@ def record_answers_cli(
     OUTPUT, with provenance (model and weights hash, settings, date). Fails,
     naming the prompt, if an answer is not in the cache."""
     from ..llm import config as cfg
-    from ..llm.recorded import cache_rows, write_recorded
-    from .propose_config import QUERY_FORMATS
+    from ..llm.cache import write_recorded
 
     if not output.name.endswith(".jsonl.gz"):
         raise HybridNerError(f"{output}: a recording is a .jsonl.gz file")
@@ -51,30 +49,32 @@ def record_answers_cli(
             raise HybridNerError(f"{path}: file not found")
     check_outputs({"OUTPUT": output}, [*inputs, config_path, examples, cache])
     config = cfg.load_config(config_path)
-    if query is not None and query not in QUERY_FORMATS:
+    if query is not None and query not in cfg.QUERY_FORMATS:
         raise HybridNerError(f"Unknown --query {query!r}: use single or per-type")
     given = {
-        cfg.PROMPT: None if query is None else {"@llm_misc": QUERY_FORMATS[query]},
-        cfg.POOL: None if examples is None else str(examples),
-        cfg.K: k,
+        cfg.PROMPT: None if query is None else {"@llm_misc": cfg.QUERY_FORMATS[query]},
+        cfg.FLAG_PATHS["--examples"]: None if examples is None else str(examples),
+        cfg.FLAG_PATHS["--k"]: k,
         cfg.CACHE: None if cache is None else {"@llm_misc": cfg.PROMPT_CACHE, "path": str(cache)},
     }
     cfg.apply_overrides(config, {path: value for path, value in given.items() if value is not None})
-    nlp = cfg.build_pipeline(config)
-    task, model = nlp.get_pipe(cfg.COMPONENT).task, cfg.chat_model(nlp)
-    cache_path = getattr(getattr(model, "cache", None), "path", None)
-    if cache_path is None:
+    proposer = cfg.build_proposer(config)
+    task, model = proposer.task, proposer.model
+    prompt_cache = getattr(model, "cache", None)
+    if prompt_cache is None:
         raise HybridNerError("The proposal config has no prompt cache to record from")
     keys: List[str] = []
     per_input = []
     for path in inputs:
-        docs = read_docbin(path, nlp.vocab)
+        docs = read_docbin(path, proposer.nlp.vocab)
         before = len(keys)
         for prompts, _ in task.generate_prompts(docs):
             keys.extend(model.key(prompt) for prompt in prompts)
         per_input.append({"file": str(path), "sentences": len(docs), "prompts": len(keys) - before})
     unique = list(dict.fromkeys(keys))
-    rows = cache_rows(cache_path, unique)
+    if not prompt_cache.path.is_file():
+        raise HybridNerError(f"{prompt_cache.path}: prompt cache not found")
+    rows = prompt_cache.rows(unique)
     backend = model.backend
     retriever = getattr(task, "examples", None)
     provenance = {
@@ -98,9 +98,9 @@ def record_answers_cli(
 
 
 def _retriever_provenance(retriever: SimilarExamples) -> Dict[str, Any]:
-    """Which examples the prompts show: retriever, pool, k (and clusters)."""
-    found: Dict[str, Any] = {"retriever": type(retriever).__name__}
-    found.update(pool=str(retriever.pool_source), k=retriever.k)
-    if isinstance(retriever, ClusteredExamples):
-        found.update(clusters=retriever.clusters, seed=retriever.seed)
-    return found
+    """Which examples the prompts show: retriever, pool, k."""
+    return {
+        "retriever": type(retriever).__name__,
+        "pool": str(retriever.pool_source),
+        "k": retriever.k,
+    }

@@ -16,8 +16,13 @@ another live process has claimed is waited for (its answer appears in
 one commit. A claim whose owner released it (its request failed), died
 (same host, its process is gone) or stopped refreshing it for
 ``claim_timeout`` seconds (another host, a hung process) is taken over.
+
+Recorded answers (a portable, versioned file of cache entries, see
+:func:`write_recorded` and :func:`read_recorded`) are added to the cache when
+it opens, so they replay as cache hits.
 """
 
+import gzip
 import hashlib
 import json
 import os
@@ -30,12 +35,11 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
 from spacy_llm.registry import registry
 
 from ..errors import HybridNerError
-from .sqlite_store import CHUNK, CLAIMS_SCHEMA, SCHEMA, alive, insert_answers, transaction
 
 #: SQLite errors about the storage, not the content (the cache stays valid).
 _STORAGE_ERRORS = ("full", "disk i/o", "readonly", "read-only", "locked", "busy", "quota")
@@ -55,6 +59,33 @@ DEFAULT_CACHE_PATH = ".cache/llm/prompts.sqlite"
 _OPEN_TIMEOUT = 60.0
 
 _SELECT_ANSWER = "SELECT response, prompt_tokens, completion_tokens FROM answers WHERE key = ?"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    created REAL NOT NULL
+)
+"""
+# A key some process is sending now; owner is unique per PromptCache object.
+CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    claimed_at REAL NOT NULL
+)
+"""
+# Keys per "IN (...)" query (SQLite allows 999 variables in old builds).
+CHUNK = 500
+#: The first line of a recording names its format and version.
+FORMAT = "hybrid-ner-recorded-answers"
+VERSION = 1
 
 
 def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[str, Any]) -> str:
@@ -84,7 +115,7 @@ class PromptCache:
     claim_timeout (float): Seconds after which a claim its owner did not
         refresh (:meth:`refresh_claims`) is stale and may be taken over.
     recorded (Optional[Union[str, Path]]): Recorded answers
-        (:mod:`hybrid_ner.llm.recorded`) added to the cache when it opens,
+        (:func:`read_recorded`) added to the cache when it opens,
         without replacing answers it already holds: they are then replayed as
         cache hits.
     """
@@ -109,10 +140,8 @@ class PromptCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = self._open()
                 if self.recorded is not None:
-                    from .recorded import RecordedAnswers
-
-                    recording = RecordedAnswers(self.recorded)
-                    insert_answers(conn, recording.rows())
+                    recording = read_recorded(self.recorded)
+                    _insert_answers(conn, recording.rows)
                     if recording.blank:
                         warnings.warn(
                             f"{self.recorded}: {recording.blank} blank recorded answer(s) left "
@@ -144,7 +173,7 @@ class PromptCache:
                     conn.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL survives a killed process (not a power cut mid-commit).
                 conn.execute("PRAGMA synchronous=NORMAL")
-                with transaction(conn):
+                with _transaction(conn):
                     conn.execute(SCHEMA)
                     conn.execute(CLAIMS_SCHEMA)
                 return conn
@@ -174,15 +203,12 @@ class PromptCache:
                 raise self._corrupt(err) from None
         return CachedAnswer(*row) if row else None
 
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
     def put(self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer) -> None:
         """Store an answer and drop the key's claim; committed before this returns."""
         with self._lock:
             try:
                 conn = self._connection()
-                with transaction(conn):
+                with _transaction(conn):
                     conn.execute(
                         "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
@@ -241,7 +267,7 @@ class PromptCache:
         with self._lock:
             try:
                 conn = self._connection()
-                with transaction(conn):  # no other writer between the look and the take
+                with _transaction(conn):  # no other writer between the look and the take
                     row = conn.execute(
                         _SELECT_ANSWER,
                         (key,),
@@ -273,7 +299,7 @@ class PromptCache:
         return {key for key in keys if key not in held}
 
     def _stale(self, host: str, pid: int, claimed_at: float) -> bool:
-        if host == self.host and not alive(pid):
+        if host == self.host and not _alive(pid):
             return True
         return time.time() - claimed_at > self.claim_timeout
 
@@ -313,6 +339,39 @@ class PromptCache:
             f"{self.path}: the prompt cache is unreadable ({err}); move it away to start a new one"
         )
 
+    def rows(self, keys: Iterable[str]) -> List[Dict[str, Any]]:
+        """The stored entries of ``keys`` as a recording holds them (in that
+        order); an error names the first key without an answer.
+
+        RAISES (HybridNerError): If a key has no answer.
+        """
+        keys = list(keys)
+        found = {
+            row[0]: row
+            for row in self._select_in(
+                "SELECT key, model, request, response, prompt_tokens, completion_tokens "
+                "FROM answers",
+                keys,
+            )
+        }
+        missing = next((key for key in keys if key not in found), None)
+        if missing is not None:
+            raise HybridNerError(
+                f"{self.path}: no cached answer for prompt {missing[:12]}…; run `hybrid-ner "
+                "propose` first"
+            )
+        return [
+            {
+                "key": key,
+                "model": found[key][1],
+                "request": json.loads(found[key][2]),
+                "response": found[key][3],
+                "prompt_tokens": found[key][4],
+                "completion_tokens": found[key][5],
+            }
+            for key in keys
+        ]
+
     def __len__(self) -> int:
         with self._lock:
             return self._connection().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
@@ -343,3 +402,165 @@ def create_prompt_cache(
             )
         return None
     return PromptCache(path, recorded=recorded or None)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host is running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on errors) on an
+    autocommit connection: one atomic write, the write lock taken at once."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # (SQLite rolls back by itself after some errors)
+            self.conn.execute("ROLLBACK")
+
+
+def _insert_answers(conn: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Add recorded answers in one transaction, keeping those the cache holds."""
+    with _transaction(conn):
+        conn.executemany(
+            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r["key"],
+                    r["model"],
+                    json.dumps(r["request"], ensure_ascii=False),
+                    r["response"],
+                    int(r["prompt_tokens"]),
+                    int(r["completion_tokens"]),
+                    time.time(),
+                )
+                for r in rows
+            ],
+        )
+
+
+# ---------------------------------------------------------------- recorded answers
+# A project can ship the answers an LLM gave (e.g. the embedded LLM on the
+# bundled WikiGold corpus), so a first run replays them instead of spending an
+# hour of CPU: the prompt cache takes them in when it opens (``recorded``), so
+# they are found by the same key, counted as cache hits, and the model is never
+# loaded. Any change of prompt, examples, model or settings changes the key, so a
+# recording can never answer a prompt it was not made for.
+#
+# Format: gzip-compressed JSON lines. The first line is the header
+# ``{"format": "hybrid-ner-recorded-answers", "version": 1, "provenance": {...}}``
+# (model, weights hash, settings, date, licence of the source text); then one
+# object per answer: ``key``, ``model``, ``request`` (messages and parameters),
+# ``response``, ``prompt_tokens``, ``completion_tokens``.
+
+
+@dataclass
+class Recording:
+    """The content of a recording: its provenance, its answers, and how many
+    blank answers it held (left out: a blank answer is a failed request)."""
+
+    provenance: Dict[str, Any]
+    rows: List[Dict[str, Any]]
+    blank: int
+
+
+def read_recorded(path: Union[str, Path]) -> Recording:
+    """Read and check a recording; an error names the file and line.
+
+    path (Union[str, Path]): The ``.jsonl.gz`` file.
+    RETURNS (Recording): Provenance and answers.
+    RAISES (HybridNerError): For a missing, unreadable or malformed file.
+    """
+    path = Path(path)
+    recording = Recording({}, [], 0)
+    for i, row in enumerate(_read_lines(path), 1):
+        if i == 1:
+            if row.get("format") != FORMAT or row.get("version") != VERSION:
+                raise HybridNerError(f"{path}:1: not a {FORMAT} file of version {VERSION}")
+            recording.provenance = dict(row.get("provenance") or {})
+            continue
+        ok = (
+            isinstance(row.get("key"), str)
+            and isinstance(row.get("model"), str)
+            and isinstance(row.get("response"), str)
+            and isinstance(row.get("request"), dict)
+            and all(
+                isinstance(row.get(n), int) and row[n] >= 0
+                for n in ("prompt_tokens", "completion_tokens")
+            )
+        )
+        if not ok:
+            raise HybridNerError(
+                f"{path}:{i}: a recorded answer needs key, model, request, response and "
+                "token counts"
+            )
+        if not row["response"].strip():
+            # A blank answer is a failed request, never "no entities": replayed as a
+            # cache hit it would never be asked again. Left out (counted).
+            recording.blank += 1
+            continue
+        recording.rows.append(row)
+    if not recording.provenance:
+        raise HybridNerError(f"{path}: empty recording (no header line)")
+    return recording
+
+
+def _read_lines(path: Path) -> Iterator[Dict[str, Any]]:
+    if not path.is_file():
+        raise HybridNerError(f"{path}: recorded answers not found")
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            for i, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise HybridNerError(f"{path}:{i}: not JSON ({err.msg})") from None
+                if not isinstance(row, dict):
+                    raise HybridNerError(f"{path}:{i}: expected a JSON object")
+                yield row
+    except (OSError, EOFError) as err:
+        raise HybridNerError(f"{path}: cannot read recorded answers ({err})") from None
+
+
+def write_recorded(
+    path: Union[str, Path], rows: Iterable[Mapping[str, Any]], provenance: Mapping[str, Any]
+) -> int:
+    """Write a recording (atomically); returns the number of answers.
+
+    Rows are written sorted by key, so the same answers give the same file.
+    """
+    path = Path(path)
+    # A blank answer is a failed request: never recorded (it would be replayed as one).
+    rows = sorted(
+        (row for row in rows if str(row.get("response") or "").strip()), key=lambda row: row["key"]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    # mtime=0: the gzip header carries no timestamp, the file is reproducible.
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        header = {"format": FORMAT, "version": VERSION, "provenance": dict(provenance)}
+        handle.write(
+            (json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        )
+        for row in rows:
+            handle.write(
+                (json.dumps(dict(row), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+            )
+    tmp.replace(path)
+    return len(rows)

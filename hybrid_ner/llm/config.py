@@ -1,58 +1,54 @@
-"""Proposal pipelines from config: the built-in default, files, overrides.
+"""Proposal configs: the built-in default, files, overrides, the convenience
+options of ``hybrid-ner propose``, and building the proposer once.
 
-A proposal config is an ordinary spaCy config whose pipeline has one
-``llm`` component (spacy-llm's factory with ``hybrid_ner`` task and model),
-so ``spacy assemble`` and ``spacy.util.load_model_from_config`` work on it.
-The default (no config file) is the embedded local LLM, single query,
-zero-shot unless an example pool is given.
+A proposal config is an ordinary spaCy config whose pipeline has one ``llm``
+component (spacy-llm's factory with ``hybrid_ner`` task and model), so
+``spacy assemble`` and ``spacy.util.load_model_from_config`` work on it. The
+default (no config file) is the embedded local LLM, single query, zero-shot
+unless an example pool is given.
 
-This module is the one place that reads and edits proposal configs: the
-CLI names settings by their dotted paths and goes through
-:func:`apply_overrides` (edits) and :func:`setting` (reads, with the
-registered functions' defaults where the config leaves a value out).
+The CLI edits the config only through dotted paths (:data:`FLAG_PATHS`, the
+``--a.b.c`` overrides), then :func:`build_proposer` resolves it once; from
+there on the command works with the built objects (task, model, cache,
+budget, example pool), never with values read back from the config.
 """
 
-import copy
-import inspect
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
+import spacy
 from confection import Config
 from spacy.language import Language
-from spacy.util import load_model_from_config, registry
+from spacy.util import registry
 from spacy.vocab import Vocab
-from spacy_llm.pipeline.llm import DEFAULT_CACHE_CONFIG
+from spacy_llm.pipeline.llm import DEFAULT_CACHE_CONFIG, LLMWrapper, make_llm
+from wasabi import msg
 
 from .. import overrides as overrides_module
 from ..errors import HybridNerError
+from .cache import DEFAULT_CACHE_PATH
 from .chat_model import DEFAULT_GENERATION
-from .component import (  # noqa: F401 (names of the registered functions, used by the CLI)
+from .component import (
     BUDGET,
-    CLUSTERED_EXAMPLES,
     DEFAULT_PROPOSER_CONFIG,
     LLAMA_CPP,
     OPENAI_COMPATIBLE,
     PER_TYPE,
     PROMPT_CACHE,
     SENTENCE_EMBEDDER,
-    SIMILAR_EXAMPLES,
     SINGLE_QUERY,
     WHEEL_WEIGHTS,
 )
+from .openai_client import OpenAICompatibleClient
 
 COMPONENT = "llm"
 ROOT = f"components.{COMPONENT}"
-#: The settings the CLI reads or sets, by dotted path.
 LABELS = f"{ROOT}.task.labels"
-LABEL_DEFINITIONS = f"{ROOT}.task.label_definitions"
 PROMPT = f"{ROOT}.task.prompt"
 EXAMPLES = f"{ROOT}.task.examples"
-POOL = f"{EXAMPLES}.pool"
-K = f"{EXAMPLES}.k"
-CLUSTERS = f"{EXAMPLES}.clusters"
 MODEL = f"{ROOT}.model"
 CACHE = f"{MODEL}.cache"
-CACHE_PATH = f"{CACHE}.path"
 BUDGET_BLOCK = f"{MODEL}.budget"
 
 #: The built-in proposal config: the default proposal component
@@ -65,20 +61,41 @@ DEFAULT_CONFIG = Config(
     }
 ).to_str()
 
-# Keys of the examples block every retriever takes.
-_SHARED_EXAMPLES_KEYS = ("pool", "k", "embedder")
-# Keys of the model block that do not depend on the backend.
-_SHARED_MODEL_KEYS = ("generation", "cache", "budget", "system_prompt")
-
 #: Blocks an override may set a key in even when the config lacks them: what
 #: building the pipeline would fill in (the registered defaults).
 DEFAULT_BLOCKS: Dict[str, Dict[str, Any]] = {
     f"{ROOT}.cache": DEFAULT_CACHE_CONFIG,
-    f"{ROOT}.task.examples.embedder": {"@llm_misc": SENTENCE_EMBEDDER},
+    f"{EXAMPLES}.embedder": {"@llm_misc": SENTENCE_EMBEDDER},
     f"{MODEL}.weights": {"@llm_misc": WHEEL_WEIGHTS},
     f"{MODEL}.generation": DEFAULT_GENERATION,
     CACHE: {"@llm_misc": PROMPT_CACHE},
     BUDGET_BLOCK: {"@llm_misc": BUDGET},
+}
+
+QUERY_FORMATS = {"single": SINGLE_QUERY, "per-type": PER_TYPE}
+#: The API key variable with --base-url when --api-key-env is not given.
+DEFAULT_API_KEY_ENV = OpenAICompatibleClient.DEFAULT_API_KEY_ENV
+#: The convenience options of ``propose``: each names one config path and is
+#: applied as a dotted override (``--k 8`` is ``--components.llm.task.examples.k 8``);
+#: giving both for one path is an error. docs/cli.md lists them.
+FLAG_PATHS: Dict[str, str] = {
+    "--labels": LABELS,
+    "--label-definitions": f"{ROOT}.task.label_definitions",
+    "--query": PROMPT,
+    "--examples": f"{EXAMPLES}.pool",
+    "--k": f"{EXAMPLES}.k",
+    "--base-url": f"{MODEL}.base_url",
+    "--model": f"{MODEL}.model",
+    "--api-key-env": f"{MODEL}.api_key_env",
+    "--concurrency": f"{MODEL}.concurrency",
+    "--threads": f"{MODEL}.n_threads",
+    "--cache": f"{CACHE}.path",
+    "--recorded": f"{CACHE}.recorded",
+    "--max-requests": f"{BUDGET_BLOCK}.max_requests",
+    "--max-tokens": f"{BUDGET_BLOCK}.max_tokens",
+    "--max-cost": f"{BUDGET_BLOCK}.max_cost",
+    "--price-in": f"{BUDGET_BLOCK}.price_per_1k_input",
+    "--price-out": f"{BUDGET_BLOCK}.price_per_1k_output",
 }
 
 
@@ -127,8 +144,8 @@ def _one_line(err: BaseException) -> str:
 
 def apply_overrides(config: Config, overrides: Mapping[str, Any], where: str = "config") -> Config:
     """Set dotted paths in the proposal config (in place): see
-    :func:`hybrid_ner.overrides.apply_overrides`; the prompt cache and the
-    budget blocks (``DEFAULT_BLOCKS``) are created when missing.
+    :func:`hybrid_ner.overrides.apply_overrides`; the blocks of
+    ``DEFAULT_BLOCKS`` (prompt cache, budget...) are created when missing.
 
     RAISES (OptionError): If a path names no section of the config.
     """
@@ -136,122 +153,161 @@ def apply_overrides(config: Config, overrides: Mapping[str, Any], where: str = "
     return config
 
 
-def use_backend(config: Config, registered: str) -> Config:
-    """Switch the config's model to another registered backend (in place),
-    keeping the backend-independent settings (generation, cache, budget,
-    system prompt); a model block of that backend is kept as it is."""
-    _model_block(config)  # (a clear error if there is none)
-    component = config["components"][COMPONENT]
-    _use_registered(component, "model", "@llm_models", registered, _SHARED_MODEL_KEYS)
-    return config
-
-
-def use_examples(config: Config, registered: str) -> Config:
-    """Switch the config's example retriever to another registered one (in
-    place), keeping the pool, k and embedder; a block of that retriever is
-    kept as it is."""
-    task = config["components"][COMPONENT].setdefault("task", {})
-    _use_registered(task, "examples", "@llm_misc", registered, _SHARED_EXAMPLES_KEYS)
-    return config
-
-
-def _use_registered(
-    parent: Dict[str, Any], name: str, registry_key: str, registered: str, keep: Sequence[str]
-) -> None:
-    """Replace the block ``parent[name]`` by one of another registered
-    function with the ``keep`` settings of the old one, unless it is one already."""
-    block = parent.get(name) or {}
-    if block.get(registry_key) != registered:
-        new_block: Dict[str, Any] = {registry_key: registered}
-        new_block.update({key: block[key] for key in keep if key in block})
-        parent[name] = new_block
-
-
-def use_openai_compatible(
-    config: Config, base_url: str, model: str, api_key_env: Optional[str]
-) -> Config:
-    """Point the config's model at an OpenAI-compatible server, keeping the
-    backend-independent settings (generation, cache, budget)."""
-    use_backend(config, OPENAI_COMPATIBLE)
-    config["components"][COMPONENT]["model"].update(
-        {"base_url": base_url, "model": model, "api_key_env": api_key_env}
-    )
-    return config
-
-
-def set_value(config: Config, dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in the config, creating sections as needed."""
-    node = config
-    *parents, last = dotted.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
-
-
-def setting(config: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    """The value at a dotted path of the config; where the config leaves it
-    out, the default of the registered function whose block holds it (what
-    building the pipeline fills in).
-
-    config (Mapping[str, Any]): The proposal config.
-    dotted (str): E.g. ``"components.llm.task.examples.k"``.
-    default (Any): The value where neither the config nor a registered
-        function says (e.g. a missing block).
-    RETURNS (Any): The value.
-    """
-    *parents, last = dotted.split(".")
+def _block(config: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path of the config as written (None if absent)."""
     node: Any = config
-    for part in parents:
+    for part in dotted.split("."):
         node = node.get(part) if isinstance(node, Mapping) else None
-    if not isinstance(node, Mapping):
-        return default
-    if last in node:
-        return node[last]
-    promise = next((key for key in node if str(key).startswith("@")), None)
-    if promise is None:
-        return default
-    try:
-        function = registry.get(promise[1:], node[promise])
-    except Exception:  # an unknown function: building the pipeline reports it
-        return default
-    parameter = inspect.signature(function).parameters.get(last)
-    if parameter is None or parameter.default is inspect.Parameter.empty:
-        return default
-    return copy.deepcopy(parameter.default)
+    return node
 
 
-def chat_model(nlp: Language) -> Any:
-    """The model of the pipeline's proposal component: a
-    :class:`~hybrid_ner.llm.chat_model.ChatModel` for the ``hybrid_ner``
-    models (cache, usage, progress, prefetch), else spacy-llm's model.
+def configure(
+    config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> Config:
+    """The proposal config of ``propose``: file or built-in default, with the
+    convenience options (:data:`FLAG_PATHS`) and the dotted overrides applied
+    as one set of overrides. ``--base-url`` first switches the model block to
+    the OpenAI-compatible backend, keeping generation, cache, budget and
+    system prompt.
 
-    spacy-llm 0.7.4's ``LLMWrapper`` has no public accessor for its model:
-    this is the one place that reads its ``_model``.
+    config_path (Optional[Path]): The config file; None for the default.
+    flags (Mapping[str, Any]): Option name → value; None for not given.
+    overrides (Mapping[str, Any]): Dotted path → value.
+    RETURNS (Config): The interpolated config.
+    RAISES (HybridNerError): For options that do not fit, or a path given twice.
     """
-    return getattr(nlp.get_pipe(COMPONENT), "_model", None)
+    from .labels import parse_labels, read_label_definitions
 
-
-def _model_block(config: Config) -> Dict[str, Any]:
+    where = str(config_path or "the default config")
+    config = load_config(config_path, interpolate=False)
+    model = _block(config, MODEL)
+    if not isinstance(model, dict):
+        raise HybridNerError(f"{config_path or 'config'}: no [components.llm.model] block")
+    given = {flag: value for flag, value in flags.items() if value is not None}
+    if ("--base-url" in given) != ("--model" in given):
+        raise HybridNerError("--base-url and --model go together")
+    backend = model.get("@llm_models")
+    if "--base-url" in given:
+        if backend != OPENAI_COMPATIBLE:
+            kept = ("generation", "cache", "budget", "system_prompt")
+            model = {"@llm_models": OPENAI_COMPATIBLE, **{k: model[k] for k in kept if k in model}}
+            config["components"][COMPONENT]["model"] = model
+        backend = OPENAI_COMPATIBLE
+        given.setdefault("--api-key-env", DEFAULT_API_KEY_ENV)
+    if "--concurrency" in given and backend != OPENAI_COMPATIBLE:
+        msg.warn(
+            "--concurrency applies to OpenAI-compatible backends; "
+            "the embedded LLM runs one request at a time"
+        )
+        del given["--concurrency"]
+    if "--api-key-env" in given and backend != OPENAI_COMPATIBLE:
+        msg.warn("--api-key-env applies to OpenAI-compatible backends (--base-url); ignored")
+        del given["--api-key-env"]
+    if "--threads" in given and backend != LLAMA_CPP:
+        raise HybridNerError(f"--threads applies to the embedded LLM ({LLAMA_CPP}) only")
+    cache = _block(config, CACHE)
+    has_cache = isinstance(cache, dict) and cache.get("@llm_misc") == PROMPT_CACHE
+    values: Dict[str, Any] = {}
+    for flag, value in given.items():
+        if flag == "--labels":
+            value = parse_labels(value)
+        elif flag == "--label-definitions":
+            value = read_label_definitions(value)
+        elif flag == "--query":
+            if value not in QUERY_FORMATS:
+                raise HybridNerError(f"Unknown --query {value!r}: use single or per-type")
+            current = _block(config, PROMPT)
+            if isinstance(current, dict) and current.get("@llm_misc") == QUERY_FORMATS[value]:
+                continue  # the config's own settings of that format stay
+            value = {"@llm_misc": QUERY_FORMATS[value]}
+        elif flag == "--recorded":
+            if not value:  # "" clears it
+                if not has_cache:
+                    continue
+                value = None
+            else:
+                if not Path(value).is_file():
+                    raise HybridNerError(f"{value}: recorded answers not found")
+                cache_path = cache.get("path", DEFAULT_CACHE_PATH) if has_cache else None
+                if "--cache" not in given and not cache_path:
+                    raise HybridNerError(
+                        "--recorded replays answers through the prompt cache: "
+                        "the config has none (give --cache)"
+                    )
+        elif flag == "--cache":
+            value = str(value)
+            if not has_cache:  # replaces another cache
+                values[CACHE] = {"@llm_misc": PROMPT_CACHE}
+        elif flag == "--api-key-env":
+            value = value or None
+        elif flag == "--examples":
+            value = str(value)
+        values[FLAG_PATHS[flag]] = value
+    overrides_module.check_no_conflicts(values, overrides, FLAG_PATHS)
+    apply_overrides(config, {**values, **overrides}, where)
     try:
-        return config["components"][COMPONENT]["model"]
-    except KeyError:
-        raise HybridNerError(f"The config has no [components.{COMPONENT}.model] section") from None
+        return config.interpolate()
+    except Exception as err:
+        raise HybridNerError(f"{where}: invalid config ({_one_line(err)})") from None
 
 
-def build_pipeline(config: Config, vocab: Union[Vocab, bool] = True) -> Language:
-    """Build the proposal pipeline.
+@dataclass
+class Proposer:
+    """A built proposal pipeline and the objects a run works with.
 
-    config (Config): The proposal config.
-    vocab (Union[Vocab, bool]): A Vocab to share (e.g. that of Docs already
-        read), or True for a new one.
-    RETURNS (Language): The pipeline.
+    nlp (Language): A blank pipeline of the config's language (its vocab is
+        the one to read Docs with).
+    component (LLMWrapper): spacy-llm's component (``pipe`` runs the task).
+    task (Any): The task (``hybrid_ner.EntityProposals.v1`` or another).
+    model (Any): The model (a :class:`~hybrid_ner.llm.chat_model.ChatModel`
+        for the ``hybrid_ner`` models: cache, budget, usage).
+    """
+
+    nlp: Language
+    component: LLMWrapper
+    task: Any
+    model: Any
+
+
+def build_proposer(config: Config, vocab: Optional[Vocab] = None) -> Proposer:
+    """Resolve the proposal config once: the component's task, model and
+    Doc cache through the registry, the component from them with spacy-llm's
+    factory function, so the objects are ours to hold.
+
+    config (Config): The proposal config (interpolated).
+    vocab (Optional[Vocab]): A Vocab to share, or None for a new one.
+    RETURNS (Proposer): The built objects.
     RAISES (HybridNerError): For config errors.
     """
-    if COMPONENT not in config.get("components", {}):
+    component = config.get("components", {}).get(COMPONENT)
+    if not isinstance(component, dict):
         raise HybridNerError(f"The proposal config needs a [components.{COMPONENT}] block")
+    lang = str(config.get("nlp", {}).get("lang") or "en")
     try:
-        return load_model_from_config(config, vocab=vocab, auto_fill=True, validate=True)
+        nlp = spacy.blank(lang, vocab=vocab or True)
+    except ImportError:
+        raise HybridNerError(f"[nlp] lang = {lang!r}: not a language spaCy knows") from None
+    factory = component.get("factory", "llm")
+    try:
+        defaults = dict(Language.get_factory_meta(factory).default_config or {})
+    except ValueError:
+        raise HybridNerError(f"[components.{COMPONENT}] factory {factory!r} is unknown") from None
+    settings = {**defaults, **{k: v for k, v in component.items() if k != "factory"}}
+    try:
+        built = registry.resolve(
+            {key: settings[key] for key in ("task", "model", "cache")}, validate=True
+        )
+        wrapper = make_llm(
+            nlp,
+            COMPONENT,
+            built["task"],
+            built["model"],
+            built["cache"],
+            bool(settings.get("save_io")),
+            bool(settings.get("validate_types", True)),
+        )
     except HybridNerError:
         raise
     except Exception as err:  # confection's validation errors are long but precise
-        raise HybridNerError(f"Invalid proposal config: {' '.join(str(err).split())}") from None
+        raise HybridNerError(f"Invalid proposal config: {_one_line(err)}") from None
+    return Proposer(nlp, wrapper, built["task"], built["model"])

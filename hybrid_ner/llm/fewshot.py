@@ -183,23 +183,18 @@ class SimilarExamples:
         sentence itself is excluded (a corpus without document boundaries,
         counted in ``sentence_fallbacks``). The
         examples are shown in one order for every query, most popular pool
-        sentence first: prompts then share long prefixes, which a local model
-        evaluates once (llama.cpp reuses the evaluated prefix).
+        sentence first: a prompt depends on the pool and the sentence alone,
+        never on the other sentences of a run (so its cached answer stays valid).
         """
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
-        return [self.select(doc, row) for doc, row in zip(docs, self.scores(docs))]
+        # Cosine similarity of the embeddings (unit vectors).
+        scores = self._query_vectors_of(docs) @ self._pool_vectors().T
+        return [self._select(doc, row) for doc, row in zip(docs, scores)]
 
-    def scores(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """How well each pool sentence suits each Doc as an example: here
-        the cosine similarity of their embeddings. RETURNS (numpy.ndarray):
-        (len(docs), len(pool))."""
-        return self.query_vectors(docs) @ self._pool_vectors().T
-
-    def query_vectors(self, docs: Sequence[Doc]) -> numpy.ndarray:
+    def _query_vectors_of(self, docs: Sequence[Doc]) -> numpy.ndarray:
         """The embeddings of the Docs' texts. RETURNS (numpy.ndarray): (n, dim)."""
-        # `propose` renders each prompt more than once (scheduling, prefetch,
-        # the pipe): embed each sentence once.
+        # A dry run and the run render the same prompts: embed each sentence once.
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
         if new:
             self._query_vectors.update(zip(new, self.embedder(new)))
@@ -207,37 +202,22 @@ class SimilarExamples:
             return numpy.zeros((0, self._pool_vectors().shape[1]), dtype="float32")
         return numpy.stack([self._query_vectors[doc.text] for doc in docs])
 
-    def select(
-        self,
-        doc: Doc,
-        scores: numpy.ndarray,
-        k: Optional[int] = None,
-        exclude: Sequence[Doc] = (),
-    ) -> List[Doc]:
+    def _select(self, doc: Doc, scores: numpy.ndarray) -> List[Doc]:
         """The k pool sentences with the highest ``scores`` (one per pool
         sentence), never ``doc`` itself nor another sentence of its document,
-        in the canonical order of :meth:`__call__`.
-
-        k (Optional[int]): How many; ``self.k`` if None.
-        exclude (Sequence[Doc]): Pool sentences not to pick (already shown).
-        """
-        self._pool_vectors()  # the canonical rank
+        in the canonical order of :meth:`__call__`."""
         key = document_key(doc)
-        skip = {id(ex) for ex in exclude}
-        want = self.k if k is None else k
         # Stable order: by score, then pool position.
         order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
-        others = [
-            i for i in order if self.pool[i].text != doc.text and id(self.pool[i]) not in skip
-        ]
-        picked = [i for i in others if key is None or self._pool_keys[i] != key][:want]
-        if len(picked) < want and len(picked) < len(others):
+        others = [i for i in order if self.pool[i].text != doc.text]
+        picked = [i for i in others if key is None or self._pool_keys[i] != key][: self.k]
+        if len(picked) < self.k and len(picked) < len(others):
             # The sentence's "document" holds (nearly) the whole pool: a corpus
             # without document boundaries (one document per file, or a split
             # of one). Excluding it would leave the prompt without examples:
             # exclude the sentence itself only.
             self.sentence_fallbacks += 1
-            picked = others[:want]
+            picked = others[: self.k]
         return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
 

@@ -36,7 +36,7 @@ def order_labels(labels: Iterable[str], preferred: Sequence[str]) -> List[str]:
 
 
 #: What the answer parser reads as a label (``LINE_PATTERN`` of
-#: :mod:`hybrid_ner.llm.mentions`): an ASCII letter, then ASCII letters,
+#: :mod:`hybrid_ner.llm.parsing`): an ASCII letter, then ASCII letters,
 #: ``_``, ``-`` or single spaces; 31 characters at most.
 LABEL_PATTERN = re.compile(r"[A-Za-z](?:[A-Za-z_-]| (?! )){0,30}")
 
@@ -182,3 +182,71 @@ def example_mentions(docs: Iterable[Doc], labels: Sequence[str]) -> Dict[str, st
             if ent.label_ in counts and "\n" not in ent.text and '"' not in ent.text:
                 counts[ent.label_][ent.text] += 1
     return {label: c.most_common(1)[0][0] for label, c in counts.items() if c}
+
+
+def choose_labels(task: Any, docs: List[Doc], explicit: Optional[str]) -> List[str]:
+    """Settle the label set of a built proposal task and say where it came from.
+
+    Given (``--labels`` or its config path): kept, and the example pool
+    must not use other labels. Else the labels of IN's human annotation and
+    of the example pool; if neither has any, the config's. Labels without a
+    definition are named; for the single-query format, labels without an
+    example entity for the answer-format example get one from the data.
+
+    task (EntityProposalTask): The built task; its labels (and the
+        single-query prompt's example mentions) are set.
+    docs (List[Doc]): The input.
+    explicit (Optional[str]): The option that gave the labels, if any.
+    RETURNS (List[str]): The labels.
+    """
+    from wasabi import msg
+
+    from .prompts import SingleQueryPrompt
+
+    configured = list(task.labels)
+    retriever = task.examples
+    has_pool = retriever is not None and retriever.k > 0 and retriever.pool_source is not None
+    pool = retriever.pool if has_pool else []
+    pool_name = str(retriever.pool_source) if has_pool else None
+    input_counts, pool_counts = label_counts(docs), label_counts(pool)
+    if explicit is not None:
+        labels, source = configured, explicit
+        check_example_labels(pool_counts, labels, pool_name)
+    elif input_counts or pool_counts:
+        labels = order_labels(set(input_counts) | set(pool_counts), configured)
+        source = " and ".join(
+            name
+            for name, counts in (
+                ("the human annotation of the input", input_counts),
+                (f"the example pool {pool_name}", pool_counts),
+            )
+            if counts
+        )
+    else:
+        labels, source = configured, "the config (no entity in the input or the example pool)"
+    task.set_labels(labels, f"the labels from {source}")
+    msg.info(f"Labels: {', '.join(labels)} (from {source})")
+    left_out = [label for label in configured if label not in labels]
+    if explicit is None and left_out:
+        msg.info(
+            f"Not asked for: {', '.join(left_out)} (in the config, not in the data); "
+            "give --labels to ask for them"
+        )
+    undefined = [label for label in labels if not task.definitions.get(label)]
+    if undefined:
+        msg.info(
+            f'No definition for {", ".join(undefined)}: the prompt says "entities of type <label>" '
+            "(give --label-definitions FILE)"
+        )
+    unused = sorted(set(task.label_definitions) - set(labels))
+    if unused:
+        msg.warn(
+            f"Label definitions for labels not in the label set are not used: {', '.join(unused)}"
+        )
+    prompt = task.prompt
+    if isinstance(prompt, SingleQueryPrompt):
+        mentions = prompt.example_mentions
+        if sum(1 for label in labels if mentions.get(label)) < min(2, len(labels)):
+            missing = [label for label in labels if not mentions.get(label)]
+            mentions.update(example_mentions([*pool, *docs], missing))
+    return labels

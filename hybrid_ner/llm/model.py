@@ -19,29 +19,17 @@ from .openai_client import OpenAICompatibleClient
 from .usage import Budget
 from .weights import GgufWeights, create_wheel_weights
 
-__all__ = [
-    "DEFAULT_GENERATION",
-    "ChatModel",
-    "create_llama_cpp_model",
-    "create_openai_compatible_model",
-]
-
-_Llama = LlamaCppBackend
-_OpenAI = OpenAICompatibleClient
-
 
 @registry.llm_models("hybrid_ner.LlamaCpp.v1")
 def create_llama_cpp_model(
     weights: Optional[GgufWeights] = None,
-    n_ctx: int = _Llama.DEFAULT_N_CTX,
+    n_ctx: int = LlamaCppBackend.DEFAULT_N_CTX,
     n_threads: Optional[int] = None,
-    n_batch: int = _Llama.DEFAULT_N_BATCH,
+    n_batch: int = LlamaCppBackend.DEFAULT_N_BATCH,
     generation: Dict[str, Any] = DEFAULT_GENERATION,
     system_prompt: Optional[str] = None,
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
-    prefix_block: int = _Llama.DEFAULT_PREFIX_BLOCK,
-    segment_after: str = _Llama.DEFAULT_SEGMENT_AFTER,
 ) -> ChatModel:
     """The embedded local LLM (llama.cpp; Qwen2.5-Coder-0.5B-Instruct by default).
 
@@ -53,15 +41,6 @@ def create_llama_cpp_model(
     system_prompt (Optional[str]): A system message before each prompt.
     cache (Optional[PromptCache]): Persistent prompt cache.
     budget (Optional[Budget]): Hard budget for one run.
-    prefix_block (int): Longest evaluation segment in tokens (at most n_batch
-        and 512): prompts are evaluated in fixed segments and the previous
-        request's cache is reused only in whole segments, so that an answer
-        depends on the prompt alone, never on which prompt came before
-        (llama.cpp's results depend on how a prompt is split into batches).
-        64 keeps batches large enough to evaluate fast.
-    segment_after (str): A segment also ends after a token whose text ends
-        with this: the default blank line separates the instructions and the
-        examples, so prompts sharing them reuse exactly them.
     RETURNS (ChatModel): The model for spacy-llm.
     """
     backend = LlamaCppBackend(
@@ -69,22 +48,20 @@ def create_llama_cpp_model(
         n_ctx=n_ctx,
         n_threads=n_threads,
         n_batch=n_batch,
-        prefix_block=prefix_block,
-        segment_after=segment_after,
     )
     return ChatModel(backend, generation, system_prompt, cache, budget)
 
 
 @registry.llm_models("hybrid_ner.OpenAICompatible.v1")
 def create_openai_compatible_model(
-    base_url: str = _OpenAI.DEFAULT_BASE_URL,
-    model: str = _OpenAI.DEFAULT_MODEL,
-    api_key_env: Optional[str] = _OpenAI.DEFAULT_API_KEY_ENV,
-    concurrency: int = _OpenAI.DEFAULT_MAX_IN_FLIGHT,
-    timeout: float = _OpenAI.DEFAULT_TIMEOUT,
-    max_tries: int = _OpenAI.DEFAULT_MAX_TRIES,
-    backoff: float = _OpenAI.DEFAULT_BACKOFF,
-    max_backoff: float = _OpenAI.DEFAULT_MAX_BACKOFF,
+    base_url: str = OpenAICompatibleClient.DEFAULT_BASE_URL,
+    model: str = OpenAICompatibleClient.DEFAULT_MODEL,
+    api_key_env: Optional[str] = OpenAICompatibleClient.DEFAULT_API_KEY_ENV,
+    concurrency: int = OpenAICompatibleClient.DEFAULT_MAX_IN_FLIGHT,
+    timeout: float = OpenAICompatibleClient.DEFAULT_TIMEOUT,
+    max_tries: int = OpenAICompatibleClient.DEFAULT_MAX_TRIES,
+    backoff: float = OpenAICompatibleClient.DEFAULT_BACKOFF,
+    max_backoff: float = OpenAICompatibleClient.DEFAULT_MAX_BACKOFF,
     context_length: Optional[int] = None,
     generation: Dict[str, Any] = DEFAULT_GENERATION,
     system_prompt: Optional[str] = None,

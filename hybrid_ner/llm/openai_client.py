@@ -20,13 +20,14 @@ import random
 import threading
 import time
 import warnings
-from typing import Any, Dict, Mapping, Optional
-
-import httpx
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from ..errors import OptionError, mask_secrets, register_secret
-from .backend import Completion, Messages, estimate_tokens
+from .chat_model import Completion, Messages, estimate_tokens
 from .usage import LLMRequestError, Usage
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: configs load without it
+    import httpx
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 # No real tokenizer makes tokens this long: beyond it an answer is over max_tokens
@@ -121,11 +122,13 @@ class OpenAICompatibleClient:
         self.chars_per_token = chars_per_token
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._client: Optional[httpx.Client] = None
+        self._client: Optional["httpx.Client"] = None
         self._cancelled = threading.Event()
         self._no_retries = threading.Event()
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> "httpx.Client":
+        import httpx
+
         with self._lock:
             if self._client is None:
                 headers = {"Content-Type": "application/json"}
@@ -222,12 +225,14 @@ class OpenAICompatibleClient:
 
     def _post(
         self, url: str, payload: Dict[str, Any], cancelled: threading.Event
-    ) -> httpx.Response:
+    ) -> "httpx.Response":
         """POST and read the whole answer within ``timeout`` seconds in all:
         httpx's timeout bounds each read, so a server trickling a byte at a
         time would otherwise stretch one attempt without end. The body is
         read in the chunks the server sends; past the deadline (or after
         :meth:`close`) the attempt is abandoned as a timeout."""
+        import httpx
+
         deadline = time.monotonic() + self.timeout
         with self._http().stream("POST", url, json=payload) as response:
             chunks = []
@@ -255,6 +260,8 @@ class OpenAICompatibleClient:
     def _attempt(
         self, payload: Dict[str, Any], messages: Messages, cancelled: threading.Event
     ) -> Completion:
+        import httpx
+
         url = f"{self.base_url}/chat/completions"
         if cancelled.is_set():
             raise LLMRequestError("cancelled", f"{self.shown_url}: request abandoned (closed)")
@@ -373,6 +380,8 @@ def check_base_url(base_url: str) -> str:
     RAISES (OptionError): Naming the URL (credentials masked).
     """
     shown = mask_secrets(str(base_url))
+    import httpx
+
     example = "e.g. http://127.0.0.1:8080/v1"
     if not isinstance(base_url, str) or not base_url.strip():
         raise OptionError(f"--base-url is empty: give the API root, {example}")
@@ -394,7 +403,7 @@ def check_base_url(base_url: str) -> str:
     return base_url.strip()
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: "httpx.Response") -> str:
     try:
         error = response.json().get("error")
         if isinstance(error, dict):

@@ -61,8 +61,9 @@ class EntityProposalTask:
             raise HybridNerError("The proposal task needs at least one label")
         self.prompt = prompt
         self.examples = examples
-        self.definitions = dict(DEFAULT_DEFINITIONS)
-        self.definitions.update(label_definitions or {})
+        #: The definitions the config gave (the defaults fill in the others).
+        self.label_definitions = dict(label_definitions or {})
+        self.definitions = {**DEFAULT_DEFINITIONS, **self.label_definitions}
         self.spans_key = spans_key
         self.alignment_mode = alignment_mode
         self._pool_checked = False
@@ -83,6 +84,11 @@ class EntityProposalTask:
 
     def clear(self) -> None:
         self._labels = []
+
+    def set_labels(self, labels: List[str], where: str = "labels") -> None:
+        """Replace the label set (checked by :func:`~hybrid_ner.llm.labels.check_labels`)."""
+        self._labels = check_labels(list(labels), where)
+        self._pool_checked = False
 
     def check_example_labels(self) -> None:
         """Refuse an example pool with labels outside the label set (checked
@@ -105,6 +111,11 @@ class EntityProposalTask:
         self, docs: Iterable[Doc], context_length: Optional[int] = None
     ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
         """One prompt per query for each Doc, each paired with the Doc itself.
+
+        This is spacy-llm's public protocol for a task that sends several
+        prompts per Doc (a "sharding" task, recognised by this signature):
+        the only way to hand it the per-type queries of one sentence. The
+        "shards" are the Doc itself; :meth:`parse_responses` merges them.
 
         docs (Iterable[Doc]): The Docs.
         context_length (Optional[int]): Unused: sentences are short; a prompt

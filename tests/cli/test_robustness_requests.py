@@ -24,8 +24,7 @@ import srsly
 
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY
-from hybrid_ner.llm.cache import PromptCache
-from hybrid_ner.llm.recorded import FORMAT, VERSION, RecordedAnswers
+from hybrid_ner.llm.cache import FORMAT, VERSION, PromptCache, read_recorded
 
 from .fault_server import FaultServer, chat, error
 from .robustness_helpers import (
@@ -336,7 +335,7 @@ def test_blank_recorded_answers_are_not_cached(tmp_path):
     ]
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("".join(json.dumps(row) + "\n" for row in rows))
-    assert [row["key"] for row in RecordedAnswers(path).rows()] == ["a"]
+    assert [row["key"] for row in read_recorded(path).rows] == ["a"]
     cache = PromptCache(tmp_path / "cache.sqlite", recorded=path)
     try:
         assert len(cache) == 1 and cache.get("b") is None

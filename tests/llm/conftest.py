@@ -5,8 +5,7 @@ import pytest
 from spacy.tokens import Doc, Span
 
 from hybrid_ner.corpus import write_docbin
-
-from .llm_test_server import ScriptedOpenAIServer, query_sentence
+from tests.cli.fault_server import FaultServer, query_sentence
 
 # (words, entities as (start, end, label)) for small gold corpora.
 SENTENCES: List[Tuple[str, List[Tuple[int, int, str]]]] = [
@@ -55,5 +54,5 @@ def lines_answerer(gold: Dict[str, List[Tuple[str, str]]]):
 
 @pytest.fixture
 def server():
-    with ScriptedOpenAIServer() as running:
+    with FaultServer(answer=lambda prompt: "None") as running:
         yield running

@@ -43,7 +43,6 @@ model = create_openai_compatible_model(
 deadline = time.monotonic() + 60
 while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
     time.sleep(0.01)
-model.prefetch(prompts)
 answers = [a for i in range(0, n, 8) for a in model([[p] for p in prompts[i:i + 8]])]
 model.close()
 print(json.dumps({"answers": answers, "usage": model.usage.report()}))

@@ -1,4 +1,9 @@
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +11,7 @@ from hybrid_ner.llm.cache import PromptCache
 from hybrid_ner.llm.model import create_openai_compatible_model
 from hybrid_ner.llm.usage import Budget, BudgetExceeded, LLMRequestError
 
+ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = [[f"Input: sentence {i} .\nOutput:"] for i in range(10)]
 
 
@@ -129,3 +135,43 @@ def test_usage_report(server, tmp_path):
     assert report["failures"] == {"http_500": 1}
     assert report["prompt_tokens"] > 0 and report["completion_tokens"] > 0
     assert 0 < report["latency_p50_s"] <= report["latency_p95_s"]
+
+
+@pytest.fixture
+def default_sigint():
+    """Ctrl+C raises KeyboardInterrupt as at a terminal, also where SIGINT was
+    inherited as ignored (a background job: `pytest &`)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_lets_the_requests_in_flight_finish(server, tmp_path, default_sigint):
+    server.answer = echo
+    server.latency = 1.0
+    model = make_model(server, tmp_path, concurrency=4)
+    prompts = [f"Input: sentence {i} .\nOutput:" for i in range(8)]
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))  # while it waits
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        model([[p] for p in prompts])
+    # Raised once the 4 in flight were answered: counted and cached, nothing more sent.
+    assert model.usage.requests == 4 and len(server.requests) == 4
+    assert len(PromptCache(tmp_path / "cache.sqlite")) == 4
+    assert model([[prompts[0]]]) == [[echo(prompts[0])]]  # and the model starts afresh
+    model.close()
+
+
+def test_the_embedded_config_builds_without_llama_cpp():
+    """llama-cpp-python is imported at the first request, not by the package
+    or by building a config (so `hybrid-ner[llama]` can be an extra)."""
+    code = (
+        "import sys; sys.modules['llama_cpp'] = None\n"
+        "from hybrid_ner.llm.config import build_proposer, load_config\n"
+        "proposer = build_proposer(load_config())\n"
+        "print(type(proposer.model.backend).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "LlamaCppBackend"  # an import of llama_cpp would have failed

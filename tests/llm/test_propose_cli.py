@@ -157,8 +157,8 @@ def test_errors_are_one_clear_line(tmp_path, server, gold_file):
 SLOW_SERVER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.llm.llm_test_server import ScriptedOpenAIServer
-server = ScriptedOpenAIServer(answer=lambda p: "None", latency=0.3).start()
+from tests.cli.fault_server import FaultServer
+server = FaultServer(answer=lambda p: "None", latency=0.3).start()
 print(server.base_url, flush=True)
 time.sleep(600)
 """

@@ -9,8 +9,7 @@ import srsly
 from hybrid_ner.corpus import read_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import LLM_KEY
-from hybrid_ner.llm.cache import CachedAnswer, PromptCache
-from hybrid_ner.llm.recorded import RecordedAnswers, cache_rows, write_recorded
+from hybrid_ner.llm.cache import CachedAnswer, PromptCache, read_recorded, write_recorded
 
 from .conftest import gold_answers, lines_answerer
 from .test_propose_cli import backend, run_cli
@@ -27,14 +26,14 @@ def test_roundtrip_and_replay_without_replacing(tmp_path):
     cache.put("k2", "m", {"messages": [], "params": {}}, CachedAnswer("None", 7, 1))
     cache.close()
     out = tmp_path / "rec.jsonl.gz"
-    assert write_recorded(out, cache_rows(tmp_path / "a.sqlite", ["k2", "k1"]), {"model": "m"}) == 2
+    source = PromptCache(tmp_path / "a.sqlite")
+    assert write_recorded(out, source.rows(["k2", "k1"]), {"model": "m"}) == 2
     first = out.read_bytes()
-    write_recorded(out, cache_rows(tmp_path / "a.sqlite", ["k1", "k2"]), {"model": "m"})
+    write_recorded(out, source.rows(["k1", "k2"]), {"model": "m"})
     assert out.read_bytes() == first  # sorted, no timestamp: reproducible
-    recorded = RecordedAnswers(out)
-    assert recorded.get("k1") == CachedAnswer("PER: Ada", 10, 3) and recorded.provenance == {
-        "model": "m"
-    }
+    recorded = read_recorded(out)
+    assert recorded.provenance == {"model": "m"} and recorded.rows[0]["key"] == "k1"
+    assert (recorded.rows[0]["response"], recorded.rows[0]["prompt_tokens"]) == ("PER: Ada", 10)
     other = PromptCache(tmp_path / "b.sqlite")
     other.put("k1", "m", {"messages": [], "params": {}}, CachedAnswer("own answer", 1, 1))
     other.close()
@@ -42,7 +41,7 @@ def test_roundtrip_and_replay_without_replacing(tmp_path):
     assert replay.get("k2") == CachedAnswer("None", 7, 1)
     assert replay.get("k1").response == "own answer"  # an answer the cache holds is never replaced
     with pytest.raises(HybridNerError, match="no cached answer"):
-        cache_rows(tmp_path / "a.sqlite", ["missing"])
+        source.rows(["missing"])
 
 
 def test_a_broken_recording_is_one_clear_error(tmp_path):
@@ -59,7 +58,7 @@ def test_a_broken_recording_is_one_clear_error(tmp_path):
         PromptCache(tmp_path / "c.sqlite", recorded=bad).get("k")
     (tmp_path / "plain.jsonl.gz").write_text("not gzip")
     with pytest.raises(HybridNerError, match="plain.jsonl.gz"):
-        RecordedAnswers(tmp_path / "plain.jsonl.gz").rows()
+        read_recorded(tmp_path / "plain.jsonl.gz")
 
 
 def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
@@ -77,9 +76,9 @@ def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
     recording = tmp_path / "answers.jsonl.gz"
     args = ["--base-url", server.base_url, "--model", "scripted", "--api-key-env", ""]
     # record-answers has no --base-url: write the config propose used.
-    from hybrid_ner.cli.propose import _configure
+    from hybrid_ner.llm.config import configure
 
-    config = _configure(
+    config = configure(
         None,
         {
             "--base-url": server.base_url,

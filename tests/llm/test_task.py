@@ -5,26 +5,24 @@ from spacy.tokens import Span
 
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
-from hybrid_ner.llm.config import (
-    build_pipeline,
-    chat_model,
-    load_config,
-    set_value,
-    use_openai_compatible,
-)
+from hybrid_ner.llm.config import build_proposer, load_config
 from hybrid_ner.llm.task import PARSE_STATS_KEY
+from tests.cli.fault_server import openai_config, query_sentence
 
 from .conftest import gold_answers, lines_answerer
-from .llm_test_server import query_sentence
 
 
 def pipeline(server, tmp_path, query="hybrid_ner.SingleQueryPrompt.v1", pool=None, k=0):
-    config = use_openai_compatible(load_config(), server.base_url, "scripted", None)
-    set_value(config, "components.llm.task.prompt", {"@llm_misc": query})
-    set_value(config, "components.llm.task.examples.pool", pool)
-    set_value(config, "components.llm.task.examples.k", k)
-    set_value(config, "components.llm.model.cache.path", str(tmp_path / "cache.sqlite"))
-    return build_pipeline(config)
+    config = openai_config(
+        server.base_url,
+        {
+            "components.llm.task.prompt": {"@llm_misc": query},
+            "components.llm.task.examples.pool": pool,
+            "components.llm.task.examples.k": k,
+            "components.llm.model.cache.path": str(tmp_path / "cache.sqlite"),
+        },
+    )
+    return build_proposer(config).component
 
 
 def marker_answerer(gold, extra=()):
@@ -107,10 +105,11 @@ def test_mentions_cutting_tokens_follow_alignment_mode(server, tmp_path, nlp):
     server.answer = lambda prompt: "LOC: U.S"
     expanded = pipeline(server, tmp_path)(doc.copy())
     assert [s.text for s in expanded.spans[LLM_KEY]] == ["U.S.-based"]
-    config = use_openai_compatible(load_config(), server.base_url, "scripted", None)
-    set_value(config, "components.llm.task.alignment_mode", "strict")
-    set_value(config, "components.llm.model.cache.path", None)
-    strict = build_pipeline(config)(doc.copy())
+    config = openai_config(
+        server.base_url,
+        {"components.llm.task.alignment_mode": "strict", "components.llm.model.cache.path": None},
+    )
+    strict = build_proposer(config).component(doc.copy())
     assert list(strict.spans[LLM_KEY]) == []
     assert strict.user_data[PARSE_STATS_KEY]["dropped"] == {"misaligned": 1}
 
@@ -163,10 +162,9 @@ def test_factory_with_project_defaults(nlp, tmp_path, server, gold_docs):
 def test_bad_config_is_one_clear_error(tmp_path):
     from hybrid_ner.errors import HybridNerError
 
-    config = load_config()
-    set_value(config, "components.llm.task.alignment_mode", "sideways")
+    config = load_config(None, {"components.llm.task.alignment_mode": "sideways"})
     with pytest.raises(HybridNerError, match="alignment_mode"):
-        build_pipeline(config)
+        build_proposer(config)
     (tmp_path / "bad.cfg").write_text("[nlp\nlang = ")
     with pytest.raises(HybridNerError, match="bad.cfg"):
         load_config(tmp_path / "bad.cfg")
@@ -225,15 +223,28 @@ def test_spacy_llm_builtin_models_stay_usable(server, nlp, gold_docs, monkeypatc
 
 
 def test_dry_run_estimate_counts_prompts_tokens_cost_and_cache(server, tmp_path, gold_docs):
-    from hybrid_ner.llm.estimate import estimate_run
     from hybrid_ner.llm.usage import Budget
 
     server.answer = marker_answerer(gold_answers(gold_docs))
-    nlp = pipeline(server, tmp_path, query="hybrid_ner.PerTypePrompt.v1")
-    component = nlp.get_pipe("llm")
-    model = chat_model(nlp)
+    proposer = build_proposer(
+        openai_config(
+            server.base_url,
+            {
+                "components.llm.task.prompt": {"@llm_misc": "hybrid_ner.PerTypePrompt.v1"},
+                "components.llm.task.examples.k": 0,
+                "components.llm.model.cache.path": str(tmp_path / "cache.sqlite"),
+            },
+        )
+    )
+    component, task, model = proposer.component, proposer.task, proposer.model
     model.budget = Budget(price_per_1k_input=1.0, price_per_1k_output=2.0)
-    before = estimate_run(component.task, model, gold_docs)
+
+    def estimate_run():
+        prompts = [list(p) for p, _ in task.generate_prompts(gold_docs)]
+        expected = [task.prompt.expected_answer(d.text, len(task.labels)) for d in gold_docs]
+        return model.estimate(prompts, expected)
+
+    before = estimate_run()
     assert (before.docs, before.prompts, before.cached, before.to_send) == (5, 20, 0, 20)
     assert server.requests == []
     assert before.completion_tokens_max == 20 * model.generation["max_tokens"]
@@ -244,6 +255,6 @@ def test_dry_run_estimate_counts_prompts_tokens_cost_and_cache(server, tmp_path,
     assert before.cost_expected == pytest.approx(
         (before.prompt_tokens + 2 * before.completion_tokens_expected) / 1000, abs=1e-6
     )
-    list(nlp.pipe(d.copy() for d in gold_docs[:2]))
-    after = estimate_run(component.task, model, gold_docs)
+    list(component.pipe(d.copy() for d in gold_docs[:2]))
+    after = estimate_run()
     assert (after.cached, after.to_send) == (8, 12)

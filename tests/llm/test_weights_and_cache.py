@@ -26,7 +26,6 @@ def split_package(tmp_path, monkeypatch):
         requirements=("hn-test-part1", "hn-test-part2"),
         sha256=hashlib.sha256(content).hexdigest(),
         size=len(content),
-        licence="test",
     )
     return model, content
 
