@@ -4,8 +4,8 @@
 Every command reads them from the options typer does not know with
 :func:`parse_cli_overrides` (``spacy train``'s rules), and their convenience
 options are names for config paths applied the same way
-(``hybrid_ner.cli.propose_config.FLAG_PATHS``,
-``hybrid_ner.merge.options.MERGE_FLAG_PATHS``).
+(``hybrid_ner.llm.config.FLAG_PATHS``,
+``hybrid_ner.cli.merge_commands.MERGE_FLAG_PATHS``).
 """
 
 import copy

@@ -78,7 +78,7 @@ class LlamaCppBackend:
             except ImportError:
                 raise LLMRequestError(
                     "missing_dependency",
-                    "The embedded LLM needs llama-cpp-python: pip install 'hybrid-ner[local-llm]'",
+                    "The embedded LLM needs llama-cpp-python: pip install 'hybrid-ner[llama]'",
                 ) from None
             self._llama = Llama(
                 model_path=str(self.weights.path()),

@@ -11,7 +11,7 @@ from hybrid_ner.llm.task import PARSE_STATS_KEY
 from .conftest import SENTENCES, make_doc
 from .test_propose_cli import run_cli
 
-pytest.importorskip("llama_cpp", reason="the embedded LLM needs hybrid-ner[local-llm]")
+pytest.importorskip("llama_cpp", reason="the embedded LLM needs hybrid-ner[llama]")
 
 QUERIES = [
     ("Barack Obama visited London on Monday .", [(0, 2, "PER"), (3, 4, "LOC")]),

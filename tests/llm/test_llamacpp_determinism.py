@@ -18,7 +18,7 @@ from hybrid_ner.llm.llamacpp import LlamaCppBackend
 from hybrid_ner.llm.usage import Usage
 from hybrid_ner.llm.weights import create_wheel_weights
 
-pytest.importorskip("llama_cpp", reason="the embedded LLM needs hybrid-ner[local-llm]")
+pytest.importorskip("llama_cpp", reason="the embedded LLM needs hybrid-ner[llama]")
 
 GENERATION = {"temperature": 0.0, "max_tokens": 24, "stop": ["\nInput:"]}
 INSTRUCTIONS = (
