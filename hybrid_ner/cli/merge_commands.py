@@ -18,8 +18,7 @@ from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError
 from ..layers import LLM_ADDED_KEY, LLM_KEY
 from ..merge.acceptance import DEFAULT_ACCEPT, DEFAULT_MIN_PRECISION, DEFAULT_MIN_SUPPORT
-from ..merge.calibration import CalibratedMixing
-from ..merge.calibration.mixing import FittedEvidence
+from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
 from ..merge.calibration.table import CALIBRATION_HEADER, as_before_merge, calibration_table
 from ..merge.merger import (
     DEFAULT_OVERLAP,
@@ -149,7 +148,7 @@ def merge_cli(
     soft_targets: bool = typer.Option(
         False,
         "--soft-targets",
-        help="Also store label-mixing targets in doc.user_data['soft_targets']",
+        help="Also store label-mixing targets in doc.user_data['tag_likelihoods']",
     ),
     balance: float = BALANCE,
     overwrite_input: bool = OVERWRITE_INPUT,
@@ -195,8 +194,7 @@ def merge_cli(
     if soft_targets:
         mixing = LabelMixing(balance=balance)
         lambdas = mixing.fit(merger.stats)
-        for doc in docs:
-            mixing.attach(doc, lambdas)
+        mixing.attach_all(docs, lambdas)
     write_docbin(output_path, docs)
     summary = summarize_merge(docs, merger.stats, llm_key=llm_key)
     added = sum(s.added for s in summary.values())

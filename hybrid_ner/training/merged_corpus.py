@@ -97,8 +97,7 @@ class MergedCorpus:
                 f"Label mixing λ for {self.path.name}: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items())
             )
-            for doc in docs:
-                self.mixing.attach(doc, lambdas)
+            self.mixing.attach_all(docs, lambdas)
         return docs
 
 

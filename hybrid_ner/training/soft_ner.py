@@ -6,15 +6,15 @@ constraints, so ``doc.ents`` is always a valid entity sequence.
 
 Targets per training Example:
 
-* ``reference.user_data["tag_likelihoods"]`` when present (calibrated
-  evidence, see :mod:`hybrid_ner.merge.calibration.evidence`): the target of a
+* ``reference.user_data["tag_likelihoods"]`` when present (the one format of
+  soft targets, :data:`hybrid_ner.tags.TAG_LIKELIHOODS`): for calibrated
+  evidence (see :mod:`hybrid_ner.merge.calibration.evidence`) the target of a
   token is the posterior q ∝ p · L of the current prediction p and the
   likelihood L of what the annotators did, so evidence that says nothing
-  gives no gradient;
-* ``reference.user_data["soft_targets"]`` when present (λ label mixing, see
-  :mod:`hybrid_ner.merge.mixing`): one distribution per token;
-* (for both, the predicted Doc must have the reference's tokens;
-  ``hybrid_ner.MergedCorpus.v1`` does that)
+  gives no gradient; rows marked ``fixed`` hold a static distribution (a
+  teacher's posterior, λ label mixing from :mod:`hybrid_ner.merge.mixing`).
+  The predicted Doc must have the reference's tokens
+  (``hybrid_ner.MergedCorpus.v1`` does that);
 * otherwise one-hot targets from the reference ``doc.ents``, aligned like
   spaCy's own NER; missing tokens are ignored by the loss.
 
@@ -36,8 +36,8 @@ from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
 from ..errors import HybridNerError
-from ..merge.calibration.evidence import TAG_LIKELIHOODS
 from ..tags import (
+    TAG_LIKELIHOODS,
     TagScheme,
     check_scheme,
     constrained_decode,

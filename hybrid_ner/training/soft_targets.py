@@ -1,12 +1,12 @@
 """The per-token training targets of the soft-target NER
 (:mod:`hybrid_ner.training.soft_ner`), as arrays in the component's tag order.
 
-* :func:`evidence_targets`: from calibrated evidence
-  (``reference.user_data["tag_likelihoods"]``), the posterior of the current
-  prediction and the annotators' likelihoods;
-* :func:`example_targets`: from λ label-mixing soft targets
-  (``reference.user_data["soft_targets"]``) or else one-hot from the
-  reference ``doc.ents``.
+* :func:`evidence_targets`: from ``reference.user_data["tag_likelihoods"]``
+  (:data:`hybrid_ner.tags.TAG_LIKELIHOODS`, the one format of soft targets):
+  calibrated evidence, i.e. the posterior of the current prediction and the
+  annotators' likelihoods, or in rows marked ``fixed`` a static target
+  distribution (a teacher's posterior, λ label mixing);
+* :func:`example_targets`: else one-hot from the reference ``doc.ents``.
 """
 
 from typing import Dict, Iterable, List, MutableMapping, Sequence, Tuple
@@ -17,9 +17,7 @@ from spacy.training import Example
 
 from ..errors import HybridNerError
 from ..layers import describe_doc
-from ..merge.calibration.evidence import TAG_LIKELIHOODS
-from ..merge.mixing import SOFT_TARGETS, TokenTarget
-from ..tags import OUTSIDE, TagScheme, biluo_to_bio
+from ..tags import OUTSIDE, TAG_LIKELIHOODS, TagScheme, biluo_to_bio
 
 EPSILON = 1e-9
 
@@ -30,7 +28,7 @@ ColumnCache = MutableMapping[tuple, List[List[int]]]
 
 def target_labels(references: Iterable[Doc]) -> List[str]:
     """The entity labels the targets of these reference Docs use: their
-    entities, calibrated evidence and soft targets.
+    entities and soft targets.
 
     references (Iterable[Doc]): The reference Docs of the training examples.
     RETURNS (List[str]): The labels, sorted.
@@ -41,8 +39,6 @@ def target_labels(references: Iterable[Doc]) -> List[str]:
         evidence = doc.user_data.get(TAG_LIKELIHOODS)
         if evidence is not None:
             found.update(tag[2:] for tag in evidence["tags"] if tag != OUTSIDE)
-        for dist in doc.user_data.get(SOFT_TARGETS) or ():
-            found.update(tag[2:] for tag in dist or () if tag != OUTSIDE)
     return sorted(found)
 
 
@@ -83,10 +79,10 @@ def evidence_targets(
     scheme: TagScheme,
     cache: ColumnCache,
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """Targets from calibrated evidence (n_tokens, n_tags), in the order of
-    ``tags``, and the mask of tokens with evidence: the posterior ∝ probs ·
-    likelihood, or for rows marked ``fixed`` the posterior the evidence
-    already holds (teacher prior).
+    """Targets (n_tokens, n_tags) in the order of ``tags``, and the mask of
+    tokens with a target: the posterior ∝ probs · likelihood, or for rows
+    marked ``fixed`` the distribution the evidence holds (a teacher's
+    posterior, λ label mixing).
 
     eg (Example): The example; its reference carries the evidence.
     evidence (Dict[str, object]): ``tags``, ``values``, ``mask``, ``fixed``.
@@ -96,7 +92,7 @@ def evidence_targets(
     cache (ColumnCache): Reused between calls; holds the last column map.
     RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): Targets and mask (n_tokens, 1).
     """
-    check_same_tokens(eg, "calibrated targets")
+    check_same_tokens(eg, "soft targets")
     values = numpy.asarray(evidence["values"], dtype="f")
     if len(values) != len(eg.reference):
         raise HybridNerError(
@@ -121,14 +117,34 @@ def evidence_targets(
     target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), EPSILON)
     fixed = evidence.get("fixed")
     if fixed is not None:
+        fixed = numpy.asarray(fixed, dtype=bool)
+        _check_fixed_tags(eg, source, values[fixed], columns, tags)
         # Probabilities sum what folds together; unknown tags get none.
         zero = numpy.zeros((len(values),), dtype="f")
         summed = numpy.stack(
             [values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1
         )
         static = summed / numpy.maximum(summed.sum(axis=1, keepdims=True), EPSILON)
-        target = numpy.where(numpy.asarray(fixed, dtype=bool)[:, None], static, target)
+        target = numpy.where(fixed[:, None], static, target)
     return target, numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
+
+
+def _check_fixed_tags(
+    eg: Example,
+    source: Sequence[str],
+    rows: numpy.ndarray,
+    columns: Sequence[Sequence[int]],
+    tags: Sequence[str],
+) -> None:
+    """A fixed target with mass on a tag the model lacks cannot be learned:
+    say so instead of renormalizing it away."""
+    known = {col for cols in columns for col in cols}
+    for col, tag in enumerate(source):
+        if col not in known and rows[:, col].any():
+            raise HybridNerError(
+                f"{describe_doc(eg.reference)}: a target has tag {tag!r}, but the model only "
+                f"knows the tags {list(tags)}; include the label when initializing"
+            )
 
 
 def example_targets(
@@ -138,40 +154,29 @@ def example_targets(
     name: str,
     labels: Sequence[str],
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """Target distributions (n_tokens, n_tags) and a mask of tokens with a
-    target: the reference's soft targets, or else one-hot from its entities.
+    """One-hot targets (n_tokens, n_tags) from the reference ``doc.ents``,
+    aligned to the predicted tokens like spaCy's own NER, and a mask of
+    tokens with a target (missing tokens have none).
 
     eg (Example): The example.
     index (Dict[str, int]): Column of each of the model's tags.
-    scheme (TagScheme): The model's tag scheme (BILUO targets fold into BIO).
+    scheme (TagScheme): The model's tag scheme (BILUO tags fold into BIO).
     name (str): The component's name, for messages.
     labels (Sequence[str]): The component's labels, for messages.
     RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): Targets and mask (n_tokens, 1).
     """
-    soft = eg.reference.user_data.get(SOFT_TARGETS)
-    if soft is not None:
-        check_same_tokens(eg, "soft targets")
-        if len(soft) != len(eg.reference):
-            raise HybridNerError(
-                f"{describe_doc(eg.reference)}: {len(soft)} soft targets "
-                f"for {len(eg.reference)} tokens"
-            )
-        dists: Sequence[TokenTarget] = soft
-    else:
-        dists = [None if tag in (None, "-") else {tag: 1.0} for tag in eg.get_aligned_ner()]
     target = numpy.zeros((len(eg.predicted), len(index)), dtype="f")
     mask = numpy.zeros((len(eg.predicted), 1), dtype="f")
     bio = scheme == "BIO"
-    for i, dist in enumerate(dists):
-        if dist is None:
+    for i, tag in enumerate(eg.get_aligned_ner()):
+        if tag in (None, "-"):
             continue
+        column = index.get(biluo_to_bio(tag) if bio else tag)
+        if column is None:
+            raise HybridNerError(
+                f"{describe_doc(eg.reference)}: token {i} has tag {tag!r}, but '{name}' "
+                f"only knows the labels {list(labels)}; include the label when initializing"
+            )
         mask[i] = 1.0
-        for tag, prob in dist.items():
-            column = index.get(biluo_to_bio(tag) if bio else tag)
-            if column is None:
-                raise HybridNerError(
-                    f"{describe_doc(eg.reference)}: token {i} has tag {tag!r}, but '{name}' "
-                    f"only knows the labels {list(labels)}; include the label when initializing"
-                )
-            target[i, column] += prob
+        target[i, column] = 1.0
     return target, mask

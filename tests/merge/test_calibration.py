@@ -6,14 +6,14 @@ import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybrid_ner.merge.calibration import (
-    agreement_omission_rate,
+from hybrid_ner.merge.calibration.estimate import (
+    SILENCE,
+    AnnotatorCalibration,
     estimate_calibration,
-    token_likelihoods,
 )
-from hybrid_ner.merge.calibration.estimate import SILENCE, AnnotatorCalibration
-from hybrid_ner.merge.calibration.evidence import prior_targets, tag_prior
+from hybrid_ner.merge.calibration.evidence import prior_targets, tag_prior, token_likelihoods
 from hybrid_ner.merge.calibration.mixing import CalibratedMixing
+from hybrid_ner.merge.calibration.omission import agreement_omission_rate
 from hybrid_ner.tags import OUTSIDE, tag_names
 
 from ..doc_builders import LABELS, make_doc, non_overlapping_spans

@@ -1,3 +1,4 @@
+import numpy
 import pytest
 import spacy
 from spacy.util import registry
@@ -6,7 +7,8 @@ from thinc.api import Config
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.layers import LLM_ADDED_KEY
 from hybrid_ner.merge.merger import Merger
-from hybrid_ner.merge.mixing import SOFT_TARGETS, LabelMixing
+from hybrid_ner.merge.mixing import LabelMixing
+from hybrid_ner.tags import TAG_LIKELIHOODS
 from hybrid_ner.training.merged_corpus import create_merged_corpus
 
 from ..conftest import ROOT
@@ -52,19 +54,22 @@ def test_examples_keep_tokens_and_carry_the_merge_and_targets(train_path):
     assert tuples(eg.reference.spans[LLM_ADDED_KEY]) == [
         (8, 9, "ORG")
     ]  # same length: the more reliable label
-    targets = eg.reference.user_data[SOFT_TARGETS]
-    assert targets[0] == {"U-PER": 1.0}
+    # The targets, as fixed rows of the one target format (tags of every label seen).
+    targets = eg.reference.user_data[TAG_LIKELIHOODS]
+    assert targets["fixed"].all() and targets["mask"].tolist() == [1.0] * len(WORDS)
+    rows = [
+        {tag: float(p) for tag, p in zip(targets["tags"], row) if p} for row in targets["values"]
+    ]
+    assert rows[0] == {"U-PER": 1.0}
     # Oslo: LOC and ORG candidates, λ from reliability (LOC never confirmed, ORG half the time)
-    assert set(targets[8]) == {"U-LOC", "U-ORG", "O"} and sum(targets[8].values()) == pytest.approx(
-        1.0
-    )
+    assert set(rows[8]) == {"U-LOC", "U-ORG", "O"} and sum(rows[8].values()) == pytest.approx(1.0)
 
 
 def test_without_mixing_the_targets_are_the_merged_entities_and_random_is_seeded(train_path):
     nlp = spacy.blank("en")
     read = create_merged_corpus(train_path, Merger(overlap="random", seed=1))
     first = [tuples(eg.reference.ents) for eg in read(nlp)]
-    assert all(SOFT_TARGETS not in eg.reference.user_data for eg in read(nlp))
+    assert all(TAG_LIKELIHOODS not in eg.reference.user_data for eg in read(nlp))
     assert [tuples(eg.reference.ents) for eg in read(nlp)] == first
     oslo = {ents[-1] for ents in first}
     assert oslo == {(8, 9, "LOC"), (8, 9, "ORG")}  # both candidates are picked somewhere
@@ -88,7 +93,7 @@ def test_the_configs_three_training_corpora(config_name, train_path):
     random_ = list(corpora["hybrid_random"](nlp))
     assert {tuples(eg.reference.ents)[-1] for eg in random_} == {(8, 9, "LOC"), (8, 9, "ORG")}
     mixing = list(corpora["hybrid_mixing"](nlp))
-    assert all(SOFT_TARGETS in eg.reference.user_data for eg in mixing)
+    assert all(TAG_LIKELIHOODS in eg.reference.user_data for eg in mixing)
 
 
 @pytest.mark.slow
@@ -131,7 +136,10 @@ def test_reads_and_merges_once_per_training_run_but_sees_a_changed_file(train_pa
     assert len(calls) == 1
     assert [e.reference for e in first] == [e.reference for e in second]
     assert all(a.predicted is not b.predicted for a, b in zip(first, second))
-    assert first[0].reference.user_data[SOFT_TARGETS] == second[0].reference.user_data[SOFT_TARGETS]
+    assert numpy.array_equal(
+        first[0].reference.user_data[TAG_LIKELIHOODS]["values"],
+        second[0].reference.user_data[TAG_LIKELIHOODS]["values"],
+    )
     import os
 
     write_docbin(train_path, corpus_docs(spacy.blank("en").vocab, n=5))

@@ -36,9 +36,6 @@ from ...tags import OUTSIDE, span_tags, tag_names
 from ..reliability import human_spans, is_human_annotated
 from .estimate import AnnotatorCalibration, token_observations
 
-#: ``doc.user_data`` key: ``{"tags": [...], "values": (n_tokens, n_tags) array,
-#: "mask": (n_tokens,) array}``, read by the soft-target NER.
-TAG_LIKELIHOODS = "tag_likelihoods"
 _POSITIONS = ("B", "I", "L", "U")
 
 
