@@ -20,11 +20,11 @@ from spacy.training import Example
 from spacy.util import ensure_path
 
 from ..layers import LLM_KEY
+from .acceptance import AcceptancePolicy
 from .merger import (
     DEFAULT_OVERLAP,
     DEFAULT_SEED,
     DEFAULT_UNCOVERED,
-    AcceptancePolicy,
     Merger,
     OverlapRule,
     Uncovered,

@@ -5,17 +5,19 @@ from spacy.tokens import DocBin
 
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY
+from hybrid_ner.merge.acceptance import (
+    REASON_LABEL,
+    REASON_RELIABILITY,
+    create_accept_labels,
+    create_accept_reliable,
+)
 from hybrid_ner.merge.merger import (
     REASON_DUPLICATE,
-    REASON_LABEL,
     REASON_OVERLAP_HUMAN,
     REASON_OVERLAP_LLM,
-    REASON_RELIABILITY,
     Merger,
     apply_merge,
     candidate_spans,
-    create_accept_labels,
-    create_accept_reliable,
     decide_merge,
 )
 from hybrid_ner.merge.reliability import LabelStats

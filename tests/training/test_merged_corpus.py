@@ -5,11 +5,12 @@ from spacy.util import registry
 from thinc.api import Config
 
 from hybrid_ner.corpus import write_docbin
+from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import LLM_ADDED_KEY
 from hybrid_ner.merge.merger import Merger
 from hybrid_ner.merge.mixing import LabelMixing
 from hybrid_ner.tags import TAG_LIKELIHOODS
-from hybrid_ner.training.merged_corpus import create_merged_corpus
+from hybrid_ner.training.merged_corpus import MergedCorpus, create_merged_corpus
 
 from ..conftest import ROOT
 from ..doc_builders import make_doc, tuples
@@ -169,3 +170,29 @@ def test_an_empty_corpus_or_calibration_file_is_one_line_not_a_silent_training(t
     mixing = CalibratedMixing(tmp_path / "empty.spacy")
     with pytest.raises(HybridNerError, match="the calibration file holds no documents"):
         list(MergedCorpus(tmp_path / "train.spacy", Merger(), mixing)(nlp))
+
+
+def test_calibrated_evidence_reads_the_proposals_without_a_merge(train_path):
+    """With calibrated evidence no merge happens: the human annotation stays as
+    it is, the proposals of merger.llm_key are the evidence, and the merge
+    settings that could not act are refused instead of ignored."""
+    from hybrid_ner.merge.acceptance import AcceptLabels
+    from hybrid_ner.merge.calibration.mixing import CalibratedMixing
+
+    nlp = spacy.blank("en")
+    mixing = CalibratedMixing(omission_rate=0.2)
+    (eg, *_) = MergedCorpus(train_path, Merger(), mixing)(nlp)
+    assert tuples(eg.reference.ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG")]
+    assert LLM_ADDED_KEY not in eg.reference.spans
+    (other, *_) = MergedCorpus(train_path, Merger(llm_key="none"), mixing)(nlp)
+    rows = [e.reference.user_data[TAG_LIKELIHOODS] for e in (eg, other)]
+    oslo, silent = (dict(zip(row["tags"], row["values"][8])) for row in rows)
+    # Oslo: proposed LOC and ORG in "llm" (evidence, here against them: the biased
+    # calibration saw the human leave Oslo out every time); no proposals in "none"
+    assert oslo["U-ORG"] < silent["U-ORG"] == pytest.approx(0.2)  # ω alone
+    for merger, names in [
+        (Merger(overlap="random"), "merger.overlap"),
+        (Merger(accept=AcceptLabels(("PER",)), uncovered="missing"), "accept, merger.uncovered"),
+    ]:
+        with pytest.raises(HybridNerError, match=names):
+            MergedCorpus(train_path, merger, CalibratedMixing())

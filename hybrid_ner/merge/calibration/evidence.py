@@ -15,7 +15,8 @@ P(annotator obs | y):
   silence): P(obs | label of y) from the calibration, times, for covered
   tokens, P(the proposal's BILUO position | the position of y) (boundary
   errors; "O" for y = outside), also measured and shrunk towards chance.
-  Proposals overlapping a human entity are ignored (the human wins).
+  Proposals overlapping a human entity are ignored: the human wins, as in
+  the merge (:func:`hybrid_ner.merge.merger.overlaps_human`).
 
 The soft-target NER trains on the posterior q(y) ∝ p_model(y) · L(y), i.e.
 on the likelihood of the observed annotation under the noise model: its
@@ -33,6 +34,7 @@ from spacy.tokens import Doc
 
 from ...layers import LLM_KEY
 from ...tags import OUTSIDE, span_tags, tag_names
+from ..merger import overlaps_human
 from ..reliability import human_spans, is_human_annotated
 from .estimate import AnnotatorCalibration, token_observations
 
@@ -95,7 +97,9 @@ def token_likelihoods(
         silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
         values[silent & silence_counts, 1:] *= omission_rate
     proposals = [
-        s for s in proposals if not fixed[s.start : s.end].any() and s.label_ in label_columns
+        s
+        for s, loses in zip(proposals, overlaps_human(doc, proposals))
+        if not loses and s.label_ in label_columns
     ]
     if calibration is not None:
         cache: Dict[str, Dict[str, float]] = {}

@@ -3,8 +3,8 @@
 The recommended way to train on human + LLM annotation (see :mod:`.evidence`
 for the likelihoods). Used as the ``mixing`` block of
 ``hybrid_ner.MergedCorpus.v1``: at each read the reader calls :meth:`fit` on
-the training Docs *before* the merge (the merge overwrites ``doc.ents``), then
-:meth:`attach_all`.
+the training Docs, then :meth:`attach_all`; no merge happens (the evidence
+reads the human annotation and the proposals itself).
 
 The target of a token is a posterior: prior × likelihood of what the
 annotators did, q(y) ∝ p(y | x) · L(y); where the evidence does not depend on
