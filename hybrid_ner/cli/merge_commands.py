@@ -22,7 +22,7 @@ from wasabi import msg
 from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, OptionError
-from ..layers import LLM_ADDED_KEY, LLM_KEY
+from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
 from ..merge.acceptance import (
     DEFAULT_ACCEPT,
     DEFAULT_MIN_PRECISION,
@@ -31,7 +31,6 @@ from ..merge.acceptance import (
     accept_policy_name,
 )
 from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
-from ..merge.calibration.table import CALIBRATION_HEADER, as_before_merge, calibration_table
 from ..merge.merger import (
     DEFAULT_OVERLAP,
     DEFAULT_SEED,
@@ -41,6 +40,7 @@ from ..merge.merger import (
     Merger,
 )
 from ..merge.mixing import DEFAULT_BALANCE, LabelMixing
+from ..merge.reliability import human_spans, is_human_annotated
 from ..merge.stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
 from ..overrides import apply_overrides, check_no_conflicts, parse_cli_overrides
 from ._app import app
@@ -67,88 +67,6 @@ def _choices(names: Iterable[str]) -> str:
     """ "a, b or c"."""
     names = list(names)
     return " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
-
-
-def merge_flag_values(
-    accept: str,
-    labels: str,
-    min_precision: float,
-    min_support: int,
-    overlap: str,
-    uncovered: str,
-    seed: int,
-    llm_key: str,
-) -> Dict[str, Any]:
-    """The config values (by dotted path, ``MERGE_FLAG_PATHS``) the options
-    describe; their ranges are the command's to check. ``accept`` names a
-    registered policy: ``hybrid_ner.accept_<accept>.v1``.
-
-    RETURNS (Dict[str, Any]): Dotted path → value.
-    RAISES (HybridNerError): For an unknown or incomplete choice.
-    """
-    if not accept or accept_policy_name(accept) not in registry.misc:
-        raise HybridNerError(
-            f"Unknown --accept {accept!r}: use {_choices(accept_policy_choices())}"
-        )
-    if overlap not in OVERLAP_RULES:
-        raise HybridNerError(
-            f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}"
-        )
-    if uncovered not in UNCOVERED:
-        raise HybridNerError(f"Unknown --uncovered {uncovered!r}: use {_choices(UNCOVERED)}")
-    flags: Dict[str, Any] = {
-        "--accept": {"@misc": accept_policy_name(accept)},
-        "--overlap": overlap,
-        "--uncovered": uncovered,
-        "--seed": seed,
-        "--llm-key": llm_key,
-    }
-    if accept == "labels":
-        wanted = [label.strip() for label in labels.split(",") if label.strip()]
-        if not wanted:
-            raise HybridNerError("--accept labels needs --labels, e.g. --labels PER,LOC")
-        flags["--labels"] = wanted
-    elif accept == "reliable":
-        flags.update({"--min-precision": min_precision, "--min-support": min_support})
-    return {MERGE_FLAG_PATHS[flag]: value for flag, value in flags.items()}
-
-
-def resolve_merger(
-    values: Mapping[str, Any],
-    overrides: Optional[Mapping[str, Any]] = None,
-    given: Optional[Iterable[str]] = None,
-) -> Merger:
-    """The Merger the option values and dotted overrides describe: the values
-    fill the ``[merge]`` block, the overrides are applied on top, and the
-    block is resolved as in a training config.
-
-    values (Mapping[str, Any]): From :func:`merge_flag_values`.
-    overrides (Optional[Mapping[str, Any]]): Dotted path → value.
-    given (Optional[Iterable[str]]): The options the user typed (the others
-        are defaults, which an override may replace); None for all.
-    RETURNS (Merger): The resolved ``hybrid_ner.Merger.v1``.
-    RAISES (HybridNerError): For an override that names no setting or
-        repeats a typed option, or a setting the registered functions refuse.
-    """
-    overrides = dict(overrides or {})
-    typed = set(MERGE_FLAG_PATHS) if given is None else set(given)
-    check_no_conflicts(
-        {MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS},
-        overrides,
-        MERGE_FLAG_PATHS,
-    )
-    config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
-    apply_overrides(config, {**values, **overrides}, "the merge settings")
-    unknown = sorted(key for key in config if key != "merge")
-    if unknown:
-        raise OptionError(
-            f"--{unknown[0]}...: merge takes overrides of the [merge] block only "
-            "(e.g. --merge.accept.prior 0.3)"
-        )
-    try:
-        return registry.resolve(config, validate=True)["merge"]
-    except Exception as err:  # confection's validation errors span lines
-        raise HybridNerError(f"Invalid merge settings: {' '.join(str(err).split())}") from None
 
 
 # Options shared by both commands.
@@ -180,26 +98,64 @@ def build_merger(
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger the command-line options and dotted overrides describe
-    (:func:`resolve_merger`).
+    """The Merger the command-line options and dotted overrides describe: the
+    options fill the ``[merge]`` block (:data:`MERGE_FLAG_PATHS`; ``accept``
+    names ``hybrid_ner.accept_<accept>.v1``), the overrides are applied on
+    top, and the block is resolved as in a training config.
 
     overrides (Optional[Mapping[str, Any]]): Dotted path → value.
     given (Optional[Iterable[str]]): The options the user typed (the others
         are defaults, which an override may replace); None for all.
     RETURNS (Merger): The resolved ``hybrid_ner.Merger.v1``.
     RAISES (HybridNerError): For bad options, an override that names no
-        setting, or a setting the registered functions refuse.
+        setting or repeats a typed option, or a setting the registered
+        functions refuse.
     """
     check_range("--min-precision", min_precision, 0, 1)
     check_range("--min-support", min_support, 0)
-    values = merge_flag_values(
-        accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key
+    if not accept or accept_policy_name(accept) not in registry.misc:
+        raise HybridNerError(
+            f"Unknown --accept {accept!r}: use {_choices(accept_policy_choices())}"
+        )
+    if overlap not in OVERLAP_RULES:
+        raise HybridNerError(
+            f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}"
+        )
+    if uncovered not in UNCOVERED:
+        raise HybridNerError(f"Unknown --uncovered {uncovered!r}: use {_choices(UNCOVERED)}")
+    flags: Dict[str, Any] = {
+        "--accept": {"@misc": accept_policy_name(accept)},
+        "--overlap": overlap,
+        "--uncovered": uncovered,
+        "--seed": seed,
+        "--llm-key": llm_key,
+    }
+    if accept == "labels":
+        wanted = [label.strip() for label in labels.split(",") if label.strip()]
+        if not wanted:
+            raise HybridNerError("--accept labels needs --labels, e.g. --labels PER,LOC")
+        flags["--labels"] = wanted
+    elif accept == "reliable":
+        flags.update({"--min-precision": min_precision, "--min-support": min_support})
+    overrides = dict(overrides or {})
+    typed = set(MERGE_FLAG_PATHS) if given is None else set(given)
+    check_no_conflicts(
+        {MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS},
+        overrides,
+        MERGE_FLAG_PATHS,
     )
+    config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
+    values = {MERGE_FLAG_PATHS[flag]: value for flag, value in flags.items()}
+    apply_overrides(config, {**values, **overrides}, "the merge settings")
+    unknown = sorted(key for key in config if key != "merge")
+    if unknown:
+        raise OptionError(
+            f"--{unknown[0]}...: merge takes overrides of the [merge] block only "
+            "(e.g. --merge.accept.prior 0.3)"
+        )
     try:
-        merger = resolve_merger(values, overrides, given)
-    except HybridNerError:
-        raise
-    except Exception as err:  # e.g. a registered function of the wrong kind: one line
+        merger = registry.resolve(config, validate=True)["merge"]
+    except Exception as err:  # confection's validation errors span lines: one line
         detail = " ".join(str(err).split())[:300] or type(err).__name__
         raise HybridNerError(f"Invalid merge settings ({type(err).__name__}: {detail})") from None
     if not isinstance(merger, Merger):
@@ -314,6 +270,62 @@ def merge_cli(
     msg.good(
         f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}"
     )
+
+
+#: Columns of :func:`calibration_table`.
+CALIBRATION_HEADER = (
+    "label",
+    "precision",
+    "recall",
+    "proposed",
+    "gold",
+    "LR proposed",
+    "LR silence",
+)
+
+
+def as_before_merge(docs: List[Doc]) -> List[Doc]:
+    """The Docs as the training reader fits the calibration on them (it does
+    not merge): human ``doc.ents`` + proposals. A merged Doc is copied with its human entities
+    (``doc.spans["human"]``) as ``doc.ents``, the rest outside (missing in a
+    Doc the human did not annotate), so neither added proposals nor
+    ``--uncovered missing`` change the estimate.
+
+    docs (List[Doc]): Docs, merged or not; not changed.
+    RETURNS (List[Doc]): The Docs, merged ones replaced by such copies.
+    """
+    result = []
+    for doc in docs:
+        if HUMAN_KEY in doc.spans:
+            doc = doc.copy()
+            annotated = is_human_annotated(doc)
+            doc.set_ents(
+                human_spans(doc) if annotated else [],
+                default="outside" if annotated else "missing",
+            )
+        result.append(doc)
+    return result
+
+
+def calibration_table(fitted: FittedEvidence) -> List[List[object]]:
+    """Rows for printing (see CALIBRATION_HEADER), from ``FittedEvidence.summary()``.
+
+    fitted (FittedEvidence): A fitted calibration.
+    RETURNS (List[List[object]]): One row per label, numbers formatted.
+    """
+    labels = fitted.summary()["labels"]
+    return [
+        [
+            label,
+            f"{v['precision']:.3f}",
+            f"{v['recall']:.3f}",
+            v["proposed"],
+            v["gold"],
+            f"{v['lr_proposed']:g}",
+            f"{v['lr_silence']:g}",
+        ]
+        for label, v in labels.items()  # type: ignore[union-attr]
+    ]
 
 
 def show_calibration(fitted: FittedEvidence) -> None:

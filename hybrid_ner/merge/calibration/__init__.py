@@ -8,5 +8,4 @@
   entities, human silence, LLM proposals, LLM silence).
 * :mod:`.mixing`: the registered ``hybrid_ner.calibrated_mixing.v1`` that
   the training reader uses to attach the evidence to each Doc.
-* :mod:`.table`: the calibration as a table, for ``hybrid-ner stats``.
 """
