@@ -10,6 +10,7 @@ from hybrid_ner.errors import HybridNerError
 from hybrid_ner.merge.merger import Merger
 from hybrid_ner.merge.mixing import LabelMixing, soft_targets
 from hybrid_ner.tags import TAG_LIKELIHOODS, biluo_to_bio, fixed_targets
+from hybrid_ner.training.soft_ner import example_targets
 
 from ..doc_builders import make_doc, tuples
 
@@ -238,7 +239,8 @@ def test_hard_targets_align_across_tokenizations_and_missing_is_ignored(trained)
     )
     reference.set_ents([Span(reference, 0, 2, "PER")], default="missing")
     eg = Example(trained.make_doc("Alice Brown lives in Paris."), reference)
-    target, mask = ner._example_targets(eg, {tag: i for i, tag in enumerate(ner.tags)})
+    index = {tag: i for i, tag in enumerate(ner.tags)}
+    target, mask = example_targets(eg, index, ner.tag_scheme, ner.name, ner.labels)
     assert mask[:, 0].tolist() == [1, 1, 0, 0, 0, 0]
     assert [ner.tags[i] for i in target[:2].argmax(axis=1)] == ["B-PER", "L-PER"]
 
