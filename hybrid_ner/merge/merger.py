@@ -72,14 +72,11 @@ class MergeDecision:
     human (List[SpanTuple]): Human entities (start, end, label), unchanged.
     added (List[SpanTuple]): LLM proposals added, sorted.
     rejected (List[Tuple[int, int, str, str]]): (start, end, label, reason).
-    candidates (List[SpanTuple]): Proposals that passed every check but the
-        overlap between proposals (added + rejected as "overlap_llm").
     """
 
     human: List[SpanTuple]
     added: List[SpanTuple]
     rejected: List[Tuple[int, int, str, str]]
-    candidates: List[SpanTuple]
 
 
 def overlaps_human(doc: Doc, spans: Sequence[Span]) -> List[bool]:
@@ -174,7 +171,7 @@ def decide_merge(
         else:
             taken[start:end] = b"\x01" * (end - start)
             added.append(key)
-    return MergeDecision(human, sorted(added), sorted(rejected), sorted(candidates))
+    return MergeDecision(human, sorted(added), sorted(rejected))
 
 
 def apply_merge(doc: Doc, decision: MergeDecision, uncovered: Uncovered = DEFAULT_UNCOVERED) -> Doc:
