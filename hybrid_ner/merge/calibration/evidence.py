@@ -8,8 +8,7 @@ P(annotator obs | y):
 * human silence (the token is annotated "outside"): L_h(O) = 1 and
   L_h(entity) = ω, the estimated omission rate (ω = 0: silence is certain);
   with negative sampling only on a sample of the silent tokens, the others
-  getting L_h = 1 (:mod:`.negative_sampling`); the annotator's silence
-  counts on that same sample only (its proposals count everywhere);
+  getting L_h = 1 (:mod:`.negative_sampling`);
 * a Doc nobody annotated, or a missing token: L_h = 1 (no evidence);
 * the annotator's observation (a proposal of label l, several labels, or
   silence): P(obs | label of y) from the calibration, times, for covered
@@ -81,20 +80,11 @@ def token_likelihoods(
             values[i] = 0.0
             values[i, column[tag]] = 1.0
             fixed[i] = True
-    # Silence, the human's or the annotator's, is evidence only on the negative
-    # sample: the posterior is recomputed from the model's own prediction at
-    # every step, so a likelihood ratio below 1 applied to every silent token
-    # step after step drives it to certain "outside" (measured: the hybrid fell
-    # below human silence alone, 0.409 vs 0.492 at 60% omissions).
-    # (Docs nobody annotated have no sample: there the annotator is all we have.)
-    silence_counts = (
-        numpy.asarray(silence_evidence, dtype=bool)
-        if silence_evidence is not None and is_human_annotated(doc)
-        else numpy.ones((n,), dtype=bool)
-    )
     if is_human_annotated(doc):
         silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
-        values[silent & silence_counts, 1:] *= omission_rate
+        if silence_evidence is not None:
+            silent &= numpy.asarray(silence_evidence, dtype=bool)
+        values[silent, 1:] *= omission_rate
     proposals = [
         s
         for s, loses in zip(proposals, overlaps_human(doc, proposals))
@@ -104,7 +94,7 @@ def token_likelihoods(
         cache: Dict[str, Dict[str, float]] = {}
         position_cache: Dict[str, List[float]] = {}
         for i, (obs, position) in enumerate(token_observations(doc, proposals)):
-            if fixed[i] or (position is None and not silence_counts[i]):
+            if fixed[i]:
                 continue
             if obs not in cache:
                 cache[obs] = calibration.likelihoods(obs, labels)
