@@ -34,13 +34,29 @@ from wasabi import msg
 
 from ..corpus import read_docbin
 from ..errors import HybridNerError
+from ..merge.acceptance import AcceptAll
 from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
-from ..merge.merger import Merger
+from ..merge.merger import DEFAULT_OVERLAP, DEFAULT_UNCOVERED, Merger
 from ..merge.mixing import LabelMixing
 from .readers import examples_from_docs
 
 #: What a ``mixing`` block may be.
 Mixing = Union[CalibratedMixing, LabelMixing, None]
+
+#: The merge settings each kind of targets leaves without effect, and why:
+#: offered there, they would not do what they say, so they are refused.
+_NO_EFFECT = {
+    CalibratedMixing: (
+        ("accept", "overlap", "uncovered"),
+        "calibrated targets read the proposals as evidence, without a merge "
+        "(of the merger block only llm_key applies)",
+    ),
+    LabelMixing: (
+        ("overlap",),
+        "λ label mixing mixes every candidate of an overlap, whichever the merge added",
+    ),
+}
+_DEFAULTS = {"accept": AcceptAll(), "overlap": DEFAULT_OVERLAP, "uncovered": DEFAULT_UNCOVERED}
 
 
 class MergedCorpus:
@@ -53,7 +69,7 @@ class MergedCorpus:
         off the LLM-free treatments of silence), λ label mixing, or None for
         hard one-hot targets from the merged ``doc.ents``.
     limit (int): Use the first ``limit`` Docs only (0: all).
-    RAISES (HybridNerError): For merge settings calibrated evidence ignores.
+    RAISES (HybridNerError): For merge settings the targets would ignore.
     """
 
     def __init__(
@@ -63,19 +79,12 @@ class MergedCorpus:
         mixing: Mixing = None,
         limit: int = 0,
     ) -> None:
-        if isinstance(mixing, CalibratedMixing):
-            default = Merger()
-            ignored = [
-                name
-                for name in ("accept", "overlap", "uncovered")
-                if getattr(merger, name) != getattr(default, name)
-            ]
-            if ignored:
+        for kind, (names, why) in _NO_EFFECT.items():
+            ignored = [name for name in names if getattr(merger, name) != _DEFAULTS[name]]
+            if isinstance(mixing, kind) and ignored:
                 raise HybridNerError(
-                    f"{path}: calibrated targets read the proposals as evidence, without a "
-                    f"merge: merger.{', merger.'.join(ignored)} would have no effect (of the "
-                    "merger block only llm_key applies); remove them, or use "
-                    "hybrid_ner.label_mixing.v1 or mixing = null to train on a merge"
+                    f"{path}: {why}: merger.{', merger.'.join(ignored)} would have no effect "
+                    "on the targets; remove it (mixing = null trains on the merge itself)"
                 )
         self.path = path
         self.merger = merger

@@ -92,6 +92,21 @@ def test_relative_lambda_gives_the_best_label_one_and_keeps_the_ratios():
     )
 
 
+def test_the_targets_do_not_depend_on_the_overlap_rule():
+    """Every candidate of an overlap is mixed, whichever the merge added: the
+    reader refuses merger.overlap with λ mixing for that reason."""
+    llm = [(4, 5, "ORG"), (3, 6, "LOC"), (3, 5, "PER"), (7, 9, "ORG")]
+    docs = {
+        (rule, seed): Merger(overlap=rule, seed=seed)(make_doc(VOCAB, WORDS, llm=llm))
+        for rule, seed in [("longest", 0), ("first", 0), ("random", 0), ("random", 5)]
+    }
+    added = {key: str(doc.spans["llm_added"]) for key, doc in docs.items()}
+    assert added[("longest", 0)] != added[("first", 0)]  # the rules did pick differently
+    targets = {key: soft_targets(doc, {}) for key, doc in docs.items()}
+    assert len({repr(t) for t in targets.values()}) == 1
+    assert set(targets[("first", 0)][4]) == {"I-LOC", "U-ORG", "L-PER", OUTSIDE}
+
+
 def test_registered_settings_are_validated():
     with pytest.raises(ValueError, match="min_lambda"):
         create_label_mixing(min_lambda=0.8, max_lambda=0.2)

@@ -190,9 +190,16 @@ def test_calibrated_evidence_reads_the_proposals_without_a_merge(train_path):
     # Oslo: proposed LOC and ORG in "llm" (evidence, here against them: the biased
     # calibration saw the human leave Oslo out every time); no proposals in "none"
     assert oslo["U-ORG"] < silent["U-ORG"] == pytest.approx(0.2)  # ω alone
-    for merger, names in [
-        (Merger(overlap="random"), "merger.overlap"),
-        (Merger(accept=AcceptLabels(("PER",)), uncovered="missing"), "accept, merger.uncovered"),
+    for merger, mixing, names in [
+        (Merger(overlap="random"), CalibratedMixing(), "merger.overlap"),
+        (
+            Merger(accept=AcceptLabels(("PER",)), uncovered="missing"),
+            CalibratedMixing(),
+            "accept, merger.uncovered",
+        ),
+        # λ mixing mixes all the candidates of an overlap: the rule picks none
+        (Merger(overlap="first"), LabelMixing(), "merger.overlap"),
     ]:
         with pytest.raises(HybridNerError, match=names):
-            MergedCorpus(train_path, merger, CalibratedMixing())
+            MergedCorpus(train_path, merger, mixing)
+    MergedCorpus(train_path, Merger(overlap="random"), None)  # the merge's own targets

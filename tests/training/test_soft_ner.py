@@ -294,3 +294,21 @@ def test_cased_features_beside_the_listener(tmp_path):
     other = spacy.blank("en")
     other.add_pipe("ner", source=nlp)
     assert tuples(other("Carol Smith visited Rome .").ents) == [(0, 2, "PER"), (3, 4, "LOC")]
+
+
+def test_a_saved_soft_ner_is_the_calibrated_targets_teacher(trained, tmp_path):
+    """The teacher is found by its factory name; its probabilities come in the
+    evidence's tag order, tags it lacks at 0."""
+    from hybrid_ner.merge.calibration.mixing import teacher_probabilities
+    from hybrid_ner.tags import tag_names
+
+    trained.to_disk(tmp_path / "teacher")
+    docs = [Doc(trained.vocab, words="Carol Smith visited Rome .".split())]
+    (probs,) = teacher_probabilities(tmp_path / "teacher", docs, ["LOC", "MISC", "PER"])
+    tags = tag_names(["LOC", "MISC", "PER"])
+    assert probs.shape == (5, len(tags)) and not probs[:, tags.index("B-MISC")].any()
+    best = [tags[i] for i in probs.argmax(axis=1)]
+    assert best == ["B-PER", "L-PER", "O", "U-LOC", "O"]
+    with pytest.raises(HybridNerError, match="no hybrid_ner_soft_ner component"):
+        spacy.blank("en").to_disk(tmp_path / "blank")
+        teacher_probabilities(tmp_path / "blank", docs, ["PER"])
