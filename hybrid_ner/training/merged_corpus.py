@@ -83,8 +83,9 @@ class MergedCorpus:
             ignored = [name for name in names if getattr(merger, name) != _DEFAULTS[name]]
             if isinstance(mixing, kind) and ignored:
                 raise HybridNerError(
-                    f"{path}: {why}: merger.{', merger.'.join(ignored)} would have no effect "
-                    "on the targets; remove it (mixing = null trains on the merge itself)"
+                    f"{path}: {why}, so merger.{', merger.'.join(ignored)} would have no "
+                    "effect on the targets: leave it at its default (or train on the merge "
+                    "itself with mixing = null)"
                 )
         self.path = path
         self.merger = merger
