@@ -1,18 +1,28 @@
-"""Entity tag schemes (BILUO, BIO): tag names, span ↔ tag conversion, and the
-valid-sequence constraints used for constrained decoding.
+"""Entity tag schemes (BILUO, BIO): tag names, span ↔ tag conversion, the
+valid-sequence constraints used for constrained decoding, and the one format
+of per-token training targets (:data:`TAG_LIKELIHOODS`).
 
 Soft targets are always built in BILUO (spaCy's native scheme); a model that
 uses BIO folds them with :func:`biluo_to_bio`, which loses nothing because
 every BILUO tag maps to exactly one BIO tag.
 """
 
-from typing import Dict, Iterable, List, Literal, Sequence, Tuple
+from typing import Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import numpy
 
 TagScheme = Literal["BILUO", "BIO"]
 OUTSIDE = "O"
 _PREFIXES: Dict[str, Tuple[str, ...]] = {"BILUO": ("B", "I", "L", "U"), "BIO": ("B", "I")}
+
+#: ``doc.user_data`` key of a Doc's per-token training targets, the one format
+#: the soft-target NER reads: ``{"tags": BILUO tags, "values": (n_tokens,
+#: n_tags) float32, "mask": (n_tokens,) float32, "fixed": optional (n_tokens,)
+#: bool}``. ``values`` are likelihoods (the target is the posterior ∝ the
+#: model's prediction · likelihood, :mod:`hybrid_ner.merge.calibration.evidence`),
+#: except in ``fixed`` rows, which hold the target distribution itself;
+#: ``mask`` 0 marks tokens without a target.
+TAG_LIKELIHOODS = "tag_likelihoods"
 
 
 def check_scheme(scheme: str) -> None:
@@ -130,3 +140,25 @@ def tags_to_spans(tags: Sequence[str]) -> List[Tuple[int, int, str]]:
             spans.append((start, i + 1, label))
             start = -1
     return spans
+
+
+def fixed_targets(
+    dists: Sequence[Optional[Mapping[str, float]]], labels: Iterable[str]
+) -> Dict[str, object]:
+    """Per-token target distributions as :data:`TAG_LIKELIHOODS`, every row fixed.
+
+    dists (Sequence[Optional[Mapping[str, float]]]): Per token a distribution
+        over BILUO tags of ``labels``, or None (no target).
+    labels (Iterable[str]): The entity labels of the columns.
+    RETURNS (Dict[str, object]): ``tags``, ``values``, ``mask`` and ``fixed``.
+    """
+    tags = tag_names(labels)
+    column = {tag: i for i, tag in enumerate(tags)}
+    values = numpy.zeros((len(dists), len(tags)), dtype="float32")
+    mask = numpy.zeros((len(dists),), dtype="float32")
+    for i, dist in enumerate(dists):
+        if dist is not None:
+            mask[i] = 1.0
+            for tag, prob in dist.items():
+                values[i, column[tag]] += prob
+    return {"tags": tags, "values": values, "mask": mask, "fixed": numpy.ones(len(dists), bool)}

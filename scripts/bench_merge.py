@@ -74,8 +74,7 @@ def main() -> None:
             start = time.perf_counter()
             mixing = LabelMixing()
             lambdas = mixing.fit(merger.stats)
-            for doc in docs:
-                mixing.attach(doc, lambdas)
+            mixing.attach_all(docs, lambdas)
             mix_times.append(time.perf_counter() - start)
     n_proposals = sum(len(d.spans[LLM_KEY]) for d in docs)
     read, merge, mix = min(read_times), min(merge_times), min(mix_times)

@@ -1,42 +1,73 @@
 """CLI commands of the merge step: ``merge`` and ``stats``.
 
-Options and output paths are checked before the input is read; outputs are
-replaced only when complete (hybrid_ner.atomic).
+The ``merge`` command's options are names for paths of a ``[merge]`` block
+(``hybrid_ner.Merger.v1``, :data:`MERGE_FLAG_PATHS`); dotted overrides
+(``--merge.accept.prior 0.3``) are applied on top, and the block is resolved
+by spaCy's registry, so the command builds exactly the Merger a config with
+the same values would. Options and output paths are checked before the input
+is read; outputs are replaced only when complete (hybrid_ner.atomic).
 """
 
 import inspect
 from pathlib import Path
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import spacy
 import typer
+from confection import Config
 from spacy.tokens import Doc
+from spacy.util import registry
 from wasabi import msg
 
 from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
-from ..errors import HybridNerError
-from ..layers import LLM_ADDED_KEY, LLM_KEY
-from ..merge.acceptance import DEFAULT_ACCEPT, DEFAULT_MIN_PRECISION, DEFAULT_MIN_SUPPORT
-from ..merge.calibration import CalibratedMixing
-from ..merge.calibration.mixing import FittedEvidence
-from ..merge.calibration.table import CALIBRATION_HEADER, as_before_merge, calibration_table
+from ..errors import HybridNerError, OptionError
+from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY
+from ..merge.acceptance import (
+    DEFAULT_ACCEPT,
+    DEFAULT_MIN_PRECISION,
+    DEFAULT_MIN_SUPPORT,
+    accept_policy_choices,
+    accept_policy_name,
+)
+from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
 from ..merge.merger import (
     DEFAULT_OVERLAP,
     DEFAULT_SEED,
     DEFAULT_UNCOVERED,
     OVERLAP_RULES,
+    UNCOVERED,
     Merger,
 )
 from ..merge.mixing import DEFAULT_BALANCE, LabelMixing
-from ..merge.options import (  # noqa: F401 - MERGE_FLAG_PATHS: re-exported for importers
-    MERGE_FLAG_PATHS,
-    merge_flag_values,
-    resolve_merger,
-)
+from ..merge.reliability import human_spans, is_human_annotated
 from ..merge.stats import SUMMARY_HEADER, summarize_merge, summary_table, summary_to_json
+from ..overrides import apply_overrides, check_no_conflicts, parse_cli_overrides
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
+
+#: The options of ``merge``: each sets one path of the ``[merge]`` block
+#: (``hybrid_ner.Merger.v1``), through the same mechanism as a dotted override
+#: (``--merge.overlap first`` is ``--overlap first``; ``--merge.accept.prior 0.3``
+#: has no option of its own). --labels applies to --accept labels;
+#: --min-precision and --min-support to --accept reliable.
+MERGE_FLAG_PATHS: Dict[str, str] = {
+    "--accept": "merge.accept",
+    "--labels": "merge.accept.labels",
+    "--min-precision": "merge.accept.min_precision",
+    "--min-support": "merge.accept.min_support",
+    "--overlap": "merge.overlap",
+    "--uncovered": "merge.uncovered",
+    "--seed": "merge.seed",
+    "--llm-key": "merge.llm_key",
+}
+
+
+def _choices(names: Iterable[str]) -> str:
+    """ "a, b or c"."""
+    names = list(names)
+    return " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
 
 # Options shared by both commands.
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
@@ -67,26 +98,64 @@ def build_merger(
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger the command-line options and dotted overrides describe
-    (:func:`hybrid_ner.merge.options.resolve_merger`).
+    """The Merger the command-line options and dotted overrides describe: the
+    options fill the ``[merge]`` block (:data:`MERGE_FLAG_PATHS`; ``accept``
+    names ``hybrid_ner.accept_<accept>.v1``), the overrides are applied on
+    top, and the block is resolved as in a training config.
 
     overrides (Optional[Mapping[str, Any]]): Dotted path → value.
     given (Optional[Iterable[str]]): The options the user typed (the others
         are defaults, which an override may replace); None for all.
     RETURNS (Merger): The resolved ``hybrid_ner.Merger.v1``.
     RAISES (HybridNerError): For bad options, an override that names no
-        setting, or a setting the registered functions refuse.
+        setting or repeats a typed option, or a setting the registered
+        functions refuse.
     """
     check_range("--min-precision", min_precision, 0, 1)
     check_range("--min-support", min_support, 0)
-    values = merge_flag_values(
-        accept, labels, min_precision, min_support, overlap, uncovered, seed, llm_key
+    if not accept or accept_policy_name(accept) not in registry.misc:
+        raise HybridNerError(
+            f"Unknown --accept {accept!r}: use {_choices(accept_policy_choices())}"
+        )
+    if overlap not in OVERLAP_RULES:
+        raise HybridNerError(
+            f"Unknown --overlap {overlap!r}: use one of {', '.join(OVERLAP_RULES)}"
+        )
+    if uncovered not in UNCOVERED:
+        raise HybridNerError(f"Unknown --uncovered {uncovered!r}: use {_choices(UNCOVERED)}")
+    flags: Dict[str, Any] = {
+        "--accept": {"@misc": accept_policy_name(accept)},
+        "--overlap": overlap,
+        "--uncovered": uncovered,
+        "--seed": seed,
+        "--llm-key": llm_key,
+    }
+    if accept == "labels":
+        wanted = [label.strip() for label in labels.split(",") if label.strip()]
+        if not wanted:
+            raise HybridNerError("--accept labels needs --labels, e.g. --labels PER,LOC")
+        flags["--labels"] = wanted
+    elif accept == "reliable":
+        flags.update({"--min-precision": min_precision, "--min-support": min_support})
+    overrides = dict(overrides or {})
+    typed = set(MERGE_FLAG_PATHS) if given is None else set(given)
+    check_no_conflicts(
+        {MERGE_FLAG_PATHS[f]: None for f in typed if f in MERGE_FLAG_PATHS},
+        overrides,
+        MERGE_FLAG_PATHS,
     )
+    config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
+    values = {MERGE_FLAG_PATHS[flag]: value for flag, value in flags.items()}
+    apply_overrides(config, {**values, **overrides}, "the merge settings")
+    unknown = sorted(key for key in config if key != "merge")
+    if unknown:
+        raise OptionError(
+            f"--{unknown[0]}...: merge takes overrides of the [merge] block only "
+            "(e.g. --merge.accept.prior 0.3)"
+        )
     try:
-        merger = resolve_merger(values, overrides, given)
-    except HybridNerError:
-        raise
-    except Exception as err:  # e.g. a registered function of the wrong kind: one line
+        merger = registry.resolve(config, validate=True)["merge"]
+    except Exception as err:  # confection's validation errors span lines: one line
         detail = " ".join(str(err).split())[:300] or type(err).__name__
         raise HybridNerError(f"Invalid merge settings ({type(err).__name__}: {detail})") from None
     if not isinstance(merger, Merger):
@@ -149,7 +218,7 @@ def merge_cli(
     soft_targets: bool = typer.Option(
         False,
         "--soft-targets",
-        help="Also store label-mixing targets in doc.user_data['soft_targets']",
+        help="Also store label-mixing targets in doc.user_data['tag_likelihoods']",
     ),
     balance: float = BALANCE,
     overwrite_input: bool = OVERWRITE_INPUT,
@@ -166,8 +235,6 @@ def merge_cli(
     --merge.accept.label_thresholds '{"MISC": 0.5}'; the options above are
     names for its paths (MERGE_FLAG_PATHS, docs/cli.md).
     """
-    from ..overrides import parse_cli_overrides
-
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     merger = build_merger(
         accept,
@@ -195,8 +262,7 @@ def merge_cli(
     if soft_targets:
         mixing = LabelMixing(balance=balance)
         lambdas = mixing.fit(merger.stats)
-        for doc in docs:
-            mixing.attach(doc, lambdas)
+        mixing.attach_all(docs, lambdas)
     write_docbin(output_path, docs)
     summary = summarize_merge(docs, merger.stats, llm_key=llm_key)
     added = sum(s.added for s in summary.values())
@@ -204,6 +270,62 @@ def merge_cli(
     msg.good(
         f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}"
     )
+
+
+#: Columns of :func:`calibration_table`.
+CALIBRATION_HEADER = (
+    "label",
+    "precision",
+    "recall",
+    "proposed",
+    "gold",
+    "LR proposed",
+    "LR silence",
+)
+
+
+def as_before_merge(docs: List[Doc]) -> List[Doc]:
+    """The Docs as the training reader fits the calibration on them (it does
+    not merge): human ``doc.ents`` + proposals. A merged Doc is copied with its human entities
+    (``doc.spans["human"]``) as ``doc.ents``, the rest outside (missing in a
+    Doc the human did not annotate), so neither added proposals nor
+    ``--uncovered missing`` change the estimate.
+
+    docs (List[Doc]): Docs, merged or not; not changed.
+    RETURNS (List[Doc]): The Docs, merged ones replaced by such copies.
+    """
+    result = []
+    for doc in docs:
+        if HUMAN_KEY in doc.spans:
+            doc = doc.copy()
+            annotated = is_human_annotated(doc)
+            doc.set_ents(
+                human_spans(doc) if annotated else [],
+                default="outside" if annotated else "missing",
+            )
+        result.append(doc)
+    return result
+
+
+def calibration_table(fitted: FittedEvidence) -> List[List[object]]:
+    """Rows for printing (see CALIBRATION_HEADER), from ``FittedEvidence.summary()``.
+
+    fitted (FittedEvidence): A fitted calibration.
+    RETURNS (List[List[object]]): One row per label, numbers formatted.
+    """
+    labels = fitted.summary()["labels"]
+    return [
+        [
+            label,
+            f"{v['precision']:.3f}",
+            f"{v['recall']:.3f}",
+            v["proposed"],
+            v["gold"],
+            f"{v['lr_proposed']:g}",
+            f"{v['lr_silence']:g}",
+        ]
+        for label, v in labels.items()  # type: ignore[union-attr]
+    ]
 
 
 def show_calibration(fitted: FittedEvidence) -> None:

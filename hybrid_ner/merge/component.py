@@ -20,21 +20,16 @@ from spacy.training import Example
 from spacy.util import ensure_path
 
 from ..layers import LLM_KEY
+from .acceptance import AcceptancePolicy
 from .merger import (
     DEFAULT_OVERLAP,
     DEFAULT_SEED,
     DEFAULT_UNCOVERED,
-    AcceptancePolicy,
     Merger,
     OverlapRule,
     Uncovered,
 )
-from .reliability import (
-    label_stats_from_json,
-    label_stats_to_json,
-    read_label_stats,
-    write_label_stats,
-)
+from .reliability import label_stats_from_json, label_stats_to_json
 
 _STATS_FILE = "label_stats.json"
 
@@ -125,7 +120,7 @@ class MergerComponent:
         """Save the per-label statistics in the component's directory."""
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
-        write_label_stats(path / _STATS_FILE, self.merger.stats)
+        (path / _STATS_FILE).write_bytes(self.to_bytes())
 
     def from_disk(
         self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
@@ -133,5 +128,5 @@ class MergerComponent:
         """Load the per-label statistics saved by :meth:`to_disk`, if any."""
         stats_path = ensure_path(path) / _STATS_FILE
         if stats_path.exists():
-            self.merger.stats = read_label_stats(stats_path)
+            self.from_bytes(stats_path.read_bytes())
         return self

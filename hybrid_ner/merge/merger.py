@@ -36,17 +36,7 @@ from spacy.util import registry
 from ..errors import HybridNerError
 from ..layers import HUMAN_KEY, LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY, describe_doc
 from ..simulation.omissions import doc_rng
-from .acceptance import (  # noqa: F401 - re-exported: the policies were defined here
-    REASON_LABEL,
-    REASON_RELIABILITY,
-    AcceptAll,
-    AcceptancePolicy,
-    AcceptLabels,
-    AcceptReliable,
-    create_accept_all,
-    create_accept_labels,
-    create_accept_reliable,
-)
+from .acceptance import REASON_LABEL, REASON_RELIABILITY, AcceptAll, AcceptancePolicy
 from .reliability import LabelStats, estimate_label_stats, human_spans, span_key
 
 REASON_DUPLICATE = "duplicate"
@@ -82,14 +72,26 @@ class MergeDecision:
     human (List[SpanTuple]): Human entities (start, end, label), unchanged.
     added (List[SpanTuple]): LLM proposals added, sorted.
     rejected (List[Tuple[int, int, str, str]]): (start, end, label, reason).
-    candidates (List[SpanTuple]): Proposals that passed every check but the
-        overlap between proposals (added + rejected as "overlap_llm").
     """
 
     human: List[SpanTuple]
     added: List[SpanTuple]
     rejected: List[Tuple[int, int, str, str]]
-    candidates: List[SpanTuple]
+
+
+def overlaps_human(doc: Doc, spans: Sequence[Span]) -> List[bool]:
+    """The human wins: per span, whether it shares a token with a human entity
+    (:func:`~hybrid_ner.merge.reliability.human_spans`) and so must give way,
+    in the merge and in the calibrated evidence alike.
+
+    doc (Doc): The Doc with the human annotation.
+    spans (Sequence[Span]): Spans of the Doc, e.g. the LLM proposals.
+    RETURNS (List[bool]): Per span, True if it overlaps a human entity.
+    """
+    covered = bytearray(len(doc))
+    for span in human_spans(doc):
+        covered[span.start : span.end] = b"\x01" * len(span)
+    return [any(covered[span.start : span.end]) for span in spans]
 
 
 def _rank(
@@ -134,14 +136,12 @@ def decide_merge(
     if overlap not in OVERLAP_RULES:
         raise ValueError(f"Unknown overlap rule {overlap!r}: use one of {', '.join(OVERLAP_RULES)}")
     human = [span_key(span) for span in human_spans(doc)]
-    covered = bytearray(len(doc))
-    for start, end, _ in human:
-        covered[start:end] = b"\x01" * (end - start)
+    proposals = list(doc.spans[llm_key]) if llm_key in doc.spans else []
     seen = set()
     candidates: List[SpanTuple] = []
     rejected: List[Tuple[int, int, str, str]] = []
     label_reasons: Dict[str, Optional[str]] = {}
-    for span in doc.spans[llm_key] if llm_key in doc.spans else ():
+    for span, loses in zip(proposals, overlaps_human(doc, proposals)):
         label = span.label_
         if not label:
             raise HybridNerError(
@@ -156,7 +156,7 @@ def decide_merge(
         if label not in label_reasons:
             label_reasons[label] = accept(label, stats)
         reason = label_reasons[label]
-        if reason is None and any(covered[span.start : span.end]):
+        if reason is None and loses:
             reason = REASON_OVERLAP_HUMAN
         if reason is None:
             candidates.append(key)
@@ -171,7 +171,7 @@ def decide_merge(
         else:
             taken[start:end] = b"\x01" * (end - start)
             added.append(key)
-    return MergeDecision(human, sorted(added), sorted(rejected), sorted(candidates))
+    return MergeDecision(human, sorted(added), sorted(rejected))
 
 
 def apply_merge(doc: Doc, decision: MergeDecision, uncovered: Uncovered = DEFAULT_UNCOVERED) -> Doc:

@@ -45,14 +45,14 @@ targets of the merged ``doc.ents``.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc
 from spacy.util import registry
 
 from ..errors import HybridNerError
 from ..layers import describe_doc
-from ..tags import OUTSIDE, span_tags
+from ..tags import OUTSIDE, TAG_LIKELIHOODS, fixed_targets, span_tags
 from .merger import candidate_spans
 from .reliability import DEFAULT_PRIOR, DEFAULT_PRIOR_STRENGTH, LabelStats, human_spans
 
@@ -67,10 +67,7 @@ DEFAULT_MAX_LAMBDA = 1.0
 #: Scale λ so that the most reliable label gets 1.
 DEFAULT_RELATIVE = True
 
-#: ``doc.user_data`` key of the soft targets: one ``Dict[tag, probability]``
-#: (BILUO tags) or ``None`` (missing) per token.
-SOFT_TARGETS = "soft_targets"
-
+#: A token's target: probability per BILUO tag, or None (missing: no target).
 TokenTarget = Optional[Dict[str, float]]
 
 
@@ -177,10 +174,18 @@ class LabelMixing:
             self.relative,
         )
 
-    def attach(self, doc: Doc, lambdas: Mapping[str, float]) -> Doc:
-        """Store the soft targets in ``doc.user_data["soft_targets"]``, in place."""
-        doc.user_data[SOFT_TARGETS] = soft_targets(doc, lambdas, self.prior)
-        return doc
+    def attach_all(self, docs: Sequence[Doc], lambdas: Mapping[str, float]) -> List[Doc]:
+        """Store the targets of each merged Doc in ``doc.user_data["tag_likelihoods"]``
+        as fixed rows (:func:`hybrid_ner.tags.fixed_targets`: the one format the
+        soft-target NER reads), in place. The columns are the labels the
+        targets of all the Docs use, so every Doc has the same tags."""
+        dists = [soft_targets(doc, lambdas, self.prior) for doc in docs]
+        labels = {
+            tag[2:] for targets in dists for dist in targets for tag in dist or () if tag != OUTSIDE
+        }
+        for doc, targets in zip(docs, dists):
+            doc.user_data[TAG_LIKELIHOODS] = fixed_targets(targets, labels)
+        return list(docs)
 
 
 @registry.misc("hybrid_ner.label_mixing.v1")

@@ -9,10 +9,8 @@ threshold; label mixing uses it, with the production ratio, to set λ.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Set, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Set, Tuple
 
-import srsly
 from spacy.tokens import Doc, Span
 
 from ..layers import HUMAN_ANNOTATED, HUMAN_KEY, LLM_KEY
@@ -105,13 +103,3 @@ def label_stats_to_json(stats: Mapping[str, LabelStats]) -> Dict[str, Dict[str, 
 def label_stats_from_json(data: Mapping[str, Mapping[str, int]]) -> Dict[str, LabelStats]:
     """The inverse of :func:`label_stats_to_json`."""
     return {label: LabelStats(**dict(row)) for label, row in data.items()}
-
-
-def write_label_stats(path: Union[str, Path], stats: Mapping[str, LabelStats]) -> None:
-    """Write the counts as JSON."""
-    srsly.write_json(path, label_stats_to_json(stats))
-
-
-def read_label_stats(path: Union[str, Path]) -> Dict[str, LabelStats]:
-    """Read counts written by :func:`write_label_stats`."""
-    return label_stats_from_json(srsly.read_json(path))

@@ -21,6 +21,7 @@ another's features. Only the layers above these features learn; the
 encoder gets no gradient and its weights never change.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -33,13 +34,8 @@ from typing import Any, Callable, Dict, List, Literal, Optional, Tuple
 import numpy
 from spacy.tokens import Doc
 from spacy.util import registry
-from spacy_transformers.architectures import transformer_tok2vec_v3
-from spacy_transformers.data_classes import TransformerData
-from spacy_transformers.layers import TransformerModel
-from spacy_transformers.span_getters import configure_strided_spans
 from thinc.api import Model, reduce_mean
 from thinc.types import Floats2d
-from transformers.utils import ModelOutput
 
 from .encoders import resolve_encoder_path
 
@@ -97,14 +93,10 @@ class FeatureCache:
             self.n_bytes = self.hits = self.misses = 0
 
 
-_CACHES: Dict[int, FeatureCache] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def feature_cache(max_cache_mb: int) -> FeatureCache:
     """The process's in-memory feature cache of that size limit (one per limit)."""
-    if max_cache_mb not in _CACHES:
-        _CACHES[max_cache_mb] = FeatureCache(max_cache_mb * 2**20)
-    return _CACHES[max_cache_mb]
+    return FeatureCache(max_cache_mb * 2**20)
 
 
 @registry.architectures("hybrid_ner.FrozenTransformerFeatures.v1")
@@ -156,6 +148,11 @@ def build_frozen_transformer_features(
         raise ValueError(
             f"FrozenTransformerFeatures.v1: combine must be concat or mean, not {combine!r}"
         )
+    # spacy-transformers (and torch) only when this architecture is built, so
+    # the rest of the package works without them (``hybrid-ner[transformers]``).
+    from spacy_transformers.architectures import transformer_tok2vec_v3
+    from spacy_transformers.span_getters import configure_strided_spans
+
     encoder = transformer_tok2vec_v3(
         name=resolve_encoder_path(name),
         get_spans=configure_strided_spans(window, stride),
@@ -225,7 +222,7 @@ def encoder_identity(model: Model) -> str:
     return _identity(node, node.attrs[STATE_ATTR])
 
 
-def frozen_encoder(model: Model) -> TransformerModel:
+def frozen_encoder(model: Model) -> Model:
     """The spacy-transformers ``TransformerModel`` inside a frozen-features
     model (its ``transformer`` is the Hugging Face module).
 
@@ -233,6 +230,8 @@ def frozen_encoder(model: Model) -> TransformerModel:
         model containing one.
     RETURNS (TransformerModel): The encoder layer.
     """
+    from spacy_transformers.layers import TransformerModel
+
     return next(node for node in model.walk() if isinstance(node, TransformerModel))
 
 
@@ -322,6 +321,9 @@ def _encode(encoder: Model, docs: List[Doc], layers: List[int], combine: str) ->
     and its split by Doc, then the pooling onto spaCy's tokens."""
     if layers == [-1]:
         return encoder.predict(docs)
+    from spacy_transformers.data_classes import TransformerData
+    from transformers.utils import ModelOutput
+
     transformer, pool = encoder.layers
     xp = pool.ops.xp
     per_doc: List[TransformerData] = transformer.predict(docs)

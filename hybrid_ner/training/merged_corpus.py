@@ -1,22 +1,26 @@
 """The ``spacy train`` reader that merges proposals and mixes labels on the fly.
 
 It reads a gold + proposals DocBin (human ``doc.ents``, proposals in
-``doc.spans["llm"]``), estimates per-label reliability on the whole file,
-merges every Doc (:mod:`hybrid_ner.merge.merger`) and, with ``mixing`` set, stores
-label-mixing soft targets on the reference Doc (:mod:`hybrid_ner.merge.mixing`).
-The predicted Doc gets the reference's exact tokens, so per-token targets
-align one to one.
+``doc.spans["llm"]``) and gives each Doc its training targets; the predicted
+Doc gets the reference's exact tokens, so per-token targets align one to one.
+
+* ``mixing = null``: the merge (:mod:`hybrid_ner.merge.merger`, reliability
+  estimated on the whole file); the NER trains on the merged ``doc.ents``.
+* λ label mixing (``hybrid_ner.label_mixing.v1``): the merge, then the
+  label-mixing targets of each merged Doc (:mod:`hybrid_ner.merge.mixing`).
+* calibrated evidence (``hybrid_ner.calibrated_mixing.v1``, recommended): no
+  merge. The evidence reads the human annotation and the proposals directly
+  (:mod:`hybrid_ner.merge.calibration.evidence`, the human winning where they
+  overlap), so of the ``merger`` block only ``llm_key`` applies: ``accept``,
+  ``overlap`` and ``uncovered`` would have no effect on the targets and are
+  refused. With ``annotator = false`` the proposals are ignored: the LLM-free
+  treatments of human silence (softened by ω; negative sampling).
 
 Conditions of the paper, all with the same NER (see configs/ner_soft*.cfg):
 human-only = ``hybrid_ner.SimulatedAnnotationCorpus.v1`` on the same file
 (same tokens, proposals ignored); hybrid-random = this reader with
 ``merger.overlap = "random"`` and no mixing; hybrid-label-mixing = this
 reader with a ``mixing`` block.
-
-The LLM-free treatments of human silence use the same reader with calibrated
-evidence that ignores the proposals (``hybrid_ner.calibrated_mixing.v1`` with
-``annotator = false``; no merge happens): human silence softened by ω, and
-negative sampling (its ``negative_sampling`` block, ω = 0).
 """
 
 from pathlib import Path
@@ -30,25 +34,42 @@ from wasabi import msg
 
 from ..corpus import read_docbin
 from ..errors import HybridNerError
+from ..merge.acceptance import AcceptAll
 from ..merge.calibration.mixing import CalibratedMixing, FittedEvidence
-from ..merge.merger import Merger
+from ..merge.merger import DEFAULT_OVERLAP, DEFAULT_UNCOVERED, Merger
 from ..merge.mixing import LabelMixing
 from .readers import examples_from_docs
 
 #: What a ``mixing`` block may be.
 Mixing = Union[CalibratedMixing, LabelMixing, None]
 
+#: The merge settings each kind of targets leaves without effect, and why:
+#: offered there, they would not do what they say, so they are refused.
+_NO_EFFECT = {
+    CalibratedMixing: (
+        ("accept", "overlap", "uncovered"),
+        "calibrated targets read the proposals as evidence, without a merge "
+        "(of the merger block only llm_key applies)",
+    ),
+    LabelMixing: (
+        ("overlap",),
+        "λ label mixing mixes every candidate of an overlap, whichever the merge added",
+    ),
+}
+_DEFAULTS = {"accept": AcceptAll(), "overlap": DEFAULT_OVERLAP, "uncovered": DEFAULT_UNCOVERED}
+
 
 class MergedCorpus:
     """Callable reader: ``nlp`` → merged (and mixed) training Examples.
 
     path (Path): The gold + proposals DocBin.
-    merger (Merger): Merge settings; fitted on the file at each read.
-    mixing (Mixing): Calibrated evidence (recommended; with
-        ``annotator`` off the LLM-free treatments of silence, no merge), λ
-        label mixing, or None for hard one-hot targets from the merged
-        ``doc.ents``.
+    merger (Merger): Merge settings; fitted on the file at each read. With
+        calibrated evidence only its ``llm_key`` applies (no merge).
+    mixing (Mixing): Calibrated evidence (recommended; with ``annotator``
+        off the LLM-free treatments of silence), λ label mixing, or None for
+        hard one-hot targets from the merged ``doc.ents``.
     limit (int): Use the first ``limit`` Docs only (0: all).
+    RAISES (HybridNerError): For merge settings the targets would ignore.
     """
 
     def __init__(
@@ -58,6 +79,14 @@ class MergedCorpus:
         mixing: Mixing = None,
         limit: int = 0,
     ) -> None:
+        for kind, (names, why) in _NO_EFFECT.items():
+            ignored = [name for name in names if getattr(merger, name) != _DEFAULTS[name]]
+            if isinstance(mixing, kind) and ignored:
+                raise HybridNerError(
+                    f"{path}: {why}, so merger.{', merger.'.join(ignored)} would have no "
+                    "effect on the targets: leave it at its default (or train on the merge "
+                    "itself with mixing = null)"
+                )
         self.path = path
         self.merger = merger
         self.mixing = mixing
@@ -83,12 +112,11 @@ class MergedCorpus:
         if not docs:
             raise HybridNerError(f"{self.path}: the corpus holds no documents")
         if isinstance(self.mixing, CalibratedMixing):
-            # Before the merge: the evidence needs the human's own silence and gaps.
+            # No merge: the evidence needs the human's own silence and gaps, and
+            # reads the proposals itself.
             self.fitted = self.mixing.fit(docs, self.merger.llm_key)
             msg.info(f"{self.path.name}: {self.fitted.describe()}")
-            self.mixing.attach_all(docs, self.fitted)
-            if not self.mixing.annotator:
-                return docs
+            return self.mixing.attach_all(docs, self.fitted)
         self.merger.merge_all(docs)
         if isinstance(self.mixing, LabelMixing):
             lambdas = self.mixing.fit(self.merger.stats)
@@ -97,8 +125,7 @@ class MergedCorpus:
                 f"Label mixing λ for {self.path.name}: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in lambdas.items())
             )
-            for doc in docs:
-                self.mixing.attach(doc, lambdas)
+            self.mixing.attach_all(docs, lambdas)
         return docs
 
 
@@ -113,7 +140,8 @@ def create_merged_corpus(
 
     path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
     merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings (acceptance,
-        overlap rule, uncovered tokens, seed); None for the defaults.
+        overlap rule, uncovered tokens, seed); None for the defaults. With
+        calibrated evidence only ``llm_key`` applies.
     mixing (Mixing):
         "hybrid_ner.calibrated_mixing.v1" (calibrated evidence, recommended;
         ``annotator = false``: human silence softened by ω, LLM-free),

@@ -6,15 +6,15 @@ constraints, so ``doc.ents`` is always a valid entity sequence.
 
 Targets per training Example:
 
-* ``reference.user_data["tag_likelihoods"]`` when present (calibrated
-  evidence, see :mod:`hybrid_ner.merge.calibration.evidence`): the target of a
+* ``reference.user_data["tag_likelihoods"]`` when present (the one format of
+  soft targets, :data:`hybrid_ner.tags.TAG_LIKELIHOODS`): for calibrated
+  evidence (see :mod:`hybrid_ner.merge.calibration.evidence`) the target of a
   token is the posterior q ∝ p · L of the current prediction p and the
   likelihood L of what the annotators did, so evidence that says nothing
-  gives no gradient;
-* ``reference.user_data["soft_targets"]`` when present (λ label mixing, see
-  :mod:`hybrid_ner.merge.mixing`): one distribution per token;
-* (for both, the predicted Doc must have the reference's tokens;
-  ``hybrid_ner.MergedCorpus.v1`` does that)
+  gives no gradient; rows marked ``fixed`` hold a static distribution (a
+  teacher's posterior, λ label mixing from :mod:`hybrid_ner.merge.mixing`).
+  The predicted Doc must have the reference's tokens
+  (``hybrid_ner.MergedCorpus.v1`` does that);
 * otherwise one-hot targets from the reference ``doc.ents``, aligned like
   spaCy's own NER; missing tokens are ignored by the loss.
 
@@ -23,7 +23,7 @@ same architecture; only the targets differ.
 """
 
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, MutableMapping, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -36,9 +36,12 @@ from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
 from ..errors import HybridNerError
-from ..merge.calibration.evidence import TAG_LIKELIHOODS
+from ..layers import describe_doc
 from ..tags import (
+    OUTSIDE,
+    TAG_LIKELIHOODS,
     TagScheme,
+    biluo_to_bio,
     check_scheme,
     constrained_decode,
     tag_names,
@@ -46,7 +49,168 @@ from ..tags import (
     transition_constraints,
 )
 from .soft_tagger_model import DEFAULT_MODEL, scaled_update  # registers SoftTagger.v1
-from .soft_targets import EPSILON, evidence_targets, example_targets, target_labels
+
+EPSILON = 1e-9
+
+#: Cache of :func:`evidence_targets`: per (evidence tags, model tags, scheme)
+#: the evidence columns of each model tag.
+ColumnCache = MutableMapping[tuple, List[List[int]]]
+
+
+def target_labels(references: Iterable[Doc]) -> List[str]:
+    """The entity labels the targets of these reference Docs use: their
+    entities and soft targets.
+
+    references (Iterable[Doc]): The reference Docs of the training examples.
+    RETURNS (List[str]): The labels, sorted.
+    """
+    found = set()
+    for doc in references:
+        found.update(ent.label_ for ent in doc.ents)
+        evidence = doc.user_data.get(TAG_LIKELIHOODS)
+        if evidence is not None:
+            found.update(tag[2:] for tag in evidence["tags"] if tag != OUTSIDE)
+    return sorted(found)
+
+
+def check_same_tokens(eg: Example, what: str) -> None:
+    """Per-token targets need the predicted Doc to have the reference's tokens.
+
+    eg (Example): The example.
+    what (str): The kind of targets, for the message.
+    RAISES (HybridNerError): If the tokens differ.
+    """
+    if [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
+        raise HybridNerError(
+            f"{describe_doc(eg.reference)}: {what} need the predicted Doc to have exactly the "
+            f"reference Doc's tokens; read the corpus with hybrid_ner.MergedCorpus.v1"
+        )
+
+
+def _evidence_columns(source: Sequence[str], tags: Sequence[str], scheme: TagScheme) -> list:
+    """Per model tag, the evidence columns it stands for (BIO folds B/U and I/L)."""
+    position = {tag: i for i, tag in enumerate(source)}
+    columns = []
+    for tag in tags:
+        if scheme == "BILUO" or tag == OUTSIDE:
+            names = [tag]
+        elif tag.startswith("B-"):
+            names = [tag, "U-" + tag[2:]]
+        else:
+            names = [tag, "L-" + tag[2:]]
+        columns.append([position[n] for n in names if n in position])
+    return columns
+
+
+def evidence_targets(
+    eg: Example,
+    evidence: Dict[str, object],
+    probs: numpy.ndarray,
+    tags: Sequence[str],
+    scheme: TagScheme,
+    cache: ColumnCache,
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Targets (n_tokens, n_tags) in the order of ``tags``, and the mask of
+    tokens with a target: the posterior ∝ probs · likelihood, or for rows
+    marked ``fixed`` the distribution the evidence holds (a teacher's
+    posterior, λ label mixing).
+
+    eg (Example): The example; its reference carries the evidence.
+    evidence (Dict[str, object]): ``tags``, ``values``, ``mask``, ``fixed``.
+    probs (numpy.ndarray): The model's tag probabilities (n_tokens, n_tags).
+    tags (Sequence[str]): The model's tags, in order.
+    scheme (TagScheme): The model's tag scheme.
+    cache (ColumnCache): Reused between calls; holds the last column map.
+    RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): Targets and mask (n_tokens, 1).
+    """
+    check_same_tokens(eg, "soft targets")
+    values = numpy.asarray(evidence["values"], dtype="f")
+    if len(values) != len(eg.reference):
+        raise HybridNerError(
+            f"{describe_doc(eg.reference)}: evidence for {len(values)} tokens, "
+            f"the Doc has {len(eg.reference)}"
+        )
+    source: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
+    key = (tuple(source), tuple(tags), scheme)
+    if key not in cache:
+        columns = _evidence_columns(source, tags, scheme)
+        cache.clear()
+        cache[key] = columns
+    columns = cache[key]
+    # Likelihoods average what folds together; a tag the evidence does not
+    # know (a label only the model has) gets the row's smallest likelihood:
+    # the annotators never supported it.
+    floor = values.min(axis=1)
+    likelihood = numpy.stack(
+        [values[:, cols].mean(axis=1) if cols else floor for cols in columns], axis=1
+    )
+    joint = probs * likelihood
+    target = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), EPSILON)
+    fixed = evidence.get("fixed")
+    if fixed is not None:
+        fixed = numpy.asarray(fixed, dtype=bool)
+        _check_fixed_tags(eg, source, values[fixed], columns, tags)
+        # Probabilities sum what folds together; unknown tags get none.
+        zero = numpy.zeros((len(values),), dtype="f")
+        summed = numpy.stack(
+            [values[:, cols].sum(axis=1) if cols else zero for cols in columns], axis=1
+        )
+        static = summed / numpy.maximum(summed.sum(axis=1, keepdims=True), EPSILON)
+        target = numpy.where(fixed[:, None], static, target)
+    return target, numpy.asarray(evidence["mask"], dtype="f").reshape((-1, 1))
+
+
+def _check_fixed_tags(
+    eg: Example,
+    source: Sequence[str],
+    rows: numpy.ndarray,
+    columns: Sequence[Sequence[int]],
+    tags: Sequence[str],
+) -> None:
+    """A fixed target with mass on a tag the model lacks cannot be learned:
+    say so instead of renormalizing it away."""
+    known = {col for cols in columns for col in cols}
+    for col, tag in enumerate(source):
+        if col not in known and rows[:, col].any():
+            raise HybridNerError(
+                f"{describe_doc(eg.reference)}: a target has tag {tag!r}, but the model only "
+                f"knows the tags {list(tags)}; include the label when initializing"
+            )
+
+
+def example_targets(
+    eg: Example,
+    index: Dict[str, int],
+    scheme: TagScheme,
+    name: str,
+    labels: Sequence[str],
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """One-hot targets (n_tokens, n_tags) from the reference ``doc.ents``,
+    aligned to the predicted tokens like spaCy's own NER, and a mask of
+    tokens with a target (missing tokens have none).
+
+    eg (Example): The example.
+    index (Dict[str, int]): Column of each of the model's tags.
+    scheme (TagScheme): The model's tag scheme (BILUO tags fold into BIO).
+    name (str): The component's name, for messages.
+    labels (Sequence[str]): The component's labels, for messages.
+    RETURNS (Tuple[numpy.ndarray, numpy.ndarray]): Targets and mask (n_tokens, 1).
+    """
+    target = numpy.zeros((len(eg.predicted), len(index)), dtype="f")
+    mask = numpy.zeros((len(eg.predicted), 1), dtype="f")
+    bio = scheme == "BIO"
+    for i, tag in enumerate(eg.get_aligned_ner()):
+        if tag in (None, "-"):
+            continue
+        column = index.get(biluo_to_bio(tag) if bio else tag)
+        if column is None:
+            raise HybridNerError(
+                f"{describe_doc(eg.reference)}: token {i} has tag {tag!r}, but '{name}' "
+                f"only knows the labels {list(labels)}; include the label when initializing"
+            )
+        mask[i] = 1.0
+        target[i, column] = 1.0
+    return target, mask
 
 
 @Language.factory(
@@ -233,9 +397,11 @@ class SoftNER(TrainablePipe):
             probs = ops.to_numpy(doc_scores)
             evidence = eg.reference.user_data.get(TAG_LIKELIHOODS)
             if evidence is not None:
-                target, mask = self._evidence_targets(eg, evidence, probs)
+                target, mask = evidence_targets(
+                    eg, evidence, probs, self.tags, self.tag_scheme, self._columns
+                )
             else:
-                target, mask = self._example_targets(eg, index)
+                target, mask = example_targets(eg, index, self.tag_scheme, self.name, self.labels)
             loss += float(-(target * numpy.log(probs + EPSILON)).sum())
             d_scores.append(ops.asarray2f((probs - target) * mask))
         return loss, d_scores
@@ -285,15 +451,3 @@ class SoftNER(TrainablePipe):
         if key not in self._constraints:
             self._constraints = {key: transition_constraints(key, self.tag_scheme)}
         return self._constraints[key]
-
-    def _evidence_targets(
-        self, eg: Example, evidence: Dict[str, object], probs: numpy.ndarray
-    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Targets from calibrated evidence and their mask (:func:`evidence_targets`)."""
-        return evidence_targets(eg, evidence, probs, self.tags, self.tag_scheme, self._columns)
-
-    def _example_targets(
-        self, eg: Example, index: Dict[str, int]
-    ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        """Target distributions and their mask (:func:`example_targets`)."""
-        return example_targets(eg, index, self.tag_scheme, self.name, self.labels)

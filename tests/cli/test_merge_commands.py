@@ -8,7 +8,7 @@ import srsly
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_ADDED_KEY, LLM_REJECTED_KEY
-from hybrid_ner.merge.mixing import SOFT_TARGETS
+from hybrid_ner.tags import TAG_LIKELIHOODS
 
 from ..doc_builders import make_doc, tuples
 
@@ -51,7 +51,8 @@ def test_merge_writes_merged_docs_with_provenance(proposals_path, tmp_path, caps
     assert tuples(first.ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (8, 9, "LOC")]
     assert sorted(s.id_ for s in first.spans[LLM_REJECTED_KEY]) == ["label_not_accepted"] * 3
     assert tuples(second.spans[LLM_ADDED_KEY]) == [(2, 3, "PER")]
-    assert len(first.user_data[SOFT_TARGETS]) == len(first)
+    targets = first.user_data[TAG_LIKELIHOODS]  # kept by the DocBin
+    assert targets["values"].shape == (len(first), len(targets["tags"])) and targets["fixed"].all()
 
 
 def test_stats_reports_per_label_counts_and_distributions(proposals_path, tmp_path, capsys):

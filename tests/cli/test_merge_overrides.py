@@ -6,7 +6,7 @@ import spacy
 from hybrid_ner.cli.merge_commands import MERGE_FLAG_PATHS, build_merger
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.merge.merger import AcceptReliable
+from hybrid_ner.merge.acceptance import AcceptReliable
 
 from ..cli_runner import run_cli
 from ..doc_builders import make_doc, tuples

@@ -6,15 +6,15 @@ import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybrid_ner.merge.calibration import (
-    agreement_omission_rate,
+from hybrid_ner.merge.calibration.estimate import (
+    SILENCE,
+    AnnotatorCalibration,
     estimate_calibration,
-    token_likelihoods,
 )
-from hybrid_ner.merge.calibration.estimate import SILENCE, AnnotatorCalibration
-from hybrid_ner.merge.calibration.evidence import prior_targets, tag_prior
+from hybrid_ner.merge.calibration.evidence import token_likelihoods
 from hybrid_ner.merge.calibration.mixing import CalibratedMixing
-from hybrid_ner.tags import OUTSIDE, tag_names
+from hybrid_ner.merge.calibration.omission import agreement_omission_rate
+from hybrid_ner.tags import OUTSIDE, span_tags
 
 from ..doc_builders import LABELS, make_doc, non_overlapping_spans
 
@@ -97,21 +97,14 @@ def test_evidence_properties(data):
     omission = data.draw(st.sampled_from([0.0, 0.3, 0.9]))
     doc = make_doc(VOCAB, WORDS, human=human, llm=llm, annotated=annotated)
     evidence = token_likelihoods(doc, informative_calibration(), omission, labels=LABELS)
-    tags = evidence["tags"]
-    prior = {tag: 1.0 / len(tags) for tag in tags}
-    prior[OUTSIDE] = 0.8
-    targets = prior_targets(evidence, prior)
-    # Every distribution sums to 1.
-    for dist in targets:
-        if dist is not None:
-            assert sum(dist.values()) == pytest.approx(1.0)
-    # A human entity's tag is the argmax (here: all the mass) on its tokens.
+    values, column = evidence["values"], {tag: i for i, tag in enumerate(evidence["tags"])}
+    # Likelihoods scaled so that each row's best tag has 1.
+    assert ((0 <= values) & (values <= 1)).all() and numpy.allclose(values.max(axis=1), 1.0)
+    # On a human entity's tokens all the likelihood is on its tag (whatever the prior).
     if annotated:
         for start, end, label in human:
-            for i in range(start, end):
-                dist = targets[i]
-                best = max(dist, key=dist.get)
-                assert best.endswith("-" + label) and dist[best] == pytest.approx(1.0)
+            for i, tag in enumerate(span_tags(end - start, label), start):
+                assert values[i].tolist() == [float(c == column[tag]) for c in range(len(column))]
     # A useless annotator contributes nothing: the evidence equals the human's alone.
     useless = token_likelihoods(doc, useless_calibration(), omission, labels=LABELS)
     alone = token_likelihoods(doc, None, omission, labels=LABELS)
@@ -122,9 +115,11 @@ def test_evidence_properties(data):
 def test_human_only_evidence_matches_hard_targets_when_silence_is_trusted():
     doc = make_doc(VOCAB, WORDS, human=[(0, 2, "PER")])
     evidence = token_likelihoods(doc, None, 0.0, labels=LABELS)
-    targets = prior_targets(evidence, tag_prior([doc], LABELS))
-    assert targets[0] == pytest.approx({tag: float(tag == "B-PER") for tag in tag_names(LABELS)})
-    assert all(t[OUTSIDE] == pytest.approx(1.0) for t in targets[2:])
+    # One-hot likelihoods: the target is the human's tag whatever the prior.
+    one_hot = {tag: numpy.eye(len(evidence["tags"]))[i] for i, tag in enumerate(evidence["tags"])}
+    assert evidence["values"][0].tolist() == one_hot["B-PER"].tolist()
+    assert all(row.tolist() == one_hot[OUTSIDE].tolist() for row in evidence["values"][2:])
+    assert evidence["mask"].tolist() == [1.0] * len(WORDS)
     # Nobody annotated: no evidence at all, every token masked.
     unannotated = make_doc(VOCAB, WORDS, annotated=False)
     assert token_likelihoods(unannotated, None, 0.3, labels=LABELS)["mask"].sum() == 0

@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybrid_ner.merge.merger import Merger
-from hybrid_ner.merge.mixing import SOFT_TARGETS, create_label_mixing, mixing_lambdas, soft_targets
+from hybrid_ner.merge.mixing import create_label_mixing, mixing_lambdas, soft_targets
 from hybrid_ner.merge.reliability import LabelStats
-from hybrid_ner.tags import OUTSIDE
+from hybrid_ner.tags import OUTSIDE, TAG_LIKELIHOODS, tag_names
 
 from ..doc_builders import LABELS, annotated_docs, make_doc
 
@@ -92,13 +92,38 @@ def test_relative_lambda_gives_the_best_label_one_and_keeps_the_ratios():
     )
 
 
+def test_the_targets_do_not_depend_on_the_overlap_rule():
+    """Every candidate of an overlap is mixed, whichever the merge added: the
+    reader refuses merger.overlap with λ mixing for that reason."""
+    llm = [(4, 5, "ORG"), (3, 6, "LOC"), (3, 5, "PER"), (7, 9, "ORG")]
+    docs = {
+        (rule, seed): Merger(overlap=rule, seed=seed)(make_doc(VOCAB, WORDS, llm=llm))
+        for rule, seed in [("longest", 0), ("first", 0), ("random", 0), ("random", 5)]
+    }
+    added = {key: str(doc.spans["llm_added"]) for key, doc in docs.items()}
+    assert added[("longest", 0)] != added[("first", 0)]  # the rules did pick differently
+    targets = {key: soft_targets(doc, {}) for key, doc in docs.items()}
+    assert len({repr(t) for t in targets.values()}) == 1
+    assert set(targets[("first", 0)][4]) == {"I-LOC", "U-ORG", "L-PER", OUTSIDE}
+
+
 def test_registered_settings_are_validated():
     with pytest.raises(ValueError, match="min_lambda"):
         create_label_mixing(min_lambda=0.8, max_lambda=0.2)
     mixing = create_label_mixing(lambdas={"PER": 0.25})
-    doc = merged(llm=[(0, 2, "PER")])
-    mixing.attach(doc, mixing.fit({}))
-    assert doc.user_data[SOFT_TARGETS][0] == pytest.approx({"B-PER": 0.25, OUTSIDE: 0.75})
+    docs = [merged(llm=[(0, 2, "PER")]), merged(human=[(7, 9, "ORG")], uncovered="missing")]
+    mixing.attach_all(docs, mixing.fit({}))
+    # The one target format, rows fixed; every Doc gets the columns of all labels used.
+    first, second = (doc.user_data[TAG_LIKELIHOODS] for doc in docs)
+    assert first["tags"] == second["tags"] == tag_names(["ORG", "PER"])
+    assert first["fixed"].all() and first["mask"].all()
+    column = {tag: i for i, tag in enumerate(first["tags"])}
+    assert first["values"][0, column["B-PER"]] == pytest.approx(0.25)
+    assert first["values"][0, column[OUTSIDE]] == pytest.approx(0.75)
+    assert first["values"][0].sum() == pytest.approx(1.0)
+    # Missing tokens have no target (mask 0, no mass).
+    assert second["mask"].tolist() == [0.0] * 7 + [1.0, 1.0, 0.0]
+    assert not second["values"][second["mask"] == 0].any()
 
 
 @settings(max_examples=300, deadline=None)

@@ -10,11 +10,10 @@ import spacy
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import LLM_ADDED_KEY
-from hybrid_ner.merge.calibration.evidence import TAG_LIKELIHOODS
 from hybrid_ner.merge.calibration.mixing import CalibratedMixing
 from hybrid_ner.merge.calibration.negative_sampling import NegativeSampling
 from hybrid_ner.merge.merger import Merger
-from hybrid_ner.tags import OUTSIDE
+from hybrid_ner.tags import OUTSIDE, TAG_LIKELIHOODS
 from hybrid_ner.training.merged_corpus import MergedCorpus
 
 from ..doc_builders import make_doc

@@ -4,9 +4,8 @@ import pytest
 import spacy
 
 from hybrid_ner.corpus import read_conll
-from hybrid_ner.merge.calibration import density_omission_rate
 from hybrid_ner.merge.calibration.mixing import CalibratedMixing
-from hybrid_ner.merge.calibration.omission import OmissionEstimate
+from hybrid_ner.merge.calibration.omission import OmissionEstimate, density_omission_rate
 from hybrid_ner.simulation.omissions import simulate_omissions
 
 from ..conftest import WIKIGOLD

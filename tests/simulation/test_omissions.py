@@ -156,13 +156,16 @@ def test_hard_model_keeps_the_overall_rate_but_omits_hard_entities_more(wikigold
         assert sorted(spans(doc.ents) + spans(doc.spans[OMITTED_KEY])) == sorted(spans(gold.ents))
 
 
-def test_hard_probabilities_have_the_requested_mean_and_stay_probabilities(wikigold_docs):
+def test_hard_probabilities_have_the_requested_mean_and_favour_hard_entities(wikigold_docs):
     from hybrid_ner.simulation.omissions import hard_omission_probabilities
 
     for rate in (0.0, 0.2, 0.6, 0.95, 1.0):
         probs = [p for row in hard_omission_probabilities(wikigold_docs, rate) for p in row]
         assert len(probs) == sum(len(d.ents) for d in wikigold_docs)
-        assert all(0.0 <= p <= 1.0 for p in probs)
+        if rate in (0.0, 1.0):
+            assert probs == pytest.approx([rate] * len(probs), abs=1e-9)  # none, or all
+        else:  # harder entities more often than the mean, easier ones less
+            assert 0.0 < min(probs) < rate < max(probs) <= 1.0
         assert sum(probs) / len(probs) == pytest.approx(rate, abs=1e-6)
 
 

@@ -1,13 +1,16 @@
+import numpy
 import pytest
 import spacy
 from spacy.util import registry
 from thinc.api import Config
 
 from hybrid_ner.corpus import write_docbin
+from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import LLM_ADDED_KEY
 from hybrid_ner.merge.merger import Merger
-from hybrid_ner.merge.mixing import SOFT_TARGETS, LabelMixing
-from hybrid_ner.training.merged_corpus import create_merged_corpus
+from hybrid_ner.merge.mixing import LabelMixing
+from hybrid_ner.tags import TAG_LIKELIHOODS
+from hybrid_ner.training.merged_corpus import MergedCorpus, create_merged_corpus
 
 from ..conftest import ROOT
 from ..doc_builders import make_doc, tuples
@@ -52,19 +55,22 @@ def test_examples_keep_tokens_and_carry_the_merge_and_targets(train_path):
     assert tuples(eg.reference.spans[LLM_ADDED_KEY]) == [
         (8, 9, "ORG")
     ]  # same length: the more reliable label
-    targets = eg.reference.user_data[SOFT_TARGETS]
-    assert targets[0] == {"U-PER": 1.0}
+    # The targets, as fixed rows of the one target format (tags of every label seen).
+    targets = eg.reference.user_data[TAG_LIKELIHOODS]
+    assert targets["fixed"].all() and targets["mask"].tolist() == [1.0] * len(WORDS)
+    rows = [
+        {tag: float(p) for tag, p in zip(targets["tags"], row) if p} for row in targets["values"]
+    ]
+    assert rows[0] == {"U-PER": 1.0}
     # Oslo: LOC and ORG candidates, λ from reliability (LOC never confirmed, ORG half the time)
-    assert set(targets[8]) == {"U-LOC", "U-ORG", "O"} and sum(targets[8].values()) == pytest.approx(
-        1.0
-    )
+    assert set(rows[8]) == {"U-LOC", "U-ORG", "O"} and sum(rows[8].values()) == pytest.approx(1.0)
 
 
 def test_without_mixing_the_targets_are_the_merged_entities_and_random_is_seeded(train_path):
     nlp = spacy.blank("en")
     read = create_merged_corpus(train_path, Merger(overlap="random", seed=1))
     first = [tuples(eg.reference.ents) for eg in read(nlp)]
-    assert all(SOFT_TARGETS not in eg.reference.user_data for eg in read(nlp))
+    assert all(TAG_LIKELIHOODS not in eg.reference.user_data for eg in read(nlp))
     assert [tuples(eg.reference.ents) for eg in read(nlp)] == first
     oslo = {ents[-1] for ents in first}
     assert oslo == {(8, 9, "LOC"), (8, 9, "ORG")}  # both candidates are picked somewhere
@@ -88,7 +94,7 @@ def test_the_configs_three_training_corpora(config_name, train_path):
     random_ = list(corpora["hybrid_random"](nlp))
     assert {tuples(eg.reference.ents)[-1] for eg in random_} == {(8, 9, "LOC"), (8, 9, "ORG")}
     mixing = list(corpora["hybrid_mixing"](nlp))
-    assert all(SOFT_TARGETS in eg.reference.user_data for eg in mixing)
+    assert all(TAG_LIKELIHOODS in eg.reference.user_data for eg in mixing)
 
 
 @pytest.mark.slow
@@ -131,7 +137,10 @@ def test_reads_and_merges_once_per_training_run_but_sees_a_changed_file(train_pa
     assert len(calls) == 1
     assert [e.reference for e in first] == [e.reference for e in second]
     assert all(a.predicted is not b.predicted for a, b in zip(first, second))
-    assert first[0].reference.user_data[SOFT_TARGETS] == second[0].reference.user_data[SOFT_TARGETS]
+    assert numpy.array_equal(
+        first[0].reference.user_data[TAG_LIKELIHOODS]["values"],
+        second[0].reference.user_data[TAG_LIKELIHOODS]["values"],
+    )
     import os
 
     write_docbin(train_path, corpus_docs(spacy.blank("en").vocab, n=5))
@@ -161,3 +170,36 @@ def test_an_empty_corpus_or_calibration_file_is_one_line_not_a_silent_training(t
     mixing = CalibratedMixing(tmp_path / "empty.spacy")
     with pytest.raises(HybridNerError, match="the calibration file holds no documents"):
         list(MergedCorpus(tmp_path / "train.spacy", Merger(), mixing)(nlp))
+
+
+def test_calibrated_evidence_reads_the_proposals_without_a_merge(train_path):
+    """With calibrated evidence no merge happens: the human annotation stays as
+    it is, the proposals of merger.llm_key are the evidence, and the merge
+    settings that could not act are refused instead of ignored."""
+    from hybrid_ner.merge.acceptance import AcceptLabels
+    from hybrid_ner.merge.calibration.mixing import CalibratedMixing
+
+    nlp = spacy.blank("en")
+    mixing = CalibratedMixing(omission_rate=0.2)
+    (eg, *_) = MergedCorpus(train_path, Merger(), mixing)(nlp)
+    assert tuples(eg.reference.ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG")]
+    assert LLM_ADDED_KEY not in eg.reference.spans
+    (other, *_) = MergedCorpus(train_path, Merger(llm_key="none"), mixing)(nlp)
+    rows = [e.reference.user_data[TAG_LIKELIHOODS] for e in (eg, other)]
+    oslo, silent = (dict(zip(row["tags"], row["values"][8])) for row in rows)
+    # Oslo: proposed LOC and ORG in "llm" (evidence, here against them: the biased
+    # calibration saw the human leave Oslo out every time); no proposals in "none"
+    assert oslo["U-ORG"] < silent["U-ORG"] == pytest.approx(0.2)  # ω alone
+    for merger, mixing, names in [
+        (Merger(overlap="random"), CalibratedMixing(), "merger.overlap"),
+        (
+            Merger(accept=AcceptLabels(("PER",)), uncovered="missing"),
+            CalibratedMixing(),
+            "accept, merger.uncovered",
+        ),
+        # λ mixing mixes all the candidates of an overlap: the rule picks none
+        (Merger(overlap="first"), LabelMixing(), "merger.overlap"),
+    ]:
+        with pytest.raises(HybridNerError, match=names):
+            MergedCorpus(train_path, merger, mixing)
+    MergedCorpus(train_path, Merger(overlap="random"), None)  # the merge's own targets

@@ -7,9 +7,12 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.merge.mixing import SOFT_TARGETS
+from hybrid_ner.merge.merger import Merger
+from hybrid_ner.merge.mixing import LabelMixing, soft_targets
+from hybrid_ner.tags import TAG_LIKELIHOODS, biluo_to_bio, fixed_targets
+from hybrid_ner.training.soft_ner import example_targets
 
-from ..doc_builders import tuples
+from ..doc_builders import make_doc, tuples
 
 SENTENCES = [
     ("Alice Brown lives in Paris .", [(0, 2, "PER"), (4, 5, "LOC")]),
@@ -121,8 +124,8 @@ def test_soft_targets_drive_the_loss_and_its_gradient():
     ner = nlp.get_pipe("ner")
     eg = examples[0]
     n = len(eg.reference)
-    eg.reference.user_data[SOFT_TARGETS] = (
-        [{"B-PER": 0.25, "O": 0.75}] + [None] * (n - 2) + [{"O": 1.0}]
+    eg.reference.user_data[TAG_LIKELIHOODS] = fixed_targets(
+        [{"B-PER": 0.25, "O": 0.75}] + [None] * (n - 2) + [{"O": 1.0}], ["PER"]
     )
     scores = ner.model.predict([eg.predicted])
     loss, (d_scores,) = ner.get_loss([eg], scores)
@@ -137,6 +140,38 @@ def test_soft_targets_drive_the_loss_and_its_gradient():
     expected[1:-1] = 0.0  # missing tokens give no gradient
     assert numpy.allclose(d_scores, expected, atol=1e-6)
     assert loss == pytest.approx(float(-(target * numpy.log(scores[0] + 1e-9)).sum()), rel=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["BILUO", "BIO"])
+def test_label_mixing_as_fixed_rows_gives_the_mixing_distributions(scheme):
+    """λ mixing reaches the loss as fixed rows of the one target format: the
+    target of each token is its mixing distribution (BILUO folded into BIO by
+    summing), missing tokens get none, as when the distributions were read
+    directly (the former ``soft_targets`` channel)."""
+    nlp = tok2vec_pipeline(scheme)
+    nlp.initialize(lambda: gold_examples(nlp))
+    ner = nlp.get_pipe("ner")
+    words = "Bob works for Acme Corp in Berlin .".split()
+    reference = make_doc(
+        nlp.vocab, words, human=[(0, 1, "PER")], llm=[(3, 5, "ORG"), (3, 4, "LOC"), (6, 7, "LOC")]
+    )
+    Merger(uncovered="missing")(reference)
+    lambdas = {"ORG": 0.7, "LOC": 0.2}
+    LabelMixing().attach_all([reference], lambdas)
+    eg = Example(Doc(nlp.vocab, words=words), reference)
+    index = {tag: i for i, tag in enumerate(ner.tags)}
+    expected = numpy.zeros((len(words), len(index)), dtype="f")
+    mask = numpy.zeros((len(words), 1), dtype="f")
+    for i, dist in enumerate(soft_targets(reference, lambdas)):
+        for tag, prob in (dist or {}).items():
+            expected[i, index[biluo_to_bio(tag) if scheme == "BIO" else tag]] += prob
+            mask[i] = 1.0
+    assert mask[:, 0].tolist() == [1, 0, 0, 1, 1, 0, 1, 0]
+    assert expected[3, index["B-ORG"]] == pytest.approx(0.35)  # ORG and LOC candidates share
+    scores = ner.model.predict([eg.predicted])
+    loss, (d_scores,) = ner.get_loss([eg], scores)
+    assert numpy.allclose(d_scores, (scores[0] - expected) * mask, atol=1e-6)
+    assert loss == pytest.approx(float(-(expected * numpy.log(scores[0] + 1e-9)).sum()), rel=1e-5)
 
 
 def test_soft_targets_shift_predictions_towards_the_mixture():
@@ -156,7 +191,7 @@ def test_soft_targets_shift_predictions_towards_the_mixture():
                         if ent.label_ == "ORG"
                         else {prefix + ent.label_: 1.0}
                     )
-            eg.reference.user_data[SOFT_TARGETS] = targets
+            eg.reference.user_data[TAG_LIKELIHOODS] = fixed_targets(targets, ["LOC", "ORG", "PER"])
         train(nlp, examples)
         doc = nlp(Doc(nlp.vocab, words="Bob works for Acme Corp in Berlin .".split()))
         results[lam] = [e.label_ for e in doc.ents]
@@ -169,7 +204,7 @@ def test_soft_targets_need_the_reference_tokens():
     examples = gold_examples(nlp)
     nlp.initialize(lambda: examples)
     reference = examples[0].reference
-    reference.user_data[SOFT_TARGETS] = [{"O": 1.0}] * len(reference)
+    reference.user_data[TAG_LIKELIHOODS] = fixed_targets([{"O": 1.0}] * len(reference), [])
     reference.user_data["doc_id"] = "d42"
     retokenized = Example(
         Doc(nlp.vocab, words=["Alice", "Brown", "lives", "in", "Paris."]), reference
@@ -186,6 +221,11 @@ def test_unknown_labels_are_a_clear_error():
     reference.set_ents([Span(reference, 4, 5, "EVENT")])
     with pytest.raises(HybridNerError, match="EVENT"):
         nlp.update([examples[0]])
+    # A soft target on an unknown label is not renormalized away either.
+    dists = [{"O": 1.0}] * 4 + [{"U-EVENT": 0.5, "O": 0.5}] + [{"O": 1.0}]
+    reference.user_data[TAG_LIKELIHOODS] = fixed_targets(dists, ["EVENT"])
+    with pytest.raises(HybridNerError, match="U-EVENT"):
+        nlp.update([examples[0]])
     with pytest.raises(ValueError, match="before nlp.initialize"):
         nlp.get_pipe("ner").add_label("EVENT")
 
@@ -199,7 +239,8 @@ def test_hard_targets_align_across_tokenizations_and_missing_is_ignored(trained)
     )
     reference.set_ents([Span(reference, 0, 2, "PER")], default="missing")
     eg = Example(trained.make_doc("Alice Brown lives in Paris."), reference)
-    target, mask = ner._example_targets(eg, {tag: i for i, tag in enumerate(ner.tags)})
+    index = {tag: i for i, tag in enumerate(ner.tags)}
+    target, mask = example_targets(eg, index, ner.tag_scheme, ner.name, ner.labels)
     assert mask[:, 0].tolist() == [1, 1, 0, 0, 0, 0]
     assert [ner.tags[i] for i in target[:2].argmax(axis=1)] == ["B-PER", "L-PER"]
 
@@ -253,3 +294,21 @@ def test_cased_features_beside_the_listener(tmp_path):
     other = spacy.blank("en")
     other.add_pipe("ner", source=nlp)
     assert tuples(other("Carol Smith visited Rome .").ents) == [(0, 2, "PER"), (3, 4, "LOC")]
+
+
+def test_a_saved_soft_ner_is_the_calibrated_targets_teacher(trained, tmp_path):
+    """The teacher is found by its factory name; its probabilities come in the
+    evidence's tag order, tags it lacks at 0."""
+    from hybrid_ner.merge.calibration.mixing import teacher_probabilities
+    from hybrid_ner.tags import tag_names
+
+    trained.to_disk(tmp_path / "teacher")
+    docs = [Doc(trained.vocab, words="Carol Smith visited Rome .".split())]
+    (probs,) = teacher_probabilities(tmp_path / "teacher", docs, ["LOC", "MISC", "PER"])
+    tags = tag_names(["LOC", "MISC", "PER"])
+    assert probs.shape == (5, len(tags)) and not probs[:, tags.index("B-MISC")].any()
+    best = [tags[i] for i in probs.argmax(axis=1)]
+    assert best == ["B-PER", "L-PER", "O", "U-LOC", "O"]
+    with pytest.raises(HybridNerError, match="no hybrid_ner_soft_ner component"):
+        spacy.blank("en").to_disk(tmp_path / "blank")
+        teacher_probabilities(tmp_path / "blank", docs, ["PER"])

@@ -14,30 +14,28 @@ P(annotator obs | y):
   silence): P(obs | label of y) from the calibration, times, for covered
   tokens, P(the proposal's BILUO position | the position of y) (boundary
   errors; "O" for y = outside), also measured and shrunk towards chance.
-  Proposals overlapping a human entity are ignored (the human wins).
+  Proposals overlapping a human entity are ignored: the human wins, as in
+  the merge (:func:`hybrid_ner.merge.merger.overlaps_human`).
 
 The soft-target NER trains on the posterior q(y) ∝ p_model(y) · L(y), i.e.
 on the likelihood of the observed annotation under the noise model: its
 gradient is p − q. Evidence that does not depend on the truth (an annotator
 at chance, silence of a useless annotator) leaves q = p and contributes no
 gradient at all, so with a useless annotator training equals training on the
-human annotation alone. Rows with no evidence are masked. For reports and
-tests :func:`prior_targets` gives the static targets q ∝ prior · L.
+human annotation alone. Rows with no evidence are masked.
 """
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy
 from spacy.tokens import Doc
 
 from ...layers import LLM_KEY
 from ...tags import OUTSIDE, span_tags, tag_names
+from ..merger import overlaps_human
 from ..reliability import human_spans, is_human_annotated
 from .estimate import AnnotatorCalibration, token_observations
 
-#: ``doc.user_data`` key: ``{"tags": [...], "values": (n_tokens, n_tags) array,
-#: "mask": (n_tokens,) array}``, read by the soft-target NER.
-TAG_LIKELIHOODS = "tag_likelihoods"
 _POSITIONS = ("B", "I", "L", "U")
 
 
@@ -88,7 +86,9 @@ def token_likelihoods(
             silent &= numpy.asarray(silence_evidence, dtype=bool)
         values[silent, 1:] *= omission_rate
     proposals = [
-        s for s in proposals if not fixed[s.start : s.end].any() and s.label_ in label_columns
+        s
+        for s, loses in zip(proposals, overlaps_human(doc, proposals))
+        if not loses and s.label_ in label_columns
     ]
     if calibration is not None:
         cache: Dict[str, Dict[str, float]] = {}
@@ -116,46 +116,3 @@ def token_likelihoods(
     # A row whose likelihood does not depend on the tag carries no evidence.
     mask = (values.min(axis=1) < 1.0 - 1e-6).astype("float32")
     return {"tags": tags, "values": values, "mask": mask}
-
-
-def prior_targets(
-    evidence: Mapping[str, object], prior: Mapping[str, float]
-) -> List[Optional[Dict[str, float]]]:
-    """Static targets q(y) ∝ prior(y) · L(y) per token (None where masked).
-
-    evidence (Mapping[str, object]): From :func:`token_likelihoods`.
-    prior (Mapping[str, float]): Prior probability per tag (missing: 0).
-    RETURNS (List[Optional[Dict[str, float]]]): A distribution per token.
-    """
-    tags: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
-    values = numpy.asarray(evidence["values"], dtype="float64")
-    mask = numpy.asarray(evidence["mask"])
-    weights = numpy.array([prior.get(tag, 0.0) for tag in tags], dtype="float64")
-    result: List[Optional[Dict[str, float]]] = []
-    for row, keep in zip(values, mask):
-        if not keep:
-            result.append(None)
-            continue
-        q = row * weights
-        total = q.sum()
-        q = q / total if total > 0 else row / row.sum()
-        result.append({tag: float(p) for tag, p in zip(tags, q)})
-    return result
-
-
-def tag_prior(docs: Sequence[Doc], labels: Sequence[str]) -> Dict[str, float]:
-    """Tag frequencies of the human annotation (add-one smoothed)."""
-    tags = tag_names(labels)
-    counts = dict.fromkeys(tags, 1.0)
-    for doc in docs:
-        if not is_human_annotated(doc):
-            continue
-        inside = set()
-        for span in human_spans(doc):
-            inside.update(range(span.start, span.end))
-            for tag in span_tags(len(span), span.label_):
-                if tag in counts:
-                    counts[tag] += 1
-        counts[OUTSIDE] += sum(1 for t in doc if t.i not in inside and t.ent_iob != 0)
-    total = sum(counts.values())
-    return {tag: c / total for tag, c in counts.items()}

@@ -3,8 +3,8 @@
 The recommended way to train on human + LLM annotation (see :mod:`.evidence`
 for the likelihoods). Used as the ``mixing`` block of
 ``hybrid_ner.MergedCorpus.v1``: at each read the reader calls :meth:`fit` on
-the training Docs *before* the merge (the merge overwrites ``doc.ents``), then
-:meth:`attach_all`.
+the training Docs, then :meth:`attach_all`; no merge happens (the evidence
+reads the human annotation and the proposals itself).
 
 The target of a token is a posterior: prior × likelihood of what the
 annotators did, q(y) ∝ p(y | x) · L(y); where the evidence does not depend on
@@ -39,9 +39,10 @@ from spacy.vocab import Vocab
 from ...corpus import read_docbin
 from ...errors import HybridNerError
 from ...layers import LLM_KEY
+from ...tags import TAG_LIKELIHOODS, tag_names
 from ..reliability import is_human_annotated
 from .estimate import DEFAULT_STRENGTH, AnnotatorCalibration, estimate_calibration
-from .evidence import TAG_LIKELIHOODS, token_likelihoods
+from .evidence import token_likelihoods
 from .negative_sampling import NegativeSampling
 from .omission import (
     DEFAULT_MAX_WIDTH,
@@ -50,6 +51,9 @@ from .omission import (
     combined_omission_rate,
     density_omission_rate,
 )
+
+#: The factory of the teacher's component (``hybrid_ner.training.soft_ner``).
+SOFT_NER = "hybrid_ner_soft_ner"
 
 
 @dataclass
@@ -361,15 +365,13 @@ def teacher_probabilities(
     """
     import spacy
 
-    from ...tags import tag_names
-    from ...training.soft_ner import SoftNER
-
     if not Path(path).exists():
         raise HybridNerError(
             f"{path}: teacher pipeline not found (train on the human annotation alone first)"
         )
     nlp = spacy.load(path)
-    names = [name for name, pipe in nlp.pipeline if isinstance(pipe, SoftNER)]
+    # By factory name: importing the component would make the merge depend on training.
+    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == SOFT_NER]
     if not names:
         raise HybridNerError(f"{path}: the teacher has no hybrid_ner_soft_ner component")
     ner: Any = nlp.get_pipe(names[0])
