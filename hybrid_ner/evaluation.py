@@ -4,7 +4,7 @@ precision, recall and F1 per label and overall, and the class distribution
 that explains the imbalance label mixing corrects)."""
 
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Set, Tuple, Union
+from typing import Dict, Iterable, List, Set, Tuple, Union
 
 import srsly
 from spacy.tokens import Doc
@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 from .errors import HybridNerError
 from .layers import LLM_KEY
 from .merge.reliability import span_key
+from .merge.stats import class_distribution
 
 #: The count keys of one row of :func:`score_proposals`.
 _ROW_KEYS = ("tp", "fp", "fn")
@@ -98,12 +99,6 @@ def proposal_quality(docs: Iterable[Doc], spans_key: str, gold_key: str = "") ->
         "distribution": class_distribution({label: c["proposed"] for label, c in counts.items()}),
         "gold_distribution": class_distribution({label: c["gold"] for label, c in counts.items()}),
     }
-
-
-def class_distribution(counts: Mapping[str, int]) -> Dict[str, float]:
-    """Share of each label, by label (0 everywhere when there is nothing)."""
-    total = sum(counts.values())
-    return {label: (count / total if total else 0.0) for label, count in sorted(counts.items())}
 
 
 def has_gold(doc: Doc) -> bool:

@@ -7,10 +7,15 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from spacy.tokens import Doc
 
-from ..evaluation import class_distribution
 from ..layers import LLM_ADDED_KEY, LLM_KEY, LLM_REJECTED_KEY
 from .merger import REASONS
 from .reliability import LabelStats, human_spans
+
+
+def class_distribution(counts: Mapping[str, int]) -> Dict[str, float]:
+    """Share of each label, by label (0 everywhere when there is nothing)."""
+    total = sum(counts.values())
+    return {label: (count / total if total else 0.0) for label, count in sorted(counts.items())}
 
 
 @dataclass
