@@ -12,7 +12,7 @@ from hybrid_ner.corpus import read_docbin
 from hybrid_ner.simulation.annotator import build_simulated_annotator
 from hybrid_ner.simulation.presets import DEFAULT_PRECISION, DEFAULT_RECALL
 
-from .cli.fault_server import FaultServer, query_sentence
+from .cli.fault_server import FaultServer, propose_options, query_sentence
 from .cli_runner import run_cli
 from .doc_builders import make_doc
 
@@ -88,14 +88,7 @@ def test_own_labels_from_conll_to_merged_corpus(tmp_path, capsys):
             "propose",
             tmp_path / "human.spacy",
             tmp_path / "proposals.spacy",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "scripted",
-            "--api-key-env",
-            "",
-            "--cache",
-            tmp_path / "cache.sqlite",
+            *propose_options(server, tmp_path / "cache.sqlite"),
             "--examples",
             tmp_path / "pool.spacy",
             "--k",

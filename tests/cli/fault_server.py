@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from confection import Config
@@ -220,3 +221,18 @@ def openai_config(base_url: str, overrides: Optional[Dict[str, Any]] = None) -> 
         "budget": {"@llm_misc": "hybrid_ner.Budget.v1"},
     }
     return load_config(None, {"components.llm.model": model, **(overrides or {})})
+
+
+def propose_options(server: "FaultServer", cache: Path) -> List[Any]:
+    """`hybrid-ner propose` options for this server's scripted model, no API key,
+    and a prompt cache at ``cache``."""
+    return [
+        "--base-url",
+        server.base_url,
+        "--model",
+        "scripted",
+        "--api-key-env",
+        "",
+        "--cache",
+        cache,
+    ]

@@ -13,7 +13,7 @@ import spacy
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import DOC_ID, LLM_KEY
 
-from .fault_server import FaultServer, chat
+from .fault_server import FaultServer, chat, propose_options
 from .robustness_helpers import assert_outcome, run_cli
 
 LABELS = "person,location,corporation,product,creative-work,group"
@@ -35,20 +35,6 @@ SENTENCES = [
     [("Netflix", "B-corporation"), ("cancelled", "O"), ("Firefly", "B-creative-work")],
     [("Radiohead", "B-group"), ("tour", "O"), ("in", "O"), ("Madrid", "B-location")],
 ]
-
-
-def _server_args(server, tmp_path):
-    """`propose` options for the scripted loopback server and a fresh cache."""
-    return [
-        "--base-url",
-        server.base_url,
-        "--model",
-        "scripted",
-        "--api-key-env",
-        "",
-        "--cache",
-        tmp_path / "cache.sqlite",
-    ]
 
 
 def _conll(path, sentences):
@@ -110,7 +96,7 @@ def test_column_files_without_docstart_get_examples_and_proposals(tmp_path, caps
                     tmp_path / "dev.spacy",
                     "--k",
                     K,
-                    *_server_args(server, tmp_path),
+                    *propose_options(server, tmp_path / "cache.sqlite"),
                 ],
             )
             assert result.code == 0, result.out + result.err
@@ -153,7 +139,7 @@ def test_a_file_converted_as_one_document_still_gets_examples(tmp_path, capsys):
                 tmp_path / "dev.spacy",
                 "--k",
                 K,
-                *_server_args(server, tmp_path),
+                *propose_options(server, tmp_path / "cache.sqlite"),
                 "--limit",
                 3,
             ],
@@ -177,7 +163,7 @@ def test_zero_proposals_is_not_success(tmp_path, capsys):
             LABELS,
             "--k",
             0,
-            *_server_args(server, tmp_path),
+            *propose_options(server, tmp_path / "cache.sqlite"),
         ]
         result = run_cli(capsys, argv)
         assert_outcome(result, 1, f"0 proposals for {len(SENTENCES)} sentences")
@@ -202,7 +188,7 @@ def test_a_label_never_proposed_is_named(tmp_path, capsys):
                 LABELS,
                 "--k",
                 0,
-                *_server_args(server, tmp_path),
+                *propose_options(server, tmp_path / "cache.sqlite"),
             ],
         )
     assert result.code == 0, result.err
@@ -229,7 +215,7 @@ def test_prompts_short_of_examples_are_named_in_one_line(tmp_path, capsys):
                 pool,
                 "--k",
                 4,
-                *_server_args(server, tmp_path),
+                *propose_options(server, tmp_path / "cache.sqlite"),
             ],
         )
     assert result.code == 0, result.err

@@ -8,6 +8,7 @@ from hybrid_ner.corpus import write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.llm.task import create_entity_proposal_task
 
+from ..cli.fault_server import propose_options
 from .conftest import make_doc
 from .test_label_sets import EXPECTED_SINGLE_ZERO_SHOT
 
@@ -64,24 +65,15 @@ def tweets(tmp_path, nlp):
     return tmp_path / "in.spacy"
 
 
-def backend(server, tmp_path):
-    return [
-        "--base-url",
-        server.base_url,
-        "--model",
-        "scripted",
-        "--api-key-env",
-        "",
-        "--cache",
-        tmp_path / "c.sqlite",
-    ]
-
-
 def test_labels_come_from_the_data_and_the_dry_run_shows_the_prompt(
     server, tmp_path, tweets, capsys
 ):
     code = run_cli(
-        "propose", tweets, tmp_path / "out.spacy", *backend(server, tmp_path), "--dry-run"
+        "propose",
+        tweets,
+        tmp_path / "out.spacy",
+        *propose_options(server, tmp_path / "c.sqlite"),
+        "--dry-run",
     )
     assert code == 0 and server.requests == []
     out = " ".join(capsys.readouterr().out.split())
@@ -100,7 +92,7 @@ def test_labels_and_definitions_by_option(server, tmp_path, tweets, capsys):
         "propose",
         tweets,
         tmp_path / "out.spacy",
-        *backend(server, tmp_path),
+        *propose_options(server, tmp_path / "c.sqlite"),
         "--dry-run",
         "--labels",
         "product,person",
@@ -119,7 +111,7 @@ def test_a_pool_label_outside_the_label_set_is_one_line(server, tmp_path, tweets
         "propose",
         tweets,
         tmp_path / "out.spacy",
-        *backend(server, tmp_path),
+        *propose_options(server, tmp_path / "c.sqlite"),
         "--labels",
         "person,product",
         "--examples",
@@ -149,7 +141,13 @@ def test_the_task_refuses_such_a_pool_too(nlp):
 
 
 def test_dotted_overrides_and_options_are_one_mechanism(server, tmp_path, tweets, capsys):
-    args = ["propose", tweets, tmp_path / "out.spacy", *backend(server, tmp_path), "--dry-run"]
+    args = [
+        "propose",
+        tweets,
+        tmp_path / "out.spacy",
+        *propose_options(server, tmp_path / "c.sqlite"),
+        "--dry-run",
+    ]
     assert (
         run_cli(
             *args, "--components.llm.model.timeout", 5, "--components.llm.task.labels", '["person"]'

@@ -12,6 +12,7 @@ from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY
 
+from ..cli.fault_server import propose_options
 from .conftest import gold_answers, lines_answerer, make_doc
 
 
@@ -23,19 +24,6 @@ def run_cli(*args):
     return 0
 
 
-def backend(server, tmp_path):
-    return [
-        "--base-url",
-        server.base_url,
-        "--model",
-        "scripted",
-        "--api-key-env",
-        "",
-        "--cache",
-        tmp_path / "cache.sqlite",
-    ]
-
-
 def test_propose_against_a_server(server, tmp_path, gold_file, gold_docs, nlp, capsys):
     server.answer = lines_answerer(gold_answers(gold_docs))
     out = tmp_path / "out.spacy"
@@ -43,7 +31,7 @@ def test_propose_against_a_server(server, tmp_path, gold_file, gold_docs, nlp, c
         "propose",
         gold_file,
         out,
-        *backend(server, tmp_path),
+        *propose_options(server, tmp_path / "cache.sqlite"),
         "--concurrency",
         3,
         "--usage-out",
@@ -65,7 +53,7 @@ def test_dry_run_sends_nothing(server, tmp_path, gold_file, capsys):
         "propose",
         gold_file,
         out,
-        *backend(server, tmp_path),
+        *propose_options(server, tmp_path / "cache.sqlite"),
         "--dry-run",
         "--query",
         "per-type",
@@ -88,7 +76,7 @@ def test_budget_stops_cleanly_and_rerun_resumes(
         "propose",
         gold_file,
         out,
-        *backend(server, tmp_path),
+        *propose_options(server, tmp_path / "cache.sqlite"),
         "--max-requests",
         3,
         "--concurrency",
@@ -99,7 +87,9 @@ def test_budget_stops_cleanly_and_rerun_resumes(
     assert code == 3  # partial: budget reached
     assert len(read_docbin(out, nlp.vocab)) == 2  # the finished batch was saved
     assert len(server.requests) == 3
-    assert run_cli("propose", gold_file, out, *backend(server, tmp_path)) == 0
+    assert (
+        run_cli("propose", gold_file, out, *propose_options(server, tmp_path / "cache.sqlite")) == 0
+    )
     assert len(server.requests) == 5 and len(read_docbin(out, nlp.vocab)) == 5
 
 
@@ -140,7 +130,7 @@ def test_errors_are_one_clear_line(tmp_path, server, gold_file):
                 "propose",
                 gold_file,
                 tmp_path / "o.spacy",
-                *backend(server, tmp_path),
+                *propose_options(server, tmp_path / "cache.sqlite"),
                 "--max-requests",
                 1,
             ],
