@@ -11,8 +11,9 @@ from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.llm.cache import CachedAnswer, PromptCache, read_recorded, write_recorded
 
+from ..cli.fault_server import propose_options
 from .conftest import gold_answers, lines_answerer
-from .test_propose_cli import backend, run_cli
+from .test_propose_cli import run_cli
 
 
 def test_roundtrip_and_replay_without_replacing(tmp_path):
@@ -70,7 +71,10 @@ def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
 ):
     server.answer = lines_answerer(gold_answers(gold_docs))
     first = tmp_path / "first.spacy"
-    assert run_cli("propose", gold_file, first, *backend(server, tmp_path)) == 0
+    assert (
+        run_cli("propose", gold_file, first, *propose_options(server, tmp_path / "cache.sqlite"))
+        == 0
+    )
     sent = len(server.requests)
     assert sent == len(gold_docs)
     recording = tmp_path / "answers.jsonl.gz"
