@@ -136,6 +136,9 @@ def propose_cli(
         help="Write OUT even if the LLM proposed nothing at all (else exit 1, nothing written)",
     ),
     overwrite_input: bool = OVERWRITE_INPUT,
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray", help="Send the requests on a Ray cluster: local, auto or ray://HOST:PORT"
+    ),
 ) -> None:
     """Propose entities with an LLM, next to (never over) the human labels.
 
@@ -215,6 +218,10 @@ def propose_cli(
         return
     # Over the input itself, a partial result would replace the whole corpus: never.
     write_partial = not same_file(output_path, input_path)
+    if ray_address:  # the cluster fills the prompt cache; the local run then replays it
+        from ..llm.distributed import fill_cache
+
+        fill_cache(ray_address, task, model, docs)
     try:
         done = run(proposer, docs, batch_size, output_path, usage_out, write_partial, allow_empty)
     finally:

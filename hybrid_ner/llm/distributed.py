@@ -1,0 +1,244 @@
+"""``hybrid-ner propose --ray ADDRESS``: a run's requests answered on a Ray cluster.
+
+The driver renders the prompts exactly as the local run does, ships those not
+in the prompt cache as a Ray Dataset, and workers send them with the
+OpenAI-compatible client inside ``map_batches`` (``max_in_flight`` at a time
+per worker). Each batch of answers that comes back is written as a
+recorded-answers shard beside the cache, folded into the cache, then removed
+(a shard left by a killed run is folded at the next start). The local run
+that follows finds every answer in the cache: the same OUT, usage counted as
+if it had sent them. Not ``ray.data.llm``'s HTTP stage: it awaits one request
+at a time (docs/cluster.md).
+"""
+
+import json
+import os
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List
+
+from spacy.tokens import Doc
+
+from ..errors import HybridNerError, Interrupted, OptionError
+from .cache import CachedAnswer, PromptCache, read_recorded, write_recorded
+from .chat_model import ChatModel
+from .openai_client import OpenAICompatibleClient
+from .usage import BudgetExceeded, Usage
+
+#: Batches a worker takes per round trip, in multiples of its requests in flight.
+BATCH_ROUNDS = 4
+
+
+def shard_dir(cache: PromptCache) -> Path:
+    """Where the shards of answers received from the cluster wait to be folded."""
+    return cache.path.with_name(cache.path.name + ".ray")
+
+
+def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
+    """Add the answers of recorded-answers shards to the cache (keeping those
+    it holds), then remove the shards; returns the number of answers added."""
+    added = 0
+    for shard in shards:
+        rows = read_recorded(shard).rows
+        have = cache.present(row["key"] for row in rows)
+        for row in rows:
+            if row["key"] not in have:
+                answer = CachedAnswer(
+                    row["response"], row["prompt_tokens"], row["completion_tokens"]
+                )
+                cache.put(row["key"], row["model"], row["request"], answer)
+                added += 1
+        shard.unlink()
+    return added
+
+
+@dataclass
+class ClusterUsage(Usage):
+    """The usage of a run whose requests went to the cluster: the local run
+    finds their answers in the cache, and its first ``credit`` cache hits are
+    these answers (counted as requests, as a local run counts them)."""
+
+    credit: int = 0
+
+    def record_hit(self) -> None:
+        with self._lock:
+            if self.credit:
+                self.credit -= 1
+            else:
+                self.cache_hits += 1
+
+
+class RequestWorker:
+    """A Ray Data UDF: sends a batch of requests with the OpenAI-compatible
+    client, ``max_in_flight`` at once (one thread pool shared by the batches
+    the actor runs together). A request that failed for good gets a blank
+    answer (never cached: the local run that follows sends it again).
+
+    client (Dict[str, Any]): The client's constructor arguments.
+    params (Dict[str, Any]): The generation parameters.
+    """
+
+    def __init__(self, client: Dict[str, Any], params: Dict[str, Any]) -> None:
+        self.client = OpenAICompatibleClient(**client)
+        self.params = params
+        self.pool = ThreadPoolExecutor(self.client.max_in_flight)
+
+    def _one(self, messages: str) -> Dict[str, Any]:
+        usage = Usage()
+        start = time.perf_counter()
+        try:
+            answer = self.client.complete(json.loads(messages), self.params, usage)
+            text, tokens = answer.text, (answer.prompt_tokens, answer.completion_tokens)
+        except HybridNerError:
+            text, tokens = "", (0, 0)
+        return {
+            "response": text,
+            "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1],
+            "latency": time.perf_counter() - start,
+            "failures": json.dumps(dict(usage.failures)),
+        }
+
+    def __call__(self, batch: Dict[str, Any]) -> Dict[str, List[Any]]:
+        results = list(self.pool.map(self._one, list(batch["messages"])))
+        columns = {name: [r[name] for r in results] for name in results[0]}
+        return {"key": list(batch["key"]), **columns}
+
+
+def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: int = 1) -> None:
+    """Answer the prompts of ``docs`` that are not in the prompt cache on a
+    Ray cluster and fold the answers into the cache.
+
+    address (str): As ``ray.init`` takes it: "local", "auto", "ray://host:10001".
+    task (Any): The proposal task (renders the prompts).
+    model (Any): The run's ChatModel; its usage and budget count the requests.
+    docs (List[Doc]): The Docs of the run.
+    workers (int): Ray actors sending requests, each ``--concurrency`` at once.
+    RAISES (HybridNerError): Without Ray, a backend other than an
+        OpenAI-compatible server, no prompt cache, or no cluster at ADDRESS.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise HybridNerError("--ray needs Ray: pip install 'hybrid-ner[ray]'") from None
+    backend = getattr(model, "backend", None)
+    if not isinstance(backend, OpenAICompatibleClient) or model.cache is None:
+        raise OptionError(
+            "--ray needs an OpenAI-compatible model (--base-url, --model) and a prompt cache"
+        )
+    cache: PromptCache = model.cache
+    model.usage = usage = ClusterUsage()
+    shards = shard_dir(cache)
+    fold_shards(cache, sorted(shards.glob("*.jsonl.gz")))  # answers of a killed run
+    first: Dict[str, str] = {}
+    for prompts, _ in task.generate_prompts(docs):
+        for prompt in prompts:
+            first.setdefault(model.key(prompt), prompt)
+    cached = cache.present(first)
+    messages = {key: model.messages(prompt) for key, prompt in first.items() if key not in cached}
+    todo = _reserve(model, messages)
+    if not todo:
+        return
+    items = [{"key": key, "messages": json.dumps(messages[key])} for key in todo]
+    started = _connect(ray, address, backend.api_key_env)
+    try:
+        size = BATCH_ROUNDS * backend.max_in_flight
+        blocks = -(-len(items) // size)  # one block per batch: else a batch may be one block
+        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+            RequestWorker,
+            fn_constructor_kwargs={"client": _client_args(backend), "params": model.generation},
+            batch_size=size,
+            concurrency=workers,
+            max_concurrency=2,  # the next batch starts while the last requests finish
+        )
+        provenance = {"model": backend.model_id, "made_by": "hybrid-ner propose --ray"}
+        answered = 0
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+            shard = shards / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.jsonl.gz"
+            write_recorded(shard, _answers(model, rows, messages, todo), provenance)
+            answered += fold_shards(cache, [shard])
+        usage.credit = answered
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"Interrupted (Ctrl+C): the answers received are in the prompt cache {cache.path}; "
+            "re-run the same command to resume"
+        ) from None
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _reserve(model: ChatModel, messages: Dict[str, Any]) -> Dict[str, int]:
+    """The keys that fit the budget, in order, each with its reservation of
+    prompt tokens (as the local run reserves them); the local run meets the
+    budget stop at the first key left out."""
+    fit: Dict[str, int] = {}
+    for key, request in messages.items():
+        fit[key] = model.backend.max_prompt_tokens(request)
+        if model.budget is not None:
+            try:
+                model.budget.reserve(fit[key], model.max_tokens)
+            except BudgetExceeded:
+                del fit[key]
+                break
+    return fit
+
+
+def _answers(
+    model: ChatModel, rows: List[Dict[str, Any]], messages: Dict[str, Any], reserved: Dict
+) -> List[Dict[str, Any]]:
+    """Count the answers of a batch in the run's usage and budget; the rows to record."""
+    out = []
+    budget = model.budget
+    for row in rows:
+        key, response = str(row["key"]), str(row["response"])
+        for kind, n in json.loads(str(row["failures"])).items():
+            for _ in range(n):
+                model.usage.record_failure(kind)
+        if not response.strip():  # failed for good: the local run sends it again
+            if budget is not None:
+                budget.release(reserved[key], model.max_tokens)
+            continue
+        used = (int(row["prompt_tokens"]), int(row["completion_tokens"]))
+        cost = 0.0
+        if budget is not None:
+            budget.settle(reserved[key], model.max_tokens, *used)
+            cost = budget.cost_of(*used)
+        model.usage.record_answer(*used, cost, float(row["latency"]))
+        out.append(
+            {
+                "key": key,
+                "model": model.backend.model_id,
+                "request": {"messages": messages[key], "params": model.generation},
+                "response": response,
+                "prompt_tokens": used[0],
+                "completion_tokens": used[1],
+            }
+        )
+    return out
+
+
+def _client_args(client: OpenAICompatibleClient) -> Dict[str, Any]:
+    """The constructor arguments that rebuild this client on a worker."""
+    names = ("base_url", "model", "api_key_env", "max_in_flight", "timeout", "max_tries")
+    names += ("backoff", "max_backoff", "context_length", "chars_per_token")
+    return {name: getattr(client, name) for name in names}
+
+
+def _connect(ray: Any, address: str, api_key_env: Any) -> bool:
+    """Start or join the cluster (unless this process is connected already);
+    the API key travels to the workers in the job's environment."""
+    if ray.is_initialized():
+        return False
+    key = os.environ.get(api_key_env) if api_key_env else None
+    env = {"env_vars": {api_key_env: key}} if key else None
+    local = {"include_dashboard": False} if address == "local" else {}
+    try:
+        ray.init(address=address, runtime_env=env, **local)
+    except Exception as err:
+        raise HybridNerError(f"--ray {address}: cannot start or join Ray ({err})") from None
+    return True
