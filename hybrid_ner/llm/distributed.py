@@ -1,15 +1,10 @@
 """``hybrid-ner propose --ray ADDRESS``: a run's requests answered on a Ray cluster.
 
-The driver renders the prompts exactly as the local run does, ships those not
-in the prompt cache as a Ray Dataset, and workers send them with the
-OpenAI-compatible client inside ``map_batches`` (``max_in_flight`` at a time
-per worker). Each batch of answers that comes back is written as a
-recorded-answers shard beside the cache, folded into the cache, then removed
-(a shard left by a killed run is folded at the next start). The local run
-that follows finds every answer in the cache: the same OUT, usage counted as
-if it had sent them. Not ``ray.data.llm``'s HTTP stage: it awaits one request
-at a time (docs/cluster.md).
-"""
+The driver renders the prompts as the local run does and ships those not in the
+prompt cache as a Ray Dataset; workers send them with our OpenAI-compatible
+client in ``map_batches`` (``ray.data.llm``'s HTTP stage sends one at a time).
+Each batch of answers is written as a recorded-answers shard beside the cache
+and folded into it; the local run then replays them: the same OUT and usage."""
 
 import json
 import os
@@ -44,13 +39,12 @@ def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
     for shard in shards:
         rows = read_recorded(shard).rows
         have = cache.present(row["key"] for row in rows)
-        for row in rows:
-            if row["key"] not in have:
-                answer = CachedAnswer(
-                    row["response"], row["prompt_tokens"], row["completion_tokens"]
-                )
-                cache.put(row["key"], row["model"], row["request"], answer)
-                added += 1
+        for row in (row for row in rows if row["key"] not in have):
+            tokens = (row["prompt_tokens"], row["completion_tokens"])
+            cache.put(
+                row["key"], row["model"], row["request"], CachedAnswer(row["response"], *tokens)
+            )
+            added += 1
         shard.unlink()
     return added
 
@@ -72,10 +66,9 @@ class ClusterUsage(Usage):
 
 
 class RequestWorker:
-    """A Ray Data UDF: sends a batch of requests with the OpenAI-compatible
-    client, ``max_in_flight`` at once (one thread pool shared by the batches
-    the actor runs together). A request that failed for good gets a blank
-    answer (never cached: the local run that follows sends it again).
+    """A Ray Data UDF: sends a batch of requests, ``max_in_flight`` at once (one
+    pool for the batches the actor runs together); a request that failed for
+    good gets a blank answer (never cached: the local run sends it again).
 
     client (Dict[str, Any]): The client's constructor arguments.
     params (Dict[str, Any]): The generation parameters.
@@ -151,8 +144,10 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
             RequestWorker,
             fn_constructor_kwargs={"client": _client_args(backend), "params": model.generation},
             batch_size=size,
-            concurrency=workers,
-            max_concurrency=2,  # the next batch starts while the last requests finish
+            # Two batches at once on each worker (one thread pool): no gap between batches.
+            compute=ray.data.ActorPoolStrategy(
+                size=workers, max_concurrent_calls_per_actor=2, enable_true_multi_threading=True
+            ),
         )
         provenance = {"model": backend.model_id, "made_by": "hybrid-ner propose --ray"}
         answered = 0
@@ -166,6 +161,12 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
         raise Interrupted(
             f"Interrupted (Ctrl+C): the answers received are in the prompt cache {cache.path}; "
             "re-run the same command to resume"
+        ) from None
+    except ray.exceptions.RayError as err:  # a worker died, the cluster went away
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise HybridNerError(
+            f"--ray {address}: {reason}; the answers received are in the prompt cache "
+            f"{cache.path}: re-run the same command to resume"
         ) from None
     finally:
         if started:
@@ -196,9 +197,7 @@ def _answers(
     budget = model.budget
     for row in rows:
         key, response = str(row["key"]), str(row["response"])
-        for kind, n in json.loads(str(row["failures"])).items():
-            for _ in range(n):
-                model.usage.record_failure(kind)
+        model.usage.failures.update(json.loads(str(row["failures"])))
         if not response.strip():  # failed for good: the local run sends it again
             if budget is not None:
                 budget.release(reserved[key], model.max_tokens)

@@ -16,15 +16,16 @@ from hybrid_ner.llm.cache import PromptCache, write_recorded
 from hybrid_ner.llm.distributed import shard_dir
 
 from ..cli.fault_server import FaultServer, propose_options
+from ..cli_runner import run_cli
 from ..conftest import ROOT
 from .conftest import make_doc
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'hybrid-ner[ray]')")
 N = 24
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'hybrid-ner[ray]')")
     ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
@@ -49,6 +50,18 @@ def propose(server, corpus, out, cache, *extra, code=0):
     except SystemExit as exit_:
         assert exit_.code == code
     return srsly.read_json(f"{out}.json") if not code else None
+
+
+def test_without_ray_one_line_says_what_to_install(corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails
+    with FaultServer(answer=answer) as server:
+        options = propose_options(server, tmp_path / "c.sqlite")
+        code, out, err = run_cli(
+            capsys, "propose", corpus, tmp_path / "o.spacy", *options, "--ray", "local"
+        )
+        assert code == 1 and not server.requests and not (tmp_path / "o.spacy").exists()
+        assert "--ray needs Ray: pip install 'hybrid-ner[ray]'" in out + err
+        assert "Traceback" not in out + err
 
 
 def test_ray_run_is_a_local_run(cluster, corpus, tmp_path):
