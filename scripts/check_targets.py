@@ -123,7 +123,9 @@ def check_target(stats: Dict, spec: TargetSpec, value: float) -> Target:
     needed = f"{'>' if spec.strict else '≥'} {spec.margin:+.3f}"
     # One more digit where three would show the threshold itself.
     digits = 4 if round(diff, 3) == round(spec.margin, 3) and abs(excess) > EPSILON else 3
-    overlap = "yes" if better.overlaps(reference) else "no"
+    # Do the mean ± sd intervals of the two settings overlap?
+    spread = (better.sd or 0.0) + (reference.sd or 0.0)
+    overlap = "yes" if abs(better.mean - reference.mean) <= spread else "no"
     detail = (
         f"{spec.better} {_mean_sd(better)} vs {spec.reference} {_mean_sd(reference)}: "
         f"difference {diff:+.{digits}f} (needed {needed}); seed spreads (mean ± sd) overlap: "

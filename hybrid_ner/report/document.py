@@ -1,344 +1,407 @@
-"""The markdown report: one section per dataset (scores, the field
-comparison, annotator quality, calibration, budget, missing cells, figures)."""
+"""The markdown report: one section per dataset (scores by omission rate and
+omission model, a second grid beside the first, annotator quality,
+calibration and ω, budget, missing cells, figures)."""
 
 from typing import Any, Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer
 
-from ..experiment.conditions import FIXED_CONDITIONS, FOCUS_RATE, UPPER_BOUND
-from ..experiment.result import CellResult
-from .budget import budget_rows, budget_table
-from .calibration import calibration_section
-from .field import field_rows, field_table, omega_rows, omega_table
+from ..experiment.conditions import FIXED_CONDITIONS, UPPER_BOUND
+from ..experiment.result import DIGITS, CellResult, GroupKey
 from .format import (
     DASH,
     annotator_name,
-    at_rate,
     condition_name,
     escape,
     format_rate,
     format_stat,
-    md,
     number_text,
 )
 from .results import (
     DatasetResults,
+    Metric,
+    Stat,
     aggregate,
+    budget_rows,
     closest_rate,
     f1,
     incomplete_groups,
-    label_f1,
     labels,
-    precision,
-    rates,
-    recall,
+    omega_rows,
+    settings,
     stat_at,
     table_conditions,
 )
-from .transformer import TRANSFORMER_TITLE, TransformerResults, compare_stacks, transformer_section
 
-#: Figure kinds, their file name prefix and their caption.
+#: Figure kinds and their captions.
 FIGURES = {
     "f1_vs_omission": "F1 vs. omission rate",
     "per_label": "F1 per label",
-    "annotator_quality": "Annotator precision and recall per label",
     "budget": "F1 vs. annotation cost",
 }
 SAMPLES = "samples"
+SECOND_GRID_TITLE = "Transformer pipeline"
+#: Calibration records' warnings.
+WARNINGS = {
+    "no_evidence": "No evidence from the annotator: its calibration sample holds no proposals, "
+    "so this cell is human-only training (human silence softened by ω).",
+    "biased": "Biased: measured against the incomplete human annotation, not a clean "
+    "calibration sample (proposals of omitted entities count as false).",
+}
+#: Precision, recall and F1 of a cell.
+PRF: Dict[str, Metric] = {"P": lambda c: c.p, "R": lambda c: c.r, "F1": f1}
 
 
-def f1_by_rate_table(cells: Sequence[CellResult], rates: Sequence[float]) -> str:
-    """Rows = conditions, columns = omission rates, F1 ``mean ± sd (n)``.
+def table(md: MarkdownRenderer, header: Sequence[str], rows: List[List[str]], left: int = 1) -> str:
+    """A markdown table: the first ``left`` columns left-aligned, the rest right-aligned."""
+    aligns = ["l"] * left + ["r"] * (len(header) - left)
+    return md.table(rows, list(header), aligns)  # type: ignore[arg-type]
 
-    Rate-independent conditions repeat their value in every column. The best
-    condition other than the upper bound is bold in each column.
-    """
-    stats = aggregate(cells, f1)
+
+def at_rate(rate: Optional[float]) -> str:
+    """ " at 40% omissions", for headings and sentences."""
+    return f" at {format_rate(rate)} omissions" if rate is not None else " (no omission rates yet)"
+
+
+def f1_by_rate_table(md: MarkdownRenderer, cells: Sequence[CellResult]) -> str:
+    """Rows = conditions, columns = omission rates, F1 ``mean ± sd (n)``; the
+    best condition other than the upper bound bold in each column."""
+    stats = aggregate(cells)
     conditions = table_conditions(cells)
-    columns: List[Optional[float]] = list(rates) or [None]
-    best: Dict[Optional[float], Optional[str]] = {}
+    columns: List[Optional[float]] = list(settings(cells, "rate")) or [None]
+    rows = [[condition_name(c)] for c in conditions]
     for rate in columns:
+        found = [(stat_at(stats, c, rate), c) for c in conditions]
         upper = stat_at(stats, UPPER_BOUND, rate)
-        candidates = [(stat_at(stats, c, rate), c) for c in conditions if c != UPPER_BOUND]
-        # human-omit at 0% is the upper bound itself (see stat_at): not a competitor.
-        found = [(stat.mean, c) for stat, c in candidates if stat is not None and stat is not upper]
-        # "Best" of a single condition says nothing.
-        best[rate] = max(found)[1] if len(found) > 1 else None
-    rows = []
-    for condition in conditions:
-        row = [condition_name(condition)]
-        for rate in columns:
-            text = format_stat(stat_at(stats, condition, rate))
-            row.append(md.bold(text) if best[rate] == condition else text)
-        rows.append(row)
+        # human-omit at 0% is the upper bound itself (see stat_at): no competitor.
+        means = [(s.mean, c) for s, c in found if s is not None and s is not upper]
+        best = max(means)[1] if len(means) > 1 else None
+        for row, (stat, condition) in zip(rows, found):
+            row.append(md.bold(format_stat(stat)) if condition == best else format_stat(stat))
     header = ["Condition"] + [format_rate(r) if r is not None else "F1" for r in columns]
-    return md.table(rows, header, ["l"] + ["r"] * len(columns))
+    return table(md, header, rows)
 
 
-def prf_table(cells: Sequence[CellResult], rate: Optional[float]) -> str:
-    """Precision, recall and F1 per condition at one omission rate."""
-    stats = [aggregate(cells, metric) for metric in (precision, recall, f1)]
+def stat_table(
+    md: MarkdownRenderer,
+    columns: Dict[str, Dict[GroupKey, Stat]],
+    conditions: Sequence[str],
+    rate: Optional[float],
+    extra: Sequence[List[str]] = (),
+) -> str:
+    """One row per condition, one column of statistics at ``rate`` per
+    entry of ``columns`` (e.g. P, R, F1), then the ``extra`` rows."""
     rows = [
-        [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in stats]
-        for c in table_conditions(cells)
+        [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in columns.values()]
+        for c in conditions
     ]
-    return md.table(rows, ["Condition", "P", "R", "F1"], ["l", "r", "r", "r"])
+    return table(md, ["Condition", *columns], rows + list(extra))
 
 
-def per_label_table(cells: Sequence[CellResult], rate: Optional[float]) -> str:
-    """F1 per entity label (columns) and condition (rows) at one omission rate."""
-    names = labels(cells)
-    stats = {label: aggregate(cells, label_f1(label)) for label in names}
-    rows = [
-        [condition_name(c)] + [format_stat(stat_at(stats[label], c, rate)) for label in names]
-        for c in table_conditions(cells)
-    ]
-    return md.table(rows, ["Condition"] + names, ["l"] + ["r"] * len(names))
+def second_grid_section(
+    md: MarkdownRenderer,
+    other: DatasetResults,
+    cells: Sequence[CellResult],
+    target_rate: float,
+    level: int = 3,
+    title: str = SECOND_GRID_TITLE,
+) -> None:
+    """A second grid of the dataset (e.g. trained with the transformer
+    config) beside the first: F1, P and R per condition and the first grid's
+    F1 at the same rate, then the ``spacy evaluate`` scores found beside it."""
+    rate = closest_rate(settings(other.cells, "rate"), target_rate)
+    columns = {k: aggregate(other.cells, PRF[k]) for k in ("F1", "P", "R")}
+    columns["F1 of this grid"] = aggregate(cells)
+    shown = [c for c in table_conditions(other.cells) if stat_at(columns["F1"], c, rate)]
+    extra = []
+    for name, scores in other.evaluated.items():
+        stats = [Stat.of([float(s[f"ents_{k}"]) for s in scores]) for k in ("f", "p", "r")]
+        extra.append([f"`{escape(name)}` (`spacy evaluate`)", *map(format_stat, stats), DASH])
+    configs = ", ".join(f"`{c}`" for c in sorted({c.config for c in other.cells if c.config}))
+    md.add(md.title(level, title))
+    md.add(
+        f"The cells of `{other.path}`{f' ({configs})' if configs else ''}{at_rate(rate)}, "
+        "test F1, P and R, mean ± sd (n), next to the F1 of this grid's cells at the same "
+        "rate; then the pipelines scored by `spacy evaluate --output` into that folder."
+    )
+    md.add(stat_table(md, columns, shown, rate, extra))
 
 
-def annotator_table(annotators: Dict[str, Any]) -> str:
+def annotator_section(md: MarkdownRenderer, info: Dict[str, Any]) -> None:
     """P/R/F1 per label of each annotator's proposals against the clean gold,
-    with the predicted class share next to the gold share."""
-    gold_share = annotators.get("gold_distribution") or {}
+    the predicted class share next to the gold share, usage and cost assumptions."""
+    md.add(
+        f"Proposals on the {info.get('sentences', '?')} training sentences against their clean "
+        f"gold ({info.get('gold_entities', '?')} entities). Shares: each label's part of the "
+        "annotator's proposals and of the gold entities."
+    )
+    gold_share = info.get("gold_distribution") or {}
     rows = []
-    for key, info in annotators["annotators"].items():
-        if not isinstance(info, dict):
+    for key, entry in info["annotators"].items():
+        if not isinstance(entry, dict):
             continue
-        name = escape(annotator_name(key, info))
-        share = info.get("distribution") or {}
-        overall = info.get("overall") or {}
+        name, share = escape(annotator_name(key, entry)), entry.get("distribution") or {}
+        overall = entry.get("overall") or {}
         rows.append(
-            [
-                name,
-                "all",
-                *(number_text(overall.get(k)) for k in "prf"),
-                number_text(overall.get("proposed"), 0),
-                number_text(annotators.get("gold_entities"), 0),
-                DASH,
-                DASH,
-            ]
+            [name, "all", *(number_text(overall.get(k)) for k in "prf")]
+            + [number_text(overall.get("proposed"), 0), number_text(info.get("gold_entities"), 0)]
+            + [DASH, DASH]
         )
-        for label, row in sorted((info.get("per_label") or {}).items()):
+        for label, row in sorted((entry.get("per_label") or {}).items()):
             rows.append(
-                [
-                    name,
-                    escape(label),
-                    *(number_text(row.get(k)) for k in "prf"),
-                    number_text(row.get("proposed"), 0),
-                    number_text(row.get("gold"), 0),
-                    number_text(share.get(label)),
-                    number_text(gold_share.get(label)),
-                ]
+                [name, escape(label), *(number_text(row.get(k)) for k in "prf")]
+                + [number_text(row.get("proposed"), 0), number_text(row.get("gold"), 0)]
+                + [number_text(share.get(label)), number_text(gold_share.get(label))]
             )
-    header = [
-        "Annotator",
-        "Label",
-        "P",
-        "R",
-        "F1",
-        "Proposed",
-        "Gold",
-        "Predicted share",
-        "Gold share",
+    header = ["Annotator", "Label", "P", "R", "F1", "Proposed", "Gold"]
+    md.add(table(md, header + ["Predicted share", "Gold share"], rows, left=2))
+    usage = info.get("usage") or {}
+    counts = ("requests", "prompt_tokens", "completion_tokens")
+    parts = [f"{usage[k]:,} {k.replace('_', ' ')}" for k in counts if isinstance(usage.get(k), int)]
+    if isinstance(usage.get("wall_seconds"), (int, float)):
+        parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
+    if parts:
+        md.add("LLM usage: " + ", ".join(parts) + ".")
+    costs = info.get("costs") or {}
+    parts = [
+        f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))
     ]
-    return md.table(rows, header, ["l", "l"] + ["r"] * 7)
+    if parts:
+        md.add("Cost assumptions: " + ", ".join(parts) + ".")
 
 
-def annotator_notes(annotators: Dict[str, Any]) -> List[str]:
-    """One line each on the LLM's usage and on the cost assumptions."""
-    lines = []
-    usage = annotators.get("usage") or {}
-    if usage:
-        counts = ("requests", "prompt_tokens", "completion_tokens")
-        parts = [
-            f"{usage[k]:,} {k.replace('_', ' ')}" for k in counts if isinstance(usage.get(k), int)
+def _ratio(value: Any) -> str:
+    """A likelihood ratio: three significant digits, whatever its size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return DASH
+    return f"{value:.{0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2}f}"
+
+
+def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: float) -> None:
+    """Per annotator, the calibration record of the cell that stands for it
+    (a rate cell at the target rate, lowest seed first), then the omission
+    rate ω each setting estimated next to the simulated one."""
+    md.add(md.title(3, "Calibration"))
+    md.add(
+        "The calibrated conditions measure their annotator on a calibration sample with clean "
+        "gold (the dev set) and mix labels by the per-token evidence. Per label: precision and "
+        "recall of the proposals on that sample; LR proposed: how much likelier the annotator "
+        "proposes the label on a true token of that label than on an outside token; LR silence: "
+        "how much likelier silence is on a true entity token than on an outside one (1: silence "
+        f"says nothing). Shown for the lowest seed at {format_rate(target_rate)} omissions where "
+        "that cell exists, else for another calibrated cell."
+    )
+    annotators = (ds.annotators or {}).get("annotators") or {}
+    for key, heading in (("llm", "LLM"), ("simulated", "Simulated annotator")):
+        found = [
+            c
+            for c in ds.cells
+            if c.calibration is not None and c.annotator != "none" and c.simulated == (key != "llm")
         ]
-        if isinstance(usage.get("wall_seconds"), (int, float)):
-            parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
-        lines.append("LLM usage: " + ", ".join(parts) + ".")
-    costs = annotators.get("costs") or {}
-    if costs:
-        parts = [
-            f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))
+        if not found:
+            continue
+        cell = min(
+            found,
+            key=lambda c: (
+                c.group[1] != "rate",
+                round(abs(c.omit_rate - target_rate), DIGITS),
+                c.seed,
+                c.name,
+            ),
+        )
+        cal = cell.calibration or {}
+        info = annotators.get(key)
+        named = isinstance(info, dict) and info.get("name")
+        md.add(md.title(4, heading + (f": {annotator_name(key, info)}" if named else "")))
+        where = f"{format_rate(cell.omit_rate)} omissions"
+        if cell.group[1] == "budget":
+            where = f"budget {format_rate(cell.budget)}, {where}"
+        facts = [f"calibration sample `{escape(cal.get('source') or 'unknown')}`"]
+        if isinstance(cal.get("tokens"), int):
+            facts.append(f"{cal['tokens']:,} tokens")
+        if isinstance(cal.get("position_match"), (int, float)):
+            facts.append(f"position match {cal['position_match']:.3f}")
+        md.add(
+            f"From cell `{cell.name}` ({condition_name(cell.condition, with_id=False)}, seed "
+            f"{cell.seed}, {where}): " + ", ".join(facts) + "."
+        )
+        source = cal.get("omission_source")
+        md.add(
+            f"Estimated human omission rate: {number_text(cal.get('omission_rate'))}"
+            + (f" ({escape(source)})" if source else "")
+            + f"; true simulated rate: {cell.omit_rate:.3f}."
+        )
+        warnings = [text for flag, text in WARNINGS.items() if cal.get(flag)]
+        if warnings:
+            md.add(" ".join(warnings))
+        rows = [
+            [escape(label)]
+            + [number_text(v.get(k)) for k in ("precision", "recall")]
+            + [number_text(v.get(k), 0) for k in ("proposed", "gold")]
+            + [_ratio(v.get(k)) for k in ("lr_proposed", "lr_silence")]
+            for label, v in sorted((cal.get("labels") or {}).items())
+            if isinstance(v, dict)
         ]
-        lines.append("Cost assumptions: " + ", ".join(parts) + ".")
-    return lines
+        header = ["Label", "Precision", "Recall", "Proposed", "Gold", "LR proposed", "LR silence"]
+        md.add(table(md, header, rows))
+    omegas = omega_rows(ds.cells + ds.other_omissions)
+    if not omegas:
+        return
+    md.add(md.title(4, "Estimated omission rate"))
+    md.add(
+        "The human omission rate ω each setting estimated, mean ± sd over seeds (n), next to the "
+        "rate the grid simulated: from the entity density of the dev set against the training "
+        "annotation (it assumes dev and training text alike), from agreement with the annotator "
+        "(it assumes omissions independent of what the annotator finds), and the ω training used "
+        "(the two combined by their precision, or the lower end of the combined 90% interval "
+        "where it is wider than 0.2)."
+    )
+    rows = [
+        [model, condition_name(condition), format_rate(budget), f"{rate:.3f}"]
+        + [format_stat(found.get(k)) for k in ("density", "agreement", "used")]
+        for (model, condition, budget, rate), found in omegas
+    ]
+    header = ["Omissions", "Condition", "Budget", "Simulated ω", "From density"]
+    md.add(table(md, header + ["From agreement", "ω used"], rows, left=2))
 
 
-def run_lines(md: MarkdownRenderer, run: Dict) -> None:
-    facts = []
-    if isinstance(run.get("wall_seconds"), (int, float)):
-        seconds = run["wall_seconds"]
-        facts.append(f"wall time {seconds / 3600:.2f} h ({seconds:.0f} s)")
-    for key in ("machine", "started", "finished"):
-        if run.get(key):
-            facts.append(f"{key} {run[key]}")
-    if facts:
-        md.add("Run: " + "; ".join(facts) + ".")
-    commands = [str(c) for c in run.get("commands") or []]
-    if commands:
-        md.add(md.code_block("\n".join(commands), "bash"))
+def budget_section(md: MarkdownRenderer, cells: Sequence[CellResult]) -> None:
+    """F1 and mean annotation cost per budget and condition."""
+    md.add(md.title(3, "Budget"))
+    points = budget_rows(cells)
+    if not points:
+        md.add("No budget cells for this dataset.")
+        return
+    md.add(
+        "F1 mean ± sd (n) and mean annotation cost per budget (fraction of documents annotated "
+        "by humans; the human cost is that fraction of all sentences × the cost per sentence). "
+        "Budget 100% rows (← source) come from the full-budget conditions. Δ F1 vs human: the "
+        "difference of mean F1 to the human annotation alone at the same budget."
+    )
+    rows = []
+    for row in points:
+        name = condition_name(row["condition"])
+        if row["source"] != row["condition"]:
+            name += f" ← `{row['source']}`"
+        delta = f"{row['vs_human']:+.3f}" if row["vs_human"] is not None else DASH
+        costs = [f"{row[p].mean:.2f}" if row[p] else DASH for p in ("human", "llm", "total")]
+        rows.append([format_rate(row["budget"]), name, format_stat(row["f1"]), delta, *costs])
+    header = ["Budget", "Condition", "F1", "Δ F1 vs human", "Human cost", "LLM cost"]
+    md.add(table(md, header + ["Total cost"], rows, left=2))
 
 
-def missing_lines(ds: DatasetResults) -> List[str]:
-    incomplete, absent, max_n = incomplete_groups(ds.cells)
+def missing_lines(cells: Sequence[CellResult]) -> List[str]:
+    """The settings that lack seeds and the conditions without cells."""
+    incomplete, absent, max_n = incomplete_groups(cells)
     lines = []
-    for item in incomplete:
-        where = ""
-        if item.value is not None:
-            where = (
-                f" at {format_rate(item.value)} omissions"
-                if item.kind == "rate"
-                else f" at budget {format_rate(item.value)}"
-            )
-        seeds = ", ".join(map(str, item.missing_seeds))
-        line = f"`{item.condition}`{where}: {item.n} of {max_n} seeds"
+    for (condition, kind, value), n, missing in incomplete:
+        rate = f" at {format_rate(value)} omissions" if value is not None else ""
+        where = f" at budget {format_rate(value)}" if kind == "budget" else rate
+        seeds = ", ".join(map(str, missing))
+        line = f"`{condition}`{where}: {n} of {max_n} seeds"
         lines.append(line + (f" (missing seeds: {seeds})" if seeds else ""))
     if absent:
         lines.append("No cells at all for: " + ", ".join(f"`{c}`" for c in absent))
-    return lines
-
-
-def field_section(md: MarkdownRenderer, ds: DatasetResults) -> None:
-    """The hybrid beside the best LLM-free baseline, and ω estimated against true."""
-    rows = field_rows(ds.all_cells)
-    if not rows:
-        return
-    md.add(md.title(3, "Against the best LLM-free baseline"))
-    md.add(
-        "Test F1, mean ± sd (n). Silence as certain: `human-omit` / `human-budget`; negative "
-        "sampling: `human-negsample` (Li et al. 2021); silence softened by ω: `human-silence` "
-        "(on a negative sample of the silent tokens, ω from the dev set's entity density, no "
-        "LLM) or, under a budget, `human-selftrain` "
-        "(the same plus the human-only teacher's predictions where nobody annotated). Δ: mean F1 "
-        "of the hybrid minus that of the better LLM-free baseline of the row. Uniform omissions "
-        "drop every entity alike; hard ones drop rare, long, lowercase entities and the hardest "
-        "label more often, at the same overall rate."
-    )
-    md.add(field_table(rows))
-    omegas = omega_rows(ds.all_cells)
-    if omegas:
-        md.add(
-            "The human's omission rate ω, mean over the cells that estimated it (n), against the "
-            "true simulated rate: from agreement with the annotator (it assumes omissions "
-            "independent of what the annotator finds) and from the entity density of the dev set "
-            "against the training annotation (it assumes dev and training text alike). ω used: "
-            "the two combined by their precision (density alone without an annotator), or the "
-            "lower end of the combined 90% interval where it is wider than 0.2."
-        )
-        md.add(omega_table(omegas))
+    return lines or [f"None: every setting has {max_n} seeds."]
 
 
 def dataset_section(
     ds: DatasetResults,
     links: Dict[str, str],
-    target_rate: float = FOCUS_RATE,
-    transformer: Optional[TransformerResults] = None,
+    target_rate: float,
+    second: Optional[DatasetResults] = None,
 ) -> str:
     """The report section of one dataset.
 
     ds (DatasetResults): The dataset's cells and annotator/run files.
-    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES) and
-        of the samples page (key "samples") that exist.
+    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES)
+        and of the samples page (key SAMPLES) that exist.
     target_rate (float): The omission rate of the detail tables (the closest
-        rate present when it is missing) and of the calibration section.
-    transformer (Optional[TransformerResults]): The dataset's transformer
-        grid: adds the "Transformer pipeline" section after the CPU scores.
+        rate present when it is missing).
+    second (Optional[DatasetResults]): The dataset in a second grid.
     RETURNS (str): Markdown.
     """
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(2, ds.name))
-    if ds.run:
-        run_lines(md, ds.run)
-    cells = ds.cells
-    seeds = sorted({c.seed for c in cells})
-    planned = (ds.run or {}).get("cells_planned")
-    of_planned = (
-        f" of the {planned} cells of the last `hybrid-ner grid` run"
-        if isinstance(planned, int)
-        else ""
-    )
+    run, cells = ds.run or {}, ds.cells
+    facts = []
+    if isinstance(run.get("wall_seconds"), (int, float)):
+        facts.append(f"wall time {run['wall_seconds'] / 3600:.2f} h ({run['wall_seconds']:.0f} s)")
+    facts.extend(f"{key} {run[key]}" for key in ("machine", "started", "finished") if run.get(key))
+    if facts:
+        md.add("Run: " + "; ".join(facts) + ".")
+    if run.get("commands"):
+        md.add(md.code_block("\n".join(map(str, run["commands"])), "bash"))
+    planned = run.get("cells_planned")
+    seeds = ", ".join(map(str, sorted({c.seed for c in cells}))) or "none"
     md.add(
-        f"{len(cells)} trained models (cells){of_planned} from `{ds.path}`, seeds: "
-        f"{', '.join(map(str, seeds)) or 'none'}."
+        f"{len(cells)} trained models (cells)"
+        + (
+            f" of the {planned} cells of the last `hybrid-ner grid` run"
+            if isinstance(planned, int)
+            else ""
+        )
+        + f" from `{ds.path}`, seeds: {seeds}."
         + (
             " The grid was stopped before the rest: run the same command again to resume."
             if isinstance(planned, int) and planned > len(cells)
             else ""
         )
     )
-    available = rates(cells)
-    rate = closest_rate(available, target_rate)
-    note = ""
-    if rate is not None and abs(rate - target_rate) > 1e-9:
-        note = (
-            f"No cells at {format_rate(target_rate)} omissions: showing the closest rate "
-            f"present, {format_rate(rate)}."
-        )
-
+    rate = closest_rate(settings(cells, "rate"), target_rate)
     md.add(md.title(3, "F1 by omission rate"))
     if cells:
         md.add(
             "Test F1 as mean ± sd over seeds (number of seeds), sd with n − 1; — = no cell. "
             f"{', '.join(f'`{c}`' for c in FIXED_CONDITIONS)} are trained without omissions and "
-            "repeated in "
-            "every column. Bold: best condition other than the upper bound. Conditions named "
-            '"simulated" use '
-            "the simulated annotator, not an LLM."
+            "repeated in every column. Bold: best condition other than the upper bound. "
+            'Conditions named "simulated" use the simulated annotator, not an LLM.'
         )
-        md.add(f1_by_rate_table(cells, available))
-        md.add(md.title(3, f"Scores{at_rate(rate)}"))
-        md.add(f"Precision, recall and F1, mean ± sd (n). {note}".strip())
-        md.add(prf_table(cells, rate))
-        md.add("F1 per label, mean ± sd (n).")
-        md.add(per_label_table(cells, rate))
+        md.add(f1_by_rate_table(md, cells))
     else:
         md.add("No cells yet for this dataset.")
-    field_section(md, ds)
-    if transformer is not None:
-        md.add(transformer_section(compare_stacks(transformer, cells, target_rate)))
+    for model in sorted({c.omission_model for c in ds.other_omissions}):
+        md.add(md.title(3, f"F1 by omission rate, {model} omissions"))
+        md.add(
+            f"As above, with `{model}` omissions: rare, long, lowercase entities and the hardest "
+            "label dropped more often, at the same overall rate."
+        )
+        md.add(f1_by_rate_table(md, [c for c in ds.other_omissions if c.omission_model == model]))
+    if cells:
+        md.add(md.title(3, f"Scores{at_rate(rate)}"))
+        note = ""
+        if rate is not None and abs(rate - target_rate) > 1e-9:
+            note = (
+                f" No cells at {format_rate(target_rate)} omissions: showing the closest rate "
+                f"present, {format_rate(rate)}."
+            )
+        md.add(f"Precision, recall and F1, mean ± sd (n).{note}")
+        conditions = table_conditions(cells)
+        prf = {name: aggregate(cells, metric) for name, metric in PRF.items()}
+        md.add(stat_table(md, prf, conditions, rate))
+        md.add("F1 per label, mean ± sd (n).")
+        per_label = {
+            n: aggregate(cells, lambda c, n=n: c.per_type.get(n, {}).get("f"))
+            for n in labels(cells)
+        }
+        md.add(stat_table(md, per_label, conditions, rate))
+    if second is not None:
+        second_grid_section(md, second, cells, target_rate)
 
     md.add(md.title(3, "Annotator quality"))
     if ds.annotators:
-        info = ds.annotators
-        md.add(
-            f"Proposals on the {info.get('sentences', '?')} training sentences against their "
-            "clean gold "
-            f"({info.get('gold_entities', '?')} entities). Shares: each label's part of the "
-            "annotator's "
-            "proposals and of the gold entities."
-        )
-        md.add(annotator_table(info))
-        for line in annotator_notes(info):
-            md.add(line)
+        annotator_section(md, ds.annotators)
     else:
         md.add("No `annotators.json` for this dataset: annotator quality skipped.")
-
-    if cells:
+    if any(c.calibration for c in ds.cells + ds.other_omissions):
         calibration_section(md, ds, target_rate)
-
-    md.add(md.title(3, "Budget"))
-    points = budget_rows(cells)
-    if points:
-        md.add(
-            "F1 mean ± sd (n) and mean annotation cost per budget (fraction of documents "
-            "annotated by "
-            "humans; the human cost is that fraction of all sentences × the cost per sentence). "
-            "Budget 100% rows (← source) come from the full-budget conditions. Δ F1 vs human: the "
-            "difference of mean F1 to the human annotation alone at the same budget."
-        )
-        md.add(budget_table(points))
-    else:
-        md.add("No budget cells for this dataset.")
+    budget_section(md, cells)
 
     md.add(md.title(3, "Missing or partial cells"))
-    missing = missing_lines(ds)
-    _, _, max_n = incomplete_groups(cells)
-    md.add(md.list(missing) if missing else f"None: every setting has {max_n} seeds.")
-
+    md.add(md.list(missing_lines(cells)))
     md.add(md.title(3, "Figures"))
     figures = [
-        f"![{caption}: {ds.name}]({links[key]})" for key, caption in FIGURES.items() if key in links
+        f"![{text}: {ds.name}]({links[key]})" for key, text in FIGURES.items() if key in links
     ]
     md.add("\n\n".join(figures) if figures else "No figures (no data to plot).")
     if SAMPLES in links:
@@ -355,48 +418,33 @@ def report_markdown(
     datasets: Sequence[DatasetResults],
     links: Dict[str, Dict[str, str]],
     grid_dir: str,
-    other_samples: Optional[Dict[str, str]] = None,
-    target_rate: float = FOCUS_RATE,
-    transformer: Sequence[TransformerResults] = (),
-    transformer_dir: Optional[str] = None,
+    other_samples: Dict[str, str],
+    target_rate: float,
+    second: Sequence[DatasetResults] = (),
+    second_dir: Optional[str] = None,
 ) -> str:
-    """The whole report: a header and one section per dataset.
+    """The whole report: a header, one section per dataset, the second
+    grid's datasets that are not in the first, and the other sample pages.
 
-    datasets (Sequence[DatasetResults]): The grid's datasets.
-    links (Dict[str, Dict[str, str]]): Per dataset, relative paths of its
-        figures and samples page (see ``dataset_section``).
-    grid_dir (str): The grid directory, named in the header.
-    other_samples (Optional[Dict[str, str]]): Sample pages of --samples files
-        that belong to no dataset of the grid, by name.
-    target_rate (float): The omission rate of the detail tables and the calibration section.
-    transformer (Sequence[TransformerResults]): The datasets of the
-        transformer grid: a "Transformer pipeline" section in the section of
-        the dataset of the same name, or after the datasets for one that is
-        not in the grid.
-    transformer_dir (Optional[str]): The transformer grid, named in the header.
+    links (Dict[str, Dict[str, str]]): Per dataset, see ``dataset_section``.
+    other_samples (Dict[str, str]): Sample pages of no dataset, by name.
+    second (Sequence[DatasetResults]): The datasets of a second grid (with cells).
     RETURNS (str): Markdown, ending with a newline.
     """
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(1, "hybrid-ner experiment report"))
-    trf_source = (
-        f" and the transformer grid `{transformer_dir}`" if transformer_dir and transformer else ""
-    )
+    source = f" and the second grid `{second_dir}`" if second_dir and second else ""
     md.add(
-        f"Generated by `hybrid-ner report` from `{grid_dir}`{trf_source}. Datasets: "
+        f"Generated by `hybrid-ner report` from `{grid_dir}`{source}. Datasets: "
         + ", ".join(md.link(ds.name, f"#{ds.name.lower()}") for ds in datasets)
         + ". Scores are test-set entity scores in [0, 1]."
     )
-    by_name = {trf.name: trf for trf in transformer}
+    by_name = {ds.name: ds for ds in second}
     for ds in datasets:
         md.add(dataset_section(ds, links.get(ds.name, {}), target_rate, by_name.pop(ds.name, None)))
-    for name, trf in sorted(by_name.items()):
-        md.add(
-            transformer_section(
-                compare_stacks(trf, [], target_rate),
-                2,
-                f"{TRANSFORMER_TITLE}: {name} (no CPU grid results)",
-            )
-        )
+    for name, other in sorted(by_name.items()):
+        title = f"{SECOND_GRID_TITLE}: {name} (not in `{grid_dir}`)"
+        second_grid_section(md, other, [], target_rate, 2, title)
     if other_samples:
         md.add(md.title(2, "Other samples"))
         md.add(md.list([md.link(name, url) for name, url in sorted(other_samples.items())]))

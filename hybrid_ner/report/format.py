@@ -1,9 +1,7 @@
-"""Shared text of the report's tables and figures: numbers, rates, the
+"""Shared text of the report's tables and figures: numbers, rates and the
 names of conditions and annotators."""
 
 from typing import Any, Dict, Optional
-
-from wasabi import MarkdownRenderer
 
 from .results import Stat
 
@@ -27,11 +25,9 @@ DISPLAY_NAMES = {
     "human-silence": "human, silence softened by ω (LLM-free)",
     "human-selftrain": "human, part of the documents, self-training (LLM-free)",
 }
-#: The renderer of the report's markdown tables.
-md = MarkdownRenderer(no_emoji=True)
 
 
-def escape(text: str) -> str:
+def escape(text: Any) -> str:
     """Make free text safe inside a markdown table cell."""
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
@@ -40,9 +36,8 @@ def format_stat(stat: Optional[Stat], digits: int = 3) -> str:
     """``mean ± sd (n)``; ``mean (1)`` for a single seed; a dash without data."""
     if stat is None:
         return DASH
-    if stat.sd is None:
-        return f"{stat.mean:.{digits}f} ({stat.n})"
-    return f"{stat.mean:.{digits}f} ± {stat.sd:.{digits}f} ({stat.n})"
+    sd = f" ± {stat.sd:.{digits}f}" if stat.sd is not None else ""
+    return f"{stat.mean:.{digits}f}{sd} ({stat.n})"
 
 
 def format_rate(rate: float) -> str:
@@ -52,16 +47,13 @@ def format_rate(rate: float) -> str:
 
 def number_text(value: Any, digits: int = 3) -> str:
     """A number with ``digits`` decimals; a dash for anything else."""
-    return (
-        f"{value:.{digits}f}"
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
-        else DASH
-    )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.{digits}f}"
+    return DASH
 
 
 def condition_name(condition: str, with_id: bool = True) -> str:
-    """A condition's display name, e.g. "hybrid, calibrated label mixing
-    (recommended) — `hybrid-label-mixing`" (without the id for legends)."""
+    """A condition's display name, with its id in backticks unless ``with_id`` is False."""
     name = DISPLAY_NAMES[condition]
     return f"{name} — `{condition}`" if with_id else name
 
@@ -72,12 +64,3 @@ def annotator_name(key: str, info: Dict[str, Any]) -> str:
     if (info.get("simulated") or key == "simulated") and "simulated" not in name.lower():
         name += " (simulated)"
     return name
-
-
-def at_rate(rate: Optional[float]) -> str:
-    """ " at 40% omissions", for headings and sentences."""
-    return (
-        f" at {format_rate(rate)} omissions"
-        if rate is not None
-        else " (no omission rates in the grid yet)"
-    )

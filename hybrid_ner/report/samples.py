@@ -6,8 +6,7 @@ their reasons, so a reader can see what the merge did to real sentences.
 """
 
 import html
-from pathlib import Path
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from spacy import displacy
 from spacy.tokens import Doc, Span
@@ -19,32 +18,15 @@ GOLD_KEY = "gold"
 _HUMAN_VIEW_KEY = "_report_human_with_omissions"
 OMITTED_SUFFIX = " (omitted)"
 LABEL_COLORS = {"PER": "#aa9cfc", "LOC": "#ff9561", "ORG": "#7aecec", "MISC": "#e4e7d2"}
-#: Colours of the other labels (any label set), given in order of first appearance.
-EXTRA_COLORS = (
-    "#bfe1d9",
-    "#feca74",
-    "#c887fb",
-    "#9cc9cc",
-    "#ffeb80",
-    "#f0a8c0",
-    "#b5e48c",
-    "#a0c4ff",
-    "#ffd6a5",
-    "#cdb4db",
-    "#e9c46a",
-    "#8ecae6",
-)
+#: Colours of the other labels (any label set), in order of first appearance.
+EXTRA_COLORS = ("#bfe1d9", "#feca74", "#c887fb", "#9cc9cc", "#ffeb80", "#f0a8c0", "#b5e48c")
 OMITTED_COLOR = "#dddddd"
-FONTS = '-apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif'
-STYLE = (
-    "\nbody { font-family: "
-    + FONTS
-    + "; margin: 2em; max-width: 70em; }\n"
-    + """section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em; }
+section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.5em; }
 h3 { font-size: 1em; margin: 1em 0 0 0; color: #444; }
 .empty { color: #888; font-style: italic; }
 """
-)
 
 
 def _spans(doc: Doc, key: str) -> List[Span]:
@@ -66,26 +48,13 @@ def _colors(docs: Iterable[Doc]) -> Dict[str, str]:
     return colors
 
 
-def _render_spans(doc: Doc, key: str, colors: Dict[str, str]) -> str:
-    if not _spans(doc, key):
-        return f'<p class="empty">(no spans) {html.escape(doc.text)}</p>'
-    return displacy.render(
-        doc, style="span", page=False, jupyter=False, options={"spans_key": key, "colors": colors}
-    )
-
-
-def _render_ents(doc: Doc, colors: Dict[str, str]) -> str:
-    if not doc.ents:
-        return f'<p class="empty">(no entities) {html.escape(doc.text)}</p>'
-    return displacy.render(doc, style="ent", page=False, jupyter=False, options={"colors": colors})
-
-
-def _human_view(doc: Doc) -> None:
-    """Put the human entities and the omitted ones (marked) in one span group."""
-    omitted = [
-        Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in _spans(doc, OMITTED_KEY)
-    ]
-    doc.spans[_HUMAN_VIEW_KEY] = _spans(doc, HUMAN_KEY) + omitted
+def _render(doc: Doc, key: Optional[str], colors: Dict[str, str]) -> str:
+    """The span group ``key`` (None: ``doc.ents``) of a Doc as displaCy HTML."""
+    if not (_spans(doc, key) if key else doc.ents):
+        return f'<p class="empty">(none) {html.escape(doc.text)}</p>'
+    style, options = ("span", {"spans_key": key}) if key else ("ent", {})
+    options["colors"] = colors  # type: ignore[assignment]
+    return displacy.render(doc, style=style, page=False, jupyter=False, options=options)
 
 
 def _title(doc: Doc, index: int) -> str:
@@ -113,22 +82,24 @@ def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> 
         merged ``doc.ents``.
     dataset (str): Named in the title.
     max_samples (int): How many Docs to show.
-    RETURNS (str): The HTML page.
     """
     shown = list(docs)[: max(0, max_samples)]
-    for doc in shown:
-        _human_view(doc)
+    for doc in shown:  # the human entities and the omitted ones (marked) in one group
+        omitted = [
+            Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in _spans(doc, OMITTED_KEY)
+        ]
+        doc.spans[_HUMAN_VIEW_KEY] = _spans(doc, HUMAN_KEY) + omitted
     colors = _colors(shown)
     title = html.escape(f"{dataset}: annotation layers of {len(shown)} sample sentences")
     sections = []
     for i, doc in enumerate(shown):
         sections.append(
             f"<section><h2>{html.escape(_title(doc, i))}</h2>"
-            f"<h3>Gold (clean)</h3>{_render_spans(doc, GOLD_KEY, colors)}"
+            f"<h3>Gold (clean)</h3>{_render(doc, GOLD_KEY, colors)}"
             "<h3>Human (with omissions; omitted entities in "
-            f"grey)</h3>{_render_spans(doc, _HUMAN_VIEW_KEY, colors)}"
-            f"<h3>LLM proposals (raw, may overlap)</h3>{_render_spans(doc, LLM_KEY, colors)}"
-            f"<h3>Merged (doc.ents: human + accepted proposals)</h3>{_render_ents(doc, colors)}"
+            f"grey)</h3>{_render(doc, _HUMAN_VIEW_KEY, colors)}"
+            f"<h3>LLM proposals (raw, may overlap)</h3>{_render(doc, LLM_KEY, colors)}"
+            f"<h3>Merged (doc.ents: human + accepted proposals)</h3>{_render(doc, None, colors)}"
             f"<h3>Rejected proposals</h3>{_rejected(doc)}</section>"
         )
         del doc.spans[_HUMAN_VIEW_KEY]
@@ -137,12 +108,3 @@ def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> 
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>\n"
     )
-
-
-def write_samples_page(
-    path: Path, docs: Sequence[Doc], dataset: str, max_samples: int = 10
-) -> Path:
-    """Write ``render_samples`` to a file, creating parent directories."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_samples(docs, dataset, max_samples), encoding="utf-8")
-    return path

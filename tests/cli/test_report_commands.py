@@ -10,7 +10,7 @@ from hybrid_ner.report.results import Stat
 from ..report.grid_fixtures import cell, write_annotators, write_grid
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIGURES = ("f1_vs_omission", "per_label", "annotator_quality", "budget")
+FIGURES = ("f1_vs_omission", "per_label", "budget")
 HUMAN_OMIT = "human with omissions (baseline) — `human-omit`"
 LABEL_MIXING = "hybrid, calibrated label mixing (recommended) — `hybrid-label-mixing`"
 HUMAN_BUDGET = "human, part of the documents — `human-budget`"
@@ -77,11 +77,7 @@ def test_report_figures_and_samples_are_written_and_linked(report):
     assert "[samples_wikigold.html](samples_wikigold.html)" in text
     # The bare dataset: no annotators, no samples, still figures for its cells.
     conll = section(text, "conll2003")
-    assert (
-        "No `annotators.json` for this dataset" in conll
-        and "annotator_quality_conll2003" not in conll
-    )
-    assert not (report / "out" / "figures" / "annotator_quality_conll2003.png").exists()
+    assert "No `annotators.json` for this dataset" in conll
     assert "samples_conll2003" not in conll and "(figures/f1_vs_omission_conll2003.png)" in conll
 
 
@@ -123,7 +119,7 @@ def test_partial_grid_never_crashes(tmp_path):
     assert "showing the closest rate present, 30%" in tiny
     assert "No budget cells" in tiny
     only = text.split("## only_annotators")[1].split("## tiny")[0]
-    assert "No cells yet" in only and "(fig/annotator_quality_only_annotators.png)" in only
+    assert "No cells yet" in only and "No figures" in only
 
 
 def test_budget_plot_without_cost_uses_budget_fraction(tmp_path):

@@ -1,29 +1,21 @@
 import dataclasses
 
-from hybrid_ner.experiment.conditions import CONDITIONS
-from hybrid_ner.report.budget import budget_rows
-from hybrid_ner.report.plots import (
-    COLORS,
-    DASHED,
-    _line_style,
-    plot_budget,
-    plot_f1_vs_omission,
-    plot_per_label,
-)
-from hybrid_ner.report.results import load_cells
+from hybrid_ner.report.plots import DASHED, _style, plot_budget, plot_f1_vs_omission, plot_per_label
+from hybrid_ner.report.results import budget_rows, load_cells
 
 from .grid_fixtures import write_cells
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_styles_mark_lambda_mixing_dashed_and_every_condition_has_a_colour():
+def test_styles_mark_lambda_mixing_dashed_and_simulated_dotted():
     assert set(DASHED) == {"hybrid-lambda-mixing", "sim-hybrid-lambda-mixing"}
-    assert _line_style("hybrid-lambda-mixing")["linestyle"] == (0, (5, 2))
-    assert _line_style("hybrid-label-mixing")["linestyle"] == "-"
-    assert _line_style("sim-hybrid-label-mixing")["linestyle"] == ":"
-    assert _line_style("human-clean", reference=True)["linestyle"] == "--"
-    assert set(COLORS) == set(CONDITIONS)
+    assert _style("hybrid-lambda-mixing")["linestyle"] == (0, (5, 2))
+    assert "linestyle" not in _style("hybrid-label-mixing")
+    simulated = _style("sim-hybrid-label-mixing")
+    assert (simulated["linestyle"], simulated["markerfacecolor"]) == (":", "white")
+    assert _style("human-budget")["color"] == _style("human-omit")["color"] == "tab:red"
+    assert _style("human-selftrain")["color"] == "tab:gray"
 
 
 def test_figures_with_any_labels(tmp_path):

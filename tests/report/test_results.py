@@ -8,17 +8,15 @@ import srsly
 
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.experiment.result import CellResult
-from hybrid_ner.report.calibration import calibration_cell, omission_estimates
 from hybrid_ner.report.results import (
     Stat,
     aggregate,
-    budgets,
     closest_rate,
     incomplete_groups,
-    label_f1,
     load_cells,
     load_grid,
-    rates,
+    omega_rows,
+    settings,
     stat_at,
 )
 
@@ -67,17 +65,12 @@ def test_aggregate_mean_sd_n_per_group(cells):
         is stats[("human-clean", "reference", None)]
     )
     assert stats[("hybrid-budget", "budget", 0.5)].mean == pytest.approx(0.75)
-    assert rates(cells) == [0.2, 0.4, 0.6] and budgets(cells) == [0.1, 0.25, 0.5]
-    assert aggregate(cells, label_f1("PER"))[("human-omit", "rate", 0.4)].mean == pytest.approx(
-        0.57
-    )
-
-
-def test_stat_single_seed_and_overlap():
+    assert settings(cells, "rate") == [0.2, 0.4, 0.6]
+    assert settings(cells, "budget") == [0.1, 0.25, 0.5]
+    per = aggregate(cells, lambda c: c.per_type["PER"]["f"])
+    assert per[("human-omit", "rate", 0.4)].mean == pytest.approx(0.57)
     single = Stat.of([0.5])
-    assert single.sd is None and single.n == 1 and (single.low, single.high) == (0.5, 0.5)
-    assert Stat.of([0.6, 0.7]).overlaps(Stat.of([0.68, 0.8]))
-    assert not Stat.of([0.60, 0.62]).overlaps(Stat.of([0.70, 0.72]))
+    assert single.sd is None and single.n == 1
 
 
 def test_closest_rate():
@@ -91,11 +84,11 @@ def test_incomplete_groups_name_missing_seeds_and_conditions(tmp_path):
     write_cells(tmp_path / "wikigold")
     (tmp_path / "wikigold" / "cells" / "hybrid-random_r0.2_b1_s0.json").unlink()
     incomplete, absent, max_n = incomplete_groups(load_cells(tmp_path / "wikigold" / "cells"))
-    found = {(i.condition, i.value): (i.n, i.missing_seeds) for i in incomplete}
+    found = {(key[0], key[2]): (n, missing) for key, n, missing in incomplete}
     assert max_n == 3
-    assert found[("hybrid-label-mixing", 0.4)] == (2, (2,))
-    assert found[("hybrid-random", 0.2)] == (2, (0,))
-    assert found[("sim-hybrid-budget", 0.5)] == (0, (0, 1, 2))
+    assert found[("hybrid-label-mixing", 0.4)] == (2, [2])
+    assert found[("hybrid-random", 0.2)] == (2, [0])
+    assert found[("sim-hybrid-budget", 0.5)] == (0, [0, 1, 2])
     assert ("human-omit", 0.4) not in found
     assert absent == [
         "sim-only",
@@ -113,7 +106,7 @@ def test_incomplete_groups_lists_a_rate_with_no_cell(tmp_path):
         srsly.write_json(cells_dir / f"omit02_{seed}.json", cell("d", "human-omit", 0.2, seed, 0.5))
     srsly.write_json(cells_dir / "random04.json", cell("d", "hybrid-random", 0.4, 0, 0.5))
     incomplete, _, _ = incomplete_groups(load_cells(cells_dir))
-    assert {(i.condition, i.value, i.n) for i in incomplete} == {
+    assert {(key[0], key[2], n) for key, n, _ in incomplete} == {
         ("human-omit", 0.4, 0),
         ("hybrid-random", 0.2, 0),
         ("hybrid-random", 0.4, 1),
@@ -126,10 +119,8 @@ def test_load_grid_reads_datasets_and_optional_files(tmp_path):
     (tmp_path / "grid" / "not-a-dataset").mkdir()
     wikigold, conll = sorted(load_grid(tmp_path / "grid"), key=lambda ds: ds.name, reverse=True)
     assert wikigold.annotators["annotators"]["simulated"]["simulated"] is True
-    assert (
-        wikigold.run["machine"] == "2 CPU cores" and wikigold.samples_path.name == "samples.spacy"
-    )
-    assert conll.annotators is None and conll.run is None and conll.samples_path is None
+    assert wikigold.run["machine"] == "2 CPU cores" and wikigold.evaluated == {}
+    assert conll.annotators is None and conll.run is None
     # A dataset folder can be given directly.
     assert [ds.name for ds in load_grid(tmp_path / "grid" / "conll2003")] == ["conll2003"]
 
@@ -244,26 +235,33 @@ def test_old_cells_are_refused_until_migrated(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_calibration_cell_prefers_seed_0_at_the_target_rate(cells):
-    assert calibration_cell(cells, "llm").path.stem == "hybrid-label-mixing_r0.4_b1_s0"
-    assert calibration_cell(cells, "simulated").path.stem == "sim-hybrid-label-mixing_r0.4_b1_s0"
-    assert calibration_cell(cells, "llm", rate=0.6).path.stem == "hybrid-label-mixing_r0.6_b1_s0"
-    # Without that cell: another seed at the rate first, then other rates, then budget cells.
-    rest = [c for c in cells if c.path.stem != "hybrid-label-mixing_r0.4_b1_s0"]
-    assert calibration_cell(rest, "llm").path.stem == "hybrid-label-mixing_r0.4_b1_s1"
-    budget_only = [c for c in cells if c.group[1] == "budget"]
-    assert calibration_cell(budget_only, "simulated").path.stem == "sim-hybrid-budget_r0_b0.1_s0"
-    assert calibration_cell([c for c in cells if c.calibration is None], "llm") is None
+def test_omega_rows_put_estimates_beside_the_true_rate():
+    def result(seed, density, agreement, used, model="uniform"):
+        calibration = {
+            "omission_estimate": {"rate": density, "low": density - 0.05},
+            "omission_agreement": {"rate": agreement, "low": None},
+            "omission_rate": used,
+        }
+        return CellResult(
+            dataset="toy",
+            condition="hybrid-label-mixing",
+            annotator="llm",
+            omit_rate=0.4,
+            budget=1.0,
+            seed=seed,
+            p=0.4,
+            r=0.4,
+            f=0.4,
+            calibration=calibration,
+            omission_model=model,
+        )
 
-
-def test_omission_estimates_next_to_the_true_rate(cells):
-    estimates = {(e.condition, e.value): e for e in omission_estimates(cells)}
-    mixing = estimates[("hybrid-label-mixing", 0.4)]
-    assert (mixing.true_rate, mixing.estimate.n) == (
-        0.4,
-        2,
-    ) and mixing.estimate.mean == pytest.approx(0.435)
-    assert mixing.sources == ("estimated from agreement and calibrated precision",)
-    assert estimates[("sim-hybrid-budget", 0.1)].kind == "budget"
-    assert [e.condition for e in omission_estimates(cells)][0] == "hybrid-label-mixing"
-    assert not any(e.condition == "hybrid-lambda-mixing" for e in estimates.values())
+    cells = [
+        result(0, 0.42, 0.22, 0.42, "hard"),
+        result(0, 0.41, 0.38, 0.41),
+        result(1, 0.39, 0.36, float("nan")),  # NaN: not estimated
+    ]
+    (uniform, found), (hard, _) = omega_rows(cells)
+    assert uniform == ("uniform", "hybrid-label-mixing", 1.0, 0.4) and hard[0] == "hard"
+    assert found["density"].mean == pytest.approx(0.40) and found["agreement"].n == 2
+    assert found["used"] == Stat(0.41, None, 1)

@@ -32,7 +32,8 @@ def test_text_is_escaped_and_missing_layers_are_said():
     assert "<Oslo>" not in page and "&lt;Oslo&gt;" in page and "&amp;" in page
     assert "<title>wiki&lt;gold&gt;" in page
     second = page.split("<section>")[2]
-    assert "(no spans)" in second and "(none)" in second
+    assert 'proposals (raw, may overlap)</h3><p class="empty">(none) Ann Smith' in second
+    assert 'Rejected proposals</h3><p class="empty">(none)</p>' in second
     # The temporary span group used for the human view is removed again.
     assert all("_report" not in key for doc in docs for key in doc.spans)
 

@@ -1,16 +1,15 @@
 import dataclasses
 
 import pytest
+from wasabi import MarkdownRenderer
 
 from hybrid_ner.experiment.result import CellResult
-from hybrid_ner.report.budget import budget_rows, budget_table
-from hybrid_ner.report.calibration import (
-    calibration_lines,
-    calibration_table,
-    omission_estimates,
-    omission_table,
+from hybrid_ner.report.document import (
+    budget_section,
+    calibration_section,
+    f1_by_rate_table,
+    stat_table,
 )
-from hybrid_ner.report.document import f1_by_rate_table, per_label_table
 from hybrid_ner.report.format import (
     annotator_name,
     condition_name,
@@ -18,7 +17,7 @@ from hybrid_ner.report.format import (
     format_rate,
     format_stat,
 )
-from hybrid_ner.report.results import Stat, load_cells
+from hybrid_ner.report.results import DatasetResults, Stat, aggregate, budget_rows, load_cells
 
 from .grid_fixtures import write_cells
 
@@ -38,6 +37,12 @@ def row(table, name):
     return next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
 
 
+def rendered(add, *args):
+    md = MarkdownRenderer(no_emoji=True)
+    add(md, *args)
+    return md.text
+
+
 def test_format_stat_and_rate():
     assert format_stat(Stat.of([0.60, 0.62, 0.64])) == "0.620 ± 0.020 (3)"
     assert format_stat(Stat.of([0.5])) == "0.500 (1)"
@@ -52,23 +57,20 @@ def test_condition_names():
         condition_name("hybrid-label-mixing", with_id=False)
         == "hybrid, calibrated label mixing (recommended)"
     )
-    assert condition_name("hybrid-lambda-mixing") == LAMBDA
     assert condition_name("sim-hybrid-label-mixing", with_id=False).startswith("simulated ")
     with pytest.raises(KeyError):  # the cells are read with their conditions checked
         condition_name("hybrid-soft-vote")
 
 
 def test_f1_table_rows_columns_bold_best(cells):
-    table = f1_by_rate_table(cells, [0.0, 0.2, 0.4, 0.6])
-    assert table.splitlines()[0] == "| Condition | 0% | 20% | 40% | 60% |"
-    # No omissions is the clean gold: human-omit at 0% shows the upper bound, never bold.
+    table = f1_by_rate_table(MarkdownRenderer(no_emoji=True), cells)
+    assert table.splitlines()[0] == "| Condition | 20% | 40% | 60% |"
     assert (
         row(table, OMIT)
-        == f"| {OMIT} | 0.820 ± 0.020 (3) | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) | 0.520 ± 0.020 "
-        "(3) |"
+        == f"| {OMIT} | 0.710 ± 0.010 (3) | 0.620 ± 0.020 (3) | 0.520 ± 0.020 (3) |"
     )
     # Reference conditions repeat in every column; the upper bound is never bold.
-    assert row(table, CLEAN).count("0.820 ± 0.020 (3)") == 4
+    assert row(table, CLEAN).count("0.820 ± 0.020 (3)") == 3
     assert "**" not in row(table, CLEAN)
     assert row(table, MIXING).endswith("| 0.680 ± 0.028 (2) | 0.510 ± 0.010 (3) |")
     assert row(table, LAMBDA).endswith("| 0.660 ± 0.020 (3) | 0.530 ± 0.010 (3) |")
@@ -77,15 +79,19 @@ def test_f1_table_rows_columns_bold_best(cells):
     assert row(table, "hybrid, random selection — `hybrid-random`").endswith(
         "| **0.560 ± 0.010 (3)** |"
     )
-    # At 0% llm-only is the only candidate: nothing to single out.
     assert "**" not in row(table, "LLM only — `llm-only`")
     assert "budget" not in table
+    # Only one condition: nothing to single out.
+    alone = f1_by_rate_table(MarkdownRenderer(), [c for c in cells if c.condition == "human-omit"])
+    assert "**" not in alone
 
 
-def test_per_label_table(cells):
-    table = per_label_table(cells, 0.4)
+def test_stat_table_one_column_per_statistic(cells):
+    per_label = {n: aggregate(cells, lambda c, n=n: c.per_type[n]["f"]) for n in ("LOC", "PER")}
+    table = stat_table(MarkdownRenderer(), per_label, ["human-omit", "human-clean"], 0.4)
     assert table.splitlines()[0] == "| Condition | LOC | PER |"
     assert row(table, OMIT) == f"| {OMIT} | 0.670 ± 0.020 (3) | 0.570 ± 0.020 (3) |"
+    assert row(table, CLEAN) == f"| {CLEAN} | 0.870 ± 0.020 (3) | 0.770 ± 0.020 (3) |"
 
 
 def test_budget_rows_compare_every_budget_condition_with_human(cells):
@@ -102,14 +108,12 @@ def test_budget_rows_compare_every_budget_condition_with_human(cells):
         (0.5, "hybrid-budget", "hybrid-budget"),
         (1.0, "human-budget", "human-clean"),
     ]
-    assert rows[1]["total"].mean == pytest.approx(8.2) and rows[-1]["human"].mean == pytest.approx(
-        81.2
-    )
+    assert rows[1]["total"].mean == pytest.approx(8.2)
+    assert rows[-1]["human"].mean == pytest.approx(81.2)
     assert [r["vs_human"] for r in rows[:3]] == [None, pytest.approx(0.01), pytest.approx(0.10)]
-    table = budget_table(rows)
+    table = rendered(budget_section, cells)
     assert (
-        table.splitlines()[0]
-        == "| Budget | Condition | F1 | Δ F1 vs human | Human cost | LLM cost | Total cost |"
+        "| Budget | Condition | F1 | Δ F1 vs human | Human cost | LLM cost | Total cost |" in table
     )
     assert (
         "| 10% | simulated hybrid, part of the documents, calibrated — `sim-hybrid-budget` | "
@@ -120,6 +124,7 @@ def test_budget_rows_compare_every_budget_condition_with_human(cells):
         "(3) | — | 81.20 | 0.00 | 81.20 |" in table
     )
     assert budget_rows([c for c in cells if c.budget == 1.0]) == []
+    assert "No budget cells" in rendered(budget_section, [c for c in cells if c.budget == 1.0])
 
 
 def test_budget_rows_continue_each_curve_at_full_budget(cells):
@@ -130,65 +135,77 @@ def test_budget_rows_continue_each_curve_at_full_budget(cells):
         for c in cells
         if c.condition in ("hybrid-label-mixing", "sim-hybrid-label-mixing") and c.omit_rate == 0.2
     ]
-    rows = budget_rows(cells + full)
-    ends = {r["condition"]: r for r in rows if r["budget"] == 1.0}
-    assert ends["hybrid-budget"]["source"] == "hybrid-label-mixing" and ends["hybrid-budget"][
-        "f1"
-    ].mean == pytest.approx(0.75)
+    ends = {r["condition"]: r for r in budget_rows(cells + full) if r["budget"] == 1.0}
+    assert ends["hybrid-budget"]["source"] == "hybrid-label-mixing"
+    assert ends["hybrid-budget"]["f1"].mean == pytest.approx(0.75)
     assert ends["sim-hybrid-budget"]["vs_human"] == pytest.approx(0.79 - 0.82)
 
 
-def test_calibration_table_and_lines(cells):
-    cell = next(c for c in cells if c.path.stem == "hybrid-label-mixing_r0.4_b1_s0")
-    table = calibration_table(cell.calibration)
+def calibration(cells, rate=0.4):
+    return rendered(calibration_section, DatasetResults("wikigold", None, cells), rate)
+
+
+def test_calibration_record_of_seed_0_at_the_target_rate(cells):
+    text = calibration(cells)
+    llm = text.split("#### LLM\n")[1].split("####")[0]
     assert (
-        table.splitlines()[0]
-        == "| Label | Precision | Recall | Proposed | Gold | LR proposed | LR silence |"
-    )
-    assert "| PER | 0.870 | 0.820 | 95 | 101 | 182 | 0.28 |" in table
-    assert "| LOC | 0.750 | 0.600 | 40 | 50 | 45.2 | 0.50 |" in table
-    lines = calibration_lines(cell)
-    assert lines[0].startswith(
         "From cell `hybrid-label-mixing_r0.4_b1_s0` (hybrid, calibrated label mixing "
-        "(recommended), seed 0, 40% omissions)"
+        "(recommended), seed 0, 40% omissions): calibration sample "
+        "`corpus/wikigold/dev_llm.spacy`, 3,883 tokens, position match 0.969." in llm
     )
     assert (
-        "calibration sample `corpus/wikigold/dev_llm.spacy`, 3,883 tokens, position match 0.969"
-        in lines[0]
+        "Estimated human omission rate: 0.430 (estimated from agreement and calibrated "
+        "precision); true simulated rate: 0.400." in llm
     )
-    assert (
-        lines[1] == "Estimated human omission rate: 0.430 (estimated from agreement and calibrated "
-        "precision); true simulated rate: 0.400."
-    )
-    assert len(lines) == 2  # not biased: no warning
-    biased = dataclasses.replace(cell, calibration={**cell.calibration, "biased": True})
-    assert calibration_lines(biased)[-1].startswith(
-        "Biased: measured against the incomplete human annotation"
-    )
-    budget = next(c for c in cells if c.path.stem == "sim-hybrid-budget_r0_b0.1_s1")
-    assert "seed 1, budget 10%, 0% omissions" in calibration_lines(budget)[0]
-    # A sparse record still renders.
-    sparse = dataclasses.replace(cell, calibration={"labels": {"X": {"precision": 0.5}}})
-    assert "| X | 0.500 | — | — | — | — | — |" in calibration_table(sparse.calibration)
-    assert "Estimated human omission rate: —; true simulated rate: 0.400." in calibration_lines(
-        sparse
-    )
+    assert "| Label | Precision | Recall | Proposed | Gold | LR proposed | LR silence |" in llm
+    assert "| PER | 0.870 | 0.820 | 95 | 101 | 182 | 0.28 |" in llm
+    assert "| LOC | 0.750 | 0.600 | 40 | 50 | 45.2 | 0.50 |" in llm
+    assert "Biased" not in text and "No evidence" not in text
+    assert "From cell `sim-hybrid-label-mixing_r0.4_b1_s0`" in text
+    assert "From cell `hybrid-label-mixing_r0.6_b1_s0`" in calibration(cells, 0.6)
+    # Without that cell: another seed at the rate first, then budget cells.
+    rest = [c for c in cells if c.name != "hybrid-label-mixing_r0.4_b1_s0"]
+    assert "From cell `hybrid-label-mixing_r0.4_b1_s1`" in calibration(rest)
+    budget = calibration([c for c in cells if c.group[1] == "budget"])
+    assert "From cell `sim-hybrid-budget_r0_b0.1_s0`" in budget
+    assert "seed 0, budget 10%, 0% omissions" in budget
 
 
-def test_omission_table(cells):
-    table = omission_table(omission_estimates(cells))
+def test_omission_rate_table_beside_the_simulated_rate(cells):
+    table = calibration(cells).split("#### Estimated omission rate\n")[1]
+    assert "| Omissions | Condition | Budget | Simulated ω | From density |" in table
+    assert f"| uniform | {MIXING} | 100% | 0.400 | — | — | 0.435 ± 0.007 (2) |" in table
     assert (
-        table.splitlines()[0]
-        == "| Condition | Budget | Simulated rate | Estimated rate | Estimated from |"
+        "| uniform | hybrid, part of the documents, calibrated — `hybrid-budget` | 25% | 0.000 | "
+        "— | — | 0.035 ± 0.007 (2) |" in table
     )
-    assert (
-        f"| {MIXING} | 100% | 0.400 | 0.435 ± 0.007 (2) | estimated from agreement and calibrated "
-        "precision |" in table
-    )
-    assert (
-        "| hybrid, part of the documents, calibrated — `hybrid-budget` | 25% | 0.000 | 0.035 ± "
-        "0.007 (2) |" in table
-    )
+    assert "hybrid-lambda-mixing" not in table
+
+
+def test_warnings_of_a_calibration_record():
+    def cell(**calibration):
+        return CellResult(
+            dataset="toy",
+            condition="hybrid-label-mixing",
+            annotator="llm",
+            omit_rate=0.4,
+            budget=1.0,
+            seed=0,
+            p=0.3,
+            r=0.3,
+            f=0.3,
+            calibration={"labels": {"X": {"precision": 0.5}}, **calibration},
+        )
+
+    text = calibration([cell(no_evidence=True, omission_rate=0.4)])
+    assert "No evidence from the annotator: its calibration sample holds no proposals" in text
+    assert "| X | 0.500 | — | — | — | — | — |" in text  # a sparse record still renders
+    text = calibration([cell(biased=True)])
+    assert "Estimated human omission rate: —; true simulated rate: 0.400." in text
+    assert [line for line in text.splitlines() if line.startswith("Biased")] == [
+        "Biased: measured against the incomplete human annotation, not a clean calibration "
+        "sample (proposals of omitted entities count as false)."
+    ]
 
 
 def test_simulated_annotator_is_always_marked():
@@ -201,24 +218,3 @@ def test_simulated_annotator_is_always_marked():
         == "simulated annotator"
     )
     assert annotator_name("llm", {"name": "qwen", "simulated": False}) == "qwen"
-
-
-def test_a_cell_whose_annotator_proposed_nothing_is_marked_human_only():
-    def cell(calibration):
-        return CellResult(
-            dataset="toy",
-            condition="hybrid-label-mixing",
-            annotator="llm",
-            omit_rate=0.4,
-            budget=1.0,
-            seed=0,
-            p=0.3,
-            r=0.3,
-            f=0.3,
-            calibration=calibration,
-        )
-
-    silent = {"source": "no evidence from the annotator", "no_evidence": True, "labels": {}}
-    lines = calibration_lines(cell({**silent, "omission_rate": 0.4}))
-    assert any(line.startswith("No evidence from the annotator") for line in lines)
-    assert not any("No evidence" in line for line in calibration_lines(cell({"labels": {}})))
