@@ -11,6 +11,7 @@ import spacy
 import typer
 from wasabi import msg
 
+from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
 from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
@@ -18,7 +19,6 @@ from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
-from ..experiment.jsonio import write_json
 from ..experiment.result import CellResult
 from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
 from ..experiment.samples import SAMPLES_FILE, sample_docs
@@ -31,20 +31,18 @@ from ._app import app
 from ._checks import OVERWRITE_INPUT, check_name, check_outputs, check_range
 
 
-def _floats(value: str, option: str) -> List[float]:
+def _numbers(value: str, option: str, kind: type = float) -> list:
     try:
-        return [float(part) for part in value.split(",") if part.strip()]
+        return [kind(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise HybridNerError(f"{option}: expected comma-separated numbers, got {value!r}") from None
-
-
-def _ints(value: str, option: str) -> List[int]:
-    try:
-        return [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
+        expected = "numbers" if kind is float else "integers"
         raise HybridNerError(
-            f"{option}: expected comma-separated integers, got {value!r}"
+            f"{option}: expected comma-separated {expected}, got {value!r}"
         ) from None
+
+
+def _names(value: str) -> List[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @app.command("grid", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -146,33 +144,21 @@ def grid_cli(
     """
     check_name("DATASET", dataset)  # it names folders under --output and --work-dir
     extra = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
-    for option, value, low in (
-        ("--steps", steps, 1),
-        ("--train-limit", train_limit, 0),
-        ("--dev-limit", dev_limit, 0),
-        ("--human-cost", human_cost, 0),
-        ("--price-in", price_in, 0),
-        ("--price-out", price_out, 0),
-        ("--max-minutes", max_minutes, 0),
-    ):
-        check_range(option, value, low)
-    check_range("--budget-omit-rate", budget_omit_rate, 0, 1)
+    check_range("--steps", steps, 1)
+    for option, value in (("--train-limit", train_limit), ("--dev-limit", dev_limit)):
+        check_range(option, value, 0)
+    for option, value in (("--human-cost", human_cost), ("--price-in", price_in)):
+        check_range(option, value, 0)
+    check_range("--price-out", price_out, 0)
+    check_range("--max-minutes", max_minutes, 0)
     for path in (train_path, dev_path, test_path, config):
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
-    wanted = (
-        None
-        if conditions.strip() == "all"
-        else [c.strip() for c in conditions.split(",") if c.strip()]
-    )
+    wanted = None if conditions.strip() == "all" else _names(conditions)
+    rates_, seeds_ = _numbers(rates, "--rates"), _numbers(seeds, "--seeds", int)
+    budgets_, models = _numbers(budgets, "--budgets"), _names(omission_models)
     cells = plan_cells(
-        dataset,
-        _floats(rates, "--rates"),
-        _ints(seeds, "--seeds"),
-        _floats(budgets, "--budgets"),
-        budget_omit_rate,
-        wanted,
-        omission_models=[m.strip() for m in omission_models.split(",") if m.strip()],
+        dataset, rates_, seeds_, budgets_, budget_omit_rate, wanted, FOCUS_RATE, models
     )
     out_dir = output / dataset
     done = completed(out_dir)
@@ -181,22 +167,6 @@ def grid_cli(
             print(("done  " if cell.cell_id in done else "to do ") + cell.cell_id)
         msg.info(f"{sum(c.cell_id in done for c in cells)} of {len(cells)} cells done")
         return
-    usage_report = read_usage(usage)
-    if usage is not None and usage_report is None:
-        msg.warn(f"{usage}: not found; LLM costs are left out")
-    costs = Costs.from_usage(human_cost, usage_report, price_in, price_out)
-    data = GridData(
-        dataset,
-        train_path,
-        work_dir,
-        simulated=lambda seed: build_simulated_annotator(
-            simulated_preset, seed=seed, spans_key=SIMULATED_KEY, query=simulated_query
-        ),
-        train_limit=train_limit,
-        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
-        dev=dev_path,
-        llm_calibration=calibration,
-    )
     if calibration is not None and not calibration.is_file():
         raise HybridNerError(
             f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})"
@@ -208,32 +178,48 @@ def grid_cli(
             "No --calibration: the LLM's calibrated cells estimate its quality against the "
             "incomplete human annotation (biased)"
         )
+    usage_report = read_usage(usage)
+    if usage is not None and usage_report is None:
+        msg.warn(f"{usage}: not found; LLM costs are left out")
+    costs = Costs.from_usage(human_cost, usage_report, price_in, price_out)
+    data = GridData(
+        dataset,
+        train_path,
+        work_dir,
+        simulated=lambda seed: build_simulated_annotator(
+            simulated_preset, seed=seed, query=simulated_query
+        ),
+        train_limit=train_limit,
+        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
+        dev=dev_path,
+        llm_calibration=calibration,
+    )
     seed0 = cells[0].seed if cells else 0
-    named = (usage_report or {}).get("model")
-    llm_name = str(named) if named else llm_name
-    report = annotator_report(data, seed0, llm_name, usage_report, costs)
+    llm_name = str((usage_report or {}).get("model") or llm_name)
     if data.require_llm or not (out_dir / ANNOTATORS_FILE).exists():
-        write_json(out_dir / ANNOTATORS_FILE, report.to_json())
-    samples = out_dir / SAMPLES_FILE
-    if not samples.exists() and data.require_llm:
-        write_docbin(samples, sample_docs(data, seed0, FOCUS_RATE))
-    to_do = [cell for cell in cells if cell.cell_id not in done]
+        report = annotator_report(data, seed0, llm_name, usage_report, costs)
+        write_json(out_dir / ANNOTATORS_FILE, report)
+    if data.require_llm and not (out_dir / SAMPLES_FILE).exists():
+        write_docbin(out_dir / SAMPLES_FILE, sample_docs(data, seed0, FOCUS_RATE))
+    n_todo = sum(cell.cell_id not in done for cell in cells)
     msg.info(
-        f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train "
+        f"{dataset}: {len(cells)} cells, {len(cells) - n_todo} done, {n_todo} to train "
         f"({steps} steps each)"
     )
-    log = RunLog(out_dir / RUN_FILE, _command(dataset), len(cells))
-    bar = Progress(len(to_do), f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
+    command = f"hybrid-ner grid {dataset} ..."
+    if "grid" in sys.argv:
+        command = "hybrid-ner " + shlex.join(sys.argv[1:])
+    log = RunLog(out_dir / RUN_FILE, command, len(cells))
+    bar = Progress(n_todo, f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
     def progress(cell: Cell, result: Optional[CellResult]) -> None:
-        if result is None:
-            return
-        bar.update(1)
-        bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds or 0:.0f} s)")
-        log.update(len(completed(out_dir)))  # after every cell, so a killed run is recorded too
+        if result is not None:
+            bar.update(1)
+            bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds or 0:.0f} s)")
+            log.update(len(completed(out_dir)))  # after every cell: a killed run is recorded too
 
     # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)
     interrupted = False
     try:
         run_grid(
@@ -258,8 +244,7 @@ def grid_cli(
         signal.signal(signal.SIGTERM, previous_handler)
         bar.close()
         log.update(len(completed(out_dir)))
-    scored = completed(out_dir)
-    n_scored = sum(cell.cell_id in scored for cell in cells)
+    n_scored = sum(cell.cell_id in completed(out_dir) for cell in cells)
     where = f"{n_scored} of {len(cells)} cells scored in {out_dir / CELLS_DIR}"
     if interrupted:  # exit 130, not 0: the grid is not complete
         raise Interrupted(
@@ -272,18 +257,6 @@ def grid_cli(
             "again to resume"
         )
     msg.good(f"{dataset}: {where}")
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _command(dataset: str) -> str:
-    return (
-        "hybrid-ner " + shlex.join(sys.argv[1:])
-        if "grid" in sys.argv
-        else f"hybrid-ner grid {dataset} ..."
-    )
 
 
 @app.command("simulate-annotator")

@@ -10,7 +10,7 @@ from spacy.tokens import Span
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.experiment.cells import Cell, plan_cells, teacher_cell
-from hybrid_ner.experiment.costs import Costs, llm_cost_per_sentence
+from hybrid_ner.experiment.costs import Costs
 from hybrid_ner.experiment.data import GridData
 from hybrid_ner.experiment.run import run_grid
 from hybrid_ner.experiment.samples import sample_docs
@@ -100,8 +100,8 @@ def test_costs_follow_budget_and_annotator():
     assert costs.of(Cell("wg", "llm-only", 0.0, 1.0, 0), 100)["human"] == 0.0
     assert Costs(0.1, None).of(Cell("wg", "hybrid-random", 0.4, 1.0, 0), 10)["total"] is None
     usage = {"requests": 10, "cache_hits": 0, "prompt_tokens": 4000, "completion_tokens": 1000}
-    assert llm_cost_per_sentence(usage, 0.5, 1.5) == pytest.approx((2.0 + 1.5) / 10)
-    assert llm_cost_per_sentence({"requests": 0}, 0.5, 1.5) is None
+    assert Costs.from_usage(0.1, usage, 0.5, 1.5).llm_per_sentence == pytest.approx(0.35)
+    assert Costs.from_usage(0.1, {"requests": 0}, 0.5, 1.5).llm_per_sentence is None
 
 
 def _corpus(path: Path, n: int = 40) -> Path:
