@@ -282,6 +282,6 @@ def simulate_annotator_cli(
     quality = proposal_quality(docs, spans_key)["overall"]
     msg.good(
         f"{annotator.name}: {quality['proposed']} proposals for {len(docs)} sentences -> "
-        f"{output_path} "  # type: ignore[index]
-        f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"  # type: ignore[index]
+        f"{output_path} "
+        f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"
     )

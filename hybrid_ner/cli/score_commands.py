@@ -76,16 +76,16 @@ def score_proposals_cli(
     rows = [
         [label, *(f"{row[k]:.3f}" for k in "prf"), *(row[k.lower()] for k in PROPOSAL_HEADER[4:])]
         + [f"{share.get(label, 0.0):.1%}" for share in shares]
-        for label, row in [*per_label.items(), ("micro", overall)]  # type: ignore[union-attr]
+        for label, row in [*per_label.items(), ("micro", overall)]
     ]
-    rows[-1][-2:] = ["100%" if overall[k] else "-" for k in ("proposed", "gold")]  # type: ignore[index]
+    rows[-1][-2:] = ["100%" if overall[k] else "-" for k in ("proposed", "gold")]
     header = (*PROPOSAL_HEADER, "share proposed", "share gold")
     msg.table(rows, header=header, divider=True)
     msg.info(
-        f"{len(scored)} sentences: {overall['proposed']} proposals, {overall['gold']} gold "  # type: ignore[index]
-        f"entities; micro P {overall['p']:.3f} R {overall['r']:.3f} F1 {overall['f']:.3f}"  # type: ignore[index]
+        f"{len(scored)} sentences: {overall['proposed']} proposals, {overall['gold']} gold "
+        f"entities; micro P {overall['p']:.3f} R {overall['r']:.3f} F1 {overall['f']:.3f}"
     )
-    if not overall["proposed"]:  # type: ignore[index]
+    if not overall["proposed"]:
         msg.warn(
             f"No proposal in doc.spans[{spans_key!r}] of {len(scored)} sentences: these zeros "
             "measure nothing, and a calibration from this file carries no evidence (check the "

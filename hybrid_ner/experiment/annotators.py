@@ -26,7 +26,7 @@ def annotator_report(
     return {
         "dataset": data.name,
         "sentences": len(docs),
-        "gold_entities": llm["overall"]["gold"],  # type: ignore[index]
+        "gold_entities": llm["overall"]["gold"],
         "gold_distribution": llm["gold_distribution"],
         "annotators": {
             "llm": {"name": llm_name, "simulated": False, **llm},

@@ -97,7 +97,7 @@ class GridData:
             docs = self.annotated(cell.seed)
             if data == "omit" or (data == "budget" and cell.omit_rate > 0):
                 model = cell.omission_model
-                docs = simulate_omissions(docs, cell.omit_rate, cell.seed, model=model)  # type: ignore[arg-type]
+                docs = simulate_omissions(docs, cell.omit_rate, cell.seed, model=model)
             if data == "unannotated":
                 docs = simulate_budget(docs, 0.0, cell.seed)
             elif data == "budget":

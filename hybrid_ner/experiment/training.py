@@ -202,7 +202,7 @@ def train_cell(job: CellJob) -> CellResult:
         lambdas=lambdas,
         train_sentences=job.n_sentences,
         train_seconds=round(seconds, 1),
-        steps=job.overrides["training.max_steps"],  # type: ignore[arg-type]
+        steps=job.overrides["training.max_steps"],
         config=str(config),
         calibration=calibration,
         omission_model=cell.omission_model,
