@@ -48,20 +48,13 @@ def _names(value: str) -> List[str]:
 @app.command("grid", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def grid_cli(
     ctx: typer.Context,
-    dataset: str = typer.Argument(
-        ..., help="Dataset name used in file names and the report, e.g. wikigold"
-    ),
+    dataset: str = typer.Argument(..., help="Dataset name for files and the report, e.g. wikigold"),
     train_path: Path = typer.Argument(
-        ...,
-        help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner "
-        "propose)",
+        ..., help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm']"
     ),
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
-    config: Path = typer.Option(
-        Path("configs/ner_soft_cpu.cfg"),
-        help="Training config with corpora human / hybrid_random / hybrid_mixing",
-    ),
+    config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config"),
     output: Path = typer.Option(
         Path("metrics/grid"),
         help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json",
@@ -69,22 +62,15 @@ def grid_cli(
     work_dir: Path = typer.Option(
         Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"
     ),
-    rates: str = typer.Option(
-        "0,0.2,0.4,0.6", help="Omission rates of the simulated human annotation"
-    ),
+    rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the human annotation"),
     seeds: str = typer.Option("0,1,2", help="Seeds"),
     budgets: str = typer.Option(
-        "0.1,0.25,0.5",
-        help="Fractions of documents a human annotated, for the budget curve ('' for none)",
+        "0.1,0.25,0.5", help="Fractions of documents a human annotated ('' for none)"
     ),
-    budget_omit_rate: float = typer.Option(
-        0.0, help="Omission rate of the human part of the budget cells"
-    ),
+    budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the budget cells' human"),
     omission_models: str = typer.Option(
         DEFAULT_OMISSION_MODEL,
-        "--omission-models",
-        help=f"Omission models of the rate cells, comma-separated: {', '.join(OMISSION_MODELS)} "
-        "(hard: rare, long, lowercase entities and the hardest label are omitted more often)",
+        help=f"Omission models of the rate cells: {', '.join(OMISSION_MODELS)}",
     ),
     conditions: str = typer.Option(
         "all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"
@@ -93,44 +79,24 @@ def grid_cli(
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
     simulated_preset: str = typer.Option(
-        "gpt-3.5-class", help=f"Simulated annotator preset: {', '.join(PRESETS)}"
+        "gpt-3.5-class", help=f"Simulated annotator: {', '.join(PRESETS)}"
     ),
     simulated_query: str = typer.Option(
-        "single",
-        help="Simulated annotator queries: single (one label per span) or per-type (each type "
-        "asked on its own: one span may get several labels)",
+        "single", help="Simulated annotator queries: single or per-type (several labels per span)"
     ),
     calibration: Optional[Path] = typer.Option(
         None,
-        help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM "
-        "for the calibrated conditions; without it they fall back to a biased estimate "
-        "against the human annotation",
+        help="The LLM's proposals on DEV_PATH, to calibrate it in the calibrated conditions "
+        "(without: a biased estimate against the human annotation)",
     ),
-    llm_name: str = typer.Option(
-        "LLM",
-        help="Name of the LLM that made the proposals, for the report, when the usage report does "
-        "not name it",
-    ),
-    usage: Optional[Path] = typer.Option(
-        None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"
-    ),
+    llm_name: str = typer.Option("LLM", help="The LLM's name if the usage report has none"),
+    usage: Optional[Path] = typer.Option(None, help="Usage report of `hybrid-ner propose`"),
     human_cost: float = typer.Option(0.06, help="Cost of a human annotation per sentence"),
-    price_in: float = typer.Option(
-        0.0005, help="LLM price per 1,000 prompt tokens (default: gpt-3.5-turbo-0125)"
-    ),
+    price_in: float = typer.Option(0.0005, help="LLM price per 1,000 prompt tokens"),
     price_out: float = typer.Option(0.0015, help="LLM price per 1,000 completion tokens"),
-    max_minutes: float = typer.Option(
-        0.0, help="Start no new cell after this many minutes (0: no limit); rerun to resume"
-    ),
-    keep_models: bool = typer.Option(
-        False, "--keep-models", help="Keep every trained model under WORK_DIR/models"
-    ),
-    jobs: int = typer.Option(
-        1,
-        min=1,
-        help="Cells trained at the same time, each in its own process with an equal "
-        "share of the cores (results do not depend on it)",
-    ),
+    max_minutes: float = typer.Option(0.0, help="Start no new cell after N minutes (0: no limit)"),
+    keep_models: bool = typer.Option(False, "--keep-models", help="Keep the trained models"),
+    jobs: int = typer.Option(1, min=1, help="Cells trained at the same time, in processes"),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List the cells (done or to do) and exit"
     ),

@@ -17,7 +17,9 @@ expected precision is ``precision[L]``.
 
 import random
 import warnings
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
@@ -120,35 +122,31 @@ class SimulatedAnnotator:
     def fit(self, docs: Iterable[Doc]) -> "SimulatedAnnotator":
         """Set the spurious-span rates so each label's expected precision is its
         target on ``docs``; warn about labels that get the default rates."""
-        gold: Dict[str, int] = {}
-        for doc in docs:
-            for ent in doc.ents:
-                gold[ent.label_] = gold.get(ent.label_, 0) + 1
+        gold = Counter(ent.label_ for doc in docs for ent in doc.ents)
         self.defaulted = sorted(k for k in gold if k not in self.precision or k not in self.recall)
         if self.defaulted:
             warnings.warn(
-                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} "
-                "(the presets know PER, ORG, LOC, MISC): they get the default precision "
-                f"{self.default_precision:g} and recall "
-                f"{self.default_recall:g}; set precision/recall per label to change this",
+                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} (the presets "
+                f"know PER, ORG, LOC, MISC): they get the default precision "
+                f"{self.default_precision:g} and recall {self.default_recall:g}",
                 stacklevel=2,
             )
-        correct: Dict[str, float] = {}
-        wrong: Dict[str, float] = {}
+        correct: Dict[str, float] = defaultdict(float)
+        wrong: Dict[str, float] = defaultdict(float)
         per_type = self.query == "per-type"
         for label, count in gold.items():
             found = count * self._recall(label)
             confused = self.confusion.get(label, {})
             kept = found if per_type else found * (1.0 - sum(confused.values()))
-            correct[label] = correct.get(label, 0.0) + kept * (1.0 - self.boundary_error)
-            wrong[label] = wrong.get(label, 0.0) + kept * self.boundary_error
+            correct[label] += kept * (1.0 - self.boundary_error)
+            wrong[label] += kept * self.boundary_error
             for other, p in confused.items():
-                wrong[other] = wrong.get(other, 0.0) + (count if per_type else found) * p
+                wrong[other] += (count if per_type else found) * p
         self.spurious = {}
         for label in sorted(set(correct) | set(wrong)):
-            proposed = correct.get(label, 0.0) + wrong.get(label, 0.0)
+            proposed = correct[label] + wrong[label]
             if proposed > 0:  # precision p needs correct / (proposed + extra) = p
-                extra = max(0.0, correct.get(label, 0.0) / self._precision(label) - proposed)
+                extra = max(0.0, correct[label] / self._precision(label) - proposed)
                 self.spurious[label] = extra / proposed
         return self
 
@@ -160,27 +158,20 @@ class SimulatedAnnotator:
             # Every draw for every entity: one parameter never shifts the others' draws.
             draw_found, draw_label, draw_boundary = rng.random(), rng.random(), rng.random()
             start, end, label = ent.start, ent.end, ent.label_
-            if self.query == "per-type":
-                # Each type's query decides on its own; all share the boundary draw.
+            confused = sorted(self.confusion.get(label, {}).items())
+            found = draw_found < self._recall(label)
+            if self.query == "per-type":  # each type's query decides on its own
                 if draw_boundary < self.boundary_error:
                     start, end = shift_boundary(doc, start, end, rng)
-                if draw_found < self._recall(ent.label_):
-                    proposals.append((start, end, ent.label_))
-                for other, p in sorted(self.confusion.get(ent.label_, {}).items()):
-                    if rng.random() < p:
-                        proposals.append((start, end, other))
-                continue
-            if draw_found >= self._recall(ent.label_):
-                continue
-            cumulative = 0.0
-            for other, p in sorted(self.confusion.get(ent.label_, {}).items()):
-                cumulative += p
-                if draw_label < cumulative:
-                    label = other
-                    break
-            if draw_boundary < self.boundary_error:
-                start, end = shift_boundary(doc, start, end, rng)
-            proposals.append((start, end, label))
+                labels = [label] * found + [other for other, p in confused if rng.random() < p]
+            elif found:
+                bounds = accumulate(p for _, p in confused)
+                labels = [next((o for (o, _), b in zip(confused, bounds) if draw_label < b), label)]
+                if draw_boundary < self.boundary_error:
+                    start, end = shift_boundary(doc, start, end, rng)
+            else:
+                labels = []
+            proposals += [(start, end, label) for label in labels]
         for _, _, label in list(proposals):
             rate = self.spurious.get(label, 0.0)
             for _ in range(int(rate) + (rng.random() < rate - int(rate))):
@@ -198,20 +189,11 @@ class SimulatedAnnotator:
 
     def params(self) -> Dict[str, object]:
         """The parameters, for reports (with the labels that got default rates)."""
-        params: Dict[str, object] = {
-            "precision": dict(self.precision),
-            "recall": dict(self.recall),
-            "confusion": {k: dict(v) for k, v in self.confusion.items()},
-            "boundary_error": self.boundary_error,
-            "seed": self.seed,
-            "query": self.query,
-        }
+        keys = ("precision", "recall", "confusion", "boundary_error", "seed", "query")
+        params: Dict[str, object] = {key: getattr(self, key) for key in keys}
         if self.defaulted:
-            params["defaulted"] = {
-                "labels": list(self.defaulted),
-                "precision": self.default_precision,
-                "recall": self.default_recall,
-            }
+            defaults = {"precision": self.default_precision, "recall": self.default_recall}
+            params["defaulted"] = {"labels": list(self.defaulted), **defaults}
         return params
 
 
