@@ -22,6 +22,7 @@ from ..experiment.data import GridData
 from ..experiment.result import CellResult
 from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
 from ..experiment.samples import SAMPLES_FILE, sample_docs
+from ..experiment.training import TrainSettings
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
 from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
@@ -148,6 +149,9 @@ def grid_cli(
     if usage is not None and usage_report is None:
         msg.warn(f"{usage}: not found; LLM costs are left out")
     costs = Costs.from_usage(human_cost, usage_report, price_in, price_out)
+    settings = TrainSettings(
+        dev_path, test_path, config, steps, costs, dev_limit, keep_models, extra
+    )
     data = GridData(
         dataset,
         train_path,
@@ -178,32 +182,16 @@ def grid_cli(
     log = RunLog(out_dir / RUN_FILE, command, len(cells))
     bar = Progress(n_todo, f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
-    def progress(cell: Cell, result: Optional[CellResult]) -> None:
-        if result is not None:
-            bar.update(1)
-            bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds or 0:.0f} s)")
-            log.update(len(completed(out_dir)))  # after every cell: a killed run is recorded too
+    def progress(cell: Cell, result: CellResult) -> None:
+        bar.update(1)
+        bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds:.0f} s)")
+        log.update(len(completed(out_dir)))  # after every cell: a killed run is recorded too
 
     # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
     previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)
     interrupted = False
     try:
-        run_grid(
-            cells,
-            data,
-            dev_path,
-            test_path,
-            config,
-            steps,
-            costs,
-            out_dir,
-            dev_limit,
-            keep_models,
-            max_minutes,
-            progress,
-            extra,
-            jobs,
-        )
+        run_grid(cells, data, settings, out_dir, max_minutes, progress, jobs)
     except KeyboardInterrupt:
         interrupted = True
     finally:

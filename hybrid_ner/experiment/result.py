@@ -1,7 +1,7 @@
 """The result of one grid cell, ``<grid>/<dataset>/cells/<cell_id>.json``:
 written by the grid, read by the report."""
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, NoReturn, Optional, Sequence, Tuple, Union
 
@@ -82,28 +82,15 @@ class CellResult:
         return (self.condition, "rate", setting_value(self.omit_rate))
 
     def to_json(self) -> Dict[str, Any]:
-        """The content of the cell's result file."""
-        data: Dict[str, Any] = {
-            "dataset": self.dataset,
-            "condition": self.condition,
-            "omit_rate": self.omit_rate,
-            "budget": self.budget,
-            "seed": self.seed,
-            "omission_model": self.omission_model,
-            "cell_id": self.cell.cell_id,
-            "annotator": self.annotator,
-            "scores": {"p": self.p, "r": self.r, "f": self.f, "per_type": self.per_type},
-            "train_sentences": self.train_sentences,
-            "steps": self.steps,
-            "train_seconds": self.train_seconds,
-            "config": self.config,
-            "cost": None if self.cost is None else dict(self.cost),
-        }
-        if self.lambdas:
-            data["lambdas"] = self.lambdas
-        if self.calibration is not None:
-            data["calibration"] = self.calibration
-        return data
+        """The content of the cell's result file (top-level keys sorted)."""
+        data = asdict(self)
+        data["scores"] = {key: data.pop(key) for key in ("p", "r", "f", "per_type")}
+        data["cell_id"] = self.cell.cell_id
+        del data["path"]
+        for key in ("lambdas", "calibration"):
+            if not data[key]:
+                del data[key]
+        return dict(sorted(data.items()))
 
     @classmethod
     def from_json(cls, path: Union[str, Path], data: Any) -> "CellResult":
@@ -146,24 +133,15 @@ class CellResult:
         per_type = scores.get("per_type") or {}
         if not isinstance(per_type, dict):
             fail(f'"scores.per_type" must be an object, got {per_type!r}')
+        extras = ("train_sentences", "train_seconds", "steps", "config", "calibration")
         return cls(
             path=path,
-            dataset=data["dataset"],
-            condition=data["condition"],
-            annotator=data["annotator"],
-            omit_rate=number(path, data, "omit_rate"),
-            budget=number(path, data, "budget"),
+            **{key: data[key] for key in ("dataset", "condition", "annotator", "omission_model")},
+            **{key: number(path, data, key) for key in ("omit_rate", "budget")},
             seed=int(number(path, data, "seed")),
-            p=number(path, scores, "p", "scores."),
-            r=number(path, scores, "r", "scores."),
-            f=number(path, scores, "f", "scores."),
+            **{key: number(path, scores, key, "scores.") for key in "prf"},
             per_type={k: numbers(v, f"scores.per_type.{k}", "prf") for k, v in per_type.items()},
             cost=numbers(data.get("cost"), "cost"),
             lambdas=numbers(data.get("lambdas"), "lambdas"),
-            train_sentences=data.get("train_sentences"),
-            train_seconds=data.get("train_seconds"),
-            steps=data.get("steps"),
-            config=data.get("config"),
-            calibration=calibration,
-            omission_model=data["omission_model"],
+            **{key: data.get(key) for key in extras},
         )

@@ -16,15 +16,13 @@ import srsly
 
 from ..atomic import write_json
 from .cells import Cell, needs_teacher, teacher_cell
-from .costs import Costs
 from .data import GridData
 from .result import CellResult
-from .training import prepare_cell, train_cell
+from .training import TrainSettings, prepare_cell, train_cell
 
 CELLS_DIR = "cells"
 RUN_FILE = "run.json"
-#: Called after each planned cell: with its result, or None when it was done before.
-ProgressCallback = Callable[[Cell, Optional[CellResult]], None]
+ProgressCallback = Callable[[Cell, CellResult], None]
 
 
 def completed(out_dir: Path) -> Dict[str, Path]:
@@ -35,24 +33,17 @@ def completed(out_dir: Path) -> Dict[str, Path]:
 def run_grid(
     cells: Iterable[Cell],
     data: GridData,
-    dev: Path,
-    test: Path,
-    config: Path,
-    steps: int,
-    costs: Costs,
+    settings: TrainSettings,
     out_dir: Path,
-    dev_limit: int = 0,
-    keep_models: bool = False,
     max_minutes: float = 0.0,
     progress: Optional[ProgressCallback] = None,
-    overrides: Optional[Dict[str, object]] = None,
     jobs: int = 1,
 ) -> List[CellResult]:
     """Train the cells not yet scored, writing ``out_dir/cells/<cell_id>.json``
     after each; missing teachers (human-only cells) train first.
 
     max_minutes (float): Start no new cell after this long (0: no limit).
-    overrides (Optional[Dict[str, object]]): Extra config overrides for every cell.
+    progress (Optional[ProgressCallback]): Called with each new result.
     jobs (int): Cells trained at the same time, each in its own process with
         an equal share of the cores (1: here). Results do not depend on it.
     RETURNS (List[CellResult]): The results computed in this call.
@@ -77,10 +68,6 @@ def run_grid(
         return bool(max_minutes) and (time.perf_counter() - started) / 60 > max_minutes
 
     todo = [cell for cell in cells if cell.cell_id not in done]
-    if progress:
-        for cell in cells:
-            if cell.cell_id in done:
-                progress(cell, None)
     teachers = {
         teacher_cell(cell).cell_id: teacher_cell(cell)
         for cell in todo
@@ -97,18 +84,7 @@ def run_grid(
             while stage or running:
                 while stage and len(running) < jobs and not out_of_time():
                     cell = stage.pop(0)
-                    cell_job = prepare_cell(
-                        cell,
-                        data,
-                        dev,
-                        test,
-                        config,
-                        steps,
-                        costs,
-                        dev_limit,
-                        keep_models,
-                        overrides,
-                    )
+                    cell_job = prepare_cell(cell, data, settings)
                     if pool is None:
                         future: Future = Future()
                         future.set_result(train_cell(cell_job))

@@ -4,7 +4,7 @@ import contextlib
 import io
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -74,6 +74,24 @@ def fitted_lambdas(config: Path, overrides: Dict[str, object]) -> Optional[Dict[
 
 
 @dataclass(frozen=True)
+class TrainSettings:
+    """What the training of every cell shares.
+
+    overrides (Dict[str, object]): Extra config overrides for every cell.
+    keep_models (bool): Keep the trained models (under the work dir).
+    """
+
+    dev: Path
+    test: Path
+    config: Path
+    steps: int
+    costs: Costs
+    dev_limit: int = 0
+    keep_models: bool = False
+    overrides: Dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CellJob:
     """Everything the training of one cell needs, prepared by the grid's
     process (training files, calibration samples), so that it can run in
@@ -81,38 +99,23 @@ class CellJob:
     as the teacher of other cells."""
 
     cell: Cell
-    config: Path
-    test: Path
+    settings: TrainSettings
     overrides: Dict[str, object]
     train_path: Path
     calibration: Optional[Path]
     teacher: Optional[Path]
     teacher_dir: Optional[Path]
     n_sentences: int
-    cost: Dict[str, Optional[float]]
     model_dir: Path
     log_file: Path
-    keep_model: bool = False
 
 
-def prepare_cell(
-    cell: Cell,
-    data: GridData,
-    dev: Path,
-    test: Path,
-    config: Path,
-    steps: int,
-    costs: Costs,
-    dev_limit: int = 0,
-    keep_model: bool = False,
-    overrides: Optional[Dict[str, object]] = None,
-) -> CellJob:
+def prepare_cell(cell: Cell, data: GridData, settings: TrainSettings) -> CellJob:
     """Write a cell's training data and collect its settings.
 
     RAISES (HybridNerError): If the cell's teacher has no model.
     """
     train_path = data.path(cell)
-    n_sentences = len(data.annotated(cell.seed))
     calibration = teacher = None
     if cell.spec.corpus == SILENCE_CORPUS:
         calibration = data.dev  # complete gold: ω from its entity density
@@ -125,23 +128,22 @@ def prepare_cell(
                 f"{cell.cell_id}: its teacher {teacher_cell(cell).cell_id} has no model "
                 f"in {teacher}; train that cell first (run_grid does)"
             )
-    own = train_overrides(cell, train_path, dev, steps, dev_limit, calibration, teacher)
+    own = train_overrides(
+        cell, train_path, settings.dev, settings.steps, settings.dev_limit, calibration, teacher
+    )
     # Every human-only model is the teacher of the calibrated cells of its setting.
     is_teacher = cell.spec.corpus == HUMAN_CORPUS and cell.spec.data != "unannotated"
     return CellJob(
         cell=cell,
-        config=config,
-        test=test,
-        overrides={**(overrides or {}), **own},
+        settings=settings,
+        overrides={**settings.overrides, **own},
         train_path=train_path,
         calibration=calibration,
         teacher=teacher,
         teacher_dir=data.teacher_dir(cell) if is_teacher else None,
-        n_sentences=n_sentences,
-        cost=costs.of(cell, n_sentences),
+        n_sentences=len(data.annotated(cell.seed)),
         model_dir=data.work_dir / "models" / data.name / cell.cell_id,
         log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log",
-        keep_model=keep_model,
     )
 
 
@@ -152,7 +154,7 @@ def train_cell(job: CellJob) -> CellResult:
     """
     from spacy.cli.train import train as spacy_train
 
-    cell, config = job.cell, job.config
+    cell, config = job.cell, job.settings.config
     buffer = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
@@ -171,12 +173,12 @@ def train_cell(job: CellJob) -> CellResult:
             f"({type(failure).__name__}: {reason}); full log: {job.log_file}"
         )
     nlp = spacy.load(job.model_dir / "model-best")
-    test_docs = read_docbin(job.test, nlp.vocab)
+    test_docs = read_docbin(job.settings.test, nlp.vocab)
     scores = nlp.evaluate(list(examples_from_docs(nlp, test_docs)))
     if job.teacher_dir is not None:
         shutil.rmtree(job.teacher_dir, ignore_errors=True)
         shutil.copytree(job.model_dir / "model-best", job.teacher_dir)
-    if not job.keep_model:
+    if not job.settings.keep_models:
         shutil.rmtree(job.model_dir, ignore_errors=True)
     lambdas = fitted_lambdas(config, job.overrides) if cell.spec.corpus == LAMBDA_CORPUS else None
     calibration = None
@@ -198,11 +200,11 @@ def train_cell(job: CellJob) -> CellResult:
         r=scores["ents_r"],
         f=scores["ents_f"],
         per_type=scores.get("ents_per_type") or {},
-        cost=job.cost,
+        cost=job.settings.costs.of(cell, job.n_sentences),
         lambdas=lambdas,
         train_sentences=job.n_sentences,
         train_seconds=round(seconds, 1),
-        steps=job.overrides["training.max_steps"],
+        steps=job.settings.steps,
         config=str(config),
         calibration=calibration,
         omission_model=cell.omission_model,

@@ -21,13 +21,7 @@ from typing import Dict, Iterable, List, Literal, Mapping, Optional, Sequence
 from spacy.tokens import Doc, Span
 from wasabi import msg
 
-from ..layers import (
-    DOC_ID,
-    HUMAN_ANNOTATED,
-    OMITTED_KEY,
-    SENT_INDEX,
-    UNANNOTATED_KEY,
-)
+from ..layers import DOC_ID, HUMAN_ANNOTATED, OMITTED_KEY, SENT_INDEX, UNANNOTATED_KEY
 
 
 def doc_rng(doc: Doc, seed: int, purpose: str) -> random.Random:
