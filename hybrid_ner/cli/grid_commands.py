@@ -124,9 +124,7 @@ def grid_cli(
     wanted = None if conditions.strip() == "all" else _names(conditions)
     rates_, seeds_ = _numbers(rates, "--rates"), _numbers(seeds, "--seeds", int)
     budgets_, models = _numbers(budgets, "--budgets"), _names(omission_models)
-    cells = plan_cells(
-        dataset, rates_, seeds_, budgets_, budget_omit_rate, wanted, FOCUS_RATE, models
-    )
+    cells = plan_cells(dataset, rates_, seeds_, budgets_, budget_omit_rate, wanted, models)
     out_dir = output / dataset
     done = completed(out_dir)
     if dry_run:

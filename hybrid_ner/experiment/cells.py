@@ -47,19 +47,16 @@ def plan_cells(
     budgets: Sequence[float] = (),
     budget_omit_rate: float = 0.0,
     conditions: Optional[Sequence[str]] = None,
-    focus_rate: float = FOCUS_RATE,
     omission_models: Sequence[str] = (DEFAULT_OMISSION_MODEL,),
 ) -> List[Cell]:
     """The cells of a grid, most informative first so a partial run answers
     the main question: the main comparison and the LLM-free baselines at
-    ``focus_rate``, then the other rates, then the budget curve.
+    ``FOCUS_RATE``, then the other rates, then the budget curve.
 
     conditions (Optional[Sequence[str]]): Subset of ``CONDITIONS`` (None: all).
     omission_models (Sequence[str]): Omission models of the rate cells; fixed
         and budget cells use the default one.
     RETURNS (List[Cell]): Unique cells in run order.
-    RAISES (HybridNerError): For an unknown condition or model, or a rate or
-        budget out of range.
     """
     wanted = list(CONDITIONS) if conditions is None else list(conditions)
     unknown = [c for c in wanted if c not in CONDITIONS]
@@ -96,7 +93,7 @@ def plan_cells(
                     for rate in rates:
                         if rate == 0.0 and (condition == "human-omit" or model != "uniform"):
                             continue  # the same as human-clean / the uniform cell
-                        tier = main if abs(rate - focus_rate) < 1e-9 else main + 2
+                        tier = main if abs(rate - FOCUS_RATE) < 1e-9 else main + 2
                         cell = Cell(dataset, condition, rate, 1.0, seed, model)
                         cells.append(((tier, m, rate, seed, order), cell))
             else:

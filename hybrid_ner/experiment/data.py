@@ -72,8 +72,7 @@ class GridData:
             missing = sum(LLM_KEY not in doc.spans for doc in docs)
             if missing and self.require_llm:
                 raise HybridNerError(
-                    f"{self.train}: {missing} of {len(docs)} Docs have no "
-                    f"doc.spans['{LLM_KEY}'] "
+                    f"{self.train}: {missing} of {len(docs)} Docs have no doc.spans['{LLM_KEY}'] "
                     "(run `hybrid-ner propose` on every training sentence first)"
                 )
             self.simulated(seed).annotate_all(docs)
@@ -82,25 +81,18 @@ class GridData:
 
     def path(self, cell: Cell) -> Path:
         """The DocBin a cell trains on, written on first use."""
-        data = cell.spec.data
-        if data in ("clean", "unannotated"):
-            name = data
-        elif data == "omit":
-            name = f"omit{cell.omit_rate:g}"
-        else:
-            name = f"budget{cell.budget:g}_omit{cell.omit_rate:g}"
-        if cell.omission_model != DEFAULT_OMISSION_MODEL and data in ("omit", "budget"):
+        data, rate = cell.spec.data, cell.omit_rate
+        names = {"omit": f"omit{rate:g}", "budget": f"budget{cell.budget:g}_omit{rate:g}"}
+        name = names.get(data, data)
+        if cell.omission_model != DEFAULT_OMISSION_MODEL:
             name += f"_{cell.omission_model}"
         # Keyed by the source file: cells without LLM may run before the proposals exist.
         path = self.work_dir / "data" / self.name / self.train.stem / f"{name}_s{cell.seed}.spacy"
         if not path.exists():
             docs = self.annotated(cell.seed)
-            if data == "omit" or (data == "budget" and cell.omit_rate > 0):
-                model = cell.omission_model
-                docs = simulate_omissions(docs, cell.omit_rate, cell.seed, model=model)
-            if data == "unannotated":
-                docs = simulate_budget(docs, 0.0, cell.seed)
-            elif data == "budget":
-                docs = simulate_budget(docs, cell.budget, cell.seed)
+            if data == "omit" or (data == "budget" and rate > 0):
+                docs = simulate_omissions(docs, rate, cell.seed, model=cell.omission_model)
+            if data in ("unannotated", "budget"):
+                docs = simulate_budget(docs, cell.budget if data == "budget" else 0.0, cell.seed)
             write_docbin(path, docs)
         return path

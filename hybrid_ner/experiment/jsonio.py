@@ -10,10 +10,7 @@ from ..errors import HybridNerError
 
 
 def read_json(path: Path) -> Any:
-    """The parsed JSON of a file.
-
-    RAISES (HybridNerError): If the file cannot be read or is not JSON.
-    """
+    """The parsed JSON of a file, or a one-line error naming it."""
     try:
         return srsly.read_json(path)
     except ValueError as err:
@@ -23,10 +20,7 @@ def read_json(path: Path) -> Any:
 
 
 def number(path: Path, data: Mapping[str, Any], key: str, where: str = "") -> float:
-    """A required number of a JSON object; ``where`` prefixes the key in errors.
-
-    RAISES (HybridNerError): If the key is missing or not a number.
-    """
+    """A required number of a JSON object (``where``: the key's prefix in errors)."""
     if key not in data:
         raise HybridNerError(f'{path}: missing key "{where}{key}"')
     value = data[key]
@@ -37,10 +31,7 @@ def number(path: Path, data: Mapping[str, Any], key: str, where: str = "") -> fl
 
 
 def optional_object(path: Path) -> Optional[Dict[str, Any]]:
-    """A JSON object file that may be missing (None).
-
-    RAISES (HybridNerError): If the file holds something else than an object.
-    """
+    """A JSON object file that may be missing (None), or a one-line error."""
     if not path.is_file():
         return None
     data = read_json(path)
