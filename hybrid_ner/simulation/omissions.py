@@ -44,12 +44,10 @@ def omit_entities(
     label_rates: Optional[Mapping[str, float]] = None,
     probabilities: Optional[Sequence[float]] = None,
 ) -> Doc:
-    """Drop each entity of ``doc.ents`` with a probability, like a human who
-    overlooks entities.
+    """Drop each entity of ``doc.ents`` with a probability (``omit_rate``, its
+    label's in ``label_rates``, or its own in ``probabilities``), like a human
+    who overlooks entities.
 
-    omit_rate (float): Probability of dropping an entity.
-    label_rates (Optional[Mapping[str, float]]): Per-label probabilities.
-    probabilities (Optional[Sequence[float]]): One per entity; overrides both rates.
     RETURNS (Doc): A copy without the dropped entities (their tokens "outside")
         and with them in ``doc.spans["omitted"]``.
     """
@@ -57,23 +55,16 @@ def omit_entities(
     for label, rate in [("*", omit_rate), *label_rates.items()]:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"Omission rate for {label} must be in [0, 1], got {rate}")
-    if probabilities is not None and len(probabilities) != len(doc.ents):
-        raise ValueError(
-            f"{len(probabilities)} omission probabilities for {len(doc.ents)} entities"
-        )
     rng = doc_rng(doc, seed, "omit")
+    copy = doc.copy()
     kept: List[Span] = []
     dropped: List[Span] = []
-    for i, ent in enumerate(doc.ents):
+    for i, e in enumerate(doc.ents):
         # Draw for every entity, so per-label rates do not shift the others' draws.
         draw = rng.random()
-        rate = label_rates.get(ent.label_, omit_rate) if probabilities is None else probabilities[i]
-        (dropped if draw < rate else kept).append(ent)
-    copy = doc.copy()
-    kept, dropped = [
-        [Span(copy, e.start, e.end, label=e.label, kb_id=e.kb_id, span_id=e.id) for e in ents]
-        for ents in (kept, dropped)
-    ]
+        rate = label_rates.get(e.label_, omit_rate) if probabilities is None else probabilities[i]
+        span = Span(copy, e.start, e.end, label=e.label, kb_id=e.kb_id, span_id=e.id)
+        (dropped if draw < rate else kept).append(span)
     if dropped:
         copy.set_ents(kept, outside=dropped, default="unmodified")
     previous = list(copy.spans[OMITTED_KEY]) if OMITTED_KEY in copy.spans else []
