@@ -14,6 +14,7 @@ from wasabi import msg
 from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
+from ..evaluation import proposal_quality
 from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
 from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
@@ -224,8 +225,6 @@ def simulate_annotator_cli(
 ) -> None:
     """Proposals from a SIMULATED annotator with set per-label precision,
     recall and label bias (not an LLM)."""
-    from ..evaluation import proposal_quality
-
     annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = read_docbin(input_path, spacy.blank("en").vocab)

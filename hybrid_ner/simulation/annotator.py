@@ -1,18 +1,15 @@
 """A simulated annotator: entity proposals with chosen per-label precision,
 recall and label bias, made from the gold. NOT an LLM, always reported as
-"simulated": it shows where the hybrid pays off for a stronger annotator
-than the embedded one. Its proposals go to their own span group, so the
-merge treats them like LLM proposals (``Merger(llm_key="simulated")``).
+"simulated"; its proposals go to their own span group, which the merge treats
+like LLM proposals (``Merger(llm_key="simulated")``).
 
 Per gold entity of label L (seeded per Doc): found with probability
 ``recall[L]``; proposed as M != L with probability ``confusion[L][M]``; its
 span off by one token with probability ``boundary_error``; and each proposed
 span of label M brings ``spurious[M]`` false spans of label M on non-entity
 tokens (capitalised runs first). With ``query="per-type"`` each label is
-asked on its own: the L query finds the entity with ``recall[L]`` and each
-other query M marks it with ``confusion[L][M]``, so a span can get several
-labels. :meth:`SimulatedAnnotator.fit` sets ``spurious`` so each label's
-expected precision is ``precision[L]``.
+asked on its own, so a span can get several labels. :meth:`fit` sets
+``spurious`` so each label's expected precision is ``precision[L]``.
 """
 
 import random
