@@ -52,7 +52,7 @@ def main(roots, dry_run: bool) -> None:
             elif new != data:
                 added = ", ".join(sorted(set(new) - set(data)))
                 print(f"{path}: added {added}")
-                if not dry_run:  # the grid's own format (jsonio.write_json)
+                if not dry_run:
                     path.write_text(json.dumps(new, indent=2, sort_keys=True), encoding="utf8")
 
 

@@ -11,17 +11,19 @@ import spacy
 import typer
 from wasabi import msg
 
+from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
+from ..evaluation import proposal_quality
 from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
 from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
-from ..experiment.jsonio import write_json
 from ..experiment.result import CellResult
 from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
 from ..experiment.samples import SAMPLES_FILE, sample_docs
+from ..experiment.training import TrainSettings
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
 from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
@@ -31,39 +33,30 @@ from ._app import app
 from ._checks import OVERWRITE_INPUT, check_name, check_outputs, check_range
 
 
-def _floats(value: str, option: str) -> List[float]:
+def _numbers(value: str, option: str, kind: type = float) -> list:
     try:
-        return [float(part) for part in value.split(",") if part.strip()]
+        return [kind(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise HybridNerError(f"{option}: expected comma-separated numbers, got {value!r}") from None
-
-
-def _ints(value: str, option: str) -> List[int]:
-    try:
-        return [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
+        expected = "numbers" if kind is float else "integers"
         raise HybridNerError(
-            f"{option}: expected comma-separated integers, got {value!r}"
+            f"{option}: expected comma-separated {expected}, got {value!r}"
         ) from None
+
+
+def _names(value: str) -> List[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @app.command("grid", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def grid_cli(
     ctx: typer.Context,
-    dataset: str = typer.Argument(
-        ..., help="Dataset name used in file names and the report, e.g. wikigold"
-    ),
+    dataset: str = typer.Argument(..., help="Dataset name for files and the report, e.g. wikigold"),
     train_path: Path = typer.Argument(
-        ...,
-        help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm'] (hybrid-ner "
-        "propose)",
+        ..., help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm']"
     ),
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
-    config: Path = typer.Option(
-        Path("configs/ner_soft_cpu.cfg"),
-        help="Training config with corpora human / hybrid_random / hybrid_mixing",
-    ),
+    config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config"),
     output: Path = typer.Option(
         Path("metrics/grid"),
         help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json",
@@ -71,22 +64,15 @@ def grid_cli(
     work_dir: Path = typer.Option(
         Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"
     ),
-    rates: str = typer.Option(
-        "0,0.2,0.4,0.6", help="Omission rates of the simulated human annotation"
-    ),
+    rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the human annotation"),
     seeds: str = typer.Option("0,1,2", help="Seeds"),
     budgets: str = typer.Option(
-        "0.1,0.25,0.5",
-        help="Fractions of documents a human annotated, for the budget curve ('' for none)",
+        "0.1,0.25,0.5", help="Fractions of documents a human annotated ('' for none)"
     ),
-    budget_omit_rate: float = typer.Option(
-        0.0, help="Omission rate of the human part of the budget cells"
-    ),
+    budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the budget cells' human"),
     omission_models: str = typer.Option(
         DEFAULT_OMISSION_MODEL,
-        "--omission-models",
-        help=f"Omission models of the rate cells, comma-separated: {', '.join(OMISSION_MODELS)} "
-        "(hard: rare, long, lowercase entities and the hardest label are omitted more often)",
+        help=f"Omission models of the rate cells: {', '.join(OMISSION_MODELS)}",
     ),
     conditions: str = typer.Option(
         "all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"
@@ -95,44 +81,24 @@ def grid_cli(
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
     simulated_preset: str = typer.Option(
-        "gpt-3.5-class", help=f"Simulated annotator preset: {', '.join(PRESETS)}"
+        "gpt-3.5-class", help=f"Simulated annotator: {', '.join(PRESETS)}"
     ),
     simulated_query: str = typer.Option(
-        "single",
-        help="Simulated annotator queries: single (one label per span) or per-type (each type "
-        "asked on its own: one span may get several labels)",
+        "single", help="Simulated annotator queries: single or per-type (several labels per span)"
     ),
     calibration: Optional[Path] = typer.Option(
         None,
-        help="The LLM's proposals on DEV_PATH (hybrid-ner propose DEV OUT), to calibrate the LLM "
-        "for the calibrated conditions; without it they fall back to a biased estimate "
-        "against the human annotation",
+        help="The LLM's proposals on DEV_PATH, to calibrate it in the calibrated conditions "
+        "(without: a biased estimate against the human annotation)",
     ),
-    llm_name: str = typer.Option(
-        "LLM",
-        help="Name of the LLM that made the proposals, for the report, when the usage report does "
-        "not name it",
-    ),
-    usage: Optional[Path] = typer.Option(
-        None, help="Usage report of `hybrid-ner propose` (tokens), for the LLM cost"
-    ),
+    llm_name: str = typer.Option("LLM", help="The LLM's name if the usage report has none"),
+    usage: Optional[Path] = typer.Option(None, help="Usage report of `hybrid-ner propose`"),
     human_cost: float = typer.Option(0.06, help="Cost of a human annotation per sentence"),
-    price_in: float = typer.Option(
-        0.0005, help="LLM price per 1,000 prompt tokens (default: gpt-3.5-turbo-0125)"
-    ),
+    price_in: float = typer.Option(0.0005, help="LLM price per 1,000 prompt tokens"),
     price_out: float = typer.Option(0.0015, help="LLM price per 1,000 completion tokens"),
-    max_minutes: float = typer.Option(
-        0.0, help="Start no new cell after this many minutes (0: no limit); rerun to resume"
-    ),
-    keep_models: bool = typer.Option(
-        False, "--keep-models", help="Keep every trained model under WORK_DIR/models"
-    ),
-    jobs: int = typer.Option(
-        1,
-        min=1,
-        help="Cells trained at the same time, each in its own process with an equal "
-        "share of the cores (results do not depend on it)",
-    ),
+    max_minutes: float = typer.Option(0.0, help="Start no new cell after N minutes (0: no limit)"),
+    keep_models: bool = typer.Option(False, "--keep-models", help="Keep the trained models"),
+    jobs: int = typer.Option(1, min=1, help="Cells trained at the same time, in processes"),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List the cells (done or to do) and exit"
     ),
@@ -146,34 +112,20 @@ def grid_cli(
     """
     check_name("DATASET", dataset)  # it names folders under --output and --work-dir
     extra = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
-    for option, value, low in (
-        ("--steps", steps, 1),
-        ("--train-limit", train_limit, 0),
-        ("--dev-limit", dev_limit, 0),
-        ("--human-cost", human_cost, 0),
-        ("--price-in", price_in, 0),
-        ("--price-out", price_out, 0),
-        ("--max-minutes", max_minutes, 0),
-    ):
-        check_range(option, value, low)
-    check_range("--budget-omit-rate", budget_omit_rate, 0, 1)
+    check_range("--steps", steps, 1)
+    for option, value in (("--train-limit", train_limit), ("--dev-limit", dev_limit)):
+        check_range(option, value, 0)
+    for option, value in (("--human-cost", human_cost), ("--price-in", price_in)):
+        check_range(option, value, 0)
+    check_range("--price-out", price_out, 0)
+    check_range("--max-minutes", max_minutes, 0)
     for path in (train_path, dev_path, test_path, config):
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
-    wanted = (
-        None
-        if conditions.strip() == "all"
-        else [c.strip() for c in conditions.split(",") if c.strip()]
-    )
-    cells = plan_cells(
-        dataset,
-        _floats(rates, "--rates"),
-        _ints(seeds, "--seeds"),
-        _floats(budgets, "--budgets"),
-        budget_omit_rate,
-        wanted,
-        omission_models=[m.strip() for m in omission_models.split(",") if m.strip()],
-    )
+    wanted = None if conditions.strip() == "all" else _names(conditions)
+    rates_, seeds_ = _numbers(rates, "--rates"), _numbers(seeds, "--seeds", int)
+    budgets_, models = _numbers(budgets, "--budgets"), _names(omission_models)
+    cells = plan_cells(dataset, rates_, seeds_, budgets_, budget_omit_rate, wanted, models)
     out_dir = output / dataset
     done = completed(out_dir)
     if dry_run:
@@ -181,22 +133,6 @@ def grid_cli(
             print(("done  " if cell.cell_id in done else "to do ") + cell.cell_id)
         msg.info(f"{sum(c.cell_id in done for c in cells)} of {len(cells)} cells done")
         return
-    usage_report = read_usage(usage)
-    if usage is not None and usage_report is None:
-        msg.warn(f"{usage}: not found; LLM costs are left out")
-    costs = Costs.from_usage(human_cost, usage_report, price_in, price_out)
-    data = GridData(
-        dataset,
-        train_path,
-        work_dir,
-        simulated=lambda seed: build_simulated_annotator(
-            simulated_preset, seed=seed, spans_key=SIMULATED_KEY, query=simulated_query
-        ),
-        train_limit=train_limit,
-        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
-        dev=dev_path,
-        llm_calibration=calibration,
-    )
     if calibration is not None and not calibration.is_file():
         raise HybridNerError(
             f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})"
@@ -208,58 +144,60 @@ def grid_cli(
             "No --calibration: the LLM's calibrated cells estimate its quality against the "
             "incomplete human annotation (biased)"
         )
+    usage_report = read_usage(usage)
+    if usage is not None and usage_report is None:
+        msg.warn(f"{usage}: not found; LLM costs are left out")
+    costs = Costs.from_usage(human_cost, usage_report, price_in, price_out)
+    settings = TrainSettings(
+        dev_path, test_path, config, steps, costs, dev_limit, keep_models, extra
+    )
+    data = GridData(
+        dataset,
+        train_path,
+        work_dir,
+        simulated=lambda seed: build_simulated_annotator(
+            simulated_preset, seed=seed, query=simulated_query
+        ),
+        train_limit=train_limit,
+        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
+        dev=dev_path,
+        llm_calibration=calibration,
+    )
     seed0 = cells[0].seed if cells else 0
-    named = (usage_report or {}).get("model")
-    llm_name = str(named) if named else llm_name
-    report = annotator_report(data, seed0, llm_name, usage_report, costs)
+    llm_name = str((usage_report or {}).get("model") or llm_name)
     if data.require_llm or not (out_dir / ANNOTATORS_FILE).exists():
-        write_json(out_dir / ANNOTATORS_FILE, report.to_json())
-    samples = out_dir / SAMPLES_FILE
-    if not samples.exists() and data.require_llm:
-        write_docbin(samples, sample_docs(data, seed0, FOCUS_RATE))
-    to_do = [cell for cell in cells if cell.cell_id not in done]
+        report = annotator_report(data, seed0, llm_name, usage_report, costs)
+        write_json(out_dir / ANNOTATORS_FILE, report)
+    if data.require_llm and not (out_dir / SAMPLES_FILE).exists():
+        write_docbin(out_dir / SAMPLES_FILE, sample_docs(data, seed0, FOCUS_RATE))
+    n_todo = sum(cell.cell_id not in done for cell in cells)
     msg.info(
-        f"{dataset}: {len(cells)} cells, {len(cells) - len(to_do)} done, {len(to_do)} to train "
+        f"{dataset}: {len(cells)} cells, {len(cells) - n_todo} done, {n_todo} to train "
         f"({steps} steps each)"
     )
-    log = RunLog(out_dir / RUN_FILE, _command(dataset), len(cells))
-    bar = Progress(len(to_do), f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
+    command = f"hybrid-ner grid {dataset} ..."
+    if "grid" in sys.argv:
+        command = "hybrid-ner " + shlex.join(sys.argv[1:])
+    log = RunLog(out_dir / RUN_FILE, command, len(cells))
+    bar = Progress(n_todo, f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
-    def progress(cell: Cell, result: Optional[CellResult]) -> None:
-        if result is None:
-            return
+    def progress(cell: Cell, result: CellResult) -> None:
         bar.update(1)
-        bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds or 0:.0f} s)")
-        log.update(len(completed(out_dir)))  # after every cell, so a killed run is recorded too
+        bar.write(f"{cell.cell_id}: F1 {result.f:.3f} ({result.train_seconds:.0f} s)")
+        log.update(len(completed(out_dir)))  # after every cell: a killed run is recorded too
 
     # `kill` (SIGTERM) stops like Ctrl+C: the finished cells and the run log stay.
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_handler = signal.signal(signal.SIGTERM, signal.default_int_handler)
     interrupted = False
     try:
-        run_grid(
-            cells,
-            data,
-            dev_path,
-            test_path,
-            config,
-            steps,
-            costs,
-            out_dir,
-            dev_limit,
-            keep_models,
-            max_minutes,
-            progress,
-            extra,
-            jobs,
-        )
+        run_grid(cells, data, settings, out_dir, max_minutes, progress, jobs)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         bar.close()
         log.update(len(completed(out_dir)))
-    scored = completed(out_dir)
-    n_scored = sum(cell.cell_id in scored for cell in cells)
+    n_scored = sum(cell.cell_id in completed(out_dir) for cell in cells)
     where = f"{n_scored} of {len(cells)} cells scored in {out_dir / CELLS_DIR}"
     if interrupted:  # exit 130, not 0: the grid is not complete
         raise Interrupted(
@@ -272,18 +210,6 @@ def grid_cli(
             "again to resume"
         )
     msg.good(f"{dataset}: {where}")
-
-
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _command(dataset: str) -> str:
-    return (
-        "hybrid-ner " + shlex.join(sys.argv[1:])
-        if "grid" in sys.argv
-        else f"hybrid-ner grid {dataset} ..."
-    )
 
 
 @app.command("simulate-annotator")
@@ -299,8 +225,6 @@ def simulate_annotator_cli(
 ) -> None:
     """Proposals from a SIMULATED annotator with set per-label precision,
     recall and label bias (not an LLM)."""
-    from ..evaluation import proposal_quality
-
     annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = read_docbin(input_path, spacy.blank("en").vocab)
@@ -309,6 +233,6 @@ def simulate_annotator_cli(
     quality = proposal_quality(docs, spans_key)["overall"]
     msg.good(
         f"{annotator.name}: {quality['proposed']} proposals for {len(docs)} sentences -> "
-        f"{output_path} "  # type: ignore[index]
-        f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"  # type: ignore[index]
+        f"{output_path} "
+        f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"
     )

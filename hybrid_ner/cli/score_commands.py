@@ -1,8 +1,8 @@
-"""CLI commands that score: ``scores`` compares evaluation results,
-``score-proposals`` scores proposals against gold entities."""
+"""``hybrid-ner scores`` (compare evaluation results) and ``hybrid-ner
+score-proposals`` (proposals against gold entities)."""
 
 from pathlib import Path
-from typing import Any, List, Mapping, Optional
+from typing import List, Optional
 
 import spacy
 import typer
@@ -12,10 +12,12 @@ from wasabi import msg
 from ..atomic import write_json
 from ..corpus import read_docbin
 from ..errors import HybridNerError
-from ..evaluation import proposal_quality, score_rows
+from ..evaluation import proposal_quality, scorable, score_rows
 from ..layers import LLM_KEY
 from ._app import app
 from ._checks import check_outputs
+
+PROPOSAL_HEADER = ("label", "P", "R", "F1", "TP", "FP", "FN", "proposed", "gold")
 
 
 @app.command("scores")
@@ -26,22 +28,6 @@ def scores_cli(
     metrics file, to compare training conditions."""
     header, rows = score_rows(metrics)
     msg.table(rows, header=header, divider=True)
-
-
-#: Columns of the ``score-proposals`` table.
-PROPOSAL_HEADER = (
-    "label",
-    "P",
-    "R",
-    "F1",
-    "TP",
-    "FP",
-    "FN",
-    "proposed",
-    "gold",
-    "share proposed",
-    "share gold",
-)
 
 
 @app.command("score-proposals")
@@ -61,16 +47,11 @@ def score_proposals_cli(
     ),
 ) -> None:
     """Score LLM (or simulated) proposals against gold entities: exact-match
-    precision, recall and F1 per label and micro-averaged, and the share of
-    each label among the proposals and among the gold entities.
-
-    Sentences whose gold annotation is missing (not annotated) are left out
-    and counted. Without --gold, IN's own doc.ents are the gold: right for a
-    clean dev set after `hybrid-ner propose`, biased for incomplete human
-    annotation (its omissions count as false positives).
+    P/R/F1 per label and micro-averaged, and each label's share of the
+    proposals and of the gold. Sentences without (complete) gold are left out.
+    Without --gold, IN's own doc.ents are the gold: right for a clean dev set,
+    biased for incomplete human annotation.
     """
-    from ..evaluation import scorable
-
     check_outputs({"--output": output}, [input_path, gold_path])
     vocab = spacy.blank("en").vocab
     docs = read_docbin(input_path, vocab)
@@ -82,43 +63,40 @@ def score_proposals_cli(
     if gold_path is not None:
         docs = with_gold(docs, read_docbin(gold_path, vocab), spans_key, input_path, gold_path)
     scored = scorable(docs)
-    skipped = len(docs) - len(scored)
     if not scored:
         raise HybridNerError(
-            f"{gold_path or input_path}: "
-            "no sentence has a complete gold annotation to score against"
+            f"{gold_path or input_path}: no sentence has a complete gold annotation to score"
         )
-    if skipped:
+    if len(scored) < len(docs):
+        skipped = len(docs) - len(scored)
         msg.warn(f"{skipped} of {len(docs)} sentences have no (complete) gold annotation: left out")
     quality = proposal_quality(scored, spans_key)
-    msg.table(proposal_rows(quality), header=PROPOSAL_HEADER, divider=True)
-    overall = quality["overall"]
-    counts = f"{overall['proposed']} proposals, {overall['gold']} gold entities"  # type: ignore[index]
+    overall, per_label = quality["overall"], quality["per_label"]
+    shares = (quality["distribution"], quality["gold_distribution"])
+    rows = [
+        [label, *(f"{row[k]:.3f}" for k in "prf"), *(row[k.lower()] for k in PROPOSAL_HEADER[4:])]
+        + [f"{share.get(label, 0.0):.1%}" for share in shares]
+        for label, row in [*per_label.items(), ("micro", overall)]
+    ]
+    rows[-1][-2:] = ["100%" if overall[k] else "-" for k in ("proposed", "gold")]
+    header = (*PROPOSAL_HEADER, "share proposed", "share gold")
+    msg.table(rows, header=header, divider=True)
     msg.info(
-        f"{len(scored)} sentences: {counts}; "
-        f"micro P {overall['p']:.3f} R {overall['r']:.3f} F1 {overall['f']:.3f}"  # type: ignore[index]
+        f"{len(scored)} sentences: {overall['proposed']} proposals, {overall['gold']} gold "
+        f"entities; micro P {overall['p']:.3f} R {overall['r']:.3f} F1 {overall['f']:.3f}"
     )
-    if not overall["proposed"]:  # type: ignore[index]
+    if not overall["proposed"]:
         msg.warn(
             f"No proposal in doc.spans[{spans_key!r}] of {len(scored)} sentences: these zeros "
             "measure nothing, and a calibration from this file carries no evidence (check the "
             "propose run: its examples, --dry-run, the model)"
         )
     if output is not None:
-        write_json(
-            output,
-            {
-                "input": str(input_path),
-                "gold": str(gold_path or input_path),
-                "spans_key": spans_key,
-                "sentences": len(scored),
-                "skipped": skipped,
-                "micro": quality["overall"],
-                "per_label": quality["per_label"],
-                "distribution": quality["distribution"],
-                "gold_distribution": quality["gold_distribution"],
-            },
-        )
+        gold = str(gold_path or input_path)
+        counts = {"sentences": len(scored), "skipped": len(docs) - len(scored)}
+        sources = {"input": str(input_path), "gold": gold, "spans_key": spans_key, **counts}
+        keys = ("per_label", "distribution", "gold_distribution")
+        write_json(output, {**sources, "micro": overall, **{k: quality[k] for k in keys}})
         msg.good(f"Wrote {output}")
 
 
@@ -127,57 +105,21 @@ def with_gold(
 ) -> List[Doc]:
     """The gold Docs with the proposals of ``docs`` copied onto them.
 
-    RAISES (HybridNerError): If the files do not hold the same sentences
-        (same tokens) in the same order, naming the first that differs.
+    RAISES (HybridNerError): If the files do not hold the same sentences in
+        the same order, naming the first that differs.
     """
+    same = "--gold needs the same sentences in the same order"
     if len(gold) != len(docs):
         raise HybridNerError(
-            f"{gold_path}: {len(gold)} sentences, {input_path}: {len(docs)}; "
-            "--gold needs the same sentences in the same order"
+            f"{gold_path}: {len(gold)} sentences, {input_path}: {len(docs)}; {same}"
         )
     for i, (doc, gold_doc) in enumerate(zip(docs, gold), start=1):
         if [t.text for t in doc] != [t.text for t in gold_doc]:
             raise HybridNerError(
                 f"{gold_path}: sentence {i} differs from sentence {i} of {input_path} "
-                f"({gold_doc.text[:60]!r} vs {doc.text[:60]!r}); "
-                "--gold needs the same sentences in the same order"
+                f"({gold_doc.text[:60]!r} vs {doc.text[:60]!r}); {same}"
             )
         gold_doc.spans[spans_key] = [
             Span(gold_doc, s.start, s.end, label=s.label_) for s in doc.spans.get(spans_key, [])
         ]
     return gold
-
-
-def proposal_rows(quality: Mapping[str, Any]) -> List[List[object]]:
-    """Table rows (see PROPOSAL_HEADER): one per label, then "micro"."""
-    shares, gold_shares = quality["distribution"], quality["gold_distribution"]
-    rows: List[List[object]] = []
-    for label, row in quality["per_label"].items():
-        rows.append(
-            _row(label, row, f"{shares.get(label, 0.0):.1%}", f"{gold_shares.get(label, 0.0):.1%}")
-        )
-    rows.append(
-        _row(
-            "micro",
-            quality["overall"],
-            "100%" if quality["overall"]["proposed"] else "-",
-            "100%" if quality["overall"]["gold"] else "-",
-        )
-    )
-    return rows
-
-
-def _row(label: str, row: Mapping[str, Any], share: str, gold_share: str) -> List[object]:
-    return [
-        label,
-        f"{row['p']:.3f}",
-        f"{row['r']:.3f}",
-        f"{row['f']:.3f}",
-        row["tp"],
-        row["fp"],
-        row["fn"],
-        row["proposed"],
-        row["gold"],
-        share,
-        gold_share,
-    ]

@@ -1,12 +1,7 @@
-"""The cells of the grid: which models to train, in which order.
-
-One *cell* is one trained model: a dataset, a condition, the omission rate
-of the simulated human annotation and its omission model, the fraction of
-documents a human annotated (budget) and a seed.
-"""
+"""The cells of the grid, one trained model each, and their order."""
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 from ..errors import HybridNerError
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
@@ -24,7 +19,7 @@ from .conditions import (
 
 @dataclass(frozen=True)
 class Cell:
-    """One trained model of the grid (its settings, not its result)."""
+    """The settings of one trained model of the grid."""
 
     dataset: str
     condition: str
@@ -35,8 +30,7 @@ class Cell:
 
     @property
     def cell_id(self) -> str:
-        """The cell's name, also the stem of its result file (cells of the
-        default omission model keep the names of older grids)."""
+        """The cell's name and the stem of its result file."""
         model = "" if self.omission_model == DEFAULT_OMISSION_MODEL else f"_{self.omission_model}"
         return f"{self.condition}_r{self.omit_rate:g}_b{self.budget:g}_s{self.seed}{model}"
 
@@ -46,25 +40,37 @@ class Cell:
         return CONDITIONS[self.condition]
 
 
-def _check_settings(
-    wanted: Sequence[str],
+def plan_cells(
+    dataset: str,
     rates: Sequence[float],
-    budgets: Sequence[float],
-    omit: float,
-    models: Sequence[str],
-) -> None:
+    seeds: Sequence[int],
+    budgets: Sequence[float] = (),
+    budget_omit_rate: float = 0.0,
+    conditions: Optional[Sequence[str]] = None,
+    omission_models: Sequence[str] = (DEFAULT_OMISSION_MODEL,),
+) -> List[Cell]:
+    """The cells of a grid, most informative first so a partial run answers
+    the main question: the main comparison and the LLM-free baselines at
+    ``FOCUS_RATE``, then the other rates, then the budget curve.
+
+    conditions (Optional[Sequence[str]]): Subset of ``CONDITIONS`` (None: all).
+    omission_models (Sequence[str]): Omission models of the rate cells; fixed
+        and budget cells use the default one.
+    RETURNS (List[Cell]): Unique cells in run order.
+    """
+    wanted = list(CONDITIONS) if conditions is None else list(conditions)
     unknown = [c for c in wanted if c not in CONDITIONS]
     if unknown:
         raise HybridNerError(
             f"Unknown condition(s) {', '.join(unknown)}: use {', '.join(CONDITIONS)}"
         )
-    unknown = [m for m in models if m not in OMISSION_MODELS]
-    if unknown or not models:
+    unknown = [m for m in omission_models if m not in OMISSION_MODELS]
+    if unknown or not omission_models:
         raise HybridNerError(
             f"Unknown omission model(s) {', '.join(unknown) or '(none given)'}: "
             f"use {', '.join(OMISSION_MODELS)}"
         )
-    for value in [*rates, omit]:
+    for value in [*rates, budget_omit_rate]:
         if not 0.0 <= value <= 1.0:
             raise HybridNerError(f"Omission rate must be in [0, 1], got {value}")
     for value in budgets:
@@ -73,50 +79,21 @@ def _check_settings(
                 f"Budget fraction must be in [0, 1), got {value} "
                 "(1.0 is the human-clean / hybrid cell)"
             )
-
-
-def plan_cells(
-    dataset: str,
-    rates: Sequence[float],
-    seeds: Sequence[int],
-    budgets: Sequence[float] = (),
-    budget_omit_rate: float = 0.0,
-    conditions: Optional[Sequence[str]] = None,
-    focus_rate: float = FOCUS_RATE,
-    omission_models: Sequence[str] = (DEFAULT_OMISSION_MODEL,),
-) -> List[Cell]:
-    """The cells of a grid, most informative first, so a partial run answers
-    the main question: every seed of the main comparison (and the LLM-free
-    baselines) at ``focus_rate``, then the other rates, then the budget curve.
-
-    dataset (str): Dataset name.
-    rates (Sequence[float]): Omission rates of the human annotation.
-    seeds (Sequence[int]): Seeds (training, omissions, merge, simulated annotator).
-    budgets (Sequence[float]): Fractions of documents a human annotated (< 1).
-    budget_omit_rate (float): Omission rate of the human part of budget cells.
-    conditions (Optional[Sequence[str]]): Subset of ``CONDITIONS`` (None: all).
-    focus_rate (float): The rate computed first.
-    omission_models (Sequence[str]): Omission models of the rate conditions
-        ("uniform", "hard"); fixed and budget cells use the default one.
-    RETURNS (List[Cell]): Unique cells in run order.
-    """
-    wanted = list(conditions) if conditions is not None else list(CONDITIONS)
-    _check_settings(wanted, rates, budgets, budget_omit_rate, omission_models)
-    cells: List[Tuple[Tuple[int, int, float, int, int], Cell]] = []
+    cells = []
     for seed in seeds:
         for condition in wanted:
             order = list(CONDITIONS).index(condition)
-            main = condition in MAIN_CONDITIONS or condition in LLM_FREE_CONDITIONS
+            main = 0 if condition in MAIN_CONDITIONS or condition in LLM_FREE_CONDITIONS else 1
             if condition in FIXED_CONDITIONS:
-                cell = Cell(dataset, condition, 0.0, 1.0, seed)
-                cells.append(((0 if main else 1, 0, 0.0, seed, order), cell))
+                cells.append(
+                    ((main, 0, 0.0, seed, order), Cell(dataset, condition, 0.0, 1.0, seed))
+                )
             elif condition in RATE_CONDITIONS:
                 for m, model in enumerate(omission_models):
                     for rate in rates:
                         if rate == 0.0 and (condition == "human-omit" or model != "uniform"):
-                            continue  # identical to human-clean / to the uniform cell
-                        focus = abs(rate - focus_rate) < 1e-9
-                        tier = (0 if main else 1) if focus else (2 if main else 3)
+                            continue  # the same as human-clean / the uniform cell
+                        tier = main if abs(rate - FOCUS_RATE) < 1e-9 else main + 2
                         cell = Cell(dataset, condition, rate, 1.0, seed, model)
                         cells.append(((tier, m, rate, seed, order), cell))
             else:
@@ -127,10 +104,8 @@ def plan_cells(
 
 
 def needs_teacher(cell: Cell) -> bool:
-    """Whether a cell's targets take a human-only teacher as the prior: the
-    teacher predicts the tokens nobody annotated, so only the calibrated and
-    LLM-free evidence cells where some documents have no human annotation
-    (budget) need one; with omissions every token was annotated."""
+    """Whether a cell's targets take a human-only teacher as the prior: only
+    evidence cells under a budget have tokens nobody annotated to predict."""
     return cell.spec.corpus in EVIDENCE_CORPORA and cell.spec.data == "budget"
 
 

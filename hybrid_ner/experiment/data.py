@@ -1,4 +1,4 @@
-"""The training data of the grid's cells, written once per (variant, seed)."""
+"""The training data of the grid's cells."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +17,15 @@ from .cells import Cell
 
 @dataclass
 class GridData:
-    """The training Docs of a dataset with every annotation layer, and the
-    variants the cells train on, written once per (variant, seed).
+    """A dataset's training Docs with every annotation layer, and the
+    variants the cells train on, each written once per (variant, seed).
 
-    name (str): The dataset's name.
-    train (Path): Training DocBin: gold ``doc.ents`` + LLM proposals.
+    train (Path): Gold ``doc.ents`` + LLM proposals.
     work_dir (Path): Where the variants, teachers and calibration samples go.
     simulated (Callable[[int], SimulatedAnnotator]): The simulated annotator of a seed.
     train_limit (int): Use only the first N training Docs (0: all).
     require_llm (bool): Whether every training Doc must carry LLM proposals.
-    dev (Optional[Path]): The dev DocBin (the simulated annotator's calibration sample).
+    dev (Optional[Path]): The dev set: the simulated annotator's calibration sample.
     llm_calibration (Optional[Path]): The LLM's proposals on the dev set.
     """
 
@@ -41,9 +40,8 @@ class GridData:
     _docs: Dict[int, List[Doc]] = field(default_factory=dict)
 
     def teacher_dir(self, cell: Cell) -> Path:
-        """Where the human-only model of a cell is kept (the calibrated cells' prior)."""
-        # Not keyed by the training file: the files of one dataset hold the
-        # same gold Docs (with or without proposals), so one teacher serves all.
+        """Where the human-only model of a cell is kept (the calibrated cells'
+        prior); one per dataset, as all its training files hold the same gold."""
         return self.work_dir / "teachers" / self.name / cell.cell_id
 
     def has_teacher(self, cell: Cell) -> bool:
@@ -51,9 +49,8 @@ class GridData:
         return (self.teacher_dir(cell) / "meta.json").exists()
 
     def calibration(self, cell: Cell) -> Optional[Path]:
-        """The calibration sample of a cell's annotator: the LLM's proposals on
-        the dev set (given), or the dev set annotated by the simulated
-        annotator of the cell's seed (written on first use)."""
+        """A cell's annotator's calibration sample: the LLM's proposals on the
+        dev set, or the dev set annotated by the simulated annotator of its seed."""
         if cell.spec.annotator == "llm":
             return self.llm_calibration
         if cell.spec.annotator != "simulated" or self.dev is None:
@@ -75,8 +72,7 @@ class GridData:
             missing = sum(LLM_KEY not in doc.spans for doc in docs)
             if missing and self.require_llm:
                 raise HybridNerError(
-                    f"{self.train}: {missing} of {len(docs)} Docs have no "
-                    f"doc.spans['{LLM_KEY}'] "
+                    f"{self.train}: {missing} of {len(docs)} Docs have no doc.spans['{LLM_KEY}'] "
                     "(run `hybrid-ner propose` on every training sentence first)"
                 )
             self.simulated(seed).annotate_all(docs)
@@ -85,30 +81,18 @@ class GridData:
 
     def path(self, cell: Cell) -> Path:
         """The DocBin a cell trains on, written on first use."""
-        data = cell.spec.data
-        if data in ("clean", "unannotated"):
-            name = data
-        elif data == "omit":
-            name = f"omit{cell.omit_rate:g}"
-        else:
-            name = f"budget{cell.budget:g}_omit{cell.omit_rate:g}"
-        if cell.omission_model != DEFAULT_OMISSION_MODEL and data in ("omit", "budget"):
+        data, rate = cell.spec.data, cell.omit_rate
+        names = {"omit": f"omit{rate:g}", "budget": f"budget{cell.budget:g}_omit{rate:g}"}
+        name = names.get(data, data)
+        if cell.omission_model != DEFAULT_OMISSION_MODEL:
             name += f"_{cell.omission_model}"
-        # Keyed by the source file too: cells without LLM may run before the
-        # proposals exist.
+        # Keyed by the source file: cells without LLM may run before the proposals exist.
         path = self.work_dir / "data" / self.name / self.train.stem / f"{name}_s{cell.seed}.spacy"
         if not path.exists():
             docs = self.annotated(cell.seed)
-            if data == "omit" or (data == "budget" and cell.omit_rate > 0):
-                docs = simulate_omissions(
-                    docs,
-                    cell.omit_rate,
-                    cell.seed,
-                    model=cell.omission_model,  # type: ignore[arg-type]
-                )
-            if data == "unannotated":
-                docs = simulate_budget(docs, 0.0, cell.seed)
-            elif data == "budget":
-                docs = simulate_budget(docs, cell.budget, cell.seed)
+            if data == "omit" or (data == "budget" and rate > 0):
+                docs = simulate_omissions(docs, rate, cell.seed, model=cell.omission_model)
+            if data in ("unannotated", "budget"):
+                docs = simulate_budget(docs, cell.budget if data == "budget" else 0.0, cell.seed)
             write_docbin(path, docs)
         return path

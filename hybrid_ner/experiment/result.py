@@ -1,26 +1,19 @@
-"""The result of one grid cell: written by the grid, read by the report.
+"""The result of one grid cell, ``<grid>/<dataset>/cells/<cell_id>.json``:
+written by the grid, read by the report."""
 
-A cell's result file ``<grid>/<dataset>/cells/<cell_id>.json`` holds its
-settings, its test scores, its training size, time and config, the cost of
-its annotation and, for the λ and calibrated label-mixing conditions, the
-fitted λ or the annotator's calibration.
-"""
-
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, NoReturn, Optional, Sequence, Tuple, Union
 
 from ..errors import HybridNerError
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from .cells import Cell
 from .conditions import BUDGET_CONDITIONS, CONDITIONS, FIXED_CONDITIONS, is_simulated
-from .jsonio import number, optional_numbers
+from .jsonio import number
 
 # Rates and budgets are grouped after rounding, so 0.4 and 0.40000001 meet.
 DIGITS = 6
-# A group of cells that differ only by seed: (condition, kind, value) with
-# kind "rate" (value = omission rate), "budget" (value = budget fraction) or
-# "reference" (rate-independent condition, value None).
+#: Cells that differ only by seed: (condition, "rate" | "budget" | "reference", value).
 GroupKey = Tuple[str, str, Optional[float]]
 
 
@@ -31,19 +24,10 @@ def setting_value(value: float) -> float:
 
 @dataclass(frozen=True)
 class CellResult:
-    """The scores and records of one trained model (one cell of the grid).
-
-    p, r, f (float): Entity precision, recall and F1 on the test set.
-    per_type (Dict[str, Dict[str, float]]): p, r, f per label.
-    cost (Optional[Mapping[str, Optional[float]]]): Human, LLM and total
-        annotation cost (read back without the unknown parts).
-    lambdas (Optional[Dict[str, float]]): λ per label (λ label mixing only).
-    steps, config: Training steps of the cell's model and its training config.
-    calibration (Optional[Dict[str, Any]]): The annotator's calibration and
-        ω (calibrated and ``human-silence``/``human-selftrain`` conditions).
-    omission_model (str): How the human's omissions were simulated
-        ("uniform" or "hard").
-    path (Optional[Path]): The file it was read from (None before writing).
+    """The scores and records of one trained model: test P/R/F1 overall and
+    per label, the annotation cost (read back without its unknown parts), λ
+    per label (λ mixing), the annotator's calibration and ω (evidence
+    conditions), and ``path``, the file it was read from.
     """
 
     dataset: str
@@ -98,106 +82,66 @@ class CellResult:
         return (self.condition, "rate", setting_value(self.omit_rate))
 
     def to_json(self) -> Dict[str, Any]:
-        """The content of the cell's result file."""
-        data: Dict[str, Any] = {
-            "dataset": self.dataset,
-            "condition": self.condition,
-            "omit_rate": self.omit_rate,
-            "budget": self.budget,
-            "seed": self.seed,
-            "omission_model": self.omission_model,
-            "cell_id": self.cell.cell_id,
-            "annotator": self.annotator,
-            "scores": {"p": self.p, "r": self.r, "f": self.f, "per_type": self.per_type},
-            "train_sentences": self.train_sentences,
-            "steps": self.steps,
-            "train_seconds": self.train_seconds,
-            "config": self.config,
-            "cost": None if self.cost is None else dict(self.cost),
-        }
-        if self.lambdas:
-            data["lambdas"] = self.lambdas
-        if self.calibration is not None:
-            data["calibration"] = self.calibration
-        return data
+        """The content of the cell's result file (top-level keys sorted)."""
+        data = asdict(self)
+        data["scores"] = {key: data.pop(key) for key in ("p", "r", "f", "per_type")}
+        data["cell_id"] = self.cell.cell_id
+        del data["path"]
+        for key in ("lambdas", "calibration"):
+            if not data[key]:
+                del data[key]
+        return dict(sorted(data.items()))
 
     @classmethod
     def from_json(cls, path: Union[str, Path], data: Any) -> "CellResult":
-        """Validate one cell's JSON content.
+        """Validate one cell's JSON content (cells of older grids are refused:
+        ``scripts/migrate_cells.py`` rewrites them).
 
         path (Union[str, Path]): The file, named in errors.
         data (Any): The parsed JSON.
-        RETURNS (CellResult): The cell's result.
-        RAISES (HybridNerError): If a required key is missing or has the wrong
-            type, or the condition or omission model is not the grid's (a
-            cell of an older grid: ``scripts/migrate_cells.py`` of the project
-            template rewrites those).
+        RAISES (HybridNerError): If a key is missing or has the wrong type.
         """
         path = Path(path)
+
+        def fail(problem: str) -> NoReturn:
+            raise HybridNerError(f"{path}: {problem}")
+
         if not isinstance(data, dict):
-            raise HybridNerError(f"{path}: expected a JSON object, got {type(data).__name__}")
-        for key in ("dataset", "condition", "annotator"):
+            fail(f"expected a JSON object, got {type(data).__name__}")
+        for key in ("dataset", "condition", "annotator", "scores"):
             if key not in data:
-                raise HybridNerError(f'{path}: missing key "{key}"')
-            if not isinstance(data[key], str) or not data[key]:
-                raise HybridNerError(
-                    f'{path}: "{key}" must be a non-empty string, got {data[key]!r}'
-                )
+                fail(f'missing key "{key}"')
         for key, known in (("condition", CONDITIONS), ("omission_model", OMISSION_MODELS)):
             if data.get(key) not in known:
-                raise HybridNerError(
-                    f'{path}: "{key}" must be one of {", ".join(known)}, got {data.get(key)!r}'
-                )
-        scores = data.get("scores")
-        if scores is None:
-            raise HybridNerError(f'{path}: missing key "scores"')
+                fail(f'"{key}" must be one of {", ".join(known)}, got {data.get(key)!r}')
+        scores, calibration = data["scores"], data.get("calibration")
         if not isinstance(scores, dict):
-            raise HybridNerError(f'{path}: "scores" must be an object with p, r, f, got {scores!r}')
-        calibration = data.get("calibration")
+            fail(f'"scores" must be an object with p, r, f, got {scores!r}')
         if calibration is not None and not isinstance(calibration, dict):
-            raise HybridNerError(f'{path}: "calibration" must be an object, got {calibration!r}')
+            fail(f'"calibration" must be an object, got {calibration!r}')
         if calibration is not None and not isinstance(calibration.get("labels", {}), dict):
-            raise HybridNerError(f'{path}: "calibration.labels" must be an object (one per label)')
-        seconds = data.get("train_seconds")
-        steps = data.get("steps")
-        config = data.get("config")
-        sentences = data.get("train_sentences")
+            fail('"calibration.labels" must be an object (one per label)')
+
+        def numbers(value: Any, key: str, keys: Optional[Sequence[str]] = None):
+            if value is None:
+                return None
+            if not isinstance(value, dict):
+                fail(f'"{key}" must be an object, got {value!r}')
+            keys = [k for k in value if value[k] is not None] if keys is None else keys
+            return {k: number(path, value, k, f"{key}.") for k in keys}
+
+        per_type = scores.get("per_type") or {}
+        if not isinstance(per_type, dict):
+            fail(f'"scores.per_type" must be an object, got {per_type!r}')
+        extras = ("train_sentences", "train_seconds", "steps", "config", "calibration")
         return cls(
             path=path,
-            dataset=data["dataset"],
-            condition=data["condition"],
-            annotator=data["annotator"],
-            omit_rate=number(path, data, "omit_rate"),
-            budget=number(path, data, "budget"),
+            **{key: data[key] for key in ("dataset", "condition", "annotator", "omission_model")},
+            **{key: number(path, data, key) for key in ("omit_rate", "budget")},
             seed=int(number(path, data, "seed")),
-            p=number(path, scores, "p", "scores."),
-            r=number(path, scores, "r", "scores."),
-            f=number(path, scores, "f", "scores."),
-            per_type=_per_type(path, scores.get("per_type") or {}),
-            cost=optional_numbers(path, data.get("cost"), "cost"),
-            lambdas=optional_numbers(path, data.get("lambdas"), "lambdas"),
-            train_sentences=sentences if isinstance(sentences, int) else None,
-            train_seconds=float(seconds) if _is_number(seconds) else None,
-            steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
-            config=config if isinstance(config, str) and config else None,
-            calibration=calibration,
-            omission_model=data["omission_model"],
+            **{key: number(path, scores, key, "scores.") for key in "prf"},
+            per_type={k: numbers(v, f"scores.per_type.{k}", "prf") for k, v in per_type.items()},
+            cost=numbers(data.get("cost"), "cost"),
+            lambdas=numbers(data.get("lambdas"), "lambdas"),
+            **{key: data.get(key) for key in extras},
         )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _per_type(path: Path, per_type: Any) -> Dict[str, Dict[str, float]]:
-    if not isinstance(per_type, dict):
-        raise HybridNerError(f'{path}: "scores.per_type" must be an object, got {per_type!r}')
-    labels = {}
-    for label, values in per_type.items():
-        if not isinstance(values, dict):
-            raise HybridNerError(
-                f'{path}: "scores.per_type.{label}" must be an object with p, r, f'
-            )
-        where = f"scores.per_type.{label}."
-        labels[label] = {k: number(path, values, k, where) for k in ("p", "r", "f")}
-    return labels

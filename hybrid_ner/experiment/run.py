@@ -1,12 +1,8 @@
-"""Run the grid: train the cells not yet scored, one result file each.
+"""Run the grid: every cell trains the same config for the same steps and
+is scored on the clean test set; one result file per cell, so the grid
+resumes where it stopped and a report can be built from any part of it."""
 
-Every cell trains the same config (the soft-target NER, so the comparison is
-fair) for the same number of steps and is scored on the clean test set; its
-result is one small JSON file, so the grid resumes where it stopped and a
-report can be built from any part of it. ``run.json`` (:class:`RunLog`)
-records how the grid was run, across interrupted and resumed runs.
-"""
-
+import contextlib
 import os
 import platform
 import time
@@ -18,17 +14,15 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 import srsly
 
+from ..atomic import write_json
 from .cells import Cell, needs_teacher, teacher_cell
-from .costs import Costs
 from .data import GridData
-from .jsonio import write_json
 from .result import CellResult
-from .training import CellJob, prepare_cell, train_cell
+from .training import TrainSettings, prepare_cell, train_cell
 
 CELLS_DIR = "cells"
 RUN_FILE = "run.json"
-#: Called after each planned cell: with its result, or None when it was done before.
-ProgressCallback = Callable[[Cell, Optional[CellResult]], None]
+ProgressCallback = Callable[[Cell, CellResult], None]
 
 
 def completed(out_dir: Path) -> Dict[str, Path]:
@@ -39,31 +33,19 @@ def completed(out_dir: Path) -> Dict[str, Path]:
 def run_grid(
     cells: Iterable[Cell],
     data: GridData,
-    dev: Path,
-    test: Path,
-    config: Path,
-    steps: int,
-    costs: Costs,
+    settings: TrainSettings,
     out_dir: Path,
-    dev_limit: int = 0,
-    keep_models: bool = False,
     max_minutes: float = 0.0,
     progress: Optional[ProgressCallback] = None,
-    overrides: Optional[Dict[str, object]] = None,
     jobs: int = 1,
 ) -> List[CellResult]:
-    """Run the cells not yet scored, writing ``out_dir/cells/<cell_id>.json`` after each.
+    """Train the cells not yet scored, writing ``out_dir/cells/<cell_id>.json``
+    after each; missing teachers (human-only cells) train first.
 
-    A calibrated cell first trains its teacher (the human-only cell of the
-    same setting) when that has no model yet.
-
-    max_minutes (float): Start no new cell after this long (0: no limit); the
-        grid resumes from the written cells on the next call.
-    progress (Optional[ProgressCallback]): Called after each planned cell.
-    overrides (Optional[Dict[str, object]]): Extra config overrides for every cell.
+    max_minutes (float): Start no new cell after this long (0: no limit).
+    progress (Optional[ProgressCallback]): Called with each new result.
     jobs (int): Cells trained at the same time, each in its own process with
-        an equal share of the CPU cores (1: one after the other, here). The
-        results do not depend on it: every cell trains with its own seed.
+        an equal share of the cores (1: here). Results do not depend on it.
     RETURNS (List[CellResult]): The results computed in this call.
     """
     cells = list(cells)
@@ -72,25 +54,9 @@ def run_grid(
     started = time.perf_counter()
     results: List[CellResult] = []
 
-    def job(cell: Cell) -> CellJob:
-        return prepare_cell(
-            cell,
-            data,
-            dev,
-            test,
-            config,
-            steps,
-            costs,
-            data.work_dir / "models" / data.name / cell.cell_id,
-            dev_limit,
-            keep_models,
-            log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log",
-            overrides=overrides,
-        )
-
     def record(cell: Cell, result: CellResult) -> None:
         if cell.cell_id in done or cell.cell_id not in planned:
-            return  # trained only as a teacher: recorded when (if) its own cell is planned
+            return  # trained only as a teacher
         path = out_dir / CELLS_DIR / f"{cell.cell_id}.json"
         write_json(path, result.to_json())
         done[cell.cell_id] = path
@@ -101,44 +67,35 @@ def run_grid(
     def out_of_time() -> bool:
         return bool(max_minutes) and (time.perf_counter() - started) / 60 > max_minutes
 
-    todo = []
-    for cell in cells:
-        if cell.cell_id in done:
-            if progress:
-                progress(cell, None)
-        else:
-            todo.append(cell)
-    # The human-only model of the same setting is a calibrated cell's prior:
-    # every missing teacher trains before the cells that need it.
+    todo = [cell for cell in cells if cell.cell_id not in done]
     teachers = {
         teacher_cell(cell).cell_id: teacher_cell(cell)
         for cell in todo
         if needs_teacher(cell) and not data.has_teacher(teacher_cell(cell))
     }
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     for stage in (list(teachers.values()), todo):
-        if jobs <= 1:
-            for cell in stage:
-                if out_of_time():
-                    return results
-                record(cell, train_cell(job(cell)))
-            continue
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(
-            jobs, mp_context=get_context("spawn"), initializer=_worker_threads, initargs=(threads,)
-        ) as pool:
+        pool = None
+        if jobs > 1:
+            context = get_context("spawn")
+            pool = ProcessPoolExecutor(jobs, context, _worker_threads, (threads,))
+        with pool or contextlib.nullcontext():
             running: Dict[Future, Cell] = {}
-            queue = list(stage)
-            while queue or running:
-                while queue and len(running) < jobs and not out_of_time():
-                    cell = queue.pop(0)
-                    running[pool.submit(train_cell, job(cell))] = cell
+            while stage or running:
+                while stage and len(running) < jobs and not out_of_time():
+                    cell = stage.pop(0)
+                    cell_job = prepare_cell(cell, data, settings)
+                    if pool is None:
+                        future: Future = Future()
+                        future.set_result(train_cell(cell_job))
+                    else:
+                        future = pool.submit(train_cell, cell_job)
+                    running[future] = cell
                 if not running:
                     return results
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     record(running.pop(future), future.result())
-        if out_of_time():
-            return results
     return results
 
 
@@ -153,44 +110,26 @@ def _worker_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def machine() -> str:
-    """The machine the grid runs on, in words."""
-    return f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
-
-
 class RunLog:
-    """``run.json``: the commands that produced a grid, their summed wall
-    time and progress, kept up to date across interrupted and resumed runs.
-
-    path (Path): The file (read when it exists: a resumed run adds to it).
-    command (str): The command of this run.
-    planned (int): The cells this run planned.
-    """
+    """``run.json``: the commands that produced a grid, their summed wall time
+    and progress, kept up to date across interrupted and resumed runs."""
 
     def __init__(self, path: Path, command: str, planned: int) -> None:
-        self.path = path
-        self.previous = dict(srsly.read_json(path)) if path.exists() else {}
-        self.command = command
-        self.planned = planned
-        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.start = time.perf_counter()
+        previous = dict(srsly.read_json(path)) if path.exists() else {}
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.path, self.start = path, time.perf_counter()
+        self.seconds = previous.get("wall_seconds", 0.0)
+        machine = f"{os.cpu_count()} CPU cores, {platform.machine()}, "
+        self.log = {
+            "commands": list(dict.fromkeys([*previous.get("commands", []), command])),
+            "started": previous.get("started", now),
+            "machine": previous.get("machine", machine + f"Python {platform.python_version()}"),
+            "cells_planned": planned,
+        }
 
     def update(self, cells_done: int) -> None:
-        """Write the file with the cells scored so far.
-
-        cells_done (int): The cells scored in the dataset's folder.
-        """
-        previous = self.previous
-        seconds = previous.get("wall_seconds", 0.0) + time.perf_counter() - self.start
-        write_json(
-            self.path,
-            {
-                "commands": list(dict.fromkeys([*previous.get("commands", []), self.command])),
-                "wall_seconds": round(seconds, 1),
-                "started": previous.get("started", self.started),
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "machine": previous.get("machine", machine()),
-                "cells_done": cells_done,
-                "cells_planned": self.planned,
-            },
-        )
+        """Write the file with the number of cells scored so far."""
+        seconds = round(self.seconds + time.perf_counter() - self.start, 1)
+        finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        log = {**self.log, "wall_seconds": seconds, "finished": finished, "cells_done": cells_done}
+        write_json(self.path, log)

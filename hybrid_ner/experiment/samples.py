@@ -14,16 +14,9 @@ SAMPLES_FILE = "samples.spacy"
 
 
 def sample_docs(data: GridData, seed: int, omit_rate: float = FOCUS_RATE, n: int = 10) -> List[Doc]:
-    """Sentences showing every layer side by side: gold, human with
-    omissions, LLM proposals, merged (``doc.ents``) with provenance groups.
-    Prefers sentences where the LLM filled a human omission.
-
-    data (GridData): The dataset.
-    seed (int): Seed of the omissions and the merge.
-    omit_rate (float): Omission rate of the human layer.
-    n (int): The number of sentences.
-    RETURNS (List[Doc]): The sentences.
-    """
+    """``n`` sentences with every layer side by side: gold, human with
+    omissions, LLM proposals, merged (``doc.ents``) with provenance groups;
+    first those where the LLM filled a human omission."""
     merger = Merger()
     docs = [omit_entities(doc, omit_rate, seed) for doc in data.annotated(seed)]
     for original, doc in zip(data.annotated(seed), docs):

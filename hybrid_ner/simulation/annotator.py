@@ -1,42 +1,22 @@
 """A simulated annotator: entity proposals with chosen per-label precision,
-recall and label bias, made from the gold annotation.
+recall and label bias, made from the gold. NOT an LLM, always reported as
+"simulated"; its proposals go to their own span group, which the merge treats
+like LLM proposals (``Merger(llm_key="simulated")``).
 
-It is NOT an LLM and is always reported as "simulated". It answers the
-question the embedded 0.5B LLM cannot: where does the hybrid pay off for a
-stronger annotator (e.g. one with the quality that published evaluations
-report for GPT-3.5-class models on CoNLL-2003)? Its proposals go to their own
-span group (``doc.spans["simulated"]`` by default), so the merge and label
-mixing treat them exactly like LLM proposals (``Merger(llm_key="simulated")``).
-
-The process, per gold entity e with label L (seeded per Doc, so a sentence
-gets the same proposals whatever else is in the corpus):
-
-1. found with probability ``recall[L]``; otherwise not proposed;
-2. a found entity is proposed with label M != L with probability
-   ``confusion[L][M]`` (label bias, e.g. ORG proposed as LOC), else with L;
-3. with probability ``boundary_error`` its span is one token shorter or
-   longer (a wrong boundary: an error under exact match);
-4. for each proposed span with label M, ``spurious[M]`` extra false spans of
-   label M are added on non-entity tokens (capitalised runs first, the
-   typical false positive of LLM annotators); fractional rates draw the
-   remainder.
-
-With ``query = "per-type"`` each entity type is asked on its own, as with
-GPT-NER prompts: a gold entity of label L is found by the L query with
-probability ``recall[L]`` and, independently, marked by the query of each
-other label M with probability ``confusion[L][M]``, so one span can come
-back with several labels (the situation label mixing is for).
-
-``spurious`` is fitted on the corpus (:meth:`SimulatedAnnotator.fit`) so the
-expected precision of each label equals ``precision[L]`` once the confusions
-and boundary errors (which are false positives too) are counted. Precision
-and recall measured against the gold afterwards (``hybrid_ner.evaluation``)
-match the parameters up to sampling noise.
+Per gold entity of label L (seeded per Doc): found with probability
+``recall[L]``; proposed as M != L with probability ``confusion[L][M]``; its
+span off by one token with probability ``boundary_error``; and each proposed
+span of label M brings ``spurious[M]`` false spans of label M on non-entity
+tokens (capitalised runs first). With ``query="per-type"`` each label is
+asked on its own, so a span can get several labels. :meth:`fit` sets
+``spurious`` so each label's expected precision is ``precision[L]``.
 """
 
 import random
 import warnings
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
@@ -44,40 +24,26 @@ from spacy.util import registry
 
 from ..errors import HybridNerError
 from .omissions import doc_rng
-from .presets import (
-    DEFAULT_PRECISION,
-    DEFAULT_PRESET,
-    DEFAULT_RECALL,
-    PRESETS,
-    check_parameters,
-)
+from .presets import DEFAULT_PRECISION, DEFAULT_PRESET, DEFAULT_RECALL, PRESETS
 
 #: Span group of the simulated annotator's proposals.
 SIMULATED_KEY = "simulated"
-#: ``doc.user_data`` key naming the simulated annotator that proposed.
-SIMULATED_ANNOTATOR = "simulated_annotator"
-
-# Span errors: off-by-one boundaries and spurious spans on tokens no entity covers.
 SpanTuple = Tuple[int, int, str]
 
 
 def shift_boundary(doc: Doc, start: int, end: int, rng: random.Random) -> Tuple[int, int]:
-    """The span one token shorter or longer at one end, staying inside the Doc."""
-    options = []
-    if end - start > 1:
-        options += [(start + 1, end), (start, end - 1)]
-    if start > 0:
-        options.append((start - 1, end))
-    if end < len(doc):
-        options.append((start, end + 1))
+    """The span one token shorter or longer at one end, inside the Doc."""
+    options = [(start + 1, end), (start, end - 1)] if end - start > 1 else []
+    options += [(start - 1, end)] if start > 0 else []
+    options += [(start, end + 1)] if end < len(doc) else []
     return rng.choice(options) if options else (start, end)
 
 
 def spurious_span(
     doc: Doc, taken: Sequence[SpanTuple], rng: random.Random
 ) -> Optional[Tuple[int, int]]:
-    """A span on tokens that are neither gold entities nor already proposed:
-    a run of capitalised words if there is one, else one word token."""
+    """A span on tokens that are neither gold entities nor proposed: a run of
+    capitalised words if there is one, else one word."""
     blocked = {i for ent in doc.ents for i in range(ent.start, ent.end)}
     blocked.update(i for start, end, _ in taken for i in range(start, end))
     # String tests, not lexeme flags: a Doc on a bare Vocab has no lexical attributes.
@@ -85,38 +51,27 @@ def spurious_span(
     if not free:
         return None
     capitalised = [t for t in free if t.text[:1].isupper()]
-    if capitalised:
-        token = rng.choice(capitalised)
-        end = token.i + 1
-        while (
-            end < len(doc)
-            and end not in blocked
-            and doc[end].text[:1].isupper()
-            and doc[end].text.isalpha()
-        ):
-            end += 1
-        return token.i, end
-    token = rng.choice(free)
-    return token.i, token.i + 1
+    if not capitalised:
+        start = rng.choice(free).i
+        return start, start + 1
+    start = rng.choice(capitalised).i
+    end = start + 1
+    while end < len(doc) and end not in blocked and doc[end].text[:1].isupper():
+        if not doc[end].text.isalpha():
+            break
+        end += 1
+    return start, end
 
 
 @dataclass
 class SimulatedAnnotator:
     """Proposals with given per-label precision, recall and label confusion.
 
-    precision (Dict[str, float]): Target precision per proposed label.
-    recall (Dict[str, float]): Probability of finding a gold entity, per gold label.
-    confusion (Dict[str, Dict[str, float]]): Probability that a found entity of
-        label L is proposed as M (label bias).
-    boundary_error (float): Probability that a found entity's span is off by one token.
-    default_precision (float): For labels missing from ``precision``
-        (``DEFAULT_PRECISION``).
-    default_recall (float): For labels missing from ``recall`` (``DEFAULT_RECALL``).
-    seed (int): Random seed.
-    spans_key (str): Span group the proposals are written to.
-    name (str): Shown in reports (always with "simulated").
-    spurious (Dict[str, float]): Extra false spans per proposed span, per label;
-        set by :meth:`fit`.
+    precision, recall (Dict[str, float]): Per label; others get the defaults.
+    confusion (Dict[str, Dict[str, float]]): P(proposed as M | found, gold L).
+    boundary_error (float): Probability of an off-by-one span.
+    query (str): "single" (one label per found entity) or "per-type".
+    spurious (Dict[str, float]): False spans per proposed span; set by :meth:`fit`.
     """
 
     precision: Dict[str, float] = field(default_factory=dict)
@@ -130,19 +85,30 @@ class SimulatedAnnotator:
     name: str = "simulated annotator"
     spurious: Dict[str, float] = field(default_factory=dict)
     query: str = "single"
-    #: Labels of the last :meth:`fit` that got a default rate; set by fit.
+    #: Labels of the last :meth:`fit` that got the default rates.
     defaulted: List[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        check_parameters(
-            self.query,
-            self.precision,
-            self.recall,
-            self.confusion,
-            self.boundary_error,
-            self.default_precision,
-            self.default_recall,
-        )
+        if self.query not in ("single", "per-type"):
+            self._fail(f"query must be one of single, per-type, got {self.query!r}")
+        probabilities = [("boundary_error", self.boundary_error)]
+        probabilities += [("default_recall", self.default_recall)]
+        probabilities += [(f"recall of {k}", v) for k, v in self.recall.items()]
+        for label, row in self.confusion.items():
+            probabilities += [(f"confusion {label}->{k}", v) for k, v in row.items()]
+            if sum(row.values()) > 1.0:
+                self._fail(f"confusion probabilities of {label} sum to more than 1")
+        for name, value in probabilities:
+            if not 0.0 <= value <= 1.0:
+                self._fail(f"{name} must be in [0, 1], got {value}")
+        precisions = [(f"precision of {k}", v) for k, v in self.precision.items()]
+        for name, value in [("default_precision", self.default_precision), *precisions]:
+            if not 0.0 < value <= 1.0:
+                self._fail(f"{name} must be in (0, 1], got {value}")
+
+    @staticmethod
+    def _fail(problem: str) -> None:
+        raise HybridNerError(f"Simulated annotator: {problem}")
 
     def _precision(self, label: str) -> float:
         return self.precision.get(label, self.default_precision)
@@ -150,53 +116,35 @@ class SimulatedAnnotator:
     def _recall(self, label: str) -> float:
         return self.recall.get(label, self.default_recall)
 
-    def defaulted_labels(self, labels: Iterable[str]) -> List[str]:
-        """The labels without their own precision or recall: they get
-        ``default_precision`` / ``default_recall``."""
-        return sorted(
-            {label for label in labels if label not in self.precision or label not in self.recall}
-        )
-
     def fit(self, docs: Iterable[Doc]) -> "SimulatedAnnotator":
-        """Set the spurious-span rates so each label's expected precision is
-        its target, given the gold label counts of ``docs``.
-
-        Labels without their own rates (e.g. a non-CoNLL label set with a
-        CoNLL preset) get the default rates; a warning names them and
-        ``defaulted`` (and :meth:`params`) lists them.
-        """
-        gold: Dict[str, int] = {}
-        for doc in docs:
-            for ent in doc.ents:
-                gold[ent.label_] = gold.get(ent.label_, 0) + 1
-        self.defaulted = self.defaulted_labels(gold)
+        """Set the spurious-span rates so each label's expected precision is its
+        target on ``docs``; warn about labels that get the default rates."""
+        gold = Counter(ent.label_ for doc in docs for ent in doc.ents)
+        self.defaulted = sorted(k for k in gold if k not in self.precision or k not in self.recall)
         if self.defaulted:
             warnings.warn(
-                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} "
-                "(the presets know PER, ORG, LOC, MISC): they get the default precision "
-                f"{self.default_precision:g} and recall "
-                f"{self.default_recall:g}; set precision/recall per label to change this",
+                f"{self.name}: no rates for label(s) {', '.join(self.defaulted)} (the presets "
+                f"know PER, ORG, LOC, MISC): they get the default precision "
+                f"{self.default_precision:g} and recall {self.default_recall:g}",
                 stacklevel=2,
             )
-        correct: Dict[str, float] = {}
-        wrong: Dict[str, float] = {}
+        correct: Dict[str, float] = defaultdict(float)
+        wrong: Dict[str, float] = defaultdict(float)
         per_type = self.query == "per-type"
         for label, count in gold.items():
             found = count * self._recall(label)
             confused = self.confusion.get(label, {})
             kept = found if per_type else found * (1.0 - sum(confused.values()))
-            correct[label] = correct.get(label, 0.0) + kept * (1.0 - self.boundary_error)
-            wrong[label] = wrong.get(label, 0.0) + kept * self.boundary_error
+            correct[label] += kept * (1.0 - self.boundary_error)
+            wrong[label] += kept * self.boundary_error
             for other, p in confused.items():
-                wrong[other] = wrong.get(other, 0.0) + (count if per_type else found) * p
+                wrong[other] += (count if per_type else found) * p
         self.spurious = {}
         for label in sorted(set(correct) | set(wrong)):
-            proposed = correct.get(label, 0.0) + wrong.get(label, 0.0)
-            if proposed <= 0:
-                continue
-            # Precision p needs correct / (proposed + extra) = p.
-            extra = max(0.0, correct.get(label, 0.0) / self._precision(label) - proposed)
-            self.spurious[label] = extra / proposed
+            proposed = correct[label] + wrong[label]
+            if proposed > 0:  # precision p needs correct / (proposed + extra) = p
+                extra = max(0.0, correct[label] / self._precision(label) - proposed)
+                self.spurious[label] = extra / proposed
         return self
 
     def propose(self, doc: Doc) -> List[Span]:
@@ -204,72 +152,45 @@ class SimulatedAnnotator:
         rng = doc_rng(doc, self.seed, f"simulated:{self.name}")
         proposals: List[SpanTuple] = []
         for ent in doc.ents:
-            # Draw everything for every entity, so one parameter does not shift the others' draws.
+            # Every draw for every entity: one parameter never shifts the others' draws.
             draw_found, draw_label, draw_boundary = rng.random(), rng.random(), rng.random()
-            if self.query == "per-type":
-                # Each type's query decides on its own; all share the boundary draw.
-                start, end = ent.start, ent.end
+            start, end, label = ent.start, ent.end, ent.label_
+            confused = sorted(self.confusion.get(label, {}).items())
+            found = draw_found < self._recall(label)
+            if self.query == "per-type":  # each type's query decides on its own
                 if draw_boundary < self.boundary_error:
                     start, end = shift_boundary(doc, start, end, rng)
-                if draw_found < self._recall(ent.label_):
-                    proposals.append((start, end, ent.label_))
-                for other, p in sorted(self.confusion.get(ent.label_, {}).items()):
-                    if rng.random() < p:
-                        proposals.append((start, end, other))
-                continue
-            if draw_found >= self._recall(ent.label_):
-                continue
-            label = ent.label_
-            cumulative = 0.0
-            for other, p in sorted(self.confusion.get(ent.label_, {}).items()):
-                cumulative += p
-                if draw_label < cumulative:
-                    label = other
-                    break
-            start, end = ent.start, ent.end
-            if draw_boundary < self.boundary_error:
-                start, end = shift_boundary(doc, start, end, rng)
-            proposals.append((start, end, label))
+                labels = [label] * found + [other for other, p in confused if rng.random() < p]
+            elif found:
+                bounds = accumulate(p for _, p in confused)
+                labels = [next((o for (o, _), b in zip(confused, bounds) if draw_label < b), label)]
+                if draw_boundary < self.boundary_error:
+                    start, end = shift_boundary(doc, start, end, rng)
+            else:
+                labels = []
+            proposals += [(start, end, label) for label in labels]
         for _, _, label in list(proposals):
             rate = self.spurious.get(label, 0.0)
-            n_extra = int(rate) + (rng.random() < rate - int(rate))
-            for _ in range(n_extra):
+            for _ in range(int(rate) + (rng.random() < rate - int(rate))):
                 span = spurious_span(doc, proposals, rng)
                 if span is not None:
-                    proposals.append((span[0], span[1], label))
-        unique = sorted(set(proposals))
-        return [Span(doc, start, end, label=label) for start, end, label in unique]
+                    proposals.append((*span, label))
+        return [Span(doc, start, end, label=label) for start, end, label in sorted(set(proposals))]
 
-    def __call__(self, doc: Doc) -> Doc:
-        """Write the proposals to ``doc.spans[spans_key]`` (in place) and return the Doc."""
-        doc.spans[self.spans_key] = self.propose(doc)
-        doc.user_data[SIMULATED_ANNOTATOR] = self.name
-        return doc
-
-    def annotate_all(self, docs: Sequence[Doc], fit: bool = True) -> List[Doc]:
-        """Fit the spurious rates on ``docs`` (unless ``fit`` is False) and
-        annotate each in place."""
-        if fit:
-            self.fit(docs)
-        return [self(doc) for doc in docs]
+    def annotate_all(self, docs: Sequence[Doc]) -> List[Doc]:
+        """Fit on ``docs`` and write the proposals to their ``doc.spans[spans_key]``."""
+        self.fit(docs)
+        for doc in docs:
+            doc.spans[self.spans_key] = self.propose(doc)
+        return list(docs)
 
     def params(self) -> Dict[str, object]:
-        """The parameters, for reports (with ``defaulted``: the labels that
-        got the default rates, if any)."""
-        params: Dict[str, object] = {
-            "precision": dict(self.precision),
-            "recall": dict(self.recall),
-            "confusion": {k: dict(v) for k, v in self.confusion.items()},
-            "boundary_error": self.boundary_error,
-            "seed": self.seed,
-            "query": self.query,
-        }
+        """The parameters, for reports (with the labels that got default rates)."""
+        keys = ("precision", "recall", "confusion", "boundary_error", "seed", "query")
+        params: Dict[str, object] = {key: getattr(self, key) for key in keys}
         if self.defaulted:
-            params["defaulted"] = {
-                "labels": list(self.defaulted),
-                "precision": self.default_precision,
-                "recall": self.default_recall,
-            }
+            defaults = {"precision": self.default_precision, "recall": self.default_recall}
+            params["defaulted"] = {"labels": list(self.defaulted), **defaults}
         return params
 
 
@@ -286,34 +207,22 @@ def create_simulated_annotator(
 ) -> SimulatedAnnotator:
     """A simulated annotator (never an LLM; reported as "simulated").
 
-    preset (Optional[str]): Start from named parameters ("gpt-3.5-class",
-        "weak") or None for none; the other arguments override per label.
-    precision (Dict[str, float]): Target precision per label.
-    recall (Dict[str, float]): Recall per gold label.
-    confusion (Dict[str, Dict[str, float]]): Label bias: P(proposed as M | gold L).
-    boundary_error (Optional[float]): Probability of an off-by-one span.
-    seed (int): Random seed.
-    spans_key (str): Span group for the proposals.
-    query (str): "single" (one label per found entity) or "per-type" (each
-        label asked on its own; one span may get several labels).
+    preset (Optional[str]): Named parameters to start from (``PRESETS``) or
+        None; the other arguments override them per label.
+    query (str): "single" or "per-type" (each label asked on its own).
     """
-    base: Dict[str, object] = {}
-    if preset:
-        if preset not in PRESETS:
-            raise HybridNerError(
-                f"Unknown simulated annotator preset {preset!r}: use one of {', '.join(PRESETS)}"
-            )
-        base = PRESETS[preset]
-    merged_confusion = {k: dict(v) for k, v in dict(base.get("confusion", {})).items()}  # type: ignore[arg-type]
-    for label, row in confusion.items():
-        merged_confusion[label] = dict(row)
+    if preset and preset not in PRESETS:
+        raise HybridNerError(
+            f"Unknown simulated annotator preset {preset!r}: use one of {', '.join(PRESETS)}"
+        )
+    base = PRESETS[preset] if preset else {}
     return SimulatedAnnotator(
-        precision={**dict(base.get("precision", {})), **dict(precision)},  # type: ignore[arg-type]
-        recall={**dict(base.get("recall", {})), **dict(recall)},  # type: ignore[arg-type]
-        confusion=merged_confusion,
+        precision={**base.get("precision", {}), **precision},
+        recall={**base.get("recall", {}), **recall},
+        confusion={k: dict(v) for k, v in {**base.get("confusion", {}), **confusion}.items()},
         boundary_error=float(
             boundary_error if boundary_error is not None else base.get("boundary_error", 0.0)
-        ),  # type: ignore[arg-type]
+        ),
         seed=seed,
         spans_key=spans_key,
         name=(f"simulated {preset}" if preset else "simulated annotator")

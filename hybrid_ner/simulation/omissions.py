@@ -1,29 +1,17 @@
-"""Simulate what the paper studies: human annotation with omissions, and a
-limited annotation budget.
+"""Simulated human annotation with omissions, and a limited budget.
 
-Pure functions over Docs. They return changed copies and never touch the
-text or tokens; what they take away stays on the Doc as a span group, so
-later analysis can tell an omission from a real "no entity".
+Pure functions over Docs: they return changed copies and keep what they take
+away as a span group, so an omission stays distinguishable from "no entity".
 
-Omission models (``OMISSION_MODELS``):
+Omission models: ``uniform`` drops every entity with the same probability (or
+its label's); ``hard`` drops entity e with p(e) = min(1, c · w(e)),
 
-* ``uniform``: every entity is dropped with the same probability (or its
-  label's, with per-label rates);
-* ``hard``: entities a real annotator misses are dropped more often. Each
-  gold entity e gets a hardness weight
+    w(e) = f(e)^(-1/2) · (1 + (len(e) − 1) / 2) · (2 if lowercase) · (1.5 if hardest label)
 
-      w(e) = f(e)^(-1/2) · (1 + (len(e) − 1) / 2) · (2 if lowercase) · (1.5 if hardest label)
-
-  with f(e) the number of gold entities of the corpus with the same
-  (lowercased) surface form (rare forms are missed more), len(e) its length
-  in tokens, "lowercase" when none of its tokens starts with an uppercase
-  letter, and the hardest label the one whose entities have the rarest
-  surface forms on average (MISC on CoNLL-2003 and WikiGold). The omission
-  probability is p(e) = min(1, c · w(e)) with c chosen (by bisection) so that
-  the mean of p(e) over the corpus equals the requested rate: the overall
-  rate is the uniform model's, its distribution is not. The weights depend
-  on the whole corpus, so a Doc's omissions do too (the draws stay seeded
-  per Doc).
+with f(e) the corpus count of its lowercased surface form, "lowercase" when no
+token starts uppercase, the hardest label the one with the rarest surface
+forms on average, and c set by bisection so the mean p(e) is the requested
+rate (docs/method.md).
 """
 
 import random
@@ -33,40 +21,20 @@ from typing import Dict, Iterable, List, Literal, Mapping, Optional, Sequence
 from spacy.tokens import Doc, Span
 from wasabi import msg
 
-from ..layers import (
-    DOC_ID,
-    HUMAN_ANNOTATED,
-    OMITTED_KEY,
-    SENT_INDEX,
-    UNANNOTATED_KEY,
-)
+from ..layers import DOC_ID, HUMAN_ANNOTATED, OMITTED_KEY, SENT_INDEX, UNANNOTATED_KEY
 
 
 def doc_rng(doc: Doc, seed: int, purpose: str) -> random.Random:
-    """A random generator that depends only on the seed and the Doc itself.
-
-    So a sentence gets the same noise whatever else is in the corpus and in
-    whatever order it is read (subsets, shuffling, streaming readers).
-    """
+    """A random generator that depends only on the seed and the Doc, so a
+    sentence gets the same noise whatever else is read, in whatever order."""
     doc_id, sent_index = doc.user_data.get(DOC_ID, ""), doc.user_data.get(SENT_INDEX, "")
     key = f"{purpose}:{seed}:{doc_id}:{sent_index}:{doc.text}"
     return random.Random(key)
 
 
-def _on(doc: Doc, span: Span) -> Span:
-    """The same span, label included, on another Doc with the same tokens."""
-    return Span(doc, span.start, span.end, label=span.label, kb_id=span.kb_id, span_id=span.id)
-
-
 OmissionModel = Literal["uniform", "hard"]
-#: The omission models, see the module docstring.
 OMISSION_MODELS = ("uniform", "hard")
-#: The model of ``hybrid-ner noise`` and the grid unless told otherwise.
 DEFAULT_OMISSION_MODEL: OmissionModel = "uniform"
-#: Factors of the ``hard`` model's weight (module docstring).
-_LENGTH_FACTOR = 0.5
-_LOWERCASE_FACTOR = 2.0
-_HARDEST_LABEL_FACTOR = 1.5
 
 
 def omit_entities(
@@ -76,104 +44,70 @@ def omit_entities(
     label_rates: Optional[Mapping[str, float]] = None,
     probabilities: Optional[Sequence[float]] = None,
 ) -> Doc:
-    """Drop each entity of ``doc.ents`` with a probability, like a human who
-    overlooks entities.
+    """Drop each entity of ``doc.ents`` with a probability (``omit_rate``, its
+    label's in ``label_rates``, or its own in ``probabilities``), like a human
+    who overlooks entities.
 
-    doc (Doc): The Doc with gold entities. It is not changed.
-    omit_rate (float): Probability of dropping an entity.
-    seed (int): Random seed.
-    label_rates (Optional[Mapping[str, float]]): Per-label probabilities that
-        override ``omit_rate``.
-    probabilities (Optional[Sequence[float]]): One probability per entity of
-        ``doc.ents`` (e.g. from :func:`hard_omission_probabilities`); overrides
-        both rates.
-    RETURNS (Doc): A copy whose ``doc.ents`` lacks the dropped entities (their
-        tokens become "outside", like a real omission) and whose
-        ``doc.spans["omitted"]`` holds them.
+    RETURNS (Doc): A copy without the dropped entities (their tokens "outside")
+        and with them in ``doc.spans["omitted"]``.
     """
     label_rates = dict(label_rates or {})
     for label, rate in [("*", omit_rate), *label_rates.items()]:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"Omission rate for {label} must be in [0, 1], got {rate}")
-    if probabilities is not None and len(probabilities) != len(doc.ents):
-        raise ValueError(
-            f"{len(probabilities)} omission probabilities for {len(doc.ents)} entities"
-        )
     rng = doc_rng(doc, seed, "omit")
-    kept, dropped = [], []
-    for i, ent in enumerate(doc.ents):
+    copy = doc.copy()
+    kept: List[Span] = []
+    dropped: List[Span] = []
+    for i, e in enumerate(doc.ents):
         # Draw for every entity, so per-label rates do not shift the others' draws.
         draw = rng.random()
-        rate = (
-            probabilities[i]
-            if probabilities is not None
-            else label_rates.get(ent.label_, omit_rate)
-        )
-        (dropped if draw < rate else kept).append(ent)
-    copy = doc.copy()
+        rate = label_rates.get(e.label_, omit_rate) if probabilities is None else probabilities[i]
+        span = Span(copy, e.start, e.end, label=e.label, kb_id=e.kb_id, span_id=e.id)
+        (dropped if draw < rate else kept).append(span)
     if dropped:
-        copy.set_ents(
-            [_on(copy, e) for e in kept],
-            outside=[_on(copy, e) for e in dropped],
-            default="unmodified",
-        )
+        copy.set_ents(kept, outside=dropped, default="unmodified")
     previous = list(copy.spans[OMITTED_KEY]) if OMITTED_KEY in copy.spans else []
-    copy.spans[OMITTED_KEY] = previous + [_on(copy, e) for e in dropped]
+    copy.spans[OMITTED_KEY] = previous + dropped
     return copy
 
 
-def _surface(ent: Span) -> str:
-    return ent.text.lower()
-
-
-def hardness_weights(docs: Sequence[Doc]) -> List[List[float]]:
-    """The ``hard`` model's weight w(e) of every entity (module docstring).
-
-    docs (Sequence[Doc]): The corpus, gold entities in ``doc.ents``.
-    RETURNS (List[List[float]]): Per Doc, one weight per entity of ``doc.ents``.
-    """
-    forms = Counter(_surface(ent) for doc in docs for ent in doc.ents)
-    rarity: Dict[str, List[float]] = {}
-    for doc in docs:
-        for ent in doc.ents:
-            rarity.setdefault(ent.label_, []).append(forms[_surface(ent)] ** -0.5)
-    # The label with the rarest surface forms on average (ties: by name).
-    hardest = max(sorted(rarity), key=lambda label: sum(rarity[label]) / len(rarity[label]))
-    weights = []
-    for doc in docs:
-        row = []
-        for ent in doc.ents:
-            weight = forms[_surface(ent)] ** -0.5 * (1 + _LENGTH_FACTOR * (len(ent) - 1))
-            if not any(token.text[:1].isupper() for token in ent):
-                weight *= _LOWERCASE_FACTOR
-            if ent.label_ == hardest:
-                weight *= _HARDEST_LABEL_FACTOR
-            row.append(weight)
-        weights.append(row)
-    return weights
-
-
 def hard_omission_probabilities(docs: Sequence[Doc], omit_rate: float) -> List[List[float]]:
-    """Per entity, p(e) = min(1, c · w(e)) with the mean of p(e) equal to ``omit_rate``.
+    """The ``hard`` model's p(e) of every entity (module docstring).
 
-    docs (Sequence[Doc]): The corpus, gold entities in ``doc.ents``.
-    omit_rate (float): The overall omission rate, in [0, 1].
-    RETURNS (List[List[float]]): Per Doc, one probability per entity.
+    RETURNS (List[List[float]]): Per Doc, one probability per entity of ``doc.ents``.
     """
     if not 0.0 <= omit_rate <= 1.0:
         raise ValueError(f"Omission rate must be in [0, 1], got {omit_rate}")
-    weights = hardness_weights(docs)
+    forms = Counter(ent.text.lower() for doc in docs for ent in doc.ents)
+    rarity: Dict[str, List[float]] = {}
+    for doc in docs:
+        for ent in doc.ents:
+            rarity.setdefault(ent.label_, []).append(forms[ent.text.lower()] ** -0.5)
+    # The label with the rarest surface forms on average (ties: by name).
+    hardest = max(
+        sorted(rarity), key=lambda label: sum(rarity[label]) / len(rarity[label]), default=None
+    )
+    weights = [
+        [
+            forms[ent.text.lower()] ** -0.5
+            * (1 + (len(ent) - 1) / 2)
+            * (1 if any(token.text[:1].isupper() for token in ent) else 2)
+            * (1.5 if ent.label_ == hardest else 1)
+            for ent in doc.ents
+        ]
+        for doc in docs
+    ]
     flat = [w for row in weights for w in row]
     if not flat:
         return weights
     low, high = 0.0, 1.0 / min(flat)  # c = high drops every entity
-
-    def mean_rate(scale: float) -> float:
-        return sum(min(1.0, scale * w) for w in flat) / len(flat)
-
     for _ in range(100):
         middle = (low + high) / 2
-        low, high = (middle, high) if mean_rate(middle) < omit_rate else (low, middle)
+        if sum(min(1.0, middle * w) for w in flat) / len(flat) < omit_rate:
+            low = middle
+        else:
+            high = middle
     return [[min(1.0, high * w) for w in row] for row in weights]
 
 
@@ -184,13 +118,9 @@ def simulate_omissions(
     label_rates: Optional[Mapping[str, float]] = None,
     model: OmissionModel = DEFAULT_OMISSION_MODEL,
 ) -> List[Doc]:
-    """Apply :func:`omit_entities` to every Doc, under an omission model.
+    """Apply :func:`omit_entities` to every Doc under an omission model
+    ("uniform" or "hard"; per-label rates with "uniform" only).
 
-    docs (Iterable[Doc]): The corpus, gold entities in ``doc.ents``.
-    omit_rate (float): The overall omission rate.
-    seed (int): Random seed.
-    label_rates (Optional[Mapping[str, float]]): Per-label rates (``uniform`` only).
-    model (OmissionModel): "uniform" or "hard" (module docstring).
     RETURNS (List[Doc]): Changed copies, in the input order.
     """
     docs = list(docs)
@@ -205,23 +135,14 @@ def simulate_omissions(
 
 
 def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc]:
-    """Keep human annotation on a seeded fraction of the *documents* only.
+    """Keep human annotation on a seeded fraction of the documents (by
+    ``doc_id``; a Doc without one is its own). The others' entities become
+    MISSING, not "no entity", and are kept in ``doc.spans["unannotated"]``;
+    every Doc gets ``doc.user_data["human_annotated"]``. When whole documents
+    cannot come near the fraction (e.g. one document), it falls back to
+    sentences, with a warning.
 
-    The other documents become unannotated: their entity annotation is
-    MISSING (the NER loss ignores it), not "no entity"; their entities are
-    kept in ``doc.spans["unannotated"]`` for analysis. Every Doc gets
-    ``doc.user_data["human_annotated"]``.
-
-    docs (Iterable[Doc]): Sentence Docs with ``doc_id`` in ``user_data`` (a
-        Doc without one counts as a document of its own).
-    fraction (float): Fraction of documents that keep annotation, in [0, 1].
-    seed (int): Random seed.
     RETURNS (List[Doc]): Changed copies, in the input order.
-
-    When whole documents cannot come near the fraction (a budget between 0
-    and 1 that would keep none or all of them, e.g. a corpus without
-    ``-DOCSTART-`` lines, which is one document), the budget falls back to
-    single sentences and says so in a one-line warning.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Budget fraction must be in [0, 1], got {fraction}")

@@ -10,11 +10,11 @@ from spacy.tokens import Span
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.experiment.cells import Cell, plan_cells, teacher_cell
-from hybrid_ner.experiment.costs import Costs, llm_cost_per_sentence
+from hybrid_ner.experiment.costs import Costs
 from hybrid_ner.experiment.data import GridData
 from hybrid_ner.experiment.run import run_grid
 from hybrid_ner.experiment.samples import sample_docs
-from hybrid_ner.experiment.training import train_overrides
+from hybrid_ner.experiment.training import TrainSettings, train_overrides
 from hybrid_ner.simulation.annotator import build_simulated_annotator
 
 from ..conftest import ROOT
@@ -100,8 +100,8 @@ def test_costs_follow_budget_and_annotator():
     assert costs.of(Cell("wg", "llm-only", 0.0, 1.0, 0), 100)["human"] == 0.0
     assert Costs(0.1, None).of(Cell("wg", "hybrid-random", 0.4, 1.0, 0), 10)["total"] is None
     usage = {"requests": 10, "cache_hits": 0, "prompt_tokens": 4000, "completion_tokens": 1000}
-    assert llm_cost_per_sentence(usage, 0.5, 1.5) == pytest.approx((2.0 + 1.5) / 10)
-    assert llm_cost_per_sentence({"requests": 0}, 0.5, 1.5) is None
+    assert Costs.from_usage(0.1, usage, 0.5, 1.5).llm_per_sentence == pytest.approx(0.35)
+    assert Costs.from_usage(0.1, {"requests": 0}, 0.5, 1.5).llm_per_sentence is None
 
 
 def _corpus(path: Path, n: int = 40) -> Path:
@@ -227,7 +227,7 @@ def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
     ]
     config = ROOT / "configs" / "ner_soft_cpu.cfg"
     out = tmp_path / "metrics"
-    results = run_grid(cells, data, train, train, config, 6, Costs(0.1, 0.01), out)
+    results = run_grid(cells, data, TrainSettings(train, train, config, 6, Costs(0.1, 0.01)), out)
     assert len(results) == 3
     written = json.loads((out / "cells" / "hybrid-label-mixing_r0.4_b1_s0.json").read_text())
     assert (
@@ -249,7 +249,7 @@ def test_run_grid_trains_scores_writes_and_resumes(tmp_path):
     assert written["cost"]["llm"] == pytest.approx(0.24) and written["train_sentences"] == 24
     assert not (tmp_path / "work" / "models" / "toy" / "human-omit_r0.4_b1_s0").exists()
     assert (
-        run_grid(cells, data, train, train, config, 6, Costs(), out) == []
+        run_grid(cells, data, TrainSettings(train, train, config, 6, Costs()), out) == []
     )  # resumes: nothing left
 
 
@@ -267,7 +267,9 @@ def test_cells_trained_in_parallel_processes_score_as_one_after_the_other(tmp_pa
     for jobs in (1, 2):
         data = _data(tmp_path / f"jobs{jobs}", train)
         out = tmp_path / f"metrics{jobs}"
-        results = run_grid(cells, data, train, train, config, 4, Costs(), out, jobs=jobs)
+        results = run_grid(
+            cells, data, TrainSettings(train, train, config, 4, Costs()), out, jobs=jobs
+        )
         assert sorted(r.condition for r in results) == sorted(c.condition for c in cells)
         assert data.has_teacher(Cell("toy", "human-budget", 0.0, 0.5, 0))
         scores[jobs] = {
@@ -287,16 +289,12 @@ def test_a_failing_training_names_the_cell_and_its_log(tmp_path):
         match=r"human-omit_r0.4_b1_s0: training with .*ner_soft_cpu.cfg failed "
         r".*human-omit_r0.4_b1_s0.log",
     ):
+        overrides = {"components.ner.factory": "no_such_factory"}
         run_grid(
             [cell],
             data,
-            train,
-            train,
-            config,
-            2,
-            Costs(),
+            TrainSettings(train, train, config, 2, Costs(), overrides=overrides),
             tmp_path / "m",
-            overrides={"components.ner.factory": "no_such_factory"},
         )
     assert (tmp_path / "work" / "logs" / "toy" / "human-omit_r0.4_b1_s0.log").exists()
     assert not (tmp_path / "m" / "cells" / "human-omit_r0.4_b1_s0.json").exists()

@@ -85,12 +85,11 @@ def test_gold_is_untouched_same_seed_same_output_and_order_independent():
     second = build_simulated_annotator("gpt-3.5-class", seed=3)
     second.spurious = dict(first.spurious)
     for doc in again:
-        second(doc)
+        doc.spans[SIMULATED_KEY] = second.propose(doc)
     out2 = [[(s.start, s.end, s.label_) for s in doc.spans[SIMULATED_KEY]] for doc in again[::-1]]
     assert out1 == out2
     other = build_simulated_annotator("gpt-3.5-class", seed=4).annotate_all(corpus(60))
     assert [[(s.start, s.end, s.label_) for s in d.spans[SIMULATED_KEY]] for d in other] != out1
-    assert docs[0].user_data["simulated_annotator"] == "simulated gpt-3.5-class"
 
 
 def test_false_positives_never_sit_on_gold_entities():
