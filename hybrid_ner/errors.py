@@ -57,7 +57,7 @@ class CorpusFormatError(HybridNerError, ValueError):
     """A malformed corpus file: ``{path}:{line}: {message}`` (line is 1-based or None)."""
 
     def __init__(self, path: Union[str, Path], line: Optional[int], message: str) -> None:
-        self.line = line
+        self.path, self.line = str(path), line
         super().__init__(f"{path}:{line}: {message}" if line is not None else f"{path}: {message}")
 
 

@@ -20,8 +20,7 @@ from spacy.util import filter_spans
 from ..atomic import write_text
 from ..errors import CorpusFormatError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
-from .conll import Repair
-from .text_file import read_text_file
+from .conll import Repair, read_text_file
 
 
 @dataclass
