@@ -37,13 +37,10 @@ def _descriptor(path: PathLike) -> Optional[int]:
 
 
 def _is_special(path: PathLike) -> bool:
-    if _descriptor(path) is not None:
-        return True
-    try:
+    with suppress(OSError):
         mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+        return _descriptor(path) is not None or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return _descriptor(path) is not None
 
 
 def _target(path: PathLike) -> Path:
@@ -51,53 +48,54 @@ def _target(path: PathLike) -> Path:
     return Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
 
 
+@contextmanager
+def _errors(path: PathLike) -> Iterator[None]:
+    """Raise an OSError in the block as the OutputPathError naming ``path``."""
+    try:
+        yield
+    except OutputPathError:
+        raise
+    except OSError as err:
+        raise OutputPathError(path, err.strerror or str(err)) from None
+
+
 def _write_into(path: PathLike, source: Path) -> None:
-    """Copy ``source`` into the special file ``path``.
-    RAISES (OutputPathError): For a FIFO nobody reads (it would wait forever),
-        a closed descriptor or a device that refuses the write."""
+    """Copy ``source`` into the special file ``path``; a FIFO nobody reads is
+    refused (it would wait forever)."""
     fd = _descriptor(path)
-    try:
-        if fd is not None:
-            fd = os.dup(fd)
-            for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
-                with suppress(OSError, ValueError):
-                    stream.flush()
-        elif stat.S_ISFIFO(os.stat(path).st_mode):
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO at once without a reader
-            os.set_blocking(fd, True)
-        else:
-            fd = os.open(path, os.O_WRONLY)
-    except OSError as err:
-        reason = "is a FIFO that no process reads" if err.errno == errno.ENXIO else _reason(err)
-        raise OutputPathError(path, reason) from None
-    try:
-        with open(fd, "wb") as out, open(source, "rb") as file_:
-            while chunk := file_.read(1 << 20):
-                out.write(chunk)
-    except OSError as err:
-        raise OutputPathError(path, _reason(err)) from None
+    if fd is not None:
+        fd = os.dup(fd)
+        for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
+            with suppress(OSError, ValueError):
+                stream.flush()
+    elif stat.S_ISFIFO(os.stat(path).st_mode):
+        try:  # ENXIO at once without a reader
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno == errno.ENXIO:
+                raise OutputPathError(path, "is a FIFO that no process reads") from None
+            raise
+        os.set_blocking(fd, True)
+    else:
+        fd = os.open(path, os.O_WRONLY)
+    with open(fd, "wb") as out, open(source, "rb") as file_:
+        while chunk := file_.read(1 << 20):
+            out.write(chunk)
 
 
 @contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
-    """A temporary path to write ``path``'s content to; put in place when the
-    block ends without an error, deleted otherwise (see :func:`atomic_paths`).
-
-    path (PathLike): The final file.
-    YIELDS (Path): The temporary file, created empty.
-    RAISES (OutputPathError): If the file cannot be created or put in place.
-    """
+    """A temporary file to write ``path``'s content to (see :func:`atomic_paths`)."""
     with atomic_paths([path]) as (tmp,):
         yield tmp
 
 
 @contextmanager
 def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
-    """Temporary paths for several files, all or nothing: when the block ends
-    without an error, each is made durable before the first is renamed into
-    place; on any error (also Ctrl+C) none of the targets changes. Parent folders
-    are created; a file gets the mode ``open`` would give it, or the mode of the
-    file it replaces.
+    """Temporary files for several paths, all or nothing: when the block ends
+    without an error, each is made durable before the first is put in place; on
+    any error (also Ctrl+C) no target changes. Folders are created; a file gets
+    the mode ``open`` gives, or that of the file it replaces.
 
     paths (Sequence[PathLike]): The final files.
     YIELDS (List[Path]): One temporary file per path, in the same order.
@@ -108,32 +106,21 @@ def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
     try:
         for path, is_special in zip(paths, special):
             folder = Path(tempfile.gettempdir()) if is_special else _target(path).parent
-            tmp = folder / f".{Path(path).name}.{uuid.uuid4().hex[:12]}.tmp"
-            try:
+            tmps.append(folder / f".{Path(path).name}.{uuid.uuid4().hex[:12]}.tmp")
+            with _errors(path):
                 folder.mkdir(parents=True, exist_ok=True)
                 # 0o666 & ~umask, as open() gives; O_EXCL never reuses another run's file.
                 mode = 0o600 if is_special else 0o666
-                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
-            except OSError as err:
-                raise OutputPathError(path, _reason(err)) from None
-            tmps.append(tmp)
+                os.close(os.open(tmps[-1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
         yield list(tmps)
         for path, tmp, is_special in zip(paths, tmps, special):
-            try:
+            with _errors(path), open(tmp, "rb+") as file_:
                 if not is_special and _target(path).exists():
                     os.chmod(tmp, stat.S_IMODE(_target(path).stat().st_mode))
-                with open(tmp, "rb+") as file_:
-                    os.fsync(file_.fileno())  # on disk before the name points at it
-            except OSError as err:
-                raise OutputPathError(path, _reason(err)) from None
+                os.fsync(file_.fileno())  # on disk before the name points at it
         for path, tmp, is_special in zip(paths, tmps, special):
-            if is_special:
-                _write_into(path, tmp)
-                continue
-            try:
-                os.replace(tmp, _target(path))
-            except OSError as err:
-                raise OutputPathError(path, _reason(err)) from None
+            with _errors(path):
+                _write_into(path, tmp) if is_special else os.replace(tmp, _target(path))
     finally:
         for tmp in tmps:
             with suppress(OSError):
@@ -141,18 +128,18 @@ def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
 
 
 def write_bytes(path: PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write bytes to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write text to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write text to ``path`` atomically."""
     write_bytes(path, text.encode(encoding))
 
 
 def write_json(path: PathLike, data: Any, indent: int = 2) -> None:
-    """Write indented JSON to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 
 
@@ -183,7 +170,7 @@ def check_writable(path: PathLike) -> Path:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}."):
             pass
     except OSError as err:
-        raise OutputPathError(path, f"cannot create files in {folder} ({_reason(err)})") from None
+        raise OutputPathError(path, f"cannot create files in {folder} ({err.strerror})") from None
     return path
 
 
@@ -193,7 +180,3 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         if Path(a).exists() and Path(b).exists():
             return os.path.samefile(a, b)
     return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _reason(err: OSError) -> str:
-    return err.strerror or str(err)

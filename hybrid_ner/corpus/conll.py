@@ -223,29 +223,12 @@ def _detect_scheme(sentences: List[List[Token]]) -> str:
     return "iob1" if i_starts > b_starts else "iob2"
 
 
-#: What each tag sequence problem is called and how lenient mode repairs it.
+#: Tag-sequence problems: message, and how lenient mode repairs them.
 _PROBLEMS = {
-    "O": (
-        "entity {label} opened with B- is not closed with L-/E- before O",
-        "end the entity at the previous token",
-    ),
-    "unclosed": (
-        "{tag} follows {previous} before the entity was closed",
-        "end the open entity and start a new one",
-    ),
-    "iob1": (
-        "{tag} follows {previous}: in IOB1 B- only separates two adjacent entities of one type",
-        "start a new entity",
-    ),
+    "open": ("entity {label} is not closed with L-/E- before {tag}", "end it there"),
+    "B": ("{tag} follows {previous}: in IOB1 B- only separates two entities", "start a new one"),
     "I": ("{tag} follows {previous}: an entity must start with B-", "start a new entity here"),
-    "L": (
-        "{tag} follows {previous} without an open {tag_label} entity",
-        "read it as a one-token entity",
-    ),
-    "end": (
-        "entity {label} is not closed with L-/E- at the end of the sentence",
-        "end it at the last token",
-    ),
+    "L": ("{tag} follows {previous} without an open entity", "read it as a one-token entity"),
 }
 
 
@@ -256,24 +239,28 @@ def _decode(
     spans: List[Tuple[int, int, str]] = []
     start: Optional[int] = None
     label = previous = "O"
-    bilou = scheme == "bilou"
-    for i, (_, prefix, tag_label, line) in enumerate(tokens + [("", "O", "", tokens[-1][3])]):
-        tag = "O" if prefix == "O" else f"{prefix}-{tag_label}"
+    end = ("", "O", "", tokens[-1][3])  # closes what is open
+    for i, (_, prefix, tag_label, line) in enumerate(tokens + [end]):
+        tag = (
+            "the sentence end"
+            if i == len(tokens)
+            else "O"
+            if prefix == "O"
+            else f"{prefix}-{tag_label}"
+        )
         inside_same = start is not None and tag_label == label
         problem = None
-        if i == len(tokens):  # past the end
-            problem = "end" if bilou and start is not None else None
-        elif bilou and start is not None and prefix in ("O", "B", "U"):
-            problem = "O" if prefix == "O" else "unclosed"
+        if scheme == "bilou" and start is not None and prefix in ("O", "B", "U"):
+            problem = "open"
         elif not inside_same and (
             prefix == "L"
             or (prefix == "B" and scheme in ("iob1", "io"))
             or (prefix == "I" and scheme in ("iob2", "bilou"))
         ):
-            problem = "iob1" if prefix == "B" else prefix
+            problem = prefix
         if problem:
             message, repair = _PROBLEMS[problem]
-            message = message.format(label=label, tag=tag, previous=previous, tag_label=tag_label)
+            message = message.format(label=label, tag=tag, previous=previous)
             if strict:
                 raise CorpusFormatError(
                     path, line, f"{message} ({scheme.upper()}); use lenient mode to {repair}"
@@ -284,7 +271,7 @@ def _decode(
                 spans.append((start, i, label))
             start, label = (None, "O") if prefix == "O" else (i, tag_label)
         if prefix in ("L", "U"):
-            spans.append((start, i + 1, label))  # type: ignore[arg-type]
+            spans.append((i if start is None else start, i + 1, label))
             start = None
         previous = tag
     return spans
