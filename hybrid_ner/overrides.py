@@ -20,15 +20,14 @@ def apply_overrides(
     where: str = "the config",
     default_blocks: Optional[Mapping[str, Dict[str, Any]]] = None,
 ) -> MutableMapping[str, Any]:
-    """Set dotted paths in a config, in place. The section must exist (or be in
-    ``default_blocks``); a dict value replaces a whole block. Shorter paths are
-    set first, so a block can be replaced and then refined.
+    """Set dotted paths in a config, in place; shorter paths first, so a block
+    can be replaced (a dict value) and then refined.
 
     config (MutableMapping[str, Any]): The config (a confection Config or dict).
     overrides (Mapping[str, Any]): Dotted path → value.
     where (str): The config's name, for messages.
-    default_blocks (Optional[Mapping[str, Dict[str, Any]]]): Section path →
-        template, created when a path needs a section the config lacks.
+    default_blocks (Optional[Mapping]): Section path → template, for sections
+        a path needs and the config lacks.
     RETURNS (MutableMapping[str, Any]): The same config.
     RAISES (OptionError): If a path is not dotted or names no section.
     """
@@ -65,14 +64,10 @@ def check_no_conflicts(
 
 
 def parse_cli_overrides(ctx: Any) -> Dict[str, Any]:
-    """The dotted overrides among a command's extra options (``ctx.args``) and in
-    ``SPACY_CONFIG_OVERRIDES`` (applied on top), by ``spacy train``'s rules:
-    ``--a.b=v``, ``--a.b v`` or ``--a.b`` (true); values as JSON where they parse.
-
-    ctx (typer.Context): The command's context (``allow_extra_args``).
-    RETURNS (Dict[str, Any]): Dotted path → value.
-    RAISES (click.UsageError): For an option without a dot or a stray argument
-        (exit 2, like any unknown option).
+    """The dotted overrides among a command's extra options (``ctx.args``), then
+    those of ``SPACY_CONFIG_OVERRIDES``, by ``spacy train``'s rules: ``--a.b=v``,
+    ``--a.b v`` or ``--a.b`` (true); values as JSON where they parse. An option
+    without a dot or a stray argument is a usage error (exit 2).
     """
     env = shlex.split(os.environ.get(ENV_VARS.CONFIG_OVERRIDES, ""))
     return {**_parse(list(ctx.args), ctx.fail), **_parse(env, ctx.fail)}

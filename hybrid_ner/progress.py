@@ -26,13 +26,9 @@ T = TypeVar("T")
 def format_duration(seconds: float) -> str:
     """``42s``, ``9m16s`` or ``2h05m``."""
     s = max(0, int(round(seconds)))
-    return (
-        f"{s}s"
-        if s < 60
-        else f"{s // 60}m{s % 60:02d}s"
-        if s < 3600
-        else f"{s // 3600}h{s % 3600 // 60:02d}m"
-    )
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 class Progress:
@@ -41,10 +37,8 @@ class Progress:
     total (int): Units to do.
     desc (str): What is running, e.g. "propose".
     unit (str): The unit's name, e.g. "prompt".
-    counters (Optional[Callable[[], Mapping[str, Any]]]): Extra figures shown
-        with the progress (e.g. cache hits), read each time it is shown.
-    file (Optional[TextIO]): The stream; if None, stderr when it is a terminal,
-        else stdout (with the command's other messages).
+    counters (Optional[Callable]): Extra figures to show (e.g. cache hits).
+    file (Optional[TextIO]): The stream; if None, stderr on a terminal, else stdout.
     """
 
     def __init__(
@@ -81,8 +75,7 @@ class Progress:
         with self._lock:
             self.done += n
             if self._bar is not None:
-                if self.counters is not None:
-                    self._bar.set_postfix(self._counter_values(), refresh=False)
+                self._bar.set_postfix(self._counter_values(), refresh=False)
                 self._bar.update(n)
             elif self._lines:
                 now = time.monotonic()
@@ -108,8 +101,7 @@ class Progress:
                 return
             self._closed = True
             if self._bar is not None:
-                if self.counters is not None:
-                    self._bar.set_postfix(self._counter_values(), refresh=False)
+                self._bar.set_postfix(self._counter_values(), refresh=False)
                 self._bar.close()
             elif self._lines:
                 self._print_line(time.monotonic(), final=True)

@@ -42,18 +42,17 @@ def check_range(
     """Raise :class:`OptionError` unless ``low <= value <= high`` (``low < value``
     with ``low_open``; None bounds are open). None (not given) passes; NaN and
     infinity never do. ``option`` is the name as the user typed it."""
-    if value is None:
+    if value is None or (
+        math.isfinite(value)
+        and (low is None or value > low or (value == low and not low_open))
+        and (high is None or value <= high)
+    ):
         return
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and value > high
-    if isinstance(value, float) and not math.isfinite(value) or too_low or too_high:
-        if low is not None and high is not None:
-            wanted = f"in {'(' if low_open else '['}{low}, {high}]"
-        elif low is not None:
-            wanted = f"{'>' if low_open else '>='} {low}"
-        else:
-            wanted = f"<= {high}"
-        raise OptionError(f"{option} must be {wanted}, got {value}")
+    if low is not None and high is not None:
+        wanted = f"in {'(' if low_open else '['}{low}, {high}]"
+    else:
+        wanted = f"{'>' if low_open else '>='} {low}" if low is not None else f"<= {high}"
+    raise OptionError(f"{option} must be {wanted}, got {value}")
 
 
 def check_outputs(
@@ -66,12 +65,11 @@ def check_outputs(
     each writable, all different, and an input only with ``--overwrite-input``
     and only if it is one of ``overwritable`` (OUT, never a report or the cache).
 
-    outputs (Mapping[str, Optional[Path]]): What each output is called in the
-        usage ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
+    outputs (Mapping[str, Optional[Path]]): Each output's name in the usage
+        ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
     inputs (Sequence[Optional[Path]]): The files the command reads.
     overwrite_input (bool): The user passed ``--overwrite-input``.
     overwritable (Sequence[str]): The outputs ``--overwrite-input`` applies to.
-    RAISES (OutputPathError): For the first output that cannot be written.
     """
     given = [(name, path) for name, path in outputs.items() if path is not None]
     for i, (name, path) in enumerate(given):
