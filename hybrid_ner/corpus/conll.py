@@ -167,40 +167,34 @@ def _read_sentences(
                     doc_index += 1
                 sent_index = 0
             continue
+        error = lambda message: CorpusFormatError(path, line_no, message)  # noqa: E731
         if not n_columns:
             n_columns, first_line = len(columns), line_no
-            for name, index in (("token", token_column), ("tag", tag_column)):
-                if not -n_columns <= index < n_columns:
-                    raise CorpusFormatError(
-                        path,
-                        line_no,
-                        f"{name} column {index} does not exist: the line has {n_columns} column(s)",
-                    )
-            if n_columns < 2:
-                raise CorpusFormatError(
-                    path, line_no, f"expected at least 2 columns (token and tag), found 1: {line!r}"
+            if n_columns < 2 or not all(
+                -n_columns <= i < n_columns for i in (token_column, tag_column)
+            ):
+                raise error(
+                    f"{n_columns} column(s), but a token (--token-column {token_column}) and a tag "
+                    f"(--tag-column {tag_column}) column are needed: {line!r}"
                 )
         if len(columns) != n_columns:
             message = (
-                f"ragged columns: {len(columns)} column(s), but line {first_line} "
-                f"has {n_columns}: {line!r}"
+                f"ragged columns: {len(columns)}, but line {first_line} has {n_columns}: {line!r}"
             )
             # Safe only with token first and tag last: then which column is which is clear.
             if strict or token_column != 0 or tag_column != -1 or len(columns) < 2:
-                raise CorpusFormatError(path, line_no, message)
+                raise error(message)
             repairs.append(
-                Repair(str(path), line_no, f"{message} (used first column as token, last as tag)")
+                Repair(str(path), line_no, f"{message} (used first as token, last as tag)")
             )
         tag = columns[tag_column]
         prefix, _, label = tag.partition("-")
         if tag == "O":
             prefix, label = "O", ""
         elif prefix.upper() not in _PREFIXES or not label:
-            raise CorpusFormatError(
-                path,
-                line_no,
-                f"unknown tag {tag!r}: expected O or a B-, I-, L-/E- or U-/S- prefix "
-                "followed by a label (is --tag-column right?)",
+            raise error(
+                f"unknown tag {tag!r}: expected O or a B-, I-, L-/E- or U-/S- prefix and a label "
+                "(is --tag-column right?)"
             )
         else:
             prefix = _PREFIXES[prefix.upper()]

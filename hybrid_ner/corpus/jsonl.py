@@ -9,7 +9,7 @@ tokenized by ``nlp``. Records answered ``reject`` or ``ignore`` are skipped.
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -51,125 +51,116 @@ def read_jsonl(
     for line_no, line in enumerate(read_text_file(path, encoding).splitlines(), start=1):
         if not line.strip():
             continue
-
-        def fail(message: str, line_no: int = line_no) -> CorpusFormatError:
-            return CorpusFormatError(path, line_no, message)
-
         try:
             record = srsly.json_loads(line)
         except ValueError as err:
-            raise fail(f"invalid JSON: {err}") from None
+            raise CorpusFormatError(path, line_no, f"invalid JSON: {err}") from None
         if not isinstance(record, dict):
-            raise fail(f"expected a JSON object, found {type(record).__name__}")
-        try:  # "\ud800" parses, but is no character: writing the Docs would fail later
-            json.dumps(record, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise fail(
-                f"\\u{ord(err.object[err.start]):04x} is half of a UTF-16 surrogate pair, "
-                "not a character: fix the export (the text must be valid Unicode)"
-            ) from None
+            message = f"expected a JSON object, found {type(record).__name__}"
+            raise CorpusFormatError(path, line_no, message)
         if record.get("answer") in ("reject", "ignore"):
             corpus.n_skipped += 1
             continue
-        doc = _record_to_doc(
-            record,
-            nlp,
-            strict,
-            fail,
-            lambda m: corpus.repairs.append(Repair(str(path), line_no, m)),
-        )
-        meta = {} if record.get("meta") is None else record["meta"]
-        if not isinstance(meta, dict):
-            raise fail(f'"meta" must be an object, found {type(meta).__name__}')
-        doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
-        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
-            raise fail(f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}')
-        sent_index = meta.get(SENT_INDEX, 0)
-        if not _is_int(sent_index) or sent_index < 0:
-            raise fail(f'"meta.{SENT_INDEX}" must be an integer >= 0, got {sent_index!r}')
-        doc.user_data.update({SOURCE: path.name, DOC_ID: str(doc_id), SENT_INDEX: sent_index})
-        corpus.docs.append(doc)
+        corpus.docs.append(_record_to_doc(path, line_no, record, nlp, strict, corpus.repairs))
     if not corpus.docs:
         raise CorpusFormatError(path, None, "no accepted records found")
     return corpus
 
 
 def _record_to_doc(
+    path: Path,
+    line_no: int,
     record: Dict[str, Any],
     nlp: Language,
     strict: bool,
-    fail: Callable[[str], CorpusFormatError],
-    repair: Callable[[str], None],
+    repairs: List[Repair],
 ) -> Doc:
-    """The record's Doc; ``repair`` is told of each repair made."""
-    text, tokens, raw_spans = record.get("text"), record.get("tokens"), record.get("spans")
-    if not isinstance(text, str):
-        raise fail('missing or non-string "text"')
-    for name, value in (("tokens", tokens), ("spans", raw_spans)):
-        if value is not None and not isinstance(value, list):
-            raise fail(f'"{name}" must be a list, found {type(value).__name__}')
-    doc = _doc_from_tokens(text, tokens, nlp, fail) if tokens else nlp.make_doc(text)
-    spans: List[Span] = []
-    for i, raw in enumerate(raw_spans or []):
+    """One record's Doc, or a CorpusFormatError naming file and line."""
+
+    def fail(message: str) -> CorpusFormatError:
+        return CorpusFormatError(path, line_no, message)
+
+    def offsets(what: str, item: Any, label: bool = False) -> Tuple[int, int]:
         # No coercion: "0", 4.5 or a numeric label are export bugs, not offsets to guess.
         if not (
-            isinstance(raw, dict)
-            and _is_int(raw.get("start"))
-            and _is_int(raw.get("end"))
-            and isinstance(raw.get("label"), str)
-            and raw["label"].strip()
+            isinstance(item, dict)
+            and _is_int(item.get("start"))
+            and _is_int(item.get("end"))
+            and (not label or (isinstance(item.get("label"), str) and item["label"].strip()))
         ):
-            raise fail(
-                f'span {i} needs integer "start" and "end" and a non-empty string "label": {raw!r}'
-            )
-        start, end, label = raw["start"], raw["end"], raw["label"]
-        if not 0 <= start < end <= len(text):
-            raise fail(f"span {i} [{start}:{end}] {label} is outside the text (length {len(text)})")
-        span = doc.char_span(start, end, label=label)
+            wanted = ' and a non-empty string "label"' if label else ""
+            raise fail(f'{what} needs integer "start" and "end"{wanted}: {item!r}')
+        if not 0 <= item["start"] < item["end"] <= len(text):
+            where = f"[{item['start']}:{item['end']}]"
+            raise fail(f"{what} {where} is outside the text (length {len(text)})")
+        return item["start"], item["end"]
+
+    try:  # "\ud800" parses, but is no character: writing the Docs would fail later
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise fail(
+            f"\\u{ord(err.object[err.start]):04x} is half of a UTF-16 surrogate pair, "
+            "not a character: fix the export (the text must be valid Unicode)"
+        ) from None
+    text, tokens, raw_spans = record.get("text"), record.get("tokens"), record.get("spans")
+    meta = {} if record.get("meta") is None else record["meta"]
+    if not isinstance(text, str):
+        raise fail('missing or non-string "text"')
+    for name, value, kind in (
+        ("tokens", tokens, list),
+        ("spans", raw_spans, list),
+        ("meta", meta, dict),
+    ):
+        if value is not None and not isinstance(value, kind):
+            wanted = "a list" if kind is list else "an object"
+            raise fail(f'"{name}" must be {wanted}, found {type(value).__name__}')
+    if tokens:  # exported tokens must cover the text, single spaces between
+        bounds = [offsets(f"token {i}", token) for i, token in enumerate(tokens)]
+        words = [text[start:end] for start, end in bounds]
+        gaps = [
+            text[end:next_start]
+            for (_, end), (next_start, _) in zip(bounds, bounds[1:] + [(len(text), 0)])
+        ]
+        for i, (token, word, gap) in enumerate(zip(tokens, words, gaps)):
+            if token.get("text", word) != word:
+                raise fail(f"token {i} text {token['text']!r} differs from the text's {word!r}")
+            if gap not in ("", " "):
+                raise fail(
+                    f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text"
+                )
+        doc = Doc(nlp.vocab, words=words, spaces=[gap == " " for gap in gaps])
+    else:
+        doc = nlp.make_doc(text)
+    spans: List[Span] = []
+    for i, raw in enumerate(raw_spans or []):
+        start, end = offsets(f"span {i}", raw, label=True)
+        span = doc.char_span(start, end, label=raw["label"])
         if span is None:
-            message = f"span {i} [{start}:{end}] {label} {text[start:end]!r} does not match "
-            message += "token boundaries"
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            message = f"span {i} {text[start:end]!r} {raw['label']} does not match token boundaries"
+            span = doc.char_span(start, end, label=raw["label"], alignment_mode="expand")
             if strict or span is None:
                 raise fail(message)
-            repair(f"{message}: expanded to {span.text!r}")
+            repairs.append(Repair(str(path), line_no, f"{message}: expanded to {span.text!r}"))
         spans.append(span)
     kept = filter_spans(spans)
     if len(kept) < len(spans):
-        message = "overlapping spans: " + ", ".join(
-            f"{s.text!r} {s.label_}" for s in spans if s not in kept
-        )
+        dropped = ", ".join(f"{s.text!r} {s.label_}" for s in spans if s not in kept)
         if strict:
-            raise fail(f"{message} overlap longer spans; NER needs non-overlapping entities")
-        repair(f"{message}: kept the longest")
-    doc.set_ents(kept)
-    return doc
-
-
-def _doc_from_tokens(
-    text: str, tokens: List[Any], nlp: Language, fail: Callable[[str], CorpusFormatError]
-) -> Doc:
-    """The Doc of exported tokens, which must cover the text (single spaces between)."""
-    for i, token in enumerate(tokens):  # all first: the gap test reads the next token's start
-        if not (
-            isinstance(token, dict) and _is_int(token.get("start")) and _is_int(token.get("end"))
-        ):
-            raise fail(f'token {i} needs integer "start" and "end": {token!r}')
-        if not 0 <= token["start"] < token["end"] <= len(text):
             raise fail(
-                f"token {i} [{token['start']}:{token['end']}] is outside the text ({len(text)})"
+                f"overlapping spans: {dropped} overlap longer ones (NER needs non-overlapping ones)"
             )
-    words, spaces = [], []
-    for i, token in enumerate(tokens):
-        word = text[token["start"] : token["end"]]
-        if token.get("text", word) != word:
-            raise fail(f"token {i} text {token['text']!r} differs from the text's {word!r}")
-        gap = text[token["end"] : tokens[i + 1]["start"] if i + 1 < len(tokens) else len(text)]
-        if gap not in ("", " "):
-            raise fail(f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text")
-        words.append(word)
-        spaces.append(gap == " ")
-    return Doc(nlp.vocab, words=words, spaces=spaces)
+        repairs.append(
+            Repair(str(path), line_no, f"overlapping spans: {dropped}: kept the longest")
+        )
+    doc.set_ents(kept)
+    doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
+    if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
+        raise fail(f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}')
+    sent_index = meta.get(SENT_INDEX, 0)
+    if not _is_int(sent_index) or sent_index < 0:
+        raise fail(f'"meta.{SENT_INDEX}" must be an integer >= 0, got {sent_index!r}')
+    doc.user_data.update({SOURCE: path.name, DOC_ID: str(doc_id), SENT_INDEX: sent_index})
+    return doc
 
 
 def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str, Any]:
