@@ -4,7 +4,7 @@ turns every outcome into one line on stderr and an exit code (hybrid_ner.errors)
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, List, Optional, TextIO
+from typing import Any, List, Optional
 
 import click
 import typer
@@ -35,21 +35,12 @@ def fail(message: str) -> None:
     typer.secho(f"✘ {line}", fg=typer.colors.RED, err=True)
 
 
-def _show_warning(
-    message: Any,
-    category: type,
-    filename: str,
-    lineno: int,
-    file: Optional[TextIO] = None,
-    line: Optional[str] = None,
-) -> None:
+def _show_warning(message: Any, category: type, filename: str, lineno: int, *_: Any) -> None:
     """Our own warnings as one line; other libraries' keep Python's format."""
     if str(filename).startswith(_PACKAGE_DIR):
         typer.secho(f"⚠ {mask_secrets(str(message))}", fg=typer.colors.YELLOW, err=True)
     else:
-        sys.stderr.write(
-            mask_secrets(warnings.formatwarning(message, category, filename, lineno, line))
-        )
+        sys.stderr.write(mask_secrets(warnings.formatwarning(message, category, filename, lineno)))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
