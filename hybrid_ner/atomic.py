@@ -1,275 +1,182 @@
 """Atomic file output: a file is either its old self or the complete new one.
 
-Every file the CLI writes goes to a temporary file in the target's directory
-(same file system, so the final ``os.replace`` is atomic) and is renamed
-into place only when it is complete. A failed, interrupted or killed run
-therefore never leaves a truncated or partial file under the target name,
-and never destroys the previous result. :func:`check_writable` finds the
-paths that cannot be written *before* a command does any (paid) work.
-
-A path that is not a regular file (a device such as ``/dev/null``, a FIFO,
-``/dev/stdout`` or ``/proc/self/fd/N``) is never replaced: the content is
-written *into* it once complete, as a shell redirection would. A FIFO
-nobody reads is refused. :func:`atomic_paths` writes several files all or
-nothing: each is complete on disk before the first is renamed into place.
+Content goes to a temporary file beside the target (same file system, so
+``os.replace`` is atomic) and is renamed into place only when complete. A path
+that is not a regular file (a device, a FIFO, ``/dev/stdout``, ``/proc/self/fd/N``)
+is never replaced: the complete content is written *into* it, as a shell
+redirection would.
 """
 
+import errno
 import json
 import os
 import re
 import stat
 import sys
+import tempfile
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Union
 
 from .errors import OutputPathError
 
 PathLike = Union[str, Path]
-
-
-def _target(path: PathLike) -> Path:
-    """The file really written: a symlink is followed, so the rename replaces
-    the file it points to and not the link itself."""
-    path = Path(path)
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
-
-
-#: Paths naming an open file descriptor of this process.
-_FD_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/\d+/fd)/(\d+)$")
+_FD_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
 _STD_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 
 
 def _descriptor(path: PathLike) -> Optional[int]:
-    """The file descriptor a path like ``/dev/stdout`` or ``/proc/self/fd/3``
-    stands for (written through it, so the shell's redirection and offset
-    are kept), or None."""
+    """The open descriptor of this process a path like ``/dev/stdout`` names: written
+    through it, so the shell's redirection and offset are kept."""
     text = os.path.abspath(str(path))
-    if text in _STD_PATHS:
-        return _STD_PATHS[text]
     match = _FD_PATH.match(text)
-    if match and (
-        not text.startswith("/proc/") or text.split("/")[2] in ("self", str(os.getpid()))
-    ):
-        return int(match.group(1))
-    return None
+    if match and match.group(1) in (None, str(os.getpid())):
+        return int(match.group(2))
+    return _STD_PATHS.get(text)
 
 
-def is_special(path: PathLike) -> bool:
-    """Whether ``path`` names something other than a regular file or a new
-    file: a device, a FIFO, a socket or a file descriptor (``/dev/stdout``).
-    Such a path is written into, never replaced."""
-    if _descriptor(path) is not None:
-        return True
-    try:
+def _is_special(path: PathLike) -> bool:
+    with suppress(OSError):
         mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+        return _descriptor(path) is not None or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return _descriptor(path) is not None
 
 
-def _open_special(path: PathLike) -> int:
-    """A descriptor to write ``path``'s content into (see :func:`is_special`).
-    RAISES (OutputPathError): For a FIFO without a reader (it would wait
-        forever) or a device that cannot be opened for writing."""
-    fd = _descriptor(path)
-    if fd is not None:
-        try:
-            return os.dup(fd)
-        except OSError as err:
-            raise OutputPathError(path, f"file descriptor {fd} is not open ({_reason(err)})")
+def _target(path: PathLike) -> Path:
+    """The file really written: a symlink is followed, so the link stays a link."""
+    return Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+
+
+@contextmanager
+def _errors(path: PathLike) -> Iterator[None]:
+    """Raise an OSError in the block as the OutputPathError naming ``path``."""
     try:
-        if stat.S_ISFIFO(os.stat(path).st_mode):
-            # O_NONBLOCK: ENXIO at once when no process reads the FIFO, instead of a hang.
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-            os.set_blocking(fd, True)
-            return fd
-        return os.open(path, os.O_WRONLY)
+        yield
+    except OutputPathError:
+        raise
     except OSError as err:
-        if err.errno == 6:  # ENXIO
-            raise OutputPathError(path, "is a FIFO that no process reads") from None
-        raise OutputPathError(path, _reason(err)) from None
+        raise OutputPathError(path, err.strerror or str(err)) from None
 
 
 def _write_into(path: PathLike, source: Path) -> None:
-    """Copy the complete content of ``source`` into the special file ``path``."""
-    fd = _open_special(path)
-    if fd in (1, 2) or _descriptor(path) in (1, 2):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()  # what was printed before comes first
-            except (OSError, ValueError):
-                pass
-    try:
-        with open(source, "rb") as file_:
-            while True:
-                chunk = file_.read(1 << 20)
-                if not chunk:
-                    break
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
-    except OSError as err:
-        raise OutputPathError(path, _reason(err)) from None
-    finally:
-        os.close(fd)
+    """Copy ``source`` into the special file ``path``; a FIFO nobody reads is
+    refused (it would wait forever)."""
+    fd = _descriptor(path)
+    if fd is not None:
+        fd = os.dup(fd)
+        for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
+            with suppress(OSError, ValueError):
+                stream.flush()
+    elif stat.S_ISFIFO(os.stat(path).st_mode):
+        try:  # ENXIO at once without a reader
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno == errno.ENXIO:
+                raise OutputPathError(path, "is a FIFO that no process reads") from None
+            raise
+        os.set_blocking(fd, True)
+    else:
+        fd = os.open(path, os.O_WRONLY)
+    with open(fd, "wb") as out, open(source, "rb") as file_:
+        while chunk := file_.read(1 << 20):
+            out.write(chunk)
 
 
 @contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
-    """A temporary path to write the content of ``path`` to; renamed onto
-    ``path`` when the block ends without an error, deleted otherwise.
-
-    Parent directories are created. The file gets the mode a plain ``open``
-    would give it (or the mode of the file it replaces), not the 0600 of
-    ``tempfile``. A special file (see :func:`is_special`) is not replaced:
-    the complete content is written into it.
-
-    path (PathLike): The final file.
-    YIELDS (Path): The temporary file, created empty, in the same directory.
-    RAISES (OutputPathError): If the file cannot be created or renamed.
-    """
+    """A temporary file to write ``path``'s content to (see :func:`atomic_paths`)."""
     with atomic_paths([path]) as (tmp,):
         yield tmp
 
 
 @contextmanager
 def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
-    """Temporary paths to write several files to, all or nothing: when the
-    block ends without an error, each is made durable first and only then
-    are they renamed into place; on any error none of the targets changes.
+    """Temporary files for several paths, all or nothing: when the block ends
+    without an error, each is made durable before the first is put in place; on
+    any error (also Ctrl+C) no target changes. Folders are created; a file gets
+    the mode ``open`` gives, or that of the file it replaces.
 
     paths (Sequence[PathLike]): The final files.
     YIELDS (List[Path]): One temporary file per path, in the same order.
-    RAISES (OutputPathError): If a file cannot be created or renamed.
+    RAISES (OutputPathError): If a file cannot be created or put in place.
     """
-    with ExitStack() as stack:
-        tmps = [stack.enter_context(_temporary(path)) for path in paths]
-        yield [tmp for tmp, _ in tmps]
-        finishers = [finish for _, finish in tmps]
-        for finish in finishers:
-            finish(False)  # durable, nothing renamed yet: a full disk stops here
-        for finish in finishers:
-            finish(True)
-
-
-@contextmanager
-def _temporary(path: PathLike) -> Iterator[Any]:
-    """One target of :func:`atomic_paths`: yields (temporary path, finish);
-    ``finish(False)`` makes the content durable, ``finish(True)`` puts it in
-    place. The temporary file is removed whatever happens."""
-    if is_special(path):
-        tmp_dir = Path(os.environ.get("TMPDIR") or "/tmp")
-        tmp = tmp_dir / f".hybrid-ner.{uuid.uuid4().hex[:12]}.tmp"
-        try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except OSError as err:
-            raise OutputPathError(path, _reason(err)) from None
-
-        def finish_special(place: bool) -> None:
-            if place:
-                _write_into(path, tmp)
-
-        try:
-            yield tmp, finish_special
-        finally:
-            _remove(tmp)
-        return
-    target = _target(path)
+    special = [_is_special(path) for path in paths]
+    tmps: List[Path] = []
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
-        # 0o666 & ~umask, as open() would: O_EXCL never reuses another run's file.
-        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    except OSError as err:
-        raise OutputPathError(path, _reason(err)) from None
-
-    def finish(place: bool) -> None:
-        try:
-            if not place:
-                if target.exists():
-                    os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-                with open(tmp, "rb+") as file_:
-                    os.fsync(file_.fileno())  # on disk before the name points at it
-            else:
-                os.replace(tmp, target)
-        except OSError as err:
-            raise OutputPathError(path, _reason(err)) from None
-
-    try:
-        yield tmp, finish
-    finally:  # also KeyboardInterrupt: the old file stays as it was
-        _remove(tmp)
+        for path, is_special in zip(paths, special):
+            folder = Path(tempfile.gettempdir()) if is_special else _target(path).parent
+            tmps.append(folder / f".{Path(path).name}.{uuid.uuid4().hex[:12]}.tmp")
+            with _errors(path):
+                folder.mkdir(parents=True, exist_ok=True)
+                # 0o666 & ~umask, as open() gives; O_EXCL never reuses another run's file.
+                mode = 0o600 if is_special else 0o666
+                os.close(os.open(tmps[-1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode))
+        yield list(tmps)
+        for path, tmp, is_special in zip(paths, tmps, special):
+            with _errors(path), open(tmp, "rb+") as file_:
+                if not is_special and _target(path).exists():
+                    os.chmod(tmp, stat.S_IMODE(_target(path).stat().st_mode))
+                os.fsync(file_.fileno())  # on disk before the name points at it
+        for path, tmp, is_special in zip(paths, tmps, special):
+            with _errors(path):
+                _write_into(path, tmp) if is_special else os.replace(tmp, _target(path))
+    finally:
+        for tmp in tmps:
+            with suppress(OSError):
+                tmp.unlink()
 
 
 def write_bytes(path: PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write bytes to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write text to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write text to ``path`` atomically."""
     write_bytes(path, text.encode(encoding))
 
 
 def write_json(path: PathLike, data: Any, indent: int = 2) -> None:
-    """Write indented JSON to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 
 
 def check_writable(path: PathLike) -> Path:
-    """Check that ``path`` can be written, before any work is done.
-
-    Probes the nearest existing directory by creating (and removing) a file
-    in it, as the atomic write will: permission bits say nothing for root
-    or for read-only and virtual file systems (``/proc``).
+    """Check that ``path`` can be written, before any work is done, by creating
+    (and removing) a file in its nearest existing folder as the write will:
+    permission bits say nothing for root or read-only file systems (``/proc``).
 
     path (PathLike): The file to write.
     RETURNS (Path): The path.
-    RAISES (OutputPathError): If it is a directory, or its parent is a file,
-        or the directory cannot be written to.
+    RAISES (OutputPathError): If it is a directory, a file is in the way of its
+        folder, or the folder cannot be written to.
     """
     path = Path(path)
-    if is_special(path):
-        if not os.access(path, os.W_OK) and _descriptor(path) is None:
+    if _is_special(path):  # written into, not replaced: nothing is created beside it
+        if _descriptor(path) is None and not os.access(path, os.W_OK):
             raise OutputPathError(path, "cannot be opened for writing (permission denied)")
-        return path  # written into, not replaced: no file is created beside it
+        return path
     target = _target(path)
     if target.is_dir():
         raise OutputPathError(path, "is a directory; give a file name")
-    ancestor = target.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise OutputPathError(path, f"{ancestor} is a file, not a directory")
-    probe = ancestor / f".{target.name}.{uuid.uuid4().hex[:12]}.probe"
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputPathError(path, f"{folder} is a file, not a directory")
     try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}."):
+            pass
     except OSError as err:
-        raise OutputPathError(path, f"cannot create files in {ancestor} ({_reason(err)})") from None
-    _remove(probe)
+        raise OutputPathError(path, f"cannot create files in {folder} ({err.strerror})") from None
     return path
 
 
 def same_file(a: PathLike, b: PathLike) -> bool:
     """Whether two paths name the same file (links and ``..`` resolved)."""
-    a, b = Path(a), Path(b)
-    try:
-        if a.exists() and b.exists():
+    with suppress(OSError):
+        if Path(a).exists() and Path(b).exists():
             return os.path.samefile(a, b)
-    except OSError:
-        pass
     return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _reason(err: OSError) -> str:
-    return err.strerror or str(err)
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass

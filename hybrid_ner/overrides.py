@@ -1,11 +1,6 @@
 """Dotted config overrides, as ``spacy train`` takes them
-(``--components.llm.model.n_ctx 8192``), applied to a config dict.
-
-Every command reads them from the options typer does not know with
-:func:`parse_cli_overrides` (``spacy train``'s rules), and their convenience
-options are names for config paths applied the same way
-(``hybrid_ner.llm.config.FLAG_PATHS``,
-``hybrid_ner.cli.merge_commands.MERGE_FLAG_PATHS``).
+(``--components.llm.model.n_ctx 8192``): parsed from a command's extra options
+and applied to a config dict. Convenience options are names for such paths.
 """
 
 import copy
@@ -25,20 +20,17 @@ def apply_overrides(
     where: str = "the config",
     default_blocks: Optional[Mapping[str, Dict[str, Any]]] = None,
 ) -> MutableMapping[str, Any]:
-    """Set dotted paths in a config (in place), like spaCy's overrides: the
-    section must exist; a dict value replaces a whole block (e.g.
-    ``{"@llm_misc": "hybrid_ner.PerTypePrompt.v1"}``). Shorter paths are set
-    first, so a block can be replaced and then refined.
+    """Set dotted paths in a config, in place; shorter paths first, so a block
+    can be replaced (a dict value) and then refined.
 
     config (MutableMapping[str, Any]): The config (a confection Config or dict).
     overrides (Mapping[str, Any]): Dotted path → value.
     where (str): The config's name, for messages.
-    default_blocks (Optional[Mapping[str, Dict[str, Any]]]): Sections created
-        (from these templates) when a path needs them and the config lacks them.
+    default_blocks (Optional[Mapping]): Section path → template, for sections
+        a path needs and the config lacks.
     RETURNS (MutableMapping[str, Any]): The same config.
     RAISES (OptionError): If a path is not dotted or names no section.
     """
-    default_blocks = default_blocks or {}
     for dotted in sorted(overrides, key=lambda key: key.count(".")):
         *parents, last = dotted.split(".")
         if not parents or not all(parents) or not last:
@@ -48,16 +40,14 @@ def apply_overrides(
             )
         node: Any = config
         for depth, part in enumerate(parents):
-            section = ".".join(parents[: depth + 1])
-            child = node.get(part)
-            if not isinstance(child, dict):
-                if section not in default_blocks:
+            if not isinstance(node.get(part), dict):
+                section = ".".join(parents[: depth + 1])
+                if section not in (default_blocks or {}):
                     raise OptionError(
                         f"--{dotted}: {where} has no [{section}] section to set {last!r} in"
                     )
-                child = copy.deepcopy(default_blocks[section])
-                node[part] = child
-            node = child
+                node[part] = copy.deepcopy(default_blocks[section])  # type: ignore[index]
+            node = node[part]
         node[last] = copy.deepcopy(overrides[dotted])
     return config
 
@@ -65,8 +55,8 @@ def apply_overrides(
 def check_no_conflicts(
     values: Mapping[str, Any], overrides: Mapping[str, Any], flag_paths: Mapping[str, str]
 ) -> None:
-    """Refuse a config path set both by a convenience option and by a
-    dotted override. RAISES (OptionError): Naming both."""
+    """Refuse a config path set both by a convenience option (``flag_paths``:
+    option → path) and by a dotted override. RAISES (OptionError): Naming both."""
     for path in overrides:
         if path in values:
             flag = next((name for name, flag_path in flag_paths.items() if flag_path == path), path)
@@ -74,44 +64,30 @@ def check_no_conflicts(
 
 
 def parse_cli_overrides(ctx: Any) -> Dict[str, Any]:
-    """The dotted overrides among a command's extra options (typer's
-    ``ctx.args``), read by ``spacy train``'s rules: ``--a.b=v``, ``--a.b v``
-    or ``--a.b`` (true); values as JSON where they parse (srsly, as in a
-    config), else strings. Overrides in ``SPACY_CONFIG_OVERRIDES`` apply on
-    top, as in ``spacy train``.
-
-    ctx (typer.Context): The command's context (``allow_extra_args``).
-    RETURNS (Dict[str, Any]): Dotted path → value.
-    RAISES (click.UsageError): For an option without a dot or a stray
-        argument: a usage error (exit 2), like any unknown option.
+    """The dotted overrides among a command's extra options (``ctx.args``), then
+    those of ``SPACY_CONFIG_OVERRIDES``, by ``spacy train``'s rules: ``--a.b=v``,
+    ``--a.b v`` or ``--a.b`` (true); values as JSON where they parse. An option
+    without a dot or a stray argument is a usage error (exit 2).
     """
-    cli = _parse(list(ctx.args), ctx.fail)
-    env = _parse(shlex.split(os.environ.get(ENV_VARS.CONFIG_OVERRIDES, "")), ctx.fail)
-    return {**cli, **env}
+    env = shlex.split(os.environ.get(ENV_VARS.CONFIG_OVERRIDES, ""))
+    return {**_parse(list(ctx.args), ctx.fail), **_parse(env, ctx.fail)}
 
 
 def _parse(args: List[str], fail: Callable[[str], Any]) -> Dict[str, Any]:
     result: Dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
+    while args:
+        arg = args.pop(0)
         name, equals, value = arg[2:].partition("=")
         if not arg.startswith("--") or "." not in name:
-            fail(
-                f"No such option: {arg.split('=', 1)[0]}"
-                if arg.startswith("-")
-                else f"Got unexpected extra argument ({arg})"
-            )
+            if arg.startswith("-"):
+                fail(f"No such option: {arg.split('=', 1)[0]}")
+            fail(f"Got unexpected extra argument ({arg})")
         if equals:  # spaCy reads "--a.b-c=v" as a.b_c
             name = name.replace("-", "_")
-        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
-            value = args[i + 1]
-            i += 1
         else:
-            value = "true"
+            value = args.pop(0) if args and not args[0].startswith("--") else "true"
         try:
             result[name] = srsly.json_loads(value)
         except ValueError:  # an unquoted string, as on a command line
             result[name] = value
-        i += 1
     return result

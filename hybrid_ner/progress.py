@@ -1,16 +1,12 @@
-"""Progress of long loops, on a terminal and in a log file alike.
+"""Progress of long loops: a tqdm bar on a terminal, plain lines in a log.
 
-On a terminal (stderr is a TTY) :class:`Progress` shows a tqdm bar on
-stderr. When stderr is a file or a pipe (``hybrid-ner propose ... > run.log
-2>&1``, CI, ``nohup``) tqdm would show nothing, so :class:`Progress` prints
-plain lines on stdout instead, with the command's other messages (stderr
-stays for the one-line error), at the start, every ``interval_s`` seconds or every ``step`` of the
-total (whichever comes first, at most one a second) and at the end::
+When stderr is not a terminal (``> run.log 2>&1``, CI, ``nohup``) a bar is a
+mess of carriage returns, so lines like ::
 
-    propose: 412/1696 prompts (24%), 2.31 prompts/s, ETA 9m16s, cache hits 120, failed attempts 0
+    propose: 412/1696 prompts (24%), 2.31 prompts/s, ETA 9m16s, cache hits 120
 
-``TQDM_DISABLE=1`` in the environment silences both (the test suite sets it);
-lines written with :meth:`Progress.write` are always printed.
+go to stdout at the start, every 30 s or 5% of the total (at most one a second)
+and at the end. ``TQDM_DISABLE=1`` silences both; :meth:`Progress.write` always prints.
 """
 
 import os
@@ -21,52 +17,28 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, TextIO,
 
 from tqdm import tqdm
 
-#: Seconds between two progress lines when the stream is not a terminal.
 INTERVAL_S = 30.0
-#: Fraction of the total after which a line is printed anyway.
 STEP = 0.05
-#: Seconds at least between two lines (a fast, small run prints start and end).
 MIN_GAP_S = 1.0
-#: Environment variable that silences progress (tqdm's own).
-DISABLE_ENV = "TQDM_DISABLE"
-
-Counters = Callable[[], Mapping[str, Any]]
 T = TypeVar("T")
-
-
-def progress_disabled() -> bool:
-    """Whether ``TQDM_DISABLE`` asks for no progress output."""
-    return os.environ.get(DISABLE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def format_duration(seconds: float) -> str:
     """``42s``, ``9m16s`` or ``2h05m``."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _format_value(value: Any) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+    s = max(0, int(round(seconds)))
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 class Progress:
-    """A progress bar on a terminal, periodic lines elsewhere.
+    """A progress bar on a terminal, periodic lines elsewhere; thread-safe.
 
     total (int): Units to do.
     desc (str): What is running, e.g. "propose".
     unit (str): The unit's name, e.g. "prompt".
-    counters (Optional[Callable[[], Mapping[str, Any]]]): Extra figures shown
-        with the progress (e.g. cache hits), read each time it is shown.
-    interval_s (float): Seconds between lines when not on a terminal.
-    step (float): Fraction of ``total`` after which a line is printed anyway.
-    file (Optional[TextIO]): The stream for both; if None, the bar goes to
-        stderr when it is a terminal, else the lines go to stdout.
-
-    Thread-safe: :meth:`update` may be called from worker threads.
+    counters (Optional[Callable]): Extra figures to show (e.g. cache hits).
+    file (Optional[TextIO]): The stream; if None, stderr on a terminal, else stdout.
     """
 
     def __init__(
@@ -75,53 +47,42 @@ class Progress:
         desc: str,
         unit: str = "it",
         *,
-        counters: Optional[Counters] = None,
-        interval_s: float = INTERVAL_S,
-        step: float = STEP,
+        counters: Optional[Callable[[], Mapping[str, Any]]] = None,
         file: Optional[TextIO] = None,
     ) -> None:
-        self.total = max(0, int(total))
-        self.desc = desc
-        self.unit = unit
-        self.counters = counters
-        self.interval_s = interval_s
-        self.step = step
-        tty = _is_tty(file if file is not None else sys.stderr)
-        self.file = file if file is not None else (sys.stderr if tty else sys.stdout)
-        self.done = 0
+        self.total, self.desc, self.unit, self.counters = max(0, int(total)), desc, unit, counters
+        try:
+            tty = bool((file or sys.stderr).isatty())
+        except (AttributeError, ValueError):  # closed or not a real stream
+            tty = False
+        self.file = file or (sys.stderr if tty else sys.stdout)
+        self.done = self._last_done = 0
+        self._start = self._last_time = time.monotonic()
         self._lock = threading.Lock()
-        self._start = time.monotonic()
         self._closed = False
-        self._bar: Optional[tqdm] = None
-        self._lines = False
-        if progress_disabled():
-            return
-        if tty:
+        silent = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
+        self._bar = None
+        if tty and not silent:
             self._bar = tqdm(
                 total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True
             )
-        else:
-            self._lines = True
-            self._last_time = self._start
-            self._last_done = 0
-            self._print_line()
+        self._lines = not tty and not silent
+        if self._lines:
+            self._print_line(self._start)
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more units done."""
-        if n <= 0:
-            return
         with self._lock:
             self.done += n
             if self._bar is not None:
-                if self.counters is not None:
-                    self._bar.set_postfix(self._counter_values(), refresh=False)
+                self._bar.set_postfix(self._counter_values(), refresh=False)
                 self._bar.update(n)
             elif self._lines:
                 now = time.monotonic()
-                every = max(1, int(self.total * self.step)) if self.total else 0
                 since = now - self._last_time
-                if since >= self.interval_s or (
-                    every and self.done - self._last_done >= every and since >= MIN_GAP_S
+                step = max(1, int(self.total * STEP))
+                if since >= INTERVAL_S or (
+                    self.done - self._last_done >= step and since >= MIN_GAP_S
                 ):
                     self._print_line(now)
 
@@ -140,11 +101,10 @@ class Progress:
                 return
             self._closed = True
             if self._bar is not None:
-                if self.counters is not None:
-                    self._bar.set_postfix(self._counter_values(), refresh=False)
+                self._bar.set_postfix(self._counter_values(), refresh=False)
                 self._bar.close()
             elif self._lines:
-                self._print_line(final=True)
+                self._print_line(time.monotonic(), final=True)
 
     def __enter__(self) -> "Progress":
         return self
@@ -152,18 +112,14 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _counter_values(self) -> Mapping[str, Any]:
+    def _counter_values(self) -> Mapping[str, str]:
         try:
-            return {
-                key: _format_value(value)
-                for key, value in (self.counters() if self.counters else {}).items()
-            }
+            values = self.counters() if self.counters else {}
         except Exception:  # a progress line must never stop the work
             return {}
+        return {k: f"{v:.1f}" if isinstance(v, float) else str(v) for k, v in values.items()}
 
-    def line(self, now: Optional[float] = None, final: bool = False) -> str:
-        """The progress line: done/total, share, rate, ETA and the counters."""
-        now = time.monotonic() if now is None else now
+    def _print_line(self, now: float, final: bool = False) -> None:
         elapsed = max(now - self._start, 1e-9)
         rate = self.done / elapsed
         parts = [f"{self.desc}: {self.done}/{self.total} {self.unit}s"]
@@ -176,35 +132,16 @@ class Progress:
             if not final and self.total > self.done:
                 parts.append(f"ETA {format_duration((self.total - self.done) / rate)}")
         parts.extend(f"{key} {value}" for key, value in self._counter_values().items())
-        return ", ".join(parts)
-
-    def _print_line(self, now: Optional[float] = None, final: bool = False) -> None:
-        now = time.monotonic() if now is None else now
-        print(self.line(now, final), file=self.file, flush=True)
-        self._last_time = now
-        self._last_done = self.done
+        print(", ".join(parts), file=self.file, flush=True)
+        self._last_time, self._last_done = now, self.done
 
 
 def track(
     items: Iterable[T], total: int, desc: str, unit: str = "it", **kwargs: Any
 ) -> Iterator[T]:
-    """Iterate over ``items`` with a :class:`Progress` of ``total`` units.
-
-    items (Iterable[T]): The items, one unit each.
-    total (int): Their number.
-    desc (str): What is running.
-    unit (str): The unit's name.
-    **kwargs: Passed to :class:`Progress`.
-    YIELDS (T): The items.
-    """
+    """Iterate over ``items`` (``total`` of them) with a :class:`Progress`;
+    ``kwargs`` go to :class:`Progress`."""
     with Progress(total, desc, unit, **kwargs) as bar:
         for item in items:
             yield item
             bar.update(1)
-
-
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # closed or not a real stream
-        return False

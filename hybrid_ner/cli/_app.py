@@ -1,17 +1,10 @@
-"""The typer application every CLI module adds its commands to, and the
-entry point that turns every outcome into one line and an exit code.
-
-Exit codes (see hybrid_ner.errors): 0 complete success; 1 an error in the
-input, an option, the config or an output path; 2 command-line usage error;
-3 partial result (a budget was reached; the finished part was written);
-4 LLM requests failed for good; 130 interrupted (Ctrl+C). Outputs are
-replaced only when a command succeeds (hybrid_ner.atomic).
-"""
+"""The typer app every CLI module adds its commands to, and the entry point that
+turns every outcome into one line on stderr and an exit code (hybrid_ner.errors)."""
 
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, List, Optional, TextIO
+from typing import Any, List, Optional
 
 import click
 import typer
@@ -30,47 +23,33 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
 INTERRUPTED = (
     "Interrupted (Ctrl+C): no output was changed (files are replaced only when a command completes)"
 )
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 def fail(message: str) -> None:
-    """Print one unwrapped error line on stderr: paths and line numbers stay
-    greppable; secrets (API keys, credentials in URLs) are masked."""
+    """Print one unwrapped error line on stderr (paths stay greppable, secrets masked)."""
     line = " ".join(mask_secrets(str(message)).splitlines())
     typer.secho(f"✘ {line}", fg=typer.colors.RED, err=True)
 
 
-#: The package's folder: warnings raised from its code are shown as one line.
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
-
-
-def show_warning(
-    message: Any,
-    category: type,
-    filename: str,
-    lineno: int,
-    file: Optional[TextIO] = None,
-    line: Optional[str] = None,
-) -> None:
-    """Show a warning of hybrid_ner's own code as one line on stderr (other
-    libraries' warnings keep Python's format, with file and line)."""
-    if not str(filename).startswith(_PACKAGE_DIR):
-        text = warnings.formatwarning(message, category, filename, lineno, line)
-        sys.stderr.write(mask_secrets(text))
-        return
-    typer.secho(f"⚠ {mask_secrets(str(message))}", fg=typer.colors.YELLOW, err=True)
+def _show_warning(message: Any, category: type, filename: str, lineno: int, *_: Any) -> None:
+    """Our own warnings as one line; other libraries' keep Python's format."""
+    if str(filename).startswith(_PACKAGE_DIR):
+        typer.secho(f"⚠ {mask_secrets(str(message))}", fg=typer.colors.YELLOW, err=True)
+    else:
+        sys.stderr.write(mask_secrets(warnings.formatwarning(message, category, filename, lineno)))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and its exit code."""
     try:
-        # standalone_mode=False: click raises instead of exiting, and returns
-        # the code of a typer.Exit (Ctrl+C is Exit(130)) instead of exiting with it.
+        # standalone_mode=False: click raises instead of exiting, and returns a
+        # typer.Exit's code (Ctrl+C inside a command is Exit(130)).
         with warnings.catch_warnings():
-            warnings.showwarning = show_warning
+            warnings.showwarning = _show_warning
             code = app(args=argv, prog_name="hybrid-ner", standalone_mode=False)
     except HybridNerError as err:
         fail(str(err))
@@ -80,19 +59,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     except (typer.Abort, click.exceptions.Abort):  # end of input at a prompt
         fail("Aborted")
         sys.exit(EXIT_ERROR)
-    except (typer.TyperException, click.ClickException) as err:
-        # Usage errors (typer vendors its own click): message and exit code 2.
-        if callable(getattr(err, "show", None)):
-            err.show()
-        else:
-            fail(str(err))
+    except (typer.TyperException, click.ClickException) as err:  # usage errors: exit code 2
+        show = getattr(err, "show", None)
+        show() if callable(show) else fail(str(err))
         sys.exit(getattr(err, "exit_code", EXIT_USAGE))
-    except KeyboardInterrupt:  # outside the command (typer turns the rest into Exit(130))
-        fail(INTERRUPTED)
-        sys.exit(EXIT_INTERRUPTED)
-    except OSError as err:  # a file a command did not check: still one line, not a traceback
-        where = f"{err.filename}: " if err.filename else ""
-        fail(f"{where}{err.strerror or err}")
+    except KeyboardInterrupt:  # outside a command
+        code = EXIT_INTERRUPTED
+    except OSError as err:  # a file no command checked: still one line
+        fail(f"{err.filename}: {err.strerror or err}" if err.filename else str(err.strerror or err))
         sys.exit(EXIT_ERROR)
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:
         if code == EXIT_INTERRUPTED:

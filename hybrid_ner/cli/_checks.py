@@ -1,5 +1,5 @@
-"""Checks every command runs before it does any work: option ranges and
-output paths, so a bad value or an unwritable file costs nothing."""
+"""Checks every command runs before any work: option ranges and output paths,
+so a bad value or an unwritable file costs nothing."""
 
 import math
 import re
@@ -12,28 +12,17 @@ from ..atomic import check_writable, same_file
 from ..errors import OptionError, OutputPathError
 
 Number = Union[int, float]
-
-#: Shared by every command that writes a file derived from an input file.
 OVERWRITE_INPUT = typer.Option(
     False,
     "--overwrite-input",
     help="Allow an output to be an input file; it is replaced only when the command succeeds",
 )
-
-
-#: A name a command puts into file and folder names: one plain path component.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def check_name(option: str, value: str) -> str:
-    """Refuse a name from the command line that would leave its folder
-    (``../../evil``, ``/tmp/x``, ``a/b``) or is not a plain file name.
-
-    option (str): The argument's name as the usage shows it, e.g. "DATASET".
-    value (str): The name.
-    RETURNS (str): The name.
-    RAISES (OptionError): Naming the argument and what is allowed.
-    """
+    """Refuse a name used in file names that is not one plain path component
+    (``../../evil``, ``/tmp/x``, ``a/b``). RETURNS (str): The name."""
     if not _NAME.fullmatch(value) or value in (".", ".."):
         raise OptionError(
             f"{option} {value!r}: a name used in file names must be letters, digits, '.', '_' "
@@ -50,28 +39,20 @@ def check_range(
     *,
     low_open: bool = False,
 ) -> None:
-    """Raise :class:`OptionError` unless ``low <= value <= high`` (``low <
-    value`` with ``low_open``). None (option not given) passes; NaN and
-    infinity never do.
-
-    option (str): The option's name as the user typed it, e.g. "--limit".
-    value (Optional[Number]): Its value.
-    low (Optional[Number]): Lower bound; None for none.
-    high (Optional[Number]): Upper bound; None for none.
-    low_open (bool): Whether ``low`` itself is excluded.
-    """
-    if value is None:
+    """Raise :class:`OptionError` unless ``low <= value <= high`` (``low < value``
+    with ``low_open``; None bounds are open). None (not given) passes; NaN and
+    infinity never do. ``option`` is the name as the user typed it."""
+    if value is None or (
+        math.isfinite(value)
+        and (low is None or value > low or (value == low and not low_open))
+        and (high is None or value <= high)
+    ):
         return
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and value > high
-    if isinstance(value, float) and not math.isfinite(value) or too_low or too_high:
-        if low is not None and high is not None:
-            wanted = f"in {'(' if low_open else '['}{low}, {high}]"
-        elif low is not None:
-            wanted = f"{'>' if low_open else '>='} {low}"
-        else:
-            wanted = f"<= {high}"
-        raise OptionError(f"{option} must be {wanted}, got {value}")
+    if low is not None and high is not None:
+        wanted = f"in {'(' if low_open else '['}{low}, {high}]"
+    else:
+        wanted = f"{'>' if low_open else '>='} {low}" if low is not None else f"<= {high}"
+    raise OptionError(f"{option} must be {wanted}, got {value}")
 
 
 def check_outputs(
@@ -80,19 +61,15 @@ def check_outputs(
     overwrite_input: bool = False,
     overwritable: Sequence[str] = ("OUT",),
 ) -> None:
-    """Check the files a command will write, before it reads or sends anything.
+    """Check the files a command will write, before it reads or sends anything:
+    each writable, all different, and an input only with ``--overwrite-input``
+    and only if it is one of ``overwritable`` (OUT, never a report or the cache).
 
-    Each output must be writable (not a directory, no file in the way of its
-    folder, a folder files can be created in), outputs must differ from each
-    other, and an output may be an input only with ``--overwrite-input`` and
-    only if it is one of ``overwritable`` (OUT, never a report or the cache).
-
-    outputs (Mapping[str, Optional[Path]]): What each output is called in the
-        usage ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
+    outputs (Mapping[str, Optional[Path]]): Each output's name in the usage
+        ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
     inputs (Sequence[Optional[Path]]): The files the command reads.
     overwrite_input (bool): The user passed ``--overwrite-input``.
     overwritable (Sequence[str]): The outputs ``--overwrite-input`` applies to.
-    RAISES (OutputPathError): For the first output that cannot be written.
     """
     given = [(name, path) for name, path in outputs.items() if path is not None]
     for i, (name, path) in enumerate(given):

@@ -1,13 +1,10 @@
 """Corpus input and output: CoNLL column files, JSONL spans, DocBins."""
 
-from .conll import ConllCorpus, Repair, read_conll
+from .conll import read_conll
 from .docbin import read_docbin, write_docbin
-from .jsonl import JsonlCorpus, doc_to_record, read_jsonl, write_jsonl
+from .jsonl import doc_to_record, read_jsonl, write_jsonl
 
 __all__ = [
-    "ConllCorpus",
-    "JsonlCorpus",
-    "Repair",
     "doc_to_record",
     "read_conll",
     "read_docbin",

@@ -1,38 +1,30 @@
-"""Read CoNLL-style column files (CoNLL-2003, WikiGold, ...) into Docs.
+"""Read CoNLL-style column files (CoNLL-2003, WikiGold, WNUT-17...) into one Doc per sentence.
 
-One Doc per sentence. ``-DOCSTART-`` lines are document boundaries wherever
-they stand: CoNLL-2003 puts them before each document, WikiGold after. The
-document id and the sentence's index inside it are kept in ``doc.user_data``
-so that splits can be made per document. A file without any ``-DOCSTART-``
-line (WNUT-17, most exports) has no document boundaries: each sentence is
-then its own document (``has_document_markers`` is False), so splits and
-few-shot retrieval work by sentence instead of treating the whole file as
-one document.
-
-Tags are read in any common scheme (IOB1, IOB2, BILUO/BIOES, IO), detected
-per file, and decoded into entity spans strictly or, in lenient mode, with
-repairs that are reported (:class:`Repair`).
+``-DOCSTART-`` lines are document boundaries wherever they stand (CoNLL-2003
+puts them before a document, WikiGold after); the document id and sentence
+index go to ``doc.user_data`` so that splits keep documents whole. In a file
+without them each sentence is its own document. Tags in IOB1, IOB2, BILUO/BIOES
+or IO are detected per file and decoded strictly or, in lenient mode, with
+each repair reported (:class:`Repair`).
 """
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Literal, Optional, Sequence, Tuple, Union
+from typing import List, Literal, Optional, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from ..errors import CorpusFormatError, OptionError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
-from .text_file import read_text_file
 
 TaggingScheme = Literal["auto", "iob1", "iob2", "bilou", "io"]
 Separator = Literal["auto", "tab", "space"]
 SCHEMES = ("auto", "iob1", "iob2", "bilou", "io")
 DOCSTART = "-DOCSTART-"
-
-
-# BIOES (S-, E-) is BILUO (U-, L-) under other names.
-_PREFIXES = {"B": "B", "I": "I", "L": "L", "E": "L", "U": "U", "S": "U"}
+_PREFIXES = {"B": "B", "I": "I", "L": "L", "E": "L", "U": "U", "S": "U"}  # BIOES is BILUO
+#: (text, prefix, label, line) of a data line; prefix is O, B, I, L or U.
+Token = Tuple[str, str, str, int]
 
 
 @dataclass
@@ -48,175 +40,43 @@ class Repair:
 
 
 @dataclass
-class TaggedToken:
-    """One data line: the token, its tag's prefix and label, and the line number."""
-
-    text: str
-    prefix: str  # "O", "B", "I", "L", "U"
-    label: str
-    line: int
-
-
-@dataclass
-class TaggedSentence:
-    """The tokens of one sentence and its place in its document."""
-
-    tokens: List[TaggedToken]
-    doc_index: int
-    sent_index: int
-
-
-def parse_tag(path: Path, line_no: int, tag: str) -> Tuple[str, str]:
-    """The (prefix, label) of a tag: ("O", "") or a B/I/L/U prefix (BIOES read as
-    BILUO). RAISES (CorpusFormatError): For a tag of no known form."""
-    if tag == "O":
-        return "O", ""
-    prefix, sep, label = tag.partition("-")
-    if not sep or prefix.upper() not in _PREFIXES or not label:
-        raise CorpusFormatError(
-            path,
-            line_no,
-            f"unknown tag {tag!r}: expected O or a B-, I-, L-/E- or U-/S- prefix "
-            "followed by a label (is --tag-column right?)",
-        )
-    return _PREFIXES[prefix.upper()], label
-
-
-def detect_scheme(sentences: Sequence[TaggedSentence]) -> str:
-    """Guess the tagging scheme from the tags of all sentences.
-
-    L-/U- (or E-/S-) means BILUO. Otherwise count how entities start: after O,
-    at a sentence start or after another type, an IOB2 entity starts with B-
-    and an IOB1/IO entity with I-. The majority wins; the minority are then
-    reported as violations of the detected scheme.
-    """
-    b_starts = i_starts = 0
-    for sentence in sentences:
-        previous = None
-        for token in sentence.tokens:
-            if token.prefix in ("L", "U"):
-                return "bilou"
-            continues = (
-                previous is not None and previous.prefix != "O" and previous.label == token.label
-            )
-            if token.prefix == "B" and not continues:
-                b_starts += 1
-            elif token.prefix == "I" and not continues:
-                i_starts += 1
-            previous = token
-    if i_starts > b_starts:
-        return "iob1"
-    return "iob2"
-
-
-def decode_entities(
-    path: Path, tokens: List[TaggedToken], scheme: str, strict: bool, repairs: List[Repair]
-) -> List[Tuple[int, int, str]]:
-    """Turn one sentence's tags into (start, end, label) token spans."""
-
-    def problem(token: TaggedToken, message: str, repair: str) -> None:
-        if strict:
-            raise CorpusFormatError(
-                path, token.line, f"{message} ({scheme.upper()}); use lenient mode to {repair}"
-            )
-        repairs.append(Repair(str(path), token.line, f"{message}: {repair}"))
-
-    spans: List[Tuple[int, int, str]] = []
-    start: Optional[int] = None
-    label = ""
-    previous_tag = "O"
-
-    def close(end: int) -> None:
-        nonlocal start
-        if start is not None:
-            spans.append((start, end, label))
-        start = None
-
-    for i, token in enumerate(tokens):
-        tag = "O" if token.prefix == "O" else f"{token.prefix}-{token.label}"
-        inside_same = start is not None and token.label == label
-        if token.prefix == "O":
-            if scheme == "bilou" and start is not None:
-                problem(
-                    token,
-                    f"entity {label} opened with B- is not closed with L-/E- before O",
-                    "end the entity at the previous token",
-                )
-            close(i)
-        elif token.prefix == "B":
-            if scheme == "bilou" and start is not None:
-                problem(
-                    token,
-                    f"B-{token.label} follows {previous_tag} before the entity was closed",
-                    "end the open entity and start a new one",
-                )
-            if scheme in ("iob1", "io") and not inside_same:
-                problem(
-                    token,
-                    f"B-{token.label} follows {previous_tag}: in IOB1 B- only separates "
-                    "two adjacent entities of one type",
-                    "start a new entity",
-                )
-            close(i)
-            start, label = i, token.label
-        elif token.prefix == "I":
-            if not inside_same:
-                if scheme in ("iob2", "bilou"):
-                    problem(
-                        token,
-                        f"I-{token.label} follows {previous_tag}: an entity must start with B-",
-                        "start a new entity here",
-                    )
-                close(i)
-                start, label = i, token.label
-        elif token.prefix == "L":
-            if not inside_same:
-                problem(
-                    token,
-                    f"L-{token.label} follows {previous_tag} without an open {token.label} entity",
-                    "read it as a one-token entity",
-                )
-                close(i)
-                start, label = i, token.label
-            close(i + 1)
-        elif token.prefix == "U":
-            if start is not None and scheme == "bilou":
-                problem(
-                    token,
-                    f"U-{token.label} follows {previous_tag} before the entity was closed",
-                    "end the open entity and start a new one",
-                )
-            close(i)
-            start, label = i, token.label
-            close(i + 1)
-        previous_tag = tag
-    if start is not None and scheme == "bilou":
-        problem(
-            tokens[-1],
-            f"entity {label} is not closed with L-/E- at the end of the sentence",
-            "end it at the last token",
-        )
-    close(len(tokens))
-    return spans
-
-
-@dataclass
 class ConllCorpus:
-    """The result of reading a column file.
-
-    docs (List[Doc]): One Doc per sentence, entities in ``doc.ents``.
-    scheme (str): The tagging scheme used (detected or given).
-    repairs (List[Repair]): What lenient mode repaired (empty in strict mode).
-    n_documents (int): Number of documents (``-DOCSTART-`` groups, or
-        sentences without them).
-    has_document_markers (bool): Whether the file had ``-DOCSTART-`` lines.
-    """
+    """The Docs read, the tagging scheme used (detected or given), what lenient
+    mode repaired, the number of documents and whether the file had ``-DOCSTART-``."""
 
     docs: List[Doc]
     scheme: str
     repairs: List[Repair] = field(default_factory=list)
     n_documents: int = 0
     has_document_markers: bool = True
+
+
+def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
+    """Read a whole text file without its byte-order mark.
+    RAISES (CorpusFormatError): If the file is missing, empty, binary or not valid
+        in ``encoding``, naming the line where that shows."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusFormatError(path, None, "file not found")
+    if path.is_dir():
+        raise CorpusFormatError(path, None, "is a directory, expected a file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise CorpusFormatError(path, None, "file is empty")
+    if b"\x00" in data[:65536]:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise CorpusFormatError(path, line, "binary data (NUL byte): expected a text file")
+    try:
+        return data.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        raise CorpusFormatError(
+            path,
+            data[: err.start].count(b"\n") + 1,
+            f"not valid {encoding}: byte {data[err.start : err.start + 1]!r} cannot be "
+            f"decoded; pass the file's encoding (e.g. --encoding latin-1)",
+        ) from None
+    except LookupError:
+        raise CorpusFormatError(path, None, f"unknown encoding {encoding!r}") from None
 
 
 def read_conll(
@@ -234,13 +94,13 @@ def read_conll(
 
     path (Union[str, Path]): The file.
     vocab (Optional[Vocab]): The vocab for the Docs; a new one if None.
-    token_column (int): Column holding the token (0-based, negative from the end).
-    tag_column (int): Column holding the NER tag (default: the last).
-    separator (str): "tab", "space" (any run of whitespace) or "auto": tab if
-        the first data line contains a tab, else whitespace.
+    token_column (int): Column of the token (0-based, negative from the end).
+    tag_column (int): Column of the NER tag (default: the last).
+    separator (str): "tab", "space" (any whitespace) or "auto": tab if the first
+        data line has one.
     scheme (str): "iob1", "iob2", "bilou" (also BIOES), "io" or "auto" to detect.
-    strict (bool): Raise on the first problem. If False, repair what is safe
-        to repair and report each repair in ``ConllCorpus.repairs``.
+    strict (bool): Raise on the first problem; if False, repair what is safe to
+        repair and report each repair.
     encoding (str): The file's text encoding.
     RETURNS (ConllCorpus): The Docs and what was detected or repaired.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
@@ -252,43 +112,27 @@ def read_conll(
         raise OptionError(f"Unknown separator {separator!r}: expected auto, tab or space")
     text = read_text_file(path, encoding=encoding)
     repairs: List[Repair] = []
-    markers: List[int] = []
-    sentences = list(
-        _read_sentences(path, text, token_column, tag_column, separator, strict, repairs, markers)
+    sentences, markers = _read_sentences(
+        path, text, token_column, tag_column, separator, strict, repairs
     )
     if not sentences:
         raise CorpusFormatError(path, None, "no sentences found (only blank or -DOCSTART- lines)")
     if scheme == "auto":
-        scheme = detect_scheme(sentences)
+        scheme = _detect_scheme([tokens for tokens, _, _ in sentences])
     vocab = vocab if vocab is not None else Vocab()
     docs = []
-    for sentence in sentences:
-        spans = decode_entities(path, sentence.tokens, scheme, strict, repairs)
-        words = [token.text for token in sentence.tokens]
+    for tokens, doc_index, sent_index in sentences:
+        words = [token[0] for token in tokens]
         doc = Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
+        spans = _decode(path, tokens, scheme, strict, repairs)
         doc.set_ents([Span(doc, start, end, label=label) for start, end, label in spans])
         doc.user_data[SOURCE] = path.name
-        if markers:
-            doc.user_data[DOC_ID] = f"{path.stem}:{sentence.doc_index}"
-            doc.user_data[SENT_INDEX] = sentence.sent_index
-        else:  # no document boundaries: each sentence is its own document
-            doc.user_data[DOC_ID] = f"{path.stem}:s{sentence.sent_index}"
-            doc.user_data[SENT_INDEX] = 0
+        # Without -DOCSTART- each sentence is its own document.
+        doc.user_data[DOC_ID] = f"{path.stem}:{doc_index if markers else f's{sent_index}'}"
+        doc.user_data[SENT_INDEX] = sent_index if markers else 0
         docs.append(doc)
     n_documents = len({doc.user_data[DOC_ID] for doc in docs})
-    return ConllCorpus(
-        docs=docs,
-        scheme=scheme,
-        repairs=repairs,
-        n_documents=n_documents,
-        has_document_markers=bool(markers),
-    )
-
-
-def _split_line(line: str, separator: str) -> List[str]:
-    if separator == "tab":
-        return [col.strip() for col in line.split("\t")]
-    return line.split()
+    return ConllCorpus(docs, scheme, repairs, n_documents, markers)
 
 
 def _read_sentences(
@@ -299,67 +143,129 @@ def _read_sentences(
     separator: str,
     strict: bool,
     repairs: List[Repair],
-    markers: List[int],
-) -> Iterator[TaggedSentence]:
-    n_columns: Optional[int] = None
-    first_data_line = 0
-    doc_index = 0
-    sent_index = 0
-    tokens: List[TaggedToken] = []
-    doc_has_sentences = False
-    for line_no, raw_line in enumerate(text.splitlines(), start=1):
-        if not raw_line.strip():
+) -> Tuple[List[Tuple[List[Token], int, int]], bool]:
+    """The sentences as (tokens, document index, sentence index in the document),
+    and whether the file has ``-DOCSTART-`` lines."""
+    sentences: List[Tuple[List[Token], int, int]] = []
+    tokens: List[Token] = []
+    doc_index = sent_index = 0
+    markers = False
+    n_columns = first_line = 0
+    for line_no, line in enumerate(text.splitlines() + [""], start=1):
+        columns = []
+        if line.strip():
+            if separator == "auto":
+                separator = "tab" if "\t" in line else "space"
+            columns = [c.strip() for c in line.split("\t")] if separator == "tab" else line.split()
+        if not columns or columns[0] == DOCSTART:
             if tokens:
-                yield TaggedSentence(tokens, doc_index, sent_index)
-                sent_index += 1
-                doc_has_sentences = True
-                tokens = []
+                sentences.append((tokens, doc_index, sent_index))
+                sent_index, tokens = sent_index + 1, []
+            if columns:  # a boundary, before (CoNLL) or after (WikiGold) a document
+                markers = True
+                if sentences and sentences[-1][1] == doc_index:
+                    doc_index += 1
+                sent_index = 0
             continue
-        if separator == "auto":
-            separator = "tab" if "\t" in raw_line else "space"
-        columns = _split_line(raw_line, separator)
-        if columns[0] == DOCSTART:
-            # A document boundary, before (CoNLL) or after (WikiGold) a document.
-            markers.append(line_no)
-            if tokens:
-                yield TaggedSentence(tokens, doc_index, sent_index)
-                doc_has_sentences = True
-                tokens = []
-            if doc_has_sentences:
-                doc_index += 1
-            sent_index = 0
-            doc_has_sentences = False
-            continue
-        if n_columns is None:
-            n_columns, first_data_line = len(columns), line_no
-            for name, index in (("token", token_column), ("tag", tag_column)):
-                if not -n_columns <= index < n_columns:
-                    raise CorpusFormatError(
-                        path,
-                        line_no,
-                        f"{name} column {index} does not exist: the line has {n_columns} column(s)",
-                    )
-            if n_columns < 2:
-                raise CorpusFormatError(
-                    path,
-                    line_no,
-                    f"expected at least 2 columns (token and tag), found 1: {raw_line!r}",
+        error = lambda message: CorpusFormatError(path, line_no, message)  # noqa: E731
+        if not n_columns:
+            n_columns, first_line = len(columns), line_no
+            if n_columns < 2 or not all(
+                -n_columns <= i < n_columns for i in (token_column, tag_column)
+            ):
+                raise error(
+                    f"{n_columns} column(s), but a token (--token-column {token_column}) and a tag "
+                    f"(--tag-column {tag_column}) column are needed: {line!r}"
                 )
         if len(columns) != n_columns:
             message = (
-                f"ragged columns: {len(columns)} column(s), but line {first_data_line} "
-                f"has {n_columns}: {raw_line!r}"
+                f"ragged columns: {len(columns)}, but line {first_line} has {n_columns}: {line!r}"
             )
-            # Safe only when token and tag are first and last: then the count
-            # of columns in between does not change which column is which.
-            can_repair = token_column == 0 and tag_column == -1 and len(columns) >= 2
-            if strict or not can_repair:
-                raise CorpusFormatError(path, line_no, message)
+            # Safe only with token first and tag last: then which column is which is clear.
+            if strict or token_column != 0 or tag_column != -1 or len(columns) < 2:
+                raise error(message)
             repairs.append(
-                Repair(str(path), line_no, message + " (used first column as token, last as tag)")
+                Repair(str(path), line_no, f"{message} (used first as token, last as tag)")
             )
-        token_text, tag = columns[token_column], columns[tag_column]
-        prefix, label = parse_tag(path, line_no, tag)
-        tokens.append(TaggedToken(token_text, prefix, label, line_no))
-    if tokens:
-        yield TaggedSentence(tokens, doc_index, sent_index)
+        tag = columns[tag_column]
+        prefix, _, label = tag.partition("-")
+        if tag == "O":
+            prefix, label = "O", ""
+        elif prefix.upper() not in _PREFIXES or not label:
+            raise error(
+                f"unknown tag {tag!r}: expected O or a B-, I-, L-/E- or U-/S- prefix and a label "
+                "(is --tag-column right?)"
+            )
+        else:
+            prefix = _PREFIXES[prefix.upper()]
+        tokens.append((columns[token_column], prefix, label, line_no))
+    return sentences, markers
+
+
+def _detect_scheme(sentences: List[List[Token]]) -> str:
+    """L-/U- (or E-/S-) means BILUO. Otherwise count how entities start (after O,
+    at a sentence start or after another type): with B- in IOB2, with I- in
+    IOB1/IO. The majority wins; the minority are reported as violations."""
+    b_starts = i_starts = 0
+    for tokens in sentences:
+        for i, (_, prefix, label, _) in enumerate(tokens):
+            if prefix in ("L", "U"):
+                return "bilou"
+            continues = i > 0 and tokens[i - 1][1] != "O" and tokens[i - 1][2] == label
+            b_starts += prefix == "B" and not continues
+            i_starts += prefix == "I" and not continues
+    return "iob1" if i_starts > b_starts else "iob2"
+
+
+#: Tag-sequence problems: message, and how lenient mode repairs them.
+_PROBLEMS = {
+    "open": ("entity {label} is not closed with L-/E- before {tag}", "end it there"),
+    "B": ("{tag} follows {previous}: in IOB1 B- only separates two entities", "start a new one"),
+    "I": ("{tag} follows {previous}: an entity must start with B-", "start a new entity here"),
+    "L": ("{tag} follows {previous} without an open entity", "read it as a one-token entity"),
+}
+
+
+def _decode(
+    path: Path, tokens: List[Token], scheme: str, strict: bool, repairs: List[Repair]
+) -> List[Tuple[int, int, str]]:
+    """One sentence's tags as (start, end, label) token spans."""
+    spans: List[Tuple[int, int, str]] = []
+    start: Optional[int] = None
+    label = previous = "O"
+    end = ("", "O", "", tokens[-1][3])  # closes what is open
+    for i, (_, prefix, tag_label, line) in enumerate(tokens + [end]):
+        tag = (
+            "the sentence end"
+            if i == len(tokens)
+            else "O"
+            if prefix == "O"
+            else f"{prefix}-{tag_label}"
+        )
+        inside_same = start is not None and tag_label == label
+        problem = None
+        if scheme == "bilou" and start is not None and prefix in ("O", "B", "U"):
+            problem = "open"
+        elif not inside_same and (
+            prefix == "L"
+            or (prefix == "B" and scheme in ("iob1", "io"))
+            or (prefix == "I" and scheme in ("iob2", "bilou"))
+        ):
+            problem = prefix
+        if problem:
+            message, repair = _PROBLEMS[problem]
+            message = message.format(label=label, tag=tag, previous=previous)
+            if strict:
+                raise CorpusFormatError(
+                    path, line, f"{message} ({scheme.upper()}); use lenient mode to {repair}"
+                )
+            repairs.append(Repair(str(path), line, f"{message}: {repair}"))
+        if prefix in ("O", "B", "U") or not inside_same:
+            if start is not None:
+                spans.append((start, i, label))
+            start, label = (None, "O") if prefix == "O" else (i, tag_label)
+        if prefix in ("L", "U"):
+            spans.append((i if start is None else start, i + 1, label))
+            start = None
+        previous = tag
+    return spans

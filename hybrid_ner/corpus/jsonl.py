@@ -1,16 +1,15 @@
 """Read and write JSONL with character-offset spans (Prodigy-style).
 
-Each line: ``{"text": str, "tokens"?: [...], "spans": [{"start", "end",
-"label"}], "meta"?: {...}}``. ``tokens`` (``{"text", "start", "end", "ws"?}``,
-as annotation tools export them) fix the tokenization; without them the text
-is tokenized with the given language's tokenizer. Records whose ``answer`` is
-``reject`` or ``ignore`` are skipped and counted.
+Each line: ``{"text", "tokens"?: [{"text"?, "start", "end"}], "spans": [{"start",
+"end", "label"}], "meta"?: {"doc_id"?, "sent_index"?}}``. ``tokens``, as
+annotation tools export them, fix the tokenization; without them the text is
+tokenized by ``nlp``. Records answered ``reject`` or ``ignore`` are skipped.
 """
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -20,63 +19,36 @@ from spacy.util import filter_spans
 from ..atomic import write_text
 from ..errors import CorpusFormatError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
-from .conll import Repair
-from .text_file import read_text_file
+from .conll import Repair, read_text_file
 
 
 @dataclass
 class JsonlCorpus:
-    """The result of reading a JSONL file.
-
-    docs (List[Doc]): One Doc per accepted record.
-    repairs (List[Repair]): What lenient mode repaired.
-    n_skipped (int): Records skipped because their answer was reject/ignore.
-    """
+    """The Docs of the accepted records, what lenient mode repaired, and the
+    number of records skipped (answered reject/ignore)."""
 
     docs: List[Doc]
     repairs: List[Repair] = field(default_factory=list)
     n_skipped: int = 0
 
 
-def _check_text(path: Path, line_no: int, record: Dict[str, Any]) -> None:
-    """Refuse a record holding half a UTF-16 surrogate pair (a JSON escape
-    such as ``"\\ud800"``): not a character, it would fail later when the
-    Docs are written."""
-    try:
-        json.dumps(record, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as err:
-        char = err.object[err.start : err.start + 1]
-        raise CorpusFormatError(
-            path,
-            line_no,
-            f"\\u{ord(char):04x} is half of a UTF-16 surrogate pair, not a character: "
-            "fix the export (the text must be valid Unicode)",
-        ) from None
-
-
 def read_jsonl(
-    path: Union[str, Path],
-    nlp: Language,
-    *,
-    strict: bool = True,
-    encoding: str = "utf-8",
+    path: Union[str, Path], nlp: Language, *, strict: bool = True, encoding: str = "utf-8"
 ) -> JsonlCorpus:
     """Read character-offset span annotation into Docs with ``doc.ents`` set.
 
     path (Union[str, Path]): The JSONL file.
-    nlp (Language): Supplies the vocab and, for records without tokens, the
-        tokenizer.
-    strict (bool): Raise on the first problem. If False, snap spans that cut
-        through a token to token boundaries, drop the shorter of overlapping
+    nlp (Language): The vocab and, for records without tokens, the tokenizer.
+    strict (bool): Raise on the first problem. If False, expand spans that cut
+        through a token to token boundaries, keep the longest of overlapping
         spans, and report each repair.
     encoding (str): The file's encoding.
     RETURNS (JsonlCorpus): The Docs, repairs and number of skipped records.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
     path = Path(path)
-    text = read_text_file(path, encoding=encoding)
     corpus = JsonlCorpus(docs=[])
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in enumerate(read_text_file(path, encoding).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -84,35 +56,12 @@ def read_jsonl(
         except ValueError as err:
             raise CorpusFormatError(path, line_no, f"invalid JSON: {err}") from None
         if not isinstance(record, dict):
-            raise CorpusFormatError(
-                path, line_no, f"expected a JSON object, found {type(record).__name__}"
-            )
-        _check_text(path, line_no, record)
+            message = f"expected a JSON object, found {type(record).__name__}"
+            raise CorpusFormatError(path, line_no, message)
         if record.get("answer") in ("reject", "ignore"):
             corpus.n_skipped += 1
             continue
-        doc = _record_to_doc(path, line_no, record, nlp, strict, corpus.repairs)
-        doc.user_data[SOURCE] = path.name
-        meta = record.get("meta")
-        if meta is None:
-            meta = {}
-        if not isinstance(meta, dict):
-            raise CorpusFormatError(
-                path, line_no, f'"meta" must be an object, found {type(meta).__name__}'
-            )
-        doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
-        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
-            raise CorpusFormatError(
-                path, line_no, f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}'
-            )
-        doc.user_data[DOC_ID] = str(doc_id)
-        sent_index = meta.get(SENT_INDEX, 0)
-        if not _is_int(sent_index) or sent_index < 0:
-            raise CorpusFormatError(
-                path, line_no, f'"meta.{SENT_INDEX}" must be an integer >= 0, got {sent_index!r}'
-            )
-        doc.user_data[SENT_INDEX] = sent_index
-        corpus.docs.append(doc)
+        corpus.docs.append(_record_to_doc(path, line_no, record, nlp, strict, corpus.repairs))
     if not corpus.docs:
         raise CorpusFormatError(path, None, "no accepted records found")
     return corpus
@@ -126,100 +75,96 @@ def _record_to_doc(
     strict: bool,
     repairs: List[Repair],
 ) -> Doc:
+    """One record's Doc, or a CorpusFormatError naming file and line."""
+
     def fail(message: str) -> CorpusFormatError:
         return CorpusFormatError(path, line_no, message)
 
-    text = record.get("text")
-    if not isinstance(text, str):
-        raise fail('missing or non-string "text"')
-    tokens = record.get("tokens")
-    if tokens is not None and not isinstance(tokens, list):
-        raise fail(f'"tokens" must be a list, found {type(tokens).__name__}')
-    if tokens:
-        doc = _doc_from_tokens(text, tokens, nlp, fail)
-    else:
-        doc = nlp.make_doc(text)
-    raw_spans = record.get("spans")
-    if raw_spans is None:
-        raw_spans = []
-    if not isinstance(raw_spans, list):
-        raise fail(f'"spans" must be a list, found {type(raw_spans).__name__}')
-    spans: List[Span] = []
-    for i, raw in enumerate(raw_spans):
+    def offsets(what: str, item: Any, label: bool = False) -> Tuple[int, int]:
         # No coercion: "0", 4.5 or a numeric label are export bugs, not offsets to guess.
         if not (
-            isinstance(raw, dict)
-            and _is_int(raw.get("start"))
-            and _is_int(raw.get("end"))
-            and isinstance(raw.get("label"), str)
-            and raw["label"].strip()
+            isinstance(item, dict)
+            and _is_int(item.get("start"))
+            and _is_int(item.get("end"))
+            and (not label or (isinstance(item.get("label"), str) and item["label"].strip()))
         ):
-            raise fail(
-                f'span {i} needs integer "start" and "end" and a non-empty string "label": {raw!r}'
-            )
-        start, end, label = raw["start"], raw["end"], raw["label"]
-        if not 0 <= start < end <= len(text):
-            raise fail(f"span {i} [{start}:{end}] {label} is outside the text (length {len(text)})")
-        span = doc.char_span(start, end, label=label)
+            wanted = ' and a non-empty string "label"' if label else ""
+            raise fail(f'{what} needs integer "start" and "end"{wanted}: {item!r}')
+        if not 0 <= item["start"] < item["end"] <= len(text):
+            where = f"[{item['start']}:{item['end']}]"
+            raise fail(f"{what} {where} is outside the text (length {len(text)})")
+        return item["start"], item["end"]
+
+    try:  # "\ud800" parses, but is no character: writing the Docs would fail later
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise fail(
+            f"\\u{ord(err.object[err.start]):04x} is half of a UTF-16 surrogate pair, "
+            "not a character: fix the export (the text must be valid Unicode)"
+        ) from None
+    text, tokens, raw_spans = record.get("text"), record.get("tokens"), record.get("spans")
+    meta = {} if record.get("meta") is None else record["meta"]
+    if not isinstance(text, str):
+        raise fail('missing or non-string "text"')
+    for name, value, kind in (
+        ("tokens", tokens, list),
+        ("spans", raw_spans, list),
+        ("meta", meta, dict),
+    ):
+        if value is not None and not isinstance(value, kind):
+            wanted = "a list" if kind is list else "an object"
+            raise fail(f'"{name}" must be {wanted}, found {type(value).__name__}')
+    if tokens:  # exported tokens must cover the text, single spaces between
+        bounds = [offsets(f"token {i}", token) for i, token in enumerate(tokens)]
+        words = [text[start:end] for start, end in bounds]
+        gaps = [
+            text[end:next_start]
+            for (_, end), (next_start, _) in zip(bounds, bounds[1:] + [(len(text), 0)])
+        ]
+        for i, (token, word, gap) in enumerate(zip(tokens, words, gaps)):
+            if token.get("text", word) != word:
+                raise fail(f"token {i} text {token['text']!r} differs from the text's {word!r}")
+            if gap not in ("", " "):
+                raise fail(
+                    f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text"
+                )
+        doc = Doc(nlp.vocab, words=words, spaces=[gap == " " for gap in gaps])
+    else:
+        doc = nlp.make_doc(text)
+    spans: List[Span] = []
+    for i, raw in enumerate(raw_spans or []):
+        start, end = offsets(f"span {i}", raw, label=True)
+        span = doc.char_span(start, end, label=raw["label"])
         if span is None:
-            message = (
-                f"span {i} [{start}:{end}] {label} {text[start:end]!r} "
-                "does not match token boundaries"
-            )
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            message = f"span {i} {text[start:end]!r} {raw['label']} does not match token boundaries"
+            span = doc.char_span(start, end, label=raw["label"], alignment_mode="expand")
             if strict or span is None:
                 raise fail(message)
             repairs.append(Repair(str(path), line_no, f"{message}: expanded to {span.text!r}"))
         spans.append(span)
     kept = filter_spans(spans)
     if len(kept) < len(spans):
-        dropped = [s for s in spans if s not in kept]
-        message = "overlapping spans: " + ", ".join(f"{s.text!r} {s.label_}" for s in dropped)
+        dropped = ", ".join(f"{s.text!r} {s.label_}" for s in spans if s not in kept)
         if strict:
-            raise fail(message + " overlap longer spans; NER needs non-overlapping entities")
-        repairs.append(Repair(str(path), line_no, message + ": kept the longest"))
+            raise fail(
+                f"overlapping spans: {dropped} overlap longer ones (NER needs non-overlapping ones)"
+            )
+        repairs.append(
+            Repair(str(path), line_no, f"overlapping spans: {dropped}: kept the longest")
+        )
     doc.set_ents(kept)
+    doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
+    if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
+        raise fail(f'"meta.{DOC_ID}" must be a string or integer, got {doc_id!r}')
+    sent_index = meta.get(SENT_INDEX, 0)
+    if not _is_int(sent_index) or sent_index < 0:
+        raise fail(f'"meta.{SENT_INDEX}" must be an integer >= 0, got {sent_index!r}')
+    doc.user_data.update({SOURCE: path.name, DOC_ID: str(doc_id), SENT_INDEX: sent_index})
     return doc
 
 
-def _doc_from_tokens(text: str, tokens: List[Dict[str, Any]], nlp: Language, fail) -> Doc:
-    words: List[str] = []
-    spaces: List[bool] = []
-    # Check every token first: the gap test below reads the next token's start.
-    for i, token in enumerate(tokens):
-        if not (
-            isinstance(token, dict) and _is_int(token.get("start")) and _is_int(token.get("end"))
-        ):
-            raise fail(f'token {i} needs integer "start" and "end": {token!r}')
-        if not 0 <= token["start"] < token["end"] <= len(text):
-            raise fail(
-                f"token {i} [{token['start']}:{token['end']}] "
-                f"is outside the text (length {len(text)})"
-            )
-    for i, token in enumerate(tokens):
-        start, end = token["start"], token["end"]
-        word = text[start:end]
-        if "text" in token and token["text"] != word:
-            raise fail(
-                f"token {i} text {token['text']!r} differs from text[{start}:{end}] = {word!r}"
-            )
-        next_start = tokens[i + 1]["start"] if i + 1 < len(tokens) else len(text)
-        gap = text[end:next_start]
-        if gap not in ("", " "):
-            raise fail(f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text")
-        words.append(word)
-        spaces.append(gap == " ")
-    return Doc(nlp.vocab, words=words, spaces=spaces)
-
-
 def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str, Any]:
-    """Convert a Doc to a JSONL record with tokens, spans and meta.
-
-    doc (Doc): The Doc.
-    spans (Optional[Iterable[Span]]): Spans to write; ``doc.ents`` if None.
-    RETURNS (Dict[str, Any]): The record.
-    """
-    spans = doc.ents if spans is None else spans
+    """A Doc as a JSONL record with tokens, spans (``doc.ents`` if None) and meta."""
     record: Dict[str, Any] = {
         "text": doc.text,
         "tokens": [
@@ -240,7 +185,7 @@ def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str,
                 "token_end": s.end - 1,
                 "label": s.label_,
             }
-            for s in spans
+            for s in (doc.ents if spans is None else spans)
         ],
     }
     meta = {k: doc.user_data[k] for k in (DOC_ID, SENT_INDEX) if k in doc.user_data}
@@ -250,8 +195,7 @@ def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str,
 
 
 def write_jsonl(path: Union[str, Path], docs: Iterable[Doc]) -> int:
-    """Write Docs as JSONL records, replacing the file atomically
-    (hybrid_ner.atomic). RETURNS (int): number of records written."""
+    """Write Docs as JSONL records, atomically. RETURNS (int): The number written."""
     lines = [srsly.json_dumps(doc_to_record(doc)) + "\n" for doc in docs]
     write_text(path, "".join(lines))
     return len(lines)

@@ -125,7 +125,7 @@ def test_registry_is_restored_after_errors_and_nested_reads(tmp_path):
     assert srsly.msgpack.msgpack_decoders is registry
     good = tmp_path / "good.spacy"
     write_docbin(good, _docs(Vocab()))
-    with docbin_module._decoders_resolved_once():
+    with docbin_module._resolved_once():
         assert srsly.msgpack.msgpack_decoders is not registry
         docs = read_docbin(good, Vocab())  # nested: must not restore early
         assert srsly.msgpack.msgpack_decoders is not registry

@@ -1,2 +1,0 @@
-__title__ = "hybrid-ner"
-__version__ = "0.1.0"
