@@ -17,10 +17,8 @@ _COUNTS = ("tp", "fp", "fn", "proposed", "gold")
 
 
 def read_entity_scores(path: Union[str, Path]) -> Dict[str, Dict[str, float]]:
-    """Overall ("ALL") and per-label entity p/r/f from a ``spacy evaluate`` JSON file.
-
-    RAISES (HybridNerError): If the file is missing or has no entity scores.
-    """
+    """Overall ("ALL") and per-label entity p/r/f from a ``spacy evaluate``
+    JSON file; HybridNerError if it is missing or has no entity scores."""
     path = Path(path)
     try:
         metrics = srsly.read_json(path)

@@ -35,12 +35,10 @@ def span_tags(length: int, label: str, scheme: TagScheme = "BILUO") -> List[str]
     """The tags of the tokens of one entity of ``length`` tokens."""
     if length < 1:
         raise ValueError(f"An entity has at least one token, got length {length}")
-    if scheme == "BIO":
-        return [f"B-{label}"] + [f"I-{label}"] * (length - 1)
     check_scheme(scheme)
-    if length == 1:
-        return [f"U-{label}"]
-    return [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+    inside = [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+    tags = [f"U-{label}"] if length == 1 else inside
+    return [biluo_to_bio(tag) for tag in tags] if scheme == "BIO" else tags
 
 
 def biluo_to_bio(tag: str) -> str:

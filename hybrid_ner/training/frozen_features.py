@@ -1,14 +1,8 @@
-"""Token features from a frozen transformer encoder, computed once per Doc.
-
-A frozen encoder gives the same features for a Doc at every step, so
-``hybrid_ner.FrozenTransformerFeatures.v1`` wraps spacy-transformers'
-``Tok2VecTransformer.v3`` (saved inside the component) and keeps its outputs
-in an in-memory cache shared by the process's models: a grid worker's cells
-and the calibrated cells' teacher reuse one another's features. An entry's
-key is the encoder's identity (a hash of its weights and feature settings)
-and the Doc's text and token boundaries, so a changed encoder or text never
-reads another's features. The encoder gets no gradient.
-"""
+"""Token features from a frozen transformer encoder, computed once per Doc:
+spacy-transformers' ``Tok2VecTransformer.v3`` (saved inside the component)
+with its outputs in an in-memory cache shared by the process's models, so a
+grid worker's cells and the calibrated cells' teacher reuse them. The key is
+the encoder's identity (weights and settings) and the Doc's text and tokens."""
 
 import functools
 import hashlib
@@ -28,12 +22,13 @@ from .encoders import resolve_encoder_path
 
 class FeatureCache(OrderedDict):
     """Token features by key (read-only arrays), the least recently used
-    dropped beyond ``max_bytes``."""
+    dropped beyond ``max_bytes``, and the identity of each encoder module."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__()
         self.max_bytes = max_bytes
         self.n_bytes = 0
+        self.identities: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
 
     def get(self, key: str, default: Any = None) -> Optional[numpy.ndarray]:
         if key in self:
@@ -58,21 +53,6 @@ class FeatureCache(OrderedDict):
 def feature_cache(max_cache_mb: int) -> FeatureCache:
     """The process's feature cache of that size limit (one per limit)."""
     return FeatureCache(max_cache_mb * 2**20)
-
-
-class _State:
-    """The cache a model uses and the identity of the encoder it last hashed
-    (an attr that is not serialized: rebuilt from the config on load)."""
-
-    def __init__(self, cache: FeatureCache, settings: str) -> None:
-        self.cache = cache
-        self.settings = settings
-        self.module: Optional[weakref.ReferenceType] = None
-        self.identity = ""
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "_State":
-        # A copied model shares the process's cache and hashes its own encoder.
-        return _State(self.cache, self.settings)
 
 
 @registry.architectures("hybrid_ner.FrozenTransformerFeatures.v1")
@@ -128,7 +108,8 @@ def build_frozen_transformer_features(
         attrs={
             "layers": list(layers),
             "combine": combine,
-            "state": _State(feature_cache(max_cache_mb), settings),
+            "settings": settings,
+            "max_cache_mb": max_cache_mb,
         },
     )
 
@@ -141,23 +122,18 @@ def frozen_encoder(model: Model) -> Model:
 
 
 def encoder_identity(model: Model) -> str:
-    """A hash of the frozen encoder's weights and feature settings, computed
-    again only when a new encoder is loaded into the model (the weights
-    never change otherwise).
-
-    model (Model): A frozen-features model, or a model containing one.
-    RETURNS (str): The hex digest.
-    """
-    node = next(node for node in model.walk() if "state" in node.attrs)
-    state: _State = node.attrs["state"]
+    """A hash of the frozen encoder's weights and feature settings in
+    ``model``, computed once per loaded encoder (its weights never change)."""
+    node = next(node for node in model.walk() if "settings" in node.attrs)
     module = frozen_encoder(node).transformer
-    if state.module is None or state.module() is not module:
-        digest = hashlib.blake2b(state.settings.encode(), digest_size=20)
+    identities = feature_cache(node.attrs["max_cache_mb"]).identities
+    if module not in identities:
+        digest = hashlib.blake2b(node.attrs["settings"].encode(), digest_size=20)
         for param_name, tensor in module.state_dict().items():
             digest.update(param_name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        state.module, state.identity = weakref.ref(module), digest.hexdigest()
-    return state.identity
+        identities[module] = digest.hexdigest()
+    return identities[module]
 
 
 def doc_key(identity: str, doc: Doc) -> str:
@@ -177,7 +153,7 @@ def _init(model: Model, X: Optional[List[Doc]] = None, Y: Optional[List[Floats2d
 def _forward(
     model: Model[List[Doc], List[Floats2d]], docs: List[Doc], is_train: bool
 ) -> Tuple[List[Floats2d], Callable[[List[Floats2d]], List[Doc]]]:
-    cache: FeatureCache = model.attrs["state"].cache
+    cache = feature_cache(model.attrs["max_cache_mb"])
     identity = encoder_identity(model)
     outputs: List[Optional[numpy.ndarray]] = [None] * len(docs)
     missing: Dict[str, List[int]] = {}
@@ -211,15 +187,13 @@ def _encode(model: Model, docs: List[Doc]) -> List[Floats2d]:
     xp = pool.ops.xp
     chosen = []
     for data in transformer.predict(docs):
-        if "hidden_states" in data.model_output:
-            states = [data.model_output["hidden_states"][i] for i in layers]
-            if combine == "concat":
-                combined = xp.concatenate(states, axis=-1)
-            else:
-                combined = xp.mean(xp.stack(states), axis=0).astype(states[0].dtype)
-            output = ModelOutput(last_hidden_state=combined)
-            data = TransformerData(
-                wordpieces=data.wordpieces, model_output=output, align=data.align
-            )
-        chosen.append(data)
+        states = [data.model_output["hidden_states"][i] for i in layers]
+        if combine == "concat":
+            combined = xp.concatenate(states, axis=-1)
+        else:
+            combined = xp.mean(xp.stack(states), axis=0).astype(states[0].dtype)
+        output = ModelOutput(last_hidden_state=combined)
+        chosen.append(
+            TransformerData(wordpieces=data.wordpieces, model_output=output, align=data.align)
+        )
     return pool.predict(chosen)

@@ -1,16 +1,7 @@
-"""The ``spacy train`` reader that merges proposals and mixes labels on the fly.
-
-It reads a gold + proposals DocBin (human ``doc.ents``, proposals in
-``doc.spans["llm"]``) and gives each Doc its training targets:
-
-* ``mixing = null``: the merge (:mod:`hybrid_ner.merge.merger`); the NER
-  trains on the merged ``doc.ents``;
-* λ label mixing (``hybrid_ner.label_mixing.v1``): the merge, then the
-  label-mixing targets of each merged Doc (:mod:`hybrid_ner.merge.mixing`);
-* calibrated evidence (``hybrid_ner.calibrated_mixing.v1``, recommended): no
-  merge, the evidence reads the human annotation and the proposals itself,
-  so of the ``merger`` block only ``llm_key`` applies.
-"""
+"""The ``spacy train`` reader that gives each Doc of a gold + proposals
+DocBin its training targets: the merged ``doc.ents`` (``mixing = null``), the
+merge then λ label mixing, or calibrated evidence (no merge: the evidence
+reads the human annotation and the proposals itself)."""
 
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
@@ -30,38 +21,27 @@ from .readers import prepared_docbin
 
 Mixing = Union[CalibratedMixing, LabelMixing, None]
 
-#: The merge settings each kind of targets leaves without effect, and why:
-#: offered there, they would not do what they say, so they are refused.
-_NO_EFFECT = {
-    CalibratedMixing: (
-        ("accept", "overlap", "uncovered"),
-        "calibrated targets read the proposals as evidence, without a merge "
-        "(of the merger block only llm_key applies)",
-    ),
-    LabelMixing: (
-        ("overlap",),
-        "λ label mixing mixes every candidate of an overlap, whichever the merge added",
-    ),
-}
+#: The merge settings each kind of targets leaves without effect, so refuses:
+#: calibrated evidence reads the proposals without a merge, and λ label mixing
+#: mixes every candidate of an overlap, whichever the merge added.
+_NO_EFFECT = {CalibratedMixing: ("accept", "overlap", "uncovered"), LabelMixing: ("overlap",)}
 _DEFAULTS = {"accept": AcceptAll(), "overlap": DEFAULT_OVERLAP, "uncovered": DEFAULT_UNCOVERED}
 
 
 class MergedCorpus:
     """Callable reader: ``nlp`` → merged (and mixed) training Examples; the
-    arguments are those of :func:`create_merged_corpus`.
-
-    RAISES (HybridNerError): For merge settings the targets would ignore.
-    """
+    arguments are those of :func:`create_merged_corpus`."""
 
     def __init__(self, path: Path, merger: Merger, mixing: Mixing = None, limit: int = 0) -> None:
-        for kind, (names, why) in _NO_EFFECT.items():
-            ignored = [name for name in names if getattr(merger, name) != _DEFAULTS[name]]
-            if isinstance(mixing, kind) and ignored:
-                raise HybridNerError(
-                    f"{path}: {why}, so merger.{', merger.'.join(ignored)} would have no "
-                    "effect on the targets: leave it at its default (or train on the merge "
-                    "itself with mixing = null)"
-                )
+        names = _NO_EFFECT.get(type(mixing), ())
+        ignored = [name for name in names if getattr(merger, name) != _DEFAULTS[name]]
+        if ignored:
+            raise HybridNerError(
+                f"{path}: merger.{', merger.'.join(ignored)} would have no effect on "
+                f"{type(mixing).__name__} targets (of the merger block, calibrated evidence "
+                "reads only llm_key; λ mixing mixes every candidate of an overlap): leave it "
+                "at its default, or train on the merge itself with mixing = null"
+            )
         self.path = path
         self.merger = merger
         self.mixing = mixing
@@ -96,11 +76,9 @@ def create_merged_corpus(
     """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
 
     path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
-    merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings, fitted on the
-        file at each read; None for the defaults.
+    merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings; None for the defaults.
     mixing (Mixing): "hybrid_ner.calibrated_mixing.v1" (recommended),
-        "hybrid_ner.label_mixing.v1" (λ per label), or None to train on the
-        merged ``doc.ents`` (hard labels).
+        "hybrid_ner.label_mixing.v1", or None (the merged ``doc.ents``).
     limit (int): Use the first ``limit`` Docs only (0: all).
     """
     return MergedCorpus(Path(path), merger if merger is not None else Merger(), mixing, limit)

@@ -1,8 +1,5 @@
-"""Corpus readers registered for ``spacy train`` (``[corpora]`` in configs).
-
-Examples keep the corpus's own tokenization on both sides (predicted and
-reference), so no entity is lost to re-tokenization.
-"""
+"""Corpus readers for ``spacy train``; an Example keeps the corpus's own
+tokens on both sides, so no entity is lost to re-tokenization."""
 
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List
@@ -30,11 +27,9 @@ def examples_from_docs(nlp: Language, docs: Iterable[Doc]) -> Iterator[Example]:
 def prepared_docbin(
     path: Path, limit: int, prepare: Callable[[List[Doc]], List[Doc]]
 ) -> Callable[[Language], Iterator[Example]]:
-    """A reader of a DocBin's first ``limit`` Docs (0: all) after ``prepare``.
-
-    spacy train calls a reader every epoch: the file is read and prepared once
-    per vocab and file version, and each call gets fresh Examples.
-    """
+    """A reader of a DocBin's first ``limit`` Docs (0: all) after ``prepare``,
+    which spacy train calls every epoch: the file is read and prepared once per
+    vocab and file version, and each call gets fresh Examples."""
     cache: Dict[object, List[Doc]] = {}
 
     def read(nlp: Language) -> Iterator[Example]:
@@ -61,16 +56,9 @@ def create_conll_corpus(
     encoding: str = "utf-8",
     limit: int = 0,
 ) -> Reader:
-    """Read a CoNLL-style column file directly, without converting it first.
-
-    path (Path): The column file.
-    token_column (int): Column of the token.
-    tag_column (int): Column of the NER tag (-1: last).
-    scheme (str): Tagging scheme or "auto".
-    strict (bool): Fail on malformed input instead of repairing it.
-    encoding (str): Text encoding.
-    limit (int): Read at most this many sentences (0: all).
-    """
+    """Read a CoNLL-style column file directly, without converting it first;
+    the arguments are those of :func:`hybrid_ner.corpus.read_conll`, and
+    ``limit`` reads at most this many sentences (0: all)."""
 
     def read(nlp: Language) -> Iterable[Example]:
         docs = read_conll(
@@ -89,12 +77,8 @@ def create_conll_corpus(
 
 @registry.readers("hybrid_ner.JsonlCorpus.v1")
 def create_jsonl_corpus(path: Path, strict: bool = True, limit: int = 0) -> Reader:
-    """Read JSONL with character-offset spans (Prodigy-style exports).
-
-    path (Path): The JSONL file.
-    strict (bool): Fail on misaligned or overlapping spans instead of repairing.
-    limit (int): Read at most this many records (0: all).
-    """
+    """Read JSONL with character-offset spans (Prodigy-style exports), as
+    :func:`hybrid_ner.corpus.read_jsonl`; at most ``limit`` records (0: all)."""
 
     def read(nlp: Language) -> Iterable[Example]:
         docs = read_jsonl(path, nlp, strict=strict).docs
@@ -113,18 +97,10 @@ def create_simulated_annotation_corpus(
     limit: int = 0,
     omission_model: str = DEFAULT_OMISSION_MODEL,
 ) -> Reader:
-    """Read a DocBin and simulate imperfect human annotation on the fly, as
-    ``hybrid-ner noise`` / ``hybrid-ner budget`` with the same arguments.
-
-    path (Path): A DocBin with gold entities.
-    omit_rate (float): Probability of dropping each entity.
-    budget_fraction (float): Fraction of documents that keep human annotation;
-        the others are MISSING (ignored by the NER loss).
-    seed (int): Random seed.
-    label_rates (Dict[str, float]): Per-label omission rates.
-    limit (int): Use at most this many sentences (0: all), before the budget.
-    omission_model (str): "uniform" or "hard" (hybrid_ner.simulation.omissions).
-    """
+    """Read a DocBin with gold entities and simulate imperfect human
+    annotation on the fly, as ``hybrid-ner noise`` (``omit_rate``,
+    ``label_rates``, ``omission_model``) then ``hybrid-ner budget``
+    (``budget_fraction``) with the same ``seed``; ``limit`` sentences (0: all)."""
 
     def prepare(docs: List[Doc]) -> List[Doc]:
         if omit_rate > 0 or label_rates:

@@ -1,14 +1,8 @@
-"""A trainable NER that learns from per-token tag distributions (soft targets).
-
-It tags tokens (BILUO or BIO) with a softmax, trains with a soft
-cross-entropy, and decodes with Viterbi under the scheme's transition
-constraints, so ``doc.ents`` is always a valid entity sequence. The targets of
-an Example are its reference's :data:`hybrid_ner.tags.TAG_LIKELIHOODS` when
-present (the one format of soft targets: the posterior ∝ prediction ·
-likelihood, or the distribution itself in ``fixed`` rows; the predicted Doc
-must have the reference's tokens), otherwise one-hot targets from the
-reference ``doc.ents`` aligned like spaCy's own NER, missing tokens ignored.
-"""
+"""A trainable NER that learns from per-token tag distributions (soft targets):
+a softmax over BILUO or BIO tags, a soft cross-entropy, and Viterbi decoding
+under the scheme's constraints, so ``doc.ents`` is always valid. An Example's
+targets are its reference's :data:`hybrid_ner.tags.TAG_LIKELIHOODS` when
+present, otherwise one-hot tags from the reference ``doc.ents``."""
 
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -49,14 +43,8 @@ def evidence_targets(
     scheme: TagScheme,
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """Targets (n_tokens, n_tags) in the order of the model's ``tags`` and the
-    mask (n_tokens, 1) of tokens with a target, from :data:`TAG_LIKELIHOODS`.
-
-    eg (Example): The example; its reference carries the evidence.
-    evidence (Dict[str, object]): ``tags``, ``values``, ``mask``, ``fixed``.
-    probs (numpy.ndarray): The model's tag probabilities (n_tokens, n_tags).
-    tags (Sequence[str]): The model's tags.
-    scheme (TagScheme): Their scheme (BIO folds the evidence's B/U and I/L).
-    """
+    mask (n_tokens, 1) of tokens with a target, from the reference's
+    :data:`TAG_LIKELIHOODS` ``evidence`` and the model's ``probs``."""
     where = describe_doc(eg.reference)
     if [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
         raise HybridNerError(
@@ -67,16 +55,8 @@ def evidence_targets(
     if len(values) != len(eg.reference):
         raise HybridNerError(f"{where}: evidence for {len(values)} tokens, not {len(eg.reference)}")
     source: List[str] = list(evidence["tags"])  # type: ignore[call-overload]
-    position = {tag: i for i, tag in enumerate(source)}
-    folds = {"B-": "U-", "I-": "L-"} if scheme == "BIO" else {}
-    columns = [
-        [
-            position[n]
-            for n in ((tag, folds[tag[:2]] + tag[2:]) if tag[:2] in folds else (tag,))
-            if n in position
-        ]
-        for tag in tags
-    ]
+    fold = biluo_to_bio if scheme == "BIO" else str
+    columns = [[i for i, name in enumerate(source) if fold(name) == tag] for tag in tags]
     # Likelihoods average what folds together; a tag the evidence does not
     # know gets the row's smallest likelihood: the annotators never supported it.
     floor = values.min(axis=1)
@@ -103,10 +83,8 @@ def evidence_targets(
 def example_targets(
     eg: Example, tags: Sequence[str], scheme: TagScheme
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """One-hot targets (n_tokens, n_tags) from the reference ``doc.ents``,
-    aligned to the predicted tokens like spaCy's own NER, and the mask
-    (n_tokens, 1) of tokens with a target (missing tokens have none).
-    """
+    """One-hot targets (n_tokens, n_tags) from the reference ``doc.ents``
+    aligned like spaCy's NER, and the mask (n_tokens, 1) of non-missing tokens."""
     index = {tag: i for i, tag in enumerate(tags)}
     target = numpy.zeros((len(eg.predicted), len(index)), dtype="f")
     mask = numpy.zeros((len(eg.predicted), 1), dtype="f")
@@ -145,13 +123,10 @@ def make_soft_ner(
 ) -> "SoftNER":
     """Create a soft-target NER component.
 
-    model (Model[List[Doc], List[Floats2d]]): Per-token tag probabilities,
-        e.g. "hybrid_ner.SoftTagger.v1".
+    model (Model[List[Doc], List[Floats2d]]): Per-token tag probabilities.
     tag_scheme (str): "BILUO" or "BIO".
-    learn_rate_scale (float): The head's weights (hidden layer and softmax)
-        learn at this multiple of the optimizer's rate, the token features
-        at the plain rate: fine-tuning rates leave a fresh head far from
-        trained after a few hundred steps (issue 12, ``scaled_update``).
+    learn_rate_scale (float): The head's weights learn at this multiple of
+        the optimizer's rate, the token features at the plain rate (issue 12).
     scorer (Optional[Callable]): Scoring method; spaCy's NER scorer by default.
     """
     return SoftNER(

@@ -15,10 +15,6 @@ DEFAULT_MODEL = Config().from_str(
     """
 [model]
 @architectures = "hybrid_ner.SoftTagger.v1"
-hidden_width = 64
-window_size = 1
-dropout = 0.1
-nO = null
 
 [model.tok2vec]
 @architectures = "spacy.HashEmbedCNN.v2"
@@ -38,8 +34,8 @@ def build_soft_tagger(
     tok2vec: Model[List[Doc], List[Floats2d]],
     cased: Optional[Model[List[Doc], List[Floats2d]]] = None,
     width: int = 256,
-    hidden_width: int = 0,
-    window_size: int = 0,
+    hidden_width: int = 64,
+    window_size: int = 1,
     dropout: float = 0.1,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
@@ -78,11 +74,7 @@ def build_soft_tagger(
 def scaled_update(model: Model, sgd: Optimizer, lr_scale: float) -> None:
     """``Model.finish_update`` with the weights of the ``head`` reference
     (all of them without one) at ``lr_scale`` times the optimizer's rate.
-
-    Only the head (issue 12): token features learning fast memorised the
-    training set within a few hundred steps, and the fitted head then sent
-    the transformer almost no gradient.
-    """
+    Only the head (issue 12): fast token features memorised the training set."""
     fast = {node.id for node in model.get_ref("head").walk()} if model.has_ref("head") else None
     for node in model.walk():
         for shim in node.shims:
