@@ -1,10 +1,6 @@
-"""Names of the annotation layers kept on every Doc, and document metadata.
-
-Every layer stays visible on the Doc as its own ``doc.spans`` group, so the
-whole history of a sentence (gold, what the simulation removed, what the LLM
-proposed, what the merge kept or rejected) can be audited. ``doc.ents`` is
-always the *current* entity annotation and is set last by each step.
-"""
+"""Names of the annotation layers kept on every Doc (each its own
+``doc.spans`` group, so a sentence's history can be audited; ``doc.ents`` is
+the current annotation) and of the document metadata."""
 
 from spacy.tokens import Doc
 
@@ -30,9 +26,10 @@ HUMAN_ANNOTATED = "human_annotated"
 
 def describe_doc(doc: Doc) -> str:
     """A short human-readable locator for error messages: source, doc, sentence."""
-    parts = []
-    for key in (SOURCE, DOC_ID, SENT_INDEX):
-        if key in doc.user_data:
-            parts.append(f"{key}={doc.user_data[key]}")
+    parts = [
+        f"{key}={doc.user_data[key]}"
+        for key in (SOURCE, DOC_ID, SENT_INDEX)
+        if key in doc.user_data
+    ]
     text = doc.text if len(doc.text) <= 60 else doc.text[:57] + "..."
     return f"{', '.join(parts) or 'doc'} ({text!r})"

@@ -1,11 +1,7 @@
-"""Entity tag schemes (BILUO, BIO): tag names, span ↔ tag conversion, the
-valid-sequence constraints used for constrained decoding, and the one format
-of per-token training targets (:data:`TAG_LIKELIHOODS`).
-
-Soft targets are always built in BILUO (spaCy's native scheme); a model that
-uses BIO folds them with :func:`biluo_to_bio`, which loses nothing because
-every BILUO tag maps to exactly one BIO tag.
-"""
+"""Entity tag schemes (BILUO, BIO): tag names, span ↔ tag conversion,
+constrained decoding, and the one format of per-token training targets
+(:data:`TAG_LIKELIHOODS`). Soft targets are always built in BILUO; a BIO
+model folds them (every BILUO tag maps to exactly one BIO tag)."""
 
 from typing import Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple
 
@@ -15,13 +11,11 @@ TagScheme = Literal["BILUO", "BIO"]
 OUTSIDE = "O"
 _PREFIXES: Dict[str, Tuple[str, ...]] = {"BILUO": ("B", "I", "L", "U"), "BIO": ("B", "I")}
 
-#: ``doc.user_data`` key of a Doc's per-token training targets, the one format
-#: the soft-target NER reads: ``{"tags": BILUO tags, "values": (n_tokens,
-#: n_tags) float32, "mask": (n_tokens,) float32, "fixed": optional (n_tokens,)
-#: bool}``. ``values`` are likelihoods (the target is the posterior ∝ the
-#: model's prediction · likelihood, :mod:`hybrid_ner.merge.calibration.evidence`),
-#: except in ``fixed`` rows, which hold the target distribution itself;
-#: ``mask`` 0 marks tokens without a target.
+#: ``doc.user_data`` key of a Doc's per-token training targets: ``{"tags":
+#: BILUO tags, "values": (n_tokens, n_tags) float32 likelihoods (the target
+#: is the posterior ∝ prediction · likelihood) or, in ``fixed`` rows, the
+#: target distribution itself, "mask": (n_tokens,) float32, 0 for no target,
+#: "fixed": optional (n_tokens,) bool}``.
 TAG_LIKELIHOODS = "tag_likelihoods"
 
 
@@ -31,12 +25,8 @@ def check_scheme(scheme: str) -> None:
 
 
 def tag_names(labels: Iterable[str], scheme: TagScheme = "BILUO") -> List[str]:
-    """All tags of a scheme for the labels: "O" first, then per label (sorted).
-
-    labels (Iterable[str]): Entity labels.
-    scheme (TagScheme): "BILUO" or "BIO".
-    RETURNS (List[str]): The tag names; their order defines the model's outputs.
-    """
+    """All tags of a scheme for the labels: "O" first, then per label (sorted);
+    their order defines the model's outputs."""
     check_scheme(scheme)
     return [OUTSIDE] + [f"{p}-{label}" for label in sorted(set(labels)) for p in _PREFIXES[scheme]]
 
@@ -45,67 +35,41 @@ def span_tags(length: int, label: str, scheme: TagScheme = "BILUO") -> List[str]
     """The tags of the tokens of one entity of ``length`` tokens."""
     if length < 1:
         raise ValueError(f"An entity has at least one token, got length {length}")
-    if scheme == "BIO":
-        return [f"B-{label}"] + [f"I-{label}"] * (length - 1)
     check_scheme(scheme)
-    if length == 1:
-        return [f"U-{label}"]
-    return [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+    inside = [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+    tags = [f"U-{label}"] if length == 1 else inside
+    return [biluo_to_bio(tag) for tag in tags] if scheme == "BIO" else tags
 
 
 def biluo_to_bio(tag: str) -> str:
     """Map one BILUO tag to its BIO tag (U→B, L→I)."""
-    if tag.startswith("U-"):
-        return "B-" + tag[2:]
-    if tag.startswith("L-"):
-        return "I-" + tag[2:]
-    return tag
+    return {"U-": "B-", "L-": "I-"}.get(tag[:2], tag[:2]) + tag[2:]
 
 
 def transition_constraints(
     tags: Sequence[str], scheme: TagScheme = "BILUO"
 ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Which tag sequences are valid, as boolean masks.
-
-    tags (Sequence[str]): Tag names, as returned by :func:`tag_names`.
-    scheme (TagScheme): The scheme of ``tags``.
-    RETURNS (Tuple[ndarray, ndarray, ndarray]): ``allowed[prev, next]``, and
-        which tags may start and end a sequence.
-    """
+    """Which sequences of ``tags`` (from :func:`tag_names`) are valid, as
+    boolean masks: ``allowed[prev, next]``, and which tags may start and end."""
     check_scheme(scheme)
-    n = len(tags)
-    split = [t.split("-", 1) if t != OUTSIDE else (OUTSIDE, "") for t in tags]
-    allowed = numpy.zeros((n, n), dtype=bool)
+    split = [tag.partition("-")[::2] for tag in tags]
     opens = numpy.array([p in (OUTSIDE, "B", "U") for p, _ in split])  # may follow a closed entity
-    if scheme == "BIO":
-        opens = numpy.array([p in (OUTSIDE, "B") for p, _ in split])
-    for i, (prev, prev_label) in enumerate(split):
-        inside = prev in ("B", "I") if scheme == "BILUO" else prev != OUTSIDE
-        if scheme == "BILUO" and inside:
+    allowed = numpy.tile(opens, (len(tags), 1))
+    for i, (prev, label) in enumerate(split):
+        if scheme == "BILUO" and prev in ("B", "I"):
             # An open BILUO entity must continue with I or L of its own label.
-            allowed[i] = [p in ("I", "L") and lab == prev_label for p, lab in split]
-        else:
-            allowed[i] = opens
-            if scheme == "BIO" and inside:
-                allowed[i] |= [p == "I" and lab == prev_label for p, lab in split]
-    start = opens.copy()
-    end = (
-        numpy.array([p in (OUTSIDE, "L", "U") for p, _ in split])
-        if scheme == "BILUO"
-        else numpy.ones(n, dtype=bool)
-    )
-    return allowed, start, end
+            allowed[i] = [p in ("I", "L") and lab == label for p, lab in split]
+        elif scheme == "BIO" and prev != OUTSIDE:
+            allowed[i] |= [p == "I" and lab == label for p, lab in split]
+    end = numpy.array([scheme == "BIO" or p in (OUTSIDE, "L", "U") for p, _ in split])
+    return allowed, opens, end
 
 
 def constrained_decode(
     log_probs: numpy.ndarray, allowed: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray
 ) -> numpy.ndarray:
-    """The most probable valid tag sequence (Viterbi with hard constraints).
-
-    log_probs (ndarray): (n_tokens, n_tags) log-probabilities per token.
-    allowed, start, end (ndarray): Masks from :func:`transition_constraints`.
-    RETURNS (ndarray): (n_tokens,) tag indices forming a valid sequence.
-    """
+    """The most probable valid tag sequence (n_tokens,) for (n_tokens, n_tags)
+    log-probabilities: Viterbi under the masks of :func:`transition_constraints`."""
     n_tokens, n_tags = log_probs.shape
     if n_tokens == 0:
         return numpy.zeros((0,), dtype="i")
@@ -145,13 +109,8 @@ def tags_to_spans(tags: Sequence[str]) -> List[Tuple[int, int, str]]:
 def fixed_targets(
     dists: Sequence[Optional[Mapping[str, float]]], labels: Iterable[str]
 ) -> Dict[str, object]:
-    """Per-token target distributions as :data:`TAG_LIKELIHOODS`, every row fixed.
-
-    dists (Sequence[Optional[Mapping[str, float]]]): Per token a distribution
-        over BILUO tags of ``labels``, or None (no target).
-    labels (Iterable[str]): The entity labels of the columns.
-    RETURNS (Dict[str, object]): ``tags``, ``values``, ``mask`` and ``fixed``.
-    """
+    """Per-token distributions over BILUO tags of ``labels`` (None: no target)
+    as :data:`TAG_LIKELIHOODS`, every row fixed."""
     tags = tag_names(labels)
     column = {tag: i for i, tag in enumerate(tags)}
     values = numpy.zeros((len(dists), len(tags)), dtype="float32")

@@ -1,4 +1,1 @@
-"""Training: corpus readers for ``spacy train``, the merged (soft-target)
-corpus, the soft-target NER component and its model, model architectures,
-the encoder path, checkpoint logging, and sourcing a trained NER into
-another pipeline."""
+"""Training: corpus readers, the soft-target NER and its models, checkpoints, sourcing."""

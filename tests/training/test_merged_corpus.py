@@ -124,7 +124,7 @@ def test_spacy_train_each_condition_and_load_the_result(corpus, train_path, tmp_
 def test_reads_and_merges_once_per_training_run_but_sees_a_changed_file(train_path, monkeypatch):
     """spacy train calls the reader every epoch: the file is read once, each
     call gets fresh Examples with the same references, a rewritten file is re-read."""
-    import hybrid_ner.training.merged_corpus as module
+    import hybrid_ner.training.readers as module
 
     calls = []
     real_read = module.read_docbin

@@ -239,8 +239,7 @@ def test_hard_targets_align_across_tokenizations_and_missing_is_ignored(trained)
     )
     reference.set_ents([Span(reference, 0, 2, "PER")], default="missing")
     eg = Example(trained.make_doc("Alice Brown lives in Paris."), reference)
-    index = {tag: i for i, tag in enumerate(ner.tags)}
-    target, mask = example_targets(eg, index, ner.tag_scheme, ner.name, ner.labels)
+    target, mask = example_targets(eg, ner.tags, ner.tag_scheme)
     assert mask[:, 0].tolist() == [1, 1, 0, 0, 0, 0]
     assert [ner.tags[i] for i in target[:2].argmax(axis=1)] == ["B-PER", "L-PER"]
 
