@@ -62,40 +62,33 @@ SUMMARY_HEADER += ("precision vs human", "λ", "human %", "LLM %", "merged %")
 
 
 def build_merger(
-    accept: str,
-    labels: str,
-    min_precision: float,
-    min_support: int,
-    overlap: str,
-    uncovered: str,
-    seed: int,
-    llm_key: str,
+    options: Mapping[str, Any],
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger the options (:data:`MERGE_FLAG_PATHS`; ``accept`` names
-    ``hybrid_ner.accept_<accept>.v1``) and the dotted overrides on top describe.
+    """The Merger the ``merge`` options (:data:`MERGE_FLAG_PATHS`; ``accept``
+    names ``hybrid_ner.accept_<accept>.v1``) and the dotted overrides on top describe.
 
+    options (Mapping[str, Any]): The options' values by parameter name ("min_precision").
     given (Optional[Iterable[str]]): The options the user typed; an override
         may replace only the others. None: all.
     RAISES (HybridNerError): For bad options or settings, or an override of a typed option.
     """
-    policy = f"hybrid_ner.accept_{accept}.v1"
+    policy = f"hybrid_ner.accept_{options['accept']}.v1"
     if policy not in registry.misc:
-        raise OptionError(f"Unknown --accept {accept!r}: use all, labels, reliable or a {policy}")
-    values: Dict[str, Any] = {
-        "--accept": {"@misc": policy},
-        "--overlap": overlap,
-        "--uncovered": uncovered,
-        "--seed": seed,
-        "--llm-key": llm_key,
-    }
-    if accept == "labels":
-        values["--labels"] = [label.strip() for label in labels.split(",") if label.strip()]
+        raise OptionError(
+            f"Unknown --accept {options['accept']!r}: use all, labels, reliable or a {policy}"
+        )
+    flags = ["--overlap", "--uncovered", "--seed", "--llm-key"]
+    flags += {"labels": ["--labels"], "reliable": ["--min-precision", "--min-support"]}.get(
+        options["accept"], []
+    )
+    values = {flag: options[flag[2:].replace("-", "_")] for flag in flags}
+    values["--accept"] = {"@misc": policy}
+    if "--labels" in values:
+        values["--labels"] = [lab.strip() for lab in values["--labels"].split(",") if lab.strip()]
         if not values["--labels"]:
             raise OptionError("--accept labels needs --labels, e.g. --labels PER,LOC")
-    elif accept == "reliable":
-        values.update({"--min-precision": min_precision, "--min-support": min_support})
     overrides = dict(overrides or {})
     typed = {
         MERGE_FLAG_PATHS[flag]: None
@@ -111,10 +104,6 @@ def build_merger(
     except Exception as err:  # confection's validation errors span lines: one line
         detail = " ".join(str(err).split())[:300] or type(err).__name__
         raise HybridNerError(f"Invalid merge settings ({type(err).__name__}: {detail})") from None
-
-
-def _read(path: Path) -> List[Doc]:
-    return read_docbin(path, spacy.blank("en").vocab)
 
 
 @app.command("merge", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -161,12 +150,9 @@ def merge_cli(
     Human entities are kept as they are; a proposal is added only where it
     overlaps no human entity and its label is accepted. Provenance stays on
     each Doc: doc.spans["human"], ["llm_added"], ["llm_rejected"] (the reason
-    in Span.id_).
-
-    Any other option is an override of the [merge] block
-    (hybrid_ner.Merger.v1), as in `spacy train`, e.g. --accept reliable
-    --merge.accept.label_thresholds '{"MISC": 0.5}'; the options above are
-    names for its paths (MERGE_FLAG_PATHS, docs/cli.md).
+    in Span.id_). The options set paths of the [merge] block
+    (hybrid_ner.Merger.v1); any other --merge.* option overrides it, e.g.
+    --merge.accept.label_thresholds '{"MISC": 0.5}'.
     """
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     given = [
@@ -174,20 +160,9 @@ def merge_cli(
         for name in ctx.params
         if getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")
     ]
-    merger = build_merger(
-        accept,
-        labels,
-        min_precision,
-        min_support,
-        overlap,
-        uncovered,
-        seed,
-        llm_key,
-        overrides,
-        given,
-    )
+    merger = build_merger(ctx.params, overrides, given)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
-    docs = _read(input_path)
+    docs = read_docbin(input_path, spacy.blank("en").vocab)
     if docs and not any(merger.llm_key in doc.spans for doc in docs):
         # Nothing to merge: OUT would be the human annotation under a "merged" name.
         raise HybridNerError(
@@ -239,23 +214,13 @@ def stats_cli(
 ) -> None:
     """Per label: human, proposed, added, rejected (by reason), the LLM's
     precision against the human, label-mixing λ, and the class distribution
-    of human, LLM and merged labels.
-
-    Then the calibration of the calibrated training targets
-    (hybrid_ner.calibrated_mixing.v1): per label the annotator's precision,
-    recall and likelihood ratios on the --calibration sample, and the
-    estimated omission rate of the human annotation; without --calibration
-    the biased estimate against the human annotation they would fall back to.
-
-    A file that was not merged yet is merged in memory with the default
-    settings; for other settings run `hybrid-ner merge` first.
+    of human, LLM and merged labels (a file not merged yet is merged in memory
+    with the default settings). Then the calibration the calibrated training
+    targets would use: per label the annotator's precision, recall and
+    likelihood ratios, and the estimated omission rate of the human annotation.
     """
     check_outputs({"--json": json_path}, [input_path, calibration])
-    if calibration is not None and not calibration.is_file():
-        raise HybridNerError(
-            f"{calibration}: calibration file not found (run `hybrid-ner propose` on the dev set)"
-        )
-    docs = _read(input_path)
+    docs = read_docbin(input_path, spacy.blank("en").vocab)
     fitted = CalibratedMixing(calibration=calibration).fit(as_before_merge(docs), llm_key)
     merger = Merger(llm_key=llm_key).fit(docs)
     if not any(LLM_ADDED_KEY in doc.spans for doc in docs):

@@ -57,10 +57,6 @@ class MergerComponent:
     def __call__(self, doc: Doc) -> Doc:
         return self.merger(doc)
 
-    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterable[Doc]:
-        for doc in docs:
-            yield self.merger(doc)
-
     def initialize(
         self,
         get_examples: Optional[Callable[[], Iterable[Example]]] = None,

@@ -53,10 +53,8 @@ def overlaps_human(doc: Doc, spans: Sequence[Span]) -> List[bool]:
 def candidate_spans(doc: Doc) -> List[Span]:
     """The proposals of a merged Doc that passed every check but the overlap
     between proposals (what label mixing mixes), sorted."""
-    rejected = doc.spans[LLM_REJECTED_KEY] if LLM_REJECTED_KEY in doc.spans else ()
-    added = list(doc.spans[LLM_ADDED_KEY]) if LLM_ADDED_KEY in doc.spans else []
-    losers = [span for span in rejected if span.id_ == REASON_OVERLAP_LLM]
-    return sorted(added + losers, key=span_key)
+    losers = [s for s in doc.spans.get(LLM_REJECTED_KEY, ()) if s.id_ == REASON_OVERLAP_LLM]
+    return sorted([*doc.spans.get(LLM_ADDED_KEY, ()), *losers], key=span_key)
 
 
 @dataclass

@@ -12,8 +12,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from spacy.tokens import Doc
 from spacy.util import registry
 
-from ..errors import HybridNerError
-from ..layers import describe_doc
 from ..tags import OUTSIDE, TAG_LIKELIHOODS, fixed_targets, span_tags
 from .merger import candidate_spans
 from .reliability import DEFAULT_PRIOR, DEFAULT_PRIOR_STRENGTH, LabelStats, human_spans
@@ -47,11 +45,6 @@ def soft_targets(
         for i, tag in enumerate(span_tags(len(span), span.label_), span.start):
             covering.setdefault(i, []).append((tag, lam))
     for i, tags in covering.items():
-        if targets[i] is not None and OUTSIDE not in targets[i]:
-            raise HybridNerError(
-                f"{describe_doc(doc)}: token {i} is in a human entity and an LLM candidate; "
-                "merge the Doc first"
-            )
         share = 1.0 / len(tags)
         dist = {OUTSIDE: 0.0}
         for tag, lam in tags:

@@ -36,10 +36,6 @@ class LabelStats:
         total = self.proposed + strength
         return (self.matched + prior * strength) / total if total else 0.0
 
-    def recall(self) -> float:
-        """The share of human entities the LLM also proposed (0 if none)."""
-        return self.matched / self.human if self.human else 0.0
-
 
 def is_human_annotated(doc: Doc) -> bool:
     """False only for Docs the budget simulation (or a user) marked unannotated."""

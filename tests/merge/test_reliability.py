@@ -39,4 +39,3 @@ def test_precision_is_smoothed_towards_the_prior():
     assert LabelStats(proposed=1000, matched=900).precision() == pytest.approx(0.9, abs=0.001)
     assert LabelStats(proposed=4, matched=1).precision(strength=0) == 0.25
     assert LabelStats().precision(strength=0) == 0.0
-    assert LabelStats(human=4, matched=1).recall() == 0.25 and LabelStats().recall() == 0.0

@@ -66,13 +66,6 @@ class AnnotatorCalibration:
     def n_tokens(self) -> int:
         return sum(self._true_totals.values())
 
-    @property
-    def position_match(self) -> float:
-        """Share of covered entity tokens whose true position is the proposal's."""
-        total = sum(n for row in self.positions.values() for t, n in row.items() if t != OUTSIDE)
-        same = sum(row.get(p, 0) for p, row in self.positions.items())
-        return same / total if total else 0.0
-
     def position_likelihood(self, proposed: str, true: str) -> float:
         """P(proposal position | true position) of a covered token, shrunk towards chance."""
         n_all = sum(n for row in self.positions.values() for n in row.values())
@@ -104,17 +97,20 @@ class AnnotatorCalibration:
             said = self.likelihood(label, label) / max(self.likelihood(label, OUTSIDE), 1e-12)
             per_label[label] = {
                 "precision": round(q.precision(strength=0), 4),
-                "recall": round(q.recall(), 4),
+                "recall": round(q.matched / q.human if q.human else 0.0, 4),
                 "proposed": q.proposed,
                 "gold": q.human,
                 "lr_proposed": round(said, 2),
                 "lr_silence": round(silent, 3),
             }
+        # Share of covered entity tokens whose true position is the proposal's.
+        total = sum(n for row in self.positions.values() for t, n in row.items() if t != OUTSIDE)
+        same = sum(row.get(p, 0) for p, row in self.positions.items())
         return {
             "source": self.source,
             "biased": self.biased,
             "tokens": self.n_tokens,
-            "position_match": round(self.position_match, 3),
+            "position_match": round(same / total if total else 0.0, 3),
             "labels": per_label,
         }
 

@@ -1,13 +1,9 @@
 """``hybrid_ner.calibrated_mixing.v1``: calibrated per-token evidence for training.
 
 The ``mixing`` block of ``hybrid_ner.MergedCorpus.v1`` (no merge: the evidence
-reads the proposals itself). The target is the posterior q(y) ∝ p(y | x) · L(y);
-the prior is the model in training, except where nobody annotated when a
-*teacher* (the NER trained on the human annotation alone) is given. Measured
-(WikiGold, 10% budget): the model's own prediction as prior there lets a
-low-recall annotator's silence pull entities to "outside" (F1 0.310 against
-0.374 human-only, 0.397 with the teacher); inside human-annotated Docs the
-teacher, which learned the omissions as "outside", is the wrong prior.
+reads the proposals itself). The target is the posterior q(y) ∝ p(y | x) · L(y)
+with the model in training as the prior, except where nobody annotated when a
+*teacher* is given (why, measured: docs/method.md, "Targets").
 """
 
 from dataclasses import dataclass
@@ -143,7 +139,7 @@ class CalibratedMixing:
         density = density_omission_rate(docs, sample) if sample is not None else None
         agreement = None
         if calibration is not None and not calibration.biased:
-            agreement = agreement_omission_rate(docs, calibration, spans_key, sample)
+            agreement = agreement_omission_rate(docs, calibration, sample, spans_key)
         estimates = [e for e in (agreement, density) if e is not None]
         # Both weighed by their precision; else the one that can tell, if any.
         estimate = combined_omission_rate(estimates) or next(
@@ -186,16 +182,15 @@ class CalibratedMixing:
             self.attach(doc, fitted)
         if self.teacher is None:
             return list(docs)
-        rows_of = {
-            id(doc): numpy.array(
-                [not is_human_annotated(doc) or t.ent_iob == 0 for t in doc], dtype=bool
-            )
-            for doc in docs
-        }
-        unseen = [doc for doc in docs if rows_of[id(doc)].any()]
-        for doc, probs in zip(unseen, teacher_probabilities(self.teacher, unseen, fitted.labels)):
+        # Tokens the human left unannotated: the teacher never learned them.
+        rows_of = [
+            numpy.array([not is_human_annotated(d) or t.ent_iob == 0 for t in d]) for d in docs
+        ]
+        unseen = [(doc, rows) for doc, rows in zip(docs, rows_of) if rows.any()]
+        probs_of = teacher_probabilities(self.teacher, [doc for doc, _ in unseen], fitted.labels)
+        for (doc, rows), probs in zip(unseen, probs_of):
             evidence = doc.user_data[TAG_LIKELIHOODS]
-            rows, values = rows_of[id(doc)], evidence["values"]
+            values = evidence["values"]
             joint = probs * values
             total = joint.sum(axis=1, keepdims=True)
             posterior = numpy.where(

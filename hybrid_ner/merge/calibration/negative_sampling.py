@@ -1,10 +1,7 @@
 """``hybrid_ner.negative_sampling.v1``: human silence as evidence on a sample of tokens only.
 
-After Li, Liu & Shi (ICLR 2021): of a sentence's n tokens, ⌈λ·n⌉ of the
-silent ones count as "outside" evidence, the rest get none from the human,
-so an omitted entity is rarely taught as "no entity". They sample spans and
-redraw every epoch; our NER tags tokens and spaCy reuses its Examples, so
-we sample tokens, once per Doc, seeded by the Doc.
+After Li, Liu & Shi (ICLR 2021), with tokens instead of spans (our NER tags
+tokens), drawn once per Doc and seeded by it (spaCy reuses its Examples).
 """
 
 import math

@@ -55,7 +55,7 @@ class OmissionEstimate:
     def describe(self) -> str:
         """E.g. ``0.39 (90% interval 0.33-0.45; 1,353 vs 170 sentences)``."""
         if self.rate is None:
-            return f"not identifiable ({self.detail})" if self.detail else "not identifiable"
+            return f"not identifiable ({self.detail})"
         interval = "" if self.width is None else f"90% interval {self.low:.2f}-{self.high:.2f}; "
         return f"{self.rate:.2f} ({interval}{self.detail})"
 
@@ -140,17 +140,17 @@ def density_omission_rate(
 def agreement_omission_rate(
     docs: Iterable[Doc],
     calibration: AnnotatorCalibration,
+    sample: Sequence[Doc],
     spans_key: str = LLM_KEY,
-    sample: Optional[Sequence[Doc]] = None,
     seed: int = 0,
 ) -> OmissionEstimate:
     """ω from the annotator's agreement with the human.
 
     docs (Iterable[Doc]): Training Docs: human ``doc.ents`` + proposals.
     calibration (AnnotatorCalibration): Measured on clean gold: the precision of each label.
+    sample (Sequence[Doc]): The calibration Docs; the bootstrap resamples
+        them too, since their precisions are uncertain.
     spans_key (str): The proposals' span group.
-    sample (Optional[Sequence[Doc]]): The calibration Docs: with them the
-        bootstrap resamples both sets, since their precisions are uncertain too.
     seed (int): Seed of the bootstrap.
     """
     labels = sorted(label for label, q in calibration.quality.items() if q.proposed)
@@ -184,10 +184,8 @@ def agreement_omission_rate(
                 row[:, column[label]] += (stats.proposed, stats.matched)
         return row
 
-    sample = [d for d in sample or () if is_human_annotated(d) and spans_key in d.spans]
+    sample = [d for d in sample if is_human_annotated(d) and spans_key in d.spans]
     measured = _per_unit(sample, precision_counts)
-    if not len(measured):
-        return OmissionEstimate(point, method="agreement", detail=detail)
     rng = numpy.random.default_rng(seed)
     train_draws = _resampled_sums(counts, rng)
     sample_draws = _resampled_sums(measured, rng)
