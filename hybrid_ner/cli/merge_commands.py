@@ -150,7 +150,7 @@ def merge_cli(
     Human entities are kept as they are; a proposal is added only where it
     overlaps no human entity and its label is accepted. Provenance stays on
     each Doc: doc.spans["human"], ["llm_added"], ["llm_rejected"] (the reason
-    in Span.id_). The options set paths of the [merge] block
+    in Span.id_). The options set paths of the merge block
     (hybrid_ner.Merger.v1); any other --merge.* option overrides it, e.g.
     --merge.accept.label_thresholds '{"MISC": 0.5}'.
     """
