@@ -222,10 +222,12 @@ def stats_cli(
     check_outputs({"--json": json_path}, [input_path, calibration])
     docs = read_docbin(input_path, spacy.blank("en").vocab)
     fitted = CalibratedMixing(calibration=calibration).fit(as_before_merge(docs), llm_key)
-    merger = Merger(llm_key=llm_key).fit(docs)
-    if not any(LLM_ADDED_KEY in doc.spans for doc in docs):
+    merger = Merger(llm_key=llm_key)
+    if any(LLM_ADDED_KEY in doc.spans for doc in docs):
+        merger.fit(docs)
+    else:
         msg.info(f"{input_path} is not merged yet: merging in memory with the default settings")
-        merger.merge_all(docs, fit=False)
+        merger.merge_all(docs)
     lambdas = LabelMixing(balance=balance).fit(merger.stats)
     summary = summarize_merge(docs, merger.stats, lambdas, llm_key=llm_key)
     rows = [

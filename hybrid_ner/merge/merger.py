@@ -131,10 +131,9 @@ class Merger:
         doc.set_ents(sorted([*human, *doc.spans[LLM_ADDED_KEY]]), default=self.uncovered)
         return doc
 
-    def merge_all(self, docs: Sequence[Doc], fit: bool = True) -> List[Doc]:
-        """Fit on the Docs (unless ``fit`` is False), then merge each in place."""
-        if fit:
-            self.fit(docs)
+    def merge_all(self, docs: Sequence[Doc]) -> List[Doc]:
+        """Fit on the Docs, then merge each in place."""
+        self.fit(docs)
         return [self(doc) for doc in docs]
 
 

@@ -31,8 +31,7 @@ from .omission import (
     density_omission_rate,
 )
 
-#: The factory of the teacher's component (by name: importing it would make
-#: the merge depend on training).
+#: The teacher's factory (by name: importing it would make merge depend on training).
 SOFT_NER = "hybrid_ner_soft_ner"
 
 
