@@ -63,7 +63,7 @@ def test_mixing_uses_a_trusted_estimate_and_is_cautious_with_an_uncertain_one(
     fitted = CalibratedMixing(tmp_path / "dev.spacy", annotator=False).fit(noisy)
     assert fitted.calibration is None and fitted.omission_rate == pytest.approx(0.4, abs=0.1)
     assert fitted.omission_source.startswith("estimated from density: ")
-    assert "No evidence from the annotator (none given)" in fitted.describe()
+    assert "No annotator: human-only training" in fitted.describe()
     assert "90% interval" in fitted.describe()
     assert fitted.summary()["omission_estimate"]["rate"] == round(fitted.omission_rate, 4)
     # A tiny sample: no estimate at all, silence is trusted as in human-only training.

@@ -57,10 +57,7 @@ class AnnotatorCalibration:
 
     @cached_property
     def _true_totals(self) -> Counter:
-        totals: Counter = Counter()
-        for row in self.counts.values():
-            totals.update(row)
-        return totals
+        return sum((Counter(row) for row in self.counts.values()), Counter())
 
     @property
     def n_tokens(self) -> int:

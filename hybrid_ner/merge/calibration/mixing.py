@@ -75,8 +75,10 @@ class FittedEvidence:
         """One line for training logs and ``hybrid-ner stats``."""
         omission = f"omission rate {self.omission_rate:.3f} ({self.omission_source})"
         if self.calibration is None:
-            why = "its calibration sample holds no proposals" if self.no_evidence else "none given"
-            return f"No evidence from the annotator ({why}): human-only training; {omission}"
+            head = "No annotator"
+            if self.no_evidence:
+                head = "No evidence from the annotator (no proposals in its calibration sample)"
+            return f"{head}: human-only training, human silence softened by ω; {omission}"
         cal = self.calibration.summary()
         per_label = ", ".join(
             f"{label} P {v['precision']:.3f} R {v['recall']:.3f} proposed {v['proposed']} gold "
