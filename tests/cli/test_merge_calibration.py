@@ -133,8 +133,9 @@ def test_stats_shows_the_calibration_from_a_clean_sample(calibration_files, tmp_
         "biased" not in out.lower()
         and f"from {calibration}: 50 tokens, position match 1.000" in out
     )
-    assert "PER 1.000 1.000 10 10 2.67 0.727" in out and "LOC 0.500 0.500 10 10 1.33 0.848" in out
-    assert "omission rate of the human annotation: 0.333 (estimated from agreement: 0.33" in out
+    assert "PER P 1.000 R 1.000 proposed 10 gold 10 LR+ 2.67 LR silence 0.727" in out
+    assert "LOC P 0.500 R 0.500 proposed 10 gold 10 LR+ 1.33 LR silence 0.848" in out
+    assert "omission rate 0.333 (estimated from agreement: 0.33" in out
 
 
 def test_stats_on_a_merged_file_calibrates_against_the_human_layer(
@@ -185,10 +186,7 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
     train, _ = calibration_files
     main(["stats", str(train), "--json", str(tmp_path / "stats.json")])
     out = " ".join(capsys.readouterr().out.split())
-    assert (
-        "No --calibration: the calibrated training targets would fall back to a biased "
-        "estimate against the human annotation" in out
-    )
+    assert "(BIASED: measured against the incomplete human annotation)" in out
     cal = read_calibration(tmp_path / "stats.json")
     assert (cal["source"], cal["biased"], cal["tokens"]) == (
         "agreement with the human annotation",
@@ -213,7 +211,7 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
             "lr_proposed": lr_proposed,
             "lr_silence": lr_silence,
         }
-        assert f"{label} 0.500 1.000 14 7 1.86 0.775" in out
+        assert f"{label} P 0.500 R 1.000 proposed 14 gold 7 LR+ 1.86 LR silence 0.775" in out
     # ORG: never right against the human, no gold;
     # LR proposed = ((0 + 5) / 50) / ((7 + 5) / 106) = 0.88,
     # LR silence = ((0 + 25) / 50) / (60 / 106) = 0.883.
@@ -229,17 +227,15 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
         "lr_proposed": 0.88,
         "lr_silence": 0.883,
     }
-    assert "ORG 0.000 0.000 7 0 0.88 0.883" in out
+    assert "ORG P 0.000 R 0.000 proposed 7 gold 0 LR+ 0.88 LR silence 0.883" in out
     # A biased calibration cannot identify the omission rate: the default, human silence trusted.
     assert (cal["omission_rate"], cal["omission_source"]) == (
         0.0,
         "default: no calibration sample with complete gold to estimate it from",
     )
     assert (
-        "(BIASED)" in out
-        and "omission rate of the human annotation: 0.000 "
-        "(default: no calibration sample with complete gold to estimate it from)"
-        in out
+        "omission rate 0.000 (default: no calibration sample with complete gold to estimate "
+        "it from)" in out
     )
 
 

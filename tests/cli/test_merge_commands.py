@@ -72,15 +72,18 @@ def test_stats_reports_per_label_counts_and_distributions(proposals_path, tmp_pa
 
 
 def test_bad_options_and_input_are_one_clear_line(proposals_path, tmp_path, capsys):
-    for argv in (
-        ["merge", str(proposals_path), str(tmp_path / "o.spacy"), "--overlap", "shortest"],
-        ["merge", str(proposals_path), str(tmp_path / "o.spacy"), "--accept", "labels"],
-        ["stats", str(tmp_path / "missing.spacy")],
+    for argv, code in (
+        (["merge", str(proposals_path), str(tmp_path / "o.spacy"), "--overlap", "shortest"], 2),
+        (["merge", str(proposals_path), str(tmp_path / "o.spacy"), "--accept", "labels"], 1),
+        (["merge", str(proposals_path), str(tmp_path / "o.spacy"), "--accept", "best"], 1),
+        (["stats", str(tmp_path / "missing.spacy")], 1),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
-        assert exit_info.value.code == 1
-    lines = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == code
+    err = capsys.readouterr().err
+    assert "'shortest' is not one of 'longest', 'reliable', 'first', 'random'" in err
+    lines = [line for line in err.strip().splitlines() if line.startswith("✘")]
     assert len(lines) == 3  # one line per error, no traceback
-    assert "Unknown --overlap 'shortest'" in lines[0] and "needs --labels" in lines[1]
+    assert "needs --labels" in lines[0] and "Unknown --accept 'best'" in lines[1]
     assert "missing.spacy: file not found" in lines[2]

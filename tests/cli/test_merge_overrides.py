@@ -19,9 +19,17 @@ def run(capsys, *argv):
 
 
 def test_options_and_overrides_build_the_same_merger():
-    merger = build_merger(
-        "reliable", "", 0.4, 5, "first", "missing", 3, "llm", {"merge.accept.prior": 0.25}
+    options = dict(
+        accept="reliable",
+        labels="",
+        min_precision=0.4,
+        min_support=5,
+        overlap="first",
+        uncovered="missing",
+        seed=3,
+        llm_key="llm",
     )
+    merger = build_merger(options, {"merge.accept.prior": 0.25})
     assert isinstance(merger.accept, AcceptReliable)
     assert (merger.accept.min_precision, merger.accept.min_support, merger.accept.prior) == (
         0.4,
@@ -31,7 +39,7 @@ def test_options_and_overrides_build_the_same_merger():
     assert (merger.overlap, merger.uncovered, merger.seed) == ("first", "missing", 3)
     assert set(MERGE_FLAG_PATHS.values()) >= {"merge.overlap", "merge.accept"}
     with pytest.raises(HybridNerError, match="unexpected argument: 'bogus'"):
-        build_merger("all", "", 0.3, 10, "longest", "outside", 0, "llm", {"merge.accept.bogus": 1})
+        build_merger({**options, "accept": "all"}, {"merge.accept.bogus": 1})
 
 
 def test_merge_cli_with_overrides(tmp_path, capsys):

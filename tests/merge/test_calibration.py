@@ -14,6 +14,7 @@ from hybrid_ner.merge.calibration.estimate import (
 from hybrid_ner.merge.calibration.evidence import token_likelihoods
 from hybrid_ner.merge.calibration.mixing import CalibratedMixing
 from hybrid_ner.merge.calibration.omission import agreement_omission_rate
+from hybrid_ner.merge.reliability import LabelStats
 from hybrid_ner.tags import OUTSIDE, span_tags
 
 from ..doc_builders import LABELS, make_doc, non_overlapping_spans
@@ -63,7 +64,7 @@ def test_calibration_counts_observations_against_gold():
     assert cal.counts["ORG"] == {"LOC": 3}
     assert cal.counts["LOC"] == {OUTSIDE: 1}
     assert cal.counts[SILENCE] == {OUTSIDE: 2, "ORG": 2}
-    assert cal.quality["PER"].precision == 1.0 and cal.quality["ORG"].recall == 0.0
+    assert cal.quality["PER"].precision(strength=0) == 1.0 and cal.quality["ORG"].matched == 0
     assert not cal.biased
 
 
@@ -144,10 +145,8 @@ def test_omission_rate_is_recovered_from_agreement():
         counts={"PER": {"PER": 80, OUTSIDE: 20}, SILENCE: {OUTSIDE: 900, "PER": 20}},
         quality={},
     )
-    from hybrid_ner.merge.calibration.estimate import LabelQuality
-
     cal = AnnotatorCalibration(
-        labels=cal.labels, counts=cal.counts, quality={"PER": LabelQuality(100, 100, 80)}
+        labels=cal.labels, counts=cal.counts, quality={"PER": LabelStats(100, 100, 80)}
     )
     docs = []
     for i in range(100):
@@ -155,8 +154,17 @@ def test_omission_rate_is_recovered_from_agreement():
         human = [(0, 2, "PER")] if i % 4 else []
         proposal = (0, 2, "PER") if i < 80 else (3, 4, "PER")
         docs.append(make_doc(VOCAB, WORDS, human=human, llm=[proposal]))
-    assert agreement_omission_rate(docs, cal).rate == pytest.approx(0.25, abs=0.02)
-    assert agreement_omission_rate(docs[:5], cal).rate is None  # too little evidence
+    # The calibration sample the precision comes from: 8 of 10 proposals right.
+    sample = [
+        make_doc(
+            VOCAB, WORDS, human=[(0, 2, "PER")], llm=[(0, 2, "PER") if i < 8 else (3, 4, "PER")]
+        )
+        for i in range(10)
+    ]
+    estimate = agreement_omission_rate(docs, cal, sample=sample)
+    assert estimate.rate == pytest.approx(0.25, abs=0.02)
+    assert estimate.low <= estimate.rate <= estimate.high
+    assert agreement_omission_rate(docs[:5], cal, sample=sample).rate is None  # too little evidence
 
 
 def test_mixing_without_calibration_file_is_marked_biased():

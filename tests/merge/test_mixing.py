@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybrid_ner.merge.merger import Merger
-from hybrid_ner.merge.mixing import create_label_mixing, mixing_lambdas, soft_targets
+from hybrid_ner.merge.mixing import LabelMixing, create_label_mixing, soft_targets
 from hybrid_ner.merge.reliability import LabelStats
 from hybrid_ner.tags import OUTSIDE, TAG_LIKELIHOODS, tag_names
 
@@ -59,37 +59,23 @@ def test_lambda_follows_reliability_and_corrects_over_production():
         "MISC": LabelStats(human=100, proposed=400, matched=120),
         "LOC": LabelStats(human=100, proposed=100, matched=20),
     }
-    reliability_only = mixing_lambdas(stats, balance=0.0, relative=False)
-    assert reliability_only["PER"] == pytest.approx(reliability_only["MISC"], abs=0.01)
-    assert reliability_only["LOC"] < reliability_only["PER"]
-    balanced = mixing_lambdas(stats, balance=1.0, relative=False)
+    reliability_only = LabelMixing(balance=0.0).fit(stats)
+    assert reliability_only["PER"] == 1.0  # the best label gets 1, the others in proportion
+    assert reliability_only["MISC"] == pytest.approx(1.0, abs=0.01)
+    assert reliability_only["LOC"] == pytest.approx(
+        stats["LOC"].precision() / stats["PER"].precision()
+    )
+    balanced = LabelMixing(balance=1.0).fit(stats)
     assert balanced["MISC"] < balanced["PER"] / 2  # over-production is discounted
-    assert balanced["PER"] > reliability_only["PER"]  # ... and the others' share rises
-    # unclipped, the expected added mass of each label follows the human's class distribution
+    # the expected added mass of each label follows the human's class distribution
     mass = {label: balanced[label] * s.proposed for label, s in stats.items()}
     assert mass["MISC"] / mass["PER"] == pytest.approx(1.0, abs=0.05)
-    clipped = mixing_lambdas(
-        stats, min_lambda=0.3, max_lambda=0.5, fixed={"LOC": 0.9}, relative=False
-    )
-    assert all(0.3 <= v <= 0.5 for k, v in clipped.items() if k != "LOC") and clipped["LOC"] == 0.9
-
-
-def test_relative_lambda_gives_the_best_label_one_and_keeps_the_ratios():
-    stats = {
-        "PER": LabelStats(human=100, proposed=100, matched=30),
-        "MISC": LabelStats(human=100, proposed=400, matched=120),
-        "LOC": LabelStats(human=100, proposed=100, matched=16),
-    }
-    absolute = mixing_lambdas(stats, relative=False, min_lambda=0.0)
-    relative = mixing_lambdas(stats, min_lambda=0.0)
-    assert relative["PER"] == 1.0
-    for label in ("MISC", "LOC"):
-        assert relative[label] == pytest.approx(absolute[label] / absolute["PER"])
+    clipped = LabelMixing(min_lambda=0.9, lambdas=(("LOC", 0.2),)).fit(stats)
+    assert clipped == {"PER": 1.0, "MISC": 0.9, "LOC": 0.2}
     # An omission rate that halves every measured precision changes nothing.
     halved = {k: LabelStats(s.human, s.proposed, s.matched // 2) for k, s in stats.items()}
-    assert mixing_lambdas(halved, strength=0.0) == pytest.approx(
-        mixing_lambdas(stats, strength=0.0), abs=0.01
-    )
+    unsmoothed = LabelMixing(strength=0.0)
+    assert unsmoothed.fit(halved) == pytest.approx(unsmoothed.fit(stats), abs=0.01)
 
 
 def test_the_targets_do_not_depend_on_the_overlap_rule():
@@ -109,7 +95,7 @@ def test_the_targets_do_not_depend_on_the_overlap_rule():
 
 def test_registered_settings_are_validated():
     with pytest.raises(ValueError, match="min_lambda"):
-        create_label_mixing(min_lambda=0.8, max_lambda=0.2)
+        create_label_mixing(min_lambda=1.5)
     mixing = create_label_mixing(lambdas={"PER": 0.25})
     docs = [merged(llm=[(0, 2, "PER")]), merged(human=[(7, 9, "ORG")], uncovered="missing")]
     mixing.attach_all(docs, mixing.fit({}))

@@ -1,22 +1,7 @@
 """``hybrid_ner.negative_sampling.v1``: human silence as evidence on a sample of tokens only.
 
-Negative sampling after Li, Liu & Shi (ICLR 2021, "Empirical Analysis of
-Unlabeled Entity Problem in Named Entity Recognition"): of the tokens the
-human left silent only a random sample is trained as "outside", the rest get
-no target from the human at all, so an omitted entity is rarely taught as
-"no entity". Li et al. sample ⌈λ·n⌉ negative *spans* per sentence of n
-tokens (λ = 0.35 in their experiments); our NER tags tokens, so we sample
-⌈λ·n⌉ of the sentence's silent *tokens*.
-
-It is an option of the calibrated targets (the ``negative_sampling`` block of
-``hybrid_ner.calibrated_mixing.v1``): human silence counts as evidence (an
-entity there is ω times less likely, :mod:`.evidence`) on the sampled tokens
-only; the annotator's evidence, if any, applies everywhere. With no annotator
-and ω = 0 it is Li et al.'s method (the ``human-negsample`` condition).
-
-The sample is drawn once per Doc, seeded by the Doc itself (like the omission
-simulation): spaCy reuses the training Examples across epochs, so unlike Li
-et al. it is not redrawn every epoch.
+After Li, Liu & Shi (ICLR 2021), with tokens instead of spans (our NER tags
+tokens), drawn once per Doc and seeded by it (spaCy reuses its Examples).
 """
 
 import math
@@ -36,11 +21,7 @@ DEFAULT_NEGATIVE_RATE = 0.35
 
 @dataclass(frozen=True)
 class NegativeSampling:
-    """Which silent tokens of a Doc count as evidence.
-
-    rate (float): λ, sampled silent tokens per token of the sentence.
-    seed (int): Seed of the per-Doc draws.
-    """
+    """Which silent tokens of a Doc count as evidence (:func:`create_negative_sampling`)."""
 
     rate: float = DEFAULT_NEGATIVE_RATE
     seed: int = 0
@@ -50,12 +31,7 @@ class NegativeSampling:
             raise HybridNerError(f"negative_sampling: rate must be in [0, 1], got {self.rate}")
 
     def silence_mask(self, doc: Doc) -> numpy.ndarray:
-        """Per token, whether the human's silence there counts as evidence:
-        ⌈λ·n⌉ of the silent tokens (all of them if fewer), drawn per Doc.
-
-        doc (Doc): Human annotation in ``doc.ents`` (``doc.spans["human"]`` if merged).
-        RETURNS (numpy.ndarray): Booleans, one per token.
-        """
+        """Per token, whether the human's silence there counts as evidence."""
         mask = numpy.zeros((len(doc),), dtype=bool)
         if not is_human_annotated(doc):
             return mask
@@ -72,8 +48,7 @@ def create_negative_sampling(
 ) -> NegativeSampling:
     """Human silence as evidence on a sample of the silent tokens (Li et al. 2021).
 
-    rate (float): λ: ⌈λ·n⌉ silent tokens of a sentence of n tokens count as
-        "outside" evidence, the others carry none from the human.
+    rate (float): λ: ⌈λ·n⌉ silent tokens of a sentence of n tokens count as "outside".
     seed (int): Seed of the draws (per Doc).
     """
     return NegativeSampling(rate, seed)
