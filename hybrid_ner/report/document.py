@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer
 
-from ..experiment.conditions import FIXED_CONDITIONS, UPPER_BOUND
+from ..experiment.conditions import FIXED_CONDITIONS, LLM_FREE_CONDITIONS, UPPER_BOUND
 from ..experiment.result import DIGITS, CellResult, GroupKey
 from .format import (
     DASH,
@@ -40,6 +40,8 @@ FIGURES = {
     "budget": "F1 vs. annotation cost",
 }
 SAMPLES = "samples"
+#: The hybrids set against the best LLM-free baseline.
+HYBRIDS = ("hybrid-label-mixing", "sim-hybrid-label-mixing")
 SECOND_GRID_TITLE = "Transformer pipeline"
 #: Calibration records' warnings.
 WARNINGS = {
@@ -78,8 +80,31 @@ def f1_by_rate_table(md: MarkdownRenderer, cells: Sequence[CellResult]) -> str:
         best = max(means)[1] if len(means) > 1 else None
         for row, (stat, condition) in zip(rows, found):
             row.append(md.bold(format_stat(stat)) if condition == best else format_stat(stat))
+    rows += _against_llm_free(stats, columns)
     header = ["Condition"] + [format_rate(r) if r is not None else "F1" for r in columns]
     return table(md, header, rows)
+
+
+def _against_llm_free(
+    stats: Dict[GroupKey, Stat], columns: Sequence[Optional[float]]
+) -> List[List[str]]:
+    """The best LLM-free baseline per column (highest mean), and each hybrid's
+    difference to it: the comparison a reader from the field asks for first."""
+    best = []
+    for rate in columns:
+        found = [(s.mean, c) for c in LLM_FREE_CONDITIONS if (s := stat_at(stats, c, rate))]
+        best.append(max(found) if found else None)
+    if not any(best):
+        return []
+    rows = [["Best LLM-free"] + [f"{b[0]:.3f} (`{b[1]}`)" if b else DASH for b in best]]
+    for hybrid in HYBRIDS:
+        found = [stat_at(stats, hybrid, rate) for rate in columns]
+        if any(found):
+            rows.append(
+                [f"Δ {condition_name(hybrid)} vs best LLM-free"]
+                + [f"{s.mean - b[0]:+.3f}" if s and b else DASH for s, b in zip(found, best)]
+            )
+    return rows
 
 
 def stat_table(

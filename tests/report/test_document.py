@@ -40,10 +40,11 @@ def test_other_omission_models_get_their_own_table(tmp_path):
         srsly.write_json(cells / f"{cell_id(condition, 0.4, 1.0, 0)}_hard.json", data)
     text = section(tmp_path)
     hard = part(text, "### F1 by omission rate, hard omissions")
-    assert hard.splitlines()[-3:] == [
+    assert hard.splitlines()[-4:] == [
         "| --- | ---: |",
         "| human with omissions (baseline) — `human-omit` | 0.500 (1) |",
         "| human, silence softened by ω (LLM-free) — `human-silence` | **0.550 (1)** |",
+        "| Best LLM-free | 0.550 (`human-silence`) |",
     ]
     # The uniform tables never mix them in.
     assert "human-silence" not in part(text, "### F1 by omission rate")
@@ -64,4 +65,26 @@ def test_dataset_section_headings_in_order(tmp_path):
         "### Budget",
         "### Missing or partial cells",
         "### Figures",
+    ]
+
+
+def test_hybrid_set_against_the_best_llm_free_baseline_per_rate(tmp_path):
+    cells = tmp_path / "grid" / "wikigold" / "cells"
+    cells.mkdir(parents=True)
+    scores = {
+        "human-negsample": {0.2: 0.70, 0.4: 0.58},
+        "human-silence": {0.2: 0.68, 0.4: 0.61},
+        "hybrid-label-mixing": {0.2: 0.72, 0.4: 0.60},
+    }
+    for condition, by_rate in scores.items():
+        for rate, f in by_rate.items():
+            data = cell("wikigold", condition, rate, 0, f)
+            srsly.write_json(cells / f"{cell_id(condition, rate, 1.0, 0)}.json", data)
+    rows = part(section(tmp_path), "### F1 by omission rate").splitlines()
+    # The best differs per rate, and the hybrid's gap is taken to that best.
+    assert "| Best LLM-free | 0.700 (`human-negsample`) | 0.610 (`human-silence`) |" in rows
+    delta = [r for r in rows if r.startswith("| Δ ")]
+    assert delta == [
+        "| Δ hybrid, calibrated label mixing (recommended) — `hybrid-label-mixing` vs best "
+        "LLM-free | +0.020 | -0.010 |"
     ]
