@@ -186,7 +186,7 @@ def test_stats_without_calibration_shows_the_biased_fallback(calibration_files, 
     train, _ = calibration_files
     main(["stats", str(train), "--json", str(tmp_path / "stats.json")])
     out = " ".join(capsys.readouterr().out.split())
-    assert "(BIASED: measured against the incomplete human annotation)" in out
+    assert "(BIASED: measured against the incomplete human annotation; give the dev set" in out
     cal = read_calibration(tmp_path / "stats.json")
     assert (cal["source"], cal["biased"], cal["tokens"]) == (
         "agreement with the human annotation",

@@ -85,7 +85,8 @@ class FittedEvidence:
             f"{v['gold']} LR+ {v['lr_proposed']:g} LR silence {v['lr_silence']:g}"
             for label, v in cal["labels"].items()
         )
-        biased = " (BIASED: measured against the incomplete human annotation)"
+        biased = " (BIASED: measured against the incomplete human annotation; give the "
+        biased += "dev set after `hybrid-ner propose` as the calibration sample)"
         return (
             f"Calibration from {cal['source']}{biased if cal['biased'] else ''}: {cal['tokens']} "
             f"tokens, position match {cal['position_match']:.3f}; {per_label}; {omission}"
