@@ -5,7 +5,7 @@ docs/method.md (section 1); :class:`Merger` implements them.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Literal, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Literal, Optional, Sequence, Tuple, get_args
 
 from spacy.tokens import Doc, Span
 from spacy.util import registry
@@ -68,6 +68,14 @@ class Merger:
     seed: int = DEFAULT_SEED
     llm_key: str = LLM_KEY
     stats: Dict[str, LabelStats] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Configs and the CLI check these by type; a Merger built in Python must not
+        # fall back to "first" or "outside" silently.
+        for name, rule in (("overlap", OverlapRule), ("uncovered", Uncovered)):
+            if getattr(self, name) not in get_args(rule):
+                options = ", ".join(get_args(rule))
+                raise HybridNerError(f"merger {name}={getattr(self, name)!r}: use one of {options}")
 
     def fit(self, docs: Iterable[Doc]) -> "Merger":
         """Estimate per-label reliability from the Docs both annotated."""

@@ -196,3 +196,9 @@ def test_merge_properties(doc, other):
     added = (tuples(doc.spans[LLM_ADDED_KEY]), rejected(doc))
     merger(other)
     assert (added_by(merger, doc), rejected(doc)) == added
+
+
+@pytest.mark.parametrize("setting", [{"overlap": "shortest"}, {"uncovered": "inside"}])
+def test_unknown_rule_is_refused_not_ignored(setting):
+    with pytest.raises(HybridNerError, match=next(iter(setting))):
+        Merger(**setting)
