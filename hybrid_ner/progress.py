@@ -59,9 +59,8 @@ class Progress:
         self.done = self._last_done = 0
         self._start = self._last_time = time.monotonic()
         self._lock = threading.Lock()
-        self._closed = False
         silent = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
-        self._bar = None
+        self._bar: Optional[tqdm] = None
         if tty and not silent:
             self._bar = tqdm(
                 total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True
@@ -97,14 +96,12 @@ class Progress:
     def close(self) -> None:
         """End the bar, or print the last line (done, time taken)."""
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
             if self._bar is not None:
                 self._bar.set_postfix(self._counter_values(), refresh=False)
                 self._bar.close()
             elif self._lines:
                 self._print_line(time.monotonic(), final=True)
+            self._bar, self._lines = None, False  # closing twice prints nothing
 
     def __enter__(self) -> "Progress":
         return self

@@ -38,15 +38,6 @@ MAX_REPAIRS_SHOWN = 20
 LARGE_INPUT_BYTES = 5_000_000
 
 
-def _blank(lang: str) -> spacy.Language:
-    try:
-        return spacy.blank(lang)
-    except ImportError:
-        raise HybridNerError(
-            f"--lang {lang!r}: not a language spaCy knows (e.g. en, de, xx)"
-        ) from None
-
-
 def _load(path: Path, limit: Optional[int] = None) -> List[Doc]:
     """The first ``limit`` Docs (all for None or 0) of a ``.spacy`` or ``.jsonl`` file."""
     nlp = spacy.blank("en")
@@ -97,16 +88,17 @@ def convert_cli(
     IOB1/IOB2/BILUO/IO detected, -DOCSTART- before or after documents) and
     JSONL with character-offset spans as annotation tools export them.
     """
-    fmt = (
-        ("jsonl" if input_path.suffix == ".jsonl" else "conll")
-        if input_format == "auto"
-        else input_format
-    )
+    fmt = input_format
+    if fmt == "auto":
+        fmt = "jsonl" if input_path.suffix == ".jsonl" else "conll"
     if fmt not in ("conll", "jsonl"):
         raise HybridNerError(f"Unknown --format {input_format!r}: expected auto, conll or jsonl")
     check_range("--limit", limit, 0)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
-    nlp = _blank(lang)
+    try:
+        nlp = spacy.blank(lang)
+    except ImportError:
+        raise HybridNerError(f"--lang {lang!r}: not a language spaCy knows (e.g. en, xx)") from None
     large = input_path.is_file() and input_path.stat().st_size > LARGE_INPUT_BYTES
     if large:
         msg.info(f"Reading {input_path} ({input_path.stat().st_size / 1e6:.0f} MB)")

@@ -1,11 +1,8 @@
 """Read CoNLL-style column files (CoNLL-2003, WikiGold, WNUT-17...) into one Doc per sentence.
 
 ``-DOCSTART-`` lines are document boundaries wherever they stand (CoNLL-2003
-puts them before a document, WikiGold after); the document id and sentence
-index go to ``doc.user_data`` so that splits keep documents whole. In a file
-without them each sentence is its own document. Tags in IOB1, IOB2, BILUO/BIOES
-or IO are detected per file and decoded strictly or, in lenient mode, with
-each repair reported (:class:`Repair`).
+puts them before a document, WikiGold after); without them each sentence is its
+own document. Tags in IOB1, IOB2, BILUO/BIOES or IO are detected per file.
 """
 
 from dataclasses import dataclass, field
@@ -95,12 +92,10 @@ def read_conll(
     path (Union[str, Path]): The file.
     vocab (Optional[Vocab]): The vocab for the Docs; a new one if None.
     token_column (int): Column of the token (0-based, negative from the end).
-    tag_column (int): Column of the NER tag (default: the last).
-    separator (str): "tab", "space" (any whitespace) or "auto": tab if the first
-        data line has one.
+    tag_column (int): Column of the NER tag.
+    separator (str): "tab", "space" (any whitespace) or "auto" (tab if the first line has one).
     scheme (str): "iob1", "iob2", "bilou" (also BIOES), "io" or "auto" to detect.
-    strict (bool): Raise on the first problem; if False, repair what is safe to
-        repair and report each repair.
+    strict (bool): Raise on the first problem; else repair what is safe and report it.
     encoding (str): The file's text encoding.
     RETURNS (ConllCorpus): The Docs and what was detected or repaired.
     RAISES (CorpusFormatError): For malformed input, naming file and line.

@@ -15,11 +15,10 @@ _REGISTRIES = ("msgpack_decoders", "msgpack_encoders")
 
 
 class _Resolved:
-    """srsly's msgpack decoder (or encoder) registry, resolved once: same
-    functions, same order. srsly resolves the registry (a catalogue entry-point
-    scan) for every msgpack message, and spaCy decodes one per span group and
-    per Doc's ``user_data``: with three span groups per Doc the read of
-    CoNLL-2003 train is 18x faster this way (scripts/bench_docbin_read.py)."""
+    """srsly's msgpack decoder (or encoder) registry, resolved once. srsly
+    resolves it (a catalogue entry-point scan) for every msgpack message, i.e.
+    per span group and per Doc's ``user_data``: with three span groups per Doc
+    reads are 18x faster this way (scripts/bench_docbin_read.py)."""
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
@@ -36,9 +35,8 @@ class _Resolved:
 
 @contextmanager
 def _resolved_once() -> Iterator[None]:
-    """Give srsly resolved registries during the block. The block that swapped
-    puts the real ones back, also on errors; a nested or concurrent block finds
-    them swapped and leaves them (at worst it runs at srsly's own speed). If
+    """Give srsly resolved registries during the block; the block that swapped
+    them puts the real ones back (a nested or concurrent one leaves them). If
     srsly's internals change shape, nothing is swapped."""
     swapped = []
     for name in _REGISTRIES:
