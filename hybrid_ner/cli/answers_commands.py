@@ -5,14 +5,13 @@ a versioned recording (:func:`hybrid_ner.llm.cache.write_recorded`) that
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 import typer
 from wasabi import msg
 
 from ..corpus import read_docbin
 from ..errors import HybridNerError
-from ..llm.fewshot import SimilarExamples
 from ._app import app
 from ._checks import check_outputs
 
@@ -48,17 +47,8 @@ def record_answers_cli(
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
     check_outputs({"OUTPUT": output}, [*inputs, config_path, examples, cache])
-    config = cfg.load_config(config_path)
-    if query is not None and query not in cfg.QUERY_FORMATS:
-        raise HybridNerError(f"Unknown --query {query!r}: use single or per-type")
-    given = {
-        cfg.PROMPT: None if query is None else {"@llm_misc": cfg.QUERY_FORMATS[query]},
-        cfg.FLAG_PATHS["--examples"]: None if examples is None else str(examples),
-        cfg.FLAG_PATHS["--k"]: k,
-        cfg.CACHE: None if cache is None else {"@llm_misc": cfg.PROMPT_CACHE, "path": str(cache)},
-    }
-    cfg.apply_overrides(config, {path: value for path, value in given.items() if value is not None})
-    proposer = cfg.build_proposer(config)
+    flags = {"--query": query, "--examples": examples, "--k": k, "--cache": cache}
+    proposer = cfg.build_proposer(cfg.configure(config_path, flags, {}))
     task, model = proposer.task, proposer.model
     prompt_cache = getattr(model, "cache", None)
     if prompt_cache is None:
@@ -75,8 +65,7 @@ def record_answers_cli(
     if not prompt_cache.path.is_file():
         raise HybridNerError(f"{prompt_cache.path}: prompt cache not found")
     rows = prompt_cache.rows(unique)
-    backend = model.backend
-    retriever = getattr(task, "examples", None)
+    backend, retriever = model.backend, getattr(task, "examples", None)
     provenance = {
         "model": getattr(backend, "model_id", None),
         "weights_sha256": getattr(getattr(backend, "weights", None), "sha256", None),
@@ -87,7 +76,13 @@ def record_answers_cli(
             str(getattr(task.prompt, "instructions", "")).encode("utf-8")
         ).hexdigest(),
         "labels": list(task.labels),
-        "examples": None if retriever is None else _retriever_provenance(retriever),
+        "examples": None
+        if retriever is None
+        else {
+            "retriever": type(retriever).__name__,
+            "pool": str(retriever.pool_source),
+            "k": retriever.k,
+        },
         "inputs": per_input,
         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": note,
@@ -95,12 +90,3 @@ def record_answers_cli(
     n = write_recorded(output, rows, provenance)
     sentences = sum(i["sentences"] for i in per_input)
     msg.good(f"Recorded {n} answers ({len(keys)} prompts of {sentences} sentences) to {output}")
-
-
-def _retriever_provenance(retriever: SimilarExamples) -> Dict[str, Any]:
-    """Which examples the prompts show: retriever, pool, k."""
-    return {
-        "retriever": type(retriever).__name__,
-        "pool": str(retriever.pool_source),
-        "k": retriever.k,
-    }

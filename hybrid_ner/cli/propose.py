@@ -1,28 +1,17 @@
-"""``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals.
+"""``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals in
+``doc.spans["llm"]``, the human ``doc.ents`` left as they are.
 
-Writes the proposals to ``doc.spans["llm"]`` and leaves the human entities
-in ``doc.ents`` as they are. Without backend options it runs the embedded
-local LLM; ``--base-url`` and ``--model`` send the prompts to any
-OpenAI-compatible server instead.
-
-Never lose, never lie: options, the cost limit and every output path (OUT,
-``--usage-out``, the prompt cache) are checked before anything is read or
-sent; OUT is replaced atomically and only when every sentence is done
-(exit 0) or, at a budget stop, with the finished sentences (exit 3). A
-request that failed for good (exit 4) or Ctrl+C (exit 130) leaves OUT as it
-was; the answers received are in the prompt cache, so the same command
-resumes.
-
-The config is resolved once (:func:`hybrid_ner.llm.config.configure` and
-:func:`~hybrid_ner.llm.config.build_proposer`); the command then works with
-the built task, model, cache and example pool.
+Options, the cost limit and every output path are checked before anything is
+read or sent. OUT is replaced atomically when every sentence is done (exit 0)
+or, at a budget stop, with the finished sentences (exit 3). A request that
+failed for good (exit 4) or Ctrl+C (exit 130) leaves OUT as it was; the
+answers received are in the prompt cache, so the same command resumes.
 """
 
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import typer
 from spacy.tokens import Doc
@@ -33,30 +22,26 @@ from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult, RequestsFailed
 from ..llm.cache import PromptCache
 from ..llm.chat_model import ChatModel
-from ..llm.config import DEFAULT_API_KEY_ENV, LABELS, Proposer, build_proposer, configure
+from ..llm.config import (
+    DEFAULT_API_KEY_ENV,
+    FLAG_PATHS,
+    LABELS,
+    Proposer,
+    build_proposer,
+    configure,
+)
 from ..llm.labels import choose_labels
 from ..llm.task import PARSE_STATS_KEY, EntityProposalTask
+from ..llm.usage import BudgetExceeded, LLMRequestError
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
-#: Lower bounds of the numeric options: 0 or a negative number would otherwise
-#: silently mean "nothing" (--batch-size 0) or "all but the last" (--limit -5).
-#: (Checked here, not by typer's ranges: a bad value is exit 1 with the
-#: option's name, like every other bad option, and NaN is refused too.)
-_LOWER_BOUNDS = {
-    "--concurrency": 1,
-    "--threads": 1,
-    "--k": 0,
-    "--max-requests": 0,
-    "--max-tokens": 0,
-    "--max-cost": 0,
-    "--price-in": 0,
-    "--price-out": 0,
-    "--limit": 0,
-    "--batch-size": 1,
-}
+#: Numeric options and their lower bounds (exit 1 naming the option; NaN refused too).
+_LOWER_BOUNDS = dict.fromkeys(["--k", "--max-requests", "--max-tokens", "--max-cost"], 0)
+_LOWER_BOUNDS.update({"--price-in": 0, "--price-out": 0, "--limit": 0})
+_LOWER_BOUNDS.update({"--concurrency": 1, "--threads": 1, "--batch-size": 1})
 
 
 @app.command("propose", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -70,11 +55,7 @@ def propose_cli(
         None, "--config", "-c", help="Proposal config (default: built-in, embedded LLM)"
     ),
     labels: Optional[str] = typer.Option(
-        None,
-        help=(
-            "Comma-separated labels to propose "
-            "(default: the labels of IN's human annotation and the example pool)"
-        ),
+        None, help="Comma-separated labels (default: those of IN and the example pool)"
     ),
     label_definitions: Optional[Path] = typer.Option(
         None, help="JSON or YAML file: label -> definition shown in the prompt"
@@ -105,18 +86,10 @@ def propose_cli(
     ),
     cache: Optional[Path] = typer.Option(None, help="Prompt cache file (SQLite)"),
     recorded: Optional[str] = typer.Option(
-        None,
-        help=(
-            "Recorded answers (.jsonl.gz from `hybrid-ner record-answers`) "
-            "to replay as cache hits; '' for none"
-        ),
+        None, help="Recorded answers (`hybrid-ner record-answers`) to replay; '' for none"
     ),
     dry_run: bool = typer.Option(
-        False,
-        "--dry-run",
-        help=(
-            "Show the labels, one rendered prompt, and count prompts, tokens and cost; send nothing"
-        ),
+        False, "--dry-run", help="Show the labels, a prompt, prompts, tokens, cost; send nothing"
     ),
     max_requests: Optional[int] = typer.Option(None, help="Budget: requests sent in this run"),
     max_tokens: Optional[int] = typer.Option(
@@ -155,33 +128,18 @@ def propose_cli(
     proposed nothing at all (OUT not written, answers cached; --allow-empty
     writes it).
     """
+    params = locals()
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
-    flags: Dict[str, Any] = {
-        "--labels": labels,
-        "--label-definitions": label_definitions,
-        "--base-url": base_url,
-        "--model": model_name,
-        "--api-key-env": api_key_env,
-        "--concurrency": concurrency,
-        "--threads": threads,
-        "--examples": examples,
-        "--k": k,
-        "--query": query,
-        "--cache": cache,
-        "--recorded": recorded,
-        "--max-requests": max_requests,
-        "--max-tokens": max_tokens,
-        "--max-cost": max_cost,
-        "--price-in": price_in,
-        "--price-out": price_out,
-    }
+    # The convenience options, by the config path each names (FLAG_PATHS).
+    flags = {flag: params.get(flag[2:].replace("-", "_")) for flag in FLAG_PATHS}
+    flags["--model"] = model_name
+    numbers = {**flags, "--limit": limit, "--batch-size": batch_size}
     for option, low in _LOWER_BOUNDS.items():
-        check_range(option, {**flags, "--limit": limit, "--batch-size": batch_size}[option], low)
+        check_range(option, numbers[option], low)
     proposer = build_proposer(configure(config_path, flags, overrides))
     task, model = proposer.task, proposer.model
-    ours = isinstance(model, ChatModel)
-    prompt_cache = model.cache if ours else None
-    budget = model.budget if ours else None
+    model = model if isinstance(model, ChatModel) else None
+    budget = model.budget if model is not None else None
     if budget is not None and budget.max_cost is not None:
         prices = {
             "--price-in": budget.price_per_1k_input,
@@ -191,69 +149,51 @@ def propose_cli(
             msg.warn(
                 f"{option} is 0: --max-cost {budget.max_cost} counts only the other side's tokens"
             )
-    pool = getattr(getattr(task, "examples", None), "pool_source", None)
-    pool = Path(pool) if isinstance(pool, str) else None
-    inputs = [input_path, pool, config_path, Path(recorded) if recorded else None]
+    retriever = getattr(task, "examples", None)
+    pool = getattr(retriever, "pool_source", None)
     if not dry_run:  # a dry run writes nothing (and only reads the cache)
-        cache_file = prompt_cache.path if prompt_cache is not None else None
+        cache_file = model.cache.path if model is not None and model.cache is not None else None
+        inputs = [input_path, Path(pool) if isinstance(pool, str) else None, config_path]
+        inputs += [Path(recorded) if recorded else None, label_definitions]
         outputs = {"OUT": output_path, "--usage-out": usage_out, "--cache": cache_file}
-        check_outputs(outputs, [*inputs, label_definitions], overwrite_input)
+        check_outputs(outputs, inputs, overwrite_input)
     docs = read_docbin(input_path, proposer.nlp.vocab)
     if isinstance(task, EntityProposalTask):  # from all of IN, also with --limit
         explicit = "--labels" if labels is not None else None
         if explicit is None and LABELS in overrides:
             explicit = f"--{LABELS}"
         choose_labels(task, docs, explicit)
-    if limit:  # None or 0: all
-        docs = docs[:limit]
+    docs = docs[:limit] if limit else docs
     if not docs:
         raise HybridNerError(f"{input_path}: no Docs to annotate")
-    if ours:
-        _open_cache(model, dry_run)
-    retriever = getattr(task, "examples", None)
-    if retriever is not None and retriever.k > 0 and retriever.pool_source is None:
+    if model is not None and model.cache is not None:
+        if dry_run and not model.cache.path.exists():  # look up recorded answers in memory
+            msg.info(f"Prompt cache {model.cache.path}: none yet (a dry run creates none)")
+            model.cache = PromptCache(":memory:", recorded=model.cache.recorded)
+        else:  # a corrupt or locked file stops the run before any work
+            msg.info(f"Prompt cache {model.cache.path}: {len(model.cache)} answers")
+    if retriever is not None and retriever.k > 0 and pool is None:
         msg.warn("No example pool (--examples or the config's examples.pool): zero-shot prompts")
-    if dry_run:
-        _dry_run(task, model if ours else None, docs)
-        return
-    # Over the input itself, a partial result would replace the whole corpus: never.
-    write_partial = not same_file(output_path, input_path)
-    if ray_address:  # the cluster fills the prompt cache; the local run then replays it
-        from ..llm.distributed import fill_cache
-
-        fill_cache(ray_address, task, model, docs)
     try:
+        if dry_run:
+            _dry_run(task, model, docs)
+            return
+        # Over the input itself, a partial result would replace the whole corpus: never.
+        write_partial = not same_file(output_path, input_path)
+        if ray_address:  # the cluster fills the prompt cache; the local run then replays it
+            from ..llm.distributed import fill_cache
+
+            fill_cache(ray_address, task, model, docs)
         done = run(proposer, docs, batch_size, output_path, usage_out, write_partial, allow_empty)
     finally:
-        warn_short_of_examples(task, len(docs))
-    spans_key = getattr(task, "spans_key", "llm")
-    summarise(done, spans_key, output_path, list(getattr(task, "labels", []) or []))
-
-
-def _open_cache(model: ChatModel, dry_run: bool = False) -> None:
-    """Open the prompt cache now: a corrupt or locked file stops the run
-    before any work. A dry run creates no cache: without the file it looks
-    up (recorded answers) in a cache in memory."""
-    if model.cache is None:
-        return
-    if dry_run and not model.cache.path.exists():
-        path = model.cache.path
-        model.cache = PromptCache(":memory:", recorded=model.cache.recorded)
-        msg.info(f"Prompt cache {path}: none yet (a dry run creates none)")
-        return
-    try:
-        n_cached = len(model.cache)
-    except sqlite3.DatabaseError as err:
-        raise HybridNerError(
-            f"{model.cache.path}: the prompt cache is unreadable ({err}); "
-            "move it away to start a new one"
-        ) from None
-    msg.info(f"Prompt cache {model.cache.path}: {n_cached} answers")
+        _warn_short_of_examples(task, len(docs))
+    summarise(
+        done, getattr(task, "spans_key", "llm"), output_path, list(getattr(task, "labels", []))
+    )
 
 
 def _dry_run(task: Any, model: Optional[ChatModel], docs: List[Doc]) -> None:
-    """Show one fully rendered prompt (the first sentence's first query) and
-    the counts and cost of the run; send nothing. Each prompt is rendered once."""
+    """Show the first prompt and the counts and cost of the run; send nothing."""
     if model is None:
         raise HybridNerError(
             "--dry-run needs a hybrid_ner model (hybrid_ner.LlamaCpp.v1 or OpenAICompatible.v1)"
@@ -263,40 +203,36 @@ def _dry_run(task: Any, model: Optional[ChatModel], docs: List[Doc]) -> None:
     msg.divider(f"Prompt of the first sentence{f' (query 1 of {n})' if n > 1 else ''}")
     print(prompts[0][0])
     expected = [task.prompt.expected_answer(doc.text, len(task.labels)) for doc in docs]
-    estimate = model.estimate(prompts, expected)
+    e = model.estimate(prompts, expected)
     msg.divider("Dry run: nothing was sent")
     msg.table(
         [
-            ("sentences", estimate.docs),
-            ("prompts", estimate.prompts),
-            ("cached (free; usage report: cache_hits)", estimate.cached),
-            ("repeated in this run (free; usage report: repeated)", estimate.repeated),
-            ("to send", estimate.to_send),
-            ("prompt tokens", estimate.prompt_tokens),
+            ("sentences", e.docs),
+            ("prompts", e.prompts),
+            ("cached (free; usage report: cache_hits)", e.cached),
+            ("repeated in this run (free; usage report: repeated)", e.repeated),
+            ("to send", e.to_send),
+            ("prompt tokens", e.prompt_tokens),
             (
                 "completion tokens (expected / max)",
-                f"{estimate.completion_tokens_expected} / {estimate.completion_tokens_max}",
+                f"{e.completion_tokens_expected} / {e.completion_tokens_max}",
             ),
-            ("cost (expected / max)", f"{estimate.cost_expected:.4f} / {estimate.cost_max:.4f}"),
+            ("cost (expected / max)", f"{e.cost_expected:.4f} / {e.cost_max:.4f}"),
         ]
     )
-    warn_short_of_examples(task, len(docs))
 
 
-def warn_short_of_examples(task: Any, n_docs: int) -> None:
-    """One line when prompts were rendered with fewer few-shot examples than
-    asked for (a small pool, or one whose sentences all belong to the
-    query's own document)."""
+def _warn_short_of_examples(task: Any, n_docs: int) -> None:
+    """One line when prompts got fewer few-shot examples than asked for."""
     short = getattr(task, "short_of_examples", None) or {}
-    examples = getattr(task, "examples", None)
-    if not short or examples is None:
-        return
-    none = sum(1 for n in short.values() if n == 0)
-    msg.warn(
-        f"{len(short)} of {n_docs} sentences got fewer than the {examples.k} few-shot examples "
-        f"asked for ({none} got none): the example pool has too few usable sentences outside "
-        "each sentence's own document; give a larger --examples pool or a smaller --k"
-    )
+    if short and task.examples is not None:
+        none = sum(1 for n in short.values() if n == 0)
+        msg.warn(
+            f"{len(short)} of {n_docs} sentences got fewer than the {task.examples.k} few-shot "
+            f"examples asked for ({none} got none): the example pool has too few usable "
+            "sentences outside each sentence's own document; give a larger --examples pool or "
+            "a smaller --k"
+        )
 
 
 def run(
@@ -308,51 +244,42 @@ def run(
     write_partial: bool = True,
     allow_empty: bool = True,
 ) -> List[Doc]:
-    """Run the pipeline with a progress bar and write OUT and the usage report
-    (atomically) when every sentence is done.
-
-    At a budget stop the finished sentences are written (unless OUT is the
-    input, or none finished) and :class:`PartialResult` is raised (exit 3).
-    A request that failed for good raises :class:`RequestsFailed` (exit 4),
-    Ctrl+C :class:`Interrupted` (exit 130); both leave OUT and the usage
-    report untouched and say where the answers received are: the cache.
-    Without ``allow_empty``, a complete run with no proposal at all writes
-    nothing and raises :class:`HybridNerError` (exit 1): an annotator that
-    proposed nothing is a failure to look at, not a result.
+    """Run the pipeline with a progress bar; write OUT and the usage report
+    (atomically) when every sentence is done. At a budget stop the finished
+    sentences are written (unless OUT is the input) and :class:`PartialResult`
+    is raised (exit 3); a request failed for good raises
+    :class:`RequestsFailed` (exit 4), Ctrl+C :class:`Interrupted` (130).
+    Without ``allow_empty``, a run without any proposal writes nothing (exit 1).
     """
-    from ..llm.usage import BudgetExceeded, LLMRequestError
-
     model = proposer.model if isinstance(proposer.model, ChatModel) else None
-    task = proposer.task
-    spans_key = getattr(task, "spans_key", "llm")
-    n_queries = len(task.queries()) if hasattr(task, "queries") else 1
+    spans_key = getattr(proposer.task, "spans_key", "llm")
+    n_queries = len(proposer.task.queries()) if hasattr(proposer.task, "queries") else 1
     done: List[Doc] = []
     bar = Progress(len(docs) * n_queries, "propose", "prompt", counters=_counters(model))
     if model is not None:
         model.progress = bar.update
     stop: Optional[BaseException] = None
-    report: Optional[Dict[str, Any]] = None
     try:
         for doc in proposer.component.pipe(docs, batch_size=batch_size):
             done.append(doc)
-    except (HybridNerError, KeyboardInterrupt) as err:  # budget, a request failed for good, Ctrl+C
+    except (HybridNerError, KeyboardInterrupt) as err:  # budget, a failed request, Ctrl+C
         stop = err
     finally:
         bar.close()
         if model is not None:
             model.progress = None
-            model.close()
-            # After close: the report counts the answers that arrived while it waited.
-            # Name the model in the report: later steps (grid, report) show which LLM proposed.
-            backend = getattr(model, "backend", None)
-            report = {
-                **model.usage.report(),
-                "model": getattr(backend, "model_id", None) or getattr(backend, "model", None),
-            }
-    if report is not None:
+            model.close()  # the report then counts the answers that arrived while it waited
+    report: Optional[Dict[str, Any]] = None
+    if model is not None:  # the model named: later steps show which LLM proposed
+        backend = model.backend
+        name = getattr(backend, "model_id", None) or getattr(backend, "model", None)
+        report = {**model.usage.report(), "model": name}
         report.update({"sentences": len(docs), "sentences_done": len(done)})
-        _print_usage(report)
+        rows = [(key, value) for key, value in report.items() if key != "failures"]
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(report["failures"].items()))
+        msg.table([*rows, ("failed attempts", failures or "0")], header=("usage", ""), divider=True)
     kept = _kept(model, report)
+    finished = f"{len(done)} of {len(docs)} sentences finished"
     if stop is None:
         if not allow_empty and done and not any(doc.spans.get(spans_key) for doc in done):
             raise HybridNerError(
@@ -363,10 +290,7 @@ def run(
                     "pass --allow-empty to write it anyway",
                 )
             )
-        _write(output_path, done, usage_out, report)
-        return done
-    finished = f"{len(done)} of {len(docs)} sentences finished"
-    if isinstance(stop, KeyboardInterrupt):
+    elif isinstance(stop, KeyboardInterrupt):
         raise Interrupted(
             _line(
                 f"Interrupted (Ctrl+C): {finished}",
@@ -375,34 +299,51 @@ def run(
                 "re-run the same command to resume",
             )
         ) from None
-    if isinstance(stop, BudgetExceeded):
+    elif isinstance(stop, BudgetExceeded):
         if not done or not write_partial:
             why = "no sentence finished" if not done else "it is the input"
             raise PartialResult(
                 _line(str(stop), f"{finished}; {output_path} left unchanged ({why})", kept)
             ) from None
-        _write(output_path, done, usage_out, report)
-        raise PartialResult(
-            _line(str(stop), f"{output_path} is PARTIAL: it holds only the {finished}", kept)
+    else:
+        error = RequestsFailed if isinstance(stop, LLMRequestError) else HybridNerError
+        raise error(
+            _line(
+                str(stop),
+                f"{finished}; {output_path} left unchanged",
+                kept,
+                "fix the cause and re-run the same command to resume",
+            )
         ) from None
-    error = RequestsFailed if isinstance(stop, LLMRequestError) else HybridNerError
-    raise error(
-        _line(
-            str(stop),
-            f"{finished}; {output_path} left unchanged",
-            kept,
-            "fix the cause and re-run the same command to resume",
-        )
-    ) from None
+    write_docbin(output_path, done)  # OUT first: it is what the run was for
+    if usage_out is not None and report is not None:
+        write_json(usage_out, report)
+    if stop is not None:
+        partial = f"{output_path} is PARTIAL: it holds only the {finished}"
+        raise PartialResult(_line(str(stop), partial, kept)) from None
+    return done
+
+
+def _line(*parts: str) -> str:
+    """One message line from sentences that may end in a full stop."""
+    return "; ".join(part.strip().rstrip(".") for part in parts)
+
+
+def _parse_totals(docs: List[Doc]) -> Tuple[int, int, Counter]:
+    """Answers, entity items and drops by reason, from the parse statistics."""
+    items = answers = 0
+    dropped: Counter = Counter()
+    for doc in docs:
+        stats = doc.user_data.get(PARSE_STATS_KEY) or {}
+        dropped.update(stats.get("dropped", {}))
+        items += stats.get("items", 0)
+        answers += len(stats.get("queries", []))
+    return answers, items, dropped
 
 
 def _empty_cause(docs: List[Doc]) -> str:
-    """The likely cause of a run without proposals, from the parse statistics."""
-    stats = [doc.user_data.get(PARSE_STATS_KEY) or {} for doc in docs]
-    items = sum(s.get("items", 0) for s in stats)
-    dropped: Counter = Counter()
-    for s in stats:
-        dropped.update(s.get("dropped", {}))
+    """The likely cause of a run without proposals."""
+    _, items, dropped = _parse_totals(docs)
     if not items and dropped.get("garbage"):
         return "no answer could be read (check the model and --query)"
     if not items:
@@ -414,52 +355,32 @@ def _empty_cause(docs: List[Doc]) -> str:
     return f"all {items} entity items were dropped ({reasons})"
 
 
-def _counters(model: Any) -> Optional[Callable[[], Dict[str, Any]]]:
-    """The figures shown with propose's progress: cache hits, failed
-    attempts (retried or not) and completion tokens per second."""
+def _counters(model: Optional[ChatModel]) -> Optional[Callable[[], Dict[str, Any]]]:
+    """The figures shown with the progress: cache hits, failed attempts, tokens/s."""
     if model is None:
         return None
     start = time.monotonic()
 
     def counters() -> Dict[str, Any]:
         usage = model.usage
-        elapsed = max(time.monotonic() - start, 1e-9)
         return {
             "cache hits": usage.cache_hits,
             "failed attempts": sum(usage.failures.values()),
-            "tokens/s": usage.completion_tokens / elapsed,
+            "tokens/s": usage.completion_tokens / max(time.monotonic() - start, 1e-9),
         }
 
     return counters
 
 
-def _line(*parts: str) -> str:
-    """One message line from sentences that may end in a full stop."""
-    return "; ".join(part.strip().rstrip(".") for part in parts)
-
-
-def _write(
-    output_path: Path, docs: List[Doc], usage_out: Optional[Path], report: Optional[Dict[str, Any]]
-) -> None:
-    """OUT first (it is what the run was for), then the usage report; both atomic."""
-    write_docbin(output_path, docs)
-    if usage_out is not None and report is not None:
-        write_json(usage_out, report)
-
-
-def _kept(model: Any, report: Optional[Dict[str, Any]]) -> str:
+def _kept(model: Optional[ChatModel], report: Optional[Dict[str, Any]]) -> str:
     """Where the answers received (and paid for) in this run are."""
-    n = (report or {}).get("requests", 0)
-    not_cached = (report or {}).get("not_cached", 0)
-    abandoned = getattr(model, "abandoned", 0) or 0
-    cache = getattr(model, "cache", None)
+    n, not_cached = (report or {}).get("requests", 0), (report or {}).get("not_cached", 0)
+    abandoned = model.abandoned if model is not None else 0
+    cache = model.cache if model is not None else None
     gone = f"; {abandoned} request(s) in flight were abandoned" if abandoned else ""
     if not n:
-        return (
-            "no answer was received in this run"
-            + ("" if cache is None else f" (prompt cache {cache.path})")
-            + gone
-        )
+        where = "" if cache is None else f" (prompt cache {cache.path})"
+        return f"no answer was received in this run{where}{gone}"
     if cache is None:
         return f"the {n} answers received were not cached (no prompt cache configured){gone}"
     if not_cached:
@@ -470,48 +391,28 @@ def _kept(model: Any, report: Optional[Dict[str, Any]]) -> str:
     return f"the {n} answers received are kept in the prompt cache {cache.path}{gone}"
 
 
-def _print_usage(report: Dict[str, Any]) -> None:
-    rows = [(key, value) for key, value in report.items() if key != "failures"]
-    rows.append(
-        (
-            "failed attempts",
-            ", ".join(f"{k} {v}" for k, v in sorted(report["failures"].items())) or "0",
-        )
-    )
-    msg.table(rows, header=("usage", ""), divider=True)
-
-
 def summarise(
     docs: List[Doc], spans_key: str, output_path: Path, asked: Optional[List[str]] = None
 ) -> None:
-    """What was written, and what the parser could not use (never "N of 0")."""
+    """What was written, and what the parser could not use."""
     labels = Counter(span.label_ for doc in docs for span in doc.spans.get(spans_key, []))
-    dropped: Counter = Counter()
-    items = answers = 0
-    for doc in docs:
-        stats = doc.user_data.get(PARSE_STATS_KEY) or {}
-        dropped.update(stats.get("dropped", {}))
-        items += stats.get("items", 0)
-        answers += len(stats.get("queries", []))
+    answers, items, dropped = _parse_totals(docs)
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items())) or "none"
     msg.good(
         f"Wrote {len(docs)} sentences to {output_path}: "
         f"{sum(labels.values())} proposals ({per_label})"
     )
-    if dropped:
-        # "garbage" lines are not items (they had no LABEL: mention shape), so no "of N" here.
+    if dropped:  # "garbage" lines are no items: no "of N" here
         reasons = ", ".join(f"{reason} {n}" for reason, n in dropped.most_common())
         msg.info(
             f"{answers} answers, {items} entity items; dropped {sum(dropped.values())}: {reasons}"
         )
-    if labels:
-        labels_asked = [str(label) for label in asked or []]
-        never = [label for label in labels_asked if not labels.get(label)]
-        if never:
-            msg.warn(
-                f"No proposal for {', '.join(never)} in {len(docs)} sentences: the annotator "
-                "never names these labels (check their definitions, examples and the model)"
-            )
+    never = [label for label in asked or [] if not labels.get(label)]
+    if labels and never:
+        msg.warn(
+            f"No proposal for {', '.join(never)} in {len(docs)} sentences: the annotator "
+            "never names these labels (check their definitions, examples and the model)"
+        )
     if answers and not items and dropped.get("garbage"):
         msg.warn(
             f"No answer held a usable entity item ({dropped['garbage']} unreadable lines): "

@@ -1,17 +1,9 @@
 """``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` component
-with this project's defaults.
-
-Task: entity proposals into ``doc.spans["llm"]``; model: the embedded local
-LLM with the persistent prompt cache; spacy-llm's own (unsafe) Doc cache
-off; prompts and answers kept for audit (``save_io``). Every part can be
-replaced in the config, e.g. the model by ``hybrid_ner.OpenAICompatible.v1``
-or any spacy-llm model.
-
-:data:`DEFAULT_PROPOSER_CONFIG` is the one default proposal config: this
-factory's default, and the ``[components.llm]`` block of the built-in config
-of ``hybrid-ner propose`` (:data:`hybrid_ner.llm.config.DEFAULT_CONFIG`). It
-names the blocks only; every value it leaves out is the default of the
-registered function that reads it (e.g. ``k`` of ``SimilarExamples.v1``).
+with this project's defaults: proposals into ``doc.spans["llm"]``, the
+embedded LLM behind the persistent prompt cache, spacy-llm's Doc cache off,
+prompts and answers kept (``save_io``). :data:`DEFAULT_PROPOSER_CONFIG` is
+also the ``[components.llm]`` block of ``propose``'s built-in config; values
+it leaves out are the defaults of the registered functions.
 """
 
 from typing import Any, Callable, Dict, Iterable
@@ -34,16 +26,14 @@ DEFAULT_PROPOSER_CONFIG: Dict[str, Any] = {
     "task": {
         "@llm_tasks": TASK,
         "prompt": {"@llm_misc": SINGLE_QUERY},
-        # Zero-shot until a pool is given (``--examples``).
-        "examples": {"@llm_misc": SIMILAR_EXAMPLES, "pool": None},
+        "examples": {"@llm_misc": SIMILAR_EXAMPLES, "pool": None},  # zero-shot until --examples
     },
     "model": {
         "@llm_models": LLAMA_CPP,
         "cache": {"@llm_misc": PROMPT_CACHE},
         "budget": {"@llm_misc": BUDGET},
     },
-    # spacy-llm's BatchCache keys on an order-free sum of token hashes: off
-    # (spacy-llm's default, path = null); the model keeps a prompt-level cache.
+    # spacy-llm's BatchCache keys on an order-free sum of token hashes: off.
     "cache": DEFAULT_CACHE_CONFIG,
     "save_io": True,
     "validate_types": True,
@@ -60,13 +50,6 @@ def make_llm_proposer(
     save_io: bool,
     validate_types: bool,
 ) -> LLMWrapper:
-    """An LLM component that proposes entities next to the human ones.
-
-    task: A spacy-llm task (default ``hybrid_ner.EntityProposals.v1``).
-    model: A spacy-llm model (default ``hybrid_ner.LlamaCpp.v1``).
-    cache: spacy-llm's Doc cache (off by default; the model has its own).
-    save_io (bool): Keep prompts and answers in ``doc.user_data["llm_io"]``.
-    validate_types (bool): Check that task and model types fit.
-    RETURNS (LLMWrapper): The component.
-    """
+    """An LLM component that proposes entities next to the human ones
+    (arguments as spacy-llm's ``llm`` factory)."""
     return make_llm(nlp, name, task, model, cache, save_io, validate_types)

@@ -1,16 +1,10 @@
 """Proposal configs: the built-in default, files, overrides, the convenience
 options of ``hybrid-ner propose``, and building the proposer once.
 
-A proposal config is an ordinary spaCy config whose pipeline has one ``llm``
-component (spacy-llm's factory with ``hybrid_ner`` task and model), so
-``spacy assemble`` and ``spacy.util.load_model_from_config`` work on it. The
-default (no config file) is the embedded local LLM, single query, zero-shot
-unless an example pool is given.
-
-The CLI edits the config only through dotted paths (:data:`FLAG_PATHS`, the
-``--a.b.c`` overrides), then :func:`build_proposer` resolves it once; from
-there on the command works with the built objects (task, model, cache,
-budget, example pool), never with values read back from the config.
+A proposal config is a spaCy config with one ``llm`` component (spacy-llm's
+factory, ``hybrid_ner`` task and model). The CLI edits it only through dotted
+paths (:data:`FLAG_PATHS` and ``--a.b.c`` overrides); :func:`build_proposer`
+resolves it once, and the command works with the built objects.
 """
 
 from dataclasses import dataclass
@@ -40,6 +34,7 @@ from .component import (
     SINGLE_QUERY,
     WHEEL_WEIGHTS,
 )
+from .labels import parse_labels, read_label_definitions
 from .openai_client import OpenAICompatibleClient
 
 COMPONENT = "llm"
@@ -51,18 +46,14 @@ MODEL = f"{ROOT}.model"
 CACHE = f"{MODEL}.cache"
 BUDGET_BLOCK = f"{MODEL}.budget"
 
-#: The built-in proposal config: the default proposal component
-#: (:data:`~hybrid_ner.llm.component.DEFAULT_PROPOSER_CONFIG`) in an English
-#: pipeline.
+#: The built-in proposal config: the default proposal component in an English pipeline.
 DEFAULT_CONFIG = Config(
     {
         "nlp": {"lang": "en", "pipeline": [COMPONENT]},
         "components": {COMPONENT: {"factory": "llm", **DEFAULT_PROPOSER_CONFIG}},
     }
 ).to_str()
-
-#: Blocks an override may set a key in even when the config lacks them: what
-#: building the pipeline would fill in (the registered defaults).
+#: Blocks an override may set a key in when the config lacks them (the registered defaults).
 DEFAULT_BLOCKS: Dict[str, Dict[str, Any]] = {
     f"{ROOT}.cache": DEFAULT_CACHE_CONFIG,
     f"{EXAMPLES}.embedder": {"@llm_misc": SENTENCE_EMBEDDER},
@@ -71,13 +62,11 @@ DEFAULT_BLOCKS: Dict[str, Dict[str, Any]] = {
     CACHE: {"@llm_misc": PROMPT_CACHE},
     BUDGET_BLOCK: {"@llm_misc": BUDGET},
 }
-
 QUERY_FORMATS = {"single": SINGLE_QUERY, "per-type": PER_TYPE}
 #: The API key variable with --base-url when --api-key-env is not given.
 DEFAULT_API_KEY_ENV = OpenAICompatibleClient.DEFAULT_API_KEY_ENV
 #: The convenience options of ``propose``: each names one config path and is
-#: applied as a dotted override (``--k 8`` is ``--components.llm.task.examples.k 8``);
-#: giving both for one path is an error. docs/cli.md lists them.
+#: applied as a dotted override; giving both for one path is an error (docs/cli.md).
 FLAG_PATHS: Dict[str, str] = {
     "--labels": LABELS,
     "--label-definitions": f"{ROOT}.task.label_definitions",
@@ -99,62 +88,45 @@ FLAG_PATHS: Dict[str, str] = {
 }
 
 
+def _invalid(where: str, err: BaseException) -> HybridNerError:
+    return HybridNerError(f"{where}: invalid config ({' '.join(str(err).split())})")
+
+
 def load_config(
     path: Optional[Union[str, Path]] = None,
     overrides: Optional[Mapping[str, Any]] = None,
     interpolate: bool = True,
 ) -> Config:
-    """The proposal config from a file, or the built-in default, with
-    dotted overrides applied before variables are interpolated (as
-    ``spacy train`` does).
-
-    path (Optional[Union[str, Path]]): The config file; None for the default.
-    overrides (Optional[Mapping[str, Any]]): Dotted path → value; see
-        :func:`apply_overrides`.
-    interpolate (bool): Resolve ``${...}`` variables.
-    RETURNS (Config): The config.
-    RAISES (HybridNerError): If the file is missing or not a valid config,
-        or an override names no section of it.
-    """
+    """The proposal config from a file (None: the built-in default), with
+    dotted overrides applied before variables are interpolated, as ``spacy
+    train`` does. RAISES (HybridNerError): For a missing or invalid file, or
+    an override that names no section."""
     where = str(path) if path is not None else "default config"
+    if path is not None and not Path(path).is_file():
+        raise HybridNerError(f"{path}: config file not found")
     try:
-        if path is None:
-            config = Config().from_str(DEFAULT_CONFIG, interpolate=False)
-        else:
-            path = Path(path)
-            if not path.is_file():
-                raise HybridNerError(f"{path}: config file not found")
-            config = Config().from_disk(path, interpolate=False)
-    except HybridNerError:
-        raise
+        config = (
+            Config().from_disk(path, interpolate=False)
+            if path is not None
+            else Config().from_str(DEFAULT_CONFIG, interpolate=False)
+        )
     except Exception as err:
-        raise HybridNerError(f"{where}: invalid config ({_one_line(err)})") from None
+        raise _invalid(where, err) from None
     apply_overrides(config, overrides or {}, where)
-    if not interpolate:
-        return config
     try:
-        return config.interpolate()
+        return config.interpolate() if interpolate else config
     except Exception as err:
-        raise HybridNerError(f"{where}: invalid config ({_one_line(err)})") from None
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
+        raise _invalid(where, err) from None
 
 
 def apply_overrides(config: Config, overrides: Mapping[str, Any], where: str = "config") -> Config:
-    """Set dotted paths in the proposal config (in place): see
-    :func:`hybrid_ner.overrides.apply_overrides`; the blocks of
-    ``DEFAULT_BLOCKS`` (prompt cache, budget...) are created when missing.
-
-    RAISES (OptionError): If a path names no section of the config.
-    """
+    """Set dotted paths in the proposal config (in place), creating the
+    blocks of :data:`DEFAULT_BLOCKS` when missing. RAISES (OptionError)."""
     overrides_module.apply_overrides(config, overrides, where, DEFAULT_BLOCKS)
     return config
 
 
 def _block(config: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path of the config as written (None if absent)."""
     node: Any = config
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, Mapping) else None
@@ -164,20 +136,15 @@ def _block(config: Mapping[str, Any], dotted: str) -> Any:
 def configure(
     config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]
 ) -> Config:
-    """The proposal config of ``propose``: file or built-in default, with the
-    convenience options (:data:`FLAG_PATHS`) and the dotted overrides applied
-    as one set of overrides. ``--base-url`` first switches the model block to
-    the OpenAI-compatible backend, keeping generation, cache, budget and
-    system prompt.
+    """The proposal config of ``propose``: the file or built-in default, with
+    the convenience options (:data:`FLAG_PATHS`) and dotted overrides applied
+    as one set. ``--base-url`` switches the model block to the
+    OpenAI-compatible backend, keeping generation, cache, budget and system prompt.
 
-    config_path (Optional[Path]): The config file; None for the default.
     flags (Mapping[str, Any]): Option name → value; None for not given.
-    overrides (Mapping[str, Any]): Dotted path → value.
     RETURNS (Config): The interpolated config.
     RAISES (HybridNerError): For options that do not fit, or a path given twice.
     """
-    from .labels import parse_labels, read_label_definitions
-
     where = str(config_path or "the default config")
     config = load_config(config_path, interpolate=False)
     model = _block(config, MODEL)
@@ -194,21 +161,17 @@ def configure(
             config["components"][COMPONENT]["model"] = model
         backend = OPENAI_COMPATIBLE
         given.setdefault("--api-key-env", DEFAULT_API_KEY_ENV)
-    if "--concurrency" in given and backend != OPENAI_COMPATIBLE:
-        msg.warn(
-            "--concurrency applies to OpenAI-compatible backends; "
-            "the embedded LLM runs one request at a time"
-        )
-        del given["--concurrency"]
-    if "--api-key-env" in given and backend != OPENAI_COMPATIBLE:
-        msg.warn("--api-key-env applies to OpenAI-compatible backends (--base-url); ignored")
-        del given["--api-key-env"]
+    for flag in ("--concurrency", "--api-key-env"):
+        if flag in given and backend != OPENAI_COMPATIBLE:
+            msg.warn(f"{flag} applies to OpenAI-compatible backends (--base-url); ignored")
+            del given[flag]
     if "--threads" in given and backend != LLAMA_CPP:
         raise HybridNerError(f"--threads applies to the embedded LLM ({LLAMA_CPP}) only")
     cache = _block(config, CACHE)
     has_cache = isinstance(cache, dict) and cache.get("@llm_misc") == PROMPT_CACHE
     values: Dict[str, Any] = {}
     for flag, value in given.items():
+        value = str(value) if isinstance(value, Path) else value
         if flag == "--labels":
             value = parse_labels(value)
         elif flag == "--label-definitions":
@@ -220,48 +183,36 @@ def configure(
             if isinstance(current, dict) and current.get("@llm_misc") == QUERY_FORMATS[value]:
                 continue  # the config's own settings of that format stay
             value = {"@llm_misc": QUERY_FORMATS[value]}
+        elif flag == "--recorded" and not value:  # "" clears it
+            if not has_cache:
+                continue
+            value = None
         elif flag == "--recorded":
-            if not value:  # "" clears it
-                if not has_cache:
-                    continue
-                value = None
-            else:
-                if not Path(value).is_file():
-                    raise HybridNerError(f"{value}: recorded answers not found")
-                cache_path = cache.get("path", DEFAULT_CACHE_PATH) if has_cache else None
-                if "--cache" not in given and not cache_path:
-                    raise HybridNerError(
-                        "--recorded replays answers through the prompt cache: "
-                        "the config has none (give --cache)"
-                    )
-        elif flag == "--cache":
-            value = str(value)
-            if not has_cache:  # replaces another cache
-                values[CACHE] = {"@llm_misc": PROMPT_CACHE}
+            if not Path(value).is_file():
+                raise HybridNerError(f"{value}: recorded answers not found")
+            cache_path = cache.get("path", DEFAULT_CACHE_PATH) if has_cache else None
+            if "--cache" not in given and not cache_path:
+                raise HybridNerError(
+                    "--recorded replays answers through the prompt cache: "
+                    "the config has none (give --cache)"
+                )
+        elif flag == "--cache" and not has_cache:  # replaces another cache
+            values[CACHE] = {"@llm_misc": PROMPT_CACHE}
         elif flag == "--api-key-env":
             value = value or None
-        elif flag == "--examples":
-            value = str(value)
         values[FLAG_PATHS[flag]] = value
     overrides_module.check_no_conflicts(values, overrides, FLAG_PATHS)
     apply_overrides(config, {**values, **overrides}, where)
     try:
         return config.interpolate()
     except Exception as err:
-        raise HybridNerError(f"{where}: invalid config ({_one_line(err)})") from None
+        raise _invalid(where, err) from None
 
 
 @dataclass
 class Proposer:
-    """A built proposal pipeline and the objects a run works with.
-
-    nlp (Language): A blank pipeline of the config's language (its vocab is
-        the one to read Docs with).
-    component (LLMWrapper): spacy-llm's component (``pipe`` runs the task).
-    task (Any): The task (``hybrid_ner.EntityProposals.v1`` or another).
-    model (Any): The model (a :class:`~hybrid_ner.llm.chat_model.ChatModel`
-        for the ``hybrid_ner`` models: cache, budget, usage).
-    """
+    """A built proposal pipeline: a blank ``nlp`` (its vocab reads the Docs),
+    spacy-llm's component (``pipe`` runs the task), the task and the model."""
 
     nlp: Language
     component: LLMWrapper
@@ -270,9 +221,8 @@ class Proposer:
 
 
 def build_proposer(config: Config, vocab: Optional[Vocab] = None) -> Proposer:
-    """Resolve the proposal config once: the component's task, model and
-    Doc cache through the registry, the component from them with spacy-llm's
-    factory function, so the objects are ours to hold.
+    """Resolve the proposal config once: task, model and Doc cache through
+    the registry, the component with spacy-llm's factory function.
 
     config (Config): The proposal config (interpolated).
     vocab (Optional[Vocab]): A Vocab to share, or None for a new one.
@@ -295,19 +245,14 @@ def build_proposer(config: Config, vocab: Optional[Vocab] = None) -> Proposer:
     settings = {**defaults, **{k: v for k, v in component.items() if k != "factory"}}
     try:
         built = registry.resolve(
-            {key: settings[key] for key in ("task", "model", "cache")}, validate=True
+            {k: settings[k] for k in ("task", "model", "cache")}, validate=True
         )
+        save_io, validate = bool(settings.get("save_io")), settings.get("validate_types", True)
         wrapper = make_llm(
-            nlp,
-            COMPONENT,
-            built["task"],
-            built["model"],
-            built["cache"],
-            bool(settings.get("save_io")),
-            bool(settings.get("validate_types", True)),
+            nlp, COMPONENT, built["task"], built["model"], built["cache"], save_io, bool(validate)
         )
     except HybridNerError:
         raise
     except Exception as err:  # confection's validation errors are long but precise
-        raise HybridNerError(f"Invalid proposal config: {_one_line(err)}") from None
+        raise HybridNerError(f"Invalid proposal config: {' '.join(str(err).split())}") from None
     return Proposer(nlp, wrapper, built["task"], built["model"])

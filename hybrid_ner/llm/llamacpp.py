@@ -1,44 +1,28 @@
-"""The embedded LLM: a GGUF model run in-process by llama.cpp.
+"""The embedded LLM: a GGUF model run in-process by llama-cpp-python (no
+server, no key, no network: the default backend).
 
-No server, no API key, no network: the default backend, so the project runs
-on a fresh machine. llama.cpp is not thread-safe and already uses all given
-threads per request, so requests run one at a time (``max_in_flight = 1``).
-The model is loaded at the first request, not when the config is built.
-A blank answer is a failed request (kind ``empty``), never a cached answer.
-
-Answers are a function of the prompt alone (issue 15): llama-cpp-python
-reuses the KV cache of the previous request's common prefix, and llama.cpp's
-floating-point results depend on how a prompt is split between reused and
-newly evaluated tokens, so a temperature-0 answer could depend on which
-prompt came before it. Every request therefore starts from an empty cache
-(``Llama.reset``): each prompt is evaluated whole, in the same ``n_batch``
-chunks whatever the history. Only llama-cpp-python's public API is used.
+llama.cpp is not thread-safe and uses all given threads per request, so
+requests run one at a time; the model loads at the first request. Answers
+depend on the prompt alone (issue 15): llama.cpp's results depend on how a
+prompt splits between a reused KV prefix and new tokens, so every request
+starts from an empty cache (``Llama.reset``). Public API only.
 """
 
 import os
 import threading
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from .chat_model import Completion, Messages
 from .usage import LLMRequestError, Usage
 from .weights import GgufWeights
 
 # Sampling parameters llama-cpp-python's create_chat_completion understands.
-_PARAMS = {
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "stop",
-    "seed",
-    "repeat_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-}
+_PARAMS = {"temperature", "top_p", "top_k", "max_tokens", "stop", "seed"}
+_PARAMS |= {"repeat_penalty", "presence_penalty", "frequency_penalty"}
 
 
 class LlamaCppBackend:
-    """Chat completions from a local GGUF model via llama-cpp-python.
+    """Chat completions from a local GGUF model.
 
     weights (GgufWeights): The verified model file.
     n_ctx (int): Context length in tokens.
@@ -61,11 +45,9 @@ class LlamaCppBackend:
         seed: int = 0,
     ) -> None:
         self.weights = weights
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
-        self.n_batch = n_batch
-        self.seed = seed
-        # The hash names the exact weights, so a different file never hits the cache.
+        self.settings = {"n_ctx": n_ctx, "n_batch": n_batch, "seed": seed}
+        self.settings["n_threads"] = self.settings["n_threads_batch"] = n_threads or os.cpu_count()
+        # The hash names the exact weights: a different file never hits the cache.
         self.model_id = f"llama.cpp:{weights.name}:{(weights.sha256 or 'unverified')[:16]}"
         self.context_length = n_ctx
         self._lock = threading.Lock()
@@ -80,15 +62,8 @@ class LlamaCppBackend:
                     "missing_dependency",
                     "The embedded LLM needs llama-cpp-python: pip install 'hybrid-ner[llama]'",
                 ) from None
-            self._llama = Llama(
-                model_path=str(self.weights.path()),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                n_batch=self.n_batch,
-                seed=self.seed,
-                verbose=False,
-            )
+            path = str(self.weights.path())
+            self._llama = Llama(model_path=path, verbose=False, **self.settings)
         return self._llama
 
     def count_tokens(self, text: str) -> int:
@@ -96,10 +71,10 @@ class LlamaCppBackend:
             return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
-        kwargs: Dict[str, Any] = {k: v for k, v in params.items() if k in _PARAMS}
+        kwargs = {k: v for k, v in params.items() if k in _PARAMS}
         with self._lock:
             llama = self._model()
-            llama.reset()  # no reuse of the previous prompt: the answer depends on this one alone
+            llama.reset()  # the answer depends on this prompt alone
             try:
                 result = llama.create_chat_completion(messages=messages, **kwargs)
             except ValueError as err:  # e.g. prompt longer than the context
@@ -109,8 +84,8 @@ class LlamaCppBackend:
                 ) from None
         text = result["choices"][0]["message"].get("content")
         if not isinstance(text, str) or not text.strip():
-            # Not "no entities": a blank answer cached as one would never be asked again.
-            # At temperature 0 a re-run gives the same blank answer, hence the advice.
+            # Not "no entities": cached, it would never be asked again; at
+            # temperature 0 a re-run gives the same blank answer, hence the advice.
             usage.record_failure("empty")
             raise LLMRequestError(
                 "empty",
@@ -118,11 +93,8 @@ class LlamaCppBackend:
                 "not cached: change the prompt (--k, --query, generation.stop) or the model",
             )
         info = result.get("usage") or {}
-        return Completion(
-            text=text,
-            prompt_tokens=int(info.get("prompt_tokens", 0)),
-            completion_tokens=int(info.get("completion_tokens", 0)),
-        )
+        tokens = (int(info.get("prompt_tokens", 0)), int(info.get("completion_tokens", 0)))
+        return Completion(text, *tokens)
 
     def close(self) -> None:
         with self._lock:

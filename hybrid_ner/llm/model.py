@@ -1,11 +1,6 @@
-"""The registered spacy-llm models: the embedded local LLM (llama.cpp) and
-any OpenAI-compatible server, each a :class:`ChatModel` (prompt cache, hard
-budget, usage accounting, N requests in flight).
-
-Their defaults are defined once, by the backends (``LlamaCppBackend.DEFAULT_*``,
-``OpenAICompatibleClient.DEFAULT_*``) and :data:`DEFAULT_GENERATION`, and
-referenced by the signatures below, as spacy-llm does with
-``REST.DEFAULT_MAX_TRIES``.
+"""The registered spacy-llm models: the embedded LLM (llama.cpp) and any
+OpenAI-compatible server, each a :class:`ChatModel`. Their defaults are
+defined once, by the backends' ``DEFAULT_*`` and :data:`DEFAULT_GENERATION`.
 """
 
 from typing import Any, Dict, Optional
@@ -15,7 +10,7 @@ from spacy_llm.registry import registry
 from .cache import PromptCache
 from .chat_model import DEFAULT_GENERATION, ChatModel
 from .llamacpp import LlamaCppBackend
-from .openai_client import OpenAICompatibleClient
+from .openai_client import OpenAICompatibleClient as Client
 from .usage import Budget
 from .weights import GgufWeights, create_wheel_weights
 
@@ -43,33 +38,27 @@ def create_llama_cpp_model(
     budget (Optional[Budget]): Hard budget for one run.
     RETURNS (ChatModel): The model for spacy-llm.
     """
-    backend = LlamaCppBackend(
-        weights or create_wheel_weights(),
-        n_ctx=n_ctx,
-        n_threads=n_threads,
-        n_batch=n_batch,
-    )
+    backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx, n_threads, n_batch)
     return ChatModel(backend, generation, system_prompt, cache, budget)
 
 
 @registry.llm_models("hybrid_ner.OpenAICompatible.v1")
 def create_openai_compatible_model(
-    base_url: str = OpenAICompatibleClient.DEFAULT_BASE_URL,
-    model: str = OpenAICompatibleClient.DEFAULT_MODEL,
-    api_key_env: Optional[str] = OpenAICompatibleClient.DEFAULT_API_KEY_ENV,
-    concurrency: int = OpenAICompatibleClient.DEFAULT_MAX_IN_FLIGHT,
-    timeout: float = OpenAICompatibleClient.DEFAULT_TIMEOUT,
-    max_tries: int = OpenAICompatibleClient.DEFAULT_MAX_TRIES,
-    backoff: float = OpenAICompatibleClient.DEFAULT_BACKOFF,
-    max_backoff: float = OpenAICompatibleClient.DEFAULT_MAX_BACKOFF,
+    base_url: str = Client.DEFAULT_BASE_URL,
+    model: str = Client.DEFAULT_MODEL,
+    api_key_env: Optional[str] = Client.DEFAULT_API_KEY_ENV,
+    concurrency: int = Client.DEFAULT_MAX_IN_FLIGHT,
+    timeout: float = Client.DEFAULT_TIMEOUT,
+    max_tries: int = Client.DEFAULT_MAX_TRIES,
+    backoff: float = Client.DEFAULT_BACKOFF,
+    max_backoff: float = Client.DEFAULT_MAX_BACKOFF,
     context_length: Optional[int] = None,
     generation: Dict[str, Any] = DEFAULT_GENERATION,
     system_prompt: Optional[str] = None,
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
 ) -> ChatModel:
-    """Any OpenAI-compatible chat-completions API (OpenAI, vLLM, Ollama,
-    llama.cpp server, LM Studio). Nothing is sent when it is built.
+    """Any OpenAI-compatible chat-completions API; nothing is sent when it is built.
 
     base_url (str): API root with version, e.g. "http://127.0.0.1:8080/v1".
     model (str): Model name.
@@ -80,21 +69,11 @@ def create_openai_compatible_model(
     backoff (float): First retry delay (s), doubled per retry, with jitter.
     max_backoff (float): Longest single wait (s), Retry-After included.
     context_length (Optional[int]): The model's context length, if known.
-    generation (Dict[str, Any]): temperature, max_tokens, stop, seed...
-    system_prompt (Optional[str]): A system message before each prompt.
-    cache (Optional[PromptCache]): Persistent prompt cache.
-    budget (Optional[Budget]): Hard budget for one run.
+    generation, system_prompt, cache, budget: As for ``hybrid_ner.LlamaCpp.v1``.
     RETURNS (ChatModel): The model for spacy-llm.
     """
-    backend = OpenAICompatibleClient(
-        base_url,
-        model,
-        api_key_env=api_key_env,
-        max_in_flight=concurrency,
-        timeout=timeout,
-        max_tries=max_tries,
-        backoff=backoff,
-        max_backoff=max_backoff,
-        context_length=context_length,
-    )
+    backend = Client(
+        base_url, model, api_key_env, concurrency, timeout, max_tries, backoff, max_backoff,
+        context_length,
+    )  # fmt: skip
     return ChatModel(backend, generation, system_prompt, cache, budget)

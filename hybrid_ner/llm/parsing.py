@@ -1,15 +1,9 @@
-"""Turn raw LLM answers into character-offset mentions, counting every drop.
+"""Raw LLM answers to character-offset mentions, counting every drop.
 
-Pure functions over strings: no spaCy objects, no I/O. Real LLM output is
-messy, so every function here accepts anything and returns what it could
-use plus a count of what it could not, by reason:
-
-- ``not_in_text``: the mention does not occur in the sentence.
-- ``unknown_label``: a label outside the task's label set.
-- ``unbalanced_marker``: an ``@@`` without ``##`` or the reverse.
-- ``garbage``: a line or JSON item that has no recognisable structure.
-- ``empty``: an empty mention (``@@##`` or ``PER:``).
-- ``duplicate``: the same span and label proposed again.
+Pure functions over strings. Drops by reason: ``not_in_text`` (not in the
+sentence), ``unknown_label``, ``unbalanced_marker`` (``@@`` without ``##`` or
+the reverse), ``garbage`` (no recognisable structure), ``empty`` (``@@##``,
+``PER:``), ``duplicate`` (same span and label again).
 """
 
 import difflib
@@ -95,18 +89,11 @@ def find_mention(
     near: Optional[int] = None,
     all_matches: bool = False,
 ) -> List[Tuple[int, int]]:
-    """Find a mention in a sentence, ignoring whitespace (and case) differences.
+    """Character spans of a mention in a sentence, ignoring whitespace (LLMs
+    rejoin "Germany 's") and case differences; only matches at word
+    boundaries ("Ira" is never found inside "Iran").
 
-    LLMs rejoin tokens ("Germany's" for "Germany 's") and change case, so the
-    search runs on whitespace-free text. Only matches at word boundaries
-    count: "Ira" is never found inside "Iran" (an entity the LLM did not
-    name), and a mention nowhere whole in the sentence is not found.
-
-    text (str): The sentence.
-    mention (str): The string the LLM returned.
-    case_sensitive (bool): Whether case must match.
-    near (Optional[int]): Character offset the mention should be near: the
-        closest match is returned (the right one of repeated mentions).
+    near (Optional[int]): Return the match closest to this offset.
     all_matches (bool): Return every match instead of one.
     RETURNS (List[Tuple[int, int]]): Character spans in ``text``; empty if none.
     """
@@ -132,19 +119,10 @@ def find_mention(
 def parse_marked(
     text: str, response: str, label: str, *, case_sensitive: bool = False
 ) -> ParseResult:
-    """Parse a GPT-NER answer: the sentence rewritten with ``@@entity##``.
-
-    The rewritten sentence is aligned to the original, so each marked entity
-    maps to the occurrence the LLM marked; if the LLM changed the sentence
-    around it, the mention is searched for near that position instead.
-    Nested markers give nested mentions; unbalanced markers are dropped.
-
-    text (str): The original sentence.
-    response (str): The LLM's answer.
-    label (str): The entity type the query asked for.
-    case_sensitive (bool): Whether mentions must match the case of the text.
-    RETURNS (ParseResult): Mentions with ``label`` and counted drops.
-    """
+    """Parse a GPT-NER answer, the sentence rewritten with ``@@entity##``:
+    aligned to the original, each marked entity maps to the occurrence the
+    LLM marked (searched near it if the LLM changed the sentence). Nested
+    markers give nested mentions; unbalanced ones are dropped."""
     result = ParseResult()
     answer = _rewritten_line(text, cut_answer(response), case_sensitive)
     clean: List[str] = []
@@ -229,21 +207,12 @@ def parse_lines(
     aliases: Optional[Mapping[str, str]] = None,
     case_sensitive: bool = False,
 ) -> ParseResult:
-    """Parse the single-query answer: one ``LABEL: mention`` per line.
+    """Parse the single-query answer: one ``LABEL: mention`` per line; also
+    JSON (some models answer JSON whatever asked), bullets, numbering, ``|``
+    or ``=``, and comma-separated mentions when the whole string is not in
+    the text. Every occurrence is marked: the format cannot say which one.
 
-    Also accepts a JSON list of ``{"text", "label"}`` objects (some models
-    answer in JSON whatever they are asked), bullets and numbering, ``|`` or
-    ``=`` as separator, and several comma-separated mentions on one line when
-    the whole string is not in the text. Every occurrence of a mention in
-    the sentence is marked: the format cannot say which one was meant.
-
-    text (str): The sentence.
-    response (str): The LLM's answer.
-    labels (Sequence[str]): The task's labels.
-    aliases (Optional[Mapping[str, str]]): Other names for labels
-        ("PERSON" → "PER"), matched case-insensitively.
-    case_sensitive (bool): Whether mentions must match the case of the text.
-    RETURNS (ParseResult): Mentions and counted drops.
+    aliases (Optional[Mapping[str, str]]): Other names for labels ("PERSON" → "PER").
     """
     answer = cut_answer(response)
     items = _json_items(answer)

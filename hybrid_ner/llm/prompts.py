@@ -1,20 +1,15 @@
 """Prompt formats: how a sentence and its examples become a prompt, and how
-the answer is read back.
-
-A format couples rendering and parsing because the answer's shape is set by
-the prompt. Two formats are registered:
+the answer is read back (the answer's shape is set by the prompt).
 
 - ``hybrid_ner.PerTypePrompt.v1`` (GPT-NER): one query per entity type; the
-  LLM rewrites the sentence with ``@@entity##`` around the entities of that
-  type. Most faithful to the paper, one request per label per sentence.
-- ``hybrid_ner.SingleQueryPrompt.v1``: one query for all types; the LLM
-  answers one ``TYPE: entity`` per line. Cheapest.
+  LLM rewrites the sentence with ``@@entity##`` around that type's entities.
+- ``hybrid_ner.SingleQueryPrompt.v1``: one query for all types; one
+  ``TYPE: entity`` per line. Cheapest.
 
-The instructions come first and do not depend on the sentence, so a local
-model can reuse the evaluated prefix between prompts (llama.cpp does).
+The instructions come first and do not depend on the sentence.
 """
 
-from typing import Dict, List, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 from spacy.tokens import Doc
 from spacy_llm.registry import registry
@@ -73,10 +68,11 @@ PLACEHOLDER_MENTION = "..."
 
 @runtime_checkable
 class PromptFormat(Protocol):
-    """What the task needs from a prompt format."""
+    """What the task needs from a prompt format: the queries per sentence (a
+    label each, or None for all), the prompt of a sentence and query, the
+    mentions of an answer, and a typical answer for dry-run token estimates."""
 
-    def queries(self, labels: Sequence[str]) -> List[Optional[str]]:
-        """The queries per sentence: a label each, or None for all labels."""
+    def queries(self, labels: Sequence[str]) -> List[Optional[str]]: ...
 
     def render(
         self,
@@ -85,27 +81,24 @@ class PromptFormat(Protocol):
         labels: Sequence[str],
         definitions: Mapping[str, str],
         query: Optional[str],
-    ) -> str:
-        """The prompt for one sentence and query."""
+    ) -> str: ...
 
     def parse(
         self, text: str, response: str, labels: Sequence[str], query: Optional[str]
-    ) -> ParseResult:
-        """The mentions in one answer."""
+    ) -> ParseResult: ...
 
-    def expected_answer(self, text: str, n_labels: int) -> str:
-        """A typical answer's length stand-in, for token estimates in dry runs."""
+    def expected_answer(self, text: str, n_labels: int) -> str: ...
 
 
-def _examples_block(pairs: Sequence[tuple]) -> str:
-    if not pairs:
-        return ""
-    # Multi-line answers start on the line after "Output:".
+def _prompt(head: str, pairs: Sequence[Tuple[str, str]], text: str) -> str:
+    """Instructions, examples (multi-line answers start on the line after
+    "Output:") and the sentence."""
     body = "\n\n".join(
         f"Input: {source}\nOutput:{'' if target.startswith(chr(10)) else ' '}{target}"
         for source, target in pairs
     )
-    return f"\n\nBelow are some examples.\n\n{body}"
+    examples = f"\n\nBelow are some examples.\n\n{body}" if pairs else ""
+    return f"{head}{examples}\n\nInput: {text}\nOutput:"
 
 
 def _definition(label: str, definitions: Mapping[str, str]) -> str:
@@ -113,33 +106,22 @@ def _definition(label: str, definitions: Mapping[str, str]) -> str:
 
 
 def format_example(labels: Sequence[str], mentions: Mapping[str, str]) -> str:
-    """The answer-format example of the single-query instructions, in the
-    task's own labels: ``"L1: m1" or "L2: m2"`` for the first two labels (in
-    label order) that have an example mention; without any, the first two
-    labels with a placeholder (``"person: ..."``).
-
-    labels (Sequence[str]): The task's labels, in order.
-    mentions (Mapping[str, str]): An example entity per label.
-    RETURNS (str): The example, quotes included.
-    """
+    """The answer-format example of the single-query instructions:
+    ``"L1: m1" or "L2: m2"`` for the first two labels with an example
+    mention; without any, the first two labels with a placeholder."""
     shown = [(label, mentions[label]) for label in labels if mentions.get(label)][:2]
-    if not shown:
-        shown = [(label, PLACEHOLDER_MENTION) for label in labels[:2]]
+    shown = shown or [(label, PLACEHOLDER_MENTION) for label in labels[:2]]
     return " or ".join(f'"{label}: {mention}"' for label, mention in shown)
 
 
 def mark_entities(doc: Doc, label: str) -> str:
     """The sentence with ``@@entity##`` around its ``label`` entities."""
-    pieces = []
-    cursor = 0
+    pieces, cursor = [], 0
     for ent in doc.ents:
-        if ent.label_ != label:
-            continue
-        pieces.append(doc.text[cursor : ent.start_char])
-        pieces.append(f"{OPEN}{ent.text}{CLOSE}")
-        cursor = ent.end_char
-    pieces.append(doc.text[cursor:])
-    return "".join(pieces)
+        if ent.label_ == label:
+            pieces += [doc.text[cursor : ent.start_char], f"{OPEN}{ent.text}{CLOSE}"]
+            cursor = ent.end_char
+    return "".join(pieces) + doc.text[cursor:]
 
 
 class PerTypePrompt:
@@ -168,8 +150,7 @@ class PerTypePrompt:
     ) -> str:
         assert query is not None, "per-type prompts need a label"
         head = self.instructions.format(label=query, definition=_definition(query, definitions))
-        pairs = [(ex.text, mark_entities(ex, query)) for ex in examples]
-        return f"{head}{_examples_block(pairs)}\n\nInput: {text}\nOutput:"
+        return _prompt(head, [(ex.text, mark_entities(ex, query)) for ex in examples], text)
 
     def parse(
         self, text: str, response: str, labels: Sequence[str], query: Optional[str]
@@ -189,7 +170,7 @@ class SingleQueryPrompt:
     aliases (Mapping[str, str]): Other label names the parser accepts.
     case_sensitive (bool): Whether mentions must match the text's case.
     example_mentions (Mapping[str, str]): An example entity per label for
-        the answer-format example (see :func:`format_example`).
+        the answer-format example (:func:`format_example`).
     """
 
     def __init__(
@@ -216,17 +197,15 @@ class SingleQueryPrompt:
         query: Optional[str],
     ) -> str:
         listing = "\n".join(f"- {label}: {_definition(label, definitions)}" for label in labels)
-        head = self.instructions.format(
-            definitions=listing, format_example=format_example(labels, self.example_mentions)
-        )
-        pairs = [(ex.text, self.answer_for(ex, labels)) for ex in examples]
-        return f"{head}{_examples_block(pairs)}\n\nInput: {text}\nOutput:"
+        example = format_example(labels, self.example_mentions)
+        head = self.instructions.format(definitions=listing, format_example=example)
+        return _prompt(head, [(ex.text, self.answer_for(ex, labels)) for ex in examples], text)
 
     @staticmethod
     def answer_for(doc: Doc, labels: Sequence[str]) -> str:
-        """The ideal answer for a Doc's entities (used for examples)."""
+        """The ideal answer for a Doc's entities (examples); entity lines
+        start on the line after "Output:"."""
         lines = [f"{ent.label_}: {ent.text}" for ent in doc.ents if ent.label_ in labels]
-        # A newline after "Output:" keeps every entity line in the same shape.
         return "\n" + "\n".join(lines) if lines else "None"
 
     def parse(
@@ -245,12 +224,8 @@ class SingleQueryPrompt:
 def create_per_type_prompt(
     instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
 ) -> PerTypePrompt:
-    """GPT-NER prompts: one query per entity type, ``@@entity##`` answers.
-
-    instructions (str): Instruction text; ``{label}`` and ``{definition}`` are filled in.
-    case_sensitive (bool): Whether mentions must match the text's case.
-    RETURNS (PerTypePrompt): The prompt format.
-    """
+    """GPT-NER prompts: one query per entity type, ``@@entity##`` answers
+    (arguments: :class:`PerTypePrompt`)."""
     return PerTypePrompt(instructions=instructions, case_sensitive=case_sensitive)
 
 
@@ -261,18 +236,9 @@ def create_single_query_prompt(
     case_sensitive: bool = False,
     example_mentions: Dict[str, str] = DEFAULT_EXAMPLE_MENTIONS,
 ) -> SingleQueryPrompt:
-    """One query for all entity types, ``TYPE: entity`` lines (or JSON) answers.
-
-    instructions (str): Instruction text; ``{definitions}`` (the label
-        definitions) and ``{format_example}`` (e.g. ``"PER: John Smith" or
-        "LOC: Paris"``, in the task's labels) are filled in.
-    aliases (Dict[str, str]): Other label names accepted in answers.
-    case_sensitive (bool): Whether mentions must match the text's case.
-    example_mentions (Dict[str, str]): An example entity per label, for the
-        answer-format example; `hybrid-ner propose` fills in entities of the
-        data for labels that have none.
-    RETURNS (SingleQueryPrompt): The prompt format.
-    """
+    """One query for all entity types, ``TYPE: entity`` lines (or JSON) as
+    answers (arguments: :class:`SingleQueryPrompt`; ``hybrid-ner propose``
+    fills in example mentions from the data for labels without one)."""
     return SingleQueryPrompt(
         instructions=instructions,
         aliases=aliases,

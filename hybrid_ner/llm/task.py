@@ -1,15 +1,11 @@
 """The spacy-llm task: LLM entity proposals that never touch human labels.
 
-Unlike spacy-llm's NER tasks (which call ``doc.set_ents`` and erase the
-human entities), this task writes its proposals to ``doc.spans["llm"]``, one
-labelled Span per proposal, and leaves ``doc.ents`` (including MISSING
-annotation) and every other span group alone. Proposals from different
-per-type queries may overlap or disagree: all are kept, the merge step
-resolves them.
-
-Each Doc also gets ``doc.user_data["llm_parse"]``: per query the raw answer,
-the number of items, how many were kept and what was dropped and why.
-(The prompts are kept by spacy-llm's ``save_io`` in ``user_data["llm_io"]``.)
+Unlike spacy-llm's NER tasks (``doc.set_ents`` erases the human entities),
+the proposals go to ``doc.spans["llm"]``, one labelled Span each; ``doc.ents``
+(MISSING annotation included) stays. Proposals of different per-type queries
+may overlap or disagree: the merge resolves them. ``doc.user_data["llm_parse"]``
+gets, per query, the raw answer, the items, how many were kept, what was
+dropped and why (prompts: spacy-llm's ``save_io``).
 """
 
 from collections import Counter
@@ -31,17 +27,8 @@ ALIGNMENT_MODES = ("strict", "contract", "expand")
 
 
 class EntityProposalTask:
-    """Generate entity prompts and write the answers as a span group.
-
-    labels (Union[List[str], str]): Entity labels to ask for (a string is
-        comma-separated); checked by :func:`hybrid_ner.llm.labels.check_labels`.
-    prompt (PromptFormat): How prompts are written and answers parsed.
-    examples (Optional[SimilarExamples]): Few-shot retrieval; None for zero-shot.
-    label_definitions (Dict[str, str]): A definition per label.
-    spans_key (str): The span group for the proposals.
-    alignment_mode (str): How mentions that cut tokens are snapped to
-        tokens: "strict" (dropped), "contract" or "expand".
-    """
+    """Generate entity prompts and write the answers as a span group
+    (arguments: see :func:`create_entity_proposal_task`)."""
 
     def __init__(
         self,
@@ -67,41 +54,17 @@ class EntityProposalTask:
         self.spans_key = spans_key
         self.alignment_mode = alignment_mode
         self._pool_checked = False
-        #: Sentences whose prompt got fewer examples than asked for (text → how many it got).
+        #: Sentences whose prompt got fewer examples than asked for (text → how many).
         self.short_of_examples: Dict[str, int] = {}
 
     @property
     def labels(self) -> Tuple[str, ...]:
         return tuple(self._labels)
 
-    def add_label(self, label: str, label_definition: Optional[str] = None) -> int:
-        if label in self._labels:
-            return 0
-        self._labels = check_labels([*self._labels, label], "add_label")
-        if label_definition:
-            self.definitions[label] = label_definition
-        return 1
-
-    def clear(self) -> None:
-        self._labels = []
-
     def set_labels(self, labels: List[str], where: str = "labels") -> None:
         """Replace the label set (checked by :func:`~hybrid_ner.llm.labels.check_labels`)."""
         self._labels = check_labels(list(labels), where)
         self._pool_checked = False
-
-    def check_example_labels(self) -> None:
-        """Refuse an example pool with labels outside the label set (checked
-        once): its entities of those labels would be shown as no entity.
-
-        RAISES (OptionError): Naming the pool and the labels.
-        """
-        if self._pool_checked or self.examples is None or self.examples.k == 0:
-            return
-        check_example_labels(
-            label_counts(self.examples.pool), self._labels, _pool_name(self.examples.pool_source)
-        )
-        self._pool_checked = True
 
     def queries(self) -> List[Optional[str]]:
         """The query of each prompt of a Doc (a label, or None for all)."""
@@ -110,92 +73,74 @@ class EntityProposalTask:
     def generate_prompts(
         self, docs: Iterable[Doc], context_length: Optional[int] = None
     ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
-        """One prompt per query for each Doc, each paired with the Doc itself.
+        """One prompt per query for each Doc, paired with the Doc itself once
+        per prompt: spacy-llm's public protocol for a task sending several
+        prompts per Doc (a "sharding" task, recognised by this signature).
+        Sentences are short: ``context_length`` is unused, a prompt that does
+        not fit fails at the backend.
 
-        This is spacy-llm's public protocol for a task that sends several
-        prompts per Doc (a "sharding" task, recognised by this signature):
-        the only way to hand it the per-type queries of one sentence. The
-        "shards" are the Doc itself; :meth:`parse_responses` merges them.
-
-        docs (Iterable[Doc]): The Docs.
-        context_length (Optional[int]): Unused: sentences are short; a prompt
-            that does not fit fails with a clear error at the backend.
-        RETURNS (Iterable[Tuple[Iterable[str], Iterable[Doc]]]): Prompts and Docs.
+        RAISES (OptionError): For an example pool with labels outside the
+            label set (its entities would be shown as no entity).
         """
         docs = list(docs)
-        self.check_example_labels()
-        examples = self.examples(docs) if self.examples is not None else [[] for _ in docs]
-        queries = self.queries()
-        wanted = self.examples.k if self.examples is not None else 0
-        for doc, doc_examples in zip(docs, examples):
+        examples = self.examples
+        if examples is not None and examples.k > 0 and not self._pool_checked:
+            source = examples.pool_source
+            name = str(source) if isinstance(source, (str, Path)) else None
+            check_example_labels(label_counts(examples.pool), self._labels, name)
+            self._pool_checked = True
+        shown = examples(docs) if examples is not None else [[] for _ in docs]
+        wanted = examples.k if examples is not None else 0
+        for doc, doc_examples in zip(docs, shown):
             if len(doc_examples) < wanted:
                 self.short_of_examples[doc.text] = len(doc_examples)
             prompts = [
                 self.prompt.render(doc.text, doc_examples, self._labels, self.definitions, query)
-                for query in queries
+                for query in self.queries()
             ]
             yield prompts, [doc] * len(prompts)
 
     def parse_responses(
         self, shards: Iterable[Iterable[Doc]], responses: Iterable[Iterable[str]]
     ) -> Iterable[Doc]:
-        """Write the proposals of each Doc to ``doc.spans[spans_key]``.
-
-        shards (Iterable[Iterable[Doc]]): Per Doc, the Doc once per query.
-        responses (Iterable[Iterable[str]]): Per Doc, one answer per query.
-        RETURNS (Iterable[Doc]): The Docs, with ``doc.ents`` untouched.
-        """
-        queries = self.queries()
+        """Write each Doc's proposals to ``doc.spans[spans_key]`` and its
+        parse statistics; ``doc.ents`` untouched."""
+        queries, mode = self.queries(), self.alignment_mode
         for doc_shards, doc_responses in zip(shards, responses):
             doc = list(doc_shards)[0]
-            self.set_proposals(doc, list(doc_responses), queries)
-            yield doc
-
-    def set_proposals(self, doc: Doc, responses: List[str], queries: List[Optional[str]]) -> None:
-        """Parse one Doc's answers and set its proposal span group and stats."""
-        spans: Dict[Tuple[int, int, str], Span] = {}
-        totals: Counter = Counter()
-        per_query = []
-        n_items = 0
-        for query, response in zip(queries, responses):
-            result = self.prompt.parse(doc.text, response, self._labels, query)
-            kept = 0
-            for mention in result.mentions:
-                span = doc.char_span(
-                    mention.start,
-                    mention.end,
-                    label=mention.label,
-                    alignment_mode=self.alignment_mode,
+            spans: Dict[Tuple[int, int, str], Span] = {}
+            totals: Counter = Counter()
+            per_query = []
+            for query, response in zip(queries, doc_responses):
+                result = self.prompt.parse(doc.text, response, self._labels, query)
+                kept = 0
+                for m in result.mentions:
+                    span = doc.char_span(m.start, m.end, m.label, alignment_mode=mode)
+                    if span is None or len(span) == 0:
+                        result.drop("misaligned")
+                    elif (span.start, span.end, m.label) in spans:
+                        result.drop("duplicate")
+                    else:
+                        spans[(span.start, span.end, m.label)] = span
+                        kept += 1
+                totals.update(result.dropped)
+                per_query.append(
+                    {
+                        "query": query or "*",
+                        "response": response,
+                        "items": result.n_items,
+                        "kept": kept,
+                        "dropped": dict(result.dropped),
+                    }
                 )
-                if span is None or len(span) == 0:
-                    result.drop("misaligned")
-                elif (span.start, span.end, mention.label) in spans:
-                    result.drop("duplicate")
-                else:
-                    spans[(span.start, span.end, mention.label)] = span
-                    kept += 1
-            n_items += result.n_items
-            totals.update(result.dropped)
-            per_query.append(
-                {
-                    "query": query or "*",
-                    "response": response,
-                    "items": result.n_items,
-                    "kept": kept,
-                    "dropped": dict(result.dropped),
-                }
-            )
-        doc.spans[self.spans_key] = [spans[key] for key in sorted(spans)]
-        doc.user_data[PARSE_STATS_KEY] = {
-            "items": n_items,
-            "kept": len(spans),
-            "dropped": dict(totals),
-            "queries": per_query,
-        }
-
-
-def _pool_name(source: object) -> str:
-    return str(source) if isinstance(source, (str, Path)) else "the example pool"
+            doc.spans[self.spans_key] = [spans[key] for key in sorted(spans)]
+            doc.user_data[PARSE_STATS_KEY] = {
+                "items": sum(q["items"] for q in per_query),
+                "kept": len(spans),
+                "dropped": dict(totals),
+                "queries": per_query,
+            }
+            yield doc
 
 
 @registry.llm_tasks("hybrid_ner.EntityProposals.v1")
@@ -219,11 +164,7 @@ def create_entity_proposal_task(
         cut through tokens.
     RETURNS (EntityProposalTask): The task.
     """
+    prompt = prompt or SingleQueryPrompt()
     return EntityProposalTask(
-        labels=labels,
-        prompt=prompt or SingleQueryPrompt(),
-        examples=examples,
-        label_definitions=label_definitions,
-        spans_key=spans_key,
-        alignment_mode=alignment_mode,
-    )
+        labels, prompt, examples, label_definitions, spans_key, alignment_mode
+    )  # fmt: skip

@@ -134,7 +134,6 @@ def test_usage_report(server, tmp_path):
     assert report["requests"] == 4 and report["cache_hits"] == 4
     assert report["failures"] == {"http_500": 1}
     assert report["prompt_tokens"] > 0 and report["completion_tokens"] > 0
-    assert 0 < report["latency_p50_s"] <= report["latency_p95_s"]
 
 
 @pytest.fixture
