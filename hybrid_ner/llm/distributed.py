@@ -81,7 +81,6 @@ class RequestWorker:
 
     def _one(self, messages: str) -> Dict[str, Any]:
         usage = Usage()
-        start = time.perf_counter()
         try:
             answer = self.client.complete(json.loads(messages), self.params, usage)
             text, tokens = answer.text, (answer.prompt_tokens, answer.completion_tokens)
@@ -91,7 +90,6 @@ class RequestWorker:
             "response": text,
             "prompt_tokens": tokens[0],
             "completion_tokens": tokens[1],
-            "latency": time.perf_counter() - start,
             "failures": json.dumps(dict(usage.failures)),
         }
 
@@ -207,7 +205,7 @@ def _answers(
         if budget is not None:
             budget.settle(reserved[key], model.max_tokens, *used)
             cost = budget.cost_of(*used)
-        model.usage.record_answer(*used, cost, float(row["latency"]))
+        model.usage.record_answer(*used, cost)
         out.append(
             {
                 "key": key,

@@ -71,10 +71,8 @@ class Usage:
         """One prompt answered from the cache."""
         self.add(cache_hits=1)
 
-    def record_answer(
-        self, prompt_tokens: int, completion_tokens: int, cost: float, latency: float = 0.0
-    ) -> None:
-        """One answered request (``latency`` is not reported)."""
+    def record_answer(self, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
+        """One answered request."""
         self.add(
             requests=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost
         )
