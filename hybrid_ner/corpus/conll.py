@@ -26,7 +26,7 @@ Token = Tuple[str, str, str, int]
 
 @dataclass
 class Repair:
-    """A problem found in lenient mode and the repair that was made."""
+    """A problem lenient mode found and repaired."""
 
     path: str
     line: int
@@ -38,8 +38,8 @@ class Repair:
 
 @dataclass
 class ConllCorpus:
-    """The Docs read, the tagging scheme used (detected or given), what lenient
-    mode repaired, the number of documents and whether the file had ``-DOCSTART-``."""
+    """The Docs, the tagging scheme used, the repairs, the number of documents and
+    whether the file had ``-DOCSTART-``."""
 
     docs: List[Doc]
     scheme: str
@@ -49,9 +49,8 @@ class ConllCorpus:
 
 
 def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
-    """Read a whole text file without its byte-order mark.
-    RAISES (CorpusFormatError): If the file is missing, empty, binary or not valid
-        in ``encoding``, naming the line where that shows."""
+    """Read a whole text file without its byte-order mark. RAISES (CorpusFormatError):
+    If it is missing, empty, binary or not valid in ``encoding``, naming the line."""
     path = Path(path)
     if not path.exists():
         raise CorpusFormatError(path, None, "file not found")
@@ -89,15 +88,10 @@ def read_conll(
 ) -> ConllCorpus:
     """Read a CoNLL-style column file.
 
-    path (Union[str, Path]): The file.
-    vocab (Optional[Vocab]): The vocab for the Docs; a new one if None.
-    token_column (int): Column of the token (0-based, negative from the end).
-    tag_column (int): Column of the NER tag.
+    token_column, tag_column (int): 0-based columns, negative from the end.
     separator (str): "tab", "space" (any whitespace) or "auto" (tab if the first line has one).
     scheme (str): "iob1", "iob2", "bilou" (also BIOES), "io" or "auto" to detect.
     strict (bool): Raise on the first problem; else repair what is safe and report it.
-    encoding (str): The file's text encoding.
-    RETURNS (ConllCorpus): The Docs and what was detected or repaired.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
     path = Path(path)
@@ -139,8 +133,7 @@ def _read_sentences(
     strict: bool,
     repairs: List[Repair],
 ) -> Tuple[List[Tuple[List[Token], int, int]], bool]:
-    """The sentences as (tokens, document index, sentence index in the document),
-    and whether the file has ``-DOCSTART-`` lines."""
+    """(tokens, document index, sentence index) per sentence; whether there was ``-DOCSTART-``."""
     sentences: List[Tuple[List[Token], int, int]] = []
     tokens: List[Token] = []
     doc_index = sent_index = 0
@@ -230,13 +223,7 @@ def _decode(
     label = previous = "O"
     end = ("", "O", "", tokens[-1][3])  # closes what is open
     for i, (_, prefix, tag_label, line) in enumerate(tokens + [end]):
-        tag = (
-            "the sentence end"
-            if i == len(tokens)
-            else "O"
-            if prefix == "O"
-            else f"{prefix}-{tag_label}"
-        )
+        tag = "the sentence end" if i == len(tokens) else f"{prefix}-{tag_label}".strip("-")
         inside_same = start is not None and tag_label == label
         problem = None
         if scheme == "bilou" and start is not None and prefix in ("O", "B", "U"):

@@ -24,8 +24,7 @@ from .conll import Repair, read_text_file
 
 @dataclass
 class JsonlCorpus:
-    """The Docs of the accepted records, what lenient mode repaired, and the
-    number of records skipped (answered reject/ignore)."""
+    """The Docs of the accepted records, the repairs, and the records skipped."""
 
     docs: List[Doc]
     repairs: List[Repair] = field(default_factory=list)
@@ -37,13 +36,9 @@ def read_jsonl(
 ) -> JsonlCorpus:
     """Read character-offset span annotation into Docs with ``doc.ents`` set.
 
-    path (Union[str, Path]): The JSONL file.
     nlp (Language): The vocab and, for records without tokens, the tokenizer.
     strict (bool): Raise on the first problem. If False, expand spans that cut
-        through a token to token boundaries, keep the longest of overlapping
-        spans, and report each repair.
-    encoding (str): The file's encoding.
-    RETURNS (JsonlCorpus): The Docs, repairs and number of skipped records.
+        through a token, keep the longest of overlapping spans, and report each repair.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
     path = Path(path)
@@ -75,8 +70,6 @@ def _record_to_doc(
     strict: bool,
     repairs: List[Repair],
 ) -> Doc:
-    """One record's Doc, or a CorpusFormatError naming file and line."""
-
     def fail(message: str) -> CorpusFormatError:
         return CorpusFormatError(path, line_no, message)
 
@@ -165,26 +158,21 @@ def _record_to_doc(
 
 def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str, Any]:
     """A Doc as a JSONL record with tokens, spans (``doc.ents`` if None) and meta."""
+    tokens = [
+        dict(text=t.text, start=t.idx, end=t.idx + len(t), id=t.i, ws=bool(t.whitespace_))
+        for t in doc
+    ]
     record: Dict[str, Any] = {
         "text": doc.text,
-        "tokens": [
-            {
-                "text": t.text,
-                "start": t.idx,
-                "end": t.idx + len(t),
-                "id": t.i,
-                "ws": bool(t.whitespace_),
-            }
-            for t in doc
-        ],
+        "tokens": tokens,
         "spans": [
-            {
-                "start": s.start_char,
-                "end": s.end_char,
-                "token_start": s.start,
-                "token_end": s.end - 1,
-                "label": s.label_,
-            }
+            dict(
+                start=s.start_char,
+                end=s.end_char,
+                token_start=s.start,
+                token_end=s.end - 1,
+                label=s.label_,
+            )
             for s in (doc.ents if spans is None else spans)
         ],
     }
