@@ -25,25 +25,13 @@ Token = Tuple[str, str, str, int]
 
 
 @dataclass
-class Repair:
-    """A problem lenient mode found and repaired."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-@dataclass
 class ConllCorpus:
     """The Docs, the tagging scheme used, the repairs, the number of documents and
     whether the file had ``-DOCSTART-``."""
 
     docs: List[Doc]
     scheme: str
-    repairs: List[Repair] = field(default_factory=list)
+    repairs: List[CorpusFormatError] = field(default_factory=list)  # what lenient mode repaired
     n_documents: int = 0
     has_document_markers: bool = True
 
@@ -100,7 +88,7 @@ def read_conll(
     if separator not in ("auto", "tab", "space"):
         raise OptionError(f"Unknown separator {separator!r}: expected auto, tab or space")
     text = read_text_file(path, encoding=encoding)
-    repairs: List[Repair] = []
+    repairs: List[CorpusFormatError] = []
     sentences, markers = _read_sentences(
         path, text, token_column, tag_column, separator, strict, repairs
     )
@@ -131,7 +119,7 @@ def _read_sentences(
     tag_column: int,
     separator: str,
     strict: bool,
-    repairs: List[Repair],
+    repairs: List[CorpusFormatError],
 ) -> Tuple[List[Tuple[List[Token], int, int]], bool]:
     """(tokens, document index, sentence index) per sentence; whether there was ``-DOCSTART-``."""
     sentences: List[Tuple[List[Token], int, int]] = []
@@ -172,9 +160,7 @@ def _read_sentences(
             # Safe only with token first and tag last: then which column is which is clear.
             if strict or token_column != 0 or tag_column != -1 or len(columns) < 2:
                 raise error(message)
-            repairs.append(
-                Repair(str(path), line_no, f"{message} (used first as token, last as tag)")
-            )
+            repairs.append(error(f"{message} (used first as token, last as tag)"))
         tag = columns[tag_column]
         prefix, _, label = tag.partition("-")
         if tag == "O":
@@ -215,7 +201,7 @@ _PROBLEMS = {
 
 
 def _decode(
-    path: Path, tokens: List[Token], scheme: str, strict: bool, repairs: List[Repair]
+    path: Path, tokens: List[Token], scheme: str, strict: bool, repairs: List[CorpusFormatError]
 ) -> List[Tuple[int, int, str]]:
     """One sentence's tags as (start, end, label) token spans."""
     spans: List[Tuple[int, int, str]] = []
@@ -241,7 +227,7 @@ def _decode(
                 raise CorpusFormatError(
                     path, line, f"{message} ({scheme.upper()}); use lenient mode to {repair}"
                 )
-            repairs.append(Repair(str(path), line, f"{message}: {repair}"))
+            repairs.append(CorpusFormatError(path, line, f"{message}: {repair}"))
         if prefix in ("O", "B", "U") or not inside_same:
             if start is not None:
                 spans.append((start, i, label))

@@ -19,7 +19,7 @@ from spacy.util import filter_spans
 from ..atomic import write_text
 from ..errors import CorpusFormatError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
-from .conll import Repair, read_text_file
+from .conll import read_text_file
 
 
 @dataclass
@@ -27,7 +27,7 @@ class JsonlCorpus:
     """The Docs of the accepted records, the repairs, and the records skipped."""
 
     docs: List[Doc]
-    repairs: List[Repair] = field(default_factory=list)
+    repairs: List[CorpusFormatError] = field(default_factory=list)
     n_skipped: int = 0
 
 
@@ -68,7 +68,7 @@ def _record_to_doc(
     record: Dict[str, Any],
     nlp: Language,
     strict: bool,
-    repairs: List[Repair],
+    repairs: List[CorpusFormatError],
 ) -> Doc:
     def fail(message: str) -> CorpusFormatError:
         return CorpusFormatError(path, line_no, message)
@@ -133,7 +133,7 @@ def _record_to_doc(
             span = doc.char_span(start, end, label=raw["label"], alignment_mode="expand")
             if strict or span is None:
                 raise fail(message)
-            repairs.append(Repair(str(path), line_no, f"{message}: expanded to {span.text!r}"))
+            repairs.append(fail(f"{message}: expanded to {span.text!r}"))
         spans.append(span)
     kept = filter_spans(spans)
     if len(kept) < len(spans):
@@ -142,9 +142,7 @@ def _record_to_doc(
             raise fail(
                 f"overlapping spans: {dropped} overlap longer ones (NER needs non-overlapping ones)"
             )
-        repairs.append(
-            Repair(str(path), line_no, f"overlapping spans: {dropped}: kept the longest")
-        )
+        repairs.append(fail(f"overlapping spans: {dropped}: kept the longest"))
     doc.set_ents(kept)
     doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
     if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
