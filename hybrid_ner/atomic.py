@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -76,8 +77,7 @@ def _write_into(path: PathLike, source: Path) -> None:
     else:
         fd = os.open(path, os.O_WRONLY)
     with open(fd, "wb") as out, open(source, "rb") as file_:
-        while chunk := file_.read(1 << 20):
-            out.write(chunk)
+        shutil.copyfileobj(file_, out)
 
 
 @contextmanager

@@ -30,8 +30,7 @@ LIMIT = typer.Option(
     None, "--limit", help="Only the first N sentences of the input (0 or left out: all)"
 )
 MAX_REPAIRS_SHOWN = 20
-#: Inputs above this size say that they are being read and show the writing's progress.
-LARGE_INPUT_BYTES = 5_000_000
+LARGE_INPUT_BYTES = 5_000_000  # above it, say that the input is read and show the writing
 
 
 def _first(docs: List[Doc], limit: Optional[int], path: Path) -> List[Doc]:
@@ -52,10 +51,8 @@ def _load(path: Path, limit: Optional[int] = None) -> List[Doc]:
 def _describe(docs: Sequence[Doc]) -> str:
     labels = Counter(ent.label_ for doc in docs for ent in doc.ents)
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items()))
-    n_tokens = sum(len(d) for d in docs)
-    return (
-        f"{len(docs)} sentences, {n_tokens} tokens, {sum(labels.values())} entities ({per_label})"
-    )
+    n_tokens, n_ents = sum(len(d) for d in docs), sum(labels.values())
+    return f"{len(docs)} sentences, {n_tokens} tokens, {n_ents} entities ({per_label})"
 
 
 @app.command("convert")

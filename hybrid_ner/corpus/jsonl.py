@@ -99,11 +99,8 @@ def _record_to_doc(
     meta = {} if record.get("meta") is None else record["meta"]
     if not isinstance(text, str):
         raise fail('missing or non-string "text"')
-    for name, value, kind in (
-        ("tokens", tokens, list),
-        ("spans", raw_spans, list),
-        ("meta", meta, dict),
-    ):
+    kinds = (("tokens", tokens, list), ("spans", raw_spans, list), ("meta", meta, dict))
+    for name, value, kind in kinds:
         if value is not None and not isinstance(value, kind):
             wanted = "a list" if kind is list else "an object"
             raise fail(f'"{name}" must be {wanted}, found {type(value).__name__}')
