@@ -1,9 +1,5 @@
-"""hybrid-ner: augment incomplete NER annotation with LLM proposals.
-
-The registered functions are loaded through entry points (``spacy_readers``,
-``spacy_factories``, ``thinc_llm_*``...) so that configs can name them
-without ``--code``.
-"""
+"""hybrid-ner: augment incomplete NER annotation with LLM proposals. Registered
+functions load through entry points, so configs name them without ``--code``."""
 
 __version__ = "0.1.0"
 

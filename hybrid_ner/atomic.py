@@ -1,16 +1,15 @@
 """Atomic file output: a file is either its old self or the complete new one.
 
-Content goes to a temporary file beside the target (same file system, so
-``os.replace`` is atomic) and is renamed into place only when complete. A path
-that is not a regular file (a device, a FIFO, ``/dev/stdout``, ``/proc/self/fd/N``)
-is never replaced: the complete content is written *into* it, as a shell
-redirection would.
+Content goes to a temporary file beside the target (so ``os.replace`` is atomic).
+A path that is not a regular file (a FIFO, ``/dev/stdout``) is never replaced:
+the complete content is written *into* it, as a shell redirection would.
 """
 
 import errno
 import json
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -27,8 +26,7 @@ _STD_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 
 
 def _descriptor(path: PathLike) -> Optional[int]:
-    """The open descriptor of this process a path like ``/dev/stdout`` names: written
-    through it, so the shell's redirection and offset are kept."""
+    """The descriptor of this process ``/dev/stdout`` etc. name (kept: the shell's offset)."""
     text = os.path.abspath(str(path))
     match = _FD_PATH.match(text)
     if match and match.group(1) in (None, str(os.getpid())):
@@ -37,10 +35,11 @@ def _descriptor(path: PathLike) -> Optional[int]:
 
 
 def _is_special(path: PathLike) -> bool:
+    if _descriptor(path) is not None:
+        return True
     with suppress(OSError):
-        mode = os.stat(path).st_mode
-        return _descriptor(path) is not None or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-    return _descriptor(path) is not None
+        return not (stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode))
+    return False
 
 
 def _target(path: PathLike) -> Path:
@@ -60,8 +59,7 @@ def _errors(path: PathLike) -> Iterator[None]:
 
 
 def _write_into(path: PathLike, source: Path) -> None:
-    """Copy ``source`` into the special file ``path``; a FIFO nobody reads is
-    refused (it would wait forever)."""
+    """Copy ``source`` into the special file ``path``; refuse a FIFO nobody reads."""
     fd = _descriptor(path)
     if fd is not None:
         fd = os.dup(fd)
@@ -79,8 +77,7 @@ def _write_into(path: PathLike, source: Path) -> None:
     else:
         fd = os.open(path, os.O_WRONLY)
     with open(fd, "wb") as out, open(source, "rb") as file_:
-        while chunk := file_.read(1 << 20):
-            out.write(chunk)
+        shutil.copyfileobj(file_, out)
 
 
 @contextmanager
@@ -92,14 +89,10 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
-    """Temporary files for several paths, all or nothing: when the block ends
-    without an error, each is made durable before the first is put in place; on
-    any error (also Ctrl+C) no target changes. Folders are created; a file gets
-    the mode ``open`` gives, or that of the file it replaces.
-
-    paths (Sequence[PathLike]): The final files.
-    YIELDS (List[Path]): One temporary file per path, in the same order.
-    RAISES (OutputPathError): If a file cannot be created or put in place.
+    """Temporary files for ``paths``, all or nothing: when the block ends without
+    an error, each is made durable before the first is put in place; on any error
+    (also Ctrl+C) no target changes. A file gets the mode ``open`` gives, or that
+    of the file it replaces. RAISES (OutputPathError): If a file cannot be written.
     """
     special = [_is_special(path) for path in paths]
     tmps: List[Path] = []
@@ -144,15 +137,9 @@ def write_json(path: PathLike, data: Any, indent: int = 2) -> None:
 
 
 def check_writable(path: PathLike) -> Path:
-    """Check that ``path`` can be written, before any work is done, by creating
-    (and removing) a file in its nearest existing folder as the write will:
-    permission bits say nothing for root or read-only file systems (``/proc``).
-
-    path (PathLike): The file to write.
-    RETURNS (Path): The path.
-    RAISES (OutputPathError): If it is a directory, a file is in the way of its
-        folder, or the folder cannot be written to.
-    """
+    """Check, before any work, that ``path`` can be written, by creating (and
+    removing) a file in its nearest existing folder: permission bits say nothing
+    for root or read-only file systems (``/proc``). RAISES (OutputPathError)."""
     path = Path(path)
     if _is_special(path):  # written into, not replaced: nothing is created beside it
         if _descriptor(path) is None and not os.access(path, os.W_OK):

@@ -31,8 +31,7 @@ class OutputPathError(HybridNerError, OSError):
     """An output file cannot be written: ``{path}: cannot write: {reason}``."""
 
     def __init__(self, path: Union[str, Path], reason: str) -> None:
-        # One argument: OSError then prints the message as it is.
-        super().__init__(f"{path}: cannot write: {reason}")
+        super().__init__(f"{path}: cannot write: {reason}")  # one argument: OSError prints it as is
 
 
 class PartialResult(HybridNerError):
@@ -68,20 +67,18 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 
 
 def register_secret(value: Optional[str]) -> None:
-    """Remember a secret (an API key) for :func:`mask_secrets` to hide, e.g. in a
-    server's error that echoes the request's headers. Values under 4 characters
-    are not masked (they would mask ordinary text)."""
+    """Remember a secret (an API key) for :func:`mask_secrets` to hide; values
+    under 4 characters are not masked (they would mask ordinary text)."""
     if value and len(value) >= 4:
         with _SECRETS_LOCK:
             _SECRETS.add(value)
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with registered secrets, credentials in URLs and bearer tokens
-    replaced by ``***``. Every message the CLI prints goes through it."""
+    """``text`` with registered secrets, URL credentials and bearer tokens as ``***``.
+    Every message the CLI prints goes through it."""
     with _SECRETS_LOCK:
         secrets = sorted(_SECRETS, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, "***")
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return _BEARER.sub(r"\1***", text)
+    return _BEARER.sub(r"\1***", _URL_CREDENTIALS.sub(r"\1***@", text))

@@ -20,15 +20,12 @@ def apply_overrides(
     where: str = "the config",
     default_blocks: Optional[Mapping[str, Dict[str, Any]]] = None,
 ) -> MutableMapping[str, Any]:
-    """Set dotted paths in a config, in place; shorter paths first, so a block
-    can be replaced (a dict value) and then refined.
+    """Set dotted paths in a config, in place; shorter paths first, so a block can
+    be replaced (a dict value) and then refined.
 
-    config (MutableMapping[str, Any]): The config (a confection Config or dict).
-    overrides (Mapping[str, Any]): Dotted path → value.
     where (str): The config's name, for messages.
-    default_blocks (Optional[Mapping]): Section path → template, for sections
-        a path needs and the config lacks.
-    RETURNS (MutableMapping[str, Any]): The same config.
+    default_blocks (Optional[Mapping]): Section path → template, for sections a
+        path needs and the config lacks.
     RAISES (OptionError): If a path is not dotted or names no section.
     """
     for dotted in sorted(overrides, key=lambda key: key.count(".")):
@@ -55,8 +52,8 @@ def apply_overrides(
 def check_no_conflicts(
     values: Mapping[str, Any], overrides: Mapping[str, Any], flag_paths: Mapping[str, str]
 ) -> None:
-    """Refuse a config path set both by a convenience option (``flag_paths``:
-    option → path) and by a dotted override. RAISES (OptionError): Naming both."""
+    """Refuse a config path set by a convenience option (``flag_paths``: option → path)
+    and by a dotted override too."""
     for path in overrides:
         if path in values:
             flag = next((name for name, flag_path in flag_paths.items() if flag_path == path), path)
@@ -64,11 +61,9 @@ def check_no_conflicts(
 
 
 def parse_cli_overrides(ctx: Any) -> Dict[str, Any]:
-    """The dotted overrides among a command's extra options (``ctx.args``), then
-    those of ``SPACY_CONFIG_OVERRIDES``, by ``spacy train``'s rules: ``--a.b=v``,
-    ``--a.b v`` or ``--a.b`` (true); values as JSON where they parse. An option
-    without a dot or a stray argument is a usage error (exit 2).
-    """
+    """The dotted overrides among a command's extra options (``ctx.args``), then those
+    of ``SPACY_CONFIG_OVERRIDES``, by ``spacy train``'s rules: ``--a.b=v``, ``--a.b v``
+    or ``--a.b`` (true), values as JSON where they parse; anything else is a usage error."""
     env = shlex.split(os.environ.get(ENV_VARS.CONFIG_OVERRIDES, ""))
     return {**_parse(list(ctx.args), ctx.fail), **_parse(env, ctx.fail)}
 

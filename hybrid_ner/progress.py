@@ -1,12 +1,10 @@
 """Progress of long loops: a tqdm bar on a terminal, plain lines in a log.
 
 When stderr is not a terminal (``> run.log 2>&1``, CI, ``nohup``) a bar is a
-mess of carriage returns, so lines like ::
-
-    propose: 412/1696 prompts (24%), 2.31 prompts/s, ETA 9m16s, cache hits 120
-
-go to stdout at the start, every 30 s or 5% of the total (at most one a second)
-and at the end. ``TQDM_DISABLE=1`` silences both; :meth:`Progress.write` always prints.
+mess of carriage returns, so lines like ``propose: 412/1696 prompts (24%), 2.31
+prompts/s, ETA 9m16s, cache hits 120`` go to stdout at the start, every 30 s or
+5% of the total (at most one a second) and at the end. ``TQDM_DISABLE=1``
+silences both; :meth:`Progress.write` always prints.
 """
 
 import os
@@ -60,11 +58,11 @@ class Progress:
         self._start = self._last_time = time.monotonic()
         self._lock = threading.Lock()
         silent = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
-        self._bar: Optional[tqdm] = None
-        if tty and not silent:
-            self._bar = tqdm(
-                total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True
-            )
+        self._bar = (
+            None
+            if not tty or silent
+            else tqdm(total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True)
+        )
         self._lines = not tty and not silent
         if self._lines:
             self._print_line(self._start)
@@ -94,14 +92,14 @@ class Progress:
                 print(line, file=self.file, flush=True)
 
     def close(self) -> None:
-        """End the bar, or print the last line (done, time taken)."""
+        """End the bar, or print the last line (done, time taken); a second close prints nothing."""
         with self._lock:
             if self._bar is not None:
                 self._bar.set_postfix(self._counter_values(), refresh=False)
                 self._bar.close()
             elif self._lines:
                 self._print_line(time.monotonic(), final=True)
-            self._bar, self._lines = None, False  # closing twice prints nothing
+            self._bar, self._lines = None, False
 
     def __enter__(self) -> "Progress":
         return self
@@ -136,8 +134,7 @@ class Progress:
 def track(
     items: Iterable[T], total: int, desc: str, unit: str = "it", **kwargs: Any
 ) -> Iterator[T]:
-    """Iterate over ``items`` (``total`` of them) with a :class:`Progress`;
-    ``kwargs`` go to :class:`Progress`."""
+    """Iterate over ``items`` (``total`` of them) with a :class:`Progress` made with ``kwargs``."""
     with Progress(total, desc, unit, **kwargs) as bar:
         for item in items:
             yield item

@@ -45,9 +45,7 @@ def _show_warning(message: Any, category: type, filename: str, lineno: int, *_: 
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and its exit code."""
-    try:
-        # standalone_mode=False: click raises instead of exiting, and returns a
-        # typer.Exit's code (Ctrl+C inside a command is Exit(130)).
+    try:  # standalone_mode=False: click raises, and returns a typer.Exit's code
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             code = app(args=argv, prog_name="hybrid-ner", standalone_mode=False)

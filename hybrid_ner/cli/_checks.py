@@ -1,5 +1,4 @@
-"""Checks every command runs before any work: option ranges and output paths,
-so a bad value or an unwritable file costs nothing."""
+"""Checks every command runs before any work, so a bad value or path costs nothing."""
 
 import math
 import re
@@ -67,28 +66,19 @@ def check_outputs(
 
     outputs (Mapping[str, Optional[Path]]): Each output's name in the usage
         ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
-    inputs (Sequence[Optional[Path]]): The files the command reads.
-    overwrite_input (bool): The user passed ``--overwrite-input``.
-    overwritable (Sequence[str]): The outputs ``--overwrite-input`` applies to.
     """
     given = [(name, path) for name, path in outputs.items() if path is not None]
     for i, (name, path) in enumerate(given):
         for other_name, other in given[:i]:
             if same_file(path, other):
-                raise OutputPathError(
-                    path, f"{name} and {other_name} are the same file; give them different names"
-                )
-        for source in inputs:
-            if source is None or not same_file(path, source):
-                continue
+                why = f"{name} and {other_name} are the same file; give them different names"
+                raise OutputPathError(path, why)
+        for source in (s for s in inputs if s is not None and same_file(path, s)):
             if name not in overwritable:
                 raise OutputPathError(
                     path, f"{name} is the input {source}; give it a file of its own"
                 )
             if not overwrite_input:
-                raise OutputPathError(
-                    path,
-                    f"{name} is the input {source}; write elsewhere, "
-                    "or pass --overwrite-input to replace it",
-                )
+                why = "write elsewhere, or pass --overwrite-input to replace it"
+                raise OutputPathError(path, f"{name} is the input {source}; {why}")
         check_writable(path)

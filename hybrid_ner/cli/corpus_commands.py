@@ -1,8 +1,4 @@
-"""CLI commands that prepare corpora: convert, split, noise, budget.
-
-Each checks its options and output paths before reading anything and replaces
-an output only when it is complete (hybrid_ner.atomic).
-"""
+"""CLI commands that prepare corpora: convert, split, noise, budget."""
 
 from collections import Counter
 from pathlib import Path
@@ -34,27 +30,29 @@ LIMIT = typer.Option(
     None, "--limit", help="Only the first N sentences of the input (0 or left out: all)"
 )
 MAX_REPAIRS_SHOWN = 20
-#: Inputs above this size say that they are being read and show the writing's progress.
-LARGE_INPUT_BYTES = 5_000_000
+LARGE_INPUT_BYTES = 5_000_000  # above it, say that the input is read and show the writing
 
 
-def _load(path: Path, limit: Optional[int] = None) -> List[Doc]:
-    """The first ``limit`` Docs (all for None or 0) of a ``.spacy`` or ``.jsonl`` file."""
-    nlp = spacy.blank("en")
-    docs = read_jsonl(path, nlp).docs if path.suffix == ".jsonl" else read_docbin(path, nlp.vocab)
+def _first(docs: List[Doc], limit: Optional[int], path: Path) -> List[Doc]:
+    """The first ``limit`` Docs (all for None or 0)."""
     if limit and limit < len(docs):
         msg.info(f"--limit {limit}: the first {limit} of the {len(docs)} sentences of {path}")
         return docs[:limit]
     return docs
 
 
+def _load(path: Path, limit: Optional[int] = None) -> List[Doc]:
+    """The first ``limit`` Docs of a ``.spacy`` or ``.jsonl`` file."""
+    nlp = spacy.blank("en")
+    docs = read_jsonl(path, nlp).docs if path.suffix == ".jsonl" else read_docbin(path, nlp.vocab)
+    return _first(docs, limit, path)
+
+
 def _describe(docs: Sequence[Doc]) -> str:
     labels = Counter(ent.label_ for doc in docs for ent in doc.ents)
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items()))
-    n_tokens = sum(len(d) for d in docs)
-    return (
-        f"{len(docs)} sentences, {n_tokens} tokens, {sum(labels.values())} entities ({per_label})"
-    )
+    n_tokens, n_ents = sum(len(d) for d in docs), sum(labels.values())
+    return f"{len(docs)} sentences, {n_tokens} tokens, {n_ents} entities ({per_label})"
 
 
 @app.command("convert")
@@ -82,12 +80,8 @@ def convert_cli(
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Convert a corpus to a DocBin: one Doc per sentence, document ids kept.
-
-    Reads CoNLL-style column files (any number of columns, tag last by default,
-    IOB1/IOB2/BILUO/IO detected, -DOCSTART- before or after documents) and
-    JSONL with character-offset spans as annotation tools export them.
-    """
+    """Convert a CoNLL-style column file or JSONL with character-offset spans to a
+    DocBin: one Doc per sentence, document ids kept."""
     fmt = input_format
     if fmt == "auto":
         fmt = "jsonl" if input_path.suffix == ".jsonl" else "conll"
@@ -114,13 +108,12 @@ def convert_cli(
             encoding=encoding,
         )
         docs, repairs = corpus.docs, corpus.repairs
-        if corpus.has_document_markers:
-            where = f"{corpus.n_documents} documents"
-        else:
-            where = (
-                f"no -DOCSTART- lines, so each of the {len(docs)} sentences is its own document "
-                "(splits and few-shot retrieval work by sentence)"
-            )
+        where = (
+            f"{corpus.n_documents} documents"
+            if corpus.has_document_markers
+            else f"no -DOCSTART- lines, so each of the {len(docs)} sentences is its own document "
+            "(splits and few-shot retrieval work by sentence)"
+        )
         msg.info(f"{input_path}: {where}, tagging scheme {corpus.scheme.upper()}")
     else:
         jsonl = read_jsonl(input_path, nlp, strict=not lenient, encoding=encoding)
@@ -129,13 +122,10 @@ def convert_cli(
             msg.info(f"Skipped {jsonl.n_skipped} record(s) answered reject/ignore")
     if repairs:
         msg.warn(f"Lenient mode repaired {len(repairs)} problem(s):")
-        for repair in repairs[:MAX_REPAIRS_SHOWN]:
-            print(f"  {repair}")
+        print("\n".join(f"  {repair}" for repair in repairs[:MAX_REPAIRS_SHOWN]))
         if len(repairs) > MAX_REPAIRS_SHOWN:
             print(f"  ... and {len(repairs) - MAX_REPAIRS_SHOWN} more")
-    if limit and limit < len(docs):
-        msg.info(f"--limit {limit}: the first {limit} of the {len(docs)} sentences of {input_path}")
-        docs = docs[:limit]
+    docs = _first(docs, limit, input_path)
     items = track(docs, len(docs), f"write {output_path.name}", "sentence") if large else docs
     (write_jsonl if output_path.suffix == ".jsonl" else write_docbin)(output_path, items)
     msg.good(f"Wrote {output_path}: {_describe(docs)}")
@@ -152,9 +142,8 @@ def split_cli(
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Split a corpus into train/dev/test by document (seeded), for corpora
-    that have no official split (WikiGold). The three files are written all
-    or nothing: each is complete on disk before any replaces an old one."""
+    """Split a corpus into train/dev/test by document (seeded), for corpora that
+    have none (WikiGold). The three files are written all or nothing."""
     fractions = {"train": train, "dev": dev, "test": test}
     for name, value in fractions.items():
         check_range(f"--{name}", value, 0, 1)
@@ -198,9 +187,8 @@ def noise_cli(
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Simulate human annotation with omissions: drop each entity with a
-    probability. Dropped entities are kept in doc.spans["omitted"]; text and
-    tokens are unchanged; the same seed gives byte-identical output."""
+    """Simulate human annotation with omissions: drop each entity with a probability
+    (kept in doc.spans["omitted"]); the same seed gives byte-identical output."""
     if omission_model not in OMISSION_MODELS:
         raise HybridNerError(
             f"--omission-model {omission_model!r}: use one of {', '.join(OMISSION_MODELS)}"
@@ -209,11 +197,11 @@ def noise_cli(
     for value in label_rate or []:
         label, _, rate = value.partition("=")
         try:
-            rates[label] = float(rate)
+            rates[label] = float(rate) if label else float("x")
         except ValueError:
-            label = ""
-        if not label:
-            raise HybridNerError(f"--label-rate expects LABEL=RATE (e.g. PER=0.5), got {value!r}")
+            raise HybridNerError(
+                f"--label-rate expects LABEL=RATE (e.g. PER=0.5), got {value!r}"
+            ) from None
         check_range(f"--label-rate {label}", rates[label], 0, 1)
     check_range("--omit-rate", omit_rate, 0, 1)
     check_range("--limit", limit, 0)
@@ -253,8 +241,8 @@ def budget_cli(
     seed: int = typer.Option(0, help="Random seed"),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Simulate an annotation budget: only a seeded fraction of documents keeps
-    human annotation; the others become unannotated (MISSING, not "no entity")."""
+    """Simulate an annotation budget: only a seeded fraction of documents keeps human
+    annotation; the others become unannotated (MISSING, not "no entity")."""
     check_range("--fraction", fraction, 0, 1)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     try:

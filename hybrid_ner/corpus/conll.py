@@ -25,33 +25,20 @@ Token = Tuple[str, str, str, int]
 
 
 @dataclass
-class Repair:
-    """A problem found in lenient mode and the repair that was made."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-@dataclass
 class ConllCorpus:
-    """The Docs read, the tagging scheme used (detected or given), what lenient
-    mode repaired, the number of documents and whether the file had ``-DOCSTART-``."""
+    """The Docs, the tagging scheme used, the repairs, the number of documents and
+    whether the file had ``-DOCSTART-``."""
 
     docs: List[Doc]
     scheme: str
-    repairs: List[Repair] = field(default_factory=list)
+    repairs: List[CorpusFormatError] = field(default_factory=list)  # what lenient mode repaired
     n_documents: int = 0
     has_document_markers: bool = True
 
 
 def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
-    """Read a whole text file without its byte-order mark.
-    RAISES (CorpusFormatError): If the file is missing, empty, binary or not valid
-        in ``encoding``, naming the line where that shows."""
+    """Read a whole text file without its byte-order mark. RAISES (CorpusFormatError):
+    If it is missing, empty, binary or not valid in ``encoding``, naming the line."""
     path = Path(path)
     if not path.exists():
         raise CorpusFormatError(path, None, "file not found")
@@ -89,15 +76,10 @@ def read_conll(
 ) -> ConllCorpus:
     """Read a CoNLL-style column file.
 
-    path (Union[str, Path]): The file.
-    vocab (Optional[Vocab]): The vocab for the Docs; a new one if None.
-    token_column (int): Column of the token (0-based, negative from the end).
-    tag_column (int): Column of the NER tag.
+    token_column, tag_column (int): 0-based columns, negative from the end.
     separator (str): "tab", "space" (any whitespace) or "auto" (tab if the first line has one).
     scheme (str): "iob1", "iob2", "bilou" (also BIOES), "io" or "auto" to detect.
     strict (bool): Raise on the first problem; else repair what is safe and report it.
-    encoding (str): The file's text encoding.
-    RETURNS (ConllCorpus): The Docs and what was detected or repaired.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
     path = Path(path)
@@ -106,7 +88,7 @@ def read_conll(
     if separator not in ("auto", "tab", "space"):
         raise OptionError(f"Unknown separator {separator!r}: expected auto, tab or space")
     text = read_text_file(path, encoding=encoding)
-    repairs: List[Repair] = []
+    repairs: List[CorpusFormatError] = []
     sentences, markers = _read_sentences(
         path, text, token_column, tag_column, separator, strict, repairs
     )
@@ -137,10 +119,9 @@ def _read_sentences(
     tag_column: int,
     separator: str,
     strict: bool,
-    repairs: List[Repair],
+    repairs: List[CorpusFormatError],
 ) -> Tuple[List[Tuple[List[Token], int, int]], bool]:
-    """The sentences as (tokens, document index, sentence index in the document),
-    and whether the file has ``-DOCSTART-`` lines."""
+    """(tokens, document index, sentence index) per sentence; whether there was ``-DOCSTART-``."""
     sentences: List[Tuple[List[Token], int, int]] = []
     tokens: List[Token] = []
     doc_index = sent_index = 0
@@ -179,9 +160,7 @@ def _read_sentences(
             # Safe only with token first and tag last: then which column is which is clear.
             if strict or token_column != 0 or tag_column != -1 or len(columns) < 2:
                 raise error(message)
-            repairs.append(
-                Repair(str(path), line_no, f"{message} (used first as token, last as tag)")
-            )
+            repairs.append(error(f"{message} (used first as token, last as tag)"))
         tag = columns[tag_column]
         prefix, _, label = tag.partition("-")
         if tag == "O":
@@ -222,7 +201,7 @@ _PROBLEMS = {
 
 
 def _decode(
-    path: Path, tokens: List[Token], scheme: str, strict: bool, repairs: List[Repair]
+    path: Path, tokens: List[Token], scheme: str, strict: bool, repairs: List[CorpusFormatError]
 ) -> List[Tuple[int, int, str]]:
     """One sentence's tags as (start, end, label) token spans."""
     spans: List[Tuple[int, int, str]] = []
@@ -230,13 +209,7 @@ def _decode(
     label = previous = "O"
     end = ("", "O", "", tokens[-1][3])  # closes what is open
     for i, (_, prefix, tag_label, line) in enumerate(tokens + [end]):
-        tag = (
-            "the sentence end"
-            if i == len(tokens)
-            else "O"
-            if prefix == "O"
-            else f"{prefix}-{tag_label}"
-        )
+        tag = "the sentence end" if i == len(tokens) else f"{prefix}-{tag_label}".strip("-")
         inside_same = start is not None and tag_label == label
         problem = None
         if scheme == "bilou" and start is not None and prefix in ("O", "B", "U"):
@@ -254,7 +227,7 @@ def _decode(
                 raise CorpusFormatError(
                     path, line, f"{message} ({scheme.upper()}); use lenient mode to {repair}"
                 )
-            repairs.append(Repair(str(path), line, f"{message}: {repair}"))
+            repairs.append(CorpusFormatError(path, line, f"{message}: {repair}"))
         if prefix in ("O", "B", "U") or not inside_same:
             if start is not None:
                 spans.append((start, i, label))

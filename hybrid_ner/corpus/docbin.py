@@ -15,52 +15,36 @@ _REGISTRIES = ("msgpack_decoders", "msgpack_encoders")
 
 
 class _Resolved:
-    """srsly's msgpack decoder (or encoder) registry, resolved once. srsly
-    resolves it (a catalogue entry-point scan) for every msgpack message, i.e.
-    per span group and per Doc's ``user_data``: with three span groups per Doc
-    reads are 18x faster this way (scripts/bench_docbin_read.py)."""
+    """srsly's msgpack decoder (or encoder) registry, resolved once. srsly resolves
+    it (a catalogue entry-point scan) for every msgpack message, i.e. per span group
+    and per Doc's ``user_data``: with three span groups per Doc reads are 18x faster
+    this way (scripts/bench_docbin_read.py)."""
 
     def __init__(self, registry: Any) -> None:
-        self.registry = registry
-        self.resolved: Dict[str, Any] = registry.get_all()
+        self.registry, self.resolved = registry, registry.get_all()
 
     def get_all(self) -> Dict[str, Any]:
         return dict(self.resolved)  # a fresh dict, as catalogue returns
 
-    def __getattr__(self, name: str) -> Any:  # register(), get()... reach the registry
-        if name == "registry":  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        return getattr(self.registry, name)
-
 
 @contextmanager
 def _resolved_once() -> Iterator[None]:
-    """Give srsly resolved registries during the block; the block that swapped
-    them puts the real ones back (a nested or concurrent one leaves them). If
-    srsly's internals change shape, nothing is swapped."""
-    swapped = []
-    for name in _REGISTRIES:
-        current = getattr(srsly.msgpack, name, None)
-        if callable(getattr(current, "get_all", None)) and not isinstance(current, _Resolved):
-            setattr(srsly.msgpack, name, _Resolved(current))
-            swapped.append(name)
+    """Give srsly resolved registries during the block; the block that swapped them
+    puts the real ones back (a nested or concurrent one leaves them)."""
+    names = [n for n in _REGISTRIES if not isinstance(getattr(srsly.msgpack, n), _Resolved)]
+    for name in names:
+        setattr(srsly.msgpack, name, _Resolved(getattr(srsly.msgpack, name)))
     try:
         yield
     finally:
-        for name in swapped:
+        for name in names:
             current = getattr(srsly.msgpack, name)
-            if isinstance(current, _Resolved):
-                setattr(srsly.msgpack, name, current.registry)
+            setattr(srsly.msgpack, name, getattr(current, "registry", current))
 
 
 def read_docbin(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
-    """Read all Docs of a ``.spacy`` file: those of spaCy's ``DocBin.get_docs``.
-
-    path (Union[str, Path]): The DocBin file.
-    vocab (Vocab): The vocab to attach the Docs to.
-    RETURNS (List[Doc]): The Docs, in file order.
-    RAISES (CorpusFormatError): If the file is missing or not a readable DocBin.
-    """
+    """Read all Docs of a ``.spacy`` file, as spaCy's ``DocBin.get_docs`` gives them.
+    RAISES (CorpusFormatError): If the file is missing or not a readable DocBin."""
     path = Path(path)
     if not path.is_file():
         raise CorpusFormatError(path, None, "file not found (expected a .spacy DocBin)")

@@ -19,16 +19,15 @@ from spacy.util import filter_spans
 from ..atomic import write_text
 from ..errors import CorpusFormatError
 from ..layers import DOC_ID, SENT_INDEX, SOURCE
-from .conll import Repair, read_text_file
+from .conll import read_text_file
 
 
 @dataclass
 class JsonlCorpus:
-    """The Docs of the accepted records, what lenient mode repaired, and the
-    number of records skipped (answered reject/ignore)."""
+    """The Docs of the accepted records, the repairs, and the records skipped."""
 
     docs: List[Doc]
-    repairs: List[Repair] = field(default_factory=list)
+    repairs: List[CorpusFormatError] = field(default_factory=list)
     n_skipped: int = 0
 
 
@@ -37,13 +36,9 @@ def read_jsonl(
 ) -> JsonlCorpus:
     """Read character-offset span annotation into Docs with ``doc.ents`` set.
 
-    path (Union[str, Path]): The JSONL file.
     nlp (Language): The vocab and, for records without tokens, the tokenizer.
     strict (bool): Raise on the first problem. If False, expand spans that cut
-        through a token to token boundaries, keep the longest of overlapping
-        spans, and report each repair.
-    encoding (str): The file's encoding.
-    RETURNS (JsonlCorpus): The Docs, repairs and number of skipped records.
+        through a token, keep the longest of overlapping spans, and report each repair.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
     path = Path(path)
@@ -73,10 +68,8 @@ def _record_to_doc(
     record: Dict[str, Any],
     nlp: Language,
     strict: bool,
-    repairs: List[Repair],
+    repairs: List[CorpusFormatError],
 ) -> Doc:
-    """One record's Doc, or a CorpusFormatError naming file and line."""
-
     def fail(message: str) -> CorpusFormatError:
         return CorpusFormatError(path, line_no, message)
 
@@ -106,11 +99,8 @@ def _record_to_doc(
     meta = {} if record.get("meta") is None else record["meta"]
     if not isinstance(text, str):
         raise fail('missing or non-string "text"')
-    for name, value, kind in (
-        ("tokens", tokens, list),
-        ("spans", raw_spans, list),
-        ("meta", meta, dict),
-    ):
+    kinds = (("tokens", tokens, list), ("spans", raw_spans, list), ("meta", meta, dict))
+    for name, value, kind in kinds:
         if value is not None and not isinstance(value, kind):
             wanted = "a list" if kind is list else "an object"
             raise fail(f'"{name}" must be {wanted}, found {type(value).__name__}')
@@ -140,7 +130,7 @@ def _record_to_doc(
             span = doc.char_span(start, end, label=raw["label"], alignment_mode="expand")
             if strict or span is None:
                 raise fail(message)
-            repairs.append(Repair(str(path), line_no, f"{message}: expanded to {span.text!r}"))
+            repairs.append(fail(f"{message}: expanded to {span.text!r}"))
         spans.append(span)
     kept = filter_spans(spans)
     if len(kept) < len(spans):
@@ -149,9 +139,7 @@ def _record_to_doc(
             raise fail(
                 f"overlapping spans: {dropped} overlap longer ones (NER needs non-overlapping ones)"
             )
-        repairs.append(
-            Repair(str(path), line_no, f"overlapping spans: {dropped}: kept the longest")
-        )
+        repairs.append(fail(f"overlapping spans: {dropped}: kept the longest"))
     doc.set_ents(kept)
     doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
     if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
@@ -165,26 +153,21 @@ def _record_to_doc(
 
 def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str, Any]:
     """A Doc as a JSONL record with tokens, spans (``doc.ents`` if None) and meta."""
+    tokens = [
+        dict(text=t.text, start=t.idx, end=t.idx + len(t), id=t.i, ws=bool(t.whitespace_))
+        for t in doc
+    ]
     record: Dict[str, Any] = {
         "text": doc.text,
-        "tokens": [
-            {
-                "text": t.text,
-                "start": t.idx,
-                "end": t.idx + len(t),
-                "id": t.i,
-                "ws": bool(t.whitespace_),
-            }
-            for t in doc
-        ],
+        "tokens": tokens,
         "spans": [
-            {
-                "start": s.start_char,
-                "end": s.end_char,
-                "token_start": s.start,
-                "token_end": s.end - 1,
-                "label": s.label_,
-            }
+            dict(
+                start=s.start_char,
+                end=s.end_char,
+                token_start=s.start,
+                token_end=s.end - 1,
+                label=s.label_,
+            )
             for s in (doc.ents if spans is None else spans)
         ],
     }

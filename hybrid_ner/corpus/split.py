@@ -13,17 +13,11 @@ from ..layers import DOC_ID
 def split_by_document(
     docs: Iterable[Doc], fractions: Dict[str, float], seed: int
 ) -> Dict[str, List[Doc]]:
-    """Split sentence Docs into named parts without cutting a document.
-
-    Shuffled documents are handed out so that each part gets close to its share
-    of *sentences* (documents differ a lot in length), and every part with a
-    positive fraction gets at least one document. With fewer documents than
-    parts, or Docs without ``doc_id``, it splits by sentence and warns.
-
-    docs (Iterable[Doc]): Sentence Docs with ``doc.user_data["doc_id"]``.
-    fractions (Dict[str, float]): Part name → fraction of the sentences (sum 1).
-    seed (int): Random seed.
-    RETURNS (Dict[str, List[Doc]]): The parts, each in corpus order.
+    """Split sentence Docs into named parts (fraction of the sentences, sum 1)
+    without cutting a document. Shuffled documents are handed out so that each part
+    gets close to its share of *sentences* (documents differ a lot in length), and
+    each part with a positive fraction at least one document; with fewer documents
+    than parts, or Docs without ``doc_id``, it splits by sentence and warns.
     RAISES (ValueError): For bad fractions or fewer sentences than parts.
     """
     if abs(sum(fractions.values()) - 1.0) > 1e-6 or any(f < 0 for f in fractions.values()):
@@ -41,8 +35,8 @@ def split_by_document(
             else f"{len(doc_ids)} document(s) for {len(names)} parts (no -DOCSTART-?)"
         )
         msg.warn(f"Split by sentence: {why}")
-        units = doc_ids = [f"sentence:{i}" for i in range(len(docs))]
-    doc_ids = list(doc_ids)
+        units = [f"sentence:{i}" for i in range(len(docs))]
+        doc_ids = list(units)  # shuffled below; units keep corpus order
     random.Random(f"split:{seed}").shuffle(doc_ids)
     sizes = Counter(units)
     part, n_in_part, filled = 0, 0, 0
