@@ -1,6 +1,5 @@
-"""Scoring: trained models (the metrics files ``spacy evaluate`` writes) and
-proposals (a span group against gold entities: exact-match precision, recall
-and F1 per label and overall, and the class distributions)."""
+"""Scoring of trained models (``spacy evaluate`` metrics) and of proposals
+(exact-match P/R/F per label against gold entities)."""
 
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple, Union
@@ -17,8 +16,7 @@ _COUNTS = ("tp", "fp", "fn", "proposed", "gold")
 
 
 def read_entity_scores(path: Union[str, Path]) -> Dict[str, Dict[str, float]]:
-    """Overall ("ALL") and per-label entity p/r/f from a ``spacy evaluate``
-    JSON file; HybridNerError if it is missing or has no entity scores."""
+    """Overall ("ALL") and per-label entity p/r/f from a ``spacy evaluate`` JSON file."""
     path = Path(path)
     try:
         metrics = srsly.read_json(path)
@@ -56,13 +54,9 @@ def _prf(counts: Dict[str, int]) -> Dict[str, float]:
 
 
 def proposal_quality(docs: Iterable[Doc], spans_key: str, gold_key: str = "") -> Dict[str, object]:
-    """Exact-match quality of ``doc.spans[spans_key]`` (duplicates count once)
-    against the gold (``doc.spans[gold_key]``, or ``doc.ents`` for "").
-
-    RETURNS (Dict[str, object]): ``overall`` and ``per_label`` (p, r, f, tp,
-        fp, fn, proposed, gold), ``distribution`` (share of each label among
-        the proposals) and ``gold_distribution``.
-    """
+    """Exact-match quality of ``doc.spans[spans_key]`` against ``doc.spans[gold_key]``
+    (``doc.ents`` for ""): ``overall``, ``per_label``, ``distribution`` and
+    ``gold_distribution``."""
     counts: Dict[str, Dict[str, int]] = {}
     for doc in docs:
         gold = {span_key(s) for s in (doc.spans[gold_key] if gold_key else doc.ents)}
@@ -82,15 +76,12 @@ def proposal_quality(docs: Iterable[Doc], spans_key: str, gold_key: str = "") ->
 
 
 def scorable(docs: Iterable[Doc]) -> List[Doc]:
-    """The Docs whose entity annotation is complete (no MISSING token): the
-    others cannot say whether a proposal is right."""
+    """The Docs with no missing token: only they can say whether a proposal is right."""
     return [doc for doc in docs if all(token.ent_iob != 0 for token in doc)]
 
 
 def score_proposals(docs: Iterable[Doc], spans_key: str = LLM_KEY) -> Dict[str, Dict[str, float]]:
-    """Score ``doc.spans[spans_key]`` against ``doc.ents`` in the scorable
-    Docs: per label and "ALL", p, r, f (rounded to 4 digits), tp, fp, fn.
-    Overlapping proposals are all scored."""
+    """Per label and "ALL": p, r, f, tp, fp, fn of the proposals in the scorable Docs."""
     quality = proposal_quality(scorable(docs), spans_key)
     rows = {**quality["per_label"], "ALL": quality["overall"]}  # type: ignore[dict-item]
     return {

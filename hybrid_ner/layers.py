@@ -1,6 +1,5 @@
-"""Names of the annotation layers kept on every Doc (each its own
-``doc.spans`` group, so a sentence's history can be audited; ``doc.ents`` is
-the current annotation) and of the document metadata."""
+"""Names of the annotation layers (``doc.spans`` groups, so a sentence's history
+can be audited) and of the document metadata in ``doc.user_data``."""
 
 from spacy.tokens import Doc
 

@@ -1,7 +1,5 @@
-"""Entity tag schemes (BILUO, BIO): tag names, span ↔ tag conversion,
-constrained decoding, and the one format of per-token training targets
-(:data:`TAG_LIKELIHOODS`). Soft targets are always built in BILUO; a BIO
-model folds them (every BILUO tag maps to exactly one BIO tag)."""
+"""Entity tag schemes (BILUO, BIO), constrained decoding, and the one format of
+per-token training targets; targets are built in BILUO, a BIO model folds them."""
 
 from typing import Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple
 
@@ -11,11 +9,9 @@ TagScheme = Literal["BILUO", "BIO"]
 OUTSIDE = "O"
 _PREFIXES: Dict[str, Tuple[str, ...]] = {"BILUO": ("B", "I", "L", "U"), "BIO": ("B", "I")}
 
-#: ``doc.user_data`` key of a Doc's per-token training targets: ``{"tags":
-#: BILUO tags, "values": (n_tokens, n_tags) float32 likelihoods (the target
-#: is the posterior ∝ prediction · likelihood) or, in ``fixed`` rows, the
-#: target distribution itself, "mask": (n_tokens,) float32, 0 for no target,
-#: "fixed": optional (n_tokens,) bool}``.
+#: ``doc.user_data`` key of per-token targets: {"tags": BILUO tags, "values": (n_tokens,
+#: n_tags) likelihoods (target ∝ prediction · likelihood) or, in "fixed" rows, the
+#: target itself, "mask": (n_tokens,) 0 for no target, "fixed": optional (n_tokens,) bool}.
 TAG_LIKELIHOODS = "tag_likelihoods"
 
 
@@ -25,8 +21,7 @@ def check_scheme(scheme: str) -> None:
 
 
 def tag_names(labels: Iterable[str], scheme: TagScheme = "BILUO") -> List[str]:
-    """All tags of a scheme for the labels: "O" first, then per label (sorted);
-    their order defines the model's outputs."""
+    """All tags of a scheme: "O", then per label (sorted); the model's output order."""
     check_scheme(scheme)
     return [OUTSIDE] + [f"{p}-{label}" for label in sorted(set(labels)) for p in _PREFIXES[scheme]]
 
@@ -49,8 +44,7 @@ def biluo_to_bio(tag: str) -> str:
 def transition_constraints(
     tags: Sequence[str], scheme: TagScheme = "BILUO"
 ) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Which sequences of ``tags`` (from :func:`tag_names`) are valid, as
-    boolean masks: ``allowed[prev, next]``, and which tags may start and end."""
+    """Masks of valid sequences: ``allowed[prev, next]``, and the tags that may start and end."""
     check_scheme(scheme)
     split = [tag.partition("-")[::2] for tag in tags]
     opens = numpy.array([p in (OUTSIDE, "B", "U") for p, _ in split])  # may follow a closed entity
@@ -68,8 +62,7 @@ def transition_constraints(
 def constrained_decode(
     log_probs: numpy.ndarray, allowed: numpy.ndarray, start: numpy.ndarray, end: numpy.ndarray
 ) -> numpy.ndarray:
-    """The most probable valid tag sequence (n_tokens,) for (n_tokens, n_tags)
-    log-probabilities: Viterbi under the masks of :func:`transition_constraints`."""
+    """Viterbi: the most probable valid tag sequence under :func:`transition_constraints`."""
     n_tokens, n_tags = log_probs.shape
     if n_tokens == 0:
         return numpy.zeros((0,), dtype="i")
@@ -88,29 +81,10 @@ def constrained_decode(
     return path
 
 
-def tags_to_spans(tags: Sequence[str]) -> List[Tuple[int, int, str]]:
-    """Entities (start, end, label) of a valid BILUO or BIO tag sequence."""
-    spans: List[Tuple[int, int, str]] = []
-    start, label = -1, ""
-    for i, tag in enumerate(list(tags) + [OUTSIDE]):
-        prefix, _, tag_label = tag.partition("-")
-        continues = prefix in ("I", "L") and tag_label == label and start >= 0
-        if start >= 0 and not continues:
-            spans.append((start, i, label))
-            start = -1
-        if prefix in ("B", "U") or (prefix in ("I", "L") and not continues):
-            start, label = i, tag_label
-        if prefix in ("L", "U"):
-            spans.append((start, i + 1, label))
-            start = -1
-    return spans
-
-
 def fixed_targets(
     dists: Sequence[Optional[Mapping[str, float]]], labels: Iterable[str]
 ) -> Dict[str, object]:
-    """Per-token distributions over BILUO tags of ``labels`` (None: no target)
-    as :data:`TAG_LIKELIHOODS`, every row fixed."""
+    """Per-token distributions over BILUO tags (None: no target) as fixed ``TAG_LIKELIHOODS``."""
     tags = tag_names(labels)
     column = {tag: i for i, tag in enumerate(tags)}
     values = numpy.zeros((len(dists), len(tags)), dtype="float32")

@@ -1,9 +1,5 @@
-"""CLI commands of the merge step: ``merge`` and ``stats``.
-
-The ``merge`` options are names for paths of a ``[merge]`` block
-(``hybrid_ner.Merger.v1``, :data:`MERGE_FLAG_PATHS`); dotted overrides apply
-on top and spaCy's registry resolves the block, as in a training config.
-"""
+"""CLI commands ``merge`` and ``stats``; the ``merge`` options name paths of a
+``[merge]`` block (``hybrid_ner.Merger.v1``), dotted overrides apply on top."""
 
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
@@ -37,9 +33,7 @@ from ..overrides import apply_overrides, check_no_conflicts, parse_cli_overrides
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs
 
-#: The ``merge`` options and the ``[merge]`` paths they set (``--merge.overlap
-#: first`` is ``--overlap first``). --labels applies to --accept labels,
-#: --min-precision and --min-support to --accept reliable.
+#: The ``merge`` options and the ``[merge]`` paths they set.
 MERGE_FLAG_PATHS: Dict[str, str] = {
     "--accept": "merge.accept",
     "--labels": "merge.accept.labels",
@@ -66,13 +60,10 @@ def build_merger(
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger the ``merge`` options (:data:`MERGE_FLAG_PATHS`; ``accept``
-    names ``hybrid_ner.accept_<accept>.v1``) and the dotted overrides on top describe.
+    """The Merger of the ``merge`` options (by parameter name) and dotted overrides.
 
-    options (Mapping[str, Any]): The options' values by parameter name ("min_precision").
-    given (Optional[Iterable[str]]): The options the user typed; an override
-        may replace only the others. None: all.
-    RAISES (HybridNerError): For bad options or settings, or an override of a typed option.
+    given (Optional[Iterable[str]]): The options typed (None: all); an override
+        may replace only the others.
     """
     policy = f"hybrid_ner.accept_{options['accept']}.v1"
     if policy not in registry.misc:
@@ -147,12 +138,10 @@ def merge_cli(
 ) -> None:
     """Merge LLM proposals into the human annotation, the human always winning.
 
-    Human entities are kept as they are; a proposal is added only where it
-    overlaps no human entity and its label is accepted. Provenance stays on
-    each Doc: doc.spans["human"], ["llm_added"], ["llm_rejected"] (the reason
-    in Span.id_). The options set paths of the merge block
-    (hybrid_ner.Merger.v1); any other --merge.* option overrides it, e.g.
-    --merge.accept.label_thresholds '{"MISC": 0.5}'.
+    A proposal is added only where it overlaps no human entity and its label is
+    accepted; provenance stays in doc.spans["human"], ["llm_added"] and
+    ["llm_rejected"] (reason in Span.id_). Any --merge.* option overrides the
+    merge block, e.g. --merge.accept.label_thresholds '{"MISC": 0.5}'.
     """
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     given = [
@@ -183,9 +172,7 @@ def merge_cli(
 
 
 def as_before_merge(docs: List[Doc]) -> List[Doc]:
-    """The Docs as the training reader fits the calibration on them (before
-    any merge): merged Docs are copied with their human entities as
-    ``doc.ents``, so added proposals and ``--uncovered missing`` change nothing."""
+    """The Docs as before any merge (as the training reader calibrates on them)."""
     result = []
     for doc in docs:
         if HUMAN_KEY in doc.spans:
@@ -213,11 +200,9 @@ def stats_cli(
     ),
 ) -> None:
     """Per label: human, proposed, added, rejected (by reason), the LLM's
-    precision against the human, label-mixing λ, and the class distribution
-    of human, LLM and merged labels (a file not merged yet is merged in memory
-    with the default settings). Then the calibration the calibrated training
-    targets would use: per label the annotator's precision, recall and
-    likelihood ratios, and the estimated omission rate of the human annotation.
+    precision against the human, λ and class distributions (an unmerged file is
+    merged in memory with the defaults); then the calibration and ω the
+    calibrated training targets would use.
     """
     check_outputs({"--json": json_path}, [input_path, calibration])
     docs = read_docbin(input_path, spacy.blank("en").vocab)

@@ -1,9 +1,5 @@
-"""Acceptance policies of the merge: which LLM labels may be added at all.
-
-A policy is called per label with the per-label reliability and returns
-``None`` to accept, or the reason of the rejection. Each is registered as
-``hybrid_ner.accept_<name>.v1``, the name ``merge --accept <name>`` takes.
-"""
+"""Acceptance policies of the merge: per label, ``None`` to accept or the
+rejection reason; ``hybrid_ner.accept_<name>.v1`` is ``merge --accept <name>``."""
 
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
@@ -81,14 +77,9 @@ def create_accept_reliable(
     prior: float = DEFAULT_PRIOR,
     strength: float = DEFAULT_PRIOR_STRENGTH,
 ) -> AcceptancePolicy:
-    """Acceptance policy: a per-label threshold on the LLM's precision against the human.
-
-    min_precision (float): Minimum smoothed precision, for every label.
-    label_thresholds (Dict[str, float]): Per-label thresholds overriding it.
-    min_support (int): Labels with fewer proposals on Docs both annotated are accepted.
-    prior (float): Prior precision of the smoothing.
-    strength (float): Weight of the prior, in pseudo-proposals.
-    """
+    """Acceptance policy: a per-label threshold on the LLM's smoothed precision
+    against the human (``label_thresholds`` override ``min_precision``); labels
+    with fewer than ``min_support`` proposals on Docs both annotated are accepted."""
     values = {"min_precision": min_precision, "prior": prior, **label_thresholds}
     bad = [f"{name} = {value}" for name, value in values.items() if not 0.0 <= value <= 1.0]
     if min_support < 0 or strength <= 0:

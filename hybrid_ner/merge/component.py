@@ -1,9 +1,5 @@
-"""``hybrid_ner_merger``: the human-priority merge as a pipeline component.
-
-Put it after any component that writes proposals to ``doc.spans["llm"]``.
-The per-label reliability an acceptance policy needs is estimated in
-``initialize`` (or given as ``label_stats``) and saved with the pipeline.
-"""
+"""``hybrid_ner_merger``: the merge as a pipeline component, after one that writes
+``doc.spans["llm"]``; the per-label reliability is set in ``initialize`` and saved."""
 
 import dataclasses
 from pathlib import Path
@@ -64,9 +60,8 @@ class MergerComponent:
         nlp: Optional[Language] = None,
         label_stats: Optional[Dict[str, Dict[str, int]]] = None,
     ) -> None:
-        """Set the per-label reliability: from ``label_stats`` (label →
-        {"human", "proposed", "matched"}), else estimated from the examples'
-        reference (or else predicted) Docs carrying human entities and proposals."""
+        """Set the reliability from ``label_stats`` (label → {"human", "proposed",
+        "matched"}), else from the examples' Docs carrying proposals."""
         if label_stats is not None:
             self.merger.stats = {label: LabelStats(**row) for label, row in label_stats.items()}
         elif get_examples is not None:

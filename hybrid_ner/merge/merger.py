@@ -1,8 +1,5 @@
-"""Merge LLM proposals into the human entity annotation, the human always winning.
-
-The rule, the rejection reasons and the provenance span groups are in
-docs/method.md (section 1); :class:`Merger` implements them.
-"""
+"""Merge LLM proposals into the human annotation, the human always winning
+(rule, rejection reasons and provenance groups: docs/method.md, section 1)."""
 
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Literal, Optional, Sequence, Tuple, get_args
@@ -28,9 +25,8 @@ REASONS = (
     REASON_OVERLAP_LLM,
 )
 
-#: ``longest``: longer first, then more reliable label, then earlier, then
-#: label name; ``reliable``: more reliable first, then longer...; ``first``:
-#: span group order; ``random``: a seeded shuffle per Doc (the paper's baseline).
+#: Which overlapping proposal wins: longer, more reliable label, span group
+#: order, or a seeded shuffle per Doc (the paper's baseline).
 OverlapRule = Literal["longest", "reliable", "first", "random"]
 #: Tokens in no entity after the merge: no entity, or ignored by the loss.
 Uncovered = Literal["outside", "missing"]
@@ -59,8 +55,7 @@ def candidate_spans(doc: Doc) -> List[Span]:
 
 @dataclass
 class Merger:
-    """The merge settings (see :func:`create_merger`) and the per-label
-    reliability set by :meth:`fit`."""
+    """The merge settings (:func:`create_merger`) and the per-label reliability of :meth:`fit`."""
 
     accept: AcceptancePolicy = field(default_factory=AcceptAll)
     overlap: OverlapRule = DEFAULT_OVERLAP
@@ -91,10 +86,8 @@ class Merger:
         if self.overlap == "reliable":
             return sorted(candidates, key=lambda c: (-precision(c[2]), c[0] - c[1], c[0], c[2]))
         if self.overlap == "random":
-            shuffled = list(candidates)
-            doc_rng(doc, self.seed, "merge").shuffle(shuffled)
-            return shuffled
-        return list(candidates)
+            doc_rng(doc, self.seed, "merge").shuffle(candidates)
+        return candidates
 
     def __call__(self, doc: Doc) -> Doc:
         """Merge one Doc in place and return it."""
@@ -157,10 +150,7 @@ def create_merger(
     """The merge settings, for readers and components in configs.
 
     accept (Optional[AcceptancePolicy]): E.g. "hybrid_ner.accept_reliable.v1"; None: all.
-    overlap (str): "longest", "reliable", "first" or "random" (seeded).
-    uncovered (str): "outside" (no entity) or "missing" (ignored by the loss)
-        for tokens neither the human nor an added proposal covers.
-    seed (int): Seed of the "random" rule.
-    llm_key (str): Span group with the proposals.
+    overlap (str): "longest", "reliable", "first" or "random" (seeded by ``seed``).
+    uncovered (str): Tokens in no entity: "outside" or "missing" (ignored by the loss).
     """
     return Merger(accept or AcceptAll(), overlap, uncovered, seed, llm_key)

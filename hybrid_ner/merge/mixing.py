@@ -1,10 +1,6 @@
-"""λ label mixing: per-token tag distributions ("soft targets") for a merged Doc.
-
-Ours (the paper does not publish its formula; definition in docs/method.md,
-section 3). λ is each label's score divided by the best label's: the
-precision against an incomplete human is biased low by the human's unknown
-recall, so only the ratios between labels are trusted.
-"""
+"""λ label mixing: per-token tag distributions for a merged Doc (docs/method.md,
+section 3). λ is each label's score over the best label's: the precision
+against an incomplete human is biased low, so only the ratios are trusted."""
 
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -28,13 +24,7 @@ TokenTarget = Optional[Dict[str, float]]
 def soft_targets(
     doc: Doc, lambdas: Mapping[str, float], default_lambda: float = DEFAULT_PRIOR
 ) -> List[TokenTarget]:
-    """The label-mixing target of every token of a merged Doc (BILUO tags).
-
-    doc (Doc): A Doc merged by :class:`hybrid_ner.merge.merger.Merger`.
-    lambdas (Mapping[str, float]): λ per label (:meth:`LabelMixing.fit`).
-    default_lambda (float): λ of labels missing from ``lambdas``.
-    RETURNS (List[TokenTarget]): Per token a distribution over tags, or None.
-    """
+    """Per token of a merged Doc, its distribution over BILUO tags, or None (no target)."""
     targets: List[TokenTarget] = [None if token.ent_iob == 0 else {OUTSIDE: 1.0} for token in doc]
     for span in human_spans(doc):
         for i, tag in enumerate(span_tags(len(span), span.label_), span.start):
@@ -87,9 +77,7 @@ class LabelMixing:
         return {**lambdas, **dict(self.lambdas)}
 
     def attach_all(self, docs: Sequence[Doc], lambdas: Mapping[str, float]) -> List[Doc]:
-        """Store each merged Doc's targets in ``doc.user_data["tag_likelihoods"]``
-        as fixed rows (the one format the soft-target NER reads), in place, with
-        the columns of every label the Docs' targets use."""
+        """Store each merged Doc's targets as fixed ``TAG_LIKELIHOODS`` rows, in place."""
         dists = [soft_targets(doc, lambdas, self.prior) for doc in docs]
         labels = {
             tag[2:] for targets in dists for dist in targets for tag in dist or () if tag != OUTSIDE
@@ -110,7 +98,6 @@ def create_label_mixing(
     """λ label mixing (module docstring).
 
     balance (float): Class-imbalance correction exponent; 0 uses reliability only.
-    min_lambda (float): Lower clip of λ.
     prior (float): Prior precision for smoothing, and λ of unseen labels.
     strength (float): Weight of the prior, in pseudo-proposals.
     lambdas (Dict[str, float]): λ fixed by hand for some labels.

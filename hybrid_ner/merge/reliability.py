@@ -1,9 +1,5 @@
-"""How far the LLM can be trusted, per label, measured against the human.
-
-Counts come only from Docs both the human and the LLM annotated. An LLM span
-matching an entity the human omitted counts as a false positive, so the
-precision is a lower bound of the LLM's true precision.
-"""
+"""How far the LLM can be trusted, per label, measured against the human on Docs
+both annotated (a lower bound: a proposal the human omitted counts as wrong)."""
 
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Tuple
@@ -12,8 +8,7 @@ from spacy.tokens import Doc, Span
 
 from ..layers import HUMAN_ANNOTATED, HUMAN_KEY, LLM_KEY
 
-#: Prior precision the per-label precision is smoothed towards (also the λ of
-#: labels label mixing has no statistics for).
+#: Prior of the smoothed per-label precision (and λ of labels without statistics).
 DEFAULT_PRIOR = 0.5
 #: Weight of that prior, in pseudo-proposals.
 DEFAULT_PRIOR_STRENGTH = 2.0
@@ -21,8 +16,7 @@ DEFAULT_PRIOR_STRENGTH = 2.0
 
 @dataclass(frozen=True)
 class LabelStats:
-    """Counts for one label: human entities, distinct LLM proposals, and
-    proposals identical to a human entity (boundaries and label)."""
+    """Human entities, distinct proposals, and proposals equal to a human entity."""
 
     human: int = 0
     proposed: int = 0
@@ -57,10 +51,7 @@ def span_key(span: Span) -> Tuple[int, int, str]:
 
 
 def estimate_label_stats(docs: Iterable[Doc], llm_key: str = LLM_KEY) -> Dict[str, LabelStats]:
-    """Per-label counts over the Docs with a human annotation and ``doc.spans[llm_key]``.
-
-    RETURNS (Dict[str, LabelStats]): Counts per label, sorted by label.
-    """
+    """Per-label counts (sorted) over the Docs with a human annotation and proposals."""
     counts: Dict[str, List[int]] = {}
     for doc in docs:
         if llm_key not in doc.spans or not is_human_annotated(doc):

@@ -22,13 +22,8 @@ def summarize_merge(
     lambdas: Mapping[str, float] = {},
     llm_key: str = LLM_KEY,
 ) -> Dict[str, Dict[str, object]]:
-    """Per label (sorted), as plain JSON: human, proposed, added, rejected (in
-    all and by reason) and merged entities, the LLM's smoothed precision
-    against the human (``stats``), λ (``lambdas``), and the share of the label
-    among the human, LLM and merged entities.
-
-    docs (Sequence[Doc]): Merged Docs (with the provenance span groups).
-    """
+    """Per label of merged Docs, as JSON: the counts (rejected by reason), the
+    LLM's precision against the human, λ, and the label's shares."""
     counts: Dict[str, Counter] = defaultdict(Counter)
     reasons: Dict[str, Counter] = defaultdict(Counter)
     for doc in docs:

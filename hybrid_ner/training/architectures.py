@@ -15,9 +15,8 @@ def with_cased_features(
     width: int,
     maxout_pieces: int = 3,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Token vectors from ``tok2vec`` and ``cased`` side by side, projected to
-    ``width``: the offline encoder (all-MiniLM-L6-v2) is uncased, and a small
-    cased tok2vec gives back capitalisation, NER's strongest cue."""
+    """``tok2vec`` and ``cased`` side by side, projected to ``width``: the offline
+    encoder is uncased, and a cased tok2vec gives back NER's strongest cue."""
     model: Model[List[Doc], List[Floats2d]] = chain(
         concatenate(tok2vec, cased),
         with_array(Maxout(nO=width, nP=maxout_pieces, normalize=True)),
@@ -38,9 +37,7 @@ def cased_transition_based_parser(
     use_upper: bool = False,
     nO: Optional[int] = None,
 ) -> Model:
-    """``spacy.TransitionBasedParser.v2`` over a (transformer) tok2vec plus
-    cased token features (:func:`with_cased_features`) of ``width``; the
-    tok2vec stays at ``model.tok2vec`` for ``nlp.replace_listeners``."""
+    """``spacy.TransitionBasedParser.v2`` over :func:`with_cased_features`."""
     return build_tb_parser_model(
         tok2vec=with_cased_features(tok2vec, cased, width),
         state_type=state_type,

@@ -1,7 +1,6 @@
-"""Which checkpoint ``spacy train`` keeps as ``model-best``: spaCy also
-considers its evaluation after the first update (step 0), which wins when
-every later one scores lower (a short run, or a model that first collapses
-to predicting no entities)."""
+"""Which checkpoint ``spacy train`` keeps as ``model-best``: spaCy's step-0
+evaluation wins when every later one scores lower (a short run, or a model
+that first collapses to predicting no entities)."""
 
 import shutil
 import sys
@@ -16,15 +15,11 @@ SetupLogger = Callable[..., Tuple[LogStep, Callable[[], None]]]
 
 @registry.loggers("hybrid_ner.BestAfterStartLogger.v1")
 def create_best_after_start_logger(logger: SetupLogger, first_step: int) -> SetupLogger:
-    """A training logger that keeps ``model-best`` to the evaluations at
-    ``first_step`` or later (the later one on a tie, as in spaCy). If training
-    ends before such an evaluation, spaCy's ``model-best`` stays, with a
-    one-line warning.
+    """A logger that keeps ``model-best`` to the evaluations at ``first_step`` or
+    later (the later one on a tie); without one, spaCy's stays, with a warning.
 
-    logger (SetupLogger): The logger that prints or records the scores, e.g.
-        ``spacy.ConsoleLogger.v1``; it gets every step unchanged.
-    first_step (int): The first step whose evaluation may become ``model-best``.
-    RETURNS (SetupLogger): The logger for ``[training.logger]``.
+    logger (SetupLogger): The logger that prints or records every step, e.g.
+        ``spacy.ConsoleLogger.v1``.
     """
     if first_step < 0:
         raise ValueError(f"[training.logger] first_step must be >= 0, got {first_step}")
@@ -38,8 +33,7 @@ def create_best_after_start_logger(logger: SetupLogger, first_step: int) -> Setu
         def keep_best(info: Optional[Dict[str, Any]]) -> None:
             if info is not None and info.get("output_path") is not None:
                 last_dir = Path(info["output_path"])
-                best_dir = last_dir.parent / "model-best"
-                best["dir"] = best_dir
+                best["dir"] = best_dir = last_dir.parent / "model-best"
                 score = info["score"]
                 # spaCy has already copied a new best checkpoint to model-best;
                 # one before first_step stays only until a later evaluation.

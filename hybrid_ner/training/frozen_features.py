@@ -1,8 +1,6 @@
-"""Token features from a frozen transformer encoder, computed once per Doc:
-spacy-transformers' ``Tok2VecTransformer.v3`` (saved inside the component)
-with its outputs in an in-memory cache shared by the process's models, so a
-grid worker's cells and the calibrated cells' teacher reuse them. The key is
-the encoder's identity (weights and settings) and the Doc's text and tokens."""
+"""Token features of a frozen transformer, computed once per Doc and kept in a
+process-wide in-memory cache keyed by the encoder's weights and settings and the
+Doc's text and tokens (a grid worker's cells and the teacher reuse them)."""
 
 import functools
 import hashlib
@@ -21,8 +19,7 @@ from .encoders import resolve_encoder_path
 
 
 class FeatureCache(OrderedDict):
-    """Token features by key (read-only arrays), the least recently used
-    dropped beyond ``max_bytes``, and the identity of each encoder module."""
+    """Read-only token features by key (LRU beyond ``max_bytes``) and encoder identities."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__()
@@ -65,21 +62,14 @@ def build_frozen_transformer_features(
     tokenizer_config: Dict[str, Any] = {"use_fast": True},
     max_cache_mb: int = 2048,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Token vectors of a transformer run forward only, once per Doc: each
-    token's wordpiece vectors averaged, in the chosen layers. Use it as a
-    component's ``tok2vec``, with no ``transformer`` component in the pipeline.
+    """Token vectors of a transformer run forward only, once per Doc (wordpieces
+    averaged per token): a component's ``tok2vec`` with no ``transformer`` component.
 
-    name (str): A package that ships its weights, a Hugging Face name or a
-        directory (see ``hybrid_ner.encoder_path.v1``).
-    layers (List[int]): Indices of the hidden states combined (0: the
-        embeddings, -1: the last layer).
+    name (str): An encoder package, a Hugging Face name or a directory.
+    layers (List[int]): Hidden states combined (0: embeddings, -1: last layer).
     combine (Literal["concat", "mean"]): The layers side by side or averaged.
-    window (int): Wordpiece window of the strided spans.
-    stride (int): Stride of those windows.
-    tokenizer_config (Dict[str, Any]): Settings of the Hugging Face tokenizer.
-    max_cache_mb (int): Size limit of the in-memory cache (shared by the
-        process's models with the same limit).
-    RETURNS (Model[List[Doc], List[Floats2d]]): One (n_tokens, width) array per Doc.
+    window, stride (int): Wordpiece windows of the strided spans.
+    max_cache_mb (int): Size limit of the process's cache (one per limit).
     """
     if not layers or combine not in ("concat", "mean"):
         raise ValueError(
@@ -122,8 +112,7 @@ def frozen_encoder(model: Model) -> Model:
 
 
 def encoder_identity(model: Model) -> str:
-    """A hash of the frozen encoder's weights and feature settings in
-    ``model``, computed once per loaded encoder (its weights never change)."""
+    """A hash of the encoder's weights and feature settings, once per loaded encoder."""
     node = next(node for node in model.walk() if "settings" in node.attrs)
     module = frozen_encoder(node).transformer
     identities = feature_cache(node.attrs["max_cache_mb"]).identities
@@ -175,8 +164,7 @@ def _forward(
 
 
 def _encode(model: Model, docs: List[Doc]) -> List[Floats2d]:
-    """Forward only: the transformer, then the pooling onto spaCy's tokens of
-    the chosen layers' hidden states."""
+    """Forward only: the transformer, then the chosen layers pooled onto spaCy's tokens."""
     encoder, layers, combine = model.layers[0], model.attrs["layers"], model.attrs["combine"]
     if layers == [-1]:
         return encoder.predict(docs)

@@ -1,7 +1,5 @@
-"""The ``spacy train`` reader that gives each Doc of a gold + proposals
-DocBin its training targets: the merged ``doc.ents`` (``mixing = null``), the
-merge then λ label mixing, or calibrated evidence (no merge: the evidence
-reads the human annotation and the proposals itself)."""
+"""The ``spacy train`` reader of a gold + proposals DocBin: targets are the
+merged ``doc.ents``, the merge then λ label mixing, or calibrated evidence."""
 
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
@@ -21,16 +19,13 @@ from .readers import prepared_docbin
 
 Mixing = Union[CalibratedMixing, LabelMixing, None]
 
-#: The merge settings each kind of targets leaves without effect, so refuses:
-#: calibrated evidence reads the proposals without a merge, and λ label mixing
-#: mixes every candidate of an overlap, whichever the merge added.
+#: The merge settings each kind of targets ignores, so refuses (error message says why).
 _NO_EFFECT = {CalibratedMixing: ("accept", "overlap", "uncovered"), LabelMixing: ("overlap",)}
 _DEFAULTS = {"accept": AcceptAll(), "overlap": DEFAULT_OVERLAP, "uncovered": DEFAULT_UNCOVERED}
 
 
 class MergedCorpus:
-    """Callable reader: ``nlp`` → merged (and mixed) training Examples; the
-    arguments are those of :func:`create_merged_corpus`."""
+    """Callable reader: ``nlp`` → training Examples (:func:`create_merged_corpus`)."""
 
     def __init__(self, path: Path, merger: Merger, mixing: Mixing = None, limit: int = 0) -> None:
         names = _NO_EFFECT.get(type(mixing), ())
@@ -45,7 +40,6 @@ class MergedCorpus:
         self.path = path
         self.merger = merger
         self.mixing = mixing
-        #: λ per label of the last read (λ label mixing only), for experiments to record.
         self.lambdas: Optional[Dict[str, float]] = None
         self._read = prepared_docbin(path, limit, self._targets)
 
@@ -75,8 +69,6 @@ def create_merged_corpus(
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
 
-    path (Path): The DocBin (human ``doc.ents``, proposals in ``doc.spans["llm"]``).
-    merger (Optional[Merger]): "hybrid_ner.Merger.v1" settings; None for the defaults.
     mixing (Mixing): "hybrid_ner.calibrated_mixing.v1" (recommended),
         "hybrid_ner.label_mixing.v1", or None (the merged ``doc.ents``).
     limit (int): Use the first ``limit`` Docs only (0: all).

@@ -1,6 +1,7 @@
 """Corpus readers for ``spacy train``; an Example keeps the corpus's own
 tokens on both sides, so no entity is lost to re-tokenization."""
 
+from itertools import islice
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List
 
@@ -16,9 +17,10 @@ from ..simulation.omissions import DEFAULT_OMISSION_MODEL, simulate_budget, simu
 Reader = Callable[[Language], Iterable[Example]]
 
 
-def examples_from_docs(nlp: Language, docs: Iterable[Doc]) -> Iterator[Example]:
-    """Pair each reference Doc with an unannotated Doc of the same tokens."""
-    for reference in docs:
+def examples_from_docs(nlp: Language, docs: Iterable[Doc], limit: int = 0) -> Iterator[Example]:
+    """Pair each of the first ``limit`` (0: all) reference Docs with an unannotated
+    Doc of the same tokens."""
+    for reference in islice(docs, limit if limit > 0 else None):
         words = [token.text for token in reference]
         spaces = [bool(token.whitespace_) for token in reference]
         yield Example(Doc(nlp.vocab, words=words, spaces=spaces), reference)
@@ -27,9 +29,8 @@ def examples_from_docs(nlp: Language, docs: Iterable[Doc]) -> Iterator[Example]:
 def prepared_docbin(
     path: Path, limit: int, prepare: Callable[[List[Doc]], List[Doc]]
 ) -> Callable[[Language], Iterator[Example]]:
-    """A reader of a DocBin's first ``limit`` Docs (0: all) after ``prepare``,
-    which spacy train calls every epoch: the file is read and prepared once per
-    vocab and file version, and each call gets fresh Examples."""
+    """A reader of a DocBin's first ``limit`` Docs (0: all) after ``prepare``: spacy
+    train calls it every epoch, so the file is prepared once per vocab and version."""
     cache: Dict[object, List[Doc]] = {}
 
     def read(nlp: Language) -> Iterator[Example]:
@@ -56,9 +57,7 @@ def create_conll_corpus(
     encoding: str = "utf-8",
     limit: int = 0,
 ) -> Reader:
-    """Read a CoNLL-style column file directly, without converting it first;
-    the arguments are those of :func:`hybrid_ner.corpus.read_conll`, and
-    ``limit`` reads at most this many sentences (0: all)."""
+    """A CoNLL-style column file, as ``corpus.read_conll``; ``limit`` sentences (0: all)."""
 
     def read(nlp: Language) -> Iterable[Example]:
         docs = read_conll(
@@ -70,19 +69,17 @@ def create_conll_corpus(
             strict=strict,
             encoding=encoding,  # type: ignore[arg-type]
         ).docs
-        return examples_from_docs(nlp, docs[:limit] if limit > 0 else docs)
+        return examples_from_docs(nlp, docs, limit)
 
     return read
 
 
 @registry.readers("hybrid_ner.JsonlCorpus.v1")
 def create_jsonl_corpus(path: Path, strict: bool = True, limit: int = 0) -> Reader:
-    """Read JSONL with character-offset spans (Prodigy-style exports), as
-    :func:`hybrid_ner.corpus.read_jsonl`; at most ``limit`` records (0: all)."""
+    """JSONL with character-offset spans, as ``corpus.read_jsonl``; ``limit`` records."""
 
     def read(nlp: Language) -> Iterable[Example]:
-        docs = read_jsonl(path, nlp, strict=strict).docs
-        return examples_from_docs(nlp, docs[:limit] if limit > 0 else docs)
+        return examples_from_docs(nlp, read_jsonl(path, nlp, strict=strict).docs, limit)
 
     return read
 
@@ -97,10 +94,8 @@ def create_simulated_annotation_corpus(
     limit: int = 0,
     omission_model: str = DEFAULT_OMISSION_MODEL,
 ) -> Reader:
-    """Read a DocBin with gold entities and simulate imperfect human
-    annotation on the fly, as ``hybrid-ner noise`` (``omit_rate``,
-    ``label_rates``, ``omission_model``) then ``hybrid-ner budget``
-    (``budget_fraction``) with the same ``seed``; ``limit`` sentences (0: all)."""
+    """A gold DocBin with imperfect human annotation simulated on the fly, as
+    ``hybrid-ner noise`` then ``hybrid-ner budget`` with the same ``seed``."""
 
     def prepare(docs: List[Doc]) -> List[Doc]:
         if omit_rate > 0 or label_rates:

@@ -1,8 +1,7 @@
-"""A trainable NER that learns from per-token tag distributions (soft targets):
-a softmax over BILUO or BIO tags, a soft cross-entropy, and Viterbi decoding
-under the scheme's constraints, so ``doc.ents`` is always valid. An Example's
-targets are its reference's :data:`hybrid_ner.tags.TAG_LIKELIHOODS` when
-present, otherwise one-hot tags from the reference ``doc.ents``."""
+"""A NER trained on per-token tag distributions (soft targets): a softmax over
+BILUO or BIO tags, a soft cross-entropy, and constrained Viterbi decoding, so
+``doc.ents`` is always valid. Targets: the reference's ``TAG_LIKELIHOODS``,
+else one-hot tags from its ``doc.ents``."""
 
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -11,8 +10,14 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.pipeline.ner import ner_score
-from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.tokens import Doc
+from spacy.training import (
+    Example,
+    biluo_tags_to_spans,
+    iob_to_biluo,
+    validate_examples,
+    validate_get_examples,
+)
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
@@ -27,7 +32,6 @@ from ..tags import (
     check_scheme,
     constrained_decode,
     tag_names,
-    tags_to_spans,
     transition_constraints,
 )
 from .soft_tagger_model import DEFAULT_MODEL, scaled_update
@@ -42,9 +46,7 @@ def evidence_targets(
     tags: Sequence[str],
     scheme: TagScheme,
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """Targets (n_tokens, n_tags) in the order of the model's ``tags`` and the
-    mask (n_tokens, 1) of tokens with a target, from the reference's
-    :data:`TAG_LIKELIHOODS` ``evidence`` and the model's ``probs``."""
+    """Targets (n_tokens, n_tags) and mask (n_tokens, 1) from ``evidence`` and ``probs``."""
     where = describe_doc(eg.reference)
     if [t.text for t in eg.predicted] != [t.text for t in eg.reference]:
         raise HybridNerError(
@@ -83,8 +85,7 @@ def evidence_targets(
 def example_targets(
     eg: Example, tags: Sequence[str], scheme: TagScheme
 ) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """One-hot targets (n_tokens, n_tags) from the reference ``doc.ents``
-    aligned like spaCy's NER, and the mask (n_tokens, 1) of non-missing tokens."""
+    """One-hot targets from the reference ``doc.ents`` (aligned as spaCy's NER) and their mask."""
     index = {tag: i for i, tag in enumerate(tags)}
     target = numpy.zeros((len(eg.predicted), len(index)), dtype="f")
     mask = numpy.zeros((len(eg.predicted), 1), dtype="f")
@@ -121,14 +122,7 @@ def make_soft_ner(
     learn_rate_scale: float,
     scorer: Optional[Callable],
 ) -> "SoftNER":
-    """Create a soft-target NER component.
-
-    model (Model[List[Doc], List[Floats2d]]): Per-token tag probabilities.
-    tag_scheme (str): "BILUO" or "BIO".
-    learn_rate_scale (float): The head's weights learn at this multiple of
-        the optimizer's rate, the token features at the plain rate (issue 12).
-    scorer (Optional[Callable]): Scoring method; spaCy's NER scorer by default.
-    """
+    """Create a soft-target NER; ``learn_rate_scale``: the head's multiple of the learn rate."""
     return SoftNER(
         nlp.vocab,
         model,
@@ -152,7 +146,6 @@ class SoftNER(TrainablePipe):
         learn_rate_scale: float = 1.0,
         scorer: Optional[Callable] = ner_score,
     ) -> None:
-        """Initialize the component; arguments as for ``make_soft_ner``."""
         check_scheme(tag_scheme)
         if not learn_rate_scale > 0:
             raise ValueError(f"'{name}': learn_rate_scale must be > 0, got {learn_rate_scale}")
@@ -177,7 +170,6 @@ class SoftNER(TrainablePipe):
 
     @property
     def tags(self) -> List[str]:
-        """The model's output classes, in order."""
         return tag_names(self.labels, self.tag_scheme)
 
     def add_label(self, label: str) -> int:
@@ -195,8 +187,7 @@ class SoftNER(TrainablePipe):
         return 1
 
     def tag_probabilities(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
-        """Per Doc, the tag probabilities (n_tokens, len(self.tags)); upstream
-        components (tok2vec, transformer) must have run on the Docs."""
+        """Per Doc, the tag probabilities (n_tokens, n_tags); upstream components must have run."""
         docs = list(docs)
         if not any(len(doc) for doc in docs):
             return [numpy.zeros((len(doc), len(self.tags)), dtype="f") for doc in docs]
@@ -212,16 +203,15 @@ class SoftNER(TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], batch_tag_ids: Sequence[numpy.ndarray]) -> None:
         """Set ``doc.ents`` from predicted tags; other tokens become outside."""
-        tags = self.tags
         for doc, tag_ids in zip(docs, batch_tag_ids):
-            spans = tags_to_spans([tags[i] for i in tag_ids])
-            doc.set_ents([Span(doc, s, e, label=label) for s, e, label in spans], default="outside")
+            tags = [self.tags[i] for i in tag_ids]
+            tags = iob_to_biluo(tags) if self.tag_scheme == "BIO" else tags
+            doc.set_ents(biluo_tags_to_spans(doc, tags), default="outside")
 
     def get_loss(
         self, examples: Iterable[Example], scores: List[Floats2d]
     ) -> Tuple[float, List[Floats2d]]:
-        """Soft cross-entropy: with softmax outputs p and target q the gradient
-        of the logits is p − q; tokens without a target get none."""
+        """Soft cross-entropy: the logits' gradient is p − q, 0 where there is no target."""
         validate_examples(examples, "SoftNER.get_loss")
         loss = 0.0
         d_scores = []
@@ -247,8 +237,7 @@ class SoftNER(TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[List[str]] = None,
     ) -> None:
-        """Set the labels (given, or those the examples' targets use) and
-        initialize the model."""
+        """Set the labels (given, or those the examples' targets use); initialize the model."""
         validate_get_examples(get_examples, "SoftNER.initialize")
         if labels is None:
             labels = []
@@ -262,12 +251,6 @@ class SoftNER(TrainablePipe):
                 f"'{self.name}' found no entity labels in the training examples and none were given"
             )
         self.cfg["labels"] = sorted(set(labels))
-        output_layer = self.model.get_ref("output_layer")
-        if output_layer.has_dim("nO") and output_layer.get_dim("nO") != len(self.tags):
-            raise ValueError(
-                f"'{self.name}': the output layer has nO={output_layer.get_dim('nO')} but "
-                f"{len(self.labels)} labels need {len(self.tags)} {self.tag_scheme} tags; "
-                "set nO = null"
-            )
-        output_layer.set_dim("nO", len(self.tags))
+        # thinc refuses a different nO already set (in the config: set it to null)
+        self.model.get_ref("output_layer").set_dim("nO", len(self.tags))
         self.model.initialize(X=[eg.predicted for eg in islice(get_examples(), 10)])

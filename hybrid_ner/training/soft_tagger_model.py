@@ -39,20 +39,13 @@ def build_soft_tagger(
     dropout: float = 0.1,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Per-token tag probabilities, normalized in training and inference
-    alike (unlike ``spacy.Tagger.v2``): constrained decoding needs them.
-    ``tok2vec`` stays at ``model.tok2vec`` for ``nlp.replace_listeners``.
+    """Per-token tag probabilities, normalized in training too (unlike
+    ``spacy.Tagger.v2``): constrained decoding needs them.
 
-    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors, usually a listener.
-    cased (Optional[Model[List[Doc], List[Floats2d]]]): Cased token features
-        combined with ``tok2vec`` (see architectures.with_cased_features), or None.
-    width (int): Width of the combined vectors when ``cased`` is set.
+    cased (Optional[Model]): Cased token features beside ``tok2vec``, projected to ``width``.
     hidden_width (int): Width of a Maxout layer before the softmax (0: none).
-    window_size (int): With a hidden layer, also feed it this many neighbours
-        on each side; zero vectors beyond the Doc's edges, so a Doc's scores
-        do not depend on its batch (issue 12).
-    dropout (float): Dropout of the hidden layer.
-    nO (Optional[int]): Number of tags; set by the component's initialize.
+    window_size (int): Neighbours fed to the hidden layer on each side, zero
+        beyond the Doc's edges so a Doc's scores do not depend on its batch.
     """
     features = tok2vec if cased is None else with_cased_features(tok2vec, cased, width)
     output_layer = Softmax_v2(nO=nO, normalize_outputs=True)
@@ -72,9 +65,8 @@ def build_soft_tagger(
 
 
 def scaled_update(model: Model, sgd: Optimizer, lr_scale: float) -> None:
-    """``Model.finish_update`` with the weights of the ``head`` reference
-    (all of them without one) at ``lr_scale`` times the optimizer's rate.
-    Only the head (issue 12): fast token features memorised the training set."""
+    """``Model.finish_update`` with the ``head`` (all without one) at ``lr_scale`` times
+    the rate: only the head, as fast token features memorised the training set."""
     fast = {node.id for node in model.get_ref("head").walk()} if model.has_ref("head") else None
     for node in model.walk():
         for shim in node.shims:

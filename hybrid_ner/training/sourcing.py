@@ -26,21 +26,12 @@ def add_trained_ner(
     first: Optional[bool] = None,
     last: Optional[bool] = None,
 ) -> Any:
-    """Add a trained NER (or any trained component) from another pipeline so
-    that it finds the same entities there, whether it listens to a
-    ``tok2vec`` or a ``transformer`` component.
+    """Add a trained component from another pipeline so that it works there,
+    whether it listens to a ``tok2vec`` or a ``transformer`` component.
 
-    nlp (Language): The pipeline to add the component to.
-    source (Union[str, Path, Language]): The trained pipeline: a directory, a
-        package name, or a loaded ``Language`` (changed in place: its
-        component gets its own copy of the layer it listened to).
-    name (str): The component's name in ``source``.
-    new_name (Optional[str]): Its name in ``nlp``; default ``name``.
-    before, after, first, last: As in ``nlp.add_pipe``.
-    RETURNS (Any): The added component.
-    RAISES (SourcingError): One line naming the source, when it has no such
-        component, ``nlp`` already has one of that name, or its listeners
-        cannot be replaced.
+    source (Union[str, Path, Language]): A directory, a package name, or a
+        ``Language`` (changed in place: its listeners are replaced).
+    name (str): The component's name in ``source``; ``new_name`` in ``nlp``.
     """
     where = str(source) if not isinstance(source, Language) else f"pipeline {source.pipe_names}"
     target_name = new_name or name
@@ -77,8 +68,7 @@ def add_trained_ner(
 
 
 def _listener_paths(config: Dict[str, Any], upstream: str, prefix: str = "") -> List[str]:
-    """Dotted config paths of the listener blocks (``@architectures`` ending
-    in ``Listener.vN``) that connect to ``upstream``."""
+    """Dotted config paths of the ``*Listener.vN`` blocks that connect to ``upstream``."""
     paths = []
     for key, value in config.items():
         if isinstance(value, dict):

@@ -1,10 +1,6 @@
-"""The annotator's noise model P(observation | true label), measured on a clean sample.
-
-Per token, the observation (``""`` silence, ``"PER"``, ``"ORG+PER"``) is
-counted against the true label and the conditional frequency shrunk towards
-the observation's overall frequency, so an annotator at chance carries no
-evidence (docs/method.md, "The calibration sample").
-"""
+"""The annotator's noise model P(observation | true label) on a clean sample: per
+token the observation (``""``, ``"PER"``, ``"ORG+PER"``) against the true label,
+shrunk towards chance so a random annotator carries no evidence."""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -24,8 +20,7 @@ SILENCE = ""
 
 
 def token_observations(doc: Doc, proposals: Sequence[Span]) -> List[Tuple[str, Optional[str]]]:
-    """Per token: the observation and the BILUO position of the covering proposal
-    (the first by start, then length), or None when silent."""
+    """Per token: the observation and the BILUO position of its first covering proposal."""
     labels: List[set] = [set() for _ in doc]
     position: List[Optional[str]] = [None] * len(doc)
     for span in sorted(proposals, key=lambda s: (s.start, -len(s), s.label_)):
@@ -37,16 +32,9 @@ def token_observations(doc: Doc, proposals: Sequence[Span]) -> List[Tuple[str, O
 
 @dataclass(frozen=True)
 class AnnotatorCalibration:
-    """P(observation | true label) of one annotator, with its provenance.
-
-    labels (Tuple[str, ...]): Entity labels seen in the gold or the proposals.
-    counts (Dict[str, Dict[str, int]]): Tokens per observation and true label.
-    positions (Dict[str, Dict[str, int]]): Covered tokens per BILUO position of
-        the covering proposal and true position ("O" for outside tokens).
-    quality (Dict[str, LabelStats]): Exact-match counts per label (human = gold).
-    source (str): Where the counts come from, for reports.
-    biased (bool): Measured against the (incomplete) human annotation.
-    """
+    """P(observation | true label) of one annotator: tokens per observation and
+    true label, covered tokens per proposed and true BILUO position, exact-match
+    counts per label; ``biased``: measured against the incomplete human annotation."""
 
     labels: Tuple[str, ...]
     counts: Dict[str, Dict[str, int]]
@@ -73,9 +61,8 @@ class AnnotatorCalibration:
         return (row.get(true, 0) + STRENGTH * sum(row.values()) / n_all) / (n_true + STRENGTH)
 
     def likelihood(self, observation: str, true: str) -> float:
-        """P(observation | true label), shrunk towards chance; 1 (no evidence)
-        for an observation never seen, the mean of its known labels for an
-        unseen combination."""
+        """P(observation | true label), shrunk towards chance; 1 for an unseen
+        observation, the mean of its known labels for an unseen combination."""
         row = self.counts.get(observation)
         if not row:
             known = [p for p in observation.split("+") if "+" in observation and self.counts.get(p)]
@@ -118,13 +105,8 @@ def estimate_calibration(
     source: str = "",
     biased: bool = False,
 ) -> AnnotatorCalibration:
-    """Count observations against the gold ``doc.ents`` of the Docs; Docs
-    marked unannotated or without the span group, and missing tokens, are skipped.
-
-    docs (Iterable[Doc]): Docs with gold ``doc.ents`` and ``doc.spans[spans_key]``.
-    source (str): Provenance shown in reports.
-    biased (bool): Whether ``doc.ents`` is an incomplete human annotation.
-    """
+    """Count observations against the gold ``doc.ents`` (unannotated Docs, Docs
+    without proposals and missing tokens skipped)."""
     docs = [doc for doc in docs if is_human_annotated(doc) and spans_key in doc.spans]
     counts: Dict[str, Counter] = defaultdict(Counter)
     positions: Dict[str, Counter] = defaultdict(Counter)

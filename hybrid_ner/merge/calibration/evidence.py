@@ -1,9 +1,5 @@
-"""Per-token tag likelihoods L(y) = P(human obs | y) · P(annotator obs | y).
-
-Definition in docs/method.md ("Per-token evidence"). Rows are scaled to a
-maximum of 1; a row that does not depend on the tag carries no evidence and
-is masked, so a useless annotator adds nothing.
-"""
+"""Per-token tag likelihoods L(y) = P(human obs | y) · P(annotator obs | y), rows
+scaled to a maximum of 1; a row that does not depend on the tag is masked."""
 
 from typing import Dict, List, Optional, Sequence
 
@@ -27,17 +23,12 @@ def token_likelihoods(
     spans_key: str = LLM_KEY,
     silence_evidence: Optional[numpy.ndarray] = None,
 ) -> Dict[str, object]:
-    """The tag likelihoods of every token of a Doc.
+    """The tag likelihoods (``tags``, ``values``, ``mask``) of every token of a Doc.
 
-    doc (Doc): Human annotation in ``doc.ents`` (``doc.spans["human"]`` if
-        merged), proposals in ``doc.spans[spans_key]``.
-    calibration (Optional[AnnotatorCalibration]): The annotator's noise model;
-        None ignores the proposals.
+    calibration (Optional[AnnotatorCalibration]): None ignores the proposals.
     omission_rate (float): ω, the chance that the human left a true entity out.
-    labels (Sequence[str]): The entity labels of the targets.
     silence_evidence (Optional[numpy.ndarray]): Per token, whether the human's
-        silence there is evidence (negative sampling); None: everywhere.
-    RETURNS (Dict[str, object]): ``tags``, ``values`` and ``mask``.
+        silence is evidence (negative sampling); None: everywhere.
     """
     human = human_spans(doc)
     tags = tag_names(labels)

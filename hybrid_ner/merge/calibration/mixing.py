@@ -1,10 +1,6 @@
-"""``hybrid_ner.calibrated_mixing.v1``: calibrated per-token evidence for training.
-
-The ``mixing`` block of ``hybrid_ner.MergedCorpus.v1`` (no merge: the evidence
-reads the proposals itself). The target is the posterior q(y) ∝ p(y | x) · L(y)
-with the model in training as the prior, except where nobody annotated when a
-*teacher* is given (why, measured: docs/method.md, "Targets").
-"""
+"""Calibrated per-token evidence, a ``mixing`` block of ``hybrid_ner.MergedCorpus.v1``:
+the target is q(y) ∝ p(y | x) · L(y), the model in training as the prior (a
+*teacher* where nobody annotated; docs/method.md, "Targets")."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +33,8 @@ SOFT_NER = "hybrid_ner_soft_ner"
 
 @dataclass
 class FittedEvidence:
-    """What :meth:`CalibratedMixing.fit` found: the annotator's noise model (None
-    when its proposals are not used), ω and where it came from, the labels of
-    the targets, the density and agreement estimates of ω, and whether the
-    annotator proposed nothing in the calibration sample (``no_evidence``)."""
+    """What :meth:`CalibratedMixing.fit` found: the noise model (None: proposals
+    unused), ω and its source, the target labels and both estimates of ω."""
 
     calibration: Optional[AnnotatorCalibration]
     omission_rate: float
@@ -75,9 +69,8 @@ class FittedEvidence:
         """One line for training logs and ``hybrid-ner stats``."""
         omission = f"omission rate {self.omission_rate:.3f} ({self.omission_source})"
         if self.calibration is None:
-            head = "No annotator"
-            if self.no_evidence:
-                head = "No evidence from the annotator (no proposals in its calibration sample)"
+            head = "No evidence from the annotator (no proposals in its calibration sample)"
+            head = head if self.no_evidence else "No annotator"
             return f"{head}: human-only training, human silence softened by ω; {omission}"
         cal = self.calibration.summary()
         per_label = ", ".join(
@@ -103,28 +96,24 @@ class CalibratedMixing:
     annotator: bool = True
     negative_sampling: Optional[NegativeSampling] = None
 
-    def _sample(self, vocab: Vocab, spans_key: str) -> List[Doc]:
-        if not Path(self.calibration).exists():  # type: ignore[arg-type]
-            raise HybridNerError(
-                f"{self.calibration}: calibration file not found (the dev set with gold "
-                "entities; after `hybrid-ner propose` when the annotator is used)"
-            )
-        docs = read_docbin(self.calibration, vocab)  # type: ignore[arg-type]
-        if not docs:
-            raise HybridNerError(f"{self.calibration}: the calibration file holds no documents")
-        missing = sum(spans_key not in doc.spans for doc in docs)
-        if self.annotator and missing:
-            raise HybridNerError(
-                f"{self.calibration}: {missing} of {len(docs)} calibration Docs have no "
-                f"doc.spans['{spans_key}'] (run the same annotator on them)"
-            )
-        return docs
-
     def fit(self, docs: Sequence[Doc], spans_key: str = LLM_KEY) -> FittedEvidence:
         """Estimate the noise model and ω for a training set (before any merge)."""
         sample = None
         if self.calibration is not None:
-            sample = self._sample(docs[0].vocab if docs else Vocab(), spans_key)
+            if not self.calibration.exists():
+                raise HybridNerError(
+                    f"{self.calibration}: calibration file not found (the dev set with gold "
+                    "entities; after `hybrid-ner propose` when the annotator is used)"
+                )
+            sample = read_docbin(self.calibration, docs[0].vocab if docs else Vocab())
+            if not sample:
+                raise HybridNerError(f"{self.calibration}: the calibration file holds no documents")
+            missing = sum(spans_key not in doc.spans for doc in sample)
+            if self.annotator and missing:
+                raise HybridNerError(
+                    f"{self.calibration}: {missing} of {len(sample)} calibration Docs have no "
+                    f"doc.spans['{spans_key}'] (run the same annotator on them)"
+                )
         calibration = None
         if self.annotator:
             source = str(self.calibration or "agreement with the human annotation")
@@ -167,19 +156,13 @@ class CalibratedMixing:
 
     def attach(self, doc: Doc, fitted: FittedEvidence) -> Doc:
         """Store the tag likelihoods in ``doc.user_data["tag_likelihoods"]``, in place."""
-        doc.user_data[TAG_LIKELIHOODS] = token_likelihoods(
-            doc,
-            fitted.calibration,
-            fitted.omission_rate,
-            fitted.labels,
-            fitted.spans_key,
-            self.negative_sampling.silence_mask(doc) if self.negative_sampling else None,
-        )
+        silence = self.negative_sampling.silence_mask(doc) if self.negative_sampling else None
+        args = (fitted.calibration, fitted.omission_rate, fitted.labels, fitted.spans_key)
+        doc.user_data[TAG_LIKELIHOODS] = token_likelihoods(doc, *args, silence)
         return doc
 
     def attach_all(self, docs: Sequence[Doc], fitted: FittedEvidence) -> List[Doc]:
-        """Attach the evidence to every Doc; with a teacher, the tokens nobody
-        annotated get the teacher's posterior as fixed rows."""
+        """Attach the evidence; a teacher gives unannotated tokens its posterior (fixed rows)."""
         for doc in docs:
             self.attach(doc, fitted)
         if self.teacher is None:
@@ -208,11 +191,8 @@ class CalibratedMixing:
 def teacher_probabilities(
     path: Path, docs: Sequence[Doc], labels: Sequence[str], batch_size: int = 256
 ) -> List[numpy.ndarray]:
-    """The teacher's tag probabilities per Doc, (n_tokens, n_tags) in the order
-    of ``tag_names(labels)``; tags the teacher lacks get 0.
-
-    path (Path): A pipeline with a ``hybrid_ner_soft_ner`` component (BILUO).
-    """
+    """The tag probabilities (columns of ``tag_names(labels)``, 0 for tags it lacks)
+    of a pipeline with a BILUO ``hybrid_ner_soft_ner`` component."""
     import spacy
 
     if not Path(path).exists():
@@ -228,8 +208,9 @@ def teacher_probabilities(
         raise HybridNerError(
             f"{path}: the teacher's NER uses {ner.tag_scheme}; calibrated targets need BILUO"
         )
-    own = {tag: i for i, tag in enumerate(ner.tags)}
-    columns = [(j, own[tag]) for j, tag in enumerate(tag_names(labels)) if tag in own]
+    tags, own = tag_names(labels), {tag: i for i, tag in enumerate(ner.tags)}
+    columns = [j for j, tag in enumerate(tags) if tag in own]
+    sources = [own[tags[j]] for j in columns]
     result: List[numpy.ndarray] = []
     for i in range(0, len(docs), batch_size):
         copies = [
@@ -239,9 +220,8 @@ def teacher_probabilities(
         with nlp.select_pipes(disable=names):
             copies = list(nlp.pipe(copies))
         for probs in ner.tag_probabilities(copies):
-            out = numpy.zeros((len(probs), len(tag_names(labels))), dtype="float32")
-            for j, column in columns:
-                out[:, j] = probs[:, column]
+            out = numpy.zeros((len(probs), len(tags)), dtype="float32")
+            out[:, columns] = probs[:, sources]
             result.append(out)
     return result
 
@@ -256,27 +236,19 @@ def create_calibrated_mixing(
 ) -> CalibratedMixing:
     """Calibrated per-token evidence (the recommended training targets).
 
-    calibration (Optional[str]): DocBin with clean gold (the dev set), with the
-        annotator's proposals when ``annotator`` is on: it measures the
-        annotator's noise and ω. None: the annotator is measured against the
-        human annotation (biased, said in the log) and ω is not estimated.
-    omission_rate (Optional[float]): The human's omission rate ω; None
-        estimates it (:mod:`.omission`), 0 where it cannot be estimated.
-    teacher (Optional[str]): A pipeline trained on the human annotation alone
-        (soft NER): the prior of the tokens nobody annotated.
-    annotator (bool): Use the proposals; False: the LLM-free variant, human
-        silence softened by ω (self-training where nobody annotated).
-    negative_sampling (Optional[NegativeSampling]): Human silence is evidence
-        on a sample of the silent tokens only; None: on all of them.
+    calibration (Optional[str]): DocBin with clean gold (the dev set; with the
+        proposals when ``annotator``): measures the annotator's noise and ω.
+        None: measured against the human annotation (biased), ω not estimated.
+    omission_rate (Optional[float]): ω; None estimates it (0 where it cannot).
+    teacher (Optional[str]): A soft NER trained on the human annotation alone:
+        the prior of the tokens nobody annotated.
+    annotator (bool): Use the proposals; False: human silence softened by ω only.
+    negative_sampling (Optional[NegativeSampling]): Silence is evidence on a
+        sample of the silent tokens only.
     """
     if omission_rate is not None and not 0.0 <= omission_rate <= 1.0:
         raise HybridNerError(
             f"calibrated_mixing: omission_rate must be in [0, 1], got {omission_rate}"
         )
-    return CalibratedMixing(
-        Path(calibration) if calibration else None,
-        omission_rate,
-        Path(teacher) if teacher else None,
-        annotator,
-        negative_sampling,
-    )
+    paths = [Path(path) if path else None for path in (calibration, teacher)]
+    return CalibratedMixing(paths[0], omission_rate, paths[1], annotator, negative_sampling)

@@ -1,8 +1,5 @@
-"""``hybrid_ner.negative_sampling.v1``: human silence as evidence on a sample of tokens only.
-
-After Li, Liu & Shi (ICLR 2021), with tokens instead of spans (our NER tags
-tokens), drawn once per Doc and seeded by it (spaCy reuses its Examples).
-"""
+"""Human silence as evidence on a sample of tokens only (after Li, Liu & Shi,
+ICLR 2021, with tokens for spans), drawn once per Doc and seeded by it."""
 
 import math
 from dataclasses import dataclass
@@ -46,9 +43,5 @@ class NegativeSampling:
 def create_negative_sampling(
     rate: float = DEFAULT_NEGATIVE_RATE, seed: int = 0
 ) -> NegativeSampling:
-    """Human silence as evidence on a sample of the silent tokens (Li et al. 2021).
-
-    rate (float): λ: ⌈λ·n⌉ silent tokens of a sentence of n tokens count as "outside".
-    seed (int): Seed of the draws (per Doc).
-    """
+    """Human silence as evidence on ⌈rate·n⌉ silent tokens of a sentence of n (Li et al. 2021)."""
     return NegativeSampling(rate, seed)

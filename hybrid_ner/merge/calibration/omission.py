@@ -1,10 +1,6 @@
-"""ω: how often the human annotation leaves a true entity out, and how sure we are.
-
-Two estimators with 90% bootstrap intervals, **agreement** (with an
-annotator) and **density** (against a complete sample), and their
-precision-weighted combination; assumptions and measured biases in
-docs/method.md ("The human's omission rate ω").
-"""
+"""ω, how often the human leaves a true entity out: agreement (with an annotator)
+and density (against a complete sample) estimates with 90% bootstrap intervals,
+and their precision-weighted combination (docs/method.md, "The human's omission rate ω")."""
 
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -21,11 +17,9 @@ BOOTSTRAP_SAMPLES = 500
 INTERVAL = 0.9
 #: The highest ω any estimate returns: silence always carries some evidence.
 MAX_RATE = 0.95
-#: The widest interval of an estimate whose point value the training uses
-#: (wider: its lower end, so a small sample never makes silence count for less).
+#: The widest interval whose point value training uses (wider: its lower end).
 MAX_WIDTH = 0.2
-#: Fewest documents for document-level resampling (else by sentence), and
-#: fewest units a sample needs for a density estimate.
+#: Fewest documents for resampling by document (else by sentence) and for a density estimate.
 _MIN_UNITS = 10
 MIN_SAMPLE_ENTITIES = 30
 #: Fewest expected correct proposals for an agreement estimate.
@@ -34,9 +28,7 @@ MIN_EXPECTED = 20.0
 
 @dataclass(frozen=True)
 class OmissionEstimate:
-    """An estimate of ω (None when the data cannot tell), its 90% interval if
-    any, the method ("density", "agreement" or "combined") and what it was
-    computed from."""
+    """ω (None when the data cannot tell), its 90% interval, the method and its inputs."""
 
     rate: Optional[float]
     low: Optional[float] = None
@@ -61,8 +53,7 @@ class OmissionEstimate:
 
 
 def _per_unit(docs: Sequence[Doc], counts: Callable[[Doc], numpy.ndarray]) -> numpy.ndarray:
-    """The counts of each Doc summed per resampling unit (documents when there
-    are enough of them, else sentences), in order of first appearance."""
+    """Each Doc's counts summed per resampling unit (documents if enough, else sentences)."""
     keys: List[object] = [doc.user_data.get(DOC_ID) for doc in docs]
     if None in keys or len(set(keys)) < _MIN_UNITS:
         keys = list(range(len(docs)))
@@ -96,12 +87,7 @@ def _density_counts(doc: Doc) -> numpy.ndarray:
 def density_omission_rate(
     train: Iterable[Doc], sample: Iterable[Doc], seed: int = 0
 ) -> OmissionEstimate:
-    """ω from the entity densities of the human annotation and a complete sample.
-
-    train (Iterable[Doc]): Training Docs with the human annotation.
-    sample (Iterable[Doc]): Docs with complete gold ``doc.ents`` (the dev set).
-    seed (int): Seed of the bootstrap.
-    """
+    """ω from the entity densities of the training Docs and a complete gold ``sample``."""
     arrays = []
     for docs in (train, sample):
         units = _per_unit([doc for doc in docs if is_human_annotated(doc)], _density_counts)
@@ -144,15 +130,8 @@ def agreement_omission_rate(
     spans_key: str = LLM_KEY,
     seed: int = 0,
 ) -> OmissionEstimate:
-    """ω from the annotator's agreement with the human.
-
-    docs (Iterable[Doc]): Training Docs: human ``doc.ents`` + proposals.
-    calibration (AnnotatorCalibration): Measured on clean gold: the precision of each label.
-    sample (Sequence[Doc]): The calibration Docs; the bootstrap resamples
-        them too, since their precisions are uncertain.
-    spans_key (str): The proposals' span group.
-    seed (int): Seed of the bootstrap.
-    """
+    """ω from the annotator's agreement with the human on the training Docs; the
+    bootstrap resamples the calibration ``sample`` too (its precisions are uncertain)."""
     labels = sorted(label for label, q in calibration.quality.items() if q.proposed)
     column = {label: i for i, label in enumerate(labels)}
 
@@ -198,8 +177,7 @@ def agreement_omission_rate(
 
 
 def combined_omission_rate(estimates: Sequence[OmissionEstimate]) -> Optional[OmissionEstimate]:
-    """The estimates with an interval weighed by inverse variance (the sd read
-    off each 90% interval as width / 3.29), with the weighted mean's interval;
+    """The estimates with an interval weighed by inverse variance (sd = width / 3.29);
     one alone as it is; None without any."""
     usable = [e for e in estimates if e.rate is not None and e.width is not None]
     if len(usable) < 2:
