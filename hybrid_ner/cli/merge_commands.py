@@ -1,6 +1,7 @@
 """CLI commands ``merge`` and ``stats``; the ``merge`` options name paths of a
 ``[merge]`` block (``hybrid_ner.Merger.v1``), dotted overrides apply on top."""
 
+import inspect
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
@@ -31,7 +32,7 @@ from ..merge.reliability import human_spans, is_human_annotated
 from ..merge.stats import summarize_merge
 from ..overrides import apply_overrides, check_no_conflicts, parse_cli_overrides
 from ._app import app
-from ._checks import OVERWRITE_INPUT, check_outputs
+from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
 #: The ``merge`` options and the ``[merge]`` paths they set.
 MERGE_FLAG_PATHS: Dict[str, str] = {
@@ -48,7 +49,6 @@ MERGE_FLAG_PATHS: Dict[str, str] = {
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
 BALANCE = typer.Option(
     DEFAULT_BALANCE,
-    min=0,
     help="Label mixing: class-imbalance correction exponent (0 = reliability only)",
 )
 SUMMARY_HEADER = ("label", "human", "proposed", "added", "rejected", *REASONS)
@@ -65,6 +65,9 @@ def build_merger(
     given (Optional[Iterable[str]]): The options typed (None: all); an override
         may replace only the others.
     """
+    # Range checks by hand: a one-line error with exit 1, where typer's min/max print a usage block.
+    check_range("--min-precision", options["min_precision"], 0, 1)
+    check_range("--min-support", options["min_support"], 0)
     policy = f"hybrid_ner.accept_{options['accept']}.v1"
     if policy not in registry.misc:
         raise OptionError(
@@ -91,10 +94,24 @@ def build_merger(
     paths = {MERGE_FLAG_PATHS[flag]: value for flag, value in values.items()}
     apply_overrides(config, {**paths, **overrides}, "the merge settings")
     try:
-        return registry.resolve(config, validate=True)["merge"]
+        merger = registry.resolve(config, validate=True)["merge"]
     except Exception as err:  # confection's validation errors span lines: one line
         detail = " ".join(str(err).split())[:300] or type(err).__name__
         raise HybridNerError(f"Invalid merge settings ({type(err).__name__}: {detail})") from None
+    if not isinstance(merger, Merger):
+        raise HybridNerError(
+            f"Invalid merge settings: [merge] builds a {type(merger).__name__}, not a Merger "
+            "(@misc = hybrid_ner.Merger.v1)"
+        )
+    try:  # a registered function of another kind would fail mid-merge
+        inspect.signature(merger.accept).bind("LABEL", None)
+    except (TypeError, ValueError):
+        raise HybridNerError(
+            f"--merge.accept: a {type(merger.accept).__name__} is not an acceptance policy "
+            "(called as accept(label, stats)); use e.g. "
+            '\'{"@misc": "hybrid_ner.accept_reliable.v1"}\' or --accept all|labels|reliable'
+        ) from None
+    return merger
 
 
 @app.command("merge", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -112,13 +129,10 @@ def merge_cli(
     labels: str = typer.Option("", help="Comma-separated labels accepted with --accept labels"),
     min_precision: float = typer.Option(
         DEFAULT_MIN_PRECISION,
-        min=0,
-        max=1,
         help="--accept reliable: minimum LLM precision against the human, per label",
     ),
     min_support: int = typer.Option(
         DEFAULT_MIN_SUPPORT,
-        min=0,
         help="--accept reliable: labels with fewer doubly annotated proposals are accepted",
     ),
     overlap: OverlapRule = typer.Option(DEFAULT_OVERLAP, help="Rule for overlapping proposals"),
@@ -144,6 +158,7 @@ def merge_cli(
     merge block, e.g. --merge.accept.label_thresholds '{"MISC": 0.5}'.
     """
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
+    check_range("--balance", balance, 0)
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
@@ -204,6 +219,7 @@ def stats_cli(
     merged in memory with the defaults); then the calibration and ω the
     calibrated training targets would use.
     """
+    check_range("--balance", balance, 0)
     check_outputs({"--json": json_path}, [input_path, calibration])
     docs = read_docbin(input_path, spacy.blank("en").vocab)
     fitted = CalibratedMixing(calibration=calibration).fit(as_before_merge(docs), llm_key)
