@@ -113,12 +113,10 @@ def grid_cli(
     check_name("DATASET", dataset)  # it names folders under --output and --work-dir
     extra = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     check_range("--steps", steps, 1)
-    for option, value in (("--train-limit", train_limit), ("--dev-limit", dev_limit)):
+    limits = {"--train-limit": train_limit, "--dev-limit": dev_limit, "--human-cost": human_cost}
+    limits.update({"--price-in": price_in, "--price-out": price_out, "--max-minutes": max_minutes})
+    for option, value in limits.items():
         check_range(option, value, 0)
-    for option, value in (("--human-cost", human_cost), ("--price-in", price_in)):
-        check_range(option, value, 0)
-    check_range("--price-out", price_out, 0)
-    check_range("--max-minutes", max_minutes, 0)
     for path in (train_path, dev_path, test_path, config):
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
@@ -175,10 +173,8 @@ def grid_cli(
         f"{dataset}: {len(cells)} cells, {len(cells) - n_todo} done, {n_todo} to train "
         f"({steps} steps each)"
     )
-    command = f"hybrid-ner grid {dataset} ..."
-    if "grid" in sys.argv:
-        command = "hybrid-ner " + shlex.join(sys.argv[1:])
-    log = RunLog(out_dir / RUN_FILE, command, len(cells))
+    command = "hybrid-ner " + shlex.join(sys.argv[1:]) if "grid" in sys.argv else ""
+    log = RunLog(out_dir / RUN_FILE, command or f"hybrid-ner grid {dataset} ...", len(cells))
     bar = Progress(n_todo, f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
     def progress(cell: Cell, result: CellResult) -> None:

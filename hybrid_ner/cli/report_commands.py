@@ -52,7 +52,7 @@ def report_cli(
     # A file in the figures folder stands for the folder: is it creatable and writable?
     check_outputs({"--output": output, "--figures": figures / "figure.png"}, list(samples or []))
     # Imported here: the report's modules should not slow down every other command.
-    from ..report import write_report
+    from ..report.build import write_report
 
     if transformer is None:
         default = grid_dir if grid_dir.name else grid_dir.resolve()  # "." has no name

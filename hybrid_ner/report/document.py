@@ -88,8 +88,8 @@ def f1_by_rate_table(md: MarkdownRenderer, cells: Sequence[CellResult]) -> str:
 def _against_llm_free(
     stats: Dict[GroupKey, Stat], columns: Sequence[Optional[float]]
 ) -> List[List[str]]:
-    """The best LLM-free baseline per column (highest mean), and each hybrid's
-    difference to it: the comparison a reader from the field asks for first."""
+    """The best LLM-free baseline per column and each hybrid's difference to it:
+    the comparison a reader from the field asks for first."""
     best = []
     for rate in columns:
         found = [(s.mean, c) for c in LLM_FREE_CONDITIONS if (s := stat_at(stats, c, rate))]
@@ -114,8 +114,8 @@ def stat_table(
     rate: Optional[float],
     extra: Sequence[List[str]] = (),
 ) -> str:
-    """One row per condition, one column of statistics at ``rate`` per
-    entry of ``columns`` (e.g. P, R, F1), then the ``extra`` rows."""
+    """A row per condition, a column per entry of ``columns`` (e.g. P, R, F1) at
+    ``rate``, then the ``extra`` rows."""
     rows = [
         [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in columns.values()]
         for c in conditions
@@ -131,9 +131,8 @@ def second_grid_section(
     level: int = 3,
     title: str = SECOND_GRID_TITLE,
 ) -> None:
-    """A second grid of the dataset (e.g. trained with the transformer
-    config) beside the first: F1, P and R per condition and the first grid's
-    F1 at the same rate, then the ``spacy evaluate`` scores found beside it."""
+    """A second grid of the dataset (e.g. transformer config): F1, P and R per condition
+    beside the first grid's F1 at the same rate, then its ``spacy evaluate`` scores."""
     rate = closest_rate(settings(other.cells, "rate"), target_rate)
     columns = {k: aggregate(other.cells, PRF[k]) for k in ("F1", "P", "R")}
     columns["F1 of this grid"] = aggregate(cells)
@@ -153,8 +152,8 @@ def second_grid_section(
 
 
 def annotator_section(md: MarkdownRenderer, info: Dict[str, Any]) -> None:
-    """P/R/F1 per label of each annotator's proposals against the clean gold,
-    the predicted class share next to the gold share, usage and cost assumptions."""
+    """Each annotator's P/R/F1 and label shares per label against the clean gold,
+    then LLM usage and cost assumptions."""
     md.add(
         f"Proposals on the {info.get('sentences', '?')} training sentences against their clean "
         f"gold ({info.get('gold_entities', '?')} entities). Shares: each label's part of the "
@@ -203,9 +202,8 @@ def _ratio(value: Any) -> str:
 
 
 def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: float) -> None:
-    """Per annotator, the calibration record of the cell that stands for it
-    (a rate cell at the target rate, lowest seed first), then the omission
-    rate ω each setting estimated next to the simulated one."""
+    """Per annotator, the calibration record of one cell (at the target rate, lowest
+    seed first), then each setting's estimated ω next to the simulated one."""
     md.add(md.title(3, "Calibration"))
     md.add(
         "The calibrated conditions measure their annotator on a calibration sample with clean "
@@ -336,15 +334,12 @@ def dataset_section(
     target_rate: float,
     second: Optional[DatasetResults] = None,
 ) -> str:
-    """The report section of one dataset.
+    """The markdown section of one dataset.
 
-    ds (DatasetResults): The dataset's cells and annotator/run files.
-    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES)
-        and of the samples page (key SAMPLES) that exist.
-    target_rate (float): The omission rate of the detail tables (the closest
-        rate present when it is missing).
+    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES) and
+        of the samples page (key SAMPLES) that exist.
+    target_rate (float): Omission rate of the detail tables (else the closest present).
     second (Optional[DatasetResults]): The dataset in a second grid.
-    RETURNS (str): Markdown.
     """
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(2, ds.name))
@@ -448,14 +443,8 @@ def report_markdown(
     second: Sequence[DatasetResults] = (),
     second_dir: Optional[str] = None,
 ) -> str:
-    """The whole report: a header, one section per dataset, the second
-    grid's datasets that are not in the first, and the other sample pages.
-
-    links (Dict[str, Dict[str, str]]): Per dataset, see ``dataset_section``.
-    other_samples (Dict[str, str]): Sample pages of no dataset, by name.
-    second (Sequence[DatasetResults]): The datasets of a second grid (with cells).
-    RETURNS (str): Markdown, ending with a newline.
-    """
+    """The whole report: a section per dataset (``links``: see ``dataset_section``),
+    the second grid's datasets not in the first, and sample pages of no dataset."""
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(1, "hybrid-ner experiment report"))
     source = f" and the second grid `{second_dir}`" if second_dir and second else ""

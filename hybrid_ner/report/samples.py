@@ -1,9 +1,6 @@
-"""An HTML page showing the annotation layers of sample sentences with displaCy.
-
-Each sentence is shown as Gold, Human (with the simulated omissions), LLM
-proposals and Merged (``doc.ents``), followed by the rejected proposals and
-their reasons, so a reader can see what the merge did to real sentences.
-"""
+"""An HTML page of sample sentences with displaCy: Gold, Human (with the simulated
+omissions), LLM proposals, Merged (``doc.ents``) and the rejected proposals with
+their reasons, so a reader sees what the merge did to real sentences."""
 
 import html
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -75,14 +72,9 @@ def _rejected(doc: Doc) -> str:
 
 
 def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> str:
-    """A standalone HTML page with the annotation layers of the first Docs.
-
-    docs (Sequence[Doc]): Sentence Docs with span groups ``gold``, ``human``,
-        ``omitted``, ``llm``, ``llm_rejected`` (any may be absent) and the
-        merged ``doc.ents``.
-    dataset (str): Named in the title.
-    max_samples (int): How many Docs to show.
-    """
+    """A standalone HTML page with the layers of the first ``max_samples`` Docs
+    (span groups ``gold``, ``human``, ``omitted``, ``llm``, ``llm_rejected``, any
+    may be absent, and the merged ``doc.ents``)."""
     shown = list(docs)[: max(0, max_samples)]
     for doc in shown:  # the human entities and the omitted ones (marked) in one group
         omitted = [
