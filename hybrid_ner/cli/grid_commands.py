@@ -15,14 +15,22 @@ from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
 from ..evaluation import proposal_quality
-from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
 from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
 from ..experiment.result import CellResult
-from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
-from ..experiment.samples import SAMPLES_FILE, sample_docs
+from ..experiment.run import (
+    ANNOTATORS_FILE,
+    CELLS_DIR,
+    RUN_FILE,
+    SAMPLES_FILE,
+    RunLog,
+    annotator_report,
+    completed,
+    run_grid,
+    sample_docs,
+)
 from ..experiment.training import TrainSettings
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
@@ -51,9 +59,7 @@ def _names(value: str) -> List[str]:
 def grid_cli(
     ctx: typer.Context,
     dataset: str = typer.Argument(..., help="Dataset name for files and the report, e.g. wikigold"),
-    train_path: Path = typer.Argument(
-        ..., help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm']"
-    ),
+    train_path: Path = typer.Argument(..., help="Training DocBin: gold + doc.spans['llm']"),
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
     config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config"),
@@ -61,31 +67,18 @@ def grid_cli(
         Path("metrics/grid"),
         help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json",
     ),
-    work_dir: Path = typer.Option(
-        Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"
-    ),
+    work_dir: Path = typer.Option(Path("training/grid"), help="Training files, logs, models"),
     rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the human annotation"),
     seeds: str = typer.Option("0,1,2", help="Seeds"),
-    budgets: str = typer.Option(
-        "0.1,0.25,0.5", help="Fractions of documents a human annotated ('' for none)"
-    ),
+    budgets: str = typer.Option("0.1,0.25,0.5", help="Human-annotated document fractions"),
     budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the budget cells' human"),
-    omission_models: str = typer.Option(
-        DEFAULT_OMISSION_MODEL,
-        help=f"Omission models of the rate cells: {', '.join(OMISSION_MODELS)}",
-    ),
-    conditions: str = typer.Option(
-        "all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"
-    ),
+    omission_models: str = typer.Option(DEFAULT_OMISSION_MODEL, help=", ".join(OMISSION_MODELS)),
+    conditions: str = typer.Option("all", help=f"A subset of: {', '.join(CONDITIONS)}"),
     steps: int = typer.Option(500, help="Training steps per cell (the same for every cell)"),
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
-    simulated_preset: str = typer.Option(
-        "gpt-3.5-class", help=f"Simulated annotator: {', '.join(PRESETS)}"
-    ),
-    simulated_query: str = typer.Option(
-        "single", help="Simulated annotator queries: single or per-type (several labels per span)"
-    ),
+    simulated_preset: str = typer.Option("gpt-3.5-class", help=", ".join(PRESETS)),
+    simulated_query: str = typer.Option("single", help="Simulated queries: single or per-type"),
     calibration: Optional[Path] = typer.Option(
         None,
         help="The LLM's proposals on DEV_PATH, to calibrate it in the calibrated conditions "
@@ -99,9 +92,7 @@ def grid_cli(
     max_minutes: float = typer.Option(0.0, help="Start no new cell after N minutes (0: no limit)"),
     keep_models: bool = typer.Option(False, "--keep-models", help="Keep the trained models"),
     jobs: int = typer.Option(1, min=1, help="Cells trained at the same time, in processes"),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="List the cells (done or to do) and exit"
-    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and exit"),
 ) -> None:
     """Train and score the experiment grid of one dataset; resumes where it stopped.
 
@@ -212,7 +203,7 @@ def grid_cli(
 def simulate_annotator_cli(
     input_path: Path = typer.Argument(..., help="DocBin with gold entities in doc.ents"),
     output_path: Path = typer.Argument(
-        ..., help="Output DocBin: same Docs, proposals in doc.spans[SPANS_KEY]"
+        ..., help="Output DocBin, proposals in doc.spans[SPANS_KEY]"
     ),
     preset: str = typer.Option("gpt-3.5-class", help=f"Parameters: {', '.join(PRESETS)}"),
     seed: int = typer.Option(0, help="Random seed"),

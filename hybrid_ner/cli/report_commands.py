@@ -18,12 +18,8 @@ def report_cli(
         Path("metrics/grid"),
         help="Grid results: one folder per dataset with cells/*.json, annotators.json, run.json",
     ),
-    output: Path = typer.Option(
-        Path("metrics/report.md"), "--output", "-o", help="Markdown report to write"
-    ),
-    figures: Path = typer.Option(
-        Path("metrics/figures"), "--figures", help="Folder for the PNG figures"
-    ),
+    output: Path = typer.Option(Path("metrics/report.md"), "--output", "-o", help="Markdown file"),
+    figures: Path = typer.Option(Path("metrics/figures"), "--figures", help="PNG figures folder"),
     samples: Optional[List[Path]] = typer.Option(
         None,
         "--samples",

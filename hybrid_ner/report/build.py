@@ -10,7 +10,7 @@ import spacy
 
 from ..corpus import read_docbin
 from ..experiment.conditions import FOCUS_RATE
-from ..experiment.samples import SAMPLES_FILE
+from ..experiment.run import SAMPLES_FILE
 from ..progress import Progress
 from .document import SAMPLES, report_markdown
 from .plots import plot_budget, plot_f1_vs_omission, plot_per_label

@@ -1,6 +1,6 @@
 """The markdown report: one section per dataset (scores by omission rate and
-omission model, a second grid beside the first, annotator quality,
-calibration and ω, budget, missing cells, figures)."""
+omission model, a second grid beside the first, annotator quality, calibration
+and ω, budget, missing cells, figures), and the names and numbers of its text."""
 
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -8,15 +8,6 @@ from wasabi import MarkdownRenderer
 
 from ..experiment.conditions import FIXED_CONDITIONS, LLM_FREE_CONDITIONS, UPPER_BOUND
 from ..experiment.result import DIGITS, CellResult, GroupKey
-from .format import (
-    DASH,
-    annotator_name,
-    condition_name,
-    escape,
-    format_rate,
-    format_stat,
-    number_text,
-)
 from .results import (
     DatasetResults,
     Metric,
@@ -32,6 +23,67 @@ from .results import (
     stat_at,
     table_conditions,
 )
+
+DASH = "—"
+#: How each condition of the grid is named in tables and legends.
+DISPLAY_NAMES = {
+    "human-clean": "human, clean (upper bound)",
+    "human-omit": "human with omissions (baseline)",
+    "llm-only": "LLM only",
+    "hybrid-random": "hybrid, random selection",
+    "hybrid-label-mixing": "hybrid, calibrated label mixing (recommended)",
+    "hybrid-lambda-mixing": "hybrid, λ label mixing (earlier)",
+    "sim-only": "simulated annotator only",
+    "sim-hybrid-random": "simulated hybrid, random selection",
+    "sim-hybrid-label-mixing": "simulated hybrid, calibrated label mixing",
+    "sim-hybrid-lambda-mixing": "simulated hybrid, λ label mixing (earlier)",
+    "human-budget": "human, part of the documents",
+    "hybrid-budget": "hybrid, part of the documents, calibrated",
+    "sim-hybrid-budget": "simulated hybrid, part of the documents, calibrated",
+    "human-negsample": "human, negative sampling of silence (LLM-free)",
+    "human-silence": "human, silence softened by ω (LLM-free)",
+    "human-selftrain": "human, part of the documents, self-training (LLM-free)",
+}
+
+
+def escape(text: Any) -> str:
+    """Make free text safe inside a markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def format_stat(stat: Optional[Stat], digits: int = 3) -> str:
+    """``mean ± sd (n)``; ``mean (1)`` for a single seed; a dash without data."""
+    if stat is None:
+        return DASH
+    sd = f" ± {stat.sd:.{digits}f}" if stat.sd is not None else ""
+    return f"{stat.mean:.{digits}f}{sd} ({stat.n})"
+
+
+def format_rate(rate: float) -> str:
+    """An omission rate or budget fraction as a percentage, e.g. ``40%``."""
+    return f"{rate * 100:g}%"
+
+
+def number_text(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` decimals; a dash for anything else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.{digits}f}"
+    return DASH
+
+
+def condition_name(condition: str, with_id: bool = True) -> str:
+    """A condition's display name, with its id in backticks unless ``with_id`` is False."""
+    name = DISPLAY_NAMES[condition]
+    return f"{name} — `{condition}`" if with_id else name
+
+
+def annotator_name(key: str, info: Dict[str, Any]) -> str:
+    """An annotator's display name; the simulated one is always marked."""
+    name = str(info.get("name") or key)
+    if (info.get("simulated") or key == "simulated") and "simulated" not in name.lower():
+        name += " (simulated)"
+    return name
+
 
 #: Figure kinds and their captions.
 FIGURES = {

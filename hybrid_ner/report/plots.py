@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..errors import HybridNerError
 from ..experiment.conditions import is_simulated
 from ..experiment.result import CellResult
-from .format import condition_name, format_rate
+from .document import condition_name, format_rate
 from .results import Stat, aggregate, labels, settings, stat_at, table_conditions
 
 #: Budget conditions share their hybrid's colour; unknown conditions are grey.

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import HybridNerError
-from ..experiment.annotators import ANNOTATORS_FILE
 from ..experiment.conditions import (
     BUDGET_CONDITIONS,
     CONDITIONS,
@@ -26,7 +25,7 @@ from ..experiment.result import (
     read_json,
     setting_value,
 )
-from ..experiment.run import CELLS_DIR, RUN_FILE
+from ..experiment.run import ANNOTATORS_FILE, CELLS_DIR, RUN_FILE
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL
 
 Metric = Callable[[CellResult], Optional[float]]
