@@ -34,7 +34,7 @@ from ..experiment.run import (
 from ..experiment.training import TrainSettings
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
-from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
+from ..simulation.annotator import SIMULATED_KEY, SimulatedAnnotator, build_simulated_annotator
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from ..simulation.presets import PRESETS
 from ._app import app
@@ -140,17 +140,13 @@ def grid_cli(
     settings = TrainSettings(
         dev_path, test_path, config, steps, costs, dev_limit, keep_models, extra
     )
+
+    def simulated(seed: int) -> SimulatedAnnotator:
+        return build_simulated_annotator(simulated_preset, seed=seed, query=simulated_query)
+
+    require_llm = any(cell.spec.annotator == "llm" for cell in cells)
     data = GridData(
-        dataset,
-        train_path,
-        work_dir,
-        simulated=lambda seed: build_simulated_annotator(
-            simulated_preset, seed=seed, query=simulated_query
-        ),
-        train_limit=train_limit,
-        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
-        dev=dev_path,
-        llm_calibration=calibration,
+        dataset, train_path, work_dir, simulated, train_limit, require_llm, dev_path, calibration
     )
     seed0 = cells[0].seed if cells else 0
     llm_name = str((usage_report or {}).get("model") or llm_name)

@@ -83,10 +83,8 @@ def run_grid(
     }
     threads = max(1, (os.cpu_count() or 1) // jobs)
     for stage in (list(teachers.values()), todo):
-        pool = None
-        if jobs > 1:
-            context = get_context("spawn")
-            pool = ProcessPoolExecutor(jobs, context, _worker_threads, (threads,))
+        spawn = get_context("spawn")
+        pool = ProcessPoolExecutor(jobs, spawn, _worker_threads, (threads,)) if jobs > 1 else None
         with pool or contextlib.nullcontext():
             running: Dict[Future, Cell] = {}
             while stage or running:

@@ -238,10 +238,8 @@ def annotator_section(md: MarkdownRenderer, info: Dict[str, Any]) -> None:
         parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
     if parts:
         md.add("LLM usage: " + ", ".join(parts) + ".")
-    costs = info.get("costs") or {}
-    parts = [
-        f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))
-    ]
+    costs = (info.get("costs") or {}).items()
+    parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in costs if isinstance(v, (int, float))]
     if parts:
         md.add("Cost assumptions: " + ", ".join(parts) + ".")
 
@@ -268,21 +266,14 @@ def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: f
     )
     annotators = (ds.annotators or {}).get("annotators") or {}
     for key, heading in (("llm", "LLM"), ("simulated", "Simulated annotator")):
-        found = [
-            c
-            for c in ds.cells
-            if c.calibration is not None and c.annotator != "none" and c.simulated == (key != "llm")
-        ]
+        found = [c for c in ds.cells if c.calibration and c.annotator != "none"]
+        found = [c for c in found if c.simulated == (key != "llm")]
         if not found:
             continue
+        found.sort(key=lambda c: (c.seed, c.name))  # ties: the lowest seed
         cell = min(
             found,
-            key=lambda c: (
-                c.group[1] != "rate",
-                round(abs(c.omit_rate - target_rate), DIGITS),
-                c.seed,
-                c.name,
-            ),
+            key=lambda c: (c.group[1] != "rate", round(abs(c.omit_rate - target_rate), DIGITS)),
         )
         cal = cell.calibration or {}
         info = annotators.get(key)
@@ -404,22 +395,15 @@ def dataset_section(
         md.add("Run: " + "; ".join(facts) + ".")
     if run.get("commands"):
         md.add(md.code_block("\n".join(map(str, run["commands"])), "bash"))
-    planned = run.get("cells_planned")
+    planned = run.get("cells_planned") if isinstance(run.get("cells_planned"), int) else None
     seeds = ", ".join(map(str, sorted({c.seed for c in cells}))) or "none"
-    md.add(
-        f"{len(cells)} trained models (cells)"
-        + (
-            f" of the {planned} cells of the last `hybrid-ner grid` run"
-            if isinstance(planned, int)
-            else ""
-        )
-        + f" from `{ds.path}`, seeds: {seeds}."
-        + (
-            " The grid was stopped before the rest: run the same command again to resume."
-            if isinstance(planned, int) and planned > len(cells)
-            else ""
-        )
-    )
+    text = f"{len(cells)} trained models (cells)"
+    if planned is not None:
+        text += f" of the {planned} cells of the last `hybrid-ner grid` run"
+    text += f" from `{ds.path}`, seeds: {seeds}."
+    if planned is not None and planned > len(cells):
+        text += " The grid was stopped before the rest: run the same command again to resume."
+    md.add(text)
     rate = closest_rate(settings(cells, "rate"), target_rate)
     md.add(md.title(3, "F1 by omission rate"))
     if cells:

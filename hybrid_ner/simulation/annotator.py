@@ -208,12 +208,11 @@ def create_simulated_annotator(
         recall={**base.get("recall", {}), **recall},
         confusion={k: dict(v) for k, v in {**base.get("confusion", {}), **confusion}.items()},
         boundary_error=float(
-            boundary_error if boundary_error is not None else base.get("boundary_error", 0.0)
+            base.get("boundary_error", 0.0) if boundary_error is None else boundary_error
         ),
         seed=seed,
         spans_key=spans_key,
-        name=(f"simulated {preset}" if preset else "simulated annotator")
-        + (" (per-type)" if query == "per-type" else ""),
+        name=f"simulated {preset or 'annotator'}" + " (per-type)" * (query == "per-type"),
         query=query,
     )
 

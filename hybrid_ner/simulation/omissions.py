@@ -134,11 +134,8 @@ def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc
     units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
     doc_ids = list(dict.fromkeys(units))
     n_kept = round(fraction * len(doc_ids))
-    if (
-        0.0 < fraction < 1.0
-        and n_kept in (0, len(doc_ids))
-        and 0 < round(fraction * len(docs)) < len(docs)
-    ):
+    too_coarse = n_kept in (0, len(doc_ids)) and 0 < round(fraction * len(docs)) < len(docs)
+    if 0.0 < fraction < 1.0 and too_coarse:
         # Short enough for one line of wasabi's 80 columns.
         msg.warn(
             f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}"
