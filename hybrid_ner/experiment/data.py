@@ -20,9 +20,7 @@ class GridData:
     """A dataset's training Docs with every annotation layer, and the variants the
     cells train on, each written once per (variant, seed).
 
-    train (Path): Gold ``doc.ents`` + LLM proposals.
     work_dir (Path): Where the variants, teachers and calibration samples go.
-    simulated (Callable[[int], SimulatedAnnotator]): The simulated annotator of a seed.
     dev (Optional[Path]): The dev set: the simulated annotator's calibration sample.
     llm_calibration (Optional[Path]): The LLM's proposals on the dev set.
     """

@@ -57,14 +57,9 @@ def spurious_span(
 
 @dataclass
 class SimulatedAnnotator:
-    """Proposals with given per-label precision, recall and label confusion.
-
-    precision, recall (Dict[str, float]): Per label; others get the defaults.
-    confusion (Dict[str, Dict[str, float]]): P(proposed as M | found, gold L).
-    boundary_error (float): Probability of an off-by-one span.
-    query (str): "single" (one label per found entity) or "per-type".
-    spurious (Dict[str, float]): False spans per proposed span; set by :meth:`fit`.
-    """
+    """Proposals with given per-label precision, recall and label confusion
+    (``confusion[L][M]``: P(proposed as M | found, gold L); the module docstring);
+    labels without rates get the defaults."""
 
     precision: Dict[str, float] = field(default_factory=dict)
     recall: Dict[str, float] = field(default_factory=dict)
