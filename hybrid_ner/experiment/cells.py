@@ -57,11 +57,9 @@ def plan_cells(
     omission_models (Sequence[str]): Of the rate cells; the others use the default.
     """
     wanted = list(CONDITIONS) if conditions is None else list(conditions)
-    unknown = [c for c in wanted if c not in CONDITIONS]
+    unknown = ", ".join(c for c in wanted if c not in CONDITIONS)
     if unknown:
-        raise HybridNerError(
-            f"Unknown condition(s) {', '.join(unknown)}: use {', '.join(CONDITIONS)}"
-        )
+        raise HybridNerError(f"Unknown condition(s) {unknown}: use {', '.join(CONDITIONS)}")
     unknown = [m for m in omission_models if m not in OMISSION_MODELS]
     if unknown or not omission_models:
         raise HybridNerError(
