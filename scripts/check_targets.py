@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from wasabi import MarkdownRenderer
 
-from hybrid_ner.report import Stat, aggregate, load_grid
+from hybrid_ner.report.results import Stat, aggregate, load_grid
 
 MET, NOT_MET, NO_DATA = "met", "not met", "no data"
 #: Float noise below this never decides a target (0.700 − 0.705 is −0.005).

@@ -15,18 +15,26 @@ from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
 from ..evaluation import proposal_quality
-from ..experiment.annotators import ANNOTATORS_FILE, annotator_report
 from ..experiment.cells import Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
 from ..experiment.result import CellResult
-from ..experiment.run import CELLS_DIR, RUN_FILE, RunLog, completed, run_grid
-from ..experiment.samples import SAMPLES_FILE, sample_docs
+from ..experiment.run import (
+    ANNOTATORS_FILE,
+    CELLS_DIR,
+    RUN_FILE,
+    SAMPLES_FILE,
+    RunLog,
+    annotator_report,
+    completed,
+    run_grid,
+    sample_docs,
+)
 from ..experiment.training import TrainSettings
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
-from ..simulation.annotator import SIMULATED_KEY, build_simulated_annotator
+from ..simulation.annotator import SIMULATED_KEY, SimulatedAnnotator, build_simulated_annotator
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from ..simulation.presets import PRESETS
 from ._app import app
@@ -51,9 +59,7 @@ def _names(value: str) -> List[str]:
 def grid_cli(
     ctx: typer.Context,
     dataset: str = typer.Argument(..., help="Dataset name for files and the report, e.g. wikigold"),
-    train_path: Path = typer.Argument(
-        ..., help="Training DocBin: gold doc.ents + LLM proposals in doc.spans['llm']"
-    ),
+    train_path: Path = typer.Argument(..., help="Training DocBin: gold + doc.spans['llm']"),
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
     config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config"),
@@ -61,31 +67,18 @@ def grid_cli(
         Path("metrics/grid"),
         help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json",
     ),
-    work_dir: Path = typer.Option(
-        Path("training/grid"), help="Generated training files, logs and (with --keep-models) models"
-    ),
+    work_dir: Path = typer.Option(Path("training/grid"), help="Training files, logs, models"),
     rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the human annotation"),
     seeds: str = typer.Option("0,1,2", help="Seeds"),
-    budgets: str = typer.Option(
-        "0.1,0.25,0.5", help="Fractions of documents a human annotated ('' for none)"
-    ),
+    budgets: str = typer.Option("0.1,0.25,0.5", help="Human-annotated document fractions"),
     budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the budget cells' human"),
-    omission_models: str = typer.Option(
-        DEFAULT_OMISSION_MODEL,
-        help=f"Omission models of the rate cells: {', '.join(OMISSION_MODELS)}",
-    ),
-    conditions: str = typer.Option(
-        "all", help=f"Comma-separated subset of: {', '.join(CONDITIONS)}"
-    ),
+    omission_models: str = typer.Option(DEFAULT_OMISSION_MODEL, help=", ".join(OMISSION_MODELS)),
+    conditions: str = typer.Option("all", help=f"A subset of: {', '.join(CONDITIONS)}"),
     steps: int = typer.Option(500, help="Training steps per cell (the same for every cell)"),
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
-    simulated_preset: str = typer.Option(
-        "gpt-3.5-class", help=f"Simulated annotator: {', '.join(PRESETS)}"
-    ),
-    simulated_query: str = typer.Option(
-        "single", help="Simulated annotator queries: single or per-type (several labels per span)"
-    ),
+    simulated_preset: str = typer.Option("gpt-3.5-class", help=", ".join(PRESETS)),
+    simulated_query: str = typer.Option("single", help="Simulated queries: single or per-type"),
     calibration: Optional[Path] = typer.Option(
         None,
         help="The LLM's proposals on DEV_PATH, to calibrate it in the calibrated conditions "
@@ -99,9 +92,7 @@ def grid_cli(
     max_minutes: float = typer.Option(0.0, help="Start no new cell after N minutes (0: no limit)"),
     keep_models: bool = typer.Option(False, "--keep-models", help="Keep the trained models"),
     jobs: int = typer.Option(1, min=1, help="Cells trained at the same time, in processes"),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="List the cells (done or to do) and exit"
-    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and exit"),
 ) -> None:
     """Train and score the experiment grid of one dataset; resumes where it stopped.
 
@@ -113,12 +104,10 @@ def grid_cli(
     check_name("DATASET", dataset)  # it names folders under --output and --work-dir
     extra = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     check_range("--steps", steps, 1)
-    for option, value in (("--train-limit", train_limit), ("--dev-limit", dev_limit)):
+    limits = {"--train-limit": train_limit, "--dev-limit": dev_limit, "--human-cost": human_cost}
+    limits.update({"--price-in": price_in, "--price-out": price_out, "--max-minutes": max_minutes})
+    for option, value in limits.items():
         check_range(option, value, 0)
-    for option, value in (("--human-cost", human_cost), ("--price-in", price_in)):
-        check_range(option, value, 0)
-    check_range("--price-out", price_out, 0)
-    check_range("--max-minutes", max_minutes, 0)
     for path in (train_path, dev_path, test_path, config):
         if not path.is_file():
             raise HybridNerError(f"{path}: file not found")
@@ -151,17 +140,13 @@ def grid_cli(
     settings = TrainSettings(
         dev_path, test_path, config, steps, costs, dev_limit, keep_models, extra
     )
+
+    def simulated(seed: int) -> SimulatedAnnotator:
+        return build_simulated_annotator(simulated_preset, seed=seed, query=simulated_query)
+
+    require_llm = any(cell.spec.annotator == "llm" for cell in cells)
     data = GridData(
-        dataset,
-        train_path,
-        work_dir,
-        simulated=lambda seed: build_simulated_annotator(
-            simulated_preset, seed=seed, query=simulated_query
-        ),
-        train_limit=train_limit,
-        require_llm=any(cell.spec.annotator == "llm" for cell in cells),
-        dev=dev_path,
-        llm_calibration=calibration,
+        dataset, train_path, work_dir, simulated, train_limit, require_llm, dev_path, calibration
     )
     seed0 = cells[0].seed if cells else 0
     llm_name = str((usage_report or {}).get("model") or llm_name)
@@ -175,10 +160,8 @@ def grid_cli(
         f"{dataset}: {len(cells)} cells, {len(cells) - n_todo} done, {n_todo} to train "
         f"({steps} steps each)"
     )
-    command = f"hybrid-ner grid {dataset} ..."
-    if "grid" in sys.argv:
-        command = "hybrid-ner " + shlex.join(sys.argv[1:])
-    log = RunLog(out_dir / RUN_FILE, command, len(cells))
+    command = "hybrid-ner " + shlex.join(sys.argv[1:]) if "grid" in sys.argv else ""
+    log = RunLog(out_dir / RUN_FILE, command or f"hybrid-ner grid {dataset} ...", len(cells))
     bar = Progress(n_todo, f"grid {dataset}", "cell")  # a bar on a terminal, lines in a log
 
     def progress(cell: Cell, result: CellResult) -> None:
@@ -216,7 +199,7 @@ def grid_cli(
 def simulate_annotator_cli(
     input_path: Path = typer.Argument(..., help="DocBin with gold entities in doc.ents"),
     output_path: Path = typer.Argument(
-        ..., help="Output DocBin: same Docs, proposals in doc.spans[SPANS_KEY]"
+        ..., help="Output DocBin, proposals in doc.spans[SPANS_KEY]"
     ),
     preset: str = typer.Option("gpt-3.5-class", help=f"Parameters: {', '.join(PRESETS)}"),
     seed: int = typer.Option(0, help="Random seed"),

@@ -18,12 +18,8 @@ def report_cli(
         Path("metrics/grid"),
         help="Grid results: one folder per dataset with cells/*.json, annotators.json, run.json",
     ),
-    output: Path = typer.Option(
-        Path("metrics/report.md"), "--output", "-o", help="Markdown report to write"
-    ),
-    figures: Path = typer.Option(
-        Path("metrics/figures"), "--figures", help="Folder for the PNG figures"
-    ),
+    output: Path = typer.Option(Path("metrics/report.md"), "--output", "-o", help="Markdown file"),
+    figures: Path = typer.Option(Path("metrics/figures"), "--figures", help="PNG figures folder"),
     samples: Optional[List[Path]] = typer.Option(
         None,
         "--samples",
@@ -52,7 +48,7 @@ def report_cli(
     # A file in the figures folder stands for the folder: is it creatable and writable?
     check_outputs({"--output": output, "--figures": figures / "figure.png"}, list(samples or []))
     # Imported here: the report's modules should not slow down every other command.
-    from ..report import write_report
+    from ..report.build import write_report
 
     if transformer is None:
         default = grid_dir if grid_dir.name else grid_dir.resolve()  # "." has no name

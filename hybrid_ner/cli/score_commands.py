@@ -42,9 +42,7 @@ def score_proposals_cli(
         "(default: IN's own doc.ents)",
     ),
     spans_key: str = typer.Option(LLM_KEY, "--spans-key", help="Span group holding the proposals"),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Also write the scores as JSON"
-    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write them as JSON"),
 ) -> None:
     """Score LLM (or simulated) proposals against gold entities: exact-match
     P/R/F1 per label and micro-averaged, and each label's share of the
@@ -103,11 +101,8 @@ def score_proposals_cli(
 def with_gold(
     docs: List[Doc], gold: List[Doc], spans_key: str, input_path: Path, gold_path: Path
 ) -> List[Doc]:
-    """The gold Docs with the proposals of ``docs`` copied onto them.
-
-    RAISES (HybridNerError): If the files do not hold the same sentences in
-        the same order, naming the first that differs.
-    """
+    """The gold Docs with the proposals of ``docs`` copied onto them; an error names
+    the first sentence that differs."""
     same = "--gold needs the same sentences in the same order"
     if len(gold) != len(docs):
         raise HybridNerError(

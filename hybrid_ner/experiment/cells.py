@@ -49,21 +49,17 @@ def plan_cells(
     conditions: Optional[Sequence[str]] = None,
     omission_models: Sequence[str] = (DEFAULT_OMISSION_MODEL,),
 ) -> List[Cell]:
-    """The cells of a grid, most informative first so a partial run answers
+    """The unique cells of a grid, most informative first so a partial run answers
     the main question: the main comparison and the LLM-free baselines at
     ``FOCUS_RATE``, then the other rates, then the budget curve.
 
     conditions (Optional[Sequence[str]]): Subset of ``CONDITIONS`` (None: all).
-    omission_models (Sequence[str]): Omission models of the rate cells; fixed
-        and budget cells use the default one.
-    RETURNS (List[Cell]): Unique cells in run order.
+    omission_models (Sequence[str]): Of the rate cells; the others use the default.
     """
     wanted = list(CONDITIONS) if conditions is None else list(conditions)
-    unknown = [c for c in wanted if c not in CONDITIONS]
+    unknown = ", ".join(c for c in wanted if c not in CONDITIONS)
     if unknown:
-        raise HybridNerError(
-            f"Unknown condition(s) {', '.join(unknown)}: use {', '.join(CONDITIONS)}"
-        )
+        raise HybridNerError(f"Unknown condition(s) {unknown}: use {', '.join(CONDITIONS)}")
     unknown = [m for m in omission_models if m not in OMISSION_MODELS]
     if unknown or not omission_models:
         raise HybridNerError(
@@ -104,8 +100,8 @@ def plan_cells(
 
 
 def needs_teacher(cell: Cell) -> bool:
-    """Whether a cell's targets take a human-only teacher as the prior: only
-    evidence cells under a budget have tokens nobody annotated to predict."""
+    """Whether a cell takes a human-only teacher as the prior: only evidence cells
+    under a budget have tokens nobody annotated to predict."""
     return cell.spec.corpus in EVIDENCE_CORPORA and cell.spec.data == "budget"
 
 

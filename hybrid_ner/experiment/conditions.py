@@ -1,9 +1,6 @@
-"""The conditions of the experiment grid: what each one trains on.
-
-See docs/experiments.md for what each condition stands for. ``sim-*``
-conditions use the simulated annotator, never an LLM. The grid plans and the
-report shows conditions in the order of ``CONDITIONS``.
-"""
+"""The conditions of the experiment grid and what each trains on (docs/experiments.md).
+``sim-*`` conditions use the simulated annotator, never an LLM; grid and report
+order conditions as ``CONDITIONS`` does."""
 
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Tuple
@@ -23,13 +20,9 @@ SILENCE_CORPUS = "corpora.human_silence"
 
 @dataclass(frozen=True)
 class Condition:
-    """How a condition builds its training data.
-
-    annotator (str): Whose proposals it uses: "none", "llm" or "simulated".
-    corpus (str): The ``[corpora]`` block of the config it trains on.
-    data (str): "clean", "omit" (gold with omissions), "unannotated" (no
-        human annotation) or "budget" (a fraction of the documents).
-    """
+    """How a condition builds its training data: whose proposals ("none", "llm",
+    "simulated"), the config's ``[corpora]`` block, and the human data ("clean",
+    "omit", "unannotated" or "budget": a fraction of the documents)."""
 
     annotator: str
     corpus: str
@@ -66,9 +59,8 @@ RATE_CONDITIONS = _where("omit")
 FIXED_CONDITIONS = _where("clean", "unannotated")
 #: Trained at every budget fraction.
 BUDGET_CONDITIONS = _where("budget")
-#: The LLM-free baselines the hybrid must beat: per omission rate, and under a budget.
+#: The LLM-free baselines the hybrid must beat at each omission rate.
 LLM_FREE_CONDITIONS = ("human-negsample", "human-silence")
-LLM_FREE_BUDGET_CONDITIONS = ("human-selftrain",)
 #: The main comparison: planned first, so a partial grid answers it.
 MAIN_CONDITIONS = (
     "human-clean",
@@ -77,8 +69,6 @@ MAIN_CONDITIONS = (
     "hybrid-random",
     "sim-hybrid-label-mixing",
 )
-#: Conditions whose annotator is calibrated on a sample (their cells carry "calibration").
-CALIBRATED_CONDITIONS = tuple(n for n, c in CONDITIONS.items() if c.corpus == CALIBRATED_CORPUS)
 #: Corpora that estimate ω and may use a teacher (their cells carry "calibration").
 EVIDENCE_CORPORA = (CALIBRATED_CORPUS, SILENCE_CORPUS)
 UPPER_BOUND = "human-clean"

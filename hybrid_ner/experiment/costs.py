@@ -12,8 +12,8 @@ from .cells import Cell
 
 @dataclass
 class Costs:
-    """Money per sentence; the LLM's is None when unknown. The prices per
-    1,000 prompt and completion tokens are kept for the record."""
+    """Money per sentence (the LLM's None when unknown), and the prices per 1,000
+    prompt and completion tokens for the record."""
 
     human_per_sentence: float = 0.0
     llm_per_sentence: Optional[float] = None
@@ -53,8 +53,7 @@ class Costs:
         }
 
     def of(self, cell: Cell, n_sentences: int) -> Dict[str, Optional[float]]:
-        """The human, LLM and total cost of a cell's training data ("llm" and
-        "total" are None when the LLM's price is unknown)."""
+        """The human, LLM and total cost of a cell's training data (None: unknown)."""
         human = 0.0
         if cell.spec.data != "unannotated":
             human = self.human_per_sentence * n_sentences * cell.budget
@@ -65,10 +64,7 @@ class Costs:
 
 
 def read_usage(path: Optional[Path]) -> Optional[Dict[str, Any]]:
-    """A ``hybrid-ner propose`` usage report, or None without the file.
-
-    RAISES (HybridNerError): If the file is not a JSON object.
-    """
+    """A ``hybrid-ner propose`` usage report, or None without the file."""
     if path is None or not path.is_file():
         return None
     try:

@@ -17,14 +17,10 @@ from .cells import Cell
 
 @dataclass
 class GridData:
-    """A dataset's training Docs with every annotation layer, and the
-    variants the cells train on, each written once per (variant, seed).
+    """A dataset's training Docs with every annotation layer, and the variants the
+    cells train on, each written once per (variant, seed).
 
-    train (Path): Gold ``doc.ents`` + LLM proposals.
     work_dir (Path): Where the variants, teachers and calibration samples go.
-    simulated (Callable[[int], SimulatedAnnotator]): The simulated annotator of a seed.
-    train_limit (int): Use only the first N training Docs (0: all).
-    require_llm (bool): Whether every training Doc must carry LLM proposals.
     dev (Optional[Path]): The dev set: the simulated annotator's calibration sample.
     llm_calibration (Optional[Path]): The LLM's proposals on the dev set.
     """
@@ -40,8 +36,8 @@ class GridData:
     _docs: Dict[int, List[Doc]] = field(default_factory=dict)
 
     def teacher_dir(self, cell: Cell) -> Path:
-        """Where the human-only model of a cell is kept (the calibrated cells'
-        prior); one per dataset, as all its training files hold the same gold."""
+        """Where a cell's human-only model is kept (the calibrated cells' prior);
+        one per dataset, as all its training files hold the same gold."""
         return self.work_dir / "teachers" / self.name / cell.cell_id
 
     def has_teacher(self, cell: Cell) -> bool:
@@ -49,8 +45,8 @@ class GridData:
         return (self.teacher_dir(cell) / "meta.json").exists()
 
     def calibration(self, cell: Cell) -> Optional[Path]:
-        """A cell's annotator's calibration sample: the LLM's proposals on the
-        dev set, or the dev set annotated by the simulated annotator of its seed."""
+        """A cell's calibration sample: the LLM's proposals on the dev set, or the dev
+        set annotated by the simulated annotator of its seed."""
         if cell.spec.annotator == "llm":
             return self.llm_calibration
         if cell.spec.annotator != "simulated" or self.dev is None:

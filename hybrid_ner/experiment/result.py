@@ -1,20 +1,53 @@
 """The result of one grid cell, ``<grid>/<dataset>/cells/<cell_id>.json``:
 written by the grid, read by the report."""
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, NoReturn, Optional, Sequence, Tuple, Union
+
+import srsly
 
 from ..errors import HybridNerError
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from .cells import Cell
 from .conditions import BUDGET_CONDITIONS, CONDITIONS, FIXED_CONDITIONS, is_simulated
-from .jsonio import number
 
 # Rates and budgets are grouped after rounding, so 0.4 and 0.40000001 meet.
 DIGITS = 6
 #: Cells that differ only by seed: (condition, "rate" | "budget" | "reference", value).
 GroupKey = Tuple[str, str, Optional[float]]
+
+
+def read_json(path: Path) -> Any:
+    """The parsed JSON of a file, or a one-line error naming it."""
+    try:
+        return srsly.read_json(path)
+    except ValueError as err:
+        raise HybridNerError(f"{path}: not valid JSON ({err})") from None
+    except OSError as err:
+        raise HybridNerError(f"{path}: cannot read ({err})") from None
+
+
+def optional_object(path: Path) -> Optional[Dict[str, Any]]:
+    """A JSON object file that may be missing (None), or a one-line error."""
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise HybridNerError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def number(path: Path, data: Mapping[str, Any], key: str, where: str = "") -> float:
+    """A required number of a JSON object (``where``: the key's prefix in errors)."""
+    if key not in data:
+        raise HybridNerError(f'{path}: missing key "{where}{key}"')
+    value = data[key]
+    # bool is an int subclass but never a valid score, rate or seed.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise HybridNerError(f'{path}: "{where}{key}" must be a number, got {value!r}')
+    return float(value)
 
 
 def setting_value(value: float) -> float:
@@ -24,11 +57,8 @@ def setting_value(value: float) -> float:
 
 @dataclass(frozen=True)
 class CellResult:
-    """The scores and records of one trained model: test P/R/F1 overall and
-    per label, the annotation cost (read back without its unknown parts), λ
-    per label (λ mixing), the annotator's calibration and ω (evidence
-    conditions), and ``path``, the file it was read from.
-    """
+    """One trained model's test P/R/F1 (overall, per label), annotation cost, λ per
+    label, calibration and ω, and ``path``, the file it was read from."""
 
     dataset: str
     condition: str
@@ -53,14 +83,8 @@ class CellResult:
     @property
     def cell(self) -> Cell:
         """The cell's settings."""
-        return Cell(
-            self.dataset,
-            self.condition,
-            self.omit_rate,
-            self.budget,
-            self.seed,
-            self.omission_model,
-        )
+        fields = (self.dataset, self.condition, self.omit_rate, self.budget, self.seed)
+        return Cell(*fields, self.omission_model)
 
     @property
     def name(self) -> str:
@@ -94,13 +118,8 @@ class CellResult:
 
     @classmethod
     def from_json(cls, path: Union[str, Path], data: Any) -> "CellResult":
-        """Validate one cell's JSON content (cells of older grids are refused:
-        ``scripts/migrate_cells.py`` rewrites them).
-
-        path (Union[str, Path]): The file, named in errors.
-        data (Any): The parsed JSON.
-        RAISES (HybridNerError): If a key is missing or has the wrong type.
-        """
+        """Validate one cell's parsed JSON (``path`` is named in errors); cells of
+        older grids are refused: ``scripts/migrate_cells.py`` rewrites them."""
         path = Path(path)
 
         def fail(problem: str) -> NoReturn:

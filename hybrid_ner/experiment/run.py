@@ -1,6 +1,7 @@
-"""Run the grid: every cell trains the same config for the same steps and
-is scored on the clean test set; one result file per cell, so the grid
-resumes where it stopped and a report can be built from any part of it."""
+"""Run the grid: every cell trains the same config for the same steps and is
+scored on the clean test set; a result file per cell, so the grid resumes where
+it stopped and a report can be built from any part of it. Beside the cells: the
+annotators' quality (``annotators.json``) and sample sentences (``samples.spacy``)."""
 
 import contextlib
 import os
@@ -10,18 +11,27 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 import srsly
+from spacy.tokens import Doc, Span
 
 from ..atomic import write_json
+from ..evaluation import proposal_quality
+from ..layers import LLM_ADDED_KEY, LLM_KEY, OMITTED_KEY
+from ..merge.merger import Merger
+from ..simulation.omissions import omit_entities
 from .cells import Cell, needs_teacher, teacher_cell
+from .conditions import FOCUS_RATE
+from .costs import Costs
 from .data import GridData
 from .result import CellResult
 from .training import TrainSettings, prepare_cell, train_cell
 
 CELLS_DIR = "cells"
 RUN_FILE = "run.json"
+ANNOTATORS_FILE = "annotators.json"
+SAMPLES_FILE = "samples.spacy"
 ProgressCallback = Callable[[Cell, CellResult], None]
 
 
@@ -40,13 +50,11 @@ def run_grid(
     jobs: int = 1,
 ) -> List[CellResult]:
     """Train the cells not yet scored, writing ``out_dir/cells/<cell_id>.json``
-    after each; missing teachers (human-only cells) train first.
+    after each; missing teachers (human-only cells) train first. Returns the new results.
 
     max_minutes (float): Start no new cell after this long (0: no limit).
-    progress (Optional[ProgressCallback]): Called with each new result.
-    jobs (int): Cells trained at the same time, each in its own process with
-        an equal share of the cores (1: here). Results do not depend on it.
-    RETURNS (List[CellResult]): The results computed in this call.
+    jobs (int): Cells trained at once, each in a process with an equal share of
+        the cores (1: here). Results do not depend on it.
     """
     cells = list(cells)
     done = completed(out_dir)
@@ -75,10 +83,8 @@ def run_grid(
     }
     threads = max(1, (os.cpu_count() or 1) // jobs)
     for stage in (list(teachers.values()), todo):
-        pool = None
-        if jobs > 1:
-            context = get_context("spawn")
-            pool = ProcessPoolExecutor(jobs, context, _worker_threads, (threads,))
+        spawn = get_context("spawn")
+        pool = ProcessPoolExecutor(jobs, spawn, _worker_threads, (threads,)) if jobs > 1 else None
         with pool or contextlib.nullcontext():
             running: Dict[Future, Cell] = {}
             while stage or running:
@@ -111,8 +117,8 @@ def _worker_threads(threads: int) -> None:
 
 
 class RunLog:
-    """``run.json``: the commands that produced a grid, their summed wall time
-    and progress, kept up to date across interrupted and resumed runs."""
+    """``run.json``: the commands that produced a grid, their summed wall time and
+    progress, kept up to date across interrupted and resumed runs."""
 
     def __init__(self, path: Path, command: str, planned: int) -> None:
         previous = dict(srsly.read_json(path)) if path.exists() else {}
@@ -133,3 +139,49 @@ class RunLog:
         finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
         log = {**self.log, "wall_seconds": seconds, "finished": finished, "cells_done": cells_done}
         write_json(self.path, log)
+
+
+def annotator_report(
+    data: GridData, seed: int, llm_name: str, usage: Optional[Mapping[str, Any]], costs: Costs
+) -> Dict[str, Any]:
+    """``annotators.json``: the gold counts, each annotator's P/R/F1 overall and per
+    label (the simulated one of ``seed``), the LLM's usage and the costs."""
+    docs = data.annotated(seed)
+    llm = proposal_quality(docs, LLM_KEY)
+    simulated = data.simulated(seed)
+    return {
+        "dataset": data.name,
+        "sentences": len(docs),
+        "gold_entities": llm["overall"]["gold"],
+        "gold_distribution": llm["gold_distribution"],
+        "annotators": {
+            "llm": {"name": llm_name, "simulated": False, **llm},
+            "simulated": {
+                "name": simulated.name,
+                "simulated": True,
+                "params": simulated.params(),
+                **proposal_quality(docs, simulated.spans_key),
+            },
+        },
+        "usage": dict(usage or {}),
+        "costs": costs.assumptions(len(docs)),
+    }
+
+
+def sample_docs(data: GridData, seed: int, omit_rate: float = FOCUS_RATE, n: int = 10) -> List[Doc]:
+    """``n`` sentences with every layer side by side: gold, human with
+    omissions, LLM proposals, merged (``doc.ents``) with provenance groups;
+    first those where the LLM filled a human omission."""
+    merger = Merger()
+    docs = [omit_entities(doc, omit_rate, seed) for doc in data.annotated(seed)]
+    for original, doc in zip(data.annotated(seed), docs):
+        doc.spans["gold"] = [Span(doc, e.start, e.end, label=e.label_) for e in original.ents]
+    merger.merge_all(docs)
+
+    def filled(doc: Doc) -> int:
+        omitted = {(s.start, s.end, s.label_) for s in doc.spans.get(OMITTED_KEY, [])}
+        added = doc.spans.get(LLM_ADDED_KEY, [])
+        return sum((s.start, s.end, s.label_) in omitted for s in added)
+
+    ranked = sorted(range(len(docs)), key=lambda i: (-min(filled(docs[i]), 2), i))
+    return [docs[i] for i in ranked[:n]]

@@ -39,8 +39,8 @@ def train_overrides(
     calibration: Optional[Path] = None,
     teacher: Optional[Path] = None,
 ) -> Dict[str, object]:
-    """``spacy train`` overrides of a cell: its corpus, the span group of its
-    annotator's proposals, its calibration sample, teacher and seed."""
+    """A cell's ``spacy train`` overrides: corpus, proposals' span group, calibration
+    sample, teacher and seed."""
     key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
     corpus = cell.spec.corpus
     extra: Dict[str, object] = {}
@@ -64,8 +64,7 @@ def train_overrides(
 
 
 def fitted_lambdas(config: Path, overrides: Dict[str, object]) -> Optional[Dict[str, float]]:
-    """The λ per label that the λ label-mixing reader of a training run fits,
-    from the reader of the same config and overrides (deterministic)."""
+    """The λ per label the λ label-mixing reader of a run fits (deterministic)."""
     resolved = load_config(config, overrides=overrides, interpolate=True)
     block = resolved["corpora"][LAMBDA_CORPUS.split(".")[1]]
     reader = registry.resolve({"reader": block})["reader"]
@@ -75,11 +74,7 @@ def fitted_lambdas(config: Path, overrides: Dict[str, object]) -> Optional[Dict[
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """What the training of every cell shares.
-
-    overrides (Dict[str, object]): Extra config overrides for every cell.
-    keep_models (bool): Keep the trained models (under the work dir).
-    """
+    """What the training of every cell shares (``overrides``: extra config overrides)."""
 
     dev: Path
     test: Path
@@ -93,10 +88,8 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class CellJob:
-    """Everything the training of one cell needs, prepared by the grid's
-    process (training files, calibration samples), so that it can run in
-    another process. ``teacher_dir``: where a human-only cell's model is kept
-    as the teacher of other cells."""
+    """Everything one cell's training needs, prepared by the grid's process so it can
+    run in another. ``teacher_dir``: where a human-only model is kept as a teacher."""
 
     cell: Cell
     settings: TrainSettings
@@ -111,10 +104,7 @@ class CellJob:
 
 
 def prepare_cell(cell: Cell, data: GridData, settings: TrainSettings) -> CellJob:
-    """Write a cell's training data and collect its settings.
-
-    RAISES (HybridNerError): If the cell's teacher has no model.
-    """
+    """Write a cell's training data and collect its settings."""
     train_path = data.path(cell)
     calibration = teacher = None
     if cell.spec.corpus == SILENCE_CORPUS:
@@ -133,25 +123,18 @@ def prepare_cell(cell: Cell, data: GridData, settings: TrainSettings) -> CellJob
     )
     # Every human-only model is the teacher of the calibrated cells of its setting.
     is_teacher = cell.spec.corpus == HUMAN_CORPUS and cell.spec.data != "unannotated"
+    work = data.work_dir
     return CellJob(
-        cell=cell,
-        settings=settings,
-        overrides={**settings.overrides, **own},
-        train_path=train_path,
-        calibration=calibration,
-        teacher=teacher,
-        teacher_dir=data.teacher_dir(cell) if is_teacher else None,
-        n_sentences=len(data.annotated(cell.seed)),
-        model_dir=data.work_dir / "models" / data.name / cell.cell_id,
-        log_file=data.work_dir / "logs" / data.name / f"{cell.cell_id}.log",
+        *(cell, settings, {**settings.overrides, **own}, train_path, calibration, teacher),
+        data.teacher_dir(cell) if is_teacher else None,
+        len(data.annotated(cell.seed)),
+        work / "models" / data.name / cell.cell_id,
+        work / "logs" / data.name / f"{cell.cell_id}.log",
     )
 
 
 def train_cell(job: CellJob) -> CellResult:
-    """Train and score one prepared cell (in this process or a worker).
-
-    RAISES (HybridNerError): If training fails, naming the cell and its log.
-    """
+    """Train and score one prepared cell (here or in a worker); a failure names its log."""
     from spacy.cli.train import train as spacy_train
 
     cell, config = job.cell, job.settings.config
@@ -190,15 +173,9 @@ def train_cell(job: CellJob) -> CellResult:
         teacher = teacher_cell(cell).cell_id if job.teacher is not None else None
         calibration = {**fitted.summary(), "teacher": teacher}
     return CellResult(
-        dataset=cell.dataset,
-        condition=cell.condition,
-        annotator=cell.spec.annotator,
-        omit_rate=cell.omit_rate,
-        budget=cell.budget,
-        seed=cell.seed,
-        p=scores["ents_p"],
-        r=scores["ents_r"],
-        f=scores["ents_f"],
+        *(cell.dataset, cell.condition, cell.spec.annotator, cell.omit_rate, cell.budget),
+        cell.seed,
+        *(scores[f"ents_{k}"] for k in "prf"),
         per_type=scores.get("ents_per_type") or {},
         cost=job.settings.costs.of(cell, job.n_sentences),
         lambdas=lambdas,

@@ -1,5 +1,5 @@
-"""Write the report: read the grid, draw the figures and sample pages, and
-put the markdown together. The IO edge of the report package."""
+"""Write the report: read the grid, draw the figures and sample pages, and put
+the markdown together."""
 
 import os
 from dataclasses import dataclass, field
@@ -10,7 +10,7 @@ import spacy
 
 from ..corpus import read_docbin
 from ..experiment.conditions import FOCUS_RATE
-from ..experiment.samples import SAMPLES_FILE
+from ..experiment.run import SAMPLES_FILE
 from ..progress import Progress
 from .document import SAMPLES, report_markdown
 from .plots import plot_budget, plot_f1_vs_omission, plot_per_label
@@ -33,10 +33,9 @@ class ReportFiles:
 def sample_sources(
     datasets: Sequence[DatasetResults], samples: Optional[Sequence[Path]]
 ) -> Dict[str, Path]:
-    """The samples DocBin of each page to write, by page name: each dataset's
-    ``samples.spacy`` by default; an explicit path belongs to the dataset
-    whose folder holds it or whose name is its stem, else its stem (its
-    folder, for ``samples.spacy``) names the page."""
+    """The samples DocBin of each page, by page name: each dataset's ``samples.spacy``
+    by default; an explicit path belongs to the dataset whose folder holds it or
+    whose name is its stem, else its stem (folder, for ``samples.spacy``) names it."""
     if not samples:
         found = {ds.name: ds.path / SAMPLES_FILE for ds in datasets}
         return {name: path for name, path in found.items() if path.is_file()}
@@ -59,18 +58,13 @@ def write_report(
     target_rate: float = FOCUS_RATE,
     second_dir: Optional[Union[str, Path]] = None,
 ) -> ReportFiles:
-    """Read a grid directory and write the markdown report, its figures and
-    the sample pages (``samples_<dataset>.html`` next to the report).
+    """Read a grid directory (one folder per dataset) and write the markdown
+    report, its PNG figures and the pages ``samples_<dataset>.html`` beside it.
 
-    grid_dir (Union[str, Path]): ``metrics/grid``, one folder per dataset.
-    output (Union[str, Path]): The markdown file.
-    figures_dir (Union[str, Path]): Folder of the PNG figures.
     samples (Optional[Sequence[Path]]): Samples DocBins; None: each dataset's ``samples.spacy``.
-    max_samples (int): Sentences shown per samples page.
     target_rate (float): Omission rate of the detail tables and the per-label figure.
-    second_dir (Optional[Union[str, Path]]): A second grid of the same
-        layout (e.g. the transformer config's), shown beside the first.
-    RETURNS (ReportFiles): The files written.
+    second_dir (Optional[Union[str, Path]]): A second grid of the same layout
+        (e.g. the transformer config's), shown beside the first.
     RAISES (HybridNerError): If a grid is missing or a file is malformed.
     """
     output, figures_dir = Path(output), Path(figures_dir)

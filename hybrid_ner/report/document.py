@@ -1,6 +1,6 @@
 """The markdown report: one section per dataset (scores by omission rate and
-omission model, a second grid beside the first, annotator quality,
-calibration and ω, budget, missing cells, figures)."""
+omission model, a second grid beside the first, annotator quality, calibration
+and ω, budget, missing cells, figures), and the names and numbers of its text."""
 
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -8,15 +8,6 @@ from wasabi import MarkdownRenderer
 
 from ..experiment.conditions import FIXED_CONDITIONS, LLM_FREE_CONDITIONS, UPPER_BOUND
 from ..experiment.result import DIGITS, CellResult, GroupKey
-from .format import (
-    DASH,
-    annotator_name,
-    condition_name,
-    escape,
-    format_rate,
-    format_stat,
-    number_text,
-)
 from .results import (
     DatasetResults,
     Metric,
@@ -32,6 +23,67 @@ from .results import (
     stat_at,
     table_conditions,
 )
+
+DASH = "—"
+#: How each condition of the grid is named in tables and legends.
+DISPLAY_NAMES = {
+    "human-clean": "human, clean (upper bound)",
+    "human-omit": "human with omissions (baseline)",
+    "llm-only": "LLM only",
+    "hybrid-random": "hybrid, random selection",
+    "hybrid-label-mixing": "hybrid, calibrated label mixing (recommended)",
+    "hybrid-lambda-mixing": "hybrid, λ label mixing (earlier)",
+    "sim-only": "simulated annotator only",
+    "sim-hybrid-random": "simulated hybrid, random selection",
+    "sim-hybrid-label-mixing": "simulated hybrid, calibrated label mixing",
+    "sim-hybrid-lambda-mixing": "simulated hybrid, λ label mixing (earlier)",
+    "human-budget": "human, part of the documents",
+    "hybrid-budget": "hybrid, part of the documents, calibrated",
+    "sim-hybrid-budget": "simulated hybrid, part of the documents, calibrated",
+    "human-negsample": "human, negative sampling of silence (LLM-free)",
+    "human-silence": "human, silence softened by ω (LLM-free)",
+    "human-selftrain": "human, part of the documents, self-training (LLM-free)",
+}
+
+
+def escape(text: Any) -> str:
+    """Make free text safe inside a markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def format_stat(stat: Optional[Stat], digits: int = 3) -> str:
+    """``mean ± sd (n)``; ``mean (1)`` for a single seed; a dash without data."""
+    if stat is None:
+        return DASH
+    sd = f" ± {stat.sd:.{digits}f}" if stat.sd is not None else ""
+    return f"{stat.mean:.{digits}f}{sd} ({stat.n})"
+
+
+def format_rate(rate: float) -> str:
+    """An omission rate or budget fraction as a percentage, e.g. ``40%``."""
+    return f"{rate * 100:g}%"
+
+
+def number_text(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` decimals; a dash for anything else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.{digits}f}"
+    return DASH
+
+
+def condition_name(condition: str, with_id: bool = True) -> str:
+    """A condition's display name, with its id in backticks unless ``with_id`` is False."""
+    name = DISPLAY_NAMES[condition]
+    return f"{name} — `{condition}`" if with_id else name
+
+
+def annotator_name(key: str, info: Dict[str, Any]) -> str:
+    """An annotator's display name; the simulated one is always marked."""
+    name = str(info.get("name") or key)
+    if (info.get("simulated") or key == "simulated") and "simulated" not in name.lower():
+        name += " (simulated)"
+    return name
+
 
 #: Figure kinds and their captions.
 FIGURES = {
@@ -88,8 +140,8 @@ def f1_by_rate_table(md: MarkdownRenderer, cells: Sequence[CellResult]) -> str:
 def _against_llm_free(
     stats: Dict[GroupKey, Stat], columns: Sequence[Optional[float]]
 ) -> List[List[str]]:
-    """The best LLM-free baseline per column (highest mean), and each hybrid's
-    difference to it: the comparison a reader from the field asks for first."""
+    """The best LLM-free baseline per column and each hybrid's difference to it:
+    the comparison a reader from the field asks for first."""
     best = []
     for rate in columns:
         found = [(s.mean, c) for c in LLM_FREE_CONDITIONS if (s := stat_at(stats, c, rate))]
@@ -114,8 +166,8 @@ def stat_table(
     rate: Optional[float],
     extra: Sequence[List[str]] = (),
 ) -> str:
-    """One row per condition, one column of statistics at ``rate`` per
-    entry of ``columns`` (e.g. P, R, F1), then the ``extra`` rows."""
+    """A row per condition, a column per entry of ``columns`` (e.g. P, R, F1) at
+    ``rate``, then the ``extra`` rows."""
     rows = [
         [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in columns.values()]
         for c in conditions
@@ -131,9 +183,8 @@ def second_grid_section(
     level: int = 3,
     title: str = SECOND_GRID_TITLE,
 ) -> None:
-    """A second grid of the dataset (e.g. trained with the transformer
-    config) beside the first: F1, P and R per condition and the first grid's
-    F1 at the same rate, then the ``spacy evaluate`` scores found beside it."""
+    """A second grid of the dataset (e.g. transformer config): F1, P and R per condition
+    beside the first grid's F1 at the same rate, then its ``spacy evaluate`` scores."""
     rate = closest_rate(settings(other.cells, "rate"), target_rate)
     columns = {k: aggregate(other.cells, PRF[k]) for k in ("F1", "P", "R")}
     columns["F1 of this grid"] = aggregate(cells)
@@ -153,8 +204,8 @@ def second_grid_section(
 
 
 def annotator_section(md: MarkdownRenderer, info: Dict[str, Any]) -> None:
-    """P/R/F1 per label of each annotator's proposals against the clean gold,
-    the predicted class share next to the gold share, usage and cost assumptions."""
+    """Each annotator's P/R/F1 and label shares per label against the clean gold,
+    then LLM usage and cost assumptions."""
     md.add(
         f"Proposals on the {info.get('sentences', '?')} training sentences against their clean "
         f"gold ({info.get('gold_entities', '?')} entities). Shares: each label's part of the "
@@ -187,10 +238,8 @@ def annotator_section(md: MarkdownRenderer, info: Dict[str, Any]) -> None:
         parts.append(f"{usage['wall_seconds'] / 60:.1f} min wall time")
     if parts:
         md.add("LLM usage: " + ", ".join(parts) + ".")
-    costs = info.get("costs") or {}
-    parts = [
-        f"{k.replace('_', ' ')} {v:g}" for k, v in costs.items() if isinstance(v, (int, float))
-    ]
+    costs = (info.get("costs") or {}).items()
+    parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in costs if isinstance(v, (int, float))]
     if parts:
         md.add("Cost assumptions: " + ", ".join(parts) + ".")
 
@@ -203,9 +252,8 @@ def _ratio(value: Any) -> str:
 
 
 def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: float) -> None:
-    """Per annotator, the calibration record of the cell that stands for it
-    (a rate cell at the target rate, lowest seed first), then the omission
-    rate ω each setting estimated next to the simulated one."""
+    """Per annotator, the calibration record of one cell (at the target rate, lowest
+    seed first), then each setting's estimated ω next to the simulated one."""
     md.add(md.title(3, "Calibration"))
     md.add(
         "The calibrated conditions measure their annotator on a calibration sample with clean "
@@ -218,21 +266,14 @@ def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: f
     )
     annotators = (ds.annotators or {}).get("annotators") or {}
     for key, heading in (("llm", "LLM"), ("simulated", "Simulated annotator")):
-        found = [
-            c
-            for c in ds.cells
-            if c.calibration is not None and c.annotator != "none" and c.simulated == (key != "llm")
-        ]
+        found = [c for c in ds.cells if c.calibration and c.annotator != "none"]
+        found = [c for c in found if c.simulated == (key != "llm")]
         if not found:
             continue
+        found.sort(key=lambda c: (c.seed, c.name))  # ties: the lowest seed
         cell = min(
             found,
-            key=lambda c: (
-                c.group[1] != "rate",
-                round(abs(c.omit_rate - target_rate), DIGITS),
-                c.seed,
-                c.name,
-            ),
+            key=lambda c: (c.group[1] != "rate", round(abs(c.omit_rate - target_rate), DIGITS)),
         )
         cal = cell.calibration or {}
         info = annotators.get(key)
@@ -336,15 +377,12 @@ def dataset_section(
     target_rate: float,
     second: Optional[DatasetResults] = None,
 ) -> str:
-    """The report section of one dataset.
+    """The markdown section of one dataset.
 
-    ds (DatasetResults): The dataset's cells and annotator/run files.
-    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES)
-        and of the samples page (key SAMPLES) that exist.
-    target_rate (float): The omission rate of the detail tables (the closest
-        rate present when it is missing).
+    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES) and
+        of the samples page (key SAMPLES) that exist.
+    target_rate (float): Omission rate of the detail tables (else the closest present).
     second (Optional[DatasetResults]): The dataset in a second grid.
-    RETURNS (str): Markdown.
     """
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(2, ds.name))
@@ -357,22 +395,15 @@ def dataset_section(
         md.add("Run: " + "; ".join(facts) + ".")
     if run.get("commands"):
         md.add(md.code_block("\n".join(map(str, run["commands"])), "bash"))
-    planned = run.get("cells_planned")
+    planned = run.get("cells_planned") if isinstance(run.get("cells_planned"), int) else None
     seeds = ", ".join(map(str, sorted({c.seed for c in cells}))) or "none"
-    md.add(
-        f"{len(cells)} trained models (cells)"
-        + (
-            f" of the {planned} cells of the last `hybrid-ner grid` run"
-            if isinstance(planned, int)
-            else ""
-        )
-        + f" from `{ds.path}`, seeds: {seeds}."
-        + (
-            " The grid was stopped before the rest: run the same command again to resume."
-            if isinstance(planned, int) and planned > len(cells)
-            else ""
-        )
-    )
+    text = f"{len(cells)} trained models (cells)"
+    if planned is not None:
+        text += f" of the {planned} cells of the last `hybrid-ner grid` run"
+    text += f" from `{ds.path}`, seeds: {seeds}."
+    if planned is not None and planned > len(cells):
+        text += " The grid was stopped before the rest: run the same command again to resume."
+    md.add(text)
     rate = closest_rate(settings(cells, "rate"), target_rate)
     md.add(md.title(3, "F1 by omission rate"))
     if cells:
@@ -448,14 +479,8 @@ def report_markdown(
     second: Sequence[DatasetResults] = (),
     second_dir: Optional[str] = None,
 ) -> str:
-    """The whole report: a header, one section per dataset, the second
-    grid's datasets that are not in the first, and the other sample pages.
-
-    links (Dict[str, Dict[str, str]]): Per dataset, see ``dataset_section``.
-    other_samples (Dict[str, str]): Sample pages of no dataset, by name.
-    second (Sequence[DatasetResults]): The datasets of a second grid (with cells).
-    RETURNS (str): Markdown, ending with a newline.
-    """
+    """The whole report: a section per dataset (``links``: see ``dataset_section``),
+    the second grid's datasets not in the first, and sample pages of no dataset."""
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(1, "hybrid-ner experiment report"))
     source = f" and the second grid `{second_dir}`" if second_dir and second else ""

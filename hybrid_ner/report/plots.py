@@ -1,8 +1,6 @@
-"""PNG figures of the results, drawn on matplotlib's Agg canvas.
-
-Built with ``matplotlib.figure.Figure`` rather than pyplot: no global state,
-no GUI backend. matplotlib is imported when a figure is drawn (the ``report`` extra).
-"""
+"""PNG figures of the results, on ``matplotlib.figure.Figure`` rather than pyplot:
+no global state, no GUI backend. matplotlib (the ``report`` extra) is imported
+when a figure is drawn."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -10,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ..errors import HybridNerError
 from ..experiment.conditions import is_simulated
 from ..experiment.result import CellResult
-from .format import condition_name, format_rate
+from .document import condition_name, format_rate
 from .results import Stat, aggregate, labels, settings, stat_at, table_conditions
 
 #: Budget conditions share their hybrid's colour; unknown conditions are grey.
@@ -79,11 +77,8 @@ def plot_lines(
     path: Path,
     point_labels: Optional[Sequence[Sequence[str]]] = None,
 ) -> Optional[Path]:
-    """F1 lines with sd error bars, one per series; reference conditions as
-    horizontal lines with an sd band; ``point_labels`` annotate the points.
-
-    RETURNS (Optional[Path]): The PNG, or None when there is nothing to draw.
-    """
+    """F1 lines with sd error bars, one per series, reference conditions as
+    horizontal lines with an sd band; the PNG, or None with nothing to draw."""
     if not series and not references:
         return None
     fig = _figure((8, 5))
@@ -130,13 +125,10 @@ def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optiona
         points = sorted(zip(xs, mine), key=lambda point: point[0])
         series.append((condition, [x for x, _ in points], [row["f1"] for _, row in points]))
         point_labels.append([format_rate(row["budget"]) for _, row in points])
-    what = "cost" if by_cost else "budget"
-    xlabel = (
-        "Total annotation cost (mean over seeds)"
-        if by_cost
-        else "Budget (fraction of documents annotated by humans)"
-    )
-    title = f"{dataset}: F1 vs. annotation {what}"
+    xlabel = "Budget (fraction of documents annotated by humans)"
+    if by_cost:
+        xlabel = "Total annotation cost (mean over seeds)"
+    title = f"{dataset}: F1 vs. annotation {'cost' if by_cost else 'budget'}"
     return plot_lines(series, {}, title, xlabel, path, point_labels)
 
 

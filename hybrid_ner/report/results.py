@@ -1,9 +1,6 @@
-"""The grid's results read back and aggregated over seeds.
-
-A grid directory holds one folder per dataset with one JSON file per trained
-model in ``cells/``, plus the optional ``annotators.json`` and ``run.json``.
-Cells of one setting that differ only by seed are summarized as ``Stat``.
-"""
+"""The grid's results read back and aggregated over seeds. A grid directory holds
+a folder per dataset: a JSON file per trained model in ``cells/``, and the optional
+``annotators.json`` and ``run.json``."""
 
 import re
 import statistics
@@ -12,7 +9,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import HybridNerError
-from ..experiment.annotators import ANNOTATORS_FILE
 from ..experiment.conditions import (
     BUDGET_CONDITIONS,
     CONDITIONS,
@@ -21,9 +17,15 @@ from ..experiment.conditions import (
     UPPER_BOUND,
     condition_order,
 )
-from ..experiment.jsonio import optional_object, read_json
-from ..experiment.result import DIGITS, CellResult, GroupKey, setting_value
-from ..experiment.run import CELLS_DIR, RUN_FILE
+from ..experiment.result import (
+    DIGITS,
+    CellResult,
+    GroupKey,
+    optional_object,
+    read_json,
+    setting_value,
+)
+from ..experiment.run import ANNOTATORS_FILE, CELLS_DIR, RUN_FILE
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL
 
 Metric = Callable[[CellResult], Optional[float]]
@@ -61,10 +63,7 @@ class DatasetResults:
 
 
 def load_cells(cells_dir: Union[str, Path]) -> List[CellResult]:
-    """Read every ``*.json`` cell file of a directory (missing = none), sorted by name.
-
-    RAISES (HybridNerError): If a file is not a valid cell, naming the file.
-    """
+    """Every ``*.json`` cell file of a directory (missing: none), sorted by name."""
     paths = sorted(Path(cells_dir).glob("*.json"))
     return [CellResult.from_json(path, read_json(path)) for path in paths]
 
@@ -95,12 +94,8 @@ def load_dataset(path: Path) -> DatasetResults:
 
 
 def load_grid(grid_dir: Union[str, Path]) -> List[DatasetResults]:
-    """Read all dataset directories of a grid, sorted by name; a directory
-    that itself holds ``cells/`` is read as a single dataset.
-
-    RAISES (HybridNerError): If the directory is missing, holds no results or
-        a file in it is malformed.
-    """
+    """Read all dataset directories of a grid, sorted by name; a directory that
+    itself holds ``cells/`` is read as a single dataset."""
     grid_dir = Path(grid_dir)
     if not grid_dir.is_dir():
         raise HybridNerError(f"{grid_dir}: grid directory not found (run the grid first)")
@@ -120,7 +115,6 @@ def load_grid(grid_dir: Union[str, Path]) -> List[DatasetResults]:
 
 
 def f1(cell: CellResult) -> Optional[float]:
-    """The cell's test F1."""
     return cell.f
 
 
@@ -173,14 +167,10 @@ def table_conditions(cells: Iterable[CellResult]) -> List[str]:
 
 
 def budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:
-    """The points of the budget curves: each budget condition at each budget,
-    plus its full-budget equivalent (budget 1.0) at the budget cells' omission rate.
-
-    RETURNS (List[Dict[str, Any]]): Rows with ``budget``, ``condition``,
-        ``source`` (the condition the cells come from), ``f1`` (Stat),
-        ``human``/``llm``/``total`` costs (Stat or None) and ``vs_human``
-        (mean F1 minus human-budget's at the same budget, or None).
-    """
+    """The points of the budget curves: each budget condition at each budget, plus
+    its full-budget equivalent (budget 1.0) at the budget cells' omission rate.
+    Rows: ``budget``, ``condition``, ``source`` (whose cells), ``f1`` (Stat), the
+    ``human``/``llm``/``total`` costs and ``vs_human`` (Δ mean F1 to human-budget)."""
     budget_cells = [c for c in cells if c.group[1] == "budget"]
     if not budget_cells:
         return []
@@ -218,13 +208,9 @@ def budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:
 def omega_rows(
     cells: Iterable[CellResult],
 ) -> List[Tuple[Tuple[str, str, float, float], Dict[str, Stat]]]:
-    """The human omission rate ω each setting estimated, over seeds: from
-    entity density ("density"), from agreement with the annotator
-    ("agreement") and the one training used ("used").
-
-    RETURNS (List[Tuple[Tuple[str, str, float, float], Dict[str, Stat]]]):
-        ((omission model, condition, budget, true rate), estimates), sorted.
-    """
+    """The ω each setting estimated over seeds, from entity density ("density"),
+    from agreement with the annotator ("agreement") and the one training used
+    ("used"), keyed by (omission model, condition, budget, true rate), sorted."""
     values: Dict[Tuple[str, str, float, float], Dict[str, List[float]]] = {}
     for cell in cells:
         cal = cell.calibration or {}
@@ -249,15 +235,10 @@ def omega_rows(
 def incomplete_groups(
     cells: Sequence[CellResult],
 ) -> Tuple[List[Tuple[GroupKey, int, List[int]]], List[str], int]:
-    """Settings with fewer seeds than the maximum, and conditions without any cell.
-
-    A condition that was run is expected at every rate (budget) run for any
-    condition, with every seed seen anywhere in the dataset.
-
-    RETURNS (Tuple[List[Tuple[GroupKey, int, List[int]]], List[str], int]):
-        The incomplete settings with their number of seeds (may be 0) and
-        missing seeds, the absent conditions and the maximum number of seeds.
-    """
+    """Settings with fewer seeds than the maximum (with their number of seeds and
+    missing seeds), the conditions without any cell, and the maximum. A condition
+    that was run is expected at every rate (budget) run for any condition, with
+    every seed seen anywhere in the dataset."""
     all_seeds = {c.seed for c in cells}
     seeds: Dict[GroupKey, Set[int]] = {}
     for cell in cells:

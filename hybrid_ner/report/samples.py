@@ -1,12 +1,9 @@
-"""An HTML page showing the annotation layers of sample sentences with displaCy.
-
-Each sentence is shown as Gold, Human (with the simulated omissions), LLM
-proposals and Merged (``doc.ents``), followed by the rejected proposals and
-their reasons, so a reader can see what the merge did to real sentences.
-"""
+"""An HTML page of sample sentences with displaCy: Gold, Human (with the simulated
+omissions), LLM proposals, Merged (``doc.ents``) and the rejected proposals with
+their reasons, so a reader sees what the merge did to real sentences."""
 
 import html
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 from spacy import displacy
 from spacy.tokens import Doc, Span
@@ -29,10 +26,6 @@ h3 { font-size: 1em; margin: 1em 0 0 0; color: #444; }
 """
 
 
-def _spans(doc: Doc, key: str) -> List[Span]:
-    return list(doc.spans[key]) if key in doc.spans else []
-
-
 def _colors(docs: Iterable[Doc]) -> Dict[str, str]:
     """A colour for every label in the Docs (not only CoNLL's); omitted ones grey."""
     colors = dict(LABEL_COLORS)
@@ -50,7 +43,7 @@ def _colors(docs: Iterable[Doc]) -> Dict[str, str]:
 
 def _render(doc: Doc, key: Optional[str], colors: Dict[str, str]) -> str:
     """The span group ``key`` (None: ``doc.ents``) of a Doc as displaCy HTML."""
-    if not (_spans(doc, key) if key else doc.ents):
+    if not (doc.spans.get(key, []) if key else doc.ents):
         return f'<p class="empty">(none) {html.escape(doc.text)}</p>'
     style, options = ("span", {"spans_key": key}) if key else ("ent", {})
     options["colors"] = colors  # type: ignore[assignment]
@@ -63,7 +56,7 @@ def _title(doc: Doc, index: int) -> str:
 
 
 def _rejected(doc: Doc) -> str:
-    spans = _spans(doc, LLM_REJECTED_KEY)
+    spans = doc.spans.get(LLM_REJECTED_KEY, [])
     if not spans:
         return '<p class="empty">(none)</p>'
     items = "".join(
@@ -75,20 +68,14 @@ def _rejected(doc: Doc) -> str:
 
 
 def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> str:
-    """A standalone HTML page with the annotation layers of the first Docs.
-
-    docs (Sequence[Doc]): Sentence Docs with span groups ``gold``, ``human``,
-        ``omitted``, ``llm``, ``llm_rejected`` (any may be absent) and the
-        merged ``doc.ents``.
-    dataset (str): Named in the title.
-    max_samples (int): How many Docs to show.
-    """
+    """A standalone HTML page with the layers of the first ``max_samples`` Docs
+    (span groups ``gold``, ``human``, ``omitted``, ``llm``, ``llm_rejected``, any
+    may be absent, and the merged ``doc.ents``)."""
     shown = list(docs)[: max(0, max_samples)]
     for doc in shown:  # the human entities and the omitted ones (marked) in one group
-        omitted = [
-            Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in _spans(doc, OMITTED_KEY)
-        ]
-        doc.spans[_HUMAN_VIEW_KEY] = _spans(doc, HUMAN_KEY) + omitted
+        omitted = doc.spans.get(OMITTED_KEY, [])
+        omitted = [Span(doc, s.start, s.end, s.label_ + OMITTED_SUFFIX) for s in omitted]
+        doc.spans[_HUMAN_VIEW_KEY] = list(doc.spans.get(HUMAN_KEY, [])) + omitted
     colors = _colors(shown)
     title = html.escape(f"{dataset}: annotation layers of {len(shown)} sample sentences")
     sections = []

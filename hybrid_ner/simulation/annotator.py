@@ -1,15 +1,11 @@
-"""A simulated annotator: entity proposals with chosen per-label precision,
-recall and label bias, made from the gold. NOT an LLM, always reported as
-"simulated"; its proposals go to their own span group, which the merge treats
-like LLM proposals (``Merger(llm_key="simulated")``).
+"""A simulated annotator (NOT an LLM, always reported as "simulated"): proposals
+made from the gold with chosen per-label precision, recall and label bias.
 
-Per gold entity of label L (seeded per Doc): found with probability
-``recall[L]``; proposed as M != L with probability ``confusion[L][M]``; its
-span off by one token with probability ``boundary_error``; and each proposed
-span of label M brings ``spurious[M]`` false spans of label M on non-entity
-tokens (capitalised runs first). With ``query="per-type"`` each label is
-asked on its own, so a span can get several labels. :meth:`fit` sets
-``spurious`` so each label's expected precision is ``precision[L]``.
+Per gold entity of label L (seeded per Doc): found with p ``recall[L]``, proposed
+as M with p ``confusion[L][M]``, off by one token with p ``boundary_error``; each
+proposed span of label M brings ``spurious[M]`` false spans on non-entity tokens,
+set by :meth:`fit` so the expected precision is ``precision[L]``. ``query="per-type"``
+asks each label on its own, so a span can get several labels.
 """
 
 import random
@@ -17,7 +13,7 @@ import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 from spacy.util import registry
@@ -42,8 +38,7 @@ def shift_boundary(doc: Doc, start: int, end: int, rng: random.Random) -> Tuple[
 def spurious_span(
     doc: Doc, taken: Sequence[SpanTuple], rng: random.Random
 ) -> Optional[Tuple[int, int]]:
-    """A span on tokens that are neither gold entities nor proposed: a run of
-    capitalised words if there is one, else one word."""
+    """A run of capitalised words (else one word) on tokens neither gold nor proposed."""
     blocked = {i for ent in doc.ents for i in range(ent.start, ent.end)}
     blocked.update(i for start, end, _ in taken for i in range(start, end))
     # String tests, not lexeme flags: a Doc on a bare Vocab has no lexical attributes.
@@ -51,13 +46,10 @@ def spurious_span(
     if not free:
         return None
     capitalised = [t for t in free if t.text[:1].isupper()]
-    if not capitalised:
-        start = rng.choice(free).i
-        return start, start + 1
-    start = rng.choice(capitalised).i
+    start = rng.choice(capitalised or free).i
     end = start + 1
-    while end < len(doc) and end not in blocked and doc[end].text[:1].isupper():
-        if not doc[end].text.isalpha():
+    while capitalised and end < len(doc) and end not in blocked and doc[end].text.isalpha():
+        if not doc[end].text[:1].isupper():
             break
         end += 1
     return start, end
@@ -65,14 +57,9 @@ def spurious_span(
 
 @dataclass
 class SimulatedAnnotator:
-    """Proposals with given per-label precision, recall and label confusion.
-
-    precision, recall (Dict[str, float]): Per label; others get the defaults.
-    confusion (Dict[str, Dict[str, float]]): P(proposed as M | found, gold L).
-    boundary_error (float): Probability of an off-by-one span.
-    query (str): "single" (one label per found entity) or "per-type".
-    spurious (Dict[str, float]): False spans per proposed span; set by :meth:`fit`.
-    """
+    """Proposals with given per-label precision, recall and label confusion
+    (``confusion[L][M]``: P(proposed as M | found, gold L); the module docstring);
+    labels without rates get the defaults."""
 
     precision: Dict[str, float] = field(default_factory=dict)
     recall: Dict[str, float] = field(default_factory=dict)
@@ -107,7 +94,7 @@ class SimulatedAnnotator:
                 self._fail(f"{name} must be in (0, 1], got {value}")
 
     @staticmethod
-    def _fail(problem: str) -> None:
+    def _fail(problem: str) -> NoReturn:
         raise HybridNerError(f"Simulated annotator: {problem}")
 
     def _precision(self, label: str) -> float:
@@ -205,12 +192,7 @@ def create_simulated_annotator(
     spans_key: str = SIMULATED_KEY,
     query: str = "single",
 ) -> SimulatedAnnotator:
-    """A simulated annotator (never an LLM; reported as "simulated").
-
-    preset (Optional[str]): Named parameters to start from (``PRESETS``) or
-        None; the other arguments override them per label.
-    query (str): "single" or "per-type" (each label asked on its own).
-    """
+    """A simulated annotator from a ``PRESETS`` entry (or None), overridden per label."""
     if preset and preset not in PRESETS:
         raise HybridNerError(
             f"Unknown simulated annotator preset {preset!r}: use one of {', '.join(PRESETS)}"
@@ -221,12 +203,11 @@ def create_simulated_annotator(
         recall={**base.get("recall", {}), **recall},
         confusion={k: dict(v) for k, v in {**base.get("confusion", {}), **confusion}.items()},
         boundary_error=float(
-            boundary_error if boundary_error is not None else base.get("boundary_error", 0.0)
+            base.get("boundary_error", 0.0) if boundary_error is None else boundary_error
         ),
         seed=seed,
         spans_key=spans_key,
-        name=(f"simulated {preset}" if preset else "simulated annotator")
-        + (" (per-type)" if query == "per-type" else ""),
+        name=f"simulated {preset or 'annotator'}" + " (per-type)" * (query == "per-type"),
         query=query,
     )
 

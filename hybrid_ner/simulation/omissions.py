@@ -25,11 +25,10 @@ from ..layers import DOC_ID, HUMAN_ANNOTATED, OMITTED_KEY, SENT_INDEX, UNANNOTAT
 
 
 def doc_rng(doc: Doc, seed: int, purpose: str) -> random.Random:
-    """A random generator that depends only on the seed and the Doc, so a
-    sentence gets the same noise whatever else is read, in whatever order."""
+    """A random generator of the seed and the Doc only, so a sentence gets the
+    same noise whatever else is read, in whatever order."""
     doc_id, sent_index = doc.user_data.get(DOC_ID, ""), doc.user_data.get(SENT_INDEX, "")
-    key = f"{purpose}:{seed}:{doc_id}:{sent_index}:{doc.text}"
-    return random.Random(key)
+    return random.Random(f"{purpose}:{seed}:{doc_id}:{sent_index}:{doc.text}")
 
 
 OmissionModel = Literal["uniform", "hard"]
@@ -44,13 +43,9 @@ def omit_entities(
     label_rates: Optional[Mapping[str, float]] = None,
     probabilities: Optional[Sequence[float]] = None,
 ) -> Doc:
-    """Drop each entity of ``doc.ents`` with a probability (``omit_rate``, its
-    label's in ``label_rates``, or its own in ``probabilities``), like a human
-    who overlooks entities.
-
-    RETURNS (Doc): A copy without the dropped entities (their tokens "outside")
-        and with them in ``doc.spans["omitted"]``.
-    """
+    """A copy of ``doc`` without some entities (tokens "outside"), kept in
+    ``doc.spans["omitted"]``: each dropped with ``omit_rate``, its label's rate in
+    ``label_rates`` or its own in ``probabilities``, like a human who overlooks them."""
     label_rates = dict(label_rates or {})
     for label, rate in [("*", omit_rate), *label_rates.items()]:
         if not 0.0 <= rate <= 1.0:
@@ -73,10 +68,7 @@ def omit_entities(
 
 
 def hard_omission_probabilities(docs: Sequence[Doc], omit_rate: float) -> List[List[float]]:
-    """The ``hard`` model's p(e) of every entity (module docstring).
-
-    RETURNS (List[List[float]]): Per Doc, one probability per entity of ``doc.ents``.
-    """
+    """The ``hard`` model's p(e) (module docstring), per Doc one per entity of ``doc.ents``."""
     if not 0.0 <= omit_rate <= 1.0:
         raise ValueError(f"Omission rate must be in [0, 1], got {omit_rate}")
     forms = Counter(ent.text.lower() for doc in docs for ent in doc.ents)
@@ -118,11 +110,8 @@ def simulate_omissions(
     label_rates: Optional[Mapping[str, float]] = None,
     model: OmissionModel = DEFAULT_OMISSION_MODEL,
 ) -> List[Doc]:
-    """Apply :func:`omit_entities` to every Doc under an omission model
-    ("uniform" or "hard"; per-label rates with "uniform" only).
-
-    RETURNS (List[Doc]): Changed copies, in the input order.
-    """
+    """Copies of the Docs after :func:`omit_entities` under an omission model
+    ("uniform" or "hard"; per-label rates with "uniform" only)."""
     docs = list(docs)
     if model == "uniform":
         return [omit_entities(doc, omit_rate, seed, label_rates) for doc in docs]
@@ -135,26 +124,18 @@ def simulate_omissions(
 
 
 def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc]:
-    """Keep human annotation on a seeded fraction of the documents (by
-    ``doc_id``; a Doc without one is its own). The others' entities become
-    MISSING, not "no entity", and are kept in ``doc.spans["unannotated"]``;
-    every Doc gets ``doc.user_data["human_annotated"]``. When whole documents
-    cannot come near the fraction (e.g. one document), it falls back to
-    sentences, with a warning.
-
-    RETURNS (List[Doc]): Changed copies, in the input order.
-    """
+    """Copies that keep human annotation on a seeded fraction of the documents (by
+    ``doc_id``); the others' entities become MISSING, not "no entity", kept in
+    ``doc.spans["unannotated"]``. Every Doc gets ``doc.user_data["human_annotated"]``.
+    Falls back to sentences, with a warning, when whole documents cannot come near it."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Budget fraction must be in [0, 1], got {fraction}")
     docs = list(docs)
     units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
     doc_ids = list(dict.fromkeys(units))
     n_kept = round(fraction * len(doc_ids))
-    if (
-        0.0 < fraction < 1.0
-        and n_kept in (0, len(doc_ids))
-        and 0 < round(fraction * len(docs)) < len(docs)
-    ):
+    too_coarse = n_kept in (0, len(doc_ids)) and 0 < round(fraction * len(docs)) < len(docs)
+    if 0.0 < fraction < 1.0 and too_coarse:
         # Short enough for one line of wasabi's 80 columns.
         msg.warn(
             f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}"
@@ -166,9 +147,8 @@ def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc
     output = []
     for doc, unit in zip(docs, units):
         copy = doc.copy()
-        is_annotated = unit in annotated
-        copy.user_data[HUMAN_ANNOTATED] = is_annotated
-        if not is_annotated:
+        copy.user_data[HUMAN_ANNOTATED] = unit in annotated
+        if unit not in annotated:
             copy.spans[UNANNOTATED_KEY] = list(copy.ents)
             copy.set_ents([], default="missing")
         output.append(copy)

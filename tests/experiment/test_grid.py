@@ -12,8 +12,7 @@ from hybrid_ner.errors import HybridNerError
 from hybrid_ner.experiment.cells import Cell, plan_cells, teacher_cell
 from hybrid_ner.experiment.costs import Costs
 from hybrid_ner.experiment.data import GridData
-from hybrid_ner.experiment.run import run_grid
-from hybrid_ner.experiment.samples import sample_docs
+from hybrid_ner.experiment.run import run_grid, sample_docs
 from hybrid_ner.experiment.training import TrainSettings, train_overrides
 from hybrid_ner.simulation.annotator import build_simulated_annotator
 

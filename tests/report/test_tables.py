@@ -5,17 +5,15 @@ from wasabi import MarkdownRenderer
 
 from hybrid_ner.experiment.result import CellResult
 from hybrid_ner.report.document import (
+    annotator_name,
     budget_section,
     calibration_section,
-    f1_by_rate_table,
-    stat_table,
-)
-from hybrid_ner.report.format import (
-    annotator_name,
     condition_name,
     escape,
+    f1_by_rate_table,
     format_rate,
     format_stat,
+    stat_table,
 )
 from hybrid_ner.report.results import DatasetResults, Stat, aggregate, budget_rows, load_cells
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_ner.report import Stat, aggregate, load_cells
+from hybrid_ner.report.results import Stat, aggregate, load_cells
 
 from .grid_fixtures import write_cells, write_grid
 
