@@ -19,21 +19,13 @@ from ._checks import check_outputs
 @app.command("record-answers")
 def record_answers_cli(
     output: Path = typer.Argument(..., help="The recording to write (.jsonl.gz)"),
-    inputs: List[Path] = typer.Argument(
-        ..., help="DocBins whose prompts' answers to record (as given to `propose`)"
-    ),
-    config_path: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="The proposal config `propose` used"
-    ),
-    examples: Optional[Path] = typer.Option(
-        None, help="The example pool `propose` used (--examples)"
-    ),
+    inputs: List[Path] = typer.Argument(..., help="DocBins whose answers to record (as `propose`)"),
+    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="`propose`'s config"),
+    examples: Optional[Path] = typer.Option(None, help="The example pool `propose` used"),
     k: Optional[int] = typer.Option(None, help="Few-shot examples per sentence (--k)"),
     query: Optional[str] = typer.Option(None, help="single or per-type (--query)"),
     cache: Optional[Path] = typer.Option(None, help="The prompt cache `propose` used (--cache)"),
-    note: str = typer.Option(
-        "", help="Free text for the provenance (e.g. the licence of the source text)"
-    ),
+    note: str = typer.Option("", help="Free text for the provenance (e.g. the text's licence)"),
 ) -> None:
     """Write the cached answers of every prompt `propose` sends for INPUTS to
     OUTPUT, with provenance (model and weights hash, settings, date). Fails,

@@ -1,17 +1,13 @@
 """``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals in
-``doc.spans["llm"]``, the human ``doc.ents`` left as they are.
-
-Options, the cost limit and every output path are checked before anything is
-read or sent. OUT is replaced atomically when every sentence is done (exit 0)
-or, at a budget stop, with the finished sentences (exit 3). A request that
-failed for good (exit 4) or Ctrl+C (exit 130) leaves OUT as it was; the
-answers received are in the prompt cache, so the same command resumes.
+``doc.spans["llm"]``, the human ``doc.ents`` left as they are. Options and
+output paths are checked before anything is read or sent; answers received are
+in the prompt cache, so the same command resumes after any stop.
 """
 
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import typer
 from spacy.tokens import Doc
@@ -48,66 +44,32 @@ _LOWER_BOUNDS.update({"--concurrency": 1, "--threads": 1, "--batch-size": 1})
 def propose_cli(
     ctx: typer.Context,
     input_path: Path = typer.Argument(..., help="DocBin with the human annotation in doc.ents"),
-    output_path: Path = typer.Argument(
-        ..., help="Output DocBin: same Docs, proposals in doc.spans['llm']"
-    ),
-    config_path: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="Proposal config (default: built-in, embedded LLM)"
-    ),
-    labels: Optional[str] = typer.Option(
-        None, help="Comma-separated labels (default: those of IN and the example pool)"
-    ),
-    label_definitions: Optional[Path] = typer.Option(
-        None, help="JSON or YAML file: label -> definition shown in the prompt"
-    ),
-    base_url: Optional[str] = typer.Option(
-        None, help="OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1"
-    ),
+    output_path: Path = typer.Argument(..., help="Output DocBin, proposals in doc.spans['llm']"),
+    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="Proposal config"),
+    labels: Optional[str] = typer.Option(None, help="Comma-separated labels (default: IN's)"),
+    label_definitions: Optional[Path] = typer.Option(None, help="JSON/YAML: label -> definition"),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible API root (.../v1)"),
     model_name: Optional[str] = typer.Option(None, "--model", help="Model name for --base-url"),
     api_key_env: Optional[str] = typer.Option(
-        None,
-        help=(
-            "Environment variable holding the API key "
-            f"(with --base-url: {DEFAULT_API_KEY_ENV}; '' for none)"
-        ),
+        None, help=f"API key variable (with --base-url: {DEFAULT_API_KEY_ENV}; '' for none)"
     ),
-    concurrency: Optional[int] = typer.Option(
-        None, help="Requests in flight (OpenAI-compatible backends)"
-    ),
-    threads: Optional[int] = typer.Option(
-        None, help="CPU threads of the embedded LLM (default: all cores)"
-    ),
-    examples: Optional[Path] = typer.Option(
-        None, help="DocBin of gold sentences to retrieve few-shot examples from"
-    ),
+    concurrency: Optional[int] = typer.Option(None, help="Requests in flight (--base-url)"),
+    threads: Optional[int] = typer.Option(None, help="CPU threads of the embedded LLM"),
+    examples: Optional[Path] = typer.Option(None, help="DocBin of gold few-shot examples"),
     k: Optional[int] = typer.Option(None, help="Few-shot examples per sentence"),
-    query: Optional[str] = typer.Option(
-        None, help="single (one query, all types) or per-type (GPT-NER)"
-    ),
+    query: Optional[str] = typer.Option(None, help="single (all types) or per-type (GPT-NER)"),
     cache: Optional[Path] = typer.Option(None, help="Prompt cache file (SQLite)"),
-    recorded: Optional[str] = typer.Option(
-        None, help="Recorded answers (`hybrid-ner record-answers`) to replay; '' for none"
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show the labels, a prompt, prompts, tokens, cost; send nothing"
-    ),
+    recorded: Optional[str] = typer.Option(None, help="Recorded answers to replay; '' for none"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show prompts, tokens, cost; send none"),
     max_requests: Optional[int] = typer.Option(None, help="Budget: requests sent in this run"),
-    max_tokens: Optional[int] = typer.Option(
-        None, help="Budget: prompt + completion tokens in this run"
-    ),
-    max_cost: Optional[float] = typer.Option(
-        None, help="Budget: money, from --price-in/--price-out (both needed)"
-    ),
+    max_tokens: Optional[int] = typer.Option(None, help="Budget: tokens in this run"),
+    max_cost: Optional[float] = typer.Option(None, help="Budget: money (needs --price-in/out)"),
     price_in: Optional[float] = typer.Option(None, help="Price per 1,000 prompt tokens"),
     price_out: Optional[float] = typer.Option(None, help="Price per 1,000 completion tokens"),
     limit: Optional[int] = typer.Option(None, help="Only the first N sentences (0: all)"),
     batch_size: int = typer.Option(64, help="Sentences per batch handed to the model"),
     usage_out: Optional[Path] = typer.Option(None, help="Write the usage report (JSON) here"),
-    allow_empty: bool = typer.Option(
-        False,
-        "--allow-empty",
-        help="Write OUT even if the LLM proposed nothing at all (else exit 1, nothing written)",
-    ),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Write OUT with no proposal"),
     overwrite_input: bool = OVERWRITE_INPUT,
     ray_address: Optional[str] = typer.Option(
         None, "--ray", help="Send the requests on a Ray cluster: local, auto or ray://HOST:PORT"
@@ -115,18 +77,11 @@ def propose_cli(
 ) -> None:
     """Propose entities with an LLM, next to (never over) the human labels.
 
-    Labels: --labels, else those of IN's human annotation and the example
-    pool, else the config's (one line says which and from where). Any other
-    option is a config override, as in `spacy train`
-    (e.g. --components.llm.model.n_ctx 8192); the convenience options are
-    names for config paths (FLAG_PATHS in hybrid_ner/llm/config.py; docs/cli.md).
-
-    Exit codes: 0 all sentences done; 3 budget reached, OUT holds the
-    finished sentences; 4 requests failed for good and 130 Ctrl+C, OUT left
-    unchanged (answers so far are in the prompt cache: re-run to resume);
-    1 bad input, option or output path, nothing sent; also 1 when the LLM
-    proposed nothing at all (OUT not written, answers cached; --allow-empty
-    writes it).
+    Labels: --labels, else those of IN and the example pool, else the config's.
+    Any other option is a config override, as in `spacy train` (docs/cli.md).
+    Exit codes: 0 done; 3 budget reached, OUT holds the finished sentences;
+    4 requests failed for good, 130 Ctrl+C (OUT unchanged, re-run to resume);
+    1 bad input or nothing proposed (--allow-empty writes OUT anyway).
     """
     params = locals()
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
@@ -205,21 +160,13 @@ def _dry_run(task: Any, model: Optional[ChatModel], docs: List[Doc]) -> None:
     expected = [task.prompt.expected_answer(doc.text, len(task.labels)) for doc in docs]
     e = model.estimate(prompts, expected)
     msg.divider("Dry run: nothing was sent")
-    msg.table(
-        [
-            ("sentences", e.docs),
-            ("prompts", e.prompts),
-            ("cached (free; usage report: cache_hits)", e.cached),
-            ("repeated in this run (free; usage report: repeated)", e.repeated),
-            ("to send", e.to_send),
-            ("prompt tokens", e.prompt_tokens),
-            (
-                "completion tokens (expected / max)",
-                f"{e.completion_tokens_expected} / {e.completion_tokens_max}",
-            ),
-            ("cost (expected / max)", f"{e.cost_expected:.4f} / {e.cost_max:.4f}"),
-        ]
-    )
+    tokens = f"{e.completion_tokens_expected} / {e.completion_tokens_max}"
+    rows = [("sentences", e.docs), ("prompts", e.prompts)]
+    rows += [("cached (free; usage report: cache_hits)", e.cached)]
+    rows += [("repeated in this run (free; usage report: repeated)", e.repeated)]
+    rows += [("to send", e.to_send), ("prompt tokens", e.prompt_tokens)]
+    rows += [("completion tokens (expected / max)", tokens)]
+    msg.table([*rows, ("cost (expected / max)", f"{e.cost_expected:.4f} / {e.cost_max:.4f}")])
 
 
 def _warn_short_of_examples(task: Any, n_docs: int) -> None:
@@ -245,17 +192,28 @@ def run(
     allow_empty: bool = True,
 ) -> List[Doc]:
     """Run the pipeline with a progress bar; write OUT and the usage report
-    (atomically) when every sentence is done. At a budget stop the finished
-    sentences are written (unless OUT is the input) and :class:`PartialResult`
-    is raised (exit 3); a request failed for good raises
-    :class:`RequestsFailed` (exit 4), Ctrl+C :class:`Interrupted` (130).
-    Without ``allow_empty``, a run without any proposal writes nothing (exit 1).
+    atomically. A budget stop writes the finished sentences (unless OUT is the
+    input) and raises PartialResult; a failed request RequestsFailed, Ctrl+C
+    Interrupted; without ``allow_empty`` a run with no proposal writes nothing.
     """
     model = proposer.model if isinstance(proposer.model, ChatModel) else None
     spans_key = getattr(proposer.task, "spans_key", "llm")
     n_queries = len(proposer.task.queries()) if hasattr(proposer.task, "queries") else 1
     done: List[Doc] = []
-    bar = Progress(len(docs) * n_queries, "propose", "prompt", counters=_counters(model))
+    start = time.monotonic()
+    counters = None
+    if model is not None:  # cache hits, failed attempts, tokens/s
+
+        def counters() -> Dict[str, Any]:
+            u = model.usage
+            speed = u.completion_tokens / max(time.monotonic() - start, 1e-9)
+            return {
+                "cache hits": u.cache_hits,
+                "failed attempts": sum(u.failures.values()),
+                "tokens/s": speed,
+            }
+
+    bar = Progress(len(docs) * n_queries, "propose", "prompt", counters=counters)
     if model is not None:
         model.progress = bar.update
     stop: Optional[BaseException] = None
@@ -353,23 +311,6 @@ def _empty_cause(docs: List[Doc]) -> str:
         )
     reasons = ", ".join(f"{reason} {n}" for reason, n in dropped.most_common())
     return f"all {items} entity items were dropped ({reasons})"
-
-
-def _counters(model: Optional[ChatModel]) -> Optional[Callable[[], Dict[str, Any]]]:
-    """The figures shown with the progress: cache hits, failed attempts, tokens/s."""
-    if model is None:
-        return None
-    start = time.monotonic()
-
-    def counters() -> Dict[str, Any]:
-        usage = model.usage
-        return {
-            "cache hits": usage.cache_hits,
-            "failed attempts": sum(usage.failures.values()),
-            "tokens/s": usage.completion_tokens / max(time.monotonic() - start, 1e-9),
-        }
-
-    return counters
 
 
 def _kept(model: Optional[ChatModel], report: Optional[Dict[str, Any]]) -> str:

@@ -1,13 +1,10 @@
-"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and
-recorded answers.
+"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and recorded answers.
 
-Keyed by a hash of model identity, messages and generation parameters, so a
-different model, prompt, example set or temperature never hits another's
-answer (unlike spacy-llm's BatchCache). Each answer is committed when it
-arrives (~0.1 ms, far below a request): after ``kill -9`` only the requests
-in flight are lost. Processes sharing one cache do not pay twice: a process
-claims a key before sending (:meth:`PromptCache.claim`); a key another live
-process claimed is waited for. WAL needs one host, so "live" is its pid.
+Keyed by a hash of model, messages and generation parameters (unlike spacy-llm's
+BatchCache). Each answer is committed when it arrives: after ``kill -9`` only the
+requests in flight are lost. Processes sharing a cache claim a key before sending
+(:meth:`PromptCache.claim`) so none pays twice; WAL needs one host, so a claim
+lives as long as its pid.
 """
 
 import gzip
@@ -64,8 +61,7 @@ VERSION = 1
 
 
 class CacheWriteError(HybridNerError):
-    """The prompt cache could not store an answer (disk full, read-only);
-    what it holds is valid."""
+    """The prompt cache could not store an answer (disk full, read-only); what it holds is valid."""
 
 
 def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[str, Any]) -> str:
@@ -81,8 +77,6 @@ def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[s
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """An answer as stored."""
-
     response: str
     prompt_tokens: int
     completion_tokens: int
@@ -115,9 +109,7 @@ class PromptCache:
     """SQLite store of answers, safe for threads and for processes of one host.
 
     path (Union[str, Path]): The database file; parent folders are created.
-    recorded (Optional[Union[str, Path]]): Recorded answers
-        (:func:`read_recorded`) added when it opens, keeping the answers it
-        holds: they replay as cache hits.
+    recorded (Optional[Union[str, Path]]): Recorded answers added (as cache hits) when it opens.
     """
 
     def __init__(self, path: Union[str, Path], recorded: Optional[Union[str, Path]] = None) -> None:
@@ -150,9 +142,8 @@ class PromptCache:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
-        """Connect, switch to WAL and create the tables, retrying with jitter:
-        when several processes open a new cache together, switching the
-        journal mode fails at once with "database is locked" (no busy wait)."""
+        """Connect, switch to WAL and create the tables, retrying with jitter: processes
+        opening a new cache together get "database is locked" at once (no busy wait)."""
         deadline, delay = time.monotonic() + _OPEN_TIMEOUT, 0.005
         while True:
             conn = sqlite3.connect(
@@ -175,8 +166,7 @@ class PromptCache:
                 delay = min(delay * 2, 0.5)
 
     def _locked(self, work: Callable[[sqlite3.Connection], Any], write: bool = False) -> Any:
-        """Run ``work`` under the lock (a write: in one transaction); errors as
-        one line naming the file."""
+        """Run ``work`` under the lock (a write: in one transaction); errors in one line."""
         with self._lock:
             try:
                 conn = self._connection()
@@ -199,16 +189,13 @@ class PromptCache:
         return rows
 
     def get(self, key: str) -> Optional[CachedAnswer]:
-        """The stored answer for a key, or None."""
         return self.get_many([key]).get(key)
 
     def get_many(self, keys: Iterable[str]) -> Dict[str, CachedAnswer]:
-        """The stored answers of those keys that have one."""
         rows = self._select_in(f"SELECT key, {_ANSWER} FROM answers", keys)
         return {row[0]: CachedAnswer(*row[1:]) for row in rows}
 
     def present(self, keys: Iterable[str]) -> Set[str]:
-        """The keys that have a stored answer."""
         return {row[0] for row in self._select_in("SELECT key FROM answers", keys)}
 
     def put(self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer) -> None:
@@ -225,13 +212,9 @@ class PromptCache:
         self._locked(work, write=True)
 
     def claim(self, key: str) -> Tuple[str, Optional[CachedAnswer]]:
-        """Claim a key before sending its request, atomically across processes.
-
-        RETURNS (Tuple[str, Optional[CachedAnswer]]): ``(CLAIM_ANSWERED,
-            answer)`` if answered; ``(CLAIM_CLAIMED, None)`` if this object
-            owns the claim now (send, then :meth:`put` or :meth:`release`);
-            ``(CLAIM_BUSY, None)`` if another live owner holds it.
-        """
+        """Claim a key before sending its request, atomically across processes: (ANSWERED,
+        answer); (CLAIMED, None): send, then :meth:`put` or :meth:`release`; (BUSY, None):
+        another live owner holds it."""
 
         def work(conn: sqlite3.Connection) -> Tuple[str, Optional[CachedAnswer]]:
             answer = conn.execute(f"SELECT {_ANSWER} FROM answers WHERE key = ?", (key,)).fetchone()
@@ -260,8 +243,7 @@ class PromptCache:
         return self._run("SELECT COUNT(*) FROM sending")[0][0]
 
     def _error(self, err: sqlite3.DatabaseError) -> HybridNerError:
-        """A full disk, a read-only file or a lock says nothing against the
-        answers held; only a file that is no database is unreadable."""
+        """Only a file that is no database is unreadable; a full disk or a lock is not."""
         if any(word in str(err).lower() for word in _STORAGE_ERRORS):
             return CacheWriteError(
                 f"{self.path}: the prompt cache cannot store more answers ({err}); the answers "
@@ -273,10 +255,7 @@ class PromptCache:
         )
 
     def rows(self, keys: Iterable[str]) -> List[Dict[str, Any]]:
-        """The stored entries of ``keys`` as a recording holds them, in order.
-
-        RAISES (HybridNerError): Naming the first key without an answer.
-        """
+        """The stored entries of ``keys`` as a recording holds them, in order."""
         keys = list(keys)
         names = ("key", "model", "request", "response", "prompt_tokens", "completion_tokens")
         found = {r[0]: r for r in self._select_in(f"SELECT {', '.join(names)} FROM answers", keys)}
@@ -313,11 +292,8 @@ def create_prompt_cache(
 ) -> Optional[PromptCache]:
     """A persistent prompt-level cache of LLM answers.
 
-    path (Optional[str]): SQLite file; None disables caching (answers are
-        then lost at exit: not advisable with paid APIs).
-    recorded (Optional[str]): Recorded answers (.jsonl.gz, see
-        ``hybrid-ner record-answers``) to replay as cache hits.
-    RETURNS (Optional[PromptCache]): The cache, or None.
+    path (Optional[str]): SQLite file; None disables caching (not advisable with paid APIs).
+    recorded (Optional[str]): Recorded answers (``hybrid-ner record-answers``) to replay.
     """
     if not path:
         if recorded:
@@ -328,16 +304,11 @@ def create_prompt_cache(
     return PromptCache(path, recorded=recorded or None)
 
 
-# Recorded answers: a project can ship the answers an LLM gave, so a first run
-# replays them as cache hits (same key) instead of loading the model. Format:
-# gzip-compressed JSON lines; a header {"format", "version", "provenance"}, then
-# one object per answer: key, model, request, response, prompt_tokens,
-# completion_tokens.
-
-
 @dataclass
 class Recording:
-    """A recording's provenance, answers, and blank answers left out."""
+    """Recorded answers a project ships, replayed as cache hits: gzip JSON lines, a header
+    {"format", "version", "provenance"}, then key, model, request, response and token counts.
+    """
 
     provenance: Dict[str, Any] = field(default_factory=dict)
     rows: List[Dict[str, Any]] = field(default_factory=list)
@@ -345,12 +316,7 @@ class Recording:
 
 
 def read_recorded(path: Union[str, Path]) -> Recording:
-    """Read and check a recording.
-
-    path (Union[str, Path]): The ``.jsonl.gz`` file.
-    RETURNS (Recording): Provenance and answers.
-    RAISES (HybridNerError): Naming the file and line.
-    """
+    """Read and check a ``.jsonl.gz`` recording. RAISES (HybridNerError): Naming the line."""
     path = Path(path)
     if not path.is_file():
         raise HybridNerError(f"{path}: recorded answers not found")
@@ -394,11 +360,8 @@ def read_recorded(path: Union[str, Path]) -> Recording:
 def write_recorded(
     path: Union[str, Path], rows: Iterable[Mapping[str, Any]], provenance: Mapping[str, Any]
 ) -> int:
-    """Write a recording atomically, sorted by key (the same answers give the
-    same file); blank answers (failed requests) are left out.
-
-    RETURNS (int): The number of answers written.
-    """
+    """Write a recording atomically, sorted by key (same answers, same file), blank answers
+    (failed requests) left out. RETURNS (int): The number of answers written."""
     path = Path(path)
     rows = sorted((r for r in rows if str(r.get("response") or "").strip()), key=lambda r: r["key"])
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,8 @@
-"""The spacy-llm model: a chat backend behind the prompt cache, the hard
-budget and usage accounting, with N requests in flight.
-
-spacy-llm calls a model with the prompts of a batch (Docs × queries) and
-expects the answers in that shape. Cached prompts are answered from the
-cache, identical prompts are sent once, the rest run concurrently, up to the
-backend's ``max_in_flight``, each on a thread of its own. Each answer is
-cached when it arrives; after the first error (the budget, a request that
-failed for good, Ctrl+C) no request starts, the ones in flight finish and
-are cached, and the error is raised.
+"""The spacy-llm model: a chat backend behind the prompt cache, the hard budget and
+usage accounting. Cached prompts are answered from the cache, identical prompts sent
+once, the rest up to ``max_in_flight`` at a time, each answer cached when it arrives.
+After the first error (budget, failed request, Ctrl+C) no request starts, the ones in
+flight finish and are cached, and the error is raised.
 """
 
 import threading
@@ -40,10 +35,9 @@ class Completion:
 
 
 class ChatBackend(Protocol):
-    """A chat backend: ``complete`` sends one request (retrying as it sees
-    fit, counting failed attempts in ``usage``) and raises
-    :class:`~hybrid_ner.llm.usage.LLMRequestError` when it gives up.
-    ``max_prompt_tokens``, ``stop_retries`` and ``cancel`` are optional."""
+    """A chat backend: ``complete`` sends one request (counting failed attempts in
+    ``usage``) or raises LLMRequestError; ``max_prompt_tokens``, ``stop_retries`` and
+    ``cancel`` are optional."""
 
     model_id: str
     max_in_flight: int
@@ -59,8 +53,7 @@ class ChatBackend(Protocol):
 
 
 def check_generation(generation: Any) -> Dict[str, Any]:
-    """A copy of the generation parameters, checked where a wrong type would
-    fail inside a request. RAISES (OptionError): Naming setting and value."""
+    """A checked copy of the generation parameters (a wrong type would fail in a request)."""
     where = "[components.llm.model.generation]"
     if not isinstance(generation, dict):
         raise OptionError(f"{where} must be a block of settings, got {generation!r}")
@@ -121,8 +114,7 @@ class ChatModel:
 
     @property
     def context_length(self) -> int:
-        """The backend's context length; unknown counts as unlimited (a prompt
-        that does not fit fails at the backend)."""
+        """The backend's context length; unknown counts as unlimited."""
         return self.backend.context_length or 10**9
 
     @property
@@ -131,18 +123,15 @@ class ChatModel:
         return int(self.generation.get("max_tokens") or 0)
 
     def messages(self, prompt: str) -> Messages:
-        """The chat messages sent for a prompt."""
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return system + [{"role": "user", "content": prompt}]
 
     def key(self, prompt: str) -> str:
-        """The cache key of a prompt."""
         return request_key(self.backend.model_id, self.messages(prompt), self.generation)
 
     def prompt_tokens(self, messages: Messages, bound: bool = False) -> int:
-        """The prompt tokens of messages: the backend's count, or with
-        ``bound`` its upper bound (``max_prompt_tokens``: an HTTP server's
-        tokenizer is unknown) for budget reservations."""
+        """The backend's count of prompt tokens, or with ``bound`` its upper bound for budget
+        reservations (an HTTP server's tokenizer is unknown)."""
         upper = getattr(self.backend, "max_prompt_tokens", None)
         if bound and callable(upper):
             return int(upper(messages))
@@ -168,12 +157,8 @@ class ChatModel:
         return [[answers[key] for key in doc_keys] for doc_keys in keys]
 
     def estimate(self, prompts: List[List[str]], expected: List[str]) -> RunEstimate:
-        """What answering these prompts would send and cost; sends nothing.
-
-        prompts (List[List[str]]): The prompts of each Doc of a run.
-        expected (List[str]): Per Doc, a typical answer (the "expected" completion).
-        RETURNS (RunEstimate): Counts for the prompts not in the cache.
-        """
+        """What answering the prompts of each Doc would send and cost, given a typical
+        answer per Doc; sends nothing."""
         keys = [[self.key(prompt) for prompt in doc_prompts] for doc_prompts in prompts]
         cached = (
             self.cache.present(k for ks in keys for k in ks) if self.cache is not None else set()
@@ -215,9 +200,8 @@ class ChatModel:
             self.budget.release(request.reserved, self.max_tokens)
 
     def _send_all(self, requests: List[_Request], occurrences: Counter) -> Dict[str, str]:
-        """Send the requests, ``max_in_flight`` at a time, each reserved in the
-        budget (in order) before it starts; see the module docstring for errors.
-        A second Ctrl+C abandons the requests in flight."""
+        """Send the requests, ``max_in_flight`` at a time, each reserved in the budget (in
+        order) before it starts; a second Ctrl+C abandons the requests in flight."""
         pending, running = deque(requests), {}  # type: ignore[var-annotated]
         answers: Dict[str, str] = {}
         error: Optional[BaseException] = None
@@ -262,8 +246,8 @@ class ChatModel:
         return answers
 
     def _drain(self, running: Dict[Future, _Request]) -> None:
-        """After Ctrl+C: no retry starts; wait for the requests in flight (they
-        are cached); a second Ctrl+C abandons them (``abandoned``)."""
+        """After Ctrl+C: no retry; the requests in flight are awaited (and cached) unless a
+        second Ctrl+C abandons them."""
         stop_retries = getattr(self.backend, "stop_retries", None)
         if callable(stop_retries):
             stop_retries()
@@ -276,8 +260,7 @@ class ChatModel:
                 cancel()
 
     def _start(self, request: _Request, stop: threading.Event) -> Future:
-        """Send a request on a daemon thread: one abandoned by a second Ctrl+C
-        never keeps the process from exiting."""
+        """Send on a daemon thread: an abandoned request never keeps the process alive."""
         future: Future = Future()
 
         def work() -> None:
@@ -290,9 +273,8 @@ class ChatModel:
         return future
 
     def _send(self, request: _Request, stop: threading.Event) -> Optional[str]:
-        """Claim the key in the cache (waiting while another live process
-        holds it), send, cache the answer and settle the reservation. None if
-        the run stopped while waiting."""
+        """Claim the key (waiting while another live process holds it), send, cache and
+        settle the reservation; None if the run stopped while waiting."""
         try:
             while self.cache is not None:
                 status, hit = self.cache.claim(request.key)
@@ -314,23 +296,17 @@ class ChatModel:
                 except Exception:
                     pass
             raise
+        tokens = (completion.prompt_tokens, completion.completion_tokens)
         cost = 0.0
         if self.budget is not None:
-            used = (completion.prompt_tokens, completion.completion_tokens)
-            self.budget.settle(request.reserved, self.max_tokens, *used)
-            cost = self.budget.cost_of(*used)
-        # Paid whether or not it can be stored: counted first.
-        self.usage.record_answer(completion.prompt_tokens, completion.completion_tokens, cost)
+            self.budget.settle(request.reserved, self.max_tokens, *tokens)
+            cost = self.budget.cost_of(*tokens)
+        self.usage.record_answer(*tokens, cost)  # paid whether or not it can be stored
         if self.cache is not None:
+            request_record = {"messages": request.messages, "params": self.generation}
+            answer = CachedAnswer(completion.text, *tokens)
             try:
-                self.cache.put(
-                    request.key,
-                    self.backend.model_id,
-                    {"messages": request.messages, "params": self.generation},
-                    CachedAnswer(
-                        completion.text, completion.prompt_tokens, completion.completion_tokens
-                    ),
-                )
+                self.cache.put(request.key, self.backend.model_id, request_record, answer)
             except Exception:
                 self.usage.add(not_cached=1)
                 raise

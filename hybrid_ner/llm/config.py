@@ -1,10 +1,6 @@
-"""Proposal configs: the built-in default, files, overrides, the convenience
-options of ``hybrid-ner propose``, and building the proposer once.
-
-A proposal config is a spaCy config with one ``llm`` component (spacy-llm's
-factory, ``hybrid_ner`` task and model). The CLI edits it only through dotted
-paths (:data:`FLAG_PATHS` and ``--a.b.c`` overrides); :func:`build_proposer`
-resolves it once, and the command works with the built objects.
+"""Proposal configs (a spaCy config with one spacy-llm ``llm`` component): the built-in
+default, files, dotted overrides and the convenience options of ``hybrid-ner propose``
+(:data:`FLAG_PATHS`), and building the proposer once (:func:`build_proposer`).
 """
 
 from dataclasses import dataclass
@@ -92,38 +88,34 @@ def _invalid(where: str, err: BaseException) -> HybridNerError:
     return HybridNerError(f"{where}: invalid config ({' '.join(str(err).split())})")
 
 
-def load_config(
-    path: Optional[Union[str, Path]] = None,
-    overrides: Optional[Mapping[str, Any]] = None,
-    interpolate: bool = True,
-) -> Config:
-    """The proposal config from a file (None: the built-in default), with
-    dotted overrides applied before variables are interpolated, as ``spacy
-    train`` does. RAISES (HybridNerError): For a missing or invalid file, or
-    an override that names no section."""
-    where = str(path) if path is not None else "default config"
+def _read(path: Optional[Union[str, Path]]) -> Config:
+    """The proposal config of a file (None: the built-in default), not interpolated."""
     if path is not None and not Path(path).is_file():
         raise HybridNerError(f"{path}: config file not found")
     try:
-        config = (
-            Config().from_disk(path, interpolate=False)
-            if path is not None
-            else Config().from_str(DEFAULT_CONFIG, interpolate=False)
-        )
+        if path is None:
+            return Config().from_str(DEFAULT_CONFIG, interpolate=False)
+        return Config().from_disk(path, interpolate=False)
     except Exception as err:
-        raise _invalid(where, err) from None
-    apply_overrides(config, overrides or {}, where)
-    try:
-        return config.interpolate() if interpolate else config
-    except Exception as err:
-        raise _invalid(where, err) from None
+        raise _invalid(str(path or "default config"), err) from None
 
 
-def apply_overrides(config: Config, overrides: Mapping[str, Any], where: str = "config") -> Config:
-    """Set dotted paths in the proposal config (in place), creating the
-    blocks of :data:`DEFAULT_BLOCKS` when missing. RAISES (OptionError)."""
+def _interpolate(config: Config, overrides: Mapping[str, Any], where: str) -> Config:
+    """Apply dotted overrides (creating :data:`DEFAULT_BLOCKS` when missing) before
+    variables are interpolated, as ``spacy train`` does."""
     overrides_module.apply_overrides(config, overrides, where, DEFAULT_BLOCKS)
-    return config
+    try:
+        return config.interpolate()
+    except Exception as err:
+        raise _invalid(where, err) from None
+
+
+def load_config(
+    path: Optional[Union[str, Path]] = None, overrides: Optional[Mapping[str, Any]] = None
+) -> Config:
+    """The interpolated proposal config of a file (None: the built-in default).
+    RAISES (HybridNerError): For a missing or invalid file or an override naming no section."""
+    return _interpolate(_read(path), overrides or {}, str(path or "default config"))
 
 
 def _block(config: Mapping[str, Any], dotted: str) -> Any:
@@ -136,17 +128,13 @@ def _block(config: Mapping[str, Any], dotted: str) -> Any:
 def configure(
     config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]
 ) -> Config:
-    """The proposal config of ``propose``: the file or built-in default, with
-    the convenience options (:data:`FLAG_PATHS`) and dotted overrides applied
-    as one set. ``--base-url`` switches the model block to the
-    OpenAI-compatible backend, keeping generation, cache, budget and system prompt.
-
-    flags (Mapping[str, Any]): Option name → value; None for not given.
-    RETURNS (Config): The interpolated config.
-    RAISES (HybridNerError): For options that do not fit, or a path given twice.
+    """The interpolated config of ``propose``: the convenience options (flag → value, None
+    if not given) and dotted overrides applied as one set. ``--base-url`` switches the
+    model block to the OpenAI-compatible backend, keeping generation, cache, budget and
+    system prompt. RAISES (HybridNerError): For options that do not fit or a path set twice.
     """
     where = str(config_path or "the default config")
-    config = load_config(config_path, interpolate=False)
+    config = _read(config_path)
     model = _block(config, MODEL)
     if not isinstance(model, dict):
         raise HybridNerError(f"{config_path or 'config'}: no [components.llm.model] block")
@@ -202,17 +190,12 @@ def configure(
             value = value or None
         values[FLAG_PATHS[flag]] = value
     overrides_module.check_no_conflicts(values, overrides, FLAG_PATHS)
-    apply_overrides(config, {**values, **overrides}, where)
-    try:
-        return config.interpolate()
-    except Exception as err:
-        raise _invalid(where, err) from None
+    return _interpolate(config, {**values, **overrides}, where)
 
 
 @dataclass
 class Proposer:
-    """A built proposal pipeline: a blank ``nlp`` (its vocab reads the Docs),
-    spacy-llm's component (``pipe`` runs the task), the task and the model."""
+    """A built proposal pipeline: a blank ``nlp``, spacy-llm's component, task and model."""
 
     nlp: Language
     component: LLMWrapper
@@ -221,14 +204,8 @@ class Proposer:
 
 
 def build_proposer(config: Config, vocab: Optional[Vocab] = None) -> Proposer:
-    """Resolve the proposal config once: task, model and Doc cache through
-    the registry, the component with spacy-llm's factory function.
-
-    config (Config): The proposal config (interpolated).
-    vocab (Optional[Vocab]): A Vocab to share, or None for a new one.
-    RETURNS (Proposer): The built objects.
-    RAISES (HybridNerError): For config errors.
-    """
+    """Resolve the interpolated proposal config once (task, model and Doc cache through the
+    registry, the component with spacy-llm's factory), sharing ``vocab`` if given."""
     component = config.get("components", {}).get(COMPONENT)
     if not isinstance(component, dict):
         raise HybridNerError(f"The proposal config needs a [components.{COMPONENT}] block")

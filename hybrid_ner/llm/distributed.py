@@ -25,6 +25,7 @@ from .usage import BudgetExceeded, Usage
 
 #: Batches a worker takes per round trip, in multiples of its requests in flight.
 BATCH_ROUNDS = 4
+_ANSWER_COLUMNS = ("response", "prompt_tokens", "completion_tokens", "failures")
 
 
 def shard_dir(cache: PromptCache) -> Path:
@@ -40,10 +41,8 @@ def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
         rows = read_recorded(shard).rows
         have = cache.present(row["key"] for row in rows)
         for row in (row for row in rows if row["key"] not in have):
-            tokens = (row["prompt_tokens"], row["completion_tokens"])
-            cache.put(
-                row["key"], row["model"], row["request"], CachedAnswer(row["response"], *tokens)
-            )
+            answer = CachedAnswer(row["response"], row["prompt_tokens"], row["completion_tokens"])
+            cache.put(row["key"], row["model"], row["request"], answer)
             added += 1
         shard.unlink()
     return added
@@ -86,12 +85,8 @@ class RequestWorker:
             text, tokens = answer.text, (answer.prompt_tokens, answer.completion_tokens)
         except HybridNerError:
             text, tokens = "", (0, 0)
-        return {
-            "response": text,
-            "prompt_tokens": tokens[0],
-            "completion_tokens": tokens[1],
-            "failures": json.dumps(dict(usage.failures)),
-        }
+        failures = json.dumps(dict(usage.failures))
+        return dict(zip(_ANSWER_COLUMNS, (text, *tokens, failures)))
 
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, List[Any]]:
         results = list(self.pool.map(self._one, list(batch["messages"])))
@@ -100,16 +95,11 @@ class RequestWorker:
 
 
 def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: int = 1) -> None:
-    """Answer the prompts of ``docs`` that are not in the prompt cache on a
-    Ray cluster and fold the answers into the cache.
+    """Answer the prompts of ``docs`` not in the prompt cache on a Ray cluster and fold
+    the answers into the cache; the run's ChatModel ``model`` counts usage and budget.
 
     address (str): As ``ray.init`` takes it: "local", "auto", "ray://host:10001".
-    task (Any): The proposal task (renders the prompts).
-    model (Any): The run's ChatModel; its usage and budget count the requests.
-    docs (List[Doc]): The Docs of the run.
     workers (int): Ray actors sending requests, each ``--concurrency`` at once.
-    RAISES (HybridNerError): Without Ray, a backend other than an
-        OpenAI-compatible server, no prompt cache, or no cluster at ADDRESS.
     """
     try:
         import ray
@@ -172,9 +162,8 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
 
 
 def _reserve(model: ChatModel, messages: Dict[str, Any]) -> Dict[str, int]:
-    """The keys that fit the budget, in order, each with its reservation of
-    prompt tokens (as the local run reserves them); the local run meets the
-    budget stop at the first key left out."""
+    """The keys that fit the budget, in order, each with its reservation of prompt tokens
+    (as the local run reserves them): the local run stops at the first key left out."""
     fit: Dict[str, int] = {}
     for key, request in messages.items():
         fit[key] = model.backend.max_prompt_tokens(request)
@@ -206,16 +195,9 @@ def _answers(
             budget.settle(reserved[key], model.max_tokens, *used)
             cost = budget.cost_of(*used)
         model.usage.record_answer(*used, cost)
-        out.append(
-            {
-                "key": key,
-                "model": model.backend.model_id,
-                "request": {"messages": messages[key], "params": model.generation},
-                "response": response,
-                "prompt_tokens": used[0],
-                "completion_tokens": used[1],
-            }
-        )
+        request = {"messages": messages[key], "params": model.generation}
+        row = {"key": key, "model": model.backend.model_id, "request": request}
+        out.append({**row, **dict(zip(_ANSWER_COLUMNS, (response, *used)))})
     return out
 
 
@@ -227,8 +209,7 @@ def _client_args(client: OpenAICompatibleClient) -> Dict[str, Any]:
 
 
 def _connect(ray: Any, address: str, api_key_env: Any) -> bool:
-    """Start or join the cluster (unless this process is connected already);
-    the API key travels to the workers in the job's environment."""
+    """Start or join the cluster unless connected; the API key travels in the job's env."""
     if ray.is_initialized():
         return False
     key = os.environ.get(api_key_env) if api_key_env else None

@@ -126,11 +126,8 @@ class SimilarExamples:
         """The usable pool Docs (loaded on first use)."""
         if self._pool is None:
             source = self.pool_source
-            docs = (
-                read_docbin(source, Vocab())
-                if isinstance(source, (str, Path))
-                else list(source or [])
-            )
+            path = isinstance(source, (str, Path))
+            docs = read_docbin(source, Vocab()) if path else list(source or [])
             self._pool = [doc for doc in docs if usable_as_example(doc)]
             self._pool_keys = [document_key(doc) for doc in self._pool]
             if self.k > 0 and source is not None and not self._pool:
@@ -144,8 +141,7 @@ class SimilarExamples:
         return self._vectors
 
     def _popularity_rank(self, vectors: numpy.ndarray) -> List[int]:
-        """Rank of each pool sentence by how often it is among the k nearest
-        neighbours of the others (most popular first): from the pool alone."""
+        """Rank of each pool sentence by how often it is among the others' k nearest."""
         n = len(vectors)
         counts = numpy.zeros((n,), dtype="i")
         if n > 1:
@@ -161,12 +157,10 @@ class SimilarExamples:
         return rank
 
     def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
-        """The k most similar pool sentences of each Doc, never the sentence
-        itself nor another of its document (so the proposer can run on its
-        own pool) unless that leaves fewer than k (a corpus without document
-        boundaries). Most popular first, so a prompt
-        depends on the pool and the sentence alone (its cached answer stays valid).
-        """
+        """The k most similar pool sentences of each Doc, never the sentence itself nor
+        (unless that leaves fewer than k) one of its document, so the proposer can run on
+        its own pool. Most popular first: a prompt depends on the pool and the sentence
+        alone, so its cached answer stays valid."""
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
         # Cosine similarity of the embeddings (unit vectors).
@@ -174,7 +168,7 @@ class SimilarExamples:
         return [self._select(doc, row) for doc, row in zip(docs, scores)]
 
     def _query_vectors_of(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """The (n, dim) embeddings of the Docs' texts, each sentence embedded once."""
+        """The (n, dim) embeddings of the Docs' texts, each text embedded once."""
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
         if new:
             self._query_vectors.update(zip(new, self.embedder(new)))
@@ -209,12 +203,7 @@ def create_similar_examples(
     k: int = SimilarExamples.DEFAULT_K,
     embedder: Optional[Embedder] = None,
 ) -> SimilarExamples:
-    """Few-shot examples retrieved by cosine similarity from a gold DocBin.
-
-    pool (Optional[str]): DocBin of human-annotated sentences (e.g. the
-        validation split); None gives zero-shot prompts.
-    k (int): Examples per sentence (the paper: 32).
-    embedder (Optional[Embedder]): Sentence embedder; the offline MiniLM if None.
-    RETURNS (SimilarExamples): The retriever.
+    """Few-shot examples retrieved by cosine similarity from a gold DocBin ``pool`` (None:
+    zero-shot), ``k`` per sentence (GPT-NER: 32), by ``embedder`` (None: the offline MiniLM).
     """
     return SimilarExamples(pool=pool, k=k, embedder=embedder or SentenceEmbedder())

@@ -1,10 +1,6 @@
-"""The label set of a proposal run and what the prompts need to know of it.
-
-``hybrid-ner propose`` asks for ``--labels`` if given; otherwise for the
-labels of the human annotation of its input and of the example pool; only if
-neither has an entity, for the config's. Labels the config also has keep its
-order (the CoNLL labels give the same prompts as always); the others follow
-alphabetically.
+"""The label set of a proposal run: ``--labels``, else those of the input's human
+annotation and the example pool, else the config's. Labels the config has keep its
+order (the same prompts as always); the others follow alphabetically.
 """
 
 import re
@@ -18,20 +14,13 @@ from wasabi import msg
 
 from ..errors import HybridNerError, OptionError
 
-#: What the answer parser reads as a label (``LINE_PATTERN`` of ``parsing``):
-#: an ASCII letter, then ASCII letters, ``_``, ``-`` or single spaces; 31 at most.
+#: What the answer parser reads as a label (``parsing.LINE_PATTERN``).
 LABEL_PATTERN = re.compile(r"[A-Za-z](?:[A-Za-z_-]| (?! )){0,30}")
 
 
 def label_counts(docs: Iterable[Doc]) -> Counter:
     """Entities per label in ``doc.ents``."""
     return Counter(ent.label_ for doc in docs for ent in doc.ents)
-
-
-def order_labels(labels: Iterable[str], preferred: Sequence[str]) -> List[str]:
-    """The labels in ``preferred``'s order first, the rest alphabetically."""
-    wanted = set(labels)
-    return [label for label in preferred if label in wanted] + sorted(wanted - set(preferred))
 
 
 def label_key(label: str) -> str:
@@ -48,8 +37,8 @@ def parse_labels(value: str, option: str = "--labels") -> List[str]:
 
 
 def labels_of(value: Union[str, Iterable[Any], None], where: str = "labels") -> List[str]:
-    """A configured label set as a list: a string is comma-separated (as
-    spaCy's NER tasks read it: "PER" is one label), else a sequence."""
+    """A configured label set: a comma-separated string (as spaCy's NER tasks read it)
+    or a sequence."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -58,8 +47,7 @@ def labels_of(value: Union[str, Iterable[Any], None], where: str = "labels") -> 
 
 
 def check_labels(labels: Sequence[str], where: str = "labels") -> List[str]:
-    """Refuse labels the answer parser could never match and labels that
-    differ only in case or spacing. RAISES (OptionError): Naming the label."""
+    """Refuse labels the parser could never match or that differ only in case or spacing."""
     seen: Dict[str, str] = {}
     for label in labels:
         if not LABEL_PATTERN.fullmatch(label):
@@ -82,8 +70,7 @@ def check_labels(labels: Sequence[str], where: str = "labels") -> List[str]:
 
 
 def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:
-    """Label → definition from a JSON or YAML (``.yml``/``.yaml``) file.
-    RAISES (HybridNerError): Naming the file."""
+    """Label → definition from a JSON or YAML (``.yml``/``.yaml``) file."""
     path = Path(path)
     if not path.is_file():
         raise HybridNerError(f"{path}: label definitions file not found")
@@ -106,8 +93,8 @@ def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:
 def check_example_labels(
     pool_counts: Mapping[str, int], labels: Sequence[str], pool: Optional[str]
 ) -> None:
-    """Refuse example entities of labels outside the label set: they would be
-    shown as no entity, teaching the LLM to find nothing. RAISES (OptionError)."""
+    """Refuse example entities of labels outside the label set: shown as no entity, they
+    would teach the LLM to find nothing."""
     lacking = {label: n for label, n in sorted(pool_counts.items()) if label not in labels}
     if lacking:
         listing = ", ".join(f"{label} ({n} entities)" for label, n in lacking.items())
@@ -119,8 +106,7 @@ def check_example_labels(
 
 
 def example_mentions(docs: Iterable[Doc], labels: Sequence[str]) -> Dict[str, str]:
-    """The most frequent entity text of each label (ties: the first seen),
-    for the answer-format example of the instructions."""
+    """The most frequent entity text of each label, for the answer-format example."""
     counts: Dict[str, Counter] = {label: Counter() for label in labels}
     for doc in docs:
         for ent in doc.ents:
@@ -130,15 +116,9 @@ def example_mentions(docs: Iterable[Doc], labels: Sequence[str]) -> Dict[str, st
 
 
 def choose_labels(task: Any, docs: List[Doc], explicit: Optional[str]) -> List[str]:
-    """Settle the label set of a built proposal task and say where it came
-    from; name labels without a definition; give the single-query format an
-    example mention from the data for labels without one.
-
-    task (EntityProposalTask): The built task; its labels are set.
-    docs (List[Doc]): The input.
-    explicit (Optional[str]): The option that gave the labels, if any.
-    RETURNS (List[str]): The labels.
-    """
+    """Set the label set of a built proposal task from the input ``docs`` and say where it
+    came from (``explicit``: the option that gave the labels); name labels without a
+    definition; fill in example mentions from the data for the single-query format."""
     from .prompts import SingleQueryPrompt
 
     configured = list(task.labels)
@@ -151,7 +131,8 @@ def choose_labels(task: Any, docs: List[Doc], explicit: Optional[str]) -> List[s
         labels, source = configured, explicit
         check_example_labels(pool_counts, labels, pool_name)
     elif input_counts or pool_counts:
-        labels = order_labels(set(input_counts) | set(pool_counts), configured)
+        found = set(input_counts) | set(pool_counts)
+        labels = [label for label in configured if label in found] + sorted(found - {*configured})
         sources = [("the human annotation of the input", input_counts)]
         sources.append((f"the example pool {pool_name}", pool_counts))
         source = " and ".join(name for name, counts in sources if counts)

@@ -1,11 +1,9 @@
-"""The embedded LLM: a GGUF model run in-process by llama-cpp-python (no
-server, no key, no network: the default backend).
+"""The embedded LLM (the default backend): a GGUF model run in-process by llama-cpp-python.
 
-llama.cpp is not thread-safe and uses all given threads per request, so
-requests run one at a time; the model loads at the first request. Answers
-depend on the prompt alone (issue 15): llama.cpp's results depend on how a
-prompt splits between a reused KV prefix and new tokens, so every request
-starts from an empty cache (``Llama.reset``). Public API only.
+Requests run one at a time (llama.cpp is not thread-safe and uses all threads); the
+model loads at the first request. Every request starts from an empty KV cache
+(``Llama.reset``): llama.cpp's results depend on how a prompt splits between a reused
+prefix and new tokens, and answers must depend on the prompt alone.
 """
 
 import os
@@ -78,7 +76,7 @@ class LlamaCppBackend:
             try:
                 result = llama.create_chat_completion(messages=messages, **kwargs)
             except ValueError as err:  # e.g. prompt longer than the context
-                usage.record_failure("local_error")
+                usage.add(failure="local_error")
                 raise LLMRequestError(
                     "local_error", f"llama.cpp: {err} (raise n_ctx or use fewer examples)"
                 ) from None
@@ -86,7 +84,7 @@ class LlamaCppBackend:
         if not isinstance(text, str) or not text.strip():
             # Not "no entities": cached, it would never be asked again; at
             # temperature 0 a re-run gives the same blank answer, hence the advice.
-            usage.record_failure("empty")
+            usage.add(failure="empty")
             raise LLMRequestError(
                 "empty",
                 "llama.cpp: the model gave a blank answer (nothing before a stop sequence); "

@@ -1,6 +1,5 @@
-"""The registered spacy-llm models: the embedded LLM (llama.cpp) and any
-OpenAI-compatible server, each a :class:`ChatModel`. Their defaults are
-defined once, by the backends' ``DEFAULT_*`` and :data:`DEFAULT_GENERATION`.
+"""The registered spacy-llm models, each a :class:`ChatModel`: the embedded LLM
+(llama.cpp) and any OpenAI-compatible server (defaults: the backends' ``DEFAULT_*``).
 """
 
 from typing import Any, Dict, Optional
@@ -33,10 +32,7 @@ def create_llama_cpp_model(
     n_threads (Optional[int]): CPU threads; all cores if None.
     n_batch (int): Prompt tokens evaluated per step.
     generation (Dict[str, Any]): temperature, max_tokens, stop, seed...
-    system_prompt (Optional[str]): A system message before each prompt.
-    cache (Optional[PromptCache]): Persistent prompt cache.
-    budget (Optional[Budget]): Hard budget for one run.
-    RETURNS (ChatModel): The model for spacy-llm.
+    system_prompt, cache, budget: As for :class:`ChatModel`.
     """
     backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx, n_threads, n_batch)
     return ChatModel(backend, generation, system_prompt, cache, budget)
@@ -59,18 +55,8 @@ def create_openai_compatible_model(
     budget: Optional[Budget] = None,
 ) -> ChatModel:
     """Any OpenAI-compatible chat-completions API; nothing is sent when it is built.
-
-    base_url (str): API root with version, e.g. "http://127.0.0.1:8080/v1".
-    model (str): Model name.
-    api_key_env (Optional[str]): Environment variable holding the API key.
-    concurrency (int): Requests in flight.
-    timeout (float): Seconds per attempt.
-    max_tries (int): Attempts per request.
-    backoff (float): First retry delay (s), doubled per retry, with jitter.
-    max_backoff (float): Longest single wait (s), Retry-After included.
-    context_length (Optional[int]): The model's context length, if known.
-    generation, system_prompt, cache, budget: As for ``hybrid_ner.LlamaCpp.v1``.
-    RETURNS (ChatModel): The model for spacy-llm.
+    Arguments: as for :class:`OpenAICompatibleClient` (``concurrency``: ``max_in_flight``)
+    and :class:`ChatModel`.
     """
     backend = Client(
         base_url, model, api_key_env, concurrency, timeout, max_tries, backoff, max_backoff,

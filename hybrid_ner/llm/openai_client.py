@@ -1,13 +1,9 @@
-"""OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp
-server, LM Studio...): ``POST {base_url}/chat/completions``.
+"""OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp server...).
 
-Thread-safe; building it sends nothing (spacy-llm's OpenAI model lists the
-models in its constructor). Timeouts, connection errors, dropped connections,
-truncated or invalid bodies, 408/409/425/429/5xx and null or blank answers
-(kind ``empty``: never cached) are retried with exponential back-off and
-jitter, honouring ``Retry-After`` (a wait longer than ``max_backoff`` fails at
-once). An answer longer than ``max_tokens`` is cut and counted as
-``oversized_answer``. Other errors fail at once with the server's message.
+Thread-safe; building it sends nothing. Timeouts, connection errors, truncated or
+invalid bodies, 408/409/425/429/5xx and blank answers (never cached) are retried with
+jittered exponential back-off, honouring ``Retry-After``; other errors fail at once
+with the server's message. An answer longer than ``max_tokens`` is cut.
 """
 
 import email.utils
@@ -123,9 +119,7 @@ class OpenAICompatibleClient:
         seed: int = 0,
     ) -> None:
         if max_in_flight < 1 or max_tries < 1 or timeout <= 0 or backoff < 0:
-            raise ValueError(
-                "max_in_flight and max_tries must be >= 1, timeout > 0 and backoff >= 0"
-            )
+            raise ValueError("max_in_flight and max_tries must be >= 1, timeout > 0, backoff >= 0")
         self.base_url = check_base_url(base_url).rstrip("/")
         self.shown_url = mask_secrets(self.base_url)  # credentials in it are masked
         self.model = model
@@ -168,18 +162,14 @@ class OpenAICompatibleClient:
         return max(1, math.ceil(len(text) / self.chars_per_token))  # English: ≈ 4 chars
 
     def max_prompt_tokens(self, messages: Messages) -> int:
-        """An upper bound of the prompt tokens a server can count: one per
-        UTF-8 byte (no BPE or SentencePiece tokenizer makes more) plus
-        ``TEMPLATE_TOKENS_MAX`` per message and per request."""
+        """An upper bound of the prompt tokens a server can count: one per UTF-8 byte (no
+        BPE or SentencePiece tokenizer makes more) plus a chat template's."""
         content = sum(len(str(m.get("content", "")).encode("utf-8")) for m in messages)
         return content + TEMPLATE_TOKENS_MAX * (len(messages) + 1)
 
     def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
-        """Send one chat request, retrying transient failures.
-
-        RAISES (LLMRequestError): After ``max_tries`` failed attempts, or at
-            once for errors a retry cannot fix (400, 401, 403, 404, 422...).
-        """
+        """Send one chat request, retrying transient failures; LLMRequestError after
+        ``max_tries`` attempts or at once for errors a retry cannot fix (4xx)."""
         payload = {**params, "model": self.model, "messages": messages}
         cancelled, no_retries = self._cancelled, self._no_retries  # close() makes new ones
         last: Optional[_Retryable] = None
@@ -202,10 +192,10 @@ class OpenAICompatibleClient:
             try:
                 return self._cut(self._attempt(payload, messages, cancelled), params, usage)
             except LLMRequestError as err:
-                usage.record_failure(err.kind)
+                usage.add(failure=err.kind)
                 raise
             except _Retryable as err:
-                usage.record_failure(err.kind)
+                usage.add(failure=err.kind)
                 last = err
                 if err.retry_after is not None and err.retry_after > self.max_backoff:
                     if attempt + 1 < self.max_tries:  # a shorter wait would be refused again
@@ -233,9 +223,8 @@ class OpenAICompatibleClient:
     def _attempt(
         self, payload: Dict[str, Any], messages: Messages, cancelled: threading.Event
     ) -> Completion:
-        """One attempt. The body is read in the server's chunks within
-        ``timeout`` in all (httpx bounds each read only, so a server trickling
-        bytes could stretch it without end) or until :meth:`cancel`."""
+        """One attempt, the body read within ``timeout`` in all (httpx bounds each read
+        only: a server trickling bytes could stretch it without end) or until cancelled."""
         import httpx
 
         url = f"{self.base_url}/chat/completions"
@@ -309,8 +298,7 @@ class OpenAICompatibleClient:
         return Completion(text, prompt_tokens, completion_tokens)
 
     def _cut(self, completion: Completion, params: Mapping[str, Any], usage: Usage) -> Completion:
-        """Cut an answer longer than ``max_tokens`` (the server ignored it),
-        counted as ``oversized_answer``; token counts stay as billed."""
+        """Cut an answer longer than ``max_tokens`` (``oversized_answer``; billed as is)."""
         limit = params.get("max_tokens")
         if type(limit) is not int or limit <= 0:
             return completion
@@ -320,7 +308,7 @@ class OpenAICompatibleClient:
             max_chars = min(max_chars, max(1, len(text) * limit // used))
         if used <= limit and len(text) <= max_chars:
             return completion
-        usage.record_failure("oversized_answer")
+        usage.add(failure="oversized_answer")
         return Completion(text[:max_chars], completion.prompt_tokens, used)
 
     def stop_retries(self) -> None:
@@ -328,8 +316,7 @@ class OpenAICompatibleClient:
         self._no_retries.set()
 
     def cancel(self) -> None:
-        """A second Ctrl+C: abandon the requests in flight at their next chunk
-        or retry wait (until :meth:`close`)."""
+        """A second Ctrl+C: abandon requests in flight at their next chunk (until close)."""
         self._cancelled.set()
 
     def close(self) -> None:

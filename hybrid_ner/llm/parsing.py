@@ -162,8 +162,7 @@ def parse_marked(
 
 
 def _rewritten_line(text: str, answer: str, case_sensitive: bool) -> str:
-    """The answer line that rewrites the sentence. Small models sometimes
-    repeat the examples first: the line closest to the sentence wins."""
+    """The answer line closest to the sentence (small models may repeat the examples)."""
     lines = [line for line in answer.splitlines() if line.strip()]
     if len(lines) <= 1:
         return lines[0] if lines else ""
@@ -177,8 +176,7 @@ def _rewritten_line(text: str, answer: str, case_sensitive: bool) -> str:
 
 
 def _char_map(source: str, target: str, case_sensitive: bool) -> Dict[int, int]:
-    """Map character positions of ``source`` to those of ``target`` where the
-    two strings agree (difflib alignment)."""
+    """Map positions of ``source`` to ``target`` where the two agree (difflib)."""
     a, b = (source, target) if case_sensitive else (source.lower(), target.lower())
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     mapping: Dict[int, int] = {}

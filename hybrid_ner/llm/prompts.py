@@ -1,12 +1,6 @@
-"""Prompt formats: how a sentence and its examples become a prompt, and how
-the answer is read back (the answer's shape is set by the prompt).
-
-- ``hybrid_ner.PerTypePrompt.v1`` (GPT-NER): one query per entity type; the
-  LLM rewrites the sentence with ``@@entity##`` around that type's entities.
-- ``hybrid_ner.SingleQueryPrompt.v1``: one query for all types; one
-  ``TYPE: entity`` per line. Cheapest.
-
-The instructions come first and do not depend on the sentence.
+"""Prompt formats: how a sentence and its examples become a prompt, and how the answer
+is read back. ``PerTypePrompt`` (GPT-NER): one query per type, the sentence rewritten
+with ``@@entity##``; ``SingleQueryPrompt``: one query, ``TYPE: entity`` lines (cheapest).
 """
 
 from typing import Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
@@ -58,9 +52,7 @@ SINGLE_QUERY_INSTRUCTIONS = (
     "sentence, e.g. {format_example}, in order of appearance. If the sentence "
     'has no entity, answer "None".'
 )
-#: Entities shown in the answer-format example of the single-query
-#: instructions, for the first two labels (in label order) that have one. For
-#: the CoNLL labels this gives ``"PER: John Smith" or "LOC: Paris"``.
+#: Entities of the single-query answer-format example (the first two labels with one).
 DEFAULT_EXAMPLE_MENTIONS: Dict[str, str] = {"PER": "John Smith", "LOC": "Paris"}
 #: Stands in for the entity of a label without an example mention.
 PLACEHOLDER_MENTION = "..."
@@ -68,9 +60,8 @@ PLACEHOLDER_MENTION = "..."
 
 @runtime_checkable
 class PromptFormat(Protocol):
-    """What the task needs from a prompt format: the queries per sentence (a
-    label each, or None for all), the prompt of a sentence and query, the
-    mentions of an answer, and a typical answer for dry-run token estimates."""
+    """The queries per sentence (a label each, or None for all), the prompt of a sentence
+    and query, the mentions of an answer, a typical answer for dry-run estimates."""
 
     def queries(self, labels: Sequence[str]) -> List[Optional[str]]: ...
 
@@ -91,8 +82,7 @@ class PromptFormat(Protocol):
 
 
 def _prompt(head: str, pairs: Sequence[Tuple[str, str]], text: str) -> str:
-    """Instructions, examples (multi-line answers start on the line after
-    "Output:") and the sentence."""
+    """Instructions, examples (multi-line answers after "Output:") and the sentence."""
     body = "\n\n".join(
         f"Input: {source}\nOutput:{'' if target.startswith(chr(10)) else ' '}{target}"
         for source, target in pairs
@@ -106,9 +96,8 @@ def _definition(label: str, definitions: Mapping[str, str]) -> str:
 
 
 def format_example(labels: Sequence[str], mentions: Mapping[str, str]) -> str:
-    """The answer-format example of the single-query instructions:
-    ``"L1: m1" or "L2: m2"`` for the first two labels with an example
-    mention; without any, the first two labels with a placeholder."""
+    """``"L1: m1" or "L2: m2"`` for the first two labels with an example mention (else
+    the first two labels with a placeholder)."""
     shown = [(label, mentions[label]) for label in labels if mentions.get(label)][:2]
     shown = shown or [(label, PLACEHOLDER_MENTION) for label in labels[:2]]
     return " or ".join(f'"{label}: {mention}"' for label, mention in shown)
@@ -203,8 +192,7 @@ class SingleQueryPrompt:
 
     @staticmethod
     def answer_for(doc: Doc, labels: Sequence[str]) -> str:
-        """The ideal answer for a Doc's entities (examples); entity lines
-        start on the line after "Output:"."""
+        """The ideal answer for an example's entities."""
         lines = [f"{ent.label_}: {ent.text}" for ent in doc.ents if ent.label_ in labels]
         return "\n" + "\n".join(lines) if lines else "None"
 
@@ -224,9 +212,8 @@ class SingleQueryPrompt:
 def create_per_type_prompt(
     instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
 ) -> PerTypePrompt:
-    """GPT-NER prompts: one query per entity type, ``@@entity##`` answers
-    (arguments: :class:`PerTypePrompt`)."""
-    return PerTypePrompt(instructions=instructions, case_sensitive=case_sensitive)
+    """GPT-NER prompts: one query per entity type (arguments: :class:`PerTypePrompt`)."""
+    return PerTypePrompt(instructions, case_sensitive)
 
 
 @registry.llm_misc("hybrid_ner.SingleQueryPrompt.v1")
@@ -236,12 +223,5 @@ def create_single_query_prompt(
     case_sensitive: bool = False,
     example_mentions: Dict[str, str] = DEFAULT_EXAMPLE_MENTIONS,
 ) -> SingleQueryPrompt:
-    """One query for all entity types, ``TYPE: entity`` lines (or JSON) as
-    answers (arguments: :class:`SingleQueryPrompt`; ``hybrid-ner propose``
-    fills in example mentions from the data for labels without one)."""
-    return SingleQueryPrompt(
-        instructions=instructions,
-        aliases=aliases,
-        case_sensitive=case_sensitive,
-        example_mentions=example_mentions,
-    )
+    """One query for all entity types (arguments: :class:`SingleQueryPrompt`)."""
+    return SingleQueryPrompt(instructions, aliases, case_sensitive, example_mentions)

@@ -1,11 +1,9 @@
 """The spacy-llm task: LLM entity proposals that never touch human labels.
 
-Unlike spacy-llm's NER tasks (``doc.set_ents`` erases the human entities),
-the proposals go to ``doc.spans["llm"]``, one labelled Span each; ``doc.ents``
-(MISSING annotation included) stays. Proposals of different per-type queries
-may overlap or disagree: the merge resolves them. ``doc.user_data["llm_parse"]``
-gets, per query, the raw answer, the items, how many were kept, what was
-dropped and why (prompts: spacy-llm's ``save_io``).
+Unlike spacy-llm's NER tasks (``doc.set_ents`` erases the human entities), proposals
+go to ``doc.spans["llm"]`` (overlaps are left to the merge); ``doc.ents`` stays.
+``doc.user_data["llm_parse"]`` gets, per query, the raw answer and what was kept or
+dropped and why.
 """
 
 from collections import Counter
@@ -73,15 +71,9 @@ class EntityProposalTask:
     def generate_prompts(
         self, docs: Iterable[Doc], context_length: Optional[int] = None
     ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
-        """One prompt per query for each Doc, paired with the Doc itself once
-        per prompt: spacy-llm's public protocol for a task sending several
-        prompts per Doc (a "sharding" task, recognised by this signature).
-        Sentences are short: ``context_length`` is unused, a prompt that does
-        not fit fails at the backend.
-
-        RAISES (OptionError): For an example pool with labels outside the
-            label set (its entities would be shown as no entity).
-        """
+        """One prompt per query for each Doc, paired with the Doc once per prompt:
+        spacy-llm's protocol for a "sharding" task (recognised by this signature).
+        Sentences are short: ``context_length`` is unused."""
         docs = list(docs)
         examples = self.examples
         if examples is not None and examples.k > 0 and not self._pool_checked:
@@ -103,8 +95,7 @@ class EntityProposalTask:
     def parse_responses(
         self, shards: Iterable[Iterable[Doc]], responses: Iterable[Iterable[str]]
     ) -> Iterable[Doc]:
-        """Write each Doc's proposals to ``doc.spans[spans_key]`` and its
-        parse statistics; ``doc.ents`` untouched."""
+        """Write each Doc's proposals to ``doc.spans[spans_key]`` and its parse statistics."""
         queries, mode = self.queries(), self.alignment_mode
         for doc_shards, doc_responses in zip(shards, responses):
             doc = list(doc_shards)[0]
@@ -124,15 +115,8 @@ class EntityProposalTask:
                         spans[(span.start, span.end, m.label)] = span
                         kept += 1
                 totals.update(result.dropped)
-                per_query.append(
-                    {
-                        "query": query or "*",
-                        "response": response,
-                        "items": result.n_items,
-                        "kept": kept,
-                        "dropped": dict(result.dropped),
-                    }
-                )
+                stats = {"query": query or "*", "response": response, "items": result.n_items}
+                per_query.append({**stats, "kept": kept, "dropped": dict(result.dropped)})
             doc.spans[self.spans_key] = [spans[key] for key in sorted(spans)]
             doc.user_data[PARSE_STATS_KEY] = {
                 "items": sum(q["items"] for q in per_query),
@@ -154,15 +138,11 @@ def create_entity_proposal_task(
 ) -> EntityProposalTask:
     """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
 
-    labels (Union[List[str], str]): Labels to propose; a string is
-        comma-separated ("PER" is one label).
+    labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
     prompt (Optional[PromptFormat]): Prompt format; single query if None.
     examples (Optional[SimilarExamples]): Few-shot retrieval; zero-shot if None.
     label_definitions (Dict[str, str]): Definitions that override the defaults.
-    spans_key (str): Span group for the proposals.
-    alignment_mode (str): "strict", "contract" or "expand" for mentions that
-        cut through tokens.
-    RETURNS (EntityProposalTask): The task.
+    alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
     """
     prompt = prompt or SingleQueryPrompt()
     return EntityProposalTask(

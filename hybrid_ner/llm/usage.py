@@ -1,12 +1,9 @@
 """Usage accounting, the hard budget, and the dry run's estimate.
 
-The budget is checked *before* each request with its worst case (an upper
-bound of its prompt tokens + ``max_tokens``), so a run never spends more
-than allowed; what the server reports replaces the reservation. Bounded is
-what the server reports, as long as it counts at most one prompt token per
-UTF-8 byte plus a chat template (``OpenAICompatibleClient.max_prompt_tokens``;
-the embedded model counts exactly) and at most ``max_tokens`` completion
-tokens (a longer answer is cut and counted as ``oversized_answer``).
+The budget reserves each request's worst case before it is sent (an upper bound of
+its prompt tokens, ``OpenAICompatibleClient.max_prompt_tokens``, + ``max_tokens``; a
+longer answer is cut), so a run never spends more than allowed; what the server
+reports then replaces the reservation.
 """
 
 import math
@@ -64,21 +61,14 @@ class Usage:
             for name, n in counts.items():
                 setattr(self, name, getattr(self, name) + n)
 
-    def record_failure(self, kind: str) -> None:
-        self.add(failure=kind)
-
-    def record_hit(self) -> None:
-        """One prompt answered from the cache."""
+    def record_hit(self) -> None:  # overridden by distributed.ClusterUsage
         self.add(cache_hits=1)
 
     def record_answer(self, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
-        """One answered request."""
-        self.add(
-            requests=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost
-        )
+        tokens = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+        self.add(requests=1, cost=cost, **tokens)
 
     def report(self) -> Dict[str, Any]:
-        """A JSON-serialisable summary."""
         with self._lock:
             return {
                 "requests": self.requests,
@@ -129,10 +119,8 @@ class Budget:
         self._spent = [0, 0, 0.0]  # requests, tokens, cost (reserved or settled)
 
     def cost_of(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """The price of a request."""
-        return (
-            prompt_tokens * self.price_per_1k_input + completion_tokens * self.price_per_1k_output
-        ) / 1000
+        price_in, price_out = self.price_per_1k_input, self.price_per_1k_output
+        return (prompt_tokens * price_in + completion_tokens * price_out) / 1000
 
     def _add(self, requests: int, prompt_tokens: int, completion_tokens: int) -> None:
         self._spent[0] += requests
@@ -160,16 +148,10 @@ class Budget:
                 )
             self._add(1, prompt_tokens, max_completion_tokens)
 
-    def settle(
-        self,
-        reserved_prompt: int,
-        reserved_completion: int,
-        prompt_tokens: int,
-        completion_tokens: int,
-    ) -> None:
-        """Replace a reservation by what the request really used."""
+    def settle(self, reserved_in: int, reserved_out: int, used_in: int, used_out: int) -> None:
+        """Replace a reservation (prompt, completion tokens) by what the request used."""
         with self._lock:
-            self._add(0, prompt_tokens - reserved_prompt, completion_tokens - reserved_completion)
+            self._add(0, used_in - reserved_in, used_out - reserved_out)
 
     def release(self, reserved_prompt: int, reserved_completion: int) -> None:
         """Give back a reservation whose request got no answer."""
@@ -191,9 +173,8 @@ def create_budget(
 
 @dataclass
 class RunEstimate:
-    """Prompts, tokens and cost of a run before any request: completion tokens
-    as a rough "expected" figure and a hard bound (``max_tokens`` each).
-    ``cached`` and ``repeated`` are free (usage: ``cache_hits``, ``repeated``)."""
+    """Prompts, tokens and cost of a run before any request: completion tokens as a rough
+    "expected" figure and a hard bound (``max_tokens`` each); cached and repeated are free."""
 
     docs: int
     prompts: int

