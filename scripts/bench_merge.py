@@ -23,7 +23,7 @@ from hybrid_ner.corpus import read_conll, read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.merge.merger import Merger
 from hybrid_ner.merge.mixing import LabelMixing
-from hybrid_ner.simulation.annotator import build_simulated_annotator
+from hybrid_ner.simulation.annotator import create_simulated_annotator
 from hybrid_ner.simulation.omissions import omit_entities
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def build_input(conll: Path, limit: int, seed: int, path: Path) -> int:
     docs = read_conll(conll).docs
     if limit:
         docs = docs[:limit]
-    annotator = build_simulated_annotator(
+    annotator = create_simulated_annotator(
         "gpt-3.5-class", seed=seed, spans_key=LLM_KEY, query="per-type"
     )
     # Proposals from the gold, then omissions (they keep the span groups).

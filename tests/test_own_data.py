@@ -9,7 +9,7 @@ import spacy
 import srsly
 
 from hybrid_ner.corpus import read_docbin
-from hybrid_ner.simulation.annotator import build_simulated_annotator
+from hybrid_ner.simulation.annotator import create_simulated_annotator
 from hybrid_ner.simulation.presets import DEFAULT_PRECISION, DEFAULT_RECALL
 
 from .cli.fault_server import FaultServer, propose_options, query_sentence
@@ -149,7 +149,7 @@ def test_the_simulated_annotator_names_the_labels_it_has_no_rates_for():
             human=[(0, 1, "person"), (2, 3, "product"), (4, 5, "ORG")],
         )
     ]
-    annotator = build_simulated_annotator("gpt-3.5-class", seed=0)
+    annotator = create_simulated_annotator("gpt-3.5-class", seed=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         annotator.annotate_all(docs)

@@ -34,7 +34,7 @@ from ..experiment.run import (
 from ..experiment.training import TrainSettings
 from ..overrides import parse_cli_overrides
 from ..progress import Progress
-from ..simulation.annotator import SIMULATED_KEY, SimulatedAnnotator, build_simulated_annotator
+from ..simulation.annotator import SIMULATED_KEY, SimulatedAnnotator, create_simulated_annotator
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
 from ..simulation.presets import PRESETS
 from ._app import app
@@ -142,7 +142,7 @@ def grid_cli(
     )
 
     def simulated(seed: int) -> SimulatedAnnotator:
-        return build_simulated_annotator(simulated_preset, seed=seed, query=simulated_query)
+        return create_simulated_annotator(simulated_preset, seed=seed, query=simulated_query)
 
     require_llm = any(cell.spec.annotator == "llm" for cell in cells)
     data = GridData(
@@ -208,7 +208,7 @@ def simulate_annotator_cli(
 ) -> None:
     """Proposals from a SIMULATED annotator with set per-label precision,
     recall and label bias (not an LLM)."""
-    annotator = build_simulated_annotator(preset, seed=seed, spans_key=spans_key)
+    annotator = create_simulated_annotator(preset, seed=seed, spans_key=spans_key)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = read_docbin(input_path, spacy.blank("en").vocab)
     annotator.annotate_all(docs)

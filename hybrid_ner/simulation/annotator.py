@@ -210,7 +210,3 @@ def create_simulated_annotator(
         name=f"simulated {preset or 'annotator'}" + " (per-type)" * (query == "per-type"),
         query=query,
     )
-
-
-#: The same function under a plain name, for Python callers.
-build_simulated_annotator = create_simulated_annotator

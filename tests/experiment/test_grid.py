@@ -14,7 +14,7 @@ from hybrid_ner.experiment.costs import Costs
 from hybrid_ner.experiment.data import GridData
 from hybrid_ner.experiment.run import run_grid, sample_docs
 from hybrid_ner.experiment.training import TrainSettings, train_overrides
-from hybrid_ner.simulation.annotator import build_simulated_annotator
+from hybrid_ner.simulation.annotator import create_simulated_annotator
 
 from ..conftest import ROOT
 
@@ -129,7 +129,7 @@ def _data(tmp_path: Path, train: Path, require_llm: bool = True) -> GridData:
         "toy",
         train,
         tmp_path / "work",
-        simulated=lambda seed: build_simulated_annotator("gpt-3.5-class", seed=seed),
+        simulated=lambda seed: create_simulated_annotator("gpt-3.5-class", seed=seed),
         require_llm=require_llm,
     )
 

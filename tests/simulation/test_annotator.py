@@ -13,7 +13,7 @@ from hybrid_ner.evaluation import proposal_quality
 from hybrid_ner.simulation.annotator import (
     SIMULATED_KEY,
     SimulatedAnnotator,
-    build_simulated_annotator,
+    create_simulated_annotator,
 )
 
 LABELS = ("PER", "LOC", "ORG", "MISC")
@@ -77,18 +77,18 @@ def test_label_bias_moves_entities_to_the_other_label_and_boundary_errors_count_
 def test_gold_is_untouched_same_seed_same_output_and_order_independent():
     docs = corpus(60)
     gold = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
-    first = build_simulated_annotator("gpt-3.5-class", seed=3)
+    first = create_simulated_annotator("gpt-3.5-class", seed=3)
     first.annotate_all(docs)
     out1 = [[(s.start, s.end, s.label_) for s in doc.spans[SIMULATED_KEY]] for doc in docs]
     assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs] == gold
     again = corpus(60)[::-1]
-    second = build_simulated_annotator("gpt-3.5-class", seed=3)
+    second = create_simulated_annotator("gpt-3.5-class", seed=3)
     second.spurious = dict(first.spurious)
     for doc in again:
         doc.spans[SIMULATED_KEY] = second.propose(doc)
     out2 = [[(s.start, s.end, s.label_) for s in doc.spans[SIMULATED_KEY]] for doc in again[::-1]]
     assert out1 == out2
-    other = build_simulated_annotator("gpt-3.5-class", seed=4).annotate_all(corpus(60))
+    other = create_simulated_annotator("gpt-3.5-class", seed=4).annotate_all(corpus(60))
     assert [[(s.start, s.end, s.label_) for s in d.spans[SIMULATED_KEY]] for d in other] != out1
 
 
