@@ -63,10 +63,7 @@ def grid_cli(
     dev_path: Path = typer.Argument(..., help="Dev DocBin (clean gold), for model selection"),
     test_path: Path = typer.Argument(..., help="Test DocBin (clean gold)"),
     config: Path = typer.Option(Path("configs/ner_soft_cpu.cfg"), help="Training config"),
-    output: Path = typer.Option(
-        Path("metrics/grid"),
-        help="Results: OUTPUT/DATASET/cells/*.json, annotators.json, samples.spacy, run.json",
-    ),
+    output: Path = typer.Option(Path("metrics/grid"), help="Results: OUTPUT/DATASET/cells/*.json"),
     work_dir: Path = typer.Option(Path("training/grid"), help="Training files, logs, models"),
     rates: str = typer.Option("0,0.2,0.4,0.6", help="Omission rates of the human annotation"),
     seeds: str = typer.Option("0,1,2", help="Seeds"),
@@ -79,11 +76,7 @@ def grid_cli(
     dev_limit: int = typer.Option(0, help="Use only the first N dev sentences (0: all)"),
     simulated_preset: str = typer.Option("gpt-3.5-class", help=", ".join(PRESETS)),
     simulated_query: str = typer.Option("single", help="Simulated queries: single or per-type"),
-    calibration: Optional[Path] = typer.Option(
-        None,
-        help="The LLM's proposals on DEV_PATH, to calibrate it in the calibrated conditions "
-        "(without: a biased estimate against the human annotation)",
-    ),
+    calibration: Optional[Path] = typer.Option(None, help="The LLM's proposals on DEV_PATH"),
     llm_name: str = typer.Option("LLM", help="The LLM's name if the usage report has none"),
     usage: Optional[Path] = typer.Option(None, help="Usage report of `hybrid-ner propose`"),
     human_cost: float = typer.Option(0.06, help="Cost of a human annotation per sentence"),
@@ -198,9 +191,7 @@ def grid_cli(
 @app.command("simulate-annotator")
 def simulate_annotator_cli(
     input_path: Path = typer.Argument(..., help="DocBin with gold entities in doc.ents"),
-    output_path: Path = typer.Argument(
-        ..., help="Output DocBin, proposals in doc.spans[SPANS_KEY]"
-    ),
+    output_path: Path = typer.Argument(..., help="Output DocBin, proposals in doc.spans[KEY]"),
     preset: str = typer.Option("gpt-3.5-class", help=f"Parameters: {', '.join(PRESETS)}"),
     seed: int = typer.Option(0, help="Random seed"),
     spans_key: str = typer.Option(SIMULATED_KEY, help="Span group for the proposals"),
@@ -216,6 +207,5 @@ def simulate_annotator_cli(
     quality = proposal_quality(docs, spans_key)["overall"]
     msg.good(
         f"{annotator.name}: {quality['proposed']} proposals for {len(docs)} sentences -> "
-        f"{output_path} "
-        f"(against the gold: P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"
+        f"{output_path} (P {quality['p']:.3f} R {quality['r']:.3f} F1 {quality['f']:.3f})"
     )

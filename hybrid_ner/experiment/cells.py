@@ -49,13 +49,8 @@ def plan_cells(
     conditions: Optional[Sequence[str]] = None,
     omission_models: Sequence[str] = (DEFAULT_OMISSION_MODEL,),
 ) -> List[Cell]:
-    """The unique cells of a grid, most informative first so a partial run answers
-    the main question: the main comparison and the LLM-free baselines at
-    ``FOCUS_RATE``, then the other rates, then the budget curve.
-
-    conditions (Optional[Sequence[str]]): Subset of ``CONDITIONS`` (None: all).
-    omission_models (Sequence[str]): Of the rate cells; the others use the default.
-    """
+    """The unique cells of a grid, most informative first so a partial run answers the main
+    question: the main comparison and LLM-free baselines at ``FOCUS_RATE``, other rates, budgets."""
     wanted = list(CONDITIONS) if conditions is None else list(conditions)
     unknown = ", ".join(c for c in wanted if c not in CONDITIONS)
     if unknown:
@@ -71,10 +66,7 @@ def plan_cells(
             raise HybridNerError(f"Omission rate must be in [0, 1], got {value}")
     for value in budgets:
         if not 0.0 <= value < 1.0:
-            raise HybridNerError(
-                f"Budget fraction must be in [0, 1), got {value} "
-                "(1.0 is the human-clean / hybrid cell)"
-            )
+            raise HybridNerError(f"Budget fraction must be in [0, 1), got {value}")
     cells = []
     for seed in seeds:
         for condition in wanted:
@@ -100,8 +92,7 @@ def plan_cells(
 
 
 def needs_teacher(cell: Cell) -> bool:
-    """Whether a cell takes a human-only teacher as the prior: only evidence cells
-    under a budget have tokens nobody annotated to predict."""
+    """Whether a cell takes a human-only teacher as the prior (budget evidence cells)."""
     return cell.spec.corpus in EVIDENCE_CORPORA and cell.spec.data == "budget"
 
 

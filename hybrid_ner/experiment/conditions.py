@@ -1,6 +1,4 @@
-"""The conditions of the experiment grid and what each trains on (docs/experiments.md).
-``sim-*`` conditions use the simulated annotator, never an LLM; grid and report
-order conditions as ``CONDITIONS`` does."""
+"""The conditions of the experiment grid and what each trains on (docs/experiments.md)."""
 
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Tuple
@@ -20,9 +18,8 @@ SILENCE_CORPUS = "corpora.human_silence"
 
 @dataclass(frozen=True)
 class Condition:
-    """How a condition builds its training data: whose proposals ("none", "llm",
-    "simulated"), the config's ``[corpora]`` block, and the human data ("clean",
-    "omit", "unannotated" or "budget": a fraction of the documents)."""
+    """Whose proposals, the config's ``[corpora]`` block, and the human data
+    ("clean", "omit", "unannotated" or "budget")."""
 
     annotator: str
     corpus: str

@@ -12,8 +12,7 @@ from .cells import Cell
 
 @dataclass
 class Costs:
-    """Money per sentence (the LLM's None when unknown), and the prices per 1,000
-    prompt and completion tokens for the record."""
+    """Money per sentence (the LLM's None when unknown) and the token prices per 1,000."""
 
     human_per_sentence: float = 0.0
     llm_per_sentence: Optional[float] = None

@@ -17,13 +17,8 @@ from .cells import Cell
 
 @dataclass
 class GridData:
-    """A dataset's training Docs with every annotation layer, and the variants the
-    cells train on, each written once per (variant, seed).
-
-    work_dir (Path): Where the variants, teachers and calibration samples go.
-    dev (Optional[Path]): The dev set: the simulated annotator's calibration sample.
-    llm_calibration (Optional[Path]): The LLM's proposals on the dev set.
-    """
+    """A dataset's annotated training Docs and the variants the cells train on, each written
+    once per (variant, seed) under ``work_dir``; ``llm_calibration``: LLM proposals on ``dev``."""
 
     name: str
     train: Path
@@ -36,8 +31,7 @@ class GridData:
     _docs: Dict[int, List[Doc]] = field(default_factory=dict)
 
     def teacher_dir(self, cell: Cell) -> Path:
-        """Where a cell's human-only model is kept (the calibrated cells' prior);
-        one per dataset, as all its training files hold the same gold."""
+        """Where a cell's human-only model is kept (the calibrated cells' prior)."""
         return self.work_dir / "teachers" / self.name / cell.cell_id
 
     def has_teacher(self, cell: Cell) -> bool:
@@ -45,8 +39,7 @@ class GridData:
         return (self.teacher_dir(cell) / "meta.json").exists()
 
     def calibration(self, cell: Cell) -> Optional[Path]:
-        """A cell's calibration sample: the LLM's proposals on the dev set, or the dev
-        set annotated by the simulated annotator of its seed."""
+        """A cell's calibration sample: the dev set with the LLM's or the simulated proposals."""
         if cell.spec.annotator == "llm":
             return self.llm_calibration
         if cell.spec.annotator != "simulated" or self.dev is None:

@@ -1,5 +1,4 @@
-"""The result of one grid cell, ``<grid>/<dataset>/cells/<cell_id>.json``:
-written by the grid, read by the report."""
+"""The result of one grid cell, ``<grid>/<dataset>/cells/<cell_id>.json``."""
 
 import math
 from dataclasses import asdict, dataclass, field
@@ -57,8 +56,7 @@ def setting_value(value: float) -> float:
 
 @dataclass(frozen=True)
 class CellResult:
-    """One trained model's test P/R/F1 (overall, per label), annotation cost, λ per
-    label, calibration and ω, and ``path``, the file it was read from."""
+    """One trained model's test scores, cost, λ, calibration, and the ``path`` it was read from."""
 
     dataset: str
     condition: str
@@ -118,8 +116,7 @@ class CellResult:
 
     @classmethod
     def from_json(cls, path: Union[str, Path], data: Any) -> "CellResult":
-        """Validate one cell's parsed JSON (``path`` is named in errors); cells of
-        older grids are refused: ``scripts/migrate_cells.py`` rewrites them."""
+        """Validate one cell's parsed JSON (``path`` is named in errors)."""
         path = Path(path)
 
         def fail(problem: str) -> NoReturn:

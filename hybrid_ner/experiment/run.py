@@ -1,7 +1,5 @@
-"""Run the grid: every cell trains the same config for the same steps and is
-scored on the clean test set; a result file per cell, so the grid resumes where
-it stopped and a report can be built from any part of it. Beside the cells: the
-annotators' quality (``annotators.json``) and sample sentences (``samples.spacy``)."""
+"""Run the grid: every cell trains the same config for the same steps, scored on the clean
+test set; a result file per cell, so the grid resumes where it stopped."""
 
 import contextlib
 import os
@@ -49,13 +47,8 @@ def run_grid(
     progress: Optional[ProgressCallback] = None,
     jobs: int = 1,
 ) -> List[CellResult]:
-    """Train the cells not yet scored, writing ``out_dir/cells/<cell_id>.json``
-    after each; missing teachers (human-only cells) train first. Returns the new results.
-
-    max_minutes (float): Start no new cell after this long (0: no limit).
-    jobs (int): Cells trained at once, each in a process with an equal share of
-        the cores (1: here). Results do not depend on it.
-    """
+    """Train the cells not yet scored, writing ``out_dir/cells/<cell_id>.json`` after each;
+    missing teachers train first. ``jobs``: cells trained at once, each in a process."""
     cells = list(cells)
     done = completed(out_dir)
     planned = {cell.cell_id for cell in cells}
@@ -117,8 +110,7 @@ def _worker_threads(threads: int) -> None:
 
 
 class RunLog:
-    """``run.json``: the commands that produced a grid, their summed wall time and
-    progress, kept up to date across interrupted and resumed runs."""
+    """``run.json``: the commands of a grid, their summed wall time and progress."""
 
     def __init__(self, path: Path, command: str, planned: int) -> None:
         previous = dict(srsly.read_json(path)) if path.exists() else {}
@@ -144,8 +136,7 @@ class RunLog:
 def annotator_report(
     data: GridData, seed: int, llm_name: str, usage: Optional[Mapping[str, Any]], costs: Costs
 ) -> Dict[str, Any]:
-    """``annotators.json``: the gold counts, each annotator's P/R/F1 overall and per
-    label (the simulated one of ``seed``), the LLM's usage and the costs."""
+    """``annotators.json``: gold counts, each annotator's P/R/F1, the LLM's usage, the costs."""
     docs = data.annotated(seed)
     llm = proposal_quality(docs, LLM_KEY)
     simulated = data.simulated(seed)
@@ -169,9 +160,7 @@ def annotator_report(
 
 
 def sample_docs(data: GridData, seed: int, omit_rate: float = FOCUS_RATE, n: int = 10) -> List[Doc]:
-    """``n`` sentences with every layer side by side: gold, human with
-    omissions, LLM proposals, merged (``doc.ents``) with provenance groups;
-    first those where the LLM filled a human omission."""
+    """``n`` sentences with every layer, first those where the LLM filled a human omission."""
     merger = Merger()
     docs = [omit_entities(doc, omit_rate, seed) for doc in data.annotated(seed)]
     for original, doc in zip(data.annotated(seed), docs):

@@ -39,8 +39,7 @@ def train_overrides(
     calibration: Optional[Path] = None,
     teacher: Optional[Path] = None,
 ) -> Dict[str, object]:
-    """A cell's ``spacy train`` overrides: corpus, proposals' span group, calibration
-    sample, teacher and seed."""
+    """A cell's ``spacy train`` overrides."""
     key = SPANS_KEYS.get(cell.spec.annotator, LLM_KEY)
     corpus = cell.spec.corpus
     extra: Dict[str, object] = {}
@@ -88,8 +87,7 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class CellJob:
-    """Everything one cell's training needs, prepared by the grid's process so it can
-    run in another. ``teacher_dir``: where a human-only model is kept as a teacher."""
+    """Everything one cell's training needs, prepared so it can run in another process."""
 
     cell: Cell
     settings: TrainSettings

@@ -1,6 +1,4 @@
-"""The markdown report: one section per dataset (scores by omission rate and
-omission model, a second grid beside the first, annotator quality, calibration
-and ω, budget, missing cells, figures), and the names and numbers of its text."""
+"""The markdown report: a section per dataset, and the names and numbers of its text."""
 
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -118,8 +116,7 @@ def at_rate(rate: Optional[float]) -> str:
 
 
 def f1_by_rate_table(md: MarkdownRenderer, cells: Sequence[CellResult]) -> str:
-    """Rows = conditions, columns = omission rates, F1 ``mean ± sd (n)``; the
-    best condition other than the upper bound bold in each column."""
+    """F1 per condition (rows) and omission rate (columns), the best non-upper-bound bold."""
     stats = aggregate(cells)
     conditions = table_conditions(cells)
     columns: List[Optional[float]] = list(settings(cells, "rate")) or [None]
@@ -140,8 +137,7 @@ def f1_by_rate_table(md: MarkdownRenderer, cells: Sequence[CellResult]) -> str:
 def _against_llm_free(
     stats: Dict[GroupKey, Stat], columns: Sequence[Optional[float]]
 ) -> List[List[str]]:
-    """The best LLM-free baseline per column and each hybrid's difference to it:
-    the comparison a reader from the field asks for first."""
+    """The best LLM-free baseline per column and each hybrid's difference to it."""
     best = []
     for rate in columns:
         found = [(s.mean, c) for c in LLM_FREE_CONDITIONS if (s := stat_at(stats, c, rate))]
@@ -166,8 +162,7 @@ def stat_table(
     rate: Optional[float],
     extra: Sequence[List[str]] = (),
 ) -> str:
-    """A row per condition, a column per entry of ``columns`` (e.g. P, R, F1) at
-    ``rate``, then the ``extra`` rows."""
+    """A row per condition, a column per entry of ``columns`` at ``rate``, then ``extra``."""
     rows = [
         [condition_name(c)] + [format_stat(stat_at(s, c, rate)) for s in columns.values()]
         for c in conditions
@@ -183,8 +178,7 @@ def second_grid_section(
     level: int = 3,
     title: str = SECOND_GRID_TITLE,
 ) -> None:
-    """A second grid of the dataset (e.g. transformer config): F1, P and R per condition
-    beside the first grid's F1 at the same rate, then its ``spacy evaluate`` scores."""
+    """A second grid's F1, P and R beside the first grid's F1, then its evaluate scores."""
     rate = closest_rate(settings(other.cells, "rate"), target_rate)
     columns = {k: aggregate(other.cells, PRF[k]) for k in ("F1", "P", "R")}
     columns["F1 of this grid"] = aggregate(cells)
@@ -204,8 +198,7 @@ def second_grid_section(
 
 
 def annotator_section(md: MarkdownRenderer, info: Dict[str, Any]) -> None:
-    """Each annotator's P/R/F1 and label shares per label against the clean gold,
-    then LLM usage and cost assumptions."""
+    """Each annotator's P/R/F1 and label shares per label, then LLM usage and costs."""
     md.add(
         f"Proposals on the {info.get('sentences', '?')} training sentences against their clean "
         f"gold ({info.get('gold_entities', '?')} entities). Shares: each label's part of the "
@@ -252,8 +245,7 @@ def _ratio(value: Any) -> str:
 
 
 def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: float) -> None:
-    """Per annotator, the calibration record of one cell (at the target rate, lowest
-    seed first), then each setting's estimated ω next to the simulated one."""
+    """Per annotator, the calibration record of one cell, then each setting's estimated ω."""
     md.add(md.title(3, "Calibration"))
     md.add(
         "The calibrated conditions measure their annotator on a calibration sample with clean "
@@ -377,13 +369,7 @@ def dataset_section(
     target_rate: float,
     second: Optional[DatasetResults] = None,
 ) -> str:
-    """The markdown section of one dataset.
-
-    links (Dict[str, str]): Relative paths of the figures (keys of FIGURES) and
-        of the samples page (key SAMPLES) that exist.
-    target_rate (float): Omission rate of the detail tables (else the closest present).
-    second (Optional[DatasetResults]): The dataset in a second grid.
-    """
+    """The markdown section of one dataset (``links``: figure and SAMPLES paths by key)."""
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(2, ds.name))
     run, cells = ds.run or {}, ds.cells
@@ -479,8 +465,7 @@ def report_markdown(
     second: Sequence[DatasetResults] = (),
     second_dir: Optional[str] = None,
 ) -> str:
-    """The whole report: a section per dataset (``links``: see ``dataset_section``),
-    the second grid's datasets not in the first, and sample pages of no dataset."""
+    """The whole report: a section per dataset, the second grid's others, other samples."""
     md = MarkdownRenderer(no_emoji=True)
     md.add(md.title(1, "hybrid-ner experiment report"))
     source = f" and the second grid `{second_dir}`" if second_dir and second else ""

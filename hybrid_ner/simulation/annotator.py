@@ -57,9 +57,7 @@ def spurious_span(
 
 @dataclass
 class SimulatedAnnotator:
-    """Proposals with given per-label precision, recall and label confusion
-    (``confusion[L][M]``: P(proposed as M | found, gold L); the module docstring);
-    labels without rates get the defaults."""
+    """Proposals with given per-label precision, recall and label confusion (module docstring)."""
 
     precision: Dict[str, float] = field(default_factory=dict)
     recall: Dict[str, float] = field(default_factory=dict)
@@ -97,15 +95,8 @@ class SimulatedAnnotator:
     def _fail(problem: str) -> NoReturn:
         raise HybridNerError(f"Simulated annotator: {problem}")
 
-    def _precision(self, label: str) -> float:
-        return self.precision.get(label, self.default_precision)
-
-    def _recall(self, label: str) -> float:
-        return self.recall.get(label, self.default_recall)
-
     def fit(self, docs: Iterable[Doc]) -> "SimulatedAnnotator":
-        """Set the spurious-span rates so each label's expected precision is its
-        target on ``docs``; warn about labels that get the default rates."""
+        """Set the spurious-span rates so each label's expected precision is its target."""
         gold = Counter(ent.label_ for doc in docs for ent in doc.ents)
         self.defaulted = sorted(k for k in gold if k not in self.precision or k not in self.recall)
         if self.defaulted:
@@ -119,7 +110,7 @@ class SimulatedAnnotator:
         wrong: Dict[str, float] = defaultdict(float)
         per_type = self.query == "per-type"
         for label, count in gold.items():
-            found = count * self._recall(label)
+            found = count * self.recall.get(label, self.default_recall)
             confused = self.confusion.get(label, {})
             kept = found if per_type else found * (1.0 - sum(confused.values()))
             correct[label] += kept * (1.0 - self.boundary_error)
@@ -130,7 +121,8 @@ class SimulatedAnnotator:
         for label in sorted(set(correct) | set(wrong)):
             proposed = correct[label] + wrong[label]
             if proposed > 0:  # precision p needs correct / (proposed + extra) = p
-                extra = max(0.0, correct[label] / self._precision(label) - proposed)
+                precision = self.precision.get(label, self.default_precision)
+                extra = max(0.0, correct[label] / precision - proposed)
                 self.spurious[label] = extra / proposed
         return self
 
@@ -143,7 +135,7 @@ class SimulatedAnnotator:
             draw_found, draw_label, draw_boundary = rng.random(), rng.random(), rng.random()
             start, end, label = ent.start, ent.end, ent.label_
             confused = sorted(self.confusion.get(label, {}).items())
-            found = draw_found < self._recall(label)
+            found = draw_found < self.recall.get(label, self.default_recall)
             if self.query == "per-type":  # each type's query decides on its own
                 if draw_boundary < self.boundary_error:
                     start, end = shift_boundary(doc, start, end, rng)

@@ -25,8 +25,7 @@ from ..layers import DOC_ID, HUMAN_ANNOTATED, OMITTED_KEY, SENT_INDEX, UNANNOTAT
 
 
 def doc_rng(doc: Doc, seed: int, purpose: str) -> random.Random:
-    """A random generator of the seed and the Doc only, so a sentence gets the
-    same noise whatever else is read, in whatever order."""
+    """A generator of the seed and the Doc only: the same noise whatever else is read."""
     doc_id, sent_index = doc.user_data.get(DOC_ID, ""), doc.user_data.get(SENT_INDEX, "")
     return random.Random(f"{purpose}:{seed}:{doc_id}:{sent_index}:{doc.text}")
 
@@ -43,9 +42,8 @@ def omit_entities(
     label_rates: Optional[Mapping[str, float]] = None,
     probabilities: Optional[Sequence[float]] = None,
 ) -> Doc:
-    """A copy of ``doc`` without some entities (tokens "outside"), kept in
-    ``doc.spans["omitted"]``: each dropped with ``omit_rate``, its label's rate in
-    ``label_rates`` or its own in ``probabilities``, like a human who overlooks them."""
+    """A copy of ``doc`` without some entities (tokens "outside"), kept in ``doc.spans["omitted"]``:
+    each dropped with ``omit_rate``, its label's rate or its own ``probabilities`` entry."""
     label_rates = dict(label_rates or {})
     for label, rate in [("*", omit_rate), *label_rates.items()]:
         if not 0.0 <= rate <= 1.0:
@@ -110,8 +108,7 @@ def simulate_omissions(
     label_rates: Optional[Mapping[str, float]] = None,
     model: OmissionModel = DEFAULT_OMISSION_MODEL,
 ) -> List[Doc]:
-    """Copies of the Docs after :func:`omit_entities` under an omission model
-    ("uniform" or "hard"; per-label rates with "uniform" only)."""
+    """Copies of the Docs after :func:`omit_entities` under an omission model."""
     docs = list(docs)
     if model == "uniform":
         return [omit_entities(doc, omit_rate, seed, label_rates) for doc in docs]
@@ -136,7 +133,6 @@ def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc
     n_kept = round(fraction * len(doc_ids))
     too_coarse = n_kept in (0, len(doc_ids)) and 0 < round(fraction * len(docs)) < len(docs)
     if 0.0 < fraction < 1.0 and too_coarse:
-        # Short enough for one line of wasabi's 80 columns.
         msg.warn(
             f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}"
         )
