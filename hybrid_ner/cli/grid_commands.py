@@ -1,5 +1,4 @@
-"""``hybrid-ner grid`` (train and score the experiment grid of one dataset)
-and ``hybrid-ner simulate-annotator`` (write simulated proposals)."""
+"""``hybrid-ner grid`` (train and score the experiment grid) and ``simulate-annotator``."""
 
 import shlex
 import signal
@@ -197,8 +196,7 @@ def simulate_annotator_cli(
     spans_key: str = typer.Option(SIMULATED_KEY, help="Span group for the proposals"),
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Proposals from a SIMULATED annotator with set per-label precision,
-    recall and label bias (not an LLM)."""
+    """Proposals from a SIMULATED annotator (not an LLM) with set per-label P, R and bias."""
     annotator = create_simulated_annotator(preset, seed=seed, spans_key=spans_key)
     check_outputs({"OUT": output_path}, [input_path], overwrite_input)
     docs = read_docbin(input_path, spacy.blank("en").vocab)

@@ -15,34 +15,24 @@ from ._checks import check_outputs, check_range
 @app.command("report")
 def report_cli(
     grid_dir: Path = typer.Argument(
-        Path("metrics/grid"),
-        help="Grid results: one folder per dataset with cells/*.json, annotators.json, run.json",
+        Path("metrics/grid"), help="Grid results, a folder per dataset"
     ),
     output: Path = typer.Option(Path("metrics/report.md"), "--output", "-o", help="Markdown file"),
     figures: Path = typer.Option(Path("metrics/figures"), "--figures", help="PNG figures folder"),
     samples: Optional[List[Path]] = typer.Option(
         None,
         "--samples",
-        help="Samples DocBin(s) for the displaCy pages (repeatable); default: "
-        "<grid>/<dataset>/samples.spacy",
+        help="Samples DocBins (repeatable); default: <grid>/<dataset>/samples.spacy",
     ),
     max_samples: int = typer.Option(10, "--max-samples", help="Sentences shown per samples page"),
     target_rate: float = typer.Option(
-        FOCUS_RATE,
-        "--target-rate",
-        help="Omission rate of the detail tables (closest present rate if missing)",
+        FOCUS_RATE, "--target-rate", help="Omission rate of the detail tables (else the closest)"
     ),
     transformer: Optional[Path] = typer.Option(
-        None,
-        "--transformer",
-        help="A second grid of the same layout (e.g. trained with configs/ner_soft.cfg), shown "
-        "beside GRID_DIR per dataset with the `spacy evaluate --output` scores in its dataset "
-        "folders; default: <GRID_DIR>-trf next to GRID_DIR if it exists",
+        None, "--transformer", help="A second grid shown beside GRID_DIR; default: <GRID_DIR>-trf"
     ),
 ) -> None:
-    """Write the experiment report: F1 tables per condition and omission rate
-    (mean ± sd over seeds), annotator quality, calibration, budget curve,
-    missing cells, PNG figures and displaCy pages of sample sentences."""
+    """Write the experiment report: tables, PNG figures and displaCy pages of sample sentences."""
     check_range("--max-samples", max_samples, 0)
     check_range("--target-rate", target_rate, 0, 1)
     # A file in the figures folder stands for the folder: is it creatable and writable?
@@ -54,8 +44,7 @@ def report_cli(
         default = grid_dir if grid_dir.name else grid_dir.resolve()  # "." has no name
         default = default.with_name(default.name + "-trf")
         transformer = default if default.is_dir() else None
-    # The markdown goes to a temporary file next to OUTPUT (links stay relative
-    # to the same folder) and replaces OUTPUT only when the report is complete.
+    # A temporary file next to OUTPUT (links stay relative), replacing it only when complete.
     with atomic_path(output) as tmp:
         files = write_report(
             grid_dir, tmp, figures, samples or None, max_samples, target_rate, transformer

@@ -1,12 +1,11 @@
-"""``hybrid-ner scores`` (compare evaluation results) and ``hybrid-ner
-score-proposals`` (proposals against gold entities)."""
+"""``hybrid-ner scores`` and ``hybrid-ner score-proposals``."""
 
 from pathlib import Path
 from typing import List, Optional
 
 import spacy
 import typer
-from spacy.tokens import Doc, Span
+from spacy.tokens import Span
 from wasabi import msg
 
 from ..atomic import write_json
@@ -24,31 +23,22 @@ PROPOSAL_HEADER = ("label", "P", "R", "F1", "TP", "FP", "FN", "proposed", "gold"
 def scores_cli(
     metrics: List[Path] = typer.Argument(..., help="Metrics JSON files written by spacy evaluate"),
 ) -> None:
-    """Print entity F1 (precision/recall) overall and per label, one row per
-    metrics file, to compare training conditions."""
+    """Print entity F1 (P/R) overall and per label, one row per metrics file."""
     header, rows = score_rows(metrics)
     msg.table(rows, header=header, divider=True)
 
 
 @app.command("score-proposals")
 def score_proposals_cli(
-    input_path: Path = typer.Argument(
-        ..., help="DocBin with proposals in doc.spans[SPANS_KEY] (from hybrid-ner propose)"
-    ),
+    input_path: Path = typer.Argument(..., help="DocBin with proposals in doc.spans[SPANS_KEY]"),
     gold_path: Optional[Path] = typer.Option(
-        None,
-        "--gold",
-        help="DocBin with the gold entities in doc.ents, same sentences in the same order "
-        "(default: IN's own doc.ents)",
+        None, "--gold", help="DocBin with the same sentences' gold doc.ents (default: IN's)"
     ),
     spans_key: str = typer.Option(LLM_KEY, "--spans-key", help="Span group holding the proposals"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write them as JSON"),
 ) -> None:
-    """Score LLM (or simulated) proposals against gold entities: exact-match
-    P/R/F1 per label and micro-averaged, and each label's share of the
-    proposals and of the gold. Sentences without (complete) gold are left out.
-    Without --gold, IN's own doc.ents are the gold: right for a clean dev set,
-    biased for incomplete human annotation.
+    """Score proposals against gold entities: exact-match P/R/F1 and label shares.
+    Without --gold, IN's own doc.ents are the gold (biased if incomplete).
     """
     check_outputs({"--output": output}, [input_path, gold_path])
     vocab = spacy.blank("en").vocab
@@ -58,8 +48,24 @@ def score_proposals_cli(
             f"{input_path}: no doc.spans[{spans_key!r}] in any sentence: "
             "run `hybrid-ner propose` first (or give --spans-key)"
         )
-    if gold_path is not None:
-        docs = with_gold(docs, read_docbin(gold_path, vocab), spans_key, input_path, gold_path)
+    if gold_path is not None:  # the proposals copied onto the gold Docs
+        gold = read_docbin(gold_path, vocab)
+        same = "--gold needs the same sentences in the same order"
+        if len(gold) != len(docs):
+            raise HybridNerError(
+                f"{gold_path}: {len(gold)} sentences, {input_path}: {len(docs)}; {same}"
+            )
+        for i, (doc, gold_doc) in enumerate(zip(docs, gold), start=1):
+            if [t.text for t in doc] != [t.text for t in gold_doc]:
+                raise HybridNerError(
+                    f"{gold_path}: sentence {i} differs from sentence {i} of {input_path} "
+                    f"({gold_doc.text[:60]!r} vs {doc.text[:60]!r}); {same}"
+                )
+            proposals = doc.spans.get(spans_key, [])
+            gold_doc.spans[spans_key] = [
+                Span(gold_doc, s.start, s.end, s.label_) for s in proposals
+            ]
+        docs = gold
     scored = scorable(docs)
     if not scored:
         raise HybridNerError(
@@ -96,25 +102,3 @@ def score_proposals_cli(
         keys = ("per_label", "distribution", "gold_distribution")
         write_json(output, {**sources, "micro": overall, **{k: quality[k] for k in keys}})
         msg.good(f"Wrote {output}")
-
-
-def with_gold(
-    docs: List[Doc], gold: List[Doc], spans_key: str, input_path: Path, gold_path: Path
-) -> List[Doc]:
-    """The gold Docs with the proposals of ``docs`` copied onto them; an error names
-    the first sentence that differs."""
-    same = "--gold needs the same sentences in the same order"
-    if len(gold) != len(docs):
-        raise HybridNerError(
-            f"{gold_path}: {len(gold)} sentences, {input_path}: {len(docs)}; {same}"
-        )
-    for i, (doc, gold_doc) in enumerate(zip(docs, gold), start=1):
-        if [t.text for t in doc] != [t.text for t in gold_doc]:
-            raise HybridNerError(
-                f"{gold_path}: sentence {i} differs from sentence {i} of {input_path} "
-                f"({gold_doc.text[:60]!r} vs {doc.text[:60]!r}); {same}"
-            )
-        gold_doc.spans[spans_key] = [
-            Span(gold_doc, s.start, s.end, label=s.label_) for s in doc.spans.get(spans_key, [])
-        ]
-    return gold

@@ -73,9 +73,8 @@ def plan_cells(
             order = list(CONDITIONS).index(condition)
             main = 0 if condition in MAIN_CONDITIONS or condition in LLM_FREE_CONDITIONS else 1
             if condition in FIXED_CONDITIONS:
-                cells.append(
-                    ((main, 0, 0.0, seed, order), Cell(dataset, condition, 0.0, 1.0, seed))
-                )
+                cell = Cell(dataset, condition, 0.0, 1.0, seed)
+                cells.append(((main, 0, 0.0, seed, order), cell))
             elif condition in RATE_CONDITIONS:
                 for m, model in enumerate(omission_models):
                     for rate in rates:

@@ -12,7 +12,6 @@ FOCUS_RATE = 0.4
 CALIBRATED_CORPUS = "corpora.hybrid_calibrated"
 LAMBDA_CORPUS = "corpora.hybrid_mixing"
 HUMAN_CORPUS = "corpora.human"
-NEGSAMPLE_CORPUS = "corpora.human_negsample"
 SILENCE_CORPUS = "corpora.human_silence"
 
 
@@ -40,7 +39,7 @@ CONDITIONS: Dict[str, Condition] = {
     "human-budget": Condition("none", HUMAN_CORPUS, "budget"),
     "hybrid-budget": Condition("llm", CALIBRATED_CORPUS, "budget"),
     "sim-hybrid-budget": Condition("simulated", CALIBRATED_CORPUS, "budget"),
-    "human-negsample": Condition("none", NEGSAMPLE_CORPUS, "omit"),
+    "human-negsample": Condition("none", "corpora.human_negsample", "omit"),
     "human-silence": Condition("none", SILENCE_CORPUS, "omit"),
     "human-selftrain": Condition("none", SILENCE_CORPUS, "budget"),
 }

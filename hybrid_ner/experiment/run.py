@@ -30,7 +30,6 @@ CELLS_DIR = "cells"
 RUN_FILE = "run.json"
 ANNOTATORS_FILE = "annotators.json"
 SAMPLES_FILE = "samples.spacy"
-ProgressCallback = Callable[[Cell, CellResult], None]
 
 
 def completed(out_dir: Path) -> Dict[str, Path]:
@@ -44,7 +43,7 @@ def run_grid(
     settings: TrainSettings,
     out_dir: Path,
     max_minutes: float = 0.0,
-    progress: Optional[ProgressCallback] = None,
+    progress: Optional[Callable[[Cell, CellResult], None]] = None,
     jobs: int = 1,
 ) -> List[CellResult]:
     """Train the cells not yet scored, writing ``out_dir/cells/<cell_id>.json`` after each;

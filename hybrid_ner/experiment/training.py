@@ -121,13 +121,12 @@ def prepare_cell(cell: Cell, data: GridData, settings: TrainSettings) -> CellJob
     )
     # Every human-only model is the teacher of the calibrated cells of its setting.
     is_teacher = cell.spec.corpus == HUMAN_CORPUS and cell.spec.data != "unannotated"
-    work = data.work_dir
     return CellJob(
         *(cell, settings, {**settings.overrides, **own}, train_path, calibration, teacher),
         data.teacher_dir(cell) if is_teacher else None,
         len(data.annotated(cell.seed)),
-        work / "models" / data.name / cell.cell_id,
-        work / "logs" / data.name / f"{cell.cell_id}.log",
+        data.work_dir / "models" / data.name / cell.cell_id,
+        data.work_dir / "logs" / data.name / f"{cell.cell_id}.log",
     )
 
 

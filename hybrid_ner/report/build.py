@@ -1,5 +1,4 @@
-"""Write the report: read the grid, draw the figures and sample pages, and put
-the markdown together."""
+"""Write the report: read the grid, draw the figures and sample pages, write the markdown."""
 
 import os
 from dataclasses import dataclass, field
@@ -12,9 +11,9 @@ from ..corpus import read_docbin
 from ..experiment.conditions import FOCUS_RATE
 from ..experiment.run import SAMPLES_FILE
 from ..progress import Progress
-from .document import SAMPLES, report_markdown
+from .document import FIGURES, SAMPLES, report_markdown
 from .plots import plot_budget, plot_f1_vs_omission, plot_per_label
-from .results import DatasetResults, budget_rows, closest_rate, load_grid, settings
+from .results import budget_rows, closest_rate, load_grid, settings
 from .samples import render_samples
 
 
@@ -30,25 +29,6 @@ class ReportFiles:
     second: List[str] = field(default_factory=list)
 
 
-def sample_sources(
-    datasets: Sequence[DatasetResults], samples: Optional[Sequence[Path]]
-) -> Dict[str, Path]:
-    """The samples DocBin of each page, by page name: each dataset's ``samples.spacy``
-    by default; an explicit path belongs to the dataset whose folder holds it or
-    whose name is its stem, else its stem (folder, for ``samples.spacy``) names it."""
-    if not samples:
-        found = {ds.name: ds.path / SAMPLES_FILE for ds in datasets}
-        return {name: path for name, path in found.items() if path.is_file()}
-    names = {ds.name for ds in datasets}
-
-    def page(path: Path) -> str:
-        parent, stem = path.parent.name, path.stem
-        by_parent = parent in names or (stem == "samples" and stem not in names)
-        return parent if by_parent else stem
-
-    return {page(path): path for path in map(Path, samples)}
-
-
 def write_report(
     grid_dir: Union[str, Path],
     output: Union[str, Path],
@@ -58,15 +38,8 @@ def write_report(
     target_rate: float = FOCUS_RATE,
     second_dir: Optional[Union[str, Path]] = None,
 ) -> ReportFiles:
-    """Read a grid directory (one folder per dataset) and write the markdown
-    report, its PNG figures and the pages ``samples_<dataset>.html`` beside it.
-
-    samples (Optional[Sequence[Path]]): Samples DocBins; None: each dataset's ``samples.spacy``.
-    target_rate (float): Omission rate of the detail tables and the per-label figure.
-    second_dir (Optional[Union[str, Path]]): A second grid of the same layout
-        (e.g. the transformer config's), shown beside the first.
-    RAISES (HybridNerError): If a grid is missing or a file is malformed.
-    """
+    """Read a grid directory and write the markdown report, its PNG figures and the pages
+    ``samples_<dataset>.html`` beside it; ``second_dir``: a grid shown beside the first."""
     output, figures_dir = Path(output), Path(figures_dir)
     datasets = load_grid(grid_dir)
     second = [ds for ds in load_grid(second_dir) if ds.cells] if second_dir is not None else []
@@ -74,7 +47,11 @@ def write_report(
     files.second = [ds.name for ds in second]
     links: Dict[str, Dict[str, str]] = {}
     other: Dict[str, str] = {}
-    pages = sample_sources(datasets, samples)
+    found = {ds.name: ds.path / SAMPLES_FILE for ds in datasets}
+    pages = {name: path for name, path in found.items() if path.is_file() and not samples}
+    for path in map(Path, samples or []):  # named by its dataset's folder, else by its stem
+        by_folder = path.parent.name in found or (path.stem == "samples" and "samples" not in found)
+        pages[path.parent.name if by_folder else path.stem] = path
 
     def relative(path: Path) -> str:
         return Path(os.path.relpath(path, output.parent)).as_posix()
@@ -84,14 +61,11 @@ def write_report(
         for ds in datasets:
             name, cells = ds.name, ds.cells
             rate = closest_rate(settings(cells, "rate"), target_rate)
+            png = {kind: figures_dir / f"{kind}_{name}.png" for kind in FIGURES}
             drawn = {
-                "f1_vs_omission": plot_f1_vs_omission(
-                    cells, name, figures_dir / f"f1_vs_omission_{name}.png"
-                ),
-                "per_label": plot_per_label(
-                    cells, name, rate, figures_dir / f"per_label_{name}.png"
-                ),
-                "budget": plot_budget(budget_rows(cells), name, figures_dir / f"budget_{name}.png"),
+                "f1_vs_omission": plot_f1_vs_omission(cells, name, png["f1_vs_omission"]),
+                "per_label": plot_per_label(cells, name, rate, png["per_label"]),
+                "budget": plot_budget(budget_rows(cells), name, png["budget"]),
             }
             links[name] = {kind: relative(path) for kind, path in drawn.items() if path}
             files.figures.extend(path for path in drawn.values() if path)

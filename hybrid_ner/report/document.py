@@ -355,9 +355,8 @@ def missing_lines(cells: Sequence[CellResult]) -> List[str]:
     for (condition, kind, value), n, missing in incomplete:
         rate = f" at {format_rate(value)} omissions" if value is not None else ""
         where = f" at budget {format_rate(value)}" if kind == "budget" else rate
-        seeds = ", ".join(map(str, missing))
-        line = f"`{condition}`{where}: {n} of {max_n} seeds"
-        lines.append(line + (f" (missing seeds: {seeds})" if seeds else ""))
+        seeds = f" (missing seeds: {', '.join(map(str, missing))})" if missing else ""
+        lines.append(f"`{condition}`{where}: {n} of {max_n} seeds{seeds}")
     if absent:
         lines.append("No cells at all for: " + ", ".join(f"`{c}`" for c in absent))
     return lines or [f"None: every setting has {max_n} seeds."]

@@ -1,6 +1,5 @@
-"""PNG figures of the results, on ``matplotlib.figure.Figure`` rather than pyplot:
-no global state, no GUI backend. matplotlib (the ``report`` extra) is imported
-when a figure is drawn."""
+"""PNG figures of the results, on ``matplotlib.figure.Figure`` rather than pyplot: no global
+state, no GUI backend."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -30,8 +29,6 @@ COLORS = {
 }
 #: The earlier λ label mixing: dashed, so the calibrated method stands out.
 DASHED = ("hybrid-lambda-mixing", "sim-hybrid-lambda-mixing")
-#: A series: condition, its x values and its statistics.
-Series = Tuple[str, Sequence[float], Sequence[Stat]]
 
 
 def _figure(size: Tuple[float, float]) -> Any:
@@ -70,15 +67,14 @@ def _save(fig: Any, ax: Any, title: str, ylabel: str, path: Path) -> Path:
 
 
 def plot_lines(
-    series: Sequence[Series],
+    series: Sequence[Tuple[str, Sequence[float], Sequence[Stat]]],
     references: Dict[str, Stat],
     title: str,
     xlabel: str,
     path: Path,
     point_labels: Optional[Sequence[Sequence[str]]] = None,
 ) -> Optional[Path]:
-    """F1 lines with sd error bars, one per series, reference conditions as
-    horizontal lines with an sd band; the PNG, or None with nothing to draw."""
+    """F1 lines with sd error bars, references as horizontal lines; None with nothing to draw."""
     if not series and not references:
         return None
     fig = _figure((8, 5))
@@ -115,8 +111,7 @@ def plot_f1_vs_omission(cells: Sequence[CellResult], dataset: str, path: Path) -
 
 
 def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optional[Path]:
-    """F1 against the total annotation cost (the budget fraction when a cost
-    is unknown), one series per budget condition, points labelled by budget."""
+    """F1 against the total annotation cost (else the budget), a series per condition."""
     by_cost = all(row["total"] is not None for row in rows)
     series, point_labels = [], []
     for condition in dict.fromkeys(row["condition"] for row in rows):

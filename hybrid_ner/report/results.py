@@ -1,6 +1,4 @@
-"""The grid's results read back and aggregated over seeds. A grid directory holds
-a folder per dataset: a JSON file per trained model in ``cells/``, and the optional
-``annotators.json`` and ``run.json``."""
+"""The grid's results read back and aggregated over seeds."""
 
 import re
 import statistics
@@ -69,8 +67,7 @@ def load_cells(cells_dir: Union[str, Path]) -> List[CellResult]:
 
 
 def load_dataset(path: Path) -> DatasetResults:
-    """Read one dataset directory of the grid: cells, annotator and run files,
-    and the ``spacy evaluate --output`` files (objects with ``ents_f``) beside them."""
+    """Read one dataset directory: cells, annotator, run and ``spacy evaluate`` files."""
     annotators = optional_object(path / ANNOTATORS_FILE)
     if annotators is not None and not isinstance(annotators.get("annotators"), dict):
         raise HybridNerError(
@@ -94,8 +91,7 @@ def load_dataset(path: Path) -> DatasetResults:
 
 
 def load_grid(grid_dir: Union[str, Path]) -> List[DatasetResults]:
-    """Read all dataset directories of a grid, sorted by name; a directory that
-    itself holds ``cells/`` is read as a single dataset."""
+    """Read all dataset directories of a grid (or one that holds ``cells/``), sorted."""
     grid_dir = Path(grid_dir)
     if not grid_dir.is_dir():
         raise HybridNerError(f"{grid_dir}: grid directory not found (run the grid first)")
@@ -119,8 +115,7 @@ def f1(cell: CellResult) -> Optional[float]:
 
 
 def aggregate(cells: Iterable[CellResult], metric: Metric = f1) -> Dict[GroupKey, Stat]:
-    """Mean, sd and number of seeds of a metric per group of cells (cells
-    where the metric is None are skipped)."""
+    """Mean, sd and number of seeds of a metric (None: skipped) per group of cells."""
     values: Dict[GroupKey, List[float]] = {}
     for cell in cells:
         value = metric(cell)
@@ -167,10 +162,8 @@ def table_conditions(cells: Iterable[CellResult]) -> List[str]:
 
 
 def budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:
-    """The points of the budget curves: each budget condition at each budget, plus
-    its full-budget equivalent (budget 1.0) at the budget cells' omission rate.
-    Rows: ``budget``, ``condition``, ``source`` (whose cells), ``f1`` (Stat), the
-    ``human``/``llm``/``total`` costs and ``vs_human`` (Δ mean F1 to human-budget)."""
+    """The points of the budget curves, each budget condition's full-budget equivalent
+    at budget 1.0; ``vs_human``: Δ mean F1 to human-budget."""
     budget_cells = [c for c in cells if c.group[1] == "budget"]
     if not budget_cells:
         return []
@@ -208,9 +201,7 @@ def budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:
 def omega_rows(
     cells: Iterable[CellResult],
 ) -> List[Tuple[Tuple[str, str, float, float], Dict[str, Stat]]]:
-    """The ω each setting estimated over seeds, from entity density ("density"),
-    from agreement with the annotator ("agreement") and the one training used
-    ("used"), keyed by (omission model, condition, budget, true rate), sorted."""
+    """The ω each setting estimated over seeds ("density", "agreement", "used"), sorted."""
     values: Dict[Tuple[str, str, float, float], Dict[str, List[float]]] = {}
     for cell in cells:
         cal = cell.calibration or {}
@@ -235,10 +226,8 @@ def omega_rows(
 def incomplete_groups(
     cells: Sequence[CellResult],
 ) -> Tuple[List[Tuple[GroupKey, int, List[int]]], List[str], int]:
-    """Settings with fewer seeds than the maximum (with their number of seeds and
-    missing seeds), the conditions without any cell, and the maximum. A condition
-    that was run is expected at every rate (budget) run for any condition, with
-    every seed seen anywhere in the dataset."""
+    """Settings with fewer seeds than the maximum (n, missing seeds), the conditions
+    without a cell, and the maximum: a condition run is expected at every setting run."""
     all_seeds = {c.seed for c in cells}
     seeds: Dict[GroupKey, Set[int]] = {}
     for cell in cells:

@@ -1,6 +1,5 @@
-"""An HTML page of sample sentences with displaCy: Gold, Human (with the simulated
-omissions), LLM proposals, Merged (``doc.ents``) and the rejected proposals with
-their reasons, so a reader sees what the merge did to real sentences."""
+"""An HTML page of sample sentences with displaCy: each annotation layer, so a reader sees
+what the merge did to real sentences."""
 
 import html
 from typing import Dict, Iterable, Optional, Sequence
@@ -50,11 +49,6 @@ def _render(doc: Doc, key: Optional[str], colors: Dict[str, str]) -> str:
     return displacy.render(doc, style=style, page=False, jupyter=False, options=options)
 
 
-def _title(doc: Doc, index: int) -> str:
-    parts = [f"{key} {doc.user_data[key]}" for key in (DOC_ID, SENT_INDEX) if key in doc.user_data]
-    return f"Sample {index + 1}" + (f" ({', '.join(map(str, parts))})" if parts else "")
-
-
 def _rejected(doc: Doc) -> str:
     spans = doc.spans.get(LLM_REJECTED_KEY, [])
     if not spans:
@@ -68,9 +62,7 @@ def _rejected(doc: Doc) -> str:
 
 
 def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> str:
-    """A standalone HTML page with the layers of the first ``max_samples`` Docs
-    (span groups ``gold``, ``human``, ``omitted``, ``llm``, ``llm_rejected``, any
-    may be absent, and the merged ``doc.ents``)."""
+    """A standalone HTML page with the layers of the first ``max_samples`` Docs."""
     shown = list(docs)[: max(0, max_samples)]
     for doc in shown:  # the human entities and the omitted ones (marked) in one group
         omitted = doc.spans.get(OMITTED_KEY, [])
@@ -80,8 +72,10 @@ def render_samples(docs: Sequence[Doc], dataset: str, max_samples: int = 10) -> 
     title = html.escape(f"{dataset}: annotation layers of {len(shown)} sample sentences")
     sections = []
     for i, doc in enumerate(shown):
+        parts = [f"{k} {doc.user_data[k]}" for k in (DOC_ID, SENT_INDEX) if k in doc.user_data]
+        heading = f"Sample {i + 1}" + (f" ({', '.join(parts)})" if parts else "")
         sections.append(
-            f"<section><h2>{html.escape(_title(doc, i))}</h2>"
+            f"<section><h2>{html.escape(heading)}</h2>"
             f"<h3>Gold (clean)</h3>{_render(doc, GOLD_KEY, colors)}"
             "<h3>Human (with omissions; omitted entities in "
             f"grey)</h3>{_render(doc, _HUMAN_VIEW_KEY, colors)}"

@@ -1,3 +1,1 @@
-"""Simulated annotation: human omissions and budgets
-(:mod:`.omissions`) and a simulated LLM annotator with measured error
-rates (:mod:`.annotator`)."""
+"""Simulated annotation: human omissions and budgets, and a simulated annotator."""

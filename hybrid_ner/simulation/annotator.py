@@ -1,11 +1,8 @@
-"""A simulated annotator (NOT an LLM, always reported as "simulated"): proposals
-made from the gold with chosen per-label precision, recall and label bias.
-
-Per gold entity of label L (seeded per Doc): found with p ``recall[L]``, proposed
-as M with p ``confusion[L][M]``, off by one token with p ``boundary_error``; each
-proposed span of label M brings ``spurious[M]`` false spans on non-entity tokens,
-set by :meth:`fit` so the expected precision is ``precision[L]``. ``query="per-type"``
-asks each label on its own, so a span can get several labels.
+"""A simulated annotator (NOT an LLM): proposals made from the gold. Per gold entity of label
+L (seeded per Doc): found with p ``recall[L]``, proposed as M with p ``confusion[L][M]``, off
+by one token with p ``boundary_error``; each proposed span of label M brings ``spurious[M]``
+false spans, set by :meth:`fit` so the expected precision is ``precision[L]``.
+``query="per-type"`` asks each label on its own, so a span can get several labels.
 """
 
 import random

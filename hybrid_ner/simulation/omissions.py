@@ -1,17 +1,13 @@
-"""Simulated human annotation with omissions, and a limited budget.
+"""Simulated human annotation with omissions, and a limited budget: pure functions returning
+copies that keep what they take away as a span group (an omission is not "no entity").
 
-Pure functions over Docs: they return changed copies and keep what they take
-away as a span group, so an omission stays distinguishable from "no entity".
-
-Omission models: ``uniform`` drops every entity with the same probability (or
-its label's); ``hard`` drops entity e with p(e) = min(1, c · w(e)),
+Omission models: ``uniform`` drops every entity with the same probability (or its label's);
+``hard`` drops entity e with p(e) = min(1, c · w(e)), c set so the mean p(e) is the rate,
 
     w(e) = f(e)^(-1/2) · (1 + (len(e) − 1) / 2) · (2 if lowercase) · (1.5 if hardest label)
 
-with f(e) the corpus count of its lowercased surface form, "lowercase" when no
-token starts uppercase, the hardest label the one with the rarest surface
-forms on average, and c set by bisection so the mean p(e) is the requested
-rate (docs/method.md).
+with f(e) the corpus count of its lowercased form, the hardest label the one with the rarest
+forms on average (docs/method.md).
 """
 
 import random
@@ -121,10 +117,8 @@ def simulate_omissions(
 
 
 def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc]:
-    """Copies that keep human annotation on a seeded fraction of the documents (by
-    ``doc_id``); the others' entities become MISSING, not "no entity", kept in
-    ``doc.spans["unannotated"]``. Every Doc gets ``doc.user_data["human_annotated"]``.
-    Falls back to sentences, with a warning, when whole documents cannot come near it."""
+    """Copies with human annotation on a seeded fraction of the documents; the others' entities
+    become MISSING, kept in ``doc.spans["unannotated"]`` (by sentence if documents are few)."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Budget fraction must be in [0, 1], got {fraction}")
     docs = list(docs)

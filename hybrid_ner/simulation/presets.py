@@ -5,10 +5,8 @@ from typing import Any, Dict
 #: The preset ``hybrid_ner.SimulatedAnnotator.v1`` starts from.
 DEFAULT_PRESET = "gpt-3.5-class"
 
-#: "gpt-3.5-class": chosen by us, not measured: overall F1 ≈ 0.8 on CoNLL-2003,
-#: in the range published for few-shot GPT-3.5-class prompting (GPT-NER, arXiv
-#: 2304.10428; GPT4NER 83.15), with the per-label pattern every LLM evaluation
-#: shows: PER and LOC easy, ORG and MISC hard, ORG often proposed as LOC.
+#: "gpt-3.5-class": chosen, not measured: F1 ≈ 0.8 on CoNLL-2003 as published for few-shot
+#: GPT-3.5 (GPT-NER, arXiv 2304.10428); PER, LOC easy, ORG, MISC hard, ORG often as LOC.
 PRESETS: Dict[str, Dict[str, Any]] = {
     "gpt-3.5-class": {
         "precision": {"PER": 0.90, "LOC": 0.78, "ORG": 0.75, "MISC": 0.60},
