@@ -1,9 +1,6 @@
-"""Atomic file output: a file is either its old self or the complete new one.
-
-Content goes to a temporary file beside the target (so ``os.replace`` is atomic).
-A path that is not a regular file (a FIFO, ``/dev/stdout``) is never replaced:
-the complete content is written *into* it, as a shell redirection would.
-"""
+"""Atomic file output: a file is either its old self or the complete new one. A path that
+is not a regular file (a FIFO, ``/dev/stdout``) is never replaced: the complete content
+is written *into* it, as a shell redirection would."""
 
 import errno
 import json
@@ -89,11 +86,9 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
-    """Temporary files for ``paths``, all or nothing: when the block ends without
-    an error, each is made durable before the first is put in place; on any error
-    (also Ctrl+C) no target changes. A file gets the mode ``open`` gives, or that
-    of the file it replaces. RAISES (OutputPathError): If a file cannot be written.
-    """
+    """Temporary files for ``paths``, all or nothing: each is made durable before the
+    first is put in place; on any error (also Ctrl+C) no target changes.
+    RAISES (OutputPathError): If a file cannot be written."""
     special = [_is_special(path) for path in paths]
     tmps: List[Path] = []
     try:
@@ -121,25 +116,21 @@ def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
 
 
 def write_bytes(path: PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write text to ``path`` atomically."""
     write_bytes(path, text.encode(encoding))
 
 
 def write_json(path: PathLike, data: Any, indent: int = 2) -> None:
-    """Write indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 
 
 def check_writable(path: PathLike) -> Path:
-    """Check, before any work, that ``path`` can be written, by creating (and
-    removing) a file in its nearest existing folder: permission bits say nothing
-    for root or read-only file systems (``/proc``). RAISES (OutputPathError)."""
+    """Check that ``path`` can be written by creating a file in its nearest existing folder:
+    permission bits say nothing for root or read-only file systems. RAISES (OutputPathError)."""
     path = Path(path)
     if _is_special(path):  # written into, not replaced: nothing is created beside it
         if _descriptor(path) is None and not os.access(path, os.W_OK):

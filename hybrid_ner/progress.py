@@ -1,11 +1,6 @@
-"""Progress of long loops: a tqdm bar on a terminal, plain lines in a log.
-
-When stderr is not a terminal (``> run.log 2>&1``, CI, ``nohup``) a bar is a
-mess of carriage returns, so lines like ``propose: 412/1696 prompts (24%), 2.31
-prompts/s, ETA 9m16s, cache hits 120`` go to stdout at the start, every 30 s or
-5% of the total (at most one a second) and at the end. ``TQDM_DISABLE=1``
-silences both; :meth:`Progress.write` always prints.
-"""
+"""Progress of long loops: a tqdm bar on a terminal; in a log (where a bar is a mess of
+carriage returns) plain lines on stdout every 30 s or 5% (at most one a second).
+``TQDM_DISABLE=1`` silences both; :meth:`Progress.write` always prints."""
 
 import os
 import sys
@@ -32,9 +27,6 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """A progress bar on a terminal, periodic lines elsewhere; thread-safe.
 
-    total (int): Units to do.
-    desc (str): What is running, e.g. "propose".
-    unit (str): The unit's name, e.g. "prompt".
     counters (Optional[Callable]): Extra figures to show (e.g. cache hits).
     file (Optional[TextIO]): The stream; if None, stderr on a terminal, else stdout.
     """
@@ -68,7 +60,6 @@ class Progress:
             self._print_line(self._start)
 
     def update(self, n: int = 1) -> None:
-        """Count ``n`` more units done."""
         with self._lock:
             self.done += n
             if self._bar is not None:

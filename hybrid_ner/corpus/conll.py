@@ -1,9 +1,6 @@
-"""Read CoNLL-style column files (CoNLL-2003, WikiGold, WNUT-17...) into one Doc per sentence.
-
-``-DOCSTART-`` lines are document boundaries wherever they stand (CoNLL-2003
-puts them before a document, WikiGold after); without them each sentence is its
-own document. Tags in IOB1, IOB2, BILUO/BIOES or IO are detected per file.
-"""
+"""Read CoNLL-style column files into one Doc per sentence. ``-DOCSTART-`` lines are
+document boundaries wherever they stand (CoNLL-2003 puts them before a document, WikiGold
+after); without them each sentence is its own document."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +23,7 @@ Token = Tuple[str, str, str, int]
 
 @dataclass
 class ConllCorpus:
-    """The Docs, the tagging scheme used, the repairs, the number of documents and
-    whether the file had ``-DOCSTART-``."""
+    """The Docs, tagging scheme, repairs, documents, and whether there was ``-DOCSTART-``."""
 
     docs: List[Doc]
     scheme: str
@@ -37,8 +33,7 @@ class ConllCorpus:
 
 
 def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
-    """Read a whole text file without its byte-order mark. RAISES (CorpusFormatError):
-    If it is missing, empty, binary or not valid in ``encoding``, naming the line."""
+    """A text file without its byte-order mark. RAISES (CorpusFormatError): If it is unreadable."""
     path = Path(path)
     if not path.exists():
         raise CorpusFormatError(path, None, "file not found")
@@ -76,9 +71,7 @@ def read_conll(
 ) -> ConllCorpus:
     """Read a CoNLL-style column file.
 
-    token_column, tag_column (int): 0-based columns, negative from the end.
     separator (str): "tab", "space" (any whitespace) or "auto" (tab if the first line has one).
-    scheme (str): "iob1", "iob2", "bilou" (also BIOES), "io" or "auto" to detect.
     strict (bool): Raise on the first problem; else repair what is safe and report it.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
@@ -108,8 +101,7 @@ def read_conll(
         doc.user_data[DOC_ID] = f"{path.stem}:{doc_index if markers else f's{sent_index}'}"
         doc.user_data[SENT_INDEX] = sent_index if markers else 0
         docs.append(doc)
-    n_documents = len({doc.user_data[DOC_ID] for doc in docs})
-    return ConllCorpus(docs, scheme, repairs, n_documents, markers)
+    return ConllCorpus(docs, scheme, repairs, len({d.user_data[DOC_ID] for d in docs}), markers)
 
 
 def _read_sentences(
@@ -177,9 +169,7 @@ def _read_sentences(
 
 
 def _detect_scheme(sentences: List[List[Token]]) -> str:
-    """L-/U- (or E-/S-) means BILUO. Otherwise count how entities start (after O,
-    at a sentence start or after another type): with B- in IOB2, with I- in
-    IOB1/IO. The majority wins; the minority are reported as violations."""
+    """L-/U- means BILUO; else whether more entities start with I- (IOB1) or B- (IOB2)."""
     b_starts = i_starts = 0
     for tokens in sentences:
         for i, (_, prefix, label, _) in enumerate(tokens):
