@@ -1,5 +1,5 @@
-"""The typer app every CLI module adds its commands to, and the entry point that
-turns every outcome into one line on stderr and an exit code (hybrid_ner.errors)."""
+"""The typer app every CLI module adds its commands to, and the entry point that turns
+every outcome into one line on stderr and an exit code."""
 
 import sys
 import warnings
