@@ -98,12 +98,10 @@ def convert_cli(
             encoding=encoding,
         )
         docs, repairs = corpus.docs, corpus.repairs
-        where = (
-            f"{corpus.n_documents} documents"
-            if corpus.has_document_markers
-            else f"no -DOCSTART- lines, so each of the {len(docs)} sentences is its own document "
-            "(splits and few-shot retrieval work by sentence)"
-        )
+        where = f"{corpus.n_documents} documents"
+        if not corpus.has_document_markers:
+            where = f"no -DOCSTART- lines, so each of the {len(docs)} sentences is its own "
+            where += "document (splits and few-shot retrieval work by sentence)"
         msg.info(f"{input_path}: {where}, tagging scheme {corpus.scheme.upper()}")
     else:
         jsonl = read_jsonl(input_path, nlp, strict=not lenient, encoding=encoding)
@@ -148,9 +146,8 @@ def split_cli(
             try:
                 tmp.write_bytes(docbin_bytes(part)[0])
             except OSError as err:
-                raise OutputPathError(
-                    path, f"{err.strerror or err}; none of the {len(paths)} files was changed"
-                ) from None
+                why = f"{err.strerror or err}; none of the {len(paths)} files was changed"
+                raise OutputPathError(path, why) from None
     for path, part in zip(paths.values(), parts.values()):
         n_docs = len({d.user_data.get(DOC_ID) for d in part})
         msg.good(f"{path}: {n_docs} documents, {_describe(part)}")
@@ -177,18 +174,16 @@ def noise_cli(
     """Simulate human annotation with omissions: drop each entity with a probability (kept in
     doc.spans["omitted"]); the same seed gives byte-identical output."""
     if omission_model not in OMISSION_MODELS:
-        raise HybridNerError(
-            f"--omission-model {omission_model!r}: use one of {', '.join(OMISSION_MODELS)}"
-        )
+        why = f"use one of {', '.join(OMISSION_MODELS)}"
+        raise HybridNerError(f"--omission-model {omission_model!r}: {why}")
     rates: Dict[str, float] = {}
     for value in label_rate or []:
         label, _, rate = value.partition("=")
         try:
             rates[label] = float(rate) if label else float("x")
         except ValueError:
-            raise HybridNerError(
-                f"--label-rate expects LABEL=RATE (e.g. PER=0.5), got {value!r}"
-            ) from None
+            why = f"expects LABEL=RATE (e.g. PER=0.5), got {value!r}"
+            raise HybridNerError(f"--label-rate {why}") from None
         check_range(f"--label-rate {label}", rates[label], 0, 1)
     check_range("--omit-rate", omit_rate, 0, 1)
     check_range("--limit", limit, 0)
@@ -201,10 +196,8 @@ def noise_cli(
     for label, rate in rates.items():
         same = [label] if label in present else [p for p in present if p.lower() == label.lower()]
         if len(same) != 1:
-            raise HybridNerError(
-                f"--label-rate {label}: no entity has this label; "
-                f"the input's labels are {', '.join(present) or 'none'}"
-            )
+            why = f"no entity has this label; the input's labels are {', '.join(present) or 'none'}"
+            raise HybridNerError(f"--label-rate {label}: {why}")
         matched[same[0]] = rate
     try:
         noisy = simulate_omissions(docs, omit_rate, seed, matched, omission_model)  # type: ignore[arg-type]
@@ -212,10 +205,8 @@ def noise_cli(
         raise HybridNerError(str(err)) from None
     write_docbin(output_path, noisy)
     n_before, n_after = sum(len(d.ents) for d in docs), sum(len(d.ents) for d in noisy)
-    msg.good(
-        f"Wrote {output_path}: kept {n_after} of {n_before} entities "
-        f"({1 - n_after / max(n_before, 1):.1%} omitted)"
-    )
+    omitted = 1 - n_after / max(n_before, 1)
+    msg.good(f"Wrote {output_path}: kept {n_after} of {n_before} entities ({omitted:.1%} omitted)")
 
 
 @app.command("budget")

@@ -48,12 +48,9 @@ def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError as err:
-        raise CorpusFormatError(
-            path,
-            data[: err.start].count(b"\n") + 1,
-            f"not valid {encoding}: byte {data[err.start : err.start + 1]!r} cannot be "
-            f"decoded; pass the file's encoding (e.g. --encoding latin-1)",
-        ) from None
+        line, byte = data[: err.start].count(b"\n") + 1, data[err.start : err.start + 1]
+        why = f"byte {byte!r} cannot be decoded; pass the file's encoding (e.g. --encoding latin-1)"
+        raise CorpusFormatError(path, line, f"not valid {encoding}: {why}") from None
     except LookupError:
         raise CorpusFormatError(path, None, f"unknown encoding {encoding!r}") from None
 

@@ -27,12 +27,10 @@ def split_by_document(
     if None in doc_ids or len(doc_ids) < len(names):
         if len(docs) < len(names):
             raise ValueError(f"Only {len(docs)} sentence(s) for {len(names)} parts")
-        why = (
-            "some Docs have no document id"
-            if None in doc_ids
-            else f"{len(doc_ids)} document(s) for {len(names)} parts (no -DOCSTART-?)"
+        why = f"{len(doc_ids)} document(s) for {len(names)} parts (no -DOCSTART-?)"
+        msg.warn(
+            f"Split by sentence: {'some Docs have no document id' if None in doc_ids else why}"
         )
-        msg.warn(f"Split by sentence: {why}")
         units = [f"sentence:{i}" for i in range(len(docs))]
         doc_ids = list(units)  # shuffled below; units keep corpus order
     random.Random(f"split:{seed}").shuffle(doc_ids)
