@@ -102,13 +102,7 @@ def read_conll(
 
 
 def _read_sentences(
-    path: Path,
-    text: str,
-    token_column: int,
-    tag_column: int,
-    separator: str,
-    strict: bool,
-    repairs: List[CorpusFormatError],
+    path: Path, text: str, token_col: int, tag_col: int, separator: str, strict: bool, repairs: list
 ) -> Tuple[List[Tuple[List[Token], int, int]], bool]:
     """(tokens, document index, sentence index) per sentence; whether there was ``-DOCSTART-``."""
     sentences: List[Tuple[List[Token], int, int]] = []
@@ -135,22 +129,20 @@ def _read_sentences(
         error = lambda message: CorpusFormatError(path, line_no, message)  # noqa: E731
         if not n_columns:
             n_columns, first_line = len(columns), line_no
-            if n_columns < 2 or not all(
-                -n_columns <= i < n_columns for i in (token_column, tag_column)
-            ):
+            if n_columns < 2 or not all(-n_columns <= i < n_columns for i in (token_col, tag_col)):
                 raise error(
-                    f"{n_columns} column(s), but a token (--token-column {token_column}) and a tag "
-                    f"(--tag-column {tag_column}) column are needed: {line!r}"
+                    f"{n_columns} column(s), but a token (--token-column {token_col}) and a tag "
+                    f"(--tag-column {tag_col}) column are needed: {line!r}"
                 )
         if len(columns) != n_columns:
             message = (
                 f"ragged columns: {len(columns)}, but line {first_line} has {n_columns}: {line!r}"
             )
             # Safe only with token first and tag last: then which column is which is clear.
-            if strict or token_column != 0 or tag_column != -1 or len(columns) < 2:
+            if strict or token_col != 0 or tag_col != -1 or len(columns) < 2:
                 raise error(message)
             repairs.append(error(f"{message} (used first as token, last as tag)"))
-        tag = columns[tag_column]
+        tag = columns[tag_col]
         prefix, _, label = tag.partition("-")
         if tag == "O":
             prefix, label = "O", ""
@@ -161,7 +153,7 @@ def _read_sentences(
             )
         else:
             prefix = _PREFIXES[prefix.upper()]
-        tokens.append((columns[token_column], prefix, label, line_no))
+        tokens.append((columns[token_col], prefix, label, line_no))
     return sentences, markers
 
 

@@ -46,8 +46,8 @@ def read_jsonl(
         except ValueError as err:
             raise CorpusFormatError(path, line_no, f"invalid JSON: {err}") from None
         if not isinstance(record, dict):
-            message = f"expected a JSON object, found {type(record).__name__}"
-            raise CorpusFormatError(path, line_no, message)
+            why = f"expected a JSON object, found {type(record).__name__}"
+            raise CorpusFormatError(path, line_no, why)
         if record.get("answer") in ("reject", "ignore"):
             corpus.n_skipped += 1
             continue
@@ -58,12 +58,7 @@ def read_jsonl(
 
 
 def _record_to_doc(
-    path: Path,
-    line_no: int,
-    record: Dict[str, Any],
-    nlp: Language,
-    strict: bool,
-    repairs: List[CorpusFormatError],
+    path: Path, line_no: int, record: dict, nlp: Language, strict: bool, repairs: list
 ) -> Doc:
     def fail(message: str) -> CorpusFormatError:
         return CorpusFormatError(path, line_no, message)
@@ -107,9 +102,8 @@ def _record_to_doc(
             if token.get("text", word) != word:
                 raise fail(f"token {i} text {token['text']!r} differs from the text's {word!r}")
             if gap not in ("", " "):
-                raise fail(
-                    f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text"
-                )
+                why = "tokens must cover the text"
+                raise fail(f"text between token {i} and {i + 1} is {gap!r}: {why}")
         doc = Doc(nlp.vocab, words=words, spaces=[gap == " " for gap in gaps])
     else:
         doc = nlp.make_doc(text)
@@ -128,9 +122,8 @@ def _record_to_doc(
     if len(kept) < len(spans):
         dropped = ", ".join(f"{s.text!r} {s.label_}" for s in spans if s not in kept)
         if strict:
-            raise fail(
-                f"overlapping spans: {dropped} overlap longer ones (NER needs non-overlapping ones)"
-            )
+            why = "overlap longer ones (NER needs non-overlapping ones)"
+            raise fail(f"overlapping spans: {dropped} {why}")
         repairs.append(fail(f"overlapping spans: {dropped}: kept the longest"))
     doc.set_ents(kept)
     doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
