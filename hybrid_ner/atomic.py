@@ -20,6 +20,7 @@ from .errors import OutputPathError
 PathLike = Union[str, Path]
 _FD_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
 _STD_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_PLAIN = (stat.S_IFREG, stat.S_IFDIR)
 
 
 def _descriptor(path: PathLike) -> Optional[int]:
@@ -32,10 +33,8 @@ def _descriptor(path: PathLike) -> Optional[int]:
 
 
 def _is_special(path: PathLike) -> bool:
-    if _descriptor(path) is not None:
-        return True
-    with suppress(OSError):
-        return not (stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode))
+    with suppress(OSError):  # a descriptor name, or an existing file that is no file or folder
+        return _descriptor(path) is not None or stat.S_IFMT(os.stat(path).st_mode) not in _PLAIN
     return False
 
 

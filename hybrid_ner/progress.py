@@ -49,6 +49,7 @@ class Progress:
         self.done = self._last_done = 0
         self._start = self._last_time = time.monotonic()
         self._lock = threading.Lock()
+        self._step = max(1, int(self.total * STEP))
         silent = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
         self._bar = (
             None
@@ -67,11 +68,8 @@ class Progress:
                 self._bar.update(n)
             elif self._lines:
                 now = time.monotonic()
-                since = now - self._last_time
-                step = max(1, int(self.total * STEP))
-                if since >= INTERVAL_S or (
-                    self.done - self._last_done >= step and since >= MIN_GAP_S
-                ):
+                since, n_new = now - self._last_time, self.done - self._last_done
+                if since >= INTERVAL_S or (since >= MIN_GAP_S and n_new >= self._step):
                     self._print_line(now)
 
     def write(self, line: str) -> None:
