@@ -27,18 +27,15 @@ def apply_overrides(
     for dotted in sorted(overrides, key=lambda key: key.count(".")):
         *parents, last = dotted.split(".")
         if not parents or not all(parents) or not last:
-            raise OptionError(
-                f"--{dotted}: not a config path (use --section.key value, e.g. "
-                "--components.llm.model.n_ctx 8192)"
-            )
+            why = "use --section.key value, e.g. --components.llm.model.n_ctx 8192"
+            raise OptionError(f"--{dotted}: not a config path ({why})")
         node: Any = config
         for depth, part in enumerate(parents):
             if not isinstance(node.get(part), dict):
                 section = ".".join(parents[: depth + 1])
                 if section not in (default_blocks or {}):
-                    raise OptionError(
-                        f"--{dotted}: {where} has no [{section}] section to set {last!r} in"
-                    )
+                    why = f"{where} has no [{section}] section to set {last!r} in"
+                    raise OptionError(f"--{dotted}: {why}")
                 node[part] = copy.deepcopy(default_blocks[section])  # type: ignore[index]
             node = node[part]
         node[last] = copy.deepcopy(overrides[dotted])
