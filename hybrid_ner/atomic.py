@@ -1,9 +1,6 @@
-"""Atomic file output: a file is either its old self or the complete new one.
-
-Content goes to a temporary file beside the target (so ``os.replace`` is atomic).
-A path that is not a regular file (a FIFO, ``/dev/stdout``) is never replaced:
-the complete content is written *into* it, as a shell redirection would.
-"""
+"""Atomic file output: a file is either its old self or the complete new one. A path that
+is not a regular file (a FIFO, ``/dev/stdout``) is never replaced: the complete content
+is written *into* it, as a shell redirection would."""
 
 import errno
 import json
@@ -23,6 +20,7 @@ from .errors import OutputPathError
 PathLike = Union[str, Path]
 _FD_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
 _STD_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_PLAIN = (stat.S_IFREG, stat.S_IFDIR)
 
 
 def _descriptor(path: PathLike) -> Optional[int]:
@@ -35,10 +33,8 @@ def _descriptor(path: PathLike) -> Optional[int]:
 
 
 def _is_special(path: PathLike) -> bool:
-    if _descriptor(path) is not None:
-        return True
-    with suppress(OSError):
-        return not (stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode))
+    with suppress(OSError):  # a descriptor name, or an existing file that is no file or folder
+        return _descriptor(path) is not None or stat.S_IFMT(os.stat(path).st_mode) not in _PLAIN
     return False
 
 
@@ -89,11 +85,9 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
-    """Temporary files for ``paths``, all or nothing: when the block ends without
-    an error, each is made durable before the first is put in place; on any error
-    (also Ctrl+C) no target changes. A file gets the mode ``open`` gives, or that
-    of the file it replaces. RAISES (OutputPathError): If a file cannot be written.
-    """
+    """Temporary files for ``paths``, all or nothing: each is made durable before the
+    first is put in place; on any error (also Ctrl+C) no target changes.
+    RAISES (OutputPathError): If a file cannot be written."""
     special = [_is_special(path) for path in paths]
     tmps: List[Path] = []
     try:
@@ -121,25 +115,21 @@ def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
 
 
 def write_bytes(path: PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write text to ``path`` atomically."""
     write_bytes(path, text.encode(encoding))
 
 
 def write_json(path: PathLike, data: Any, indent: int = 2) -> None:
-    """Write indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 
 
 def check_writable(path: PathLike) -> Path:
-    """Check, before any work, that ``path`` can be written, by creating (and
-    removing) a file in its nearest existing folder: permission bits say nothing
-    for root or read-only file systems (``/proc``). RAISES (OutputPathError)."""
+    """Check that ``path`` can be written by creating a file in its nearest existing folder:
+    permission bits say nothing for root or read-only file systems. RAISES (OutputPathError)."""
     path = Path(path)
     if _is_special(path):  # written into, not replaced: nothing is created beside it
         if _descriptor(path) is None and not os.access(path, os.W_OK):

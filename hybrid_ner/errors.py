@@ -1,9 +1,4 @@
-"""Errors for bad user input, each printed by the CLI as one line with its exit code.
-
-Exit codes: 0 success; 1 error in the input, an option, the config or an output
-path (nothing written); 2 usage error; 3 partial (a budget was reached, the
-finished part was written); 4 LLM requests failed for good; 130 interrupted.
-"""
+"""Errors for bad user input, each printed by the CLI as one line with its exit code."""
 
 import re
 import threading
@@ -67,16 +62,14 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 
 
 def register_secret(value: Optional[str]) -> None:
-    """Remember a secret (an API key) for :func:`mask_secrets` to hide; values
-    under 4 characters are not masked (they would mask ordinary text)."""
+    """Remember a secret (an API key) to mask; under 4 characters it would mask ordinary text."""
     if value and len(value) >= 4:
         with _SECRETS_LOCK:
             _SECRETS.add(value)
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with registered secrets, URL credentials and bearer tokens as ``***``.
-    Every message the CLI prints goes through it."""
+    """``text`` with registered secrets, URL credentials and bearer tokens as ``***``."""
     with _SECRETS_LOCK:
         secrets = sorted(_SECRETS, key=len, reverse=True)
     for secret in secrets:

@@ -1,7 +1,5 @@
-"""Dotted config overrides, as ``spacy train`` takes them
-(``--components.llm.model.n_ctx 8192``): parsed from a command's extra options
-and applied to a config dict. Convenience options are names for such paths.
-"""
+"""Dotted config overrides, as ``spacy train`` takes them (``--components.llm.model.n_ctx 8192``),
+parsed from a command's extra options and applied to a config dict."""
 
 import copy
 import os
@@ -20,29 +18,24 @@ def apply_overrides(
     where: str = "the config",
     default_blocks: Optional[Mapping[str, Dict[str, Any]]] = None,
 ) -> MutableMapping[str, Any]:
-    """Set dotted paths in a config, in place; shorter paths first, so a block can
-    be replaced (a dict value) and then refined.
+    """Set dotted paths in a config, in place; shorter paths first, so a block can be
+    replaced and then refined.
 
-    where (str): The config's name, for messages.
-    default_blocks (Optional[Mapping]): Section path → template, for sections a
-        path needs and the config lacks.
+    default_blocks (Optional[Mapping]): Section path → template, for missing sections.
     RAISES (OptionError): If a path is not dotted or names no section.
     """
     for dotted in sorted(overrides, key=lambda key: key.count(".")):
         *parents, last = dotted.split(".")
         if not parents or not all(parents) or not last:
-            raise OptionError(
-                f"--{dotted}: not a config path (use --section.key value, e.g. "
-                "--components.llm.model.n_ctx 8192)"
-            )
+            why = "use --section.key value, e.g. --components.llm.model.n_ctx 8192"
+            raise OptionError(f"--{dotted}: not a config path ({why})")
         node: Any = config
         for depth, part in enumerate(parents):
             if not isinstance(node.get(part), dict):
                 section = ".".join(parents[: depth + 1])
                 if section not in (default_blocks or {}):
-                    raise OptionError(
-                        f"--{dotted}: {where} has no [{section}] section to set {last!r} in"
-                    )
+                    why = f"{where} has no [{section}] section to set {last!r} in"
+                    raise OptionError(f"--{dotted}: {why}")
                 node[part] = copy.deepcopy(default_blocks[section])  # type: ignore[index]
             node = node[part]
         node[last] = copy.deepcopy(overrides[dotted])
@@ -52,8 +45,7 @@ def apply_overrides(
 def check_no_conflicts(
     values: Mapping[str, Any], overrides: Mapping[str, Any], flag_paths: Mapping[str, str]
 ) -> None:
-    """Refuse a config path set by a convenience option (``flag_paths``: option → path)
-    and by a dotted override too."""
+    """Refuse a config path set by a convenience option (``flag_paths``: option → path) too."""
     for path in overrides:
         if path in values:
             flag = next((name for name, flag_path in flag_paths.items() if flag_path == path), path)
@@ -61,9 +53,8 @@ def check_no_conflicts(
 
 
 def parse_cli_overrides(ctx: Any) -> Dict[str, Any]:
-    """The dotted overrides among a command's extra options (``ctx.args``), then those
-    of ``SPACY_CONFIG_OVERRIDES``, by ``spacy train``'s rules: ``--a.b=v``, ``--a.b v``
-    or ``--a.b`` (true), values as JSON where they parse; anything else is a usage error."""
+    """The dotted overrides in ``ctx.args``, then ``SPACY_CONFIG_OVERRIDES``, by ``spacy
+    train``'s rules (``--a.b=v``, ``--a.b v``, ``--a.b``); anything else is a usage error."""
     env = shlex.split(os.environ.get(ENV_VARS.CONFIG_OVERRIDES, ""))
     return {**_parse(list(ctx.args), ctx.fail), **_parse(env, ctx.fail)}
 

@@ -1,11 +1,6 @@
-"""Progress of long loops: a tqdm bar on a terminal, plain lines in a log.
-
-When stderr is not a terminal (``> run.log 2>&1``, CI, ``nohup``) a bar is a
-mess of carriage returns, so lines like ``propose: 412/1696 prompts (24%), 2.31
-prompts/s, ETA 9m16s, cache hits 120`` go to stdout at the start, every 30 s or
-5% of the total (at most one a second) and at the end. ``TQDM_DISABLE=1``
-silences both; :meth:`Progress.write` always prints.
-"""
+"""Progress of long loops: a tqdm bar on a terminal; in a log (where a bar is a mess of
+carriage returns) plain lines on stdout every 30 s or 5% (at most one a second).
+``TQDM_DISABLE=1`` silences both; :meth:`Progress.write` always prints."""
 
 import os
 import sys
@@ -32,9 +27,6 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """A progress bar on a terminal, periodic lines elsewhere; thread-safe.
 
-    total (int): Units to do.
-    desc (str): What is running, e.g. "propose".
-    unit (str): The unit's name, e.g. "prompt".
     counters (Optional[Callable]): Extra figures to show (e.g. cache hits).
     file (Optional[TextIO]): The stream; if None, stderr on a terminal, else stdout.
     """
@@ -57,6 +49,7 @@ class Progress:
         self.done = self._last_done = 0
         self._start = self._last_time = time.monotonic()
         self._lock = threading.Lock()
+        self._step = max(1, int(self.total * STEP))
         silent = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
         self._bar = (
             None
@@ -68,7 +61,6 @@ class Progress:
             self._print_line(self._start)
 
     def update(self, n: int = 1) -> None:
-        """Count ``n`` more units done."""
         with self._lock:
             self.done += n
             if self._bar is not None:
@@ -76,11 +68,8 @@ class Progress:
                 self._bar.update(n)
             elif self._lines:
                 now = time.monotonic()
-                since = now - self._last_time
-                step = max(1, int(self.total * STEP))
-                if since >= INTERVAL_S or (
-                    self.done - self._last_done >= step and since >= MIN_GAP_S
-                ):
+                since, n_new = now - self._last_time, self.done - self._last_done
+                if since >= INTERVAL_S or (since >= MIN_GAP_S and n_new >= self._step):
                     self._print_line(now)
 
     def write(self, line: str) -> None:

@@ -1,5 +1,5 @@
-"""The typer app every CLI module adds its commands to, and the entry point that
-turns every outcome into one line on stderr and an exit code (hybrid_ner.errors)."""
+"""The typer app every CLI module adds its commands to, and the entry point that turns
+every outcome into one line on stderr and an exit code."""
 
 import sys
 import warnings
@@ -11,17 +11,14 @@ import typer
 
 from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, HybridNerError, mask_secrets
 
+_HELP = (
+    "Augment incomplete NER annotation with LLM proposals: convert corpora, "
+    "simulate omissions and budgets, propose, merge and train with spaCy. "
+    "Exit codes: 0 success, 1 input/option/path error, 2 usage error, "
+    "3 partial (budget reached), 4 LLM requests failed, 130 interrupted."
+)
 app = typer.Typer(
-    name="hybrid-ner",
-    help=(
-        "Augment incomplete NER annotation with LLM proposals: convert corpora, "
-        "simulate omissions and budgets, propose, merge and train with spaCy. "
-        "Exit codes: 0 success, 1 input/option/path error, 2 usage error, "
-        "3 partial (budget reached), 4 LLM requests failed, 130 interrupted."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    help=_HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
 INTERRUPTED = (
     "Interrupted (Ctrl+C): no output was changed (files are replaced only when a command completes)"

@@ -11,17 +11,13 @@ from ..atomic import check_writable, same_file
 from ..errors import OptionError, OutputPathError
 
 Number = Union[int, float]
-OVERWRITE_INPUT = typer.Option(
-    False,
-    "--overwrite-input",
-    help="Allow an output to be an input file; it is replaced only when the command succeeds",
-)
+_REPLACE = "Allow an output to be an input file; it is replaced only when the command succeeds"
+OVERWRITE_INPUT = typer.Option(False, "--overwrite-input", help=_REPLACE)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def check_name(option: str, value: str) -> str:
-    """Refuse a name used in file names that is not one plain path component
-    (``../../evil``, ``/tmp/x``, ``a/b``). RETURNS (str): The name."""
+    """Refuse a name used in file names that is not one plain path component (``../x``)."""
     if not _NAME.fullmatch(value) or value in (".", ".."):
         raise OptionError(
             f"{option} {value!r}: a name used in file names must be letters, digits, '.', '_' "
@@ -38,9 +34,8 @@ def check_range(
     *,
     low_open: bool = False,
 ) -> None:
-    """Raise :class:`OptionError` unless ``low <= value <= high`` (``low < value``
-    with ``low_open``; None bounds are open). None (not given) passes; NaN and
-    infinity never do. ``option`` is the name as the user typed it."""
+    """Raise :class:`OptionError` unless ``low <= value <= high`` (``low < value`` with
+    ``low_open``; None bounds are open). None (not given) passes; NaN never does."""
     if value is None or (
         math.isfinite(value)
         and (low is None or value > low or (value == low and not low_open))
@@ -60,12 +55,10 @@ def check_outputs(
     overwrite_input: bool = False,
     overwritable: Sequence[str] = ("OUT",),
 ) -> None:
-    """Check the files a command will write, before it reads or sends anything:
-    each writable, all different, and an input only with ``--overwrite-input``
-    and only if it is one of ``overwritable`` (OUT, never a report or the cache).
+    """Check the files a command will write before any work: each writable, all different,
+    and an input only with ``--overwrite-input`` and only if it is one of ``overwritable``.
 
-    outputs (Mapping[str, Optional[Path]]): Each output's name in the usage
-        ("OUT", "--usage-out") → its path; None (not asked for) is skipped.
+    outputs (Mapping[str, Optional[Path]]): Output name in the usage ("OUT") → path or None.
     """
     given = [(name, path) for name, path in outputs.items() if path is not None]
     for i, (name, path) in enumerate(given):
@@ -74,11 +67,8 @@ def check_outputs(
                 why = f"{name} and {other_name} are the same file; give them different names"
                 raise OutputPathError(path, why)
         for source in (s for s in inputs if s is not None and same_file(path, s)):
-            if name not in overwritable:
-                raise OutputPathError(
-                    path, f"{name} is the input {source}; give it a file of its own"
-                )
-            if not overwrite_input:
-                why = "write elsewhere, or pass --overwrite-input to replace it"
+            why = "write elsewhere, or pass --overwrite-input to replace it"
+            if name not in overwritable or not overwrite_input:
+                why = why if name in overwritable else "give it a file of its own"
                 raise OutputPathError(path, f"{name} is the input {source}; {why}")
         check_writable(path)

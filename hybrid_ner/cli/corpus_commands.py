@@ -26,9 +26,7 @@ from ..simulation.omissions import (
 from ._app import app
 from ._checks import OVERWRITE_INPUT, check_outputs, check_range
 
-LIMIT = typer.Option(
-    None, "--limit", help="Only the first N sentences of the input (0 or left out: all)"
-)
+LIMIT = typer.Option(None, "--limit", help="Only the first N sentences (0 or left out: all)")
 MAX_REPAIRS_SHOWN = 20
 LARGE_INPUT_BYTES = 5_000_000  # above it, say that the input is read and show the writing
 
@@ -57,34 +55,26 @@ def _describe(docs: Sequence[Doc]) -> str:
 
 @app.command("convert")
 def convert_cli(
-    input_path: Path = typer.Argument(
-        ..., help="CoNLL-style column file, or .jsonl with character-offset spans"
-    ),
+    input_path: Path = typer.Argument(..., help="CoNLL-style column file or .jsonl with spans"),
     output_path: Path = typer.Argument(..., help="Output .spacy DocBin (or .jsonl)"),
     input_format: str = typer.Option(
-        "auto", "--format", "-f", help="auto (by extension), conll or jsonl"
+        "auto", "--format", "-f", help="auto (by suffix), conll, jsonl"
     ),
-    token_column: int = typer.Option(
-        0, help="Column of the token (0-based; negative counts from the end)"
-    ),
+    token_column: int = typer.Option(0, help="Token column (0-based; negative from the end)"),
     tag_column: int = typer.Option(-1, help="Column of the NER tag (default: last)"),
     separator: str = typer.Option("auto", help="auto, tab or space"),
-    scheme: str = typer.Option(
-        "auto", help=f"Tagging scheme: {', '.join(SCHEMES)} (BIOES = bilou)"
-    ),
+    scheme: str = typer.Option("auto", help=f"{', '.join(SCHEMES)} (BIOES = bilou)"),
     lenient: bool = typer.Option(
-        False, "--lenient", help="Repair what is safe to repair and report it, instead of failing"
+        False, "--lenient", help="Repair what is safe and report it, instead of failing"
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the input"),
     lang: str = typer.Option("en", help="Language of the tokenizer/vocab (JSONL without tokens)"),
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Convert a CoNLL-style column file or JSONL with character-offset spans to a
-    DocBin: one Doc per sentence, document ids kept."""
-    fmt = input_format
-    if fmt == "auto":
-        fmt = "jsonl" if input_path.suffix == ".jsonl" else "conll"
+    """Convert a CoNLL-style column file or JSONL with spans to a DocBin, one Doc per sentence."""
+    auto = "jsonl" if input_path.suffix == ".jsonl" else "conll"
+    fmt = auto if input_format == "auto" else input_format
     if fmt not in ("conll", "jsonl"):
         raise HybridNerError(f"Unknown --format {input_format!r}: expected auto, conll or jsonl")
     check_range("--limit", limit, 0)
@@ -108,12 +98,10 @@ def convert_cli(
             encoding=encoding,
         )
         docs, repairs = corpus.docs, corpus.repairs
-        where = (
-            f"{corpus.n_documents} documents"
-            if corpus.has_document_markers
-            else f"no -DOCSTART- lines, so each of the {len(docs)} sentences is its own document "
-            "(splits and few-shot retrieval work by sentence)"
-        )
+        where = f"{corpus.n_documents} documents"
+        if not corpus.has_document_markers:
+            where = f"no -DOCSTART- lines, so each of the {len(docs)} sentences is its own "
+            where += "document (splits and few-shot retrieval work by sentence)"
         msg.info(f"{input_path}: {where}, tagging scheme {corpus.scheme.upper()}")
     else:
         jsonl = read_jsonl(input_path, nlp, strict=not lenient, encoding=encoding)
@@ -142,8 +130,7 @@ def split_cli(
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Split a corpus into train/dev/test by document (seeded), for corpora that
-    have none (WikiGold). The three files are written all or nothing."""
+    """Split a corpus into train/dev/test by document (seeded); all three files or none."""
     fractions = {"train": train, "dev": dev, "test": test}
     for name, value in fractions.items():
         check_range(f"--{name}", value, 0, 1)
@@ -159,9 +146,8 @@ def split_cli(
             try:
                 tmp.write_bytes(docbin_bytes(part)[0])
             except OSError as err:
-                raise OutputPathError(
-                    path, f"{err.strerror or err}; none of the {len(paths)} files was changed"
-                ) from None
+                why = f"{err.strerror or err}; none of the {len(paths)} files was changed"
+                raise OutputPathError(path, why) from None
     for path, part in zip(paths.values(), parts.values()):
         n_docs = len({d.user_data.get(DOC_ID) for d in part})
         msg.good(f"{path}: {n_docs} documents, {_describe(part)}")
@@ -171,9 +157,7 @@ def split_cli(
 def noise_cli(
     input_path: Path = typer.Argument(..., help="Input .spacy with gold entities"),
     output_path: Path = typer.Argument(..., help="Output .spacy"),
-    omit_rate: float = typer.Option(
-        ..., "--omit-rate", "-r", help="Probability of dropping each entity"
-    ),
+    omit_rate: float = typer.Option(..., "--omit-rate", "-r", help="Chance to drop each entity"),
     seed: int = typer.Option(0, help="Random seed"),
     label_rate: Optional[List[str]] = typer.Option(
         None, "--label-rate", help="Per-label rate LABEL=RATE; repeatable (uniform model only)"
@@ -187,21 +171,19 @@ def noise_cli(
     limit: Optional[int] = LIMIT,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Simulate human annotation with omissions: drop each entity with a probability
-    (kept in doc.spans["omitted"]); the same seed gives byte-identical output."""
+    """Simulate human annotation with omissions: drop each entity with a probability (kept in
+    doc.spans["omitted"]); the same seed gives byte-identical output."""
     if omission_model not in OMISSION_MODELS:
-        raise HybridNerError(
-            f"--omission-model {omission_model!r}: use one of {', '.join(OMISSION_MODELS)}"
-        )
+        why = f"use one of {', '.join(OMISSION_MODELS)}"
+        raise HybridNerError(f"--omission-model {omission_model!r}: {why}")
     rates: Dict[str, float] = {}
     for value in label_rate or []:
         label, _, rate = value.partition("=")
         try:
             rates[label] = float(rate) if label else float("x")
         except ValueError:
-            raise HybridNerError(
-                f"--label-rate expects LABEL=RATE (e.g. PER=0.5), got {value!r}"
-            ) from None
+            why = f"expects LABEL=RATE (e.g. PER=0.5), got {value!r}"
+            raise HybridNerError(f"--label-rate {why}") from None
         check_range(f"--label-rate {label}", rates[label], 0, 1)
     check_range("--omit-rate", omit_rate, 0, 1)
     check_range("--limit", limit, 0)
@@ -214,10 +196,8 @@ def noise_cli(
     for label, rate in rates.items():
         same = [label] if label in present else [p for p in present if p.lower() == label.lower()]
         if len(same) != 1:
-            raise HybridNerError(
-                f"--label-rate {label}: no entity has this label; "
-                f"the input's labels are {', '.join(present) or 'none'}"
-            )
+            why = f"no entity has this label; the input's labels are {', '.join(present) or 'none'}"
+            raise HybridNerError(f"--label-rate {label}: {why}")
         matched[same[0]] = rate
     try:
         noisy = simulate_omissions(docs, omit_rate, seed, matched, omission_model)  # type: ignore[arg-type]
@@ -225,10 +205,8 @@ def noise_cli(
         raise HybridNerError(str(err)) from None
     write_docbin(output_path, noisy)
     n_before, n_after = sum(len(d.ents) for d in docs), sum(len(d.ents) for d in noisy)
-    msg.good(
-        f"Wrote {output_path}: kept {n_after} of {n_before} entities "
-        f"({1 - n_after / max(n_before, 1):.1%} omitted)"
-    )
+    omitted = 1 - n_after / max(n_before, 1)
+    msg.good(f"Wrote {output_path}: kept {n_after} of {n_before} entities ({omitted:.1%} omitted)")
 
 
 @app.command("budget")
@@ -250,7 +228,5 @@ def budget_cli(
     except ValueError as err:
         raise HybridNerError(str(err)) from None
     write_docbin(output_path, budgeted)
-    n_annotated = sum(1 for d in budgeted if d.user_data[HUMAN_ANNOTATED])
-    msg.good(
-        f"Wrote {output_path}: {n_annotated} of {len(budgeted)} sentences keep human annotation"
-    )
+    n_kept = sum(1 for d in budgeted if d.user_data[HUMAN_ANNOTATED])
+    msg.good(f"Wrote {output_path}: {n_kept} of {len(budgeted)} sentences keep human annotation")

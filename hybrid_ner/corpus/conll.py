@@ -1,9 +1,6 @@
-"""Read CoNLL-style column files (CoNLL-2003, WikiGold, WNUT-17...) into one Doc per sentence.
-
-``-DOCSTART-`` lines are document boundaries wherever they stand (CoNLL-2003
-puts them before a document, WikiGold after); without them each sentence is its
-own document. Tags in IOB1, IOB2, BILUO/BIOES or IO are detected per file.
-"""
+"""Read CoNLL-style column files into one Doc per sentence. ``-DOCSTART-`` lines are
+document boundaries wherever they stand (CoNLL-2003 puts them before a document, WikiGold
+after); without them each sentence is its own document."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +23,7 @@ Token = Tuple[str, str, str, int]
 
 @dataclass
 class ConllCorpus:
-    """The Docs, the tagging scheme used, the repairs, the number of documents and
-    whether the file had ``-DOCSTART-``."""
+    """The Docs, tagging scheme, repairs, documents, and whether there was ``-DOCSTART-``."""
 
     docs: List[Doc]
     scheme: str
@@ -37,8 +33,7 @@ class ConllCorpus:
 
 
 def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
-    """Read a whole text file without its byte-order mark. RAISES (CorpusFormatError):
-    If it is missing, empty, binary or not valid in ``encoding``, naming the line."""
+    """A text file without its byte-order mark. RAISES (CorpusFormatError): If it is unreadable."""
     path = Path(path)
     if not path.exists():
         raise CorpusFormatError(path, None, "file not found")
@@ -53,12 +48,9 @@ def read_text_file(path: Union[str, Path], encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError as err:
-        raise CorpusFormatError(
-            path,
-            data[: err.start].count(b"\n") + 1,
-            f"not valid {encoding}: byte {data[err.start : err.start + 1]!r} cannot be "
-            f"decoded; pass the file's encoding (e.g. --encoding latin-1)",
-        ) from None
+        line, byte = data[: err.start].count(b"\n") + 1, data[err.start : err.start + 1]
+        why = f"byte {byte!r} cannot be decoded; pass the file's encoding (e.g. --encoding latin-1)"
+        raise CorpusFormatError(path, line, f"not valid {encoding}: {why}") from None
     except LookupError:
         raise CorpusFormatError(path, None, f"unknown encoding {encoding!r}") from None
 
@@ -76,9 +68,7 @@ def read_conll(
 ) -> ConllCorpus:
     """Read a CoNLL-style column file.
 
-    token_column, tag_column (int): 0-based columns, negative from the end.
     separator (str): "tab", "space" (any whitespace) or "auto" (tab if the first line has one).
-    scheme (str): "iob1", "iob2", "bilou" (also BIOES), "io" or "auto" to detect.
     strict (bool): Raise on the first problem; else repair what is safe and report it.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
@@ -108,18 +98,11 @@ def read_conll(
         doc.user_data[DOC_ID] = f"{path.stem}:{doc_index if markers else f's{sent_index}'}"
         doc.user_data[SENT_INDEX] = sent_index if markers else 0
         docs.append(doc)
-    n_documents = len({doc.user_data[DOC_ID] for doc in docs})
-    return ConllCorpus(docs, scheme, repairs, n_documents, markers)
+    return ConllCorpus(docs, scheme, repairs, len({d.user_data[DOC_ID] for d in docs}), markers)
 
 
 def _read_sentences(
-    path: Path,
-    text: str,
-    token_column: int,
-    tag_column: int,
-    separator: str,
-    strict: bool,
-    repairs: List[CorpusFormatError],
+    path: Path, text: str, token_col: int, tag_col: int, separator: str, strict: bool, repairs: list
 ) -> Tuple[List[Tuple[List[Token], int, int]], bool]:
     """(tokens, document index, sentence index) per sentence; whether there was ``-DOCSTART-``."""
     sentences: List[Tuple[List[Token], int, int]] = []
@@ -146,22 +129,20 @@ def _read_sentences(
         error = lambda message: CorpusFormatError(path, line_no, message)  # noqa: E731
         if not n_columns:
             n_columns, first_line = len(columns), line_no
-            if n_columns < 2 or not all(
-                -n_columns <= i < n_columns for i in (token_column, tag_column)
-            ):
+            if n_columns < 2 or not all(-n_columns <= i < n_columns for i in (token_col, tag_col)):
                 raise error(
-                    f"{n_columns} column(s), but a token (--token-column {token_column}) and a tag "
-                    f"(--tag-column {tag_column}) column are needed: {line!r}"
+                    f"{n_columns} column(s), but a token (--token-column {token_col}) and a tag "
+                    f"(--tag-column {tag_col}) column are needed: {line!r}"
                 )
         if len(columns) != n_columns:
             message = (
                 f"ragged columns: {len(columns)}, but line {first_line} has {n_columns}: {line!r}"
             )
             # Safe only with token first and tag last: then which column is which is clear.
-            if strict or token_column != 0 or tag_column != -1 or len(columns) < 2:
+            if strict or token_col != 0 or tag_col != -1 or len(columns) < 2:
                 raise error(message)
             repairs.append(error(f"{message} (used first as token, last as tag)"))
-        tag = columns[tag_column]
+        tag = columns[tag_col]
         prefix, _, label = tag.partition("-")
         if tag == "O":
             prefix, label = "O", ""
@@ -172,14 +153,12 @@ def _read_sentences(
             )
         else:
             prefix = _PREFIXES[prefix.upper()]
-        tokens.append((columns[token_column], prefix, label, line_no))
+        tokens.append((columns[token_col], prefix, label, line_no))
     return sentences, markers
 
 
 def _detect_scheme(sentences: List[List[Token]]) -> str:
-    """L-/U- (or E-/S-) means BILUO. Otherwise count how entities start (after O,
-    at a sentence start or after another type): with B- in IOB2, with I- in
-    IOB1/IO. The majority wins; the minority are reported as violations."""
+    """L-/U- means BILUO; else whether more entities start with I- (IOB1) or B- (IOB2)."""
     b_starts = i_starts = 0
     for tokens in sentences:
         for i, (_, prefix, label, _) in enumerate(tokens):

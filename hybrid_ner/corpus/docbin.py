@@ -15,10 +15,8 @@ _REGISTRIES = ("msgpack_decoders", "msgpack_encoders")
 
 
 class _Resolved:
-    """srsly's msgpack decoder (or encoder) registry, resolved once. srsly resolves
-    it (a catalogue entry-point scan) for every msgpack message, i.e. per span group
-    and per Doc's ``user_data``: with three span groups per Doc reads are 18x faster
-    this way (scripts/bench_docbin_read.py)."""
+    """srsly's msgpack registry, resolved once: srsly scans entry points for every message
+    (per span group and ``user_data``); reads get 18x faster (scripts/bench_docbin_read.py)."""
 
     def __init__(self, registry: Any) -> None:
         self.registry, self.resolved = registry, registry.get_all()
@@ -29,8 +27,7 @@ class _Resolved:
 
 @contextmanager
 def _resolved_once() -> Iterator[None]:
-    """Give srsly resolved registries during the block; the block that swapped them
-    puts the real ones back (a nested or concurrent one leaves them)."""
+    """Resolved registries during the block; only the block that swapped them restores them."""
     names = [n for n in _REGISTRIES if not isinstance(getattr(srsly.msgpack, n), _Resolved)]
     for name in names:
         setattr(srsly.msgpack, name, _Resolved(getattr(srsly.msgpack, name)))
@@ -43,8 +40,7 @@ def _resolved_once() -> Iterator[None]:
 
 
 def read_docbin(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
-    """Read all Docs of a ``.spacy`` file, as spaCy's ``DocBin.get_docs`` gives them.
-    RAISES (CorpusFormatError): If the file is missing or not a readable DocBin."""
+    """Read all Docs of a ``.spacy`` file. RAISES (CorpusFormatError): If it is not a DocBin."""
     path = Path(path)
     if not path.is_file():
         raise CorpusFormatError(path, None, "file not found (expected a .spacy DocBin)")
@@ -52,24 +48,19 @@ def read_docbin(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
         try:
             doc_bin = DocBin(store_user_data=True).from_disk(path)
         except Exception as err:  # zlib/msgpack errors say nothing about the file
-            raise CorpusFormatError(
-                path, None, f"not a spaCy DocBin ({type(err).__name__}: {err})"
-            ) from None
+            why = f"not a spaCy DocBin ({type(err).__name__}: {err})"
+            raise CorpusFormatError(path, None, why) from None
         try:
             return list(doc_bin.get_docs(vocab))
         except Exception as err:  # a valid wrapper around content spaCy cannot read
             message = " ".join(str(err).split())[:200]
-            raise CorpusFormatError(
-                path,
-                None,
-                f"a DocBin whose content is unreadable ({type(err).__name__}: {message}); "
-                "write it again with hybrid-ner convert",
-            ) from None
+            why = f"a DocBin whose content is unreadable ({type(err).__name__}: {message})"
+            why += "; write it again with hybrid-ner convert"
+            raise CorpusFormatError(path, None, why) from None
 
 
 def write_docbin(path: Union[str, Path], docs: Iterable[Doc]) -> int:
-    """Write Docs to a ``.spacy`` file atomically; the bytes depend only on the
-    Docs (DocBin sorts its strings). RETURNS (int): The number of Docs written."""
+    """Write Docs to a ``.spacy`` file atomically. RETURNS (int): The number of Docs written."""
     data, n = docbin_bytes(docs)
     write_bytes(path, data)
     return n

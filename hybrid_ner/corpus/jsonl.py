@@ -1,10 +1,6 @@
-"""Read and write JSONL with character-offset spans (Prodigy-style).
-
-Each line: ``{"text", "tokens"?: [{"text"?, "start", "end"}], "spans": [{"start",
-"end", "label"}], "meta"?: {"doc_id"?, "sent_index"?}}``. ``tokens``, as
-annotation tools export them, fix the tokenization; without them the text is
-tokenized by ``nlp``. Records answered ``reject`` or ``ignore`` are skipped.
-"""
+"""Read and write JSONL with character-offset spans (Prodigy-style): ``{"text", "tokens"?,
+"spans", "meta"?: {"doc_id"?, "sent_index"?}}``; exported ``tokens`` fix the tokenization.
+Records answered ``reject`` or ``ignore`` are skipped."""
 
 import json
 from dataclasses import dataclass, field
@@ -36,9 +32,8 @@ def read_jsonl(
 ) -> JsonlCorpus:
     """Read character-offset span annotation into Docs with ``doc.ents`` set.
 
-    nlp (Language): The vocab and, for records without tokens, the tokenizer.
-    strict (bool): Raise on the first problem. If False, expand spans that cut
-        through a token, keep the longest of overlapping spans, and report each repair.
+    strict (bool): Raise on the first problem; else expand spans that cut through a
+        token, keep the longest of overlapping spans, and report each repair.
     RAISES (CorpusFormatError): For malformed input, naming file and line.
     """
     path = Path(path)
@@ -51,8 +46,8 @@ def read_jsonl(
         except ValueError as err:
             raise CorpusFormatError(path, line_no, f"invalid JSON: {err}") from None
         if not isinstance(record, dict):
-            message = f"expected a JSON object, found {type(record).__name__}"
-            raise CorpusFormatError(path, line_no, message)
+            why = f"expected a JSON object, found {type(record).__name__}"
+            raise CorpusFormatError(path, line_no, why)
         if record.get("answer") in ("reject", "ignore"):
             corpus.n_skipped += 1
             continue
@@ -63,12 +58,7 @@ def read_jsonl(
 
 
 def _record_to_doc(
-    path: Path,
-    line_no: int,
-    record: Dict[str, Any],
-    nlp: Language,
-    strict: bool,
-    repairs: List[CorpusFormatError],
+    path: Path, line_no: int, record: dict, nlp: Language, strict: bool, repairs: list
 ) -> Doc:
     def fail(message: str) -> CorpusFormatError:
         return CorpusFormatError(path, line_no, message)
@@ -107,17 +97,13 @@ def _record_to_doc(
     if tokens:  # exported tokens must cover the text, single spaces between
         bounds = [offsets(f"token {i}", token) for i, token in enumerate(tokens)]
         words = [text[start:end] for start, end in bounds]
-        gaps = [
-            text[end:next_start]
-            for (_, end), (next_start, _) in zip(bounds, bounds[1:] + [(len(text), 0)])
-        ]
+        gaps = [text[end:nxt] for (_, end), (nxt, _) in zip(bounds, bounds[1:] + [(len(text), 0)])]
         for i, (token, word, gap) in enumerate(zip(tokens, words, gaps)):
             if token.get("text", word) != word:
                 raise fail(f"token {i} text {token['text']!r} differs from the text's {word!r}")
             if gap not in ("", " "):
-                raise fail(
-                    f"text between token {i} and {i + 1} is {gap!r}: tokens must cover the text"
-                )
+                why = "tokens must cover the text"
+                raise fail(f"text between token {i} and {i + 1} is {gap!r}: {why}")
         doc = Doc(nlp.vocab, words=words, spaces=[gap == " " for gap in gaps])
     else:
         doc = nlp.make_doc(text)
@@ -136,9 +122,8 @@ def _record_to_doc(
     if len(kept) < len(spans):
         dropped = ", ".join(f"{s.text!r} {s.label_}" for s in spans if s not in kept)
         if strict:
-            raise fail(
-                f"overlapping spans: {dropped} overlap longer ones (NER needs non-overlapping ones)"
-            )
+            why = "overlap longer ones (NER needs non-overlapping ones)"
+            raise fail(f"overlapping spans: {dropped} {why}")
         repairs.append(fail(f"overlapping spans: {dropped}: kept the longest"))
     doc.set_ents(kept)
     doc_id = meta.get(DOC_ID, f"{path.stem}:{line_no}")
@@ -157,20 +142,17 @@ def doc_to_record(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[str,
         dict(text=t.text, start=t.idx, end=t.idx + len(t), id=t.i, ws=bool(t.whitespace_))
         for t in doc
     ]
-    record: Dict[str, Any] = {
-        "text": doc.text,
-        "tokens": tokens,
-        "spans": [
-            dict(
-                start=s.start_char,
-                end=s.end_char,
-                token_start=s.start,
-                token_end=s.end - 1,
-                label=s.label_,
-            )
-            for s in (doc.ents if spans is None else spans)
-        ],
-    }
+    span_records = [
+        dict(
+            start=s.start_char,
+            end=s.end_char,
+            token_start=s.start,
+            token_end=s.end - 1,
+            label=s.label_,
+        )
+        for s in (doc.ents if spans is None else spans)
+    ]
+    record: Dict[str, Any] = {"text": doc.text, "tokens": tokens, "spans": span_records}
     meta = {k: doc.user_data[k] for k in (DOC_ID, SENT_INDEX) if k in doc.user_data}
     if meta:
         record["meta"] = meta

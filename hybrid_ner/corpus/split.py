@@ -13,11 +13,9 @@ from ..layers import DOC_ID
 def split_by_document(
     docs: Iterable[Doc], fractions: Dict[str, float], seed: int
 ) -> Dict[str, List[Doc]]:
-    """Split sentence Docs into named parts (fraction of the sentences, sum 1)
-    without cutting a document. Shuffled documents are handed out so that each part
-    gets close to its share of *sentences* (documents differ a lot in length), and
-    each part with a positive fraction at least one document; with fewer documents
-    than parts, or Docs without ``doc_id``, it splits by sentence and warns.
+    """Split sentence Docs into named parts without cutting a document: shuffled documents
+    are handed out so that each part gets close to its share of *sentences*, each part at
+    least one document. With too few documents or no ``doc_id`` it splits by sentence.
     RAISES (ValueError): For bad fractions or fewer sentences than parts.
     """
     if abs(sum(fractions.values()) - 1.0) > 1e-6 or any(f < 0 for f in fractions.values()):
@@ -29,12 +27,10 @@ def split_by_document(
     if None in doc_ids or len(doc_ids) < len(names):
         if len(docs) < len(names):
             raise ValueError(f"Only {len(docs)} sentence(s) for {len(names)} parts")
-        why = (
-            "some Docs have no document id"
-            if None in doc_ids
-            else f"{len(doc_ids)} document(s) for {len(names)} parts (no -DOCSTART-?)"
+        why = f"{len(doc_ids)} document(s) for {len(names)} parts (no -DOCSTART-?)"
+        msg.warn(
+            f"Split by sentence: {'some Docs have no document id' if None in doc_ids else why}"
         )
-        msg.warn(f"Split by sentence: {why}")
         units = [f"sentence:{i}" for i in range(len(docs))]
         doc_ids = list(units)  # shuffled below; units keep corpus order
     random.Random(f"split:{seed}").shuffle(doc_ids)
