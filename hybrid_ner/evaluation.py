@@ -84,10 +84,5 @@ def score_proposals(docs: Iterable[Doc], spans_key: str = LLM_KEY) -> Dict[str, 
     """Per label and "ALL": p, r, f, tp, fp, fn of the proposals in the scorable Docs."""
     quality = proposal_quality(scorable(docs), spans_key)
     rows = {**quality["per_label"], "ALL": quality["overall"]}  # type: ignore[dict-item]
-    return {
-        label: {
-            **{k: round(row[k], 4) for k in ("p", "r", "f")},
-            **{k: row[k] for k in _COUNTS[:3]},
-        }
-        for label, row in rows.items()
-    }
+    keys = ("p", "r", "f", *_COUNTS[:3])  # counts are ints: round keeps them
+    return {label: {k: round(row[k], 4) for k in keys} for label, row in rows.items()}

@@ -25,10 +25,6 @@ HUMAN_ANNOTATED = "human_annotated"
 
 def describe_doc(doc: Doc) -> str:
     """A short human-readable locator for error messages: source, doc, sentence."""
-    parts = [
-        f"{key}={doc.user_data[key]}"
-        for key in (SOURCE, DOC_ID, SENT_INDEX)
-        if key in doc.user_data
-    ]
+    parts = [f"{k}={doc.user_data[k]}" for k in (SOURCE, DOC_ID, SENT_INDEX) if k in doc.user_data]
     text = doc.text if len(doc.text) <= 60 else doc.text[:57] + "..."
     return f"{', '.join(parts) or 'doc'} ({text!r})"

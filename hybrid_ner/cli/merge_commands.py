@@ -47,10 +47,7 @@ MERGE_FLAG_PATHS: Dict[str, str] = {
 }
 
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
-BALANCE = typer.Option(
-    DEFAULT_BALANCE,
-    help="Label mixing: class-imbalance correction exponent (0 = reliability only)",
-)
+BALANCE = typer.Option(DEFAULT_BALANCE, help="Label mixing: class-imbalance exponent")
 SUMMARY_HEADER = ("label", "human", "proposed", "added", "rejected", *REASONS)
 SUMMARY_HEADER += ("precision vs human", "λ", "human %", "LLM %", "merged %")
 
@@ -117,36 +114,17 @@ def build_merger(
 @app.command("merge", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def merge_cli(
     ctx: typer.Context,
-    input_path: Path = typer.Argument(
-        ..., help="DocBin with human doc.ents and LLM proposals in doc.spans['llm']"
-    ),
-    output_path: Path = typer.Argument(
-        ..., help="Output DocBin: merged doc.ents plus provenance span groups"
-    ),
-    accept: str = typer.Option(
-        "all", help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)"
-    ),
+    input_path: Path = typer.Argument(..., help="DocBin with doc.ents and doc.spans['llm']"),
+    output_path: Path = typer.Argument(..., help="Output DocBin: merged doc.ents, provenance"),
+    accept: str = typer.Option("all", help="Label acceptance: all, labels or reliable"),
     labels: str = typer.Option("", help="Comma-separated labels accepted with --accept labels"),
-    min_precision: float = typer.Option(
-        DEFAULT_MIN_PRECISION,
-        help="--accept reliable: minimum LLM precision against the human, per label",
-    ),
-    min_support: int = typer.Option(
-        DEFAULT_MIN_SUPPORT,
-        help="--accept reliable: labels with fewer doubly annotated proposals are accepted",
-    ),
+    min_precision: float = typer.Option(DEFAULT_MIN_PRECISION, help="--accept reliable: per label"),
+    min_support: int = typer.Option(DEFAULT_MIN_SUPPORT, help="--accept reliable: fewer: accept"),
     overlap: OverlapRule = typer.Option(DEFAULT_OVERLAP, help="Rule for overlapping proposals"),
-    uncovered: Uncovered = typer.Option(
-        DEFAULT_UNCOVERED,
-        help="Tokens in no entity: outside (no entity) or missing (ignored by the loss)",
-    ),
+    uncovered: Uncovered = typer.Option(DEFAULT_UNCOVERED, help="Tokens in no entity"),
     seed: int = typer.Option(DEFAULT_SEED, help="Seed of --overlap random"),
     llm_key: str = LLM_KEY_OPT,
-    soft_targets: bool = typer.Option(
-        False,
-        "--soft-targets",
-        help="Also store label-mixing targets in doc.user_data['tag_likelihoods']",
-    ),
+    soft_targets: bool = typer.Option(False, "--soft-targets", help="Store label-mixing targets"),
     balance: float = BALANCE,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
@@ -200,19 +178,11 @@ def as_before_merge(docs: List[Doc]) -> List[Doc]:
 
 @app.command("stats")
 def stats_cli(
-    input_path: Path = typer.Argument(
-        ..., help="DocBin with proposals, merged (hybrid-ner merge) or not"
-    ),
+    input_path: Path = typer.Argument(..., help="DocBin with proposals, merged or not"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON"),
     llm_key: str = LLM_KEY_OPT,
     balance: float = BALANCE,
-    calibration: Optional[Path] = typer.Option(
-        None,
-        "--calibration",
-        help="DocBin with clean gold doc.ents and the same annotator's proposals "
-        "(the dev set after `hybrid-ner propose`): "
-        "show the calibration the calibrated training targets would use",
-    ),
+    calibration: Optional[Path] = typer.Option(None, help="Dev set after propose: calibrate"),
 ) -> None:
     """Per label: human, proposed, added, rejected (by reason), the LLM's
     precision against the human, λ and class distributions (an unmerged file is

@@ -86,6 +86,5 @@ def create_accept_reliable(
         bad.append(f"min_support = {min_support} (>= 0), strength = {strength} (> 0)")
     if bad:
         raise OptionError(f"accept_reliable: out of range: {', '.join(bad)}; thresholds in [0, 1]")
-    return AcceptReliable(
-        min_precision, tuple(sorted(label_thresholds.items())), min_support, prior, strength
-    )
+    thresholds = tuple(sorted(label_thresholds.items()))
+    return AcceptReliable(min_precision, thresholds, min_support, prior, strength)

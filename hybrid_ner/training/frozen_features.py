@@ -95,12 +95,9 @@ def build_frozen_transformer_features(
         init=_init,
         layers=[encoder],
         dims={"nO": None},
-        attrs={
-            "layers": list(layers),
-            "combine": combine,
-            "settings": settings,
-            "max_cache_mb": max_cache_mb,
-        },
+        attrs=dict(
+            layers=list(layers), combine=combine, settings=settings, max_cache_mb=max_cache_mb
+        ),
     )
 
 

@@ -62,10 +62,7 @@ class MergedCorpus:
 
 @registry.readers("hybrid_ner.MergedCorpus.v1")
 def create_merged_corpus(
-    path: Path,
-    merger: Optional[Merger] = None,
-    mixing: Mixing = None,
-    limit: int = 0,
+    path: Path, merger: Optional[Merger] = None, mixing: Mixing = None, limit: int = 0
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
 

@@ -100,10 +100,7 @@ class AnnotatorCalibration:
 
 
 def estimate_calibration(
-    docs: Iterable[Doc],
-    spans_key: str = LLM_KEY,
-    source: str = "",
-    biased: bool = False,
+    docs: Iterable[Doc], spans_key: str = LLM_KEY, source: str = "", biased: bool = False
 ) -> AnnotatorCalibration:
     """Count observations against the gold ``doc.ents`` (unannotated Docs, Docs
     without proposals and missing tokens skipped)."""
@@ -123,11 +120,5 @@ def estimate_calibration(
             if pos is not None:
                 positions[pos][true_pos] += 1
     stats = estimate_label_stats(docs, spans_key)
-    return AnnotatorCalibration(
-        labels=tuple(stats),
-        counts={k: dict(v) for k, v in counts.items()},
-        positions={k: dict(v) for k, v in positions.items()},
-        quality=stats,
-        source=source,
-        biased=biased,
-    )
+    counts_, positions_ = ({k: dict(v) for k, v in c.items()} for c in (counts, positions))
+    return AnnotatorCalibration(tuple(stats), counts_, positions_, stats, source, biased)
