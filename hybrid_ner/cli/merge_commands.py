@@ -3,12 +3,11 @@
 
 import inspect
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 import spacy
 import typer
 from confection import Config
-from spacy.tokens import Doc
 from spacy.util import registry
 from wasabi import msg
 
@@ -57,11 +56,8 @@ def build_merger(
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger of the ``merge`` options (by parameter name) and dotted overrides.
-
-    given (Optional[Iterable[str]]): The options typed (None: all); an override
-        may replace only the others.
-    """
+    """The Merger of the ``merge`` options (by name) and dotted overrides, which may
+    replace only the options not typed (``given``; None: all typed)."""
     # Range checks by hand: a one-line error with exit 1, where typer's min/max print a usage block.
     check_range("--min-precision", options["min_precision"], 0, 1)
     check_range("--min-support", options["min_support"], 0)
@@ -70,10 +66,8 @@ def build_merger(
         raise OptionError(
             f"Unknown --accept {options['accept']!r}: use all, labels, reliable or a {policy}"
         )
-    flags = ["--overlap", "--uncovered", "--seed", "--llm-key"]
-    flags += {"labels": ["--labels"], "reliable": ["--min-precision", "--min-support"]}.get(
-        options["accept"], []
-    )
+    extra = {"labels": ["--labels"], "reliable": ["--min-precision", "--min-support"]}
+    flags = ["--overlap", "--uncovered", "--seed", "--llm-key", *extra.get(options["accept"], [])]
     values = {flag: options[flag[2:].replace("-", "_")] for flag in flags}
     values["--accept"] = {"@misc": policy}
     if "--labels" in values:
@@ -81,11 +75,8 @@ def build_merger(
         if not values["--labels"]:
             raise OptionError("--accept labels needs --labels, e.g. --labels PER,LOC")
     overrides = dict(overrides or {})
-    typed = {
-        MERGE_FLAG_PATHS[flag]: None
-        for flag in (MERGE_FLAG_PATHS if given is None else given)
-        if flag in MERGE_FLAG_PATHS
-    }
+    given = MERGE_FLAG_PATHS if given is None else given
+    typed = dict.fromkeys(MERGE_FLAG_PATHS[flag] for flag in given if flag in MERGE_FLAG_PATHS)
     check_no_conflicts(typed, overrides, MERGE_FLAG_PATHS)
     config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
     paths = {MERGE_FLAG_PATHS[flag]: value for flag, value in values.items()}
@@ -128,12 +119,9 @@ def merge_cli(
     balance: float = BALANCE,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Merge LLM proposals into the human annotation, the human always winning.
-
-    A proposal is added only where it overlaps no human entity and its label is
-    accepted; provenance stays in doc.spans["human"], ["llm_added"] and
-    ["llm_rejected"] (reason in Span.id_). Any --merge.* option overrides the
-    merge block, e.g. --merge.accept.label_thresholds '{"MISC": 0.5}'.
+    """Merge LLM proposals into the human annotation, the human always winning;
+    provenance in doc.spans["human"], ["llm_added"], ["llm_rejected"] (reason in Span.id_).
+    Any --merge.* option overrides the merge block (e.g. --merge.accept.label_thresholds).
     """
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     check_range("--balance", balance, 0)
@@ -157,23 +145,11 @@ def merge_cli(
         mixing.attach_all(docs, mixing.fit(merger.stats))
     write_docbin(output_path, docs)
     added, rejected = (
-        sum(len(doc.spans[key]) for doc in docs) for key in (LLM_ADDED_KEY, LLM_REJECTED_KEY)
+        sum(len(d.spans[k]) for d in docs) for k in (LLM_ADDED_KEY, LLM_REJECTED_KEY)
     )
     msg.good(
         f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}"
     )
-
-
-def as_before_merge(docs: List[Doc]) -> List[Doc]:
-    """The Docs as before any merge (as the training reader calibrates on them)."""
-    result = []
-    for doc in docs:
-        if HUMAN_KEY in doc.spans:
-            doc = doc.copy()
-            annotated = is_human_annotated(doc)
-            doc.set_ents(human_spans(doc), default="outside" if annotated else "missing")
-        result.append(doc)
-    return result
 
 
 @app.command("stats")
@@ -184,15 +160,16 @@ def stats_cli(
     balance: float = BALANCE,
     calibration: Optional[Path] = typer.Option(None, help="Dev set after propose: calibrate"),
 ) -> None:
-    """Per label: human, proposed, added, rejected (by reason), the LLM's
-    precision against the human, λ and class distributions (an unmerged file is
-    merged in memory with the defaults); then the calibration and ω the
-    calibrated training targets would use.
-    """
+    """Per label: counts, rejections by reason, precision vs the human, λ and class
+    shares (an unmerged file merged in memory); then the calibration and ω of the targets."""
     check_range("--balance", balance, 0)
     check_outputs({"--json": json_path}, [input_path, calibration])
     docs = read_docbin(input_path, spacy.blank("en").vocab)
-    fitted = CalibratedMixing(calibration=calibration).fit(as_before_merge(docs), llm_key)
+    # Calibrate on the Docs as before any merge, as the training reader does.
+    before = [doc.copy() if HUMAN_KEY in doc.spans else doc for doc in docs]
+    for doc in (doc for doc in before if HUMAN_KEY in doc.spans):
+        doc.set_ents(human_spans(doc), default="outside" if is_human_annotated(doc) else "missing")
+    fitted = CalibratedMixing(calibration=calibration).fit(before, llm_key)
     merger = Merger(llm_key=llm_key)
     if any(LLM_ADDED_KEY in doc.spans for doc in docs):
         merger.fit(docs)

@@ -1,6 +1,5 @@
-"""λ label mixing: per-token tag distributions for a merged Doc (docs/method.md,
-section 3). λ is each label's score over the best label's: the precision
-against an incomplete human is biased low, so only the ratios are trusted."""
+"""λ label mixing: per-token tag distributions of a merged Doc (docs/method.md, section 3);
+λ is a label's score over the best label's (precision vs an incomplete human is biased low)."""
 
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple

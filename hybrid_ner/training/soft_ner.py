@@ -1,7 +1,5 @@
-"""A NER trained on per-token tag distributions (soft targets): a softmax over
-BILUO or BIO tags, a soft cross-entropy, and constrained Viterbi decoding, so
-``doc.ents`` is always valid. Targets: the reference's ``TAG_LIKELIHOODS``,
-else one-hot tags from its ``doc.ents``."""
+"""A NER trained on per-token tag distributions (the reference's ``TAG_LIKELIHOODS``,
+else its ``doc.ents``) with constrained Viterbi decoding, so ``doc.ents`` is valid."""
 
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple

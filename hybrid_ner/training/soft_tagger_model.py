@@ -44,8 +44,7 @@ def build_soft_tagger(
 
     cased (Optional[Model]): Cased token features beside ``tok2vec``, projected to ``width``.
     hidden_width (int): Width of a Maxout layer before the softmax (0: none).
-    window_size (int): Neighbours fed to the hidden layer on each side, zero
-        beyond the Doc's edges so a Doc's scores do not depend on its batch.
+    window_size (int): Neighbours on each side, zero-padded: batch-independent scores.
     """
     features = tok2vec if cased is None else with_cased_features(tok2vec, cased, width)
     output_layer = Softmax_v2(nO=nO, normalize_outputs=True)

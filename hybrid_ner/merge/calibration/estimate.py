@@ -1,6 +1,5 @@
-"""The annotator's noise model P(observation | true label) on a clean sample: per
-token the observation (``""``, ``"PER"``, ``"ORG+PER"``) against the true label,
-shrunk towards chance so a random annotator carries no evidence."""
+"""The annotator's noise model P(observation | true label) per token (``""``, ``"PER"``,
+``"ORG+PER"``) on a clean sample, shrunk towards chance: a random annotator tells nothing."""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -32,9 +31,8 @@ def token_observations(doc: Doc, proposals: Sequence[Span]) -> List[Tuple[str, O
 
 @dataclass(frozen=True)
 class AnnotatorCalibration:
-    """P(observation | true label) of one annotator: tokens per observation and
-    true label, covered tokens per proposed and true BILUO position, exact-match
-    counts per label; ``biased``: measured against the incomplete human annotation."""
+    """P(observation | true label) of one annotator; ``biased``: measured against the
+    incomplete human annotation."""
 
     labels: Tuple[str, ...]
     counts: Dict[str, Dict[str, int]]

@@ -1,6 +1,5 @@
-"""ω, how often the human leaves a true entity out: agreement (with an annotator)
-and density (against a complete sample) estimates with 90% bootstrap intervals,
-and their precision-weighted combination (docs/method.md, "The human's omission rate ω")."""
+"""ω, how often the human leaves a true entity out: agreement and density estimates with
+90% bootstrap intervals, and their combination (docs/method.md, "The human's omission rate ω")."""
 
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
