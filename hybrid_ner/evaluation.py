@@ -23,9 +23,7 @@ def read_entity_scores(path: Union[str, Path]) -> Dict[str, Dict[str, float]]:
     except (OSError, ValueError) as err:
         raise HybridNerError(f"{path}: cannot read metrics ({err})") from None
     if "ents_f" not in metrics:
-        raise HybridNerError(
-            f"{path}: no entity scores (ents_p/ents_r/ents_f); is it from spacy evaluate?"
-        )
+        raise HybridNerError(f"{path}: no entity scores (ents_f); is it from spacy evaluate?")
     scores = {"ALL": {"p": metrics["ents_p"], "r": metrics["ents_r"], "f": metrics["ents_f"]}}
     for label, values in sorted((metrics.get("ents_per_type") or {}).items()):
         scores[label] = {k: values[k] for k in ("p", "r", "f")}

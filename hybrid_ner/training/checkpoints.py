@@ -44,9 +44,8 @@ def create_best_after_start_logger(logger: SetupLogger, first_step: int) -> Setu
             finalize()
             if best["dir"] is not None and best["score"] is None:
                 stdout.write(
-                    f"Warning: {best['dir']} is an evaluation before step {first_step}: training "
-                    f"ended before a later one (fewer steps than [training] eval_frequency); "
-                    "use model-last, or lower eval_frequency\n"
+                    f"Warning: {best['dir']} is an evaluation before step {first_step} (too few "
+                    "training steps): use model-last, or lower eval_frequency\n"
                 )
 
         return keep_best, finish

@@ -33,9 +33,7 @@ class MergedCorpus:
         if ignored:
             raise HybridNerError(
                 f"{path}: merger.{', merger.'.join(ignored)} would have no effect on "
-                f"{type(mixing).__name__} targets (of the merger block, calibrated evidence "
-                "reads only llm_key; λ mixing mixes every candidate of an overlap): leave it "
-                "at its default, or train on the merge itself with mixing = null"
+                f"{type(mixing).__name__} targets: leave it at its default, or use mixing = null"
             )
         self.path = path
         self.merger = merger

@@ -178,8 +178,7 @@ class SoftNER(TrainablePipe):
             return 0
         if self.model.get_ref("output_layer").has_dim("nO"):
             raise ValueError(
-                f"Cannot add label {label!r} to '{self.name}': its output layer is already "
-                "initialized. Add labels before nlp.initialize()."
+                f"Cannot add label {label!r} to '{self.name}': add it before nlp.initialize()"
             )
         self.cfg["labels"] = sorted(self.labels + (label,))
         return 1
@@ -245,9 +244,7 @@ class SoftNER(TrainablePipe):
                 if evidence is not None:
                     labels.extend(tag[2:] for tag in evidence["tags"] if tag != OUTSIDE)
         if not labels:
-            raise HybridNerError(
-                f"'{self.name}' found no entity labels in the training examples and none were given"
-            )
+            raise HybridNerError(f"'{self.name}': no entity labels in the examples, none given")
         self.cfg["labels"] = sorted(set(labels))
         # thinc refuses a different nO already set (in the config: set it to null)
         self.model.get_ref("output_layer").set_dim("nO", len(self.tags))

@@ -193,18 +193,14 @@ def teacher_probabilities(
     import spacy
 
     if not Path(path).exists():
-        raise HybridNerError(
-            f"{path}: teacher pipeline not found (train on the human annotation alone first)"
-        )
+        raise HybridNerError(f"{path}: teacher pipeline not found (train on the human alone)")
     nlp = spacy.load(path)
     names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == SOFT_NER]
     if not names:
         raise HybridNerError(f"{path}: the teacher has no hybrid_ner_soft_ner component")
     ner: Any = nlp.get_pipe(names[0])
     if ner.tag_scheme != "BILUO":
-        raise HybridNerError(
-            f"{path}: the teacher's NER uses {ner.tag_scheme}; calibrated targets need BILUO"
-        )
+        raise HybridNerError(f"{path}: the teacher's NER uses {ner.tag_scheme}, not BILUO")
     tags, own = tag_names(labels), {tag: i for i, tag in enumerate(ner.tags)}
     columns = [j for j, tag in enumerate(tags) if tag in own]
     sources = [own[tags[j]] for j in columns]
