@@ -1,5 +1,4 @@
-"""Scoring of trained models (``spacy evaluate`` metrics) and of proposals
-(exact-match P/R/F per label against gold entities)."""
+"""Scores of trained models (``spacy evaluate`` metrics) and of proposals (exact match)."""
 
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple, Union
@@ -53,8 +52,7 @@ def _prf(counts: Dict[str, int]) -> Dict[str, float]:
 
 def proposal_quality(docs: Iterable[Doc], spans_key: str, gold_key: str = "") -> Dict[str, object]:
     """Exact-match quality of ``doc.spans[spans_key]`` against ``doc.spans[gold_key]``
-    (``doc.ents`` for ""): ``overall``, ``per_label``, ``distribution`` and
-    ``gold_distribution``."""
+    (``doc.ents`` for ""): overall, per label, and both class distributions."""
     counts: Dict[str, Dict[str, int]] = {}
     for doc in docs:
         gold = {span_key(s) for s in (doc.spans[gold_key] if gold_key else doc.ents)}

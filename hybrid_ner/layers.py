@@ -9,9 +9,8 @@ OMITTED_KEY = "omitted"
 UNANNOTATED_KEY = "unannotated"
 #: Human (trusted) entities, copied from ``doc.ents`` before a merge.
 HUMAN_KEY = "human"
-#: LLM proposals.
 LLM_KEY = "llm"
-#: LLM proposals the merge added / rejected.
+#: LLM proposals, those the merge added / rejected.
 LLM_ADDED_KEY = "llm_added"
 LLM_REJECTED_KEY = "llm_rejected"
 

@@ -49,6 +49,7 @@ LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LL
 BALANCE = typer.Option(DEFAULT_BALANCE, help="Label mixing: class-imbalance exponent")
 SUMMARY_HEADER = ("label", "human", "proposed", "added", "rejected", *REASONS)
 SUMMARY_HEADER += ("precision vs human", "λ", "human %", "LLM %", "merged %")
+FIGURES = ("precision_vs_human", "mixing_lambda")
 
 
 def build_merger(
@@ -183,10 +184,7 @@ def stats_cli(
             label,
             *(s[key] for key in ("human", "proposed", "added", "rejected")),
             *(s["rejected_by_reason"].get(reason, 0) for reason in REASONS),
-            *(
-                "-" if s[key] is None else f"{s[key]:.2f}"
-                for key in ("precision_vs_human", "mixing_lambda")
-            ),
+            *("-" if s[key] is None else f"{s[key]:.2f}" for key in FIGURES),
             *(f"{s[key]:.1%}" for key in ("share_human", "share_llm", "share_merged")),
         ]
         for label, s in summary.items()

@@ -1,5 +1,4 @@
-"""Per-label accounting of a merge: what the human had, what the LLM proposed,
-what was added or rejected (and why), and the class distributions."""
+"""Per-label accounting of a merge: counts, rejections by reason, class distributions."""
 
 from collections import Counter, defaultdict
 from typing import Dict, Mapping, Sequence

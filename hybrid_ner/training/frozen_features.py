@@ -69,8 +69,7 @@ def build_frozen_transformer_features(
     """
     if not layers or combine not in ("concat", "mean"):
         raise ValueError(
-            f"FrozenTransformerFeatures.v1: layers must name a layer and combine be concat "
-            f"or mean, got {layers!r}, {combine!r}"
+            f"FrozenTransformerFeatures.v1: invalid layers {layers!r} or combine {combine!r}"
         )
     # spacy-transformers (and torch) only when this architecture is built.
     from spacy_transformers.architectures import transformer_tok2vec_v3

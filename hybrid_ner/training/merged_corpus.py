@@ -1,5 +1,4 @@
-"""The ``spacy train`` reader of a gold + proposals DocBin: targets are the
-merged ``doc.ents``, the merge then λ label mixing, or calibrated evidence."""
+"""The ``spacy train`` reader of a gold + proposals DocBin: merged, λ-mixed or calibrated."""
 
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
@@ -35,9 +34,7 @@ class MergedCorpus:
                 f"{path}: merger.{', merger.'.join(ignored)} would have no effect on "
                 f"{type(mixing).__name__} targets: leave it at its default, or use mixing = null"
             )
-        self.path = path
-        self.merger = merger
-        self.mixing = mixing
+        self.path, self.merger, self.mixing = path, merger, mixing
         self.lambdas: Optional[Dict[str, float]] = None
         self._read = prepared_docbin(path, limit, self._targets)
 

@@ -148,9 +148,7 @@ class SoftNER(TrainablePipe):
         if not learn_rate_scale > 0:
             raise ValueError(f"'{name}': learn_rate_scale must be > 0, got {learn_rate_scale}")
         self.learn_rate_scale = float(learn_rate_scale)
-        self.vocab = vocab
-        self.model = model
-        self.name = name
+        self.vocab, self.model, self.name = vocab, model, name
         self.cfg: Dict[str, object] = {"labels": [], "tag_scheme": tag_scheme}
         self.scorer = scorer
 

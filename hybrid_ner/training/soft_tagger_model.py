@@ -1,5 +1,4 @@
-"""The model of the soft-target NER: a tok2vec (or transformer listener),
-optionally beside cased token features, then a per-token softmax over tags."""
+"""The soft-target NER's model: a tok2vec (optionally beside cased features), a softmax."""
 
 from typing import List, Optional
 
@@ -64,8 +63,7 @@ def build_soft_tagger(
 
 
 def scaled_update(model: Model, sgd: Optimizer, lr_scale: float) -> None:
-    """``Model.finish_update`` with the ``head`` (all without one) at ``lr_scale`` times
-    the rate: only the head, as fast token features memorised the training set."""
+    """``Model.finish_update``, the ``head`` only (fast features memorise) at ``lr_scale``×."""
     fast = {node.id for node in model.get_ref("head").walk()} if model.has_ref("head") else None
     for node in model.walk():
         for shim in node.shims:

@@ -59,8 +59,7 @@ class AnnotatorCalibration:
         return (row.get(true, 0) + STRENGTH * sum(row.values()) / n_all) / (n_true + STRENGTH)
 
     def likelihood(self, observation: str, true: str) -> float:
-        """P(observation | true label), shrunk towards chance; 1 for an unseen
-        observation, the mean of its known labels for an unseen combination."""
+        """P(observation | true label), shrunk; unseen: 1, or the mean over its known labels."""
         row = self.counts.get(observation)
         if not row:
             known = [p for p in observation.split("+") if "+" in observation and self.counts.get(p)]

@@ -115,16 +115,11 @@ class CalibratedMixing:
         calibration = None
         if self.annotator:
             source = str(self.calibration or "agreement with the human annotation")
-            biased = sample is None
-            calibration = estimate_calibration(
-                docs if biased else sample, spans_key, source, biased
-            )
+            calibration = estimate_calibration(sample or docs, spans_key, source, sample is None)
         # An annotator that proposed nothing gives no evidence either way.
-        no_evidence = calibration is not None and not any(
-            q.proposed for q in calibration.quality.values()
-        )
-        if no_evidence:
-            calibration = None
+        proposed = calibration is not None and any(q.proposed for q in calibration.quality.values())
+        no_evidence = calibration is not None and not proposed
+        calibration = calibration if proposed else None
         density = density_omission_rate(docs, sample) if sample is not None else None
         agreement = None
         if calibration is not None and not calibration.biased:
