@@ -1,5 +1,4 @@
-"""Scoring of trained models (``spacy evaluate`` metrics) and of proposals
-(exact-match P/R/F per label against gold entities)."""
+"""Scores of trained models (``spacy evaluate`` metrics) and of proposals (exact match)."""
 
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple, Union
@@ -23,9 +22,7 @@ def read_entity_scores(path: Union[str, Path]) -> Dict[str, Dict[str, float]]:
     except (OSError, ValueError) as err:
         raise HybridNerError(f"{path}: cannot read metrics ({err})") from None
     if "ents_f" not in metrics:
-        raise HybridNerError(
-            f"{path}: no entity scores (ents_p/ents_r/ents_f); is it from spacy evaluate?"
-        )
+        raise HybridNerError(f"{path}: no entity scores (ents_f); is it from spacy evaluate?")
     scores = {"ALL": {"p": metrics["ents_p"], "r": metrics["ents_r"], "f": metrics["ents_f"]}}
     for label, values in sorted((metrics.get("ents_per_type") or {}).items()):
         scores[label] = {k: values[k] for k in ("p", "r", "f")}
@@ -55,8 +52,7 @@ def _prf(counts: Dict[str, int]) -> Dict[str, float]:
 
 def proposal_quality(docs: Iterable[Doc], spans_key: str, gold_key: str = "") -> Dict[str, object]:
     """Exact-match quality of ``doc.spans[spans_key]`` against ``doc.spans[gold_key]``
-    (``doc.ents`` for ""): ``overall``, ``per_label``, ``distribution`` and
-    ``gold_distribution``."""
+    (``doc.ents`` for ""): overall, per label, and both class distributions."""
     counts: Dict[str, Dict[str, int]] = {}
     for doc in docs:
         gold = {span_key(s) for s in (doc.spans[gold_key] if gold_key else doc.ents)}
@@ -84,10 +80,5 @@ def score_proposals(docs: Iterable[Doc], spans_key: str = LLM_KEY) -> Dict[str, 
     """Per label and "ALL": p, r, f, tp, fp, fn of the proposals in the scorable Docs."""
     quality = proposal_quality(scorable(docs), spans_key)
     rows = {**quality["per_label"], "ALL": quality["overall"]}  # type: ignore[dict-item]
-    return {
-        label: {
-            **{k: round(row[k], 4) for k in ("p", "r", "f")},
-            **{k: row[k] for k in _COUNTS[:3]},
-        }
-        for label, row in rows.items()
-    }
+    keys = ("p", "r", "f", *_COUNTS[:3])  # counts are ints: round keeps them
+    return {label: {k: round(row[k], 4) for k in keys} for label, row in rows.items()}

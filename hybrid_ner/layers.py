@@ -9,9 +9,8 @@ OMITTED_KEY = "omitted"
 UNANNOTATED_KEY = "unannotated"
 #: Human (trusted) entities, copied from ``doc.ents`` before a merge.
 HUMAN_KEY = "human"
-#: LLM proposals.
 LLM_KEY = "llm"
-#: LLM proposals the merge added / rejected.
+#: LLM proposals, those the merge added / rejected.
 LLM_ADDED_KEY = "llm_added"
 LLM_REJECTED_KEY = "llm_rejected"
 
@@ -25,10 +24,6 @@ HUMAN_ANNOTATED = "human_annotated"
 
 def describe_doc(doc: Doc) -> str:
     """A short human-readable locator for error messages: source, doc, sentence."""
-    parts = [
-        f"{key}={doc.user_data[key]}"
-        for key in (SOURCE, DOC_ID, SENT_INDEX)
-        if key in doc.user_data
-    ]
+    parts = [f"{k}={doc.user_data[k]}" for k in (SOURCE, DOC_ID, SENT_INDEX) if k in doc.user_data]
     text = doc.text if len(doc.text) <= 60 else doc.text[:57] + "..."
     return f"{', '.join(parts) or 'doc'} ({text!r})"

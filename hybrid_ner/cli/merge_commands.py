@@ -3,12 +3,11 @@
 
 import inspect
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 import spacy
 import typer
 from confection import Config
-from spacy.tokens import Doc
 from spacy.util import registry
 from wasabi import msg
 
@@ -47,12 +46,10 @@ MERGE_FLAG_PATHS: Dict[str, str] = {
 }
 
 LLM_KEY_OPT = typer.Option(LLM_KEY, "--llm-key", help="Span group holding the LLM proposals")
-BALANCE = typer.Option(
-    DEFAULT_BALANCE,
-    help="Label mixing: class-imbalance correction exponent (0 = reliability only)",
-)
+BALANCE = typer.Option(DEFAULT_BALANCE, help="Label mixing: class-imbalance exponent")
 SUMMARY_HEADER = ("label", "human", "proposed", "added", "rejected", *REASONS)
 SUMMARY_HEADER += ("precision vs human", "λ", "human %", "LLM %", "merged %")
+FIGURES = ("precision_vs_human", "mixing_lambda")
 
 
 def build_merger(
@@ -60,11 +57,8 @@ def build_merger(
     overrides: Optional[Mapping[str, Any]] = None,
     given: Optional[Iterable[str]] = None,
 ) -> Merger:
-    """The Merger of the ``merge`` options (by parameter name) and dotted overrides.
-
-    given (Optional[Iterable[str]]): The options typed (None: all); an override
-        may replace only the others.
-    """
+    """The Merger of the ``merge`` options (by name) and dotted overrides, which may
+    replace only the options not typed (``given``; None: all typed)."""
     # Range checks by hand: a one-line error with exit 1, where typer's min/max print a usage block.
     check_range("--min-precision", options["min_precision"], 0, 1)
     check_range("--min-support", options["min_support"], 0)
@@ -73,10 +67,8 @@ def build_merger(
         raise OptionError(
             f"Unknown --accept {options['accept']!r}: use all, labels, reliable or a {policy}"
         )
-    flags = ["--overlap", "--uncovered", "--seed", "--llm-key"]
-    flags += {"labels": ["--labels"], "reliable": ["--min-precision", "--min-support"]}.get(
-        options["accept"], []
-    )
+    extra = {"labels": ["--labels"], "reliable": ["--min-precision", "--min-support"]}
+    flags = ["--overlap", "--uncovered", "--seed", "--llm-key", *extra.get(options["accept"], [])]
     values = {flag: options[flag[2:].replace("-", "_")] for flag in flags}
     values["--accept"] = {"@misc": policy}
     if "--labels" in values:
@@ -84,11 +76,8 @@ def build_merger(
         if not values["--labels"]:
             raise OptionError("--accept labels needs --labels, e.g. --labels PER,LOC")
     overrides = dict(overrides or {})
-    typed = {
-        MERGE_FLAG_PATHS[flag]: None
-        for flag in (MERGE_FLAG_PATHS if given is None else given)
-        if flag in MERGE_FLAG_PATHS
-    }
+    given = MERGE_FLAG_PATHS if given is None else given
+    typed = dict.fromkeys(MERGE_FLAG_PATHS[flag] for flag in given if flag in MERGE_FLAG_PATHS)
     check_no_conflicts(typed, overrides, MERGE_FLAG_PATHS)
     config = Config({"merge": {"@misc": "hybrid_ner.Merger.v1"}})
     paths = {MERGE_FLAG_PATHS[flag]: value for flag, value in values.items()}
@@ -117,45 +106,23 @@ def build_merger(
 @app.command("merge", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def merge_cli(
     ctx: typer.Context,
-    input_path: Path = typer.Argument(
-        ..., help="DocBin with human doc.ents and LLM proposals in doc.spans['llm']"
-    ),
-    output_path: Path = typer.Argument(
-        ..., help="Output DocBin: merged doc.ents plus provenance span groups"
-    ),
-    accept: str = typer.Option(
-        "all", help="Label acceptance: all, labels (see --labels) or reliable (see --min-precision)"
-    ),
+    input_path: Path = typer.Argument(..., help="DocBin with doc.ents and doc.spans['llm']"),
+    output_path: Path = typer.Argument(..., help="Output DocBin: merged doc.ents, provenance"),
+    accept: str = typer.Option("all", help="Label acceptance: all, labels or reliable"),
     labels: str = typer.Option("", help="Comma-separated labels accepted with --accept labels"),
-    min_precision: float = typer.Option(
-        DEFAULT_MIN_PRECISION,
-        help="--accept reliable: minimum LLM precision against the human, per label",
-    ),
-    min_support: int = typer.Option(
-        DEFAULT_MIN_SUPPORT,
-        help="--accept reliable: labels with fewer doubly annotated proposals are accepted",
-    ),
+    min_precision: float = typer.Option(DEFAULT_MIN_PRECISION, help="--accept reliable: per label"),
+    min_support: int = typer.Option(DEFAULT_MIN_SUPPORT, help="--accept reliable: fewer: accept"),
     overlap: OverlapRule = typer.Option(DEFAULT_OVERLAP, help="Rule for overlapping proposals"),
-    uncovered: Uncovered = typer.Option(
-        DEFAULT_UNCOVERED,
-        help="Tokens in no entity: outside (no entity) or missing (ignored by the loss)",
-    ),
+    uncovered: Uncovered = typer.Option(DEFAULT_UNCOVERED, help="Tokens in no entity"),
     seed: int = typer.Option(DEFAULT_SEED, help="Seed of --overlap random"),
     llm_key: str = LLM_KEY_OPT,
-    soft_targets: bool = typer.Option(
-        False,
-        "--soft-targets",
-        help="Also store label-mixing targets in doc.user_data['tag_likelihoods']",
-    ),
+    soft_targets: bool = typer.Option(False, "--soft-targets", help="Store label-mixing targets"),
     balance: float = BALANCE,
     overwrite_input: bool = OVERWRITE_INPUT,
 ) -> None:
-    """Merge LLM proposals into the human annotation, the human always winning.
-
-    A proposal is added only where it overlaps no human entity and its label is
-    accepted; provenance stays in doc.spans["human"], ["llm_added"] and
-    ["llm_rejected"] (reason in Span.id_). Any --merge.* option overrides the
-    merge block, e.g. --merge.accept.label_thresholds '{"MISC": 0.5}'.
+    """Merge LLM proposals into the human annotation, the human always winning;
+    provenance in doc.spans["human"], ["llm_added"], ["llm_rejected"] (reason in Span.id_).
+    Any --merge.* option overrides the merge block (e.g. --merge.accept.label_thresholds).
     """
     overrides = parse_cli_overrides(ctx)  # an unknown --option without a dot: exit 2
     check_range("--balance", balance, 0)
@@ -179,50 +146,31 @@ def merge_cli(
         mixing.attach_all(docs, mixing.fit(merger.stats))
     write_docbin(output_path, docs)
     added, rejected = (
-        sum(len(doc.spans[key]) for doc in docs) for key in (LLM_ADDED_KEY, LLM_REJECTED_KEY)
+        sum(len(d.spans[k]) for d in docs) for k in (LLM_ADDED_KEY, LLM_REJECTED_KEY)
     )
     msg.good(
         f"Merged {len(docs)} docs: {added} proposals added, {rejected} rejected → {output_path}"
     )
 
 
-def as_before_merge(docs: List[Doc]) -> List[Doc]:
-    """The Docs as before any merge (as the training reader calibrates on them)."""
-    result = []
-    for doc in docs:
-        if HUMAN_KEY in doc.spans:
-            doc = doc.copy()
-            annotated = is_human_annotated(doc)
-            doc.set_ents(human_spans(doc), default="outside" if annotated else "missing")
-        result.append(doc)
-    return result
-
-
 @app.command("stats")
 def stats_cli(
-    input_path: Path = typer.Argument(
-        ..., help="DocBin with proposals, merged (hybrid-ner merge) or not"
-    ),
+    input_path: Path = typer.Argument(..., help="DocBin with proposals, merged or not"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON"),
     llm_key: str = LLM_KEY_OPT,
     balance: float = BALANCE,
-    calibration: Optional[Path] = typer.Option(
-        None,
-        "--calibration",
-        help="DocBin with clean gold doc.ents and the same annotator's proposals "
-        "(the dev set after `hybrid-ner propose`): "
-        "show the calibration the calibrated training targets would use",
-    ),
+    calibration: Optional[Path] = typer.Option(None, help="Dev set after propose: calibrate"),
 ) -> None:
-    """Per label: human, proposed, added, rejected (by reason), the LLM's
-    precision against the human, λ and class distributions (an unmerged file is
-    merged in memory with the defaults); then the calibration and ω the
-    calibrated training targets would use.
-    """
+    """Per label: counts, rejections by reason, precision vs the human, λ and class
+    shares (an unmerged file merged in memory); then the calibration and ω of the targets."""
     check_range("--balance", balance, 0)
     check_outputs({"--json": json_path}, [input_path, calibration])
     docs = read_docbin(input_path, spacy.blank("en").vocab)
-    fitted = CalibratedMixing(calibration=calibration).fit(as_before_merge(docs), llm_key)
+    # Calibrate on the Docs as before any merge, as the training reader does.
+    before = [doc.copy() if HUMAN_KEY in doc.spans else doc for doc in docs]
+    for doc in (doc for doc in before if HUMAN_KEY in doc.spans):
+        doc.set_ents(human_spans(doc), default="outside" if is_human_annotated(doc) else "missing")
+    fitted = CalibratedMixing(calibration=calibration).fit(before, llm_key)
     merger = Merger(llm_key=llm_key)
     if any(LLM_ADDED_KEY in doc.spans for doc in docs):
         merger.fit(docs)
@@ -236,10 +184,7 @@ def stats_cli(
             label,
             *(s[key] for key in ("human", "proposed", "added", "rejected")),
             *(s["rejected_by_reason"].get(reason, 0) for reason in REASONS),
-            *(
-                "-" if s[key] is None else f"{s[key]:.2f}"
-                for key in ("precision_vs_human", "mixing_lambda")
-            ),
+            *("-" if s[key] is None else f"{s[key]:.2f}" for key in FIGURES),
             *(f"{s[key]:.1%}" for key in ("share_human", "share_llm", "share_merged")),
         ]
         for label, s in summary.items()

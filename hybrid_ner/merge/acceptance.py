@@ -39,8 +39,7 @@ class AcceptLabels:
 
 @dataclass(frozen=True)
 class AcceptReliable:
-    """Accept a label whose smoothed precision against the human reaches a
-    threshold; labels with fewer than ``min_support`` proposals are accepted."""
+    """Accept a label whose smoothed precision reaches its threshold, or has too few proposals."""
 
     min_precision: float = DEFAULT_MIN_PRECISION
     label_thresholds: Tuple[Tuple[str, float], ...] = ()
@@ -77,15 +76,13 @@ def create_accept_reliable(
     prior: float = DEFAULT_PRIOR,
     strength: float = DEFAULT_PRIOR_STRENGTH,
 ) -> AcceptancePolicy:
-    """Acceptance policy: a per-label threshold on the LLM's smoothed precision
-    against the human (``label_thresholds`` override ``min_precision``); labels
-    with fewer than ``min_support`` proposals on Docs both annotated are accepted."""
+    """Acceptance policy: a threshold on the LLM's smoothed precision against the human
+    (``label_thresholds`` override ``min_precision``); below ``min_support`` proposals: accept."""
     values = {"min_precision": min_precision, "prior": prior, **label_thresholds}
     bad = [f"{name} = {value}" for name, value in values.items() if not 0.0 <= value <= 1.0]
     if min_support < 0 or strength <= 0:
         bad.append(f"min_support = {min_support} (>= 0), strength = {strength} (> 0)")
     if bad:
         raise OptionError(f"accept_reliable: out of range: {', '.join(bad)}; thresholds in [0, 1]")
-    return AcceptReliable(
-        min_precision, tuple(sorted(label_thresholds.items())), min_support, prior, strength
-    )
+    thresholds = tuple(sorted(label_thresholds.items()))
+    return AcceptReliable(min_precision, thresholds, min_support, prior, strength)

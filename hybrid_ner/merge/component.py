@@ -1,5 +1,4 @@
-"""``hybrid_ner_merger``: the merge as a pipeline component, after one that writes
-``doc.spans["llm"]``; the per-label reliability is set in ``initialize`` and saved."""
+"""``hybrid_ner_merger``: the merge as a pipeline component (reliability saved with it)."""
 
 import dataclasses
 from pathlib import Path
@@ -47,8 +46,7 @@ class MergerComponent:
     """Merges proposals into the human entities of each Doc, in place."""
 
     def __init__(self, name: str, merger: Merger) -> None:
-        self.name = name
-        self.merger = merger
+        self.name, self.merger = name, merger
 
     def __call__(self, doc: Doc) -> Doc:
         return self.merger(doc)
@@ -60,8 +58,7 @@ class MergerComponent:
         nlp: Optional[Language] = None,
         label_stats: Optional[Dict[str, Dict[str, int]]] = None,
     ) -> None:
-        """Set the reliability from ``label_stats`` (label → {"human", "proposed",
-        "matched"}), else from the examples' Docs carrying proposals."""
+        """Set the reliability from ``label_stats``, else from the examples with proposals."""
         if label_stats is not None:
             self.merger.stats = {label: LabelStats(**row) for label, row in label_stats.items()}
         elif get_examples is not None:
@@ -70,20 +67,20 @@ class MergerComponent:
                 eg.reference if key in eg.reference.spans else eg.predicted for eg in get_examples()
             )
 
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
         stats = {label: dataclasses.asdict(s) for label, s in self.merger.stats.items()}
         return srsly.json_dumps(stats).encode("utf8")
 
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = tuple()) -> "MergerComponent":
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "MergerComponent":
         self.initialize(label_stats=srsly.json_loads(data.decode("utf8")))
         return self
 
-    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = ()) -> None:
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / _STATS_FILE).write_bytes(self.to_bytes())
 
     def from_disk(
-        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
+        self, path: Union[str, Path], *, exclude: Iterable[str] = ()
     ) -> "MergerComponent":
         return self.from_bytes((ensure_path(path) / _STATS_FILE).read_bytes())

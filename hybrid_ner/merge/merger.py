@@ -38,8 +38,7 @@ SpanTuple = Tuple[int, int, str]
 
 
 def overlaps_human(doc: Doc, spans: Sequence[Span]) -> List[bool]:
-    """The human wins: per span, whether it shares a token with a human entity
-    and so gives way, in the merge and in the calibrated evidence alike."""
+    """Per span, whether it shares a token with a human entity (and so gives way)."""
     covered = bytearray(len(doc))
     for span in human_spans(doc):
         covered[span.start : span.end] = b"\x01" * len(span)
@@ -47,8 +46,7 @@ def overlaps_human(doc: Doc, spans: Sequence[Span]) -> List[bool]:
 
 
 def candidate_spans(doc: Doc) -> List[Span]:
-    """The proposals of a merged Doc that passed every check but the overlap
-    between proposals (what label mixing mixes), sorted."""
+    """The proposals of a merged Doc that passed all checks but overlap_llm, sorted."""
     losers = [s for s in doc.spans.get(LLM_REJECTED_KEY, ()) if s.id_ == REASON_OVERLAP_LLM]
     return sorted([*doc.spans.get(LLM_ADDED_KEY, ()), *losers], key=span_key)
 
@@ -65,8 +63,7 @@ class Merger:
     stats: Dict[str, LabelStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Configs and the CLI check these by type; a Merger built in Python must not
-        # fall back to "first" or "outside" silently.
+        # A Merger built in Python is not type-checked as configs and the CLI are.
         for name, rule in (("overlap", OverlapRule), ("uncovered", Uncovered)):
             if getattr(self, name) not in get_args(rule):
                 options = ", ".join(get_args(rule))
@@ -151,6 +148,5 @@ def create_merger(
 
     accept (Optional[AcceptancePolicy]): E.g. "hybrid_ner.accept_reliable.v1"; None: all.
     overlap (str): "longest", "reliable", "first" or "random" (seeded by ``seed``).
-    uncovered (str): Tokens in no entity: "outside" or "missing" (ignored by the loss).
     """
     return Merger(accept or AcceptAll(), overlap, uncovered, seed, llm_key)

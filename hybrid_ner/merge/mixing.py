@@ -1,6 +1,5 @@
-"""λ label mixing: per-token tag distributions for a merged Doc (docs/method.md,
-section 3). λ is each label's score over the best label's: the precision
-against an incomplete human is biased low, so only the ratios are trusted."""
+"""λ label mixing: per-token tag distributions of a merged Doc (docs/method.md, section 3);
+λ is a label's score over the best label's (precision vs an incomplete human is biased low)."""
 
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -14,7 +13,6 @@ from .reliability import DEFAULT_PRIOR, DEFAULT_PRIOR_STRENGTH, LabelStats, huma
 
 #: Exponent of the class-imbalance correction (0: reliability only).
 DEFAULT_BALANCE = 1.0
-#: Lower clip of λ.
 DEFAULT_MIN_LAMBDA = 0.05
 
 #: A token's target: probability per BILUO tag, or None (missing: no target).
@@ -55,11 +53,9 @@ class LabelMixing:
     lambdas: Tuple[Tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_lambda <= 1.0:
-            raise ValueError(f"min_lambda must be in [0, 1], got {self.min_lambda}")
-        for label, value in self.lambdas:
+        for name, value in (("min_lambda", self.min_lambda), *self.lambdas):
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"Fixed λ for {label} must be in [0, 1], got {value}")
+                raise ValueError(f"λ mixing: {name} must be in [0, 1], got {value}")
 
     def fit(self, stats: Mapping[str, LabelStats]) -> Dict[str, float]:
         """λ per label (module docstring) from the per-label reliability."""
@@ -79,9 +75,7 @@ class LabelMixing:
     def attach_all(self, docs: Sequence[Doc], lambdas: Mapping[str, float]) -> List[Doc]:
         """Store each merged Doc's targets as fixed ``TAG_LIKELIHOODS`` rows, in place."""
         dists = [soft_targets(doc, lambdas, self.prior) for doc in docs]
-        labels = {
-            tag[2:] for targets in dists for dist in targets for tag in dist or () if tag != OUTSIDE
-        }
+        labels = {t[2:] for targets in dists for d in targets for t in d or () if t != OUTSIDE}
         for doc, targets in zip(docs, dists):
             doc.user_data[TAG_LIKELIHOODS] = fixed_targets(targets, labels)
         return list(docs)
@@ -102,5 +96,4 @@ def create_label_mixing(
     strength (float): Weight of the prior, in pseudo-proposals.
     lambdas (Dict[str, float]): λ fixed by hand for some labels.
     """
-    fixed = tuple(sorted(lambdas.items()))
-    return LabelMixing(balance, min_lambda, prior, strength, fixed)
+    return LabelMixing(balance, min_lambda, prior, strength, tuple(sorted(lambdas.items())))

@@ -1,5 +1,4 @@
-"""How far the LLM can be trusted, per label, measured against the human on Docs
-both annotated (a lower bound: a proposal the human omitted counts as wrong)."""
+"""Per-label trust in the LLM against the human on Docs both annotated (a lower bound)."""
 
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Tuple
@@ -25,8 +24,7 @@ class LabelStats:
     def precision(
         self, prior: float = DEFAULT_PRIOR, strength: float = DEFAULT_PRIOR_STRENGTH
     ) -> float:
-        """Precision smoothed towards ``prior`` with ``strength`` pseudo-proposals
-        (``strength = 0``: the raw precision, 0 without proposals)."""
+        """Precision smoothed towards ``prior`` (``strength`` 0: raw, 0 without proposals)."""
         total = self.proposed + strength
         return (self.matched + prior * strength) / total if total else 0.0
 
@@ -37,9 +35,8 @@ def is_human_annotated(doc: Doc) -> bool:
 
 
 def human_spans(doc: Doc) -> List[Span]:
-    """The human entities: ``doc.spans["human"]`` once merged (so merging twice
-    never takes LLM entities for human ones), else ``doc.ents``; none for a
-    Doc the human did not annotate."""
+    """The human entities: ``doc.spans["human"]`` once merged (merging twice keeps them
+    apart from LLM ones), else ``doc.ents``; none for a Doc the human did not annotate."""
     if HUMAN_KEY in doc.spans:
         return list(doc.spans[HUMAN_KEY])
     return list(doc.ents) if is_human_annotated(doc) else []

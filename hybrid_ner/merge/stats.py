@@ -1,5 +1,4 @@
-"""Per-label accounting of a merge: what the human had, what the LLM proposed,
-what was added or rejected (and why), and the class distributions."""
+"""Per-label accounting of a merge: counts, rejections by reason, class distributions."""
 
 from collections import Counter, defaultdict
 from typing import Dict, Mapping, Sequence
@@ -40,8 +39,8 @@ def summarize_merge(
         for span in groups["rejected"]:
             reasons[span.label_][span.id_] += 1
     shares = {
-        key: class_distribution({label: row[key] for label, row in counts.items()})
-        for key in ("human", "proposed", "merged")
+        f"share_{name}": class_distribution({lab: row[key] for lab, row in counts.items()})
+        for name, key in (("human", "human"), ("llm", "proposed"), ("merged", "merged"))
     }
     return {
         label: {
@@ -50,9 +49,7 @@ def summarize_merge(
             "merged": row["merged"],
             "precision_vs_human": stats[label].precision() if label in stats else None,
             "mixing_lambda": lambdas.get(label),
-            "share_human": shares["human"][label],
-            "share_llm": shares["proposed"][label],
-            "share_merged": shares["merged"][label],
+            **{name: share[label] for name, share in shares.items()},
         }
         for label, row in sorted(counts.items())
     }

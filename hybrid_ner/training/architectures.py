@@ -38,12 +38,6 @@ def cased_transition_based_parser(
     nO: Optional[int] = None,
 ) -> Model:
     """``spacy.TransitionBasedParser.v2`` over :func:`with_cased_features`."""
-    return build_tb_parser_model(
-        tok2vec=with_cased_features(tok2vec, cased, width),
-        state_type=state_type,
-        extra_state_tokens=extra_state_tokens,
-        hidden_width=hidden_width,
-        maxout_pieces=maxout_pieces,
-        use_upper=use_upper,
-        nO=nO,
-    )
+    features = with_cased_features(tok2vec, cased, width)
+    args = (state_type, extra_state_tokens, hidden_width, maxout_pieces, use_upper, nO)
+    return build_tb_parser_model(features, *args)

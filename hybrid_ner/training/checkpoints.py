@@ -1,6 +1,5 @@
-"""Which checkpoint ``spacy train`` keeps as ``model-best``: spaCy's step-0
-evaluation wins when every later one scores lower (a short run, or a model
-that first collapses to predicting no entities)."""
+"""Which checkpoint ``spacy train`` keeps as ``model-best``: not spaCy's step-0 evaluation
+when every later one scores lower (a model that first collapses to no entities)."""
 
 import shutil
 import sys
@@ -15,12 +14,8 @@ SetupLogger = Callable[..., Tuple[LogStep, Callable[[], None]]]
 
 @registry.loggers("hybrid_ner.BestAfterStartLogger.v1")
 def create_best_after_start_logger(logger: SetupLogger, first_step: int) -> SetupLogger:
-    """A logger that keeps ``model-best`` to the evaluations at ``first_step`` or
-    later (the later one on a tie); without one, spaCy's stays, with a warning.
-
-    logger (SetupLogger): The logger that prints or records every step, e.g.
-        ``spacy.ConsoleLogger.v1``.
-    """
+    """Wrap ``logger`` (e.g. ``spacy.ConsoleLogger.v1``) to keep ``model-best`` to the
+    evaluations at ``first_step`` or later; without one, spaCy's stays, with a warning."""
     if first_step < 0:
         raise ValueError(f"[training.logger] first_step must be >= 0, got {first_step}")
 
@@ -49,9 +44,8 @@ def create_best_after_start_logger(logger: SetupLogger, first_step: int) -> Setu
             finalize()
             if best["dir"] is not None and best["score"] is None:
                 stdout.write(
-                    f"Warning: {best['dir']} is an evaluation before step {first_step}: training "
-                    f"ended before a later one (fewer steps than [training] eval_frequency); "
-                    "use model-last, or lower eval_frequency\n"
+                    f"Warning: {best['dir']} is an evaluation before step {first_step} (too few "
+                    "training steps): use model-last, or lower eval_frequency\n"
                 )
 
         return keep_best, finish

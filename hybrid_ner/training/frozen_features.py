@@ -1,6 +1,5 @@
-"""Token features of a frozen transformer, computed once per Doc and kept in a
-process-wide in-memory cache keyed by the encoder's weights and settings and the
-Doc's text and tokens (a grid worker's cells and the teacher reuse them)."""
+"""Token features of a frozen transformer, computed once per Doc in a process-wide
+cache keyed by encoder weights, settings, text and tokens (grid cells reuse them)."""
 
 import functools
 import hashlib
@@ -62,19 +61,15 @@ def build_frozen_transformer_features(
     tokenizer_config: Dict[str, Any] = {"use_fast": True},
     max_cache_mb: int = 2048,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Token vectors of a transformer run forward only, once per Doc (wordpieces
-    averaged per token): a component's ``tok2vec`` with no ``transformer`` component.
+    """Token vectors of a transformer run forward only, once per Doc: a ``tok2vec``
+    without a ``transformer`` component.
 
-    name (str): An encoder package, a Hugging Face name or a directory.
     layers (List[int]): Hidden states combined (0: embeddings, -1: last layer).
-    combine (Literal["concat", "mean"]): The layers side by side or averaged.
-    window, stride (int): Wordpiece windows of the strided spans.
     max_cache_mb (int): Size limit of the process's cache (one per limit).
     """
     if not layers or combine not in ("concat", "mean"):
         raise ValueError(
-            f"FrozenTransformerFeatures.v1: layers must name a layer and combine be concat "
-            f"or mean, got {layers!r}, {combine!r}"
+            f"FrozenTransformerFeatures.v1: invalid layers {layers!r} or combine {combine!r}"
         )
     # spacy-transformers (and torch) only when this architecture is built.
     from spacy_transformers.architectures import transformer_tok2vec_v3
@@ -95,12 +90,9 @@ def build_frozen_transformer_features(
         init=_init,
         layers=[encoder],
         dims={"nO": None},
-        attrs={
-            "layers": list(layers),
-            "combine": combine,
-            "settings": settings,
-            "max_cache_mb": max_cache_mb,
-        },
+        attrs=dict(
+            layers=list(layers), combine=combine, settings=settings, max_cache_mb=max_cache_mb
+        ),
     )
 
 
@@ -181,7 +173,5 @@ def _encode(model: Model, docs: List[Doc]) -> List[Floats2d]:
         else:
             combined = xp.mean(xp.stack(states), axis=0).astype(states[0].dtype)
         output = ModelOutput(last_hidden_state=combined)
-        chosen.append(
-            TransformerData(wordpieces=data.wordpieces, model_output=output, align=data.align)
-        )
+        chosen.append(TransformerData(data.wordpieces, output, data.align))
     return pool.predict(chosen)

@@ -1,5 +1,4 @@
-"""The ``spacy train`` reader of a gold + proposals DocBin: targets are the
-merged ``doc.ents``, the merge then λ label mixing, or calibrated evidence."""
+"""The ``spacy train`` reader of a gold + proposals DocBin: merged, λ-mixed or calibrated."""
 
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
@@ -33,13 +32,9 @@ class MergedCorpus:
         if ignored:
             raise HybridNerError(
                 f"{path}: merger.{', merger.'.join(ignored)} would have no effect on "
-                f"{type(mixing).__name__} targets (of the merger block, calibrated evidence "
-                "reads only llm_key; λ mixing mixes every candidate of an overlap): leave it "
-                "at its default, or train on the merge itself with mixing = null"
+                f"{type(mixing).__name__} targets: leave it at its default, or use mixing = null"
             )
-        self.path = path
-        self.merger = merger
-        self.mixing = mixing
+        self.path, self.merger, self.mixing = path, merger, mixing
         self.lambdas: Optional[Dict[str, float]] = None
         self._read = prepared_docbin(path, limit, self._targets)
 
@@ -62,10 +57,7 @@ class MergedCorpus:
 
 @registry.readers("hybrid_ner.MergedCorpus.v1")
 def create_merged_corpus(
-    path: Path,
-    merger: Optional[Merger] = None,
-    mixing: Mixing = None,
-    limit: int = 0,
+    path: Path, merger: Optional[Merger] = None, mixing: Mixing = None, limit: int = 0
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a gold + proposals DocBin, merge with human priority, optionally mix labels.
 

@@ -1,5 +1,4 @@
-"""Corpus readers for ``spacy train``; an Example keeps the corpus's own
-tokens on both sides, so no entity is lost to re-tokenization."""
+"""Corpus readers for ``spacy train``: Examples keep the corpus's tokens on both sides."""
 
 from itertools import islice
 from pathlib import Path
@@ -18,8 +17,7 @@ Reader = Callable[[Language], Iterable[Example]]
 
 
 def examples_from_docs(nlp: Language, docs: Iterable[Doc], limit: int = 0) -> Iterator[Example]:
-    """Pair each of the first ``limit`` (0: all) reference Docs with an unannotated
-    Doc of the same tokens."""
+    """Pair each of the first ``limit`` (0: all) Docs with an unannotated copy of its tokens."""
     for reference in islice(docs, limit if limit > 0 else None):
         words = [token.text for token in reference]
         spaces = [bool(token.whitespace_) for token in reference]
@@ -36,8 +34,7 @@ def prepared_docbin(
     def read(nlp: Language) -> Iterator[Example]:
         key = (id(nlp.vocab), path.stat().st_mtime_ns if path.exists() else None)
         if key not in cache:
-            docs = read_docbin(path, nlp.vocab)
-            docs = docs[:limit] if limit > 0 else docs
+            docs = read_docbin(path, nlp.vocab)[: limit if limit > 0 else None]
             if not docs:
                 raise HybridNerError(f"{path}: the corpus holds no documents")
             cache.clear()
@@ -94,8 +91,7 @@ def create_simulated_annotation_corpus(
     limit: int = 0,
     omission_model: str = DEFAULT_OMISSION_MODEL,
 ) -> Reader:
-    """A gold DocBin with imperfect human annotation simulated on the fly, as
-    ``hybrid-ner noise`` then ``hybrid-ner budget`` with the same ``seed``."""
+    """A gold DocBin with ``hybrid-ner noise`` then ``budget`` simulated on the fly."""
 
     def prepare(docs: List[Doc]) -> List[Doc]:
         if omit_rate > 0 or label_rates:

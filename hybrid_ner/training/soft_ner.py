@@ -1,7 +1,5 @@
-"""A NER trained on per-token tag distributions (soft targets): a softmax over
-BILUO or BIO tags, a soft cross-entropy, and constrained Viterbi decoding, so
-``doc.ents`` is always valid. Targets: the reference's ``TAG_LIKELIHOODS``,
-else one-hot tags from its ``doc.ents``."""
+"""A NER trained on per-token tag distributions (the reference's ``TAG_LIKELIHOODS``,
+else its ``doc.ents``) with constrained Viterbi decoding, so ``doc.ents`` is valid."""
 
 from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -150,9 +148,7 @@ class SoftNER(TrainablePipe):
         if not learn_rate_scale > 0:
             raise ValueError(f"'{name}': learn_rate_scale must be > 0, got {learn_rate_scale}")
         self.learn_rate_scale = float(learn_rate_scale)
-        self.vocab = vocab
-        self.model = model
-        self.name = name
+        self.vocab, self.model, self.name = vocab, model, name
         self.cfg: Dict[str, object] = {"labels": [], "tag_scheme": tag_scheme}
         self.scorer = scorer
 
@@ -180,8 +176,7 @@ class SoftNER(TrainablePipe):
             return 0
         if self.model.get_ref("output_layer").has_dim("nO"):
             raise ValueError(
-                f"Cannot add label {label!r} to '{self.name}': its output layer is already "
-                "initialized. Add labels before nlp.initialize()."
+                f"Cannot add label {label!r} to '{self.name}': add it before nlp.initialize()"
             )
         self.cfg["labels"] = sorted(self.labels + (label,))
         return 1
@@ -247,9 +242,7 @@ class SoftNER(TrainablePipe):
                 if evidence is not None:
                     labels.extend(tag[2:] for tag in evidence["tags"] if tag != OUTSIDE)
         if not labels:
-            raise HybridNerError(
-                f"'{self.name}' found no entity labels in the training examples and none were given"
-            )
+            raise HybridNerError(f"'{self.name}': no entity labels in the examples, none given")
         self.cfg["labels"] = sorted(set(labels))
         # thinc refuses a different nO already set (in the config: set it to null)
         self.model.get_ref("output_layer").set_dim("nO", len(self.tags))

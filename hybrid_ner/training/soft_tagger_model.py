@@ -1,5 +1,4 @@
-"""The model of the soft-target NER: a tok2vec (or transformer listener),
-optionally beside cased token features, then a per-token softmax over tags."""
+"""The soft-target NER's model: a tok2vec (optionally beside cased features), a softmax."""
 
 from typing import List, Optional
 
@@ -44,8 +43,7 @@ def build_soft_tagger(
 
     cased (Optional[Model]): Cased token features beside ``tok2vec``, projected to ``width``.
     hidden_width (int): Width of a Maxout layer before the softmax (0: none).
-    window_size (int): Neighbours fed to the hidden layer on each side, zero
-        beyond the Doc's edges so a Doc's scores do not depend on its batch.
+    window_size (int): Neighbours on each side, zero-padded: batch-independent scores.
     """
     features = tok2vec if cased is None else with_cased_features(tok2vec, cased, width)
     output_layer = Softmax_v2(nO=nO, normalize_outputs=True)
@@ -65,8 +63,7 @@ def build_soft_tagger(
 
 
 def scaled_update(model: Model, sgd: Optimizer, lr_scale: float) -> None:
-    """``Model.finish_update`` with the ``head`` (all without one) at ``lr_scale`` times
-    the rate: only the head, as fast token features memorised the training set."""
+    """``Model.finish_update``, the ``head`` only (fast features memorise) at ``lr_scale``×."""
     fast = {node.id for node in model.get_ref("head").walk()} if model.has_ref("head") else None
     for node in model.walk():
         for shim in node.shims:

@@ -1,6 +1,5 @@
-"""Put a trained NER into another pipeline: sourced alone, a component that
-listens to a shared ``tok2vec`` or ``transformer`` silently finds nothing, so
-it first gets its own copy of what it listens to (``replace_listeners``)."""
+"""Put a trained NER into another pipeline: sourced alone, a listener of a shared
+``tok2vec`` or ``transformer`` finds nothing, so it first gets its own copy of it."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -26,11 +25,9 @@ def add_trained_ner(
     first: Optional[bool] = None,
     last: Optional[bool] = None,
 ) -> Any:
-    """Add a trained component from another pipeline so that it works there,
-    whether it listens to a ``tok2vec`` or a ``transformer`` component.
+    """Add a trained component from another pipeline so that it works there.
 
-    source (Union[str, Path, Language]): A directory, a package name, or a
-        ``Language`` (changed in place: its listeners are replaced).
+    source (Union[str, Path, Language]): A path, package or ``Language`` (changed in place).
     name (str): The component's name in ``source``; ``new_name`` in ``nlp``.
     """
     where = str(source) if not isinstance(source, Language) else f"pipeline {source.pipe_names}"

@@ -1,6 +1,5 @@
-"""The annotator's noise model P(observation | true label) on a clean sample: per
-token the observation (``""``, ``"PER"``, ``"ORG+PER"``) against the true label,
-shrunk towards chance so a random annotator carries no evidence."""
+"""The annotator's noise model P(observation | true label) per token (``""``, ``"PER"``,
+``"ORG+PER"``) on a clean sample, shrunk towards chance: a random annotator tells nothing."""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -32,9 +31,8 @@ def token_observations(doc: Doc, proposals: Sequence[Span]) -> List[Tuple[str, O
 
 @dataclass(frozen=True)
 class AnnotatorCalibration:
-    """P(observation | true label) of one annotator: tokens per observation and
-    true label, covered tokens per proposed and true BILUO position, exact-match
-    counts per label; ``biased``: measured against the incomplete human annotation."""
+    """P(observation | true label) of one annotator; ``biased``: measured against the
+    incomplete human annotation."""
 
     labels: Tuple[str, ...]
     counts: Dict[str, Dict[str, int]]
@@ -61,8 +59,7 @@ class AnnotatorCalibration:
         return (row.get(true, 0) + STRENGTH * sum(row.values()) / n_all) / (n_true + STRENGTH)
 
     def likelihood(self, observation: str, true: str) -> float:
-        """P(observation | true label), shrunk towards chance; 1 for an unseen
-        observation, the mean of its known labels for an unseen combination."""
+        """P(observation | true label), shrunk; unseen: 1, or the mean over its known labels."""
         row = self.counts.get(observation)
         if not row:
             known = [p for p in observation.split("+") if "+" in observation and self.counts.get(p)]
@@ -100,10 +97,7 @@ class AnnotatorCalibration:
 
 
 def estimate_calibration(
-    docs: Iterable[Doc],
-    spans_key: str = LLM_KEY,
-    source: str = "",
-    biased: bool = False,
+    docs: Iterable[Doc], spans_key: str = LLM_KEY, source: str = "", biased: bool = False
 ) -> AnnotatorCalibration:
     """Count observations against the gold ``doc.ents`` (unannotated Docs, Docs
     without proposals and missing tokens skipped)."""
@@ -123,11 +117,5 @@ def estimate_calibration(
             if pos is not None:
                 positions[pos][true_pos] += 1
     stats = estimate_label_stats(docs, spans_key)
-    return AnnotatorCalibration(
-        labels=tuple(stats),
-        counts={k: dict(v) for k, v in counts.items()},
-        positions={k: dict(v) for k, v in positions.items()},
-        quality=stats,
-        source=source,
-        biased=biased,
-    )
+    counts_, positions_ = ({k: dict(v) for k, v in c.items()} for c in (counts, positions))
+    return AnnotatorCalibration(tuple(stats), counts_, positions_, stats, source, biased)

@@ -1,7 +1,7 @@
 """Per-token tag likelihoods L(y) = P(human obs | y) · P(annotator obs | y), rows
 scaled to a maximum of 1; a row that does not depend on the tag is masked."""
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy
 from spacy.tokens import Doc
@@ -30,12 +30,11 @@ def token_likelihoods(
     silence_evidence (Optional[numpy.ndarray]): Per token, whether the human's
         silence is evidence (negative sampling); None: everywhere.
     """
-    human = human_spans(doc)
     tags = tag_names(labels)
     column = {tag: i for i, tag in enumerate(tags)}
     values = numpy.ones((len(doc), len(tags)), dtype="float32")
     fixed = numpy.zeros((len(doc),), dtype=bool)
-    for span in human:
+    for span in human_spans(doc):
         for i, tag in enumerate(span_tags(len(span), span.label_), span.start):
             values[i] = 0.0
             values[i, column[tag]] = 1.0
@@ -46,12 +45,9 @@ def token_likelihoods(
             silent &= numpy.asarray(silence_evidence, dtype=bool)
         values[silent, 1:] *= omission_rate
     if calibration is not None and spans_key in doc.spans:
-        proposals = list(doc.spans[spans_key])
-        proposals = [
-            s
-            for s, loses in zip(proposals, overlaps_human(doc, proposals))
-            if not loses and s.label_ in labels
-        ]
+        spans = list(doc.spans[spans_key])
+        kept = zip(spans, overlaps_human(doc, spans))
+        proposals = [span for span, loses in kept if not loses and span.label_ in labels]
         # Column order per row: O, then B/I/L/U of each label (as tag_names).
         cache: Dict[object, numpy.ndarray] = {}
         for i, key in enumerate(token_observations(doc, proposals)):
@@ -59,11 +55,10 @@ def token_likelihoods(
                 continue
             if key not in cache:
                 obs, position = key
-                factors: List[float] = [1.0] * 5
-                if position is not None:
-                    factors = [
-                        calibration.position_likelihood(position, p) for p in (OUTSIDE, *_POSITIONS)
-                    ]
+                factors = [
+                    1.0 if position is None else calibration.position_likelihood(position, p)
+                    for p in (OUTSIDE, *_POSITIONS)
+                ]
                 row = [calibration.likelihood(obs, OUTSIDE) * factors[0]]
                 for label in sorted(set(labels)):
                     like = calibration.likelihood(obs, label)

@@ -1,6 +1,5 @@
-"""Calibrated per-token evidence, a ``mixing`` block of ``hybrid_ner.MergedCorpus.v1``:
-the target is q(y) ∝ p(y | x) · L(y), the model in training as the prior (a
-*teacher* where nobody annotated; docs/method.md, "Targets")."""
+"""Calibrated per-token evidence: targets q(y) ∝ p(y | x) · L(y), the model in training
+(a *teacher* where nobody annotated) as the prior (docs/method.md, "Targets")."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,7 @@ SOFT_NER = "hybrid_ner_soft_ner"
 
 @dataclass
 class FittedEvidence:
-    """What :meth:`CalibratedMixing.fit` found: the noise model (None: proposals
-    unused), ω and its source, the target labels and both estimates of ω."""
+    """What :meth:`CalibratedMixing.fit` found (calibration None: proposals unused)."""
 
     calibration: Optional[AnnotatorCalibration]
     omission_rate: float
@@ -117,16 +115,11 @@ class CalibratedMixing:
         calibration = None
         if self.annotator:
             source = str(self.calibration or "agreement with the human annotation")
-            biased = sample is None
-            calibration = estimate_calibration(
-                docs if biased else sample, spans_key, source, biased
-            )
+            calibration = estimate_calibration(sample or docs, spans_key, source, sample is None)
         # An annotator that proposed nothing gives no evidence either way.
-        no_evidence = calibration is not None and not any(
-            q.proposed for q in calibration.quality.values()
-        )
-        if no_evidence:
-            calibration = None
+        proposed = calibration is not None and any(q.proposed for q in calibration.quality.values())
+        no_evidence = calibration is not None and not proposed
+        calibration = calibration if proposed else None
         density = density_omission_rate(docs, sample) if sample is not None else None
         agreement = None
         if calibration is not None and not calibration.biased:
@@ -191,23 +184,18 @@ class CalibratedMixing:
 def teacher_probabilities(
     path: Path, docs: Sequence[Doc], labels: Sequence[str], batch_size: int = 256
 ) -> List[numpy.ndarray]:
-    """The tag probabilities (columns of ``tag_names(labels)``, 0 for tags it lacks)
-    of a pipeline with a BILUO ``hybrid_ner_soft_ner`` component."""
+    """Tag probabilities (``tag_names(labels)``, 0 where it lacks one) of a soft NER."""
     import spacy
 
     if not Path(path).exists():
-        raise HybridNerError(
-            f"{path}: teacher pipeline not found (train on the human annotation alone first)"
-        )
+        raise HybridNerError(f"{path}: teacher pipeline not found (train on the human alone)")
     nlp = spacy.load(path)
     names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == SOFT_NER]
     if not names:
         raise HybridNerError(f"{path}: the teacher has no hybrid_ner_soft_ner component")
     ner: Any = nlp.get_pipe(names[0])
     if ner.tag_scheme != "BILUO":
-        raise HybridNerError(
-            f"{path}: the teacher's NER uses {ner.tag_scheme}; calibrated targets need BILUO"
-        )
+        raise HybridNerError(f"{path}: the teacher's NER uses {ner.tag_scheme}, not BILUO")
     tags, own = tag_names(labels), {tag: i for i, tag in enumerate(ner.tags)}
     columns = [j for j, tag in enumerate(tags) if tag in own]
     sources = [own[tags[j]] for j in columns]
@@ -236,15 +224,11 @@ def create_calibrated_mixing(
 ) -> CalibratedMixing:
     """Calibrated per-token evidence (the recommended training targets).
 
-    calibration (Optional[str]): DocBin with clean gold (the dev set; with the
-        proposals when ``annotator``): measures the annotator's noise and ω.
-        None: measured against the human annotation (biased), ω not estimated.
+    calibration (Optional[str]): Clean gold DocBin (the dev set, with proposals when
+        ``annotator``); None: noise measured against the human (biased), ω not estimated.
     omission_rate (Optional[float]): ω; None estimates it (0 where it cannot).
-    teacher (Optional[str]): A soft NER trained on the human annotation alone:
-        the prior of the tokens nobody annotated.
+    teacher (Optional[str]): A soft NER trained on the human annotation alone.
     annotator (bool): Use the proposals; False: human silence softened by ω only.
-    negative_sampling (Optional[NegativeSampling]): Silence is evidence on a
-        sample of the silent tokens only.
     """
     if omission_rate is not None and not 0.0 <= omission_rate <= 1.0:
         raise HybridNerError(

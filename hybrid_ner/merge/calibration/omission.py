@@ -1,6 +1,5 @@
-"""ω, how often the human leaves a true entity out: agreement (with an annotator)
-and density (against a complete sample) estimates with 90% bootstrap intervals,
-and their precision-weighted combination (docs/method.md, "The human's omission rate ω")."""
+"""ω, how often the human leaves a true entity out: agreement and density estimates with
+90% bootstrap intervals, and their combination (docs/method.md, "The human's omission rate ω")."""
 
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -130,8 +129,7 @@ def agreement_omission_rate(
     spans_key: str = LLM_KEY,
     seed: int = 0,
 ) -> OmissionEstimate:
-    """ω from the annotator's agreement with the human on the training Docs; the
-    bootstrap resamples the calibration ``sample`` too (its precisions are uncertain)."""
+    """ω from the annotator's agreement with the human (the bootstrap resamples ``sample`` too)."""
     labels = sorted(label for label, q in calibration.quality.items() if q.proposed)
     column = {label: i for i, label in enumerate(labels)}
 
@@ -177,8 +175,7 @@ def agreement_omission_rate(
 
 
 def combined_omission_rate(estimates: Sequence[OmissionEstimate]) -> Optional[OmissionEstimate]:
-    """The estimates with an interval weighed by inverse variance (sd = width / 3.29);
-    one alone as it is; None without any."""
+    """The estimates with an interval weighed by inverse variance; one alone as it is."""
     usable = [e for e in estimates if e.rate is not None and e.width is not None]
     if len(usable) < 2:
         return usable[0] if usable else None
