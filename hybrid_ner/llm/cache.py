@@ -1,10 +1,6 @@
-"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and recorded answers.
-
-Keyed by a hash of model, messages and generation parameters (unlike spacy-llm's
-BatchCache). Each answer is committed when it arrives: after ``kill -9`` only the
-requests in flight are lost. Processes sharing a cache claim a key before sending
-(:meth:`PromptCache.claim`) so none pays twice; WAL needs one host, so a claim
-lives as long as its pid.
+"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and recorded answers. Each
+answer is committed when it arrives (``kill -9`` loses only requests in flight); processes
+claim a key before sending so none pays twice (one host: a claim lives as long as its pid).
 """
 
 import gzip

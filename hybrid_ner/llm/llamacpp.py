@@ -1,10 +1,6 @@
-"""The embedded LLM (the default backend): a GGUF model run in-process by llama-cpp-python.
-
-Requests run one at a time (llama.cpp is not thread-safe and uses all threads); the
-model loads at the first request. Every request starts from an empty KV cache
-(``Llama.reset``): llama.cpp's results depend on how a prompt splits between a reused
-prefix and new tokens, and answers must depend on the prompt alone.
-"""
+"""The embedded LLM (the default backend): a GGUF model run in-process by llama-cpp-python,
+one request at a time, each from an empty KV cache (``Llama.reset``): llama.cpp's results
+depend on how a prompt splits into reused prefix and new tokens."""
 
 import os
 import threading

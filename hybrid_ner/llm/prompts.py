@@ -154,12 +154,10 @@ class PerTypePrompt:
 class SingleQueryPrompt:
     """One query for all labels, answer = one ``TYPE: entity`` per line.
 
-    instructions (str): Instruction text with ``{definitions}`` and
-        ``{format_example}`` (the answer format in the task's labels).
+    instructions (str): Instruction text with ``{definitions}`` and ``{format_example}``.
     aliases (Mapping[str, str]): Other label names the parser accepts.
     case_sensitive (bool): Whether mentions must match the text's case.
-    example_mentions (Mapping[str, str]): An example entity per label for
-        the answer-format example (:func:`format_example`).
+    example_mentions (Mapping[str, str]): An entity per label for :func:`format_example`.
     """
 
     def __init__(

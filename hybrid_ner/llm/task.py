@@ -1,10 +1,6 @@
-"""The spacy-llm task: LLM entity proposals that never touch human labels.
-
-Unlike spacy-llm's NER tasks (``doc.set_ents`` erases the human entities), proposals
-go to ``doc.spans["llm"]`` (overlaps are left to the merge); ``doc.ents`` stays.
-``doc.user_data["llm_parse"]`` gets, per query, the raw answer and what was kept or
-dropped and why.
-"""
+"""The spacy-llm task: proposals go to ``doc.spans["llm"]`` (spacy-llm's NER tasks would
+erase the human ``doc.ents``); ``doc.user_data["llm_parse"]`` gets, per query, the raw
+answer and what was kept or dropped and why."""
 
 from collections import Counter
 from pathlib import Path
