@@ -91,11 +91,8 @@ def _alive(pid: int) -> bool:
 
 
 class PromptCache:
-    """SQLite store of answers, safe for threads and for processes of one host.
-
-    path (Union[str, Path]): The database file; parent folders are created.
-    recorded (Optional[Union[str, Path]]): Recorded answers added (as cache hits) when it opens.
-    """
+    """SQLite store of answers at ``path``, safe for threads and processes of one host;
+    ``recorded`` answers are added (as cache hits) when it opens."""
 
     def __init__(self, path: Union[str, Path], recorded: Optional[Union[str, Path]] = None) -> None:
         self.path = Path(path)
@@ -275,11 +272,8 @@ def _row_values(row: Mapping[str, Any]) -> tuple:
 def create_prompt_cache(
     path: Optional[str] = DEFAULT_CACHE_PATH, recorded: Optional[str] = None
 ) -> Optional[PromptCache]:
-    """A persistent prompt-level cache of LLM answers.
-
-    path (Optional[str]): SQLite file; None disables caching (not advisable with paid APIs).
-    recorded (Optional[str]): Recorded answers (``hybrid-ner record-answers``) to replay.
-    """
+    """A persistent prompt cache in the SQLite file ``path`` (None: no cache, not advisable
+    with paid APIs), replaying ``recorded`` answers (``hybrid-ner record-answers``)."""
     if not path:
         if recorded:
             raise HybridNerError(

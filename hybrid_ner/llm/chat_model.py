@@ -75,14 +75,8 @@ class _Request:
 
 
 class ChatModel:
-    """A spacy-llm model over a chat backend, with cache, budget and usage.
-
-    backend (ChatBackend): Sends one request.
-    generation (Dict[str, Any]): Generation parameters; part of the cache key.
-    system_prompt (Optional[str]): A system message before each prompt.
-    cache (Optional[PromptCache]): Persistent answers; None disables.
-    budget (Optional[Budget]): Hard limit for this run; None for none.
-    """
+    """A spacy-llm model over a chat ``backend``, with ``generation`` parameters (part of the
+    cache key), an optional ``system_prompt``, prompt ``cache``, ``budget`` and usage."""
 
     def __init__(
         self,

@@ -16,14 +16,8 @@ _PARAMS |= {"repeat_penalty", "presence_penalty", "frequency_penalty"}
 
 
 class LlamaCppBackend:
-    """Chat completions from a local GGUF model.
-
-    weights (GgufWeights): The verified model file.
-    n_ctx (int): Context length in tokens.
-    n_threads (Optional[int]): CPU threads; all cores if None.
-    n_batch (int): Prompt tokens evaluated per step.
-    seed (int): Sampling seed (irrelevant at temperature 0).
-    """
+    """Chat completions from local GGUF ``weights``: ``n_ctx`` tokens of context (examples
+    must fit), ``n_threads`` CPU threads (None: all cores), ``n_batch`` prompt tokens a step."""
 
     max_in_flight = 1
     #: The defaults of this backend and of ``hybrid_ner.LlamaCpp.v1``.

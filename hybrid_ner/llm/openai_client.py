@@ -82,8 +82,7 @@ class OpenAICompatibleClient:
     max_in_flight (int): Concurrent requests.
     timeout (float): Seconds per attempt, the whole body included.
     max_tries (int): Attempts per request, the first included.
-    backoff (float): First retry delay in seconds; doubles per retry.
-    max_backoff (float): Cap on one delay (and on an honoured Retry-After).
+    backoff, max_backoff (float): First retry delay (doubling per retry), cap on one delay.
     context_length (Optional[int]): The model's context, if known.
     chars_per_token (float): For token estimates when the server reports none.
     seed (int): Seeds the jitter.

@@ -114,11 +114,8 @@ def mark_entities(doc: Doc, label: str) -> str:
 
 
 class PerTypePrompt:
-    """GPT-NER: one query per label, answer = sentence with ``@@entity##``.
-
-    instructions (str): Instruction text with ``{label}`` and ``{definition}``.
-    case_sensitive (bool): Whether mentions must match the text's case.
-    """
+    """GPT-NER: one query per label, answer = sentence with ``@@entity##``; ``instructions``
+    have ``{label}`` and ``{definition}``."""
 
     def __init__(
         self, instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False

@@ -135,9 +135,7 @@ def create_entity_proposal_task(
     """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
 
     labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
-    prompt (Optional[PromptFormat]): Prompt format; single query if None.
-    examples (Optional[SimilarExamples]): Few-shot retrieval; zero-shot if None.
-    label_definitions (Dict[str, str]): Definitions that override the defaults.
+    prompt, examples: Prompt format (None: single query), few-shot retrieval (None: zero-shot).
     alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
     """
     prompt = prompt or SingleQueryPrompt()

@@ -76,14 +76,8 @@ class Usage:
 
 
 class Budget:
-    """A hard limit on requests, tokens and money for one run (None: no limit).
-
-    max_requests (Optional[int]): Requests sent (cache hits are free).
-    max_tokens (Optional[int]): Prompt + completion tokens.
-    max_cost (Optional[float]): Money, from the prices below.
-    price_per_1k_input (float): Price of 1,000 prompt tokens.
-    price_per_1k_output (float): Price of 1,000 completion tokens.
-    """
+    """A hard limit on requests sent (cache hits are free), tokens (prompt + completion) and
+    money (from the prices per 1,000 tokens) for one run; None: no limit."""
 
     def __init__(
         self,
