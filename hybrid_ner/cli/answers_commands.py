@@ -27,9 +27,8 @@ def record_answers_cli(
     cache: Optional[Path] = typer.Option(None, help="The prompt cache `propose` used (--cache)"),
     note: str = typer.Option("", help="Free text for the provenance (e.g. the text's licence)"),
 ) -> None:
-    """Write the cached answers of every prompt `propose` sends for INPUTS to
-    OUTPUT, with provenance (model and weights hash, settings, date). Fails,
-    naming the prompt, if an answer is not in the cache."""
+    """Write the cached answers of every prompt `propose` sends for INPUTS to OUTPUT, with
+    provenance (model and weights hash, settings, date); fails if an answer is not cached."""
     from ..llm import config as cfg
     from ..llm.cache import write_recorded
 
@@ -58,23 +57,20 @@ def record_answers_cli(
         raise HybridNerError(f"{prompt_cache.path}: prompt cache not found")
     rows = prompt_cache.rows(unique)
     backend, retriever = model.backend, getattr(task, "examples", None)
+    # The prompt version: any change of the instructions changes every key.
+    instructions = str(getattr(task.prompt, "instructions", "")).encode("utf-8")
+    examples = None
+    if retriever is not None:
+        pool, name = str(retriever.pool_source), type(retriever).__name__
+        examples = {"retriever": name, "pool": pool, "k": retriever.k}
     provenance = {
         "model": getattr(backend, "model_id", None),
         "weights_sha256": getattr(getattr(backend, "weights", None), "sha256", None),
         "generation": dict(model.generation),
         "prompt_format": type(task.prompt).__name__,
-        # The prompt version: any change of the instructions changes every key.
-        "instructions_sha256": hashlib.sha256(
-            str(getattr(task.prompt, "instructions", "")).encode("utf-8")
-        ).hexdigest(),
+        "instructions_sha256": hashlib.sha256(instructions).hexdigest(),
         "labels": list(task.labels),
-        "examples": None
-        if retriever is None
-        else {
-            "retriever": type(retriever).__name__,
-            "pool": str(retriever.pool_source),
-            "k": retriever.k,
-        },
+        "examples": examples,
         "inputs": per_input,
         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": note,

@@ -1,8 +1,6 @@
-"""``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals in
-``doc.spans["llm"]``, the human ``doc.ents`` left as they are. Options and
-output paths are checked before anything is read or sent; answers received are
-in the prompt cache, so the same command resumes after any stop.
-"""
+"""``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals in ``doc.spans["llm"]``.
+Options and paths are checked before anything is sent; answers received are in the prompt
+cache, so the same command resumes after any stop."""
 
 import time
 from collections import Counter
@@ -191,11 +189,9 @@ def run(
     write_partial: bool = True,
     allow_empty: bool = True,
 ) -> List[Doc]:
-    """Run the pipeline with a progress bar; write OUT and the usage report
-    atomically. A budget stop writes the finished sentences (unless OUT is the
-    input) and raises PartialResult; a failed request RequestsFailed, Ctrl+C
-    Interrupted; without ``allow_empty`` a run with no proposal writes nothing.
-    """
+    """Run the pipeline with a progress bar; write OUT and the usage report atomically. A
+    budget stop writes the finished sentences (unless OUT is the input) and raises
+    PartialResult; a failed request RequestsFailed, Ctrl+C Interrupted."""
     model = proposer.model if isinstance(proposer.model, ChatModel) else None
     spans_key = getattr(proposer.task, "spans_key", "llm")
     n_queries = len(proposer.task.queries()) if hasattr(proposer.task, "queries") else 1
@@ -205,13 +201,9 @@ def run(
     if model is not None:  # cache hits, failed attempts, tokens/s
 
         def counters() -> Dict[str, Any]:
-            u = model.usage
-            speed = u.completion_tokens / max(time.monotonic() - start, 1e-9)
-            return {
-                "cache hits": u.cache_hits,
-                "failed attempts": sum(u.failures.values()),
-                "tokens/s": speed,
-            }
+            u, seconds = model.usage, max(time.monotonic() - start, 1e-9)
+            failed, speed = sum(u.failures.values()), u.completion_tokens / seconds
+            return {"cache hits": u.cache_hits, "failed attempts": failed, "tokens/s": speed}
 
     bar = Progress(len(docs) * n_queries, "propose", "prompt", counters=counters)
     if model is not None:

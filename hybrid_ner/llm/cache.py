@@ -1,10 +1,6 @@
-"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and recorded answers.
-
-Keyed by a hash of model, messages and generation parameters (unlike spacy-llm's
-BatchCache). Each answer is committed when it arrives: after ``kill -9`` only the
-requests in flight are lost. Processes sharing a cache claim a key before sending
-(:meth:`PromptCache.claim`) so none pays twice; WAL needs one host, so a claim
-lives as long as its pid.
+"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and recorded answers. Each
+answer is committed when it arrives (``kill -9`` loses only requests in flight); processes
+claim a key before sending so none pays twice (one host: a claim lives as long as its pid).
 """
 
 import gzip
@@ -17,22 +13,11 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Set,
-    Tuple,
-    Union,
-)
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from spacy_llm.registry import registry
 
@@ -106,11 +91,8 @@ def _alive(pid: int) -> bool:
 
 
 class PromptCache:
-    """SQLite store of answers, safe for threads and for processes of one host.
-
-    path (Union[str, Path]): The database file; parent folders are created.
-    recorded (Optional[Union[str, Path]]): Recorded answers added (as cache hits) when it opens.
-    """
+    """SQLite store of answers at ``path``, safe for threads and processes of one host;
+    ``recorded`` answers are added (as cache hits) when it opens."""
 
     def __init__(self, path: Union[str, Path], recorded: Optional[Union[str, Path]] = None) -> None:
         self.path = Path(path)
@@ -290,11 +272,8 @@ def _row_values(row: Mapping[str, Any]) -> tuple:
 def create_prompt_cache(
     path: Optional[str] = DEFAULT_CACHE_PATH, recorded: Optional[str] = None
 ) -> Optional[PromptCache]:
-    """A persistent prompt-level cache of LLM answers.
-
-    path (Optional[str]): SQLite file; None disables caching (not advisable with paid APIs).
-    recorded (Optional[str]): Recorded answers (``hybrid-ner record-answers``) to replay.
-    """
+    """A persistent prompt cache in the SQLite file ``path`` (None: no cache, not advisable
+    with paid APIs), replaying ``recorded`` answers (``hybrid-ner record-answers``)."""
     if not path:
         if recorded:
             raise HybridNerError(

@@ -1,9 +1,6 @@
-"""The spacy-llm model: a chat backend behind the prompt cache, the hard budget and
-usage accounting. Cached prompts are answered from the cache, identical prompts sent
-once, the rest up to ``max_in_flight`` at a time, each answer cached when it arrives.
-After the first error (budget, failed request, Ctrl+C) no request starts, the ones in
-flight finish and are cached, and the error is raised.
-"""
+"""The spacy-llm model: a chat backend behind the prompt cache, budget and usage. After the
+first error (budget, failed request, Ctrl+C) no request starts; those in flight finish and
+are cached, then the error is raised."""
 
 import threading
 from collections import Counter, deque
@@ -78,14 +75,8 @@ class _Request:
 
 
 class ChatModel:
-    """A spacy-llm model over a chat backend, with cache, budget and usage.
-
-    backend (ChatBackend): Sends one request.
-    generation (Dict[str, Any]): Generation parameters; part of the cache key.
-    system_prompt (Optional[str]): A system message before each prompt.
-    cache (Optional[PromptCache]): Persistent answers; None disables.
-    budget (Optional[Budget]): Hard limit for this run; None for none.
-    """
+    """A spacy-llm model over a chat ``backend``, with ``generation`` parameters (part of the
+    cache key), an optional ``system_prompt``, prompt ``cache``, ``budget`` and usage."""
 
     def __init__(
         self,
@@ -178,18 +169,9 @@ class ChatModel:
                 seen.add(key)
         price = self.budget.cost_of if self.budget is not None else (lambda p, c: 0.0)
         most = to_send * self.max_tokens
-        return RunEstimate(
-            docs=len(prompts),
-            prompts=n_prompts,
-            cached=n_cached,
-            repeated=repeated,
-            to_send=to_send,
-            prompt_tokens=prompt_tokens,
-            completion_tokens_expected=expected_tokens,
-            completion_tokens_max=most,
-            cost_expected=round(price(prompt_tokens, expected_tokens), 6),
-            cost_max=round(price(prompt_tokens, most), 6),
-        )
+        counts = (len(prompts), n_prompts, n_cached, repeated, to_send, prompt_tokens)
+        costs = [round(price(prompt_tokens, n), 6) for n in (expected_tokens, most)]
+        return RunEstimate(*counts, expected_tokens, most, *costs)
 
     def _tick(self, n: int) -> None:
         if self.progress is not None and n > 0:

@@ -1,9 +1,5 @@
-"""``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` component
-with this project's defaults: proposals into ``doc.spans["llm"]``, the
-embedded LLM behind the persistent prompt cache, spacy-llm's Doc cache off,
-prompts and answers kept (``save_io``). :data:`DEFAULT_PROPOSER_CONFIG` is
-also the ``[components.llm]`` block of ``propose``'s built-in config; values
-it leaves out are the defaults of the registered functions.
+"""``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` component with this
+project's defaults (:data:`DEFAULT_PROPOSER_CONFIG`, also ``propose``'s built-in config).
 """
 
 from typing import Any, Callable, Dict, Iterable

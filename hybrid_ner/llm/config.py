@@ -1,7 +1,5 @@
 """Proposal configs (a spaCy config with one spacy-llm ``llm`` component): the built-in
-default, files, dotted overrides and the convenience options of ``hybrid-ner propose``
-(:data:`FLAG_PATHS`), and building the proposer once (:func:`build_proposer`).
-"""
+default, files, overrides and ``propose``'s options (:data:`FLAG_PATHS`), and building it."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +15,9 @@ from wasabi import msg
 
 from .. import overrides as overrides_module
 from ..errors import HybridNerError
+from . import component as registered
 from .cache import DEFAULT_CACHE_PATH
 from .chat_model import DEFAULT_GENERATION
-from .component import (
-    BUDGET,
-    DEFAULT_PROPOSER_CONFIG,
-    LLAMA_CPP,
-    OPENAI_COMPATIBLE,
-    PER_TYPE,
-    PROMPT_CACHE,
-    SENTENCE_EMBEDDER,
-    SINGLE_QUERY,
-    WHEEL_WEIGHTS,
-)
 from .labels import parse_labels, read_label_definitions
 from .openai_client import OpenAICompatibleClient
 
@@ -46,19 +34,19 @@ BUDGET_BLOCK = f"{MODEL}.budget"
 DEFAULT_CONFIG = Config(
     {
         "nlp": {"lang": "en", "pipeline": [COMPONENT]},
-        "components": {COMPONENT: {"factory": "llm", **DEFAULT_PROPOSER_CONFIG}},
+        "components": {COMPONENT: {"factory": "llm", **registered.DEFAULT_PROPOSER_CONFIG}},
     }
 ).to_str()
 #: Blocks an override may set a key in when the config lacks them (the registered defaults).
 DEFAULT_BLOCKS: Dict[str, Dict[str, Any]] = {
     f"{ROOT}.cache": DEFAULT_CACHE_CONFIG,
-    f"{EXAMPLES}.embedder": {"@llm_misc": SENTENCE_EMBEDDER},
-    f"{MODEL}.weights": {"@llm_misc": WHEEL_WEIGHTS},
+    f"{EXAMPLES}.embedder": {"@llm_misc": registered.SENTENCE_EMBEDDER},
+    f"{MODEL}.weights": {"@llm_misc": registered.WHEEL_WEIGHTS},
     f"{MODEL}.generation": DEFAULT_GENERATION,
-    CACHE: {"@llm_misc": PROMPT_CACHE},
-    BUDGET_BLOCK: {"@llm_misc": BUDGET},
+    CACHE: {"@llm_misc": registered.PROMPT_CACHE},
+    BUDGET_BLOCK: {"@llm_misc": registered.BUDGET},
 }
-QUERY_FORMATS = {"single": SINGLE_QUERY, "per-type": PER_TYPE}
+QUERY_FORMATS = {"single": registered.SINGLE_QUERY, "per-type": registered.PER_TYPE}
 #: The API key variable with --base-url when --api-key-env is not given.
 DEFAULT_API_KEY_ENV = OpenAICompatibleClient.DEFAULT_API_KEY_ENV
 #: The convenience options of ``propose``: each names one config path and is
@@ -128,11 +116,9 @@ def _block(config: Mapping[str, Any], dotted: str) -> Any:
 def configure(
     config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]
 ) -> Config:
-    """The interpolated config of ``propose``: the convenience options (flag → value, None
-    if not given) and dotted overrides applied as one set. ``--base-url`` switches the
-    model block to the OpenAI-compatible backend, keeping generation, cache, budget and
-    system prompt. RAISES (HybridNerError): For options that do not fit or a path set twice.
-    """
+    """The interpolated config of ``propose``: its options (flag → value or None) and dotted
+    overrides applied as one set; ``--base-url`` switches to the OpenAI-compatible backend.
+    RAISES (HybridNerError): For options that do not fit or a path set twice."""
     where = str(config_path or "the default config")
     config = _read(config_path)
     model = _block(config, MODEL)
@@ -143,20 +129,20 @@ def configure(
         raise HybridNerError("--base-url and --model go together")
     backend = model.get("@llm_models")
     if "--base-url" in given:
-        if backend != OPENAI_COMPATIBLE:
+        if backend != registered.OPENAI_COMPATIBLE:
+            backend = registered.OPENAI_COMPATIBLE
             kept = ("generation", "cache", "budget", "system_prompt")
-            model = {"@llm_models": OPENAI_COMPATIBLE, **{k: model[k] for k in kept if k in model}}
+            model = {"@llm_models": backend, **{k: model[k] for k in kept if k in model}}
             config["components"][COMPONENT]["model"] = model
-        backend = OPENAI_COMPATIBLE
         given.setdefault("--api-key-env", DEFAULT_API_KEY_ENV)
     for flag in ("--concurrency", "--api-key-env"):
-        if flag in given and backend != OPENAI_COMPATIBLE:
+        if flag in given and backend != registered.OPENAI_COMPATIBLE:
             msg.warn(f"{flag} applies to OpenAI-compatible backends (--base-url); ignored")
             del given[flag]
-    if "--threads" in given and backend != LLAMA_CPP:
-        raise HybridNerError(f"--threads applies to the embedded LLM ({LLAMA_CPP}) only")
+    if "--threads" in given and backend != registered.LLAMA_CPP:
+        raise HybridNerError(f"--threads applies to the embedded LLM ({registered.LLAMA_CPP}) only")
     cache = _block(config, CACHE)
-    has_cache = isinstance(cache, dict) and cache.get("@llm_misc") == PROMPT_CACHE
+    has_cache = isinstance(cache, dict) and cache.get("@llm_misc") == registered.PROMPT_CACHE
     values: Dict[str, Any] = {}
     for flag, value in given.items():
         value = str(value) if isinstance(value, Path) else value
@@ -185,7 +171,7 @@ def configure(
                     "the config has none (give --cache)"
                 )
         elif flag == "--cache" and not has_cache:  # replaces another cache
-            values[CACHE] = {"@llm_misc": PROMPT_CACHE}
+            values[CACHE] = {"@llm_misc": registered.PROMPT_CACHE}
         elif flag == "--api-key-env":
             value = value or None
         values[FLAG_PATHS[flag]] = value

@@ -1,10 +1,6 @@
-"""``hybrid-ner propose --ray ADDRESS``: a run's requests answered on a Ray cluster.
-
-The driver renders the prompts as the local run does and ships those not in the
-prompt cache as a Ray Dataset; workers send them with our OpenAI-compatible
-client in ``map_batches`` (``ray.data.llm``'s HTTP stage sends one at a time).
-Each batch of answers is written as a recorded-answers shard beside the cache
-and folded into it; the local run then replays them: the same OUT and usage."""
+"""``hybrid-ner propose --ray ADDRESS``: the prompts not in the cache are sent by Ray workers
+(``map_batches`` with our client: ``ray.data.llm``'s HTTP stage sends one at a time); each
+batch is a recorded-answers shard folded into the cache, which the local run replays."""
 
 import json
 import os
@@ -65,13 +61,8 @@ class ClusterUsage(Usage):
 
 
 class RequestWorker:
-    """A Ray Data UDF: sends a batch of requests, ``max_in_flight`` at once (one
-    pool for the batches the actor runs together); a request that failed for
-    good gets a blank answer (never cached: the local run sends it again).
-
-    client (Dict[str, Any]): The client's constructor arguments.
-    params (Dict[str, Any]): The generation parameters.
-    """
+    """A Ray Data UDF: sends a batch of requests (``client``: the client's arguments) with
+    ``params``, ``max_in_flight`` at once; a failed one gets a blank answer (never cached)."""
 
     def __init__(self, client: Dict[str, Any], params: Dict[str, Any]) -> None:
         self.client = OpenAICompatibleClient(**client)

