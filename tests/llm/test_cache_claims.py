@@ -83,7 +83,7 @@ def sent_prompts(server):
 
 def test_two_processes_on_one_cache_send_each_prompt_once(server, tmp_path):
     server.answer = echo
-    server.latency = 0.1  # alone, one process needs ~1 s: the two overlap
+    server.latency = 0.25  # alone, one process needs ~2.5 s: the two overlap, even under load
     ready = tmp_path / "ready"
     ready.mkdir()
     args = [
