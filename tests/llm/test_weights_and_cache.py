@@ -7,7 +7,13 @@ import pytest
 
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.llm.cache import CachedAnswer, PromptCache, request_key
-from hybrid_ner.llm.weights import QWEN25_CODER_05B, GgufWeights, WheelModel, create_gguf_file
+from hybrid_ner.llm.weights import (
+    QWEN25_CODER_05B,
+    GgufWeights,
+    WheelModel,
+    create_gguf_file,
+    create_hub_gguf,
+)
 
 
 @pytest.fixture
@@ -63,6 +69,37 @@ def test_gguf_file_checks_hash(tmp_path):
         create_gguf_file(str(path), "1" * 64).path()
     with pytest.raises(HybridNerError, match="not found"):
         create_gguf_file(str(tmp_path / "nope.gguf")).path()
+
+
+def test_hub_gguf_comes_from_the_hub_cache_and_is_verified(tmp_path, monkeypatch):
+    # The layout huggingface_hub writes: refs/main names the snapshot holding the file.
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    repo = tmp_path / "models--org--tiny-gguf"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "model-q4.gguf").write_bytes(b"GGUF hub")
+    digest = hashlib.sha256(b"GGUF hub").hexdigest()
+    weights = create_hub_gguf(
+        "org/tiny-gguf", "model-q4.gguf", sha256=digest, cache_dir=str(tmp_path)
+    )
+    assert weights.path() == snapshot / "model-q4.gguf"
+    assert weights.name == "org/tiny-gguf/model-q4.gguf"
+    wrong = create_hub_gguf(
+        "org/tiny-gguf", "model-q4.gguf", sha256="1" * 64, cache_dir=str(tmp_path)
+    )
+    with pytest.raises(HybridNerError, match="model-q4.gguf: sha256"):
+        wrong.path()
+    missing = create_hub_gguf("org/tiny-gguf", "model-q8.gguf", cache_dir=str(tmp_path))
+    with pytest.raises(
+        HybridNerError, match="org/tiny-gguf/model-q8.gguf: GGUF weights neither"
+    ) as err:
+        missing.path()
+    assert "\n" not in str(err.value)
 
 
 def test_cache_round_trip_and_keys(tmp_path):
