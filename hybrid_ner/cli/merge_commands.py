@@ -59,7 +59,6 @@ def build_merger(
 ) -> Merger:
     """The Merger of the ``merge`` options (by name) and dotted overrides, which may
     replace only the options not typed (``given``; None: all typed)."""
-    # Range checks by hand: a one-line error with exit 1, where typer's min/max print a usage block.
     check_range("--min-precision", options["min_precision"], 0, 1)
     check_range("--min-support", options["min_support"], 0)
     policy = f"hybrid_ner.accept_{options['accept']}.v1"

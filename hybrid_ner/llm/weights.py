@@ -58,8 +58,7 @@ def _verify(path: Path, expected: str) -> None:
 
 @dataclass(frozen=True)
 class HubFile:
-    """A file of a Hugging Face model repository, through huggingface_hub's own cache
-    (with ``HF_HUB_OFFLINE=1`` from that cache only)."""
+    """A file of a Hugging Face repository, through huggingface_hub's cache."""
 
     repo_id: str
     filename: str
@@ -69,11 +68,8 @@ class HubFile:
         try:
             from huggingface_hub import hf_hub_download
 
-            return Path(
-                hf_hub_download(
-                    self.repo_id, self.filename, revision=self.revision, cache_dir=cache_dir
-                )
-            )
+            kwargs = {"revision": self.revision, "cache_dir": cache_dir}
+            return Path(hf_hub_download(self.repo_id, self.filename, **kwargs))
         except Exception as err:  # ImportError, or the hub's errors (several lines): one line
             detail = " ".join(str(err).split())[:200]
             raise HybridNerError(
@@ -172,10 +168,8 @@ def create_hub_gguf(
     sha256: Optional[str] = None,
     cache_dir: Optional[str] = None,
 ) -> GgufWeights:
-    """A GGUF file of a Hugging Face repository (e.g. ``Qwen/Qwen2.5-7B-Instruct-GGUF``),
-    downloaded at the first request into ``cache_dir`` (default: the hub's cache) and
-    verified at every load if ``sha256`` is given. The prompt cache tells models apart by
-    name and sha256: give ``sha256`` (or a ``revision``) to pin the exact weights."""
+    """A GGUF file of a Hugging Face repository, fetched at the first request (default
+    ``cache_dir``: the hub's cache); ``sha256`` pins the exact weights (docs/embedded-llm.md)."""
     name = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
     return GgufWeights(
         name, sha256, HubFile(repo_id, filename, revision), cache_dir and Path(cache_dir)

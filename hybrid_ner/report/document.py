@@ -90,8 +90,6 @@ FIGURES = {
     "budget": "F1 vs. annotation cost",
 }
 SAMPLES = "samples"
-#: The hybrids set against the best LLM-free baseline.
-HYBRIDS = ("hybrid-label-mixing", "sim-hybrid-label-mixing")
 SECOND_GRID_TITLE = "Transformer pipeline"
 #: Calibration records' warnings.
 WARNINGS = {
@@ -145,7 +143,7 @@ def _against_llm_free(
     if not any(best):
         return []
     rows = [["Best LLM-free"] + [f"{b[0]:.3f} (`{b[1]}`)" if b else DASH for b in best]]
-    for hybrid in HYBRIDS:
+    for hybrid in ("hybrid-label-mixing", "sim-hybrid-label-mixing"):
         found = [stat_at(stats, hybrid, rate) for rate in columns]
         if any(found):
             rows.append(
