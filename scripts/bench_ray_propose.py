@@ -10,72 +10,30 @@ the 1,664-sentence Ray run's OUT must equal a local run's byte for byte. With
 """
 
 import argparse
-import json
 import os
 import re
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from fake_openai_server import FaultServer, query_sentence
 
 CONLL = Path(os.environ.get("HYBRID_NER_CONLL_DIR", "../shared/data/conll2003")) / "train.iob"
 
 
-class Server(ThreadingHTTPServer):
-    """Chat completions after ``latency`` seconds; counts requests and peak in flight."""
-
-    daemon_threads = True
-    request_queue_size = 256
-
-    def __init__(self, latency: float) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.latency, self.requests, self.active, self.peak = latency, 0, 0, 0
-        self.answered: list = []  # when each answer was sent
-        self.lock = threading.Lock()
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+def first_name(prompt: str) -> str:
+    """A deterministic answer: the first capitalised word of the sentence is a PER."""
+    words = re.findall(r"\b[A-Z][a-z]+\b", query_sentence(prompt))
+    return f"PER: {words[0]}" if words else "None"
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        server = self.server
-        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with server.lock:
-            server.requests += 1
-            server.active += 1
-            server.peak = max(server.peak, server.active)
-        time.sleep(server.latency)
-        with server.lock:
-            server.active -= 1
-            server.answered.append(time.perf_counter())
-        # A deterministic answer: the first capitalised word of the sentence is a PER.
-        sentence = payload["messages"][-1]["content"].rsplit("Input: ", 1)[-1]
-        words = re.findall(r"\b[A-Z][a-z]+\b", sentence)
-        text = f"PER: {words[0]}" if words else "None"
-        body = {"choices": [{"message": {"role": "assistant", "content": text}}]}
-        body["usage"] = {"prompt_tokens": len(sentence) // 4, "completion_tokens": 4}
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-def propose(server: Server, corpus: Path, out: Path, n: int, in_flight: int, *extra: str) -> float:
+def propose(
+    server: FaultServer, corpus: Path, out: Path, n: int, in_flight: int, *extra: str
+) -> float:
     """Seconds of one `hybrid-ner propose` run (in this process)."""
     from hybrid_ner.cli import main
 
-    args = ["propose", str(corpus), str(out), "--base-url", server.url, "--model", "bench"]
+    args = ["propose", str(corpus), str(out), "--base-url", server.base_url, "--model", "bench"]
     args += ["--api-key-env", "", "--cache", f"{out}.sqlite", "--limit", str(n)]
     args += ["--concurrency", str(in_flight), "--allow-empty", *extra]
     start = time.perf_counter()
@@ -91,8 +49,8 @@ def http_processor_peak(latency: float, n: int = 16) -> None:
     import ray
     from ray.data.llm import HttpRequestProcessorConfig, build_processor
 
-    server = Server(latency)
-    config = HttpRequestProcessorConfig(url=f"{server.url}/chat/completions", batch_size=n)
+    server = FaultServer(latency=latency, answer=first_name).start()
+    config = HttpRequestProcessorConfig(url=f"{server.base_url}/chat/completions", batch_size=n)
     processor = build_processor(
         config,
         preprocess=lambda row: {"payload": {"model": "bench", "messages": row["messages"]}},
@@ -103,7 +61,7 @@ def http_processor_peak(latency: float, n: int = 16) -> None:
     processor(ray.data.from_items(rows)).materialize()
     print(
         f"ray.data.llm HTTP stage: {n} requests in {time.perf_counter() - start:.1f} s, "
-        f"peak in flight {server.peak} (latency {latency} s)"
+        f"peak in flight {server.max_concurrent} (latency {latency} s)"
     )
 
 
@@ -129,19 +87,17 @@ def main() -> None:
     start = time.perf_counter()
     ray.init(address="local", include_dashboard=False)  # `--ray local` joins it
     print(f"Ray local cluster started in {time.perf_counter() - start:.1f} s")
-    server = Server(args.latency)
+    server = FaultServer(latency=args.latency, answer=first_name).start()
     run = (server, corpus)
     local = propose(*run, work / "local.spacy", args.large, args.in_flight)
-    n_local = server.requests
+    n_local = len(server.requests)
     # Warm-up: the first Ray Data run of a process pays one-time costs (imports).
     warm = propose(*run, work / "warm.spacy", 8, args.in_flight, "--ray", "local")
-    sent = [server.requests]
+    sent = [len(server.requests)]
     small = propose(*run, work / "small.spacy", args.small, args.in_flight, "--ray", "local")
-    sent.append(server.requests)
+    sent.append(len(server.requests))
     large = propose(*run, work / "large.spacy", args.large, args.in_flight, "--ray", "local")
-    sent.append(server.requests)
-    stamps = server.answered[-(sent[2] - sent[1]) :]
-    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    sent.append(len(server.requests))
     # Requests, not sentences: a repeated sentence is sent once.
     n_small, n_large = sent[1] - sent[0], sent[2] - sent[1]
     print(f"requests: local {n_local}, ray {args.small}: {n_small}, ray {args.large}: {n_large}")
@@ -151,20 +107,18 @@ def main() -> None:
     print(f"local {args.large}: {local:.1f} s ({n_local / local:.1f} req/s)")
     print(
         f"ray {args.small}: {small:.1f} s; ray {args.large}: {large:.1f} s; "
-        f"peak in flight {server.peak}; requests {server.requests}"
+        f"peak in flight {server.max_concurrent}; requests {len(server.requests)}"
     )
     print(
         f"marginal {args.large - args.small} sentences ({n_large - n_small} requests): "
         f"{rate:.1f} req/s of a limit of "
         f"{limit:.0f} req/s: ratio {rate / limit:.2f} (target >= 0.80)"
     )
-    print(
-        f"warm-up ray 8: {warm:.1f} s; ray {args.large}, first to last answer: "
-        f"{steady:.1f} req/s (ratio {steady / limit:.2f})"
-    )
+    print(f"warm-up ray 8: {warm:.1f} s")
     print(f"OUT of the Ray run byte-identical to the local run's: {same}")
     if args.http_processor:
         http_processor_peak(args.latency)
+    server.stop()
     ray.shutdown()
 
 

@@ -11,8 +11,8 @@ import srsly
 from hybrid_ner.corpus import read_docbin
 from hybrid_ner.simulation.annotator import create_simulated_annotator
 from hybrid_ner.simulation.presets import DEFAULT_PRECISION, DEFAULT_RECALL
+from scripts.fake_openai_server import FaultServer, propose_options, query_sentence
 
-from .cli.fault_server import FaultServer, propose_options, query_sentence
 from .cli_runner import run_cli
 from .doc_builders import make_doc
 

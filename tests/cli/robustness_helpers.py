@@ -18,9 +18,9 @@ import spacy
 from spacy.tokens import Doc, Span
 
 from hybrid_ner.corpus import read_docbin, write_docbin
+from scripts.fake_openai_server import FaultServer, chat, openai_config
 
 from .. import cli_runner
-from .fault_server import FaultServer, chat, openai_config
 
 N_DOCS = 40
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import spacy
 
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import DOC_ID, LLM_KEY
+from scripts.fake_openai_server import FaultServer, chat, propose_options
 
-from .fault_server import FaultServer, chat, propose_options
 from .robustness_helpers import assert_outcome, run_cli
 
 LABELS = "person,location,corporation,product,creative-work,group"

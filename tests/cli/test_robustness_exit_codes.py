@@ -61,7 +61,7 @@ def test_usage_error_is_exit_2_without_traceback():
 SERVE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.cli.fault_server import FaultServer, chat
+from scripts.fake_openai_server import FaultServer, chat
 # Slow enough (40 prompts, 2 in flight: ~20 s) that the signal lands mid-run also on a
 # loaded machine.
 with FaultServer(lambda p: chat("PER: Ada Lovelace"), latency=1.0) as server:

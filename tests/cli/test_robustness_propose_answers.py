@@ -11,8 +11,8 @@ import srsly
 
 from hybrid_ner.corpus import read_docbin
 from hybrid_ner.layers import LLM_KEY
+from scripts.fake_openai_server import chat, error
 
-from .fault_server import chat, error
 from .robustness_helpers import (
     N_DOCS,
     both,

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from .fault_server import error
+from scripts.fake_openai_server import error
+
 from .robustness_helpers import (
     both,
     case,

@@ -25,8 +25,8 @@ import srsly
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.llm.cache import FORMAT, VERSION, PromptCache, read_recorded
+from scripts.fake_openai_server import FaultServer, chat, error
 
-from .fault_server import FaultServer, chat, error
 from .robustness_helpers import (
     ROOT,
     assert_outcome,
@@ -192,7 +192,7 @@ def test_a_trickling_server_cannot_stretch_a_request(ctx, capsys):
 SERVE_SLOW_AFTER_4 = """
 import sys, threading, time
 sys.path.insert(0, sys.argv[1])
-from tests.cli.fault_server import FaultServer, chat
+from scripts.fake_openai_server import FaultServer, chat
 lock, served = threading.Lock(), [0]
 def script(payload):
     with lock:

@@ -5,7 +5,7 @@ import pytest
 from spacy.tokens import Doc, Span
 
 from hybrid_ner.corpus import write_docbin
-from tests.cli.fault_server import FaultServer, query_sentence
+from scripts.fake_openai_server import FaultServer, query_sentence
 
 # (words, entities as (start, end, label)) for small gold corpora.
 SENTENCES: List[Tuple[str, List[Tuple[int, int, str]]]] = [

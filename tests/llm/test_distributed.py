@@ -14,8 +14,8 @@ from hybrid_ner.cli import main
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.llm.cache import PromptCache, write_recorded
 from hybrid_ner.llm.distributed import shard_dir
+from scripts.fake_openai_server import FaultServer, propose_options
 
-from ..cli.fault_server import FaultServer, propose_options
 from ..cli_runner import run_cli
 from ..conftest import ROOT
 from .conftest import make_doc

@@ -7,8 +7,8 @@ from hybrid_ner.cli import main
 from hybrid_ner.corpus import write_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.llm.task import create_entity_proposal_task
+from scripts.fake_openai_server import propose_options
 
-from ..cli.fault_server import propose_options
 from .conftest import make_doc
 from .test_label_sets import EXPECTED_SINGLE_ZERO_SHOT
 

@@ -11,8 +11,8 @@ import srsly
 from hybrid_ner.cli import main
 from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY
+from scripts.fake_openai_server import propose_options
 
-from ..cli.fault_server import propose_options
 from .conftest import gold_answers, lines_answerer, make_doc
 
 
@@ -147,7 +147,7 @@ def test_errors_are_one_clear_line(tmp_path, server, gold_file):
 SLOW_SERVER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.cli.fault_server import FaultServer
+from scripts.fake_openai_server import FaultServer
 server = FaultServer(answer=lambda p: "None", latency=0.3).start()
 print(server.base_url, flush=True)
 time.sleep(600)

@@ -10,8 +10,8 @@ from hybrid_ner.corpus import read_docbin
 from hybrid_ner.errors import HybridNerError
 from hybrid_ner.layers import LLM_KEY
 from hybrid_ner.llm.cache import CachedAnswer, PromptCache, read_recorded, write_recorded
+from scripts.fake_openai_server import propose_options
 
-from ..cli.fault_server import propose_options
 from .conftest import gold_answers, lines_answerer
 from .test_propose_cli import run_cli
 

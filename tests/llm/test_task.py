@@ -7,7 +7,7 @@ from hybrid_ner.corpus import read_docbin, write_docbin
 from hybrid_ner.layers import LLM_KEY, OMITTED_KEY
 from hybrid_ner.llm.config import build_proposer, load_config
 from hybrid_ner.llm.task import PARSE_STATS_KEY
-from tests.cli.fault_server import openai_config, query_sentence
+from scripts.fake_openai_server import openai_config, query_sentence
 
 from .conftest import gold_answers, lines_answerer
 

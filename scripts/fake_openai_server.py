@@ -1,4 +1,4 @@
-"""The one fake OpenAI-compatible chat-completions server of the tests.
+"""The one fake OpenAI-compatible chat-completions server of the tests and benchmarks.
 
 Listens on 127.0.0.1 only, on a free port; records every request (payload and
 headers) and the most served at once. Each request is answered by
