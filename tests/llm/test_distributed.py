@@ -26,8 +26,8 @@ N = 24
 @pytest.fixture(scope="module")
 def cluster():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'hybrid-ner[ray]')")
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
+    info = ray.init(address="local", num_cpus=2, include_dashboard=False)
+    yield info.address_info["gcs_address"]  # joined by address: never another cluster here
     ray.shutdown()
 
 
@@ -106,11 +106,11 @@ KILLED = "from hybrid_ner.cli import main; import sys; main(sys.argv[1:])"
 
 @pytest.mark.slow
 def test_killed_run_resumes(cluster, corpus, tmp_path):
-    """kill -9 of the driver (joined to the cluster) loses only the requests in flight."""
+    """kill -9 of a driver joined to the cluster by address loses only the requests in flight."""
     with FaultServer(answer=answer, latency=0.5) as server:
         cache = tmp_path / "c.sqlite"
         args = ["propose", corpus, tmp_path / "o.spacy", *propose_options(server, cache)]
-        args += ["--concurrency", 2, "--ray", "auto"]
+        args += ["--concurrency", 2, "--ray", cluster]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         run = subprocess.Popen([sys.executable, "-c", KILLED, *map(str, args)], env=env)
         deadline = time.time() + 300
