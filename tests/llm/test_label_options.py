@@ -34,14 +34,7 @@ def test_default_prompt_through_the_cli_is_unchanged(server, tmp_path, nlp, caps
         "propose",
         tmp_path / "in.spacy",
         tmp_path / "out.spacy",
-        "--base-url",
-        server.base_url,
-        "--model",
-        "scripted",
-        "--api-key-env",
-        "",
-        "--cache",
-        tmp_path / "c.sqlite",
+        *propose_options(server, tmp_path / "c.sqlite"),
         "--dry-run",
     )
     assert code == 0 and server.requests == []
