@@ -26,7 +26,9 @@ from hybrid_ner.llm.model import create_openai_compatible_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# One proposer process: waits until its partner is ready too, so both run at once.
+# One proposer process: waits until its partner is ready too, so both run at once. The two
+# walk the prompts from opposite ends, so each claims its first batch before the other can
+# (in one order the later starter only ever finds claimed prompts: timing-dependent).
 CHILD = """
 import json, os, sys, time
 from pathlib import Path
@@ -34,7 +36,8 @@ from hybrid_ner.llm.cache import PromptCache
 from hybrid_ner.llm.model import create_openai_compatible_model
 
 base_url, cache_path, ready, n = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
-prompts = [f"Input: sentence {i} .\\nOutput:" for i in range(n)]
+order = list(range(n))[::-1] if sys.argv[5] == "backward" else list(range(n))
+prompts = [f"Input: sentence {i} .\\nOutput:" for i in order]
 model = create_openai_compatible_model(
     base_url=base_url, model="scripted", api_key_env=None, concurrency=4, backoff=0.01, max_tries=2,
     timeout=10.0, cache=PromptCache(cache_path),
@@ -44,6 +47,7 @@ deadline = time.monotonic() + 60
 while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
     time.sleep(0.01)
 answers = [a for i in range(0, n, 8) for a in model([[p] for p in prompts[i:i + 8]])]
+answers = [answers[order.index(i)] for i in range(n)]
 model.close()
 print(json.dumps({"answers": answers, "usage": model.usage.report()}))
 """
@@ -83,7 +87,7 @@ def sent_prompts(server):
 
 def test_two_processes_on_one_cache_send_each_prompt_once(server, tmp_path):
     server.answer = echo
-    server.latency = 0.25  # alone, one process needs ~2.5 s: the two overlap, even under load
+    server.latency = 0.5  # alone, one process needs ~5 s: the two overlap, even under load
     ready = tmp_path / "ready"
     ready.mkdir()
     args = [
@@ -96,8 +100,10 @@ def test_two_processes_on_one_cache_send_each_prompt_once(server, tmp_path):
         str(len(PROMPTS)),
     ]
     children = [
-        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        for _ in range(2)
+        subprocess.Popen(
+            args + [order], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        for order in ("forward", "backward")
     ]
     results = []
     for child in children:
