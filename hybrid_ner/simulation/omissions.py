@@ -12,10 +12,9 @@ forms on average (docs/method.md).
 
 import random
 from collections import Counter
-from typing import Dict, Iterable, List, Literal, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Sequence
 
 from spacy.tokens import Doc, Span
-from wasabi import msg
 
 from ..layers import DOC_ID, HUMAN_ANNOTATED, OMITTED_KEY, SENT_INDEX, UNANNOTATED_KEY
 
@@ -116,29 +115,24 @@ def simulate_omissions(
     return [omit_entities(doc, omit_rate, seed, None, p) for doc, p in zip(docs, probabilities)]
 
 
-def simulate_budget(docs: Iterable[Doc], fraction: float, seed: int) -> List[Doc]:
-    """Copies with human annotation on a seeded fraction of the documents; the others' entities
-    become MISSING, kept in ``doc.spans["unannotated"]`` (by sentence if documents are few)."""
+def simulate_budget(
+    docs: Iterable[Doc], fraction: float, seed: int, selection: Optional[Any] = None
+) -> List[Doc]:
+    """Copies with human annotation on a fraction of the documents (by sentence if they are few),
+    chosen by ``selection`` (default: seeded random); the others' entities become MISSING, kept
+    in ``doc.spans["unannotated"]``."""
+    from ..merge.selection import RandomSelection  # merge imports this module
+
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Budget fraction must be in [0, 1], got {fraction}")
     docs = list(docs)
-    units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
-    doc_ids = list(dict.fromkeys(units))
-    n_kept = round(fraction * len(doc_ids))
-    too_coarse = n_kept in (0, len(doc_ids)) and 0 < round(fraction * len(docs)) < len(docs)
-    if 0.0 < fraction < 1.0 and too_coarse:
-        msg.warn(
-            f"Budget by sentence: {fraction:g} of {len(doc_ids)} document(s) rounds to {n_kept}"
-        )
-        units = [f"sentence:{i}" for i in range(len(docs))]
-        doc_ids = list(units)
-    random.Random(f"budget:{seed}").shuffle(doc_ids)
-    annotated = set(doc_ids[: round(fraction * len(doc_ids))])
+    chosen = (selection or RandomSelection(seed)).rank(docs, fraction)
+    annotated = {i for unit in chosen for i in unit.sentences}
     output = []
-    for doc, unit in zip(docs, units):
+    for i, doc in enumerate(docs):
         copy = doc.copy()
-        copy.user_data[HUMAN_ANNOTATED] = unit in annotated
-        if unit not in annotated:
+        copy.user_data[HUMAN_ANNOTATED] = i in annotated
+        if i not in annotated:
             copy.spans[UNANNOTATED_KEY] = list(copy.ents)
             copy.set_ents([], default="missing")
         output.append(copy)

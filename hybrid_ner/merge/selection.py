@@ -1,0 +1,158 @@
+"""Which documents the human should annotate: ``random`` (the grid's baseline) or
+``uncertainty``, the token errors a document is expected to keep if it stays LLM-only,
+Σ_t (1 − max_y q_t(y)), y a label or O, q_t ∝ prior · P(annotator's observation | y)
+(docs/method.md, "Which documents to annotate")."""
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from spacy.util import registry
+from wasabi import msg
+
+from ..corpus import read_docbin
+from ..errors import HybridNerError
+from ..layers import DOC_ID, HUMAN_ANNOTATED, HUMAN_KEY, LLM_KEY
+from ..tags import OUTSIDE, span_tags, tag_names
+from .calibration.estimate import AnnotatorCalibration, estimate_calibration
+from .calibration.evidence import token_likelihoods
+from .calibration.mixing import teacher_probabilities
+
+
+@dataclass(frozen=True)
+class Selected:
+    """One document of a ranking: its id, score, why, and the indices of its Docs."""
+
+    doc_id: str
+    score: float
+    why: str
+    sentences: Tuple[int, ...]
+
+
+def budget_units(docs: Sequence[Doc], fraction: Optional[float] = None) -> List[str]:
+    """Per Doc its document (``DOC_ID``); its sentence if ``fraction`` rounds to none or all."""
+    units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
+    n_docs = len(set(units))
+    n_kept = round((fraction or 0.0) * n_docs)
+    too_coarse = n_kept in (0, n_docs) and 0 < round((fraction or 0.0) * len(docs)) < len(docs)
+    if fraction is not None and 0.0 < fraction < 1.0 and too_coarse:
+        msg.warn(f"Budget by sentence: {fraction:g} of {n_docs} document(s) rounds to {n_kept}")
+        return [f"sentence:{i}" for i in range(len(docs))]
+    return units
+
+
+@dataclass(frozen=True)
+class RandomSelection:
+    """Documents in a seeded random order (``simulate_budget``'s choice)."""
+
+    seed: int = 0
+
+    def doc_stats(self, docs: Sequence[Doc]) -> numpy.ndarray:
+        """Per Doc: expected token errors, proposals, tokens with conflicting labels."""
+        return numpy.zeros((len(docs), 3))
+
+    def why(self, stats: numpy.ndarray) -> str:
+        return f"random order (seed {self.seed})"
+
+    def rank(self, docs: Sequence[Doc], fraction: Optional[float] = None) -> List[Selected]:
+        """The documents by score (ties: the seeded random order); ``fraction``: the first
+        ``round(fraction · n_documents)`` only."""
+        units = budget_units(docs, fraction)
+        order = list(dict.fromkeys(units))
+        random.Random(f"budget:{self.seed}").shuffle(order)
+        n = len(order) if fraction is None else round(fraction * len(order))
+        if n == 0:
+            return []
+        members: Dict[str, List[int]] = {unit: [] for unit in order}
+        for i, unit in enumerate(units):
+            members[unit].append(i)
+        stats = self.doc_stats(docs)
+        totals = {unit: stats[members[unit]].sum(axis=0) for unit in order}
+        order.sort(key=lambda unit: -round(float(totals[unit][0]), 6))  # stable: seeded ties
+        return [
+            Selected(u, float(totals[u][0]), self.why(totals[u]), tuple(members[u]))
+            for u in order[:n]
+        ]
+
+
+@dataclass(frozen=True)
+class UncertaintySelection(RandomSelection):
+    """Documents by the token errors the calibrated evidence expects if they stay LLM-only.
+
+    calibration (Optional[Path]): Dev set with gold ``doc.ents`` and the same annotator's proposals.
+    teacher (Optional[Path]): A soft NER whose tag probabilities are the prior; None: the
+        calibration sample's tag base rates.
+    """
+
+    calibration: Optional[Path] = None
+    teacher: Optional[Path] = None
+    spans_key: str = LLM_KEY
+
+    def fit(self, vocab) -> Tuple[AnnotatorCalibration, List[str], numpy.ndarray]:
+        """The annotator's calibration, the labels and the base-rate prior of the sample."""
+        if self.calibration is None or not Path(self.calibration).is_file():
+            raise HybridNerError(
+                f"{self.calibration or 'uncertainty selection'}: needs a calibration file (the "
+                "dev set with gold entities after `hybrid-ner propose`)"
+            )
+        sample = read_docbin(self.calibration, vocab)
+        if not any(self.spans_key in doc.spans for doc in sample):
+            raise HybridNerError(f"{self.calibration}: no Doc has doc.spans['{self.spans_key}']")
+        calibration = estimate_calibration(sample, self.spans_key, str(self.calibration))
+        labels = sorted({e.label_ for doc in sample for e in doc.ents} | set(calibration.labels))
+        tags = tag_names(labels)
+        counts = Counter(OUTSIDE for doc in sample for t in doc if t.ent_iob == 2)
+        counts.update(t for doc in sample for e in doc.ents for t in span_tags(len(e), e.label_))
+        prior = numpy.array([counts[tag] + 1.0 for tag in tags])  # add-one: no tag impossible
+        return calibration, labels, prior / prior.sum()
+
+    def doc_stats(self, docs: Sequence[Doc]) -> numpy.ndarray:
+        calibration, labels, base = self.fit(docs[0].vocab if docs else None)
+        # The human's annotation is what the selection decides: never look at it.
+        blind = [doc.copy() for doc in docs]
+        for doc in blind:
+            doc.user_data[HUMAN_ANNOTATED] = False
+            doc.spans.pop(HUMAN_KEY, None)
+        priors = teacher_probabilities(self.teacher, blind, labels) if self.teacher else None
+        stats = numpy.zeros((len(docs), 3))
+        for i, doc in enumerate(blind):
+            values = token_likelihoods(doc, calibration, 0.0, labels, self.spans_key)["values"]
+            joint = values * (base if priors is None else priors[i])
+            total = joint.sum(axis=1, keepdims=True)
+            q = numpy.where(total > 1e-12, joint / numpy.maximum(total, 1e-12), 1.0 / len(base))
+            spans = doc.spans[self.spans_key] if self.spans_key in doc.spans else []
+            covered = Counter(t for s in spans for t in range(s.start, s.end))
+            conflicts = sum(n > 1 for n in covered.values())
+            # Per label (O, then each label's B/I/L/U summed): a wrong boundary is no error here.
+            by_label = numpy.hstack([q[:, :1], q[:, 1:].reshape(len(q), -1, 4).sum(axis=2)])
+            stats[i] = ((1.0 - by_label.max(axis=1)).sum(), len(spans), conflicts)
+        return stats
+
+    def why(self, stats: numpy.ndarray) -> str:
+        errors, proposals, conflicts = stats
+        return (
+            f"{errors:.1f} expected token errors; {int(proposals)} proposals, "
+            f"{int(conflicts)} tokens in overlapping proposals"
+        )
+
+
+@registry.misc("hybrid_ner.random_selection.v1")
+def create_random_selection(seed: int = 0) -> RandomSelection:
+    """Documents for the human in a seeded random order."""
+    return RandomSelection(seed)
+
+
+@registry.misc("hybrid_ner.uncertainty_selection.v1")
+def create_uncertainty_selection(
+    calibration: Optional[str] = None,
+    teacher: Optional[str] = None,
+    spans_key: str = LLM_KEY,
+    seed: int = 0,
+) -> UncertaintySelection:
+    """Documents for the human by the annotator's expected token errors (ties: seeded)."""
+    paths = [Path(p) if p else None for p in (calibration, teacher)]
+    return UncertaintySelection(seed, *paths, spans_key)
