@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     propose,
     report_commands,
     score_commands,
+    select_commands,
 )
 from ._app import app, main
 

@@ -17,6 +17,7 @@ from wasabi import msg
 from ..corpus import read_docbin
 from ..errors import HybridNerError
 from ..layers import DOC_ID, HUMAN_ANNOTATED, HUMAN_KEY, LLM_KEY
+from ..progress import track
 from ..tags import OUTSIDE, span_tags, tag_names
 from .calibration.estimate import AnnotatorCalibration, estimate_calibration
 from .calibration.evidence import token_likelihoods
@@ -59,14 +60,11 @@ class RandomSelection:
         return f"random order (seed {self.seed})"
 
     def rank(self, docs: Sequence[Doc], fraction: Optional[float] = None) -> List[Selected]:
-        """The documents by score (ties: the seeded random order); ``fraction``: the first
-        ``round(fraction · n_documents)`` only."""
+        """All documents (by sentence if ``fraction`` rounds to none or all) by score, ties in
+        the seeded random order."""
         units = budget_units(docs, fraction)
         order = list(dict.fromkeys(units))
         random.Random(f"budget:{self.seed}").shuffle(order)
-        n = len(order) if fraction is None else round(fraction * len(order))
-        if n == 0:
-            return []
         members: Dict[str, List[int]] = {unit: [] for unit in order}
         for i, unit in enumerate(units):
             members[unit].append(i)
@@ -74,9 +72,13 @@ class RandomSelection:
         totals = {unit: stats[members[unit]].sum(axis=0) for unit in order}
         order.sort(key=lambda unit: -round(float(totals[unit][0]), 6))  # stable: seeded ties
         return [
-            Selected(u, float(totals[u][0]), self.why(totals[u]), tuple(members[u]))
-            for u in order[:n]
+            Selected(u, float(totals[u][0]), self.why(totals[u]), tuple(members[u])) for u in order
         ]
+
+    def choose(self, docs: Sequence[Doc], fraction: float) -> List[Selected]:
+        """The first ``round(fraction · n_documents)`` documents of the ranking."""
+        ranking = self.rank(docs, fraction)
+        return ranking[: round(fraction * len(ranking))]
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class UncertaintySelection(RandomSelection):
             doc.spans.pop(HUMAN_KEY, None)
         priors = teacher_probabilities(self.teacher, blind, labels) if self.teacher else None
         stats = numpy.zeros((len(docs), 3))
-        for i, doc in enumerate(blind):
+        for i, doc in enumerate(track(blind, len(blind), "uncertainty", "sentence")):
             values = token_likelihoods(doc, calibration, 0.0, labels, self.spans_key)["values"]
             joint = values * (base if priors is None else priors[i])
             total = joint.sum(axis=1, keepdims=True)

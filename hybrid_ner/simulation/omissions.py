@@ -126,7 +126,7 @@ def simulate_budget(
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"Budget fraction must be in [0, 1], got {fraction}")
     docs = list(docs)
-    chosen = (selection or RandomSelection(seed)).rank(docs, fraction)
+    chosen = (selection or RandomSelection(seed)).choose(docs, fraction)
     annotated = {i for unit in chosen for i in unit.sentences}
     output = []
     for i, doc in enumerate(docs):

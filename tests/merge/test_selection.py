@@ -42,7 +42,7 @@ def docs_in(doc_ids):
 def test_random_selection_is_the_old_budget_choice(seed, fraction, n_docs):
     docs = docs_in([f"d{i % n_docs}" for i in range(24)])
     expected = old_budget_choice(docs, fraction, seed)
-    chosen = RandomSelection(seed).rank(docs, fraction)
+    chosen = RandomSelection(seed).choose(docs, fraction)
     assert {i for unit in chosen for i in unit.sentences} == expected
     out = simulate_budget(docs, fraction, seed)
     assert {i for i, doc in enumerate(out) if doc.user_data[HUMAN_ANNOTATED]} == expected
@@ -51,7 +51,7 @@ def test_random_selection_is_the_old_budget_choice(seed, fraction, n_docs):
 @pytest.mark.parametrize("fraction", [0.1, 0.25, 0.5, 1.0])
 def test_budget_picks_round_fraction_of_documents(fraction):
     docs = docs_in([f"d{i // 2}" for i in range(40)])
-    chosen = RandomSelection(3).rank(docs, fraction)
+    chosen = RandomSelection(3).choose(docs, fraction)
     assert len(chosen) == round(fraction * 20)
     assert all(len(unit.sentences) == 2 for unit in chosen)
     assert len(RandomSelection(3).rank(docs)) == 20
@@ -84,7 +84,7 @@ def test_uncertainty_ranks_unreliable_proposals_first(calibration_file):
     assert ranking[0].doc_id == "unsure"
     assert ranking[0].score > 1.5 * max(unit.score for unit in ranking[1:])
     assert "expected token errors; 2 proposals, 1 tokens in overlapping" in ranking[0].why
-    assert [unit.doc_id for unit in selection.rank(docs, 1 / 3)] == ["unsure"]
+    assert [unit.doc_id for unit in selection.choose(docs, 1 / 3)] == ["unsure"]
     # The Docs themselves are left as they were.
     assert all(
         HUMAN_ANNOTATED not in doc.user_data or doc.user_data[HUMAN_ANNOTATED] for doc in docs

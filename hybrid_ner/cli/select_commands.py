@@ -1,0 +1,80 @@
+"""CLI command ``select``: which documents the human should annotate (docs/method.md)."""
+
+from pathlib import Path
+from typing import Optional
+
+import spacy
+import srsly
+import typer
+from wasabi import msg
+
+from ..atomic import write_text
+from ..corpus import read_docbin, write_docbin
+from ..corpus.jsonl import doc_to_record
+from ..errors import HybridNerError, OptionError
+from ..layers import LLM_KEY
+from ..merge.selection import RandomSelection, UncertaintySelection
+from ._app import app
+from ._checks import check_outputs, check_range
+
+STRATEGIES = ("uncertainty", "random")
+
+
+@app.command("select")
+def select_cli(
+    input_path: Path = typer.Argument(..., help="DocBin with the annotator's proposals"),
+    output_path: Path = typer.Argument(..., help="Ranking JSONL: doc_id, rank, score, why"),
+    budget: Optional[float] = typer.Option(None, help="Share of documents to select, in (0, 1]"),
+    strategy: str = typer.Option("uncertainty", help="uncertainty or random"),
+    calibration: Optional[Path] = typer.Option(None, help="Dev set with gold after propose"),
+    teacher: Optional[Path] = typer.Option(None, help="Human-only soft NER: the prior"),
+    seed: int = typer.Option(0, help="Seed of the random order (and of ties)"),
+    spans_key: str = typer.Option(LLM_KEY, help="Span group holding the proposals"),
+) -> None:
+    """Rank the documents by the value of a human annotation; with --budget also write the
+    chosen sentences, proposals pre-filled, as <OUT stem>.selected.spacy and .selected.jsonl."""
+    check_range("--budget", budget, 0, 1, low_open=True)
+    if strategy not in STRATEGIES:
+        raise OptionError(f"Unknown --strategy {strategy!r}: use {', '.join(STRATEGIES)}")
+    if strategy == "uncertainty" and calibration is None:
+        raise OptionError("--strategy uncertainty needs --calibration (dev set after propose)")
+    stem = output_path.with_name(output_path.name.rsplit(".", 1)[0])
+    chosen_paths = [stem.with_name(f"{stem.name}.selected.{ext}") for ext in ("spacy", "jsonl")]
+    outputs = {"OUT": output_path, **dict(zip(("DocBin", "JSONL"), chosen_paths))}
+    check_outputs(outputs if budget else {"OUT": output_path}, [input_path, calibration])
+    docs = read_docbin(input_path, spacy.blank("en").vocab)
+    missing = sum(spans_key not in doc.spans for doc in docs)
+    if missing or not docs:
+        raise HybridNerError(
+            f"{input_path}: {missing} of {len(docs)} Docs have no doc.spans[{spans_key!r}] "
+            "(run `hybrid-ner propose` on it first, or name the group with --spans-key)"
+        )
+    if strategy == "random":
+        selection = RandomSelection(seed)
+    else:
+        selection = UncertaintySelection(seed, calibration, teacher, spans_key)
+    ranking = selection.rank(docs, budget)
+    lines = [
+        {"doc_id": unit.doc_id, "rank": rank, "score": round(unit.score, 4), "why": unit.why}
+        for rank, unit in enumerate(ranking, 1)
+    ]
+    write_text(output_path, "".join(srsly.json_dumps(line) + "\n" for line in lines))
+    msg.good(f"Ranked {len(ranking)} documents ({strategy}) → {output_path}")
+    if budget:
+        chosen = ranking[: round(budget * len(ranking))]
+        records = []
+        for unit in chosen:
+            for i in unit.sentences:
+                record = doc_to_record(docs[i], docs[i].spans[spans_key])
+                meta = {
+                    "doc_id": unit.doc_id,
+                    **record.get("meta", {}),
+                    "score": round(unit.score, 4),
+                }
+                records.append({**record, "meta": meta})
+        write_docbin(chosen_paths[0], [docs[i] for unit in chosen for i in unit.sentences])
+        write_text(chosen_paths[1], "".join(srsly.json_dumps(r) + "\n" for r in records))
+        msg.good(
+            f"Selected {len(chosen)} of {len(ranking)} documents ({len(records)} sentences) → "
+            f"{chosen_paths[0]}, {chosen_paths[1]}"
+        )
