@@ -14,7 +14,7 @@ from ..atomic import write_json
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError, Interrupted, PartialResult
 from ..evaluation import proposal_quality
-from ..experiment.cells import Cell, plan_cells
+from ..experiment.cells import DEFAULT_SELECTION, Cell, plan_cells
 from ..experiment.conditions import CALIBRATED_CORPUS, CONDITIONS, FOCUS_RATE
 from ..experiment.costs import Costs, read_usage
 from ..experiment.data import GridData
@@ -69,6 +69,7 @@ def grid_cli(
     budgets: str = typer.Option("0.1,0.25,0.5", help="Human-annotated document fractions"),
     budget_omit_rate: float = typer.Option(0.0, help="Omission rate of the budget cells' human"),
     omission_models: str = typer.Option(DEFAULT_OMISSION_MODEL, help=", ".join(OMISSION_MODELS)),
+    selections: str = typer.Option(DEFAULT_SELECTION, help="Budget documents: random,uncertainty"),
     conditions: str = typer.Option("all", help=f"A subset of: {', '.join(CONDITIONS)}"),
     steps: int = typer.Option(500, help="Training steps per cell (the same for every cell)"),
     train_limit: int = typer.Option(0, help="Use only the first N training sentences (0: all)"),
@@ -106,7 +107,8 @@ def grid_cli(
     wanted = None if conditions.strip() == "all" else _names(conditions)
     rates_, seeds_ = _numbers(rates, "--rates"), _numbers(seeds, "--seeds", int)
     budgets_, models = _numbers(budgets, "--budgets"), _names(omission_models)
-    cells = plan_cells(dataset, rates_, seeds_, budgets_, budget_omit_rate, wanted, models)
+    plan = (budgets_, budget_omit_rate, wanted, models, _names(selections))
+    cells = plan_cells(dataset, rates_, seeds_, *plan)
     out_dir = output / dataset
     done = completed(out_dir)
     if dry_run:
@@ -118,6 +120,10 @@ def grid_cli(
         raise HybridNerError(
             f"{calibration}: calibration file not found (run `hybrid-ner propose` on {dev_path})"
         )
+    if calibration is None and any(
+        c.spec.annotator != "simulated" and c.selection != DEFAULT_SELECTION for c in cells
+    ):
+        raise HybridNerError("--selections uncertainty needs --calibration (the LLM's on DEV)")
     if calibration is None and any(
         c.spec.annotator == "llm" and c.spec.corpus == CALIBRATED_CORPUS for c in cells
     ):

@@ -1,6 +1,6 @@
 """The cells of the grid, one trained model each, and their order."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence
 
 from ..errors import HybridNerError
@@ -16,6 +16,10 @@ from .conditions import (
     Condition,
 )
 
+#: How the budget cells choose the documents the human annotates (hybrid_ner.merge.selection).
+SELECTIONS = ("random", "uncertainty")
+DEFAULT_SELECTION = "random"
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -27,12 +31,19 @@ class Cell:
     budget: float
     seed: int
     omission_model: str = DEFAULT_OMISSION_MODEL
+    selection: str = DEFAULT_SELECTION
 
     @property
     def cell_id(self) -> str:
-        """The cell's name and the stem of its result file."""
-        model = "" if self.omission_model == DEFAULT_OMISSION_MODEL else f"_{self.omission_model}"
-        return f"{self.condition}_r{self.omit_rate:g}_b{self.budget:g}_s{self.seed}{model}"
+        """The cell's name and the stem of its result file (a suffix per non-default)."""
+        name = f"{self.condition}_r{self.omit_rate:g}_b{self.budget:g}_s{self.seed}"
+        return name + self.suffix
+
+    @property
+    def suffix(self) -> str:
+        """``_hard``, ``_uncertainty``: the settings other than the defaults."""
+        pairs = [(self.omission_model, DEFAULT_OMISSION_MODEL), (self.selection, DEFAULT_SELECTION)]
+        return "".join(f"_{value}" for value, default in pairs if value != default)
 
     @property
     def spec(self) -> Condition:
@@ -48,6 +59,7 @@ def plan_cells(
     budget_omit_rate: float = 0.0,
     conditions: Optional[Sequence[str]] = None,
     omission_models: Sequence[str] = (DEFAULT_OMISSION_MODEL,),
+    selections: Sequence[str] = (DEFAULT_SELECTION,),
 ) -> List[Cell]:
     """The unique cells of a grid, most informative first so a partial run answers the main
     question: the main comparison and LLM-free baselines at ``FOCUS_RATE``, other rates, budgets."""
@@ -55,12 +67,15 @@ def plan_cells(
     unknown = ", ".join(c for c in wanted if c not in CONDITIONS)
     if unknown:
         raise HybridNerError(f"Unknown condition(s) {unknown}: use {', '.join(CONDITIONS)}")
-    unknown = [m for m in omission_models if m not in OMISSION_MODELS]
-    if unknown or not omission_models:
-        raise HybridNerError(
-            f"Unknown omission model(s) {', '.join(unknown) or '(none given)'}: "
-            f"use {', '.join(OMISSION_MODELS)}"
-        )
+    for what, given, known in [
+        ("omission model", omission_models, OMISSION_MODELS),
+        ("selection", selections, SELECTIONS),
+    ]:
+        unknown = [m for m in given if m not in known]
+        if unknown or not given:
+            raise HybridNerError(
+                f"Unknown {what}(s) {', '.join(unknown) or '(none given)'}: use {', '.join(known)}"
+            )
     for value in [*rates, budget_omit_rate]:
         if not 0.0 <= value <= 1.0:
             raise HybridNerError(f"Omission rate must be in [0, 1], got {value}")
@@ -84,9 +99,11 @@ def plan_cells(
                         cell = Cell(dataset, condition, rate, 1.0, seed, model)
                         cells.append(((tier, m, rate, seed, order), cell))
             else:
-                for budget in budgets:
-                    cell = Cell(dataset, condition, budget_omit_rate, budget, seed)
-                    cells.append(((4, 0, budget, seed, order), cell))
+                for s, selection in enumerate(selections):
+                    for budget in budgets:
+                        settings = (condition, budget_omit_rate, budget, seed)
+                        cell = Cell(dataset, *settings, selection=selection)
+                        cells.append(((4, s, budget, seed, order), cell))
     return [cell for _, cell in sorted(cells, key=lambda item: item[0])]
 
 
@@ -98,7 +115,7 @@ def needs_teacher(cell: Cell) -> bool:
 def teacher_cell(cell: Cell) -> Cell:
     """The human-only cell whose model is the prior of a calibrated cell."""
     if cell.spec.data == "budget":
-        return Cell(cell.dataset, "human-budget", cell.omit_rate, cell.budget, cell.seed)
+        return replace(cell, condition="human-budget")
     if cell.omit_rate == 0.0:
         return Cell(cell.dataset, "human-clean", 0.0, 1.0, cell.seed)
     return Cell(cell.dataset, "human-omit", cell.omit_rate, 1.0, cell.seed, cell.omission_model)

@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional
 import srsly
 
 from ..errors import HybridNerError
-from .cells import Cell
+from .cells import DEFAULT_SELECTION, Cell
 
 
 @dataclass
@@ -57,7 +57,8 @@ class Costs:
         if cell.spec.data != "unannotated":
             human = self.human_per_sentence * n_sentences * cell.budget
         llm: Optional[float] = 0.0
-        if cell.spec.annotator != "none":  # it proposes for every sentence
+        # It proposes for every sentence (also to choose a budget's documents by uncertainty).
+        if cell.spec.annotator != "none" or cell.selection != DEFAULT_SELECTION:
             llm = None if self.llm_per_sentence is None else self.llm_per_sentence * n_sentences
         return {"human": human, "llm": llm, "total": None if llm is None else human + llm}
 

@@ -10,9 +10,10 @@ from spacy.tokens import Doc
 from ..corpus import read_docbin, write_docbin
 from ..errors import HybridNerError
 from ..layers import LLM_KEY
-from ..simulation.annotator import SimulatedAnnotator
-from ..simulation.omissions import DEFAULT_OMISSION_MODEL, simulate_budget, simulate_omissions
-from .cells import Cell
+from ..merge.selection import RandomSelection, UncertaintySelection
+from ..simulation.annotator import SIMULATED_KEY, SimulatedAnnotator
+from ..simulation.omissions import simulate_budget, simulate_omissions
+from .cells import DEFAULT_SELECTION, Cell
 
 
 @dataclass
@@ -52,6 +53,16 @@ class GridData:
             write_docbin(path, docs)
         return path
 
+    def selection(self, cell: Cell) -> Optional[RandomSelection]:
+        """How a budget cell chooses its documents; by uncertainty: the simulated annotator's
+        for its cells, else the LLM's (so the human-only baseline sees the hybrid's documents)."""
+        if cell.selection == DEFAULT_SELECTION:
+            return None
+        simulated = cell.spec.annotator == "simulated"
+        calibration = self.calibration(cell) if simulated else self.llm_calibration
+        key = SIMULATED_KEY if simulated else LLM_KEY
+        return UncertaintySelection(cell.seed, calibration, spans_key=key)
+
     def annotated(self, seed: int) -> List[Doc]:
         """Gold ``doc.ents``, LLM proposals and the simulated annotator's (seeded)."""
         if seed not in self._docs:
@@ -72,9 +83,7 @@ class GridData:
         """The DocBin a cell trains on, written on first use."""
         data, rate = cell.spec.data, cell.omit_rate
         names = {"omit": f"omit{rate:g}", "budget": f"budget{cell.budget:g}_omit{rate:g}"}
-        name = names.get(data, data)
-        if cell.omission_model != DEFAULT_OMISSION_MODEL:
-            name += f"_{cell.omission_model}"
+        name = names.get(data, data) + cell.suffix
         # Keyed by the source file: cells without LLM may run before the proposals exist.
         path = self.work_dir / "data" / self.name / self.train.stem / f"{name}_s{cell.seed}.spacy"
         if not path.exists():
@@ -82,6 +91,7 @@ class GridData:
             if data == "omit" or (data == "budget" and rate > 0):
                 docs = simulate_omissions(docs, rate, cell.seed, model=cell.omission_model)
             if data in ("unannotated", "budget"):
-                docs = simulate_budget(docs, cell.budget if data == "budget" else 0.0, cell.seed)
+                fraction = cell.budget if data == "budget" else 0.0
+                docs = simulate_budget(docs, fraction, cell.seed, self.selection(cell))
             write_docbin(path, docs)
         return path

@@ -9,7 +9,7 @@ import srsly
 
 from ..errors import HybridNerError
 from ..simulation.omissions import DEFAULT_OMISSION_MODEL, OMISSION_MODELS
-from .cells import Cell
+from .cells import DEFAULT_SELECTION, SELECTIONS, Cell
 from .conditions import BUDGET_CONDITIONS, CONDITIONS, FIXED_CONDITIONS, is_simulated
 
 # Rates and budgets are grouped after rounding, so 0.4 and 0.40000001 meet.
@@ -76,13 +76,14 @@ class CellResult:
     config: Optional[str] = None
     calibration: Optional[Dict[str, Any]] = None
     omission_model: str = DEFAULT_OMISSION_MODEL
+    selection: str = DEFAULT_SELECTION
     path: Optional[Path] = None
 
     @property
     def cell(self) -> Cell:
         """The cell's settings."""
         fields = (self.dataset, self.condition, self.omit_rate, self.budget, self.seed)
-        return Cell(*fields, self.omission_model)
+        return Cell(*fields, self.omission_model, self.selection)
 
     @property
     def name(self) -> str:
@@ -127,7 +128,12 @@ class CellResult:
         for key in ("dataset", "condition", "annotator", "scores"):
             if key not in data:
                 fail(f'missing key "{key}"')
-        for key, known in (("condition", CONDITIONS), ("omission_model", OMISSION_MODELS)):
+        data = {"selection": DEFAULT_SELECTION, **data}  # cells from before selections
+        for key, known in [
+            ("condition", CONDITIONS),
+            ("omission_model", OMISSION_MODELS),
+            ("selection", SELECTIONS),
+        ]:
             if data.get(key) not in known:
                 fail(f'"{key}" must be one of {", ".join(known)}, got {data.get(key)!r}')
         scores, calibration = data["scores"], data.get("calibration")
@@ -153,6 +159,7 @@ class CellResult:
         return cls(
             path=path,
             **{key: data[key] for key in ("dataset", "condition", "annotator", "omission_model")},
+            selection=data["selection"],
             **{key: number(path, data, key) for key in ("omit_rate", "budget")},
             seed=int(number(path, data, "seed")),
             **{key: number(path, scores, key, "scores.") for key in "prf"},

@@ -182,4 +182,5 @@ def train_cell(job: CellJob) -> CellResult:
         config=str(config),
         calibration=calibration,
         omission_model=cell.omission_model,
+        selection=cell.selection,
     )

@@ -84,6 +84,13 @@ def test_bad_options_and_files_are_one_line_errors(files, tmp_path, capsys):
             ]
         )
     assert "Unknown condition(s) human" in capsys.readouterr().err
+    grid = ["grid", "toy", str(train), str(train), str(train), "--conditions", "human-budget"]
+    main([*grid, "--budgets", "0.1", "--selections", "random,uncertainty", "--dry-run"])
+    out = capsys.readouterr().out
+    assert "to do human-budget_r0_b0.1_s0_uncertainty" in out and out.count("to do ") == 6
+    with pytest.raises(SystemExit):
+        main([*grid, "--selections", "uncertainty", "--output", str(tmp_path / "m")])
+    assert "--selections uncertainty needs --calibration" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -70,9 +70,22 @@ def test_plan_adds_hard_omission_cells_with_their_own_ids_and_teachers():
         plan_cells("wg", [0.4], [0], omission_models=["sloppy"])
 
 
+def test_plan_adds_uncertainty_selection_to_the_budget_cells_only():
+    cells = plan_cells("wg", [0.4], [0], [0.1], selections=["random", "uncertainty"])
+    chosen = {c.cell_id for c in cells if c.selection == "uncertainty"}
+    assert chosen == {
+        f"{c}_r0_b0.1_s0_uncertainty"
+        for c in ("human-budget", "hybrid-budget", "sim-hybrid-budget", "human-selftrain")
+    }
+    assert "hybrid-budget_r0_b0.1_s0" in {c.cell_id for c in cells}  # random: ids as before
+    selftrain = Cell("wg", "human-selftrain", 0.0, 0.1, 0, selection="uncertainty")
+    assert teacher_cell(selftrain).cell_id == "human-budget_r0_b0.1_s0_uncertainty"
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
+        ({"selections": ["best"]}, "Unknown selection"),
         ({"conditions": ["human", "llm-only"]}, "Unknown condition"),
         ({"budgets": [1.0]}, "Budget fraction"),
         ({"rates": [1.5]}, "Omission rate"),
@@ -97,6 +110,8 @@ def test_costs_follow_budget_and_annotator():
         "total": pytest.approx(2.7),
     }
     assert costs.of(Cell("wg", "llm-only", 0.0, 1.0, 0), 100)["human"] == 0.0
+    chosen = Cell("wg", "human-budget", 0.0, 0.25, 0, selection="uncertainty")
+    assert costs.of(chosen, 100)["llm"] == pytest.approx(0.2)  # the LLM chose the documents
     assert Costs(0.1, None).of(Cell("wg", "hybrid-random", 0.4, 1.0, 0), 10)["total"] is None
     usage = {"requests": 10, "cache_hits": 0, "prompt_tokens": 4000, "completion_tokens": 1000}
     assert Costs.from_usage(0.1, usage, 0.5, 1.5).llm_per_sentence == pytest.approx(0.35)
@@ -154,6 +169,32 @@ def test_data_variants_keep_layers_and_apply_omissions_budget_and_unannotated(tm
     budget = read_docbin(data.path(Cell("toy", "hybrid-budget", 0.0, 0.5, 1)), vocab)
     annotated_docs = {d.user_data["doc_id"] for d in budget if d.user_data["human_annotated"]}
     assert len(annotated_docs) == 5  # half of the 10 documents, whole documents only
+
+
+def test_uncertainty_budget_data_follows_the_annotator_s_calibration(tmp_path):
+    dev = _corpus(tmp_path / "dev.spacy")
+    vocab = spacy.blank("en").vocab
+    docs = read_docbin(dev, vocab)
+    for doc in docs[:8]:  # documents 0 and 1: PER and ORG on London, in conflict
+        doc.spans["llm"] = [*doc.spans["llm"], Span(doc, 6, 7, "PER")]
+    write_docbin(tmp_path / "train.spacy", docs)
+    data = _data(tmp_path, tmp_path / "train.spacy")
+    data.llm_calibration = data.dev = dev
+    human, hybrid, sim = (
+        Cell("toy", condition, 0.0, 0.2, 0, selection="uncertainty")
+        for condition in ("human-budget", "hybrid-budget", "sim-hybrid-budget")
+    )
+    random_path = data.path(Cell("toy", "hybrid-budget", 0.0, 0.2, 0))
+    assert len({data.path(human), data.path(hybrid), random_path}) == 2
+    chosen = {
+        d.user_data["doc_id"]
+        for d in read_docbin(data.path(hybrid), vocab)
+        if d.user_data["human_annotated"]
+    }
+    assert chosen == {"doc0", "doc1"}  # the documents with the conflicting proposals
+    assert data.selection(sim).spans_key == "simulated"
+    assert data.selection(sim).calibration != data.llm_calibration
+    assert data.selection(Cell("toy", "hybrid-budget", 0.0, 0.2, 0)) is None
 
 
 def test_missing_proposals_are_an_error_naming_the_file(tmp_path):
@@ -342,6 +383,13 @@ def test_a_cell_result_round_trips_through_its_json(tmp_path):
     assert hard.cell.cell_id == "hybrid-lambda-mixing_r0.4_b1_s1_hard"
     with pytest.raises(HybridNerError, match="omission_model"):
         CellResult.from_json(tmp_path / "bad.json", {**data, "omission_model": "sloppy"})
+    assert data["selection"] == "random"
+    old = {k: v for k, v in data.items() if k != "selection"}  # cells from before selections
+    assert CellResult.from_json(tmp_path / "old.json", old).cell == result.cell
+    chosen = CellResult.from_json(tmp_path / "u.json", {**data, "selection": "uncertainty"})
+    assert chosen.cell.cell_id == "hybrid-lambda-mixing_r0.4_b1_s1_uncertainty"
+    with pytest.raises(HybridNerError, match="selection"):
+        CellResult.from_json(tmp_path / "bad.json", {**data, "selection": "best"})
     assert data["scores"]["per_type"]["PER"]["r"] == 0.25 and data["cost"]["llm"] is None
     back = CellResult.from_json(tmp_path / "cell.json", data)
     assert back.name == "cell" and back.lambdas == {"PER": 0.4} and back.cost == {"human": 1.0}
