@@ -59,13 +59,13 @@ def write_report(
     # One step per dataset's figures and per samples page: a bar on a terminal, lines in a log.
     with Progress(len(datasets) + len(pages), "report", "step") as progress:
         for ds in datasets:
-            name, cells = ds.name, ds.cells
+            name, cells, budget = ds.name, ds.cells, budget_rows(ds.cells + ds.other_selections)
             rate = closest_rate(settings(cells, "rate"), target_rate)
             png = {kind: figures_dir / f"{kind}_{name}.png" for kind in FIGURES}
             drawn = {
                 "f1_vs_omission": plot_f1_vs_omission(cells, name, png["f1_vs_omission"]),
                 "per_label": plot_per_label(cells, name, rate, png["per_label"]),
-                "budget": plot_budget(budget_rows(cells), name, png["budget"]),
+                "budget": plot_budget(budget, name, png["budget"]),
             }
             links[name] = {kind: relative(path) for kind, path in drawn.items() if path}
             files.figures.extend(path for path in drawn.values() if path)

@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from wasabi import MarkdownRenderer
 
+from ..experiment.cells import DEFAULT_SELECTION
 from ..experiment.conditions import FIXED_CONDITIONS, LLM_FREE_CONDITIONS, UPPER_BOUND
 from ..experiment.result import DIGITS, CellResult, GroupKey
 from .results import (
@@ -17,6 +18,7 @@ from .results import (
     incomplete_groups,
     labels,
     omega_rows,
+    reach_rows,
     settings,
     stat_at,
     table_conditions,
@@ -337,6 +339,8 @@ def budget_section(md: MarkdownRenderer, cells: Sequence[CellResult]) -> None:
     rows = []
     for row in points:
         name = condition_name(row["condition"])
+        if row["selection"] != DEFAULT_SELECTION:
+            name += f", by {row['selection']}"
         if row["source"] != row["condition"]:
             name += f" ← `{row['source']}`"
         delta = f"{row['vs_human']:+.3f}" if row["vs_human"] is not None else DASH
@@ -344,6 +348,10 @@ def budget_section(md: MarkdownRenderer, cells: Sequence[CellResult]) -> None:
         rows.append([format_rate(row["budget"]), name, format_stat(row["f1"]), delta, *costs])
     header = ["Budget", "Condition", "F1", "Δ F1 vs human", "Human cost", "LLM cost"]
     md.add(table(md, header + ["Total cost"], rows, left=2))
+    target, reached = reach_rows(points)
+    found = [f"`{c}` ({s}) {format_rate(b) if b else 'never'}" for c, s, b in reached]
+    if found:
+        md.add(f"Least budget reaching 90% of human-clean F1 ({target:.3f}): " + "; ".join(found))
 
 
 def missing_lines(cells: Sequence[CellResult]) -> List[str]:
@@ -434,7 +442,7 @@ def dataset_section(
         md.add("No `annotators.json` for this dataset: annotator quality skipped.")
     if any(c.calibration for c in ds.cells + ds.other_omissions):
         calibration_section(md, ds, target_rate)
-    budget_section(md, cells)
+    budget_section(md, cells + ds.other_selections)
 
     md.add(md.title(3, "Missing or partial cells"))
     md.add(md.list(missing_lines(cells)))

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import HybridNerError
+from ..experiment.cells import DEFAULT_SELECTION
 from ..experiment.conditions import is_simulated
 from ..experiment.result import CellResult
 from .document import condition_name, format_rate
@@ -41,10 +42,14 @@ def _figure(size: Tuple[float, float]) -> Any:
     return Figure(figsize=size)
 
 
-def _style(condition: str) -> Dict[str, Any]:
-    """Simulated conditions dotted with hollow squares; λ label mixing dashed."""
+def _style(series: str) -> Dict[str, Any]:
+    """Simulated conditions dotted with hollow squares; λ label mixing dashed; a series
+    ``condition:selection`` (budget by uncertainty) with triangles."""
+    condition, _, selection = series.partition(":")
     style: Dict[str, Any] = {"color": COLORS.get(condition, "tab:gray"), "marker": "o"}
     style["label"] = condition_name(condition, with_id=False)
+    if selection:
+        style.update(marker="^", label=f"{style['label']}, by {selection}")
     if is_simulated(condition):
         style.update(linestyle=":", marker="s", markerfacecolor="white")
     if condition in DASHED:
@@ -111,11 +116,13 @@ def plot_f1_vs_omission(cells: Sequence[CellResult], dataset: str, path: Path) -
 
 
 def plot_budget(rows: List[Dict[str, Any]], dataset: str, path: Path) -> Optional[Path]:
-    """F1 against the total annotation cost (else the budget), a series per condition."""
+    """F1 against the total annotation cost (else the budget), a series per condition and
+    selection."""
     by_cost = all(row["total"] is not None for row in rows)
     series, point_labels = [], []
-    for condition in dict.fromkeys(row["condition"] for row in rows):
-        mine = [row for row in rows if row["condition"] == condition]
+    for key in dict.fromkeys((row["condition"], row["selection"]) for row in rows):
+        mine = [row for row in rows if (row["condition"], row["selection"]) == key]
+        condition = key[0] if key[1] == DEFAULT_SELECTION else ":".join(key)
         xs = [r["total"].mean if by_cost else r["budget"] for r in mine]
         points = sorted(zip(xs, mine), key=lambda point: point[0])
         series.append((condition, [x for x, _ in points], [row["f1"] for _, row in points]))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import HybridNerError
+from ..experiment.cells import DEFAULT_SELECTION
 from ..experiment.conditions import (
     BUDGET_CONDITIONS,
     CONDITIONS,
@@ -56,6 +57,8 @@ class DatasetResults:
     run: Optional[Dict[str, Any]] = None
     #: Cells of other omission models ("hard"), kept apart so no table mixes them.
     other_omissions: List[CellResult] = field(default_factory=list)
+    #: Budget cells that chose their documents by uncertainty: the budget section only.
+    other_selections: List[CellResult] = field(default_factory=list)
     #: ``spacy evaluate --output`` scores next to the cells, by name (seed suffix dropped).
     evaluated: Dict[str, List[Dict[str, float]]] = field(default_factory=dict)
 
@@ -82,10 +85,11 @@ def load_dataset(path: Path) -> DatasetResults:
     return DatasetResults(
         name=path.name,
         path=path,
-        cells=[c for c in cells if c.omission_model == DEFAULT_OMISSION_MODEL],
+        cells=[c for c in cells if c.cell.suffix == ""],
         annotators=annotators,
         run=optional_object(path / RUN_FILE),
         other_omissions=[c for c in cells if c.omission_model != DEFAULT_OMISSION_MODEL],
+        other_selections=[c for c in cells if c.selection != DEFAULT_SELECTION],
         evaluated=evaluated,
     )
 
@@ -162,8 +166,30 @@ def table_conditions(cells: Iterable[CellResult]) -> List[str]:
 
 
 def budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:
-    """The points of the budget curves, each budget condition's full-budget equivalent
-    at budget 1.0; ``vs_human``: Δ mean F1 to human-budget."""
+    """The points of the budget curves per condition and selection, each budget condition's
+    full-budget equivalent at budget 1.0; ``vs_human``: Δ mean F1 to human-budget."""
+    rows = []
+    for selection in sorted({c.selection for c in cells}, key=lambda s: s != DEFAULT_SELECTION):
+        mine = [c for c in cells if c.selection == selection or c.group[1] != "budget"]
+        rows += [{**row, "selection": selection} for row in _budget_rows(mine)]
+    return sorted(rows, key=lambda row: row["budget"])
+
+
+def reach_rows(rows: Sequence[Dict[str, Any]], share: float = 0.9) -> Tuple[float, List[Any]]:
+    """The F1 ``share`` × human-clean's, and per (condition, selection) the least budget
+    whose mean F1 reaches it (None: none does); no rows without human-clean."""
+    clean = [row["f1"].mean for row in rows if row["source"] == UPPER_BOUND]
+    if not clean:
+        return 0.0, []
+    reached: Dict[Tuple[str, str], Optional[float]] = {}
+    for row in sorted(rows, key=lambda row: row["budget"]):
+        key = (row["condition"], row["selection"])
+        if reached.get(key) is None:
+            reached[key] = row["budget"] if row["f1"].mean >= share * clean[0] else None
+    return share * clean[0], [(*key, budget) for key, budget in reached.items()]
+
+
+def _budget_rows(cells: Sequence[CellResult]) -> List[Dict[str, Any]]:
     budget_cells = [c for c in cells if c.group[1] == "budget"]
     if not budget_cells:
         return []

@@ -39,5 +39,10 @@ def test_figures_with_any_labels(tmp_path):
         plot_budget(budget_rows(cells), "wikigold", tmp_path / "budget.png"),
     ):
         assert path.read_bytes()[:8] == PNG_MAGIC
+    chosen = [dataclasses.replace(c, selection="uncertainty") for c in cells if c.budget < 1]
+    assert plot_budget(budget_rows(cells + chosen), "wg", tmp_path / "b.png").is_file()
+    style = _style("hybrid-budget:uncertainty")
+    assert (style["color"], style["marker"]) == ("tab:blue", "^")
+    assert style["label"].endswith(", by uncertainty")
     conditions = {row["condition"] for row in budget_rows(cells)}
     assert {"human-budget", "hybrid-budget", "sim-hybrid-budget"} <= conditions

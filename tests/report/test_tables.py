@@ -125,6 +125,33 @@ def test_budget_rows_compare_every_budget_condition_with_human(cells):
     assert "No budget cells" in rendered(budget_section, [c for c in cells if c.budget == 1.0])
 
 
+def test_budget_rows_and_cost_to_reach_per_selection(cells):
+    chosen = [
+        dataclasses.replace(c, selection="uncertainty", f=c.f + 0.2)
+        for c in cells
+        if c.group[1] == "budget"
+    ]
+    rows = budget_rows(cells + chosen)
+    at_10 = [(r["condition"], r["selection"], round(r["f1"].mean, 3)) for r in rows[:6]]
+    assert at_10 == [
+        ("human-budget", "random", 0.41),
+        ("hybrid-budget", "random", 0.42),
+        ("sim-hybrid-budget", "random", 0.51),
+        ("human-budget", "uncertainty", 0.61),
+        ("hybrid-budget", "uncertainty", 0.62),
+        ("sim-hybrid-budget", "uncertainty", 0.71),
+    ]
+    assert rows[4]["vs_human"] == pytest.approx(0.01)  # against human-budget by uncertainty
+    table = rendered(budget_section, cells + chosen)
+    assert "| 10% | human, part of the documents — `human-budget`, by uncertainty | 0.610" in table
+    assert (
+        "Least budget reaching 90% of human-clean F1 (0.738): `human-budget` (random) 100%; "
+        "`hybrid-budget` (random) 50%; `sim-hybrid-budget` (random) never; `human-budget` "
+        "(uncertainty) 25%; `hybrid-budget` (uncertainty) 25%; `sim-hybrid-budget` "
+        "(uncertainty) 25%" in table
+    )
+
+
 def test_budget_rows_continue_each_curve_at_full_budget(cells):
     # The full-budget points of the hybrids are their calibrated rate conditions
     # at the budget cells' rate.
