@@ -38,10 +38,14 @@ def select_cli(
         raise OptionError(f"Unknown --strategy {strategy!r}: use {', '.join(STRATEGIES)}")
     if strategy == "uncertainty" and calibration is None:
         raise OptionError("--strategy uncertainty needs --calibration (dev set after propose)")
-    stem = output_path.with_name(output_path.name.rsplit(".", 1)[0])
-    chosen_paths = [stem.with_name(f"{stem.name}.selected.{ext}") for ext in ("spacy", "jsonl")]
-    outputs = {"OUT": output_path, **dict(zip(("DocBin", "JSONL"), chosen_paths))}
-    check_outputs(outputs if budget else {"OUT": output_path}, [input_path, calibration])
+    stem = output_path.name.rsplit(".", 1)[0]
+    paths = [
+        output_path.with_name(f"{stem}.selected.{ext}") if budget else None
+        for ext in ("spacy", "jsonl")
+    ]
+    check_outputs(
+        dict(zip(("OUT", "DocBin", "JSONL"), [output_path, *paths])), [input_path, calibration]
+    )
     docs = read_docbin(input_path, spacy.blank("en").vocab)
     missing = sum(spans_key not in doc.spans for doc in docs)
     if missing or not docs:
@@ -49,11 +53,8 @@ def select_cli(
             f"{input_path}: {missing} of {len(docs)} Docs have no doc.spans[{spans_key!r}] "
             "(run `hybrid-ner propose` on it first, or name the group with --spans-key)"
         )
-    if strategy == "random":
-        selection = RandomSelection(seed)
-    else:
-        selection = UncertaintySelection(seed, calibration, teacher, spans_key)
-    ranking = selection.rank(docs, budget)
+    selection = UncertaintySelection(seed, calibration, teacher, spans_key)
+    ranking = (RandomSelection(seed) if strategy == "random" else selection).rank(docs, budget)
     lines = [
         {"doc_id": unit.doc_id, "rank": rank, "score": round(unit.score, 4), "why": unit.why}
         for rank, unit in enumerate(ranking, 1)
@@ -61,20 +62,11 @@ def select_cli(
     write_text(output_path, "".join(srsly.json_dumps(line) + "\n" for line in lines))
     msg.good(f"Ranked {len(ranking)} documents ({strategy}) → {output_path}")
     if budget:
-        chosen = ranking[: round(budget * len(ranking))]
-        records = []
-        for unit in chosen:
-            for i in unit.sentences:
-                record = doc_to_record(docs[i], docs[i].spans[spans_key])
-                meta = {
-                    "doc_id": unit.doc_id,
-                    **record.get("meta", {}),
-                    "score": round(unit.score, 4),
-                }
-                records.append({**record, "meta": meta})
-        write_docbin(chosen_paths[0], [docs[i] for unit in chosen for i in unit.sentences])
-        write_text(chosen_paths[1], "".join(srsly.json_dumps(r) + "\n" for r in records))
-        msg.good(
-            f"Selected {len(chosen)} of {len(ranking)} documents ({len(records)} sentences) → "
-            f"{chosen_paths[0]}, {chosen_paths[1]}"
-        )
+        chosen = [(u, i) for u in ranking[: round(budget * len(ranking))] for i in u.sentences]
+        records = [doc_to_record(docs[i], docs[i].spans[spans_key]) for _, i in chosen]
+        for record, (unit, _) in zip(records, chosen):
+            record["meta"] = {"doc_id": unit.doc_id, **record.get("meta", {})}
+            record["meta"]["score"] = round(unit.score, 4)
+        write_docbin(paths[0], [docs[i] for _, i in chosen])  # type: ignore[arg-type]
+        write_text(paths[1], "".join(srsly.json_dumps(r) + "\n" for r in records))  # type: ignore[arg-type]
+        msg.good(f"Selected {len(records)} sentences → {paths[0]}, {paths[1]}")

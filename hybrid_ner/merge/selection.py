@@ -1,7 +1,5 @@
-"""Which documents the human should annotate: ``random`` (the grid's baseline) or
-``uncertainty``, the token errors a document is expected to keep if it stays LLM-only,
-Σ_t (1 − max_y q_t(y)), y a label or O, q_t ∝ prior · P(annotator's observation | y)
-(docs/method.md, "Which documents to annotate")."""
+"""Which documents the human should annotate: at random, or by the token errors a document
+is expected to keep if it stays LLM-only (docs/method.md, "Which documents to annotate")."""
 
 import random
 from collections import Counter
@@ -37,10 +35,9 @@ class Selected:
 def budget_units(docs: Sequence[Doc], fraction: Optional[float] = None) -> List[str]:
     """Per Doc its document (``DOC_ID``); its sentence if ``fraction`` rounds to none or all."""
     units = [doc.user_data.get(DOC_ID, str(i)) for i, doc in enumerate(docs)]
-    n_docs = len(set(units))
-    n_kept = round((fraction or 0.0) * n_docs)
-    too_coarse = n_kept in (0, n_docs) and 0 < round((fraction or 0.0) * len(docs)) < len(docs)
-    if fraction is not None and 0.0 < fraction < 1.0 and too_coarse:
+    fraction, n_docs = fraction or 0.0, len(set(units))
+    n_kept = round(fraction * n_docs)
+    if 0 < fraction < 1 and n_kept in (0, n_docs) and 0 < round(fraction * len(docs)) < len(docs):
         msg.warn(f"Budget by sentence: {fraction:g} of {n_docs} document(s) rounds to {n_kept}")
         return [f"sentence:{i}" for i in range(len(docs))]
     return units
@@ -53,22 +50,19 @@ class RandomSelection:
     seed: int = 0
 
     def doc_stats(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """Per Doc: expected token errors, proposals, tokens with conflicting labels."""
+        """Per Doc: expected token errors, proposals, tokens in overlapping proposals."""
         return numpy.zeros((len(docs), 3))
 
     def why(self, stats: numpy.ndarray) -> str:
         return f"random order (seed {self.seed})"
 
     def rank(self, docs: Sequence[Doc], fraction: Optional[float] = None) -> List[Selected]:
-        """All documents (by sentence if ``fraction`` rounds to none or all) by score, ties in
-        the seeded random order."""
-        units = budget_units(docs, fraction)
-        order = list(dict.fromkeys(units))
+        """All documents (see :func:`budget_units`) by score, ties in the seeded random order."""
+        members: Dict[str, List[int]] = {}
+        for i, unit in enumerate(budget_units(docs, fraction)):
+            members.setdefault(unit, []).append(i)
+        order, stats = list(members), self.doc_stats(docs)
         random.Random(f"budget:{self.seed}").shuffle(order)
-        members: Dict[str, List[int]] = {unit: [] for unit in order}
-        for i, unit in enumerate(units):
-            members[unit].append(i)
-        stats = self.doc_stats(docs)
         totals = {unit: stats[members[unit]].sum(axis=0) for unit in order}
         order.sort(key=lambda unit: -round(float(totals[unit][0]), 6))  # stable: seeded ties
         return [
@@ -97,19 +91,16 @@ class UncertaintySelection(RandomSelection):
     def fit(self, vocab) -> Tuple[AnnotatorCalibration, List[str], numpy.ndarray]:
         """The annotator's calibration, the labels and the base-rate prior of the sample."""
         if self.calibration is None or not Path(self.calibration).is_file():
-            raise HybridNerError(
-                f"{self.calibration or 'uncertainty selection'}: needs a calibration file (the "
-                "dev set with gold entities after `hybrid-ner propose`)"
-            )
+            why = "needs a calibration file (the dev set with gold after `hybrid-ner propose`)"
+            raise HybridNerError(f"{self.calibration or 'uncertainty selection'}: {why}")
         sample = read_docbin(self.calibration, vocab)
         if not any(self.spans_key in doc.spans for doc in sample):
             raise HybridNerError(f"{self.calibration}: no Doc has doc.spans['{self.spans_key}']")
         calibration = estimate_calibration(sample, self.spans_key, str(self.calibration))
         labels = sorted({e.label_ for doc in sample for e in doc.ents} | set(calibration.labels))
-        tags = tag_names(labels)
         counts = Counter(OUTSIDE for doc in sample for t in doc if t.ent_iob == 2)
         counts.update(t for doc in sample for e in doc.ents for t in span_tags(len(e), e.label_))
-        prior = numpy.array([counts[tag] + 1.0 for tag in tags])  # add-one: no tag impossible
+        prior = numpy.array([counts[tag] + 1.0 for tag in tag_names(labels)])  # none impossible
         return calibration, labels, prior / prior.sum()
 
     def doc_stats(self, docs: Sequence[Doc]) -> numpy.ndarray:
@@ -124,13 +115,12 @@ class UncertaintySelection(RandomSelection):
         for i, doc in enumerate(track(blind, len(blind), "uncertainty", "sentence")):
             values = token_likelihoods(doc, calibration, 0.0, labels, self.spans_key)["values"]
             joint = values * (base if priors is None else priors[i])
-            total = joint.sum(axis=1, keepdims=True)
-            q = numpy.where(total > 1e-12, joint / numpy.maximum(total, 1e-12), 1.0 / len(base))
+            q = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), 1e-12)
             spans = doc.spans[self.spans_key] if self.spans_key in doc.spans else []
             covered = Counter(t for s in spans for t in range(s.start, s.end))
-            conflicts = sum(n > 1 for n in covered.values())
             # Per label (O, then each label's B/I/L/U summed): a wrong boundary is no error here.
             by_label = numpy.hstack([q[:, :1], q[:, 1:].reshape(len(q), -1, 4).sum(axis=2)])
+            conflicts = sum(n > 1 for n in covered.values())
             stats[i] = ((1.0 - by_label.max(axis=1)).sum(), len(spans), conflicts)
         return stats
 

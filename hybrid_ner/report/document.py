@@ -307,12 +307,10 @@ def calibration_section(md: MarkdownRenderer, ds: DatasetResults, target_rate: f
         return
     md.add(md.title(4, "Estimated omission rate"))
     md.add(
-        "The human omission rate ω each setting estimated, mean ± sd over seeds (n), next to the "
-        "rate the grid simulated: from the entity density of the dev set against the training "
-        "annotation (it assumes dev and training text alike), from agreement with the annotator "
-        "(it assumes omissions independent of what the annotator finds), and the ω training used "
-        "(the two combined by their precision, or the lower end of the combined 90% interval "
-        "where it is wider than 0.2)."
+        "Estimated human omission rate ω, mean ± sd (n), beside the simulated rate: from the dev "
+        "set's entity density (dev and training text alike), from agreement with the annotator "
+        "(omissions independent of its finds), and the ω used (both by precision; the lower end "
+        "of the 90% interval where wider than 0.2)."
     )
     rows = [
         [model, condition_name(condition), format_rate(budget), f"{rate:.3f}"]
@@ -331,10 +329,8 @@ def budget_section(md: MarkdownRenderer, cells: Sequence[CellResult]) -> None:
         md.add("No budget cells for this dataset.")
         return
     md.add(
-        "F1 mean ± sd (n) and mean annotation cost per budget (fraction of documents annotated "
-        "by humans; the human cost is that fraction of all sentences × the cost per sentence). "
-        "Budget 100% rows (← source) come from the full-budget conditions. Δ F1 vs human: the "
-        "difference of mean F1 to the human annotation alone at the same budget."
+        "F1 mean ± sd (n) and mean cost per budget (share of documents a human annotated). Rows "
+        "at 100% (← source) are full-budget conditions. Δ F1 vs human: to human-only, same budget."
     )
     rows = []
     for row in points:
@@ -454,10 +450,7 @@ def dataset_section(
     if SAMPLES in links:
         md.add(md.title(3, "Samples"))
         page = md.link(f"samples_{ds.name}.html", links[SAMPLES])
-        md.add(
-            "Annotation layers (gold, human with omissions, LLM proposals, merged) of sample "
-            f"sentences: {page}."
-        )
+        md.add(f"Gold, human with omissions, LLM proposals and merge of sample sentences: {page}.")
     return md.text
 
 
