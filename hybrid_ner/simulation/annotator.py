@@ -1,9 +1,5 @@
-"""A simulated annotator (NOT an LLM): proposals made from the gold. Per gold entity of label
-L (seeded per Doc): found with p ``recall[L]``, proposed as M with p ``confusion[L][M]``, off
-by one token with p ``boundary_error``; each proposed span of label M brings ``spurious[M]``
-false spans, set by :meth:`fit` so the expected precision is ``precision[L]``.
-``query="per-type"`` asks each label on its own, so a span can get several labels.
-"""
+"""A simulated annotator (NOT an LLM): proposals made from the gold with set per-label recall,
+label confusion, boundary errors and precision (docs/experiments.md, "The simulated annotator")."""
 
 import random
 import warnings
@@ -54,7 +50,7 @@ def spurious_span(
 
 @dataclass
 class SimulatedAnnotator:
-    """Proposals with given per-label precision, recall and label confusion (module docstring)."""
+    """Proposals with set per-label P, R and confusion; ``spurious[M]``: false spans per M."""
 
     precision: Dict[str, float] = field(default_factory=dict)
     recall: Dict[str, float] = field(default_factory=dict)

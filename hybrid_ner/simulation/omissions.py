@@ -1,14 +1,6 @@
-"""Simulated human annotation with omissions, and a limited budget: pure functions returning
-copies that keep what they take away as a span group (an omission is not "no entity").
-
-Omission models: ``uniform`` drops every entity with the same probability (or its label's);
-``hard`` drops entity e with p(e) = min(1, c · w(e)), c set so the mean p(e) is the rate,
-
-    w(e) = f(e)^(-1/2) · (1 + (len(e) − 1) / 2) · (2 if lowercase) · (1.5 if hardest label)
-
-with f(e) the corpus count of its lowercased form, the hardest label the one with the rarest
-forms on average (docs/method.md).
-"""
+"""Simulated human annotation with omissions (models ``uniform`` and ``hard``, docs/method.md)
+and a limited budget: pure functions returning copies that keep what they take away as a span
+group (an omission is not "no entity")."""
 
 import random
 from collections import Counter
@@ -61,7 +53,7 @@ def omit_entities(
 
 
 def hard_omission_probabilities(docs: Sequence[Doc], omit_rate: float) -> List[List[float]]:
-    """The ``hard`` model's p(e) (module docstring), per Doc one per entity of ``doc.ents``."""
+    """The ``hard`` model's p(e) = min(1, c · w(e)) (docs/method.md), per Doc one per entity."""
     if not 0.0 <= omit_rate <= 1.0:
         raise ValueError(f"Omission rate must be in [0, 1], got {omit_rate}")
     forms = Counter(ent.text.lower() for doc in docs for ent in doc.ents)
