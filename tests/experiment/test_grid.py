@@ -186,6 +186,7 @@ def test_uncertainty_budget_data_follows_the_annotator_s_calibration(tmp_path):
     )
     random_path = data.path(Cell("toy", "hybrid-budget", 0.0, 0.2, 0))
     assert len({data.path(human), data.path(hybrid), random_path}) == 2
+    assert data.path(sim) not in (data.path(hybrid), random_path)  # its own annotator chose
     chosen = {
         d.user_data["doc_id"]
         for d in read_docbin(data.path(hybrid), vocab)
