@@ -85,9 +85,7 @@ class GridData:
         names = {"omit": f"omit{rate:g}", "budget": f"budget{cell.budget:g}_omit{rate:g}"}
         name = names.get(data, data) + cell.suffix
         if cell.selection != DEFAULT_SELECTION and cell.spec.annotator == "simulated":
-            name += (
-                "_by_simulated"  # chosen by the simulated annotator's calibration, not the LLM's
-            )
+            name += "_by_simulated"  # its own annotator's calibration chose, not the LLM's
         # Keyed by the source file: cells without LLM may run before the proposals exist.
         path = self.work_dir / "data" / self.name / self.train.stem / f"{name}_s{cell.seed}.spacy"
         if not path.exists():
