@@ -57,17 +57,18 @@ class RandomSelection:
         return f"random order (seed {self.seed})"
 
     def rank(self, docs: Sequence[Doc], fraction: Optional[float] = None) -> List[Selected]:
-        """All documents (see :func:`budget_units`) by score, ties in the seeded random order."""
+        """All documents (see :func:`budget_units`) by score per sentence, ties in the seeded
+        random order."""
         members: Dict[str, List[int]] = {}
         for i, unit in enumerate(budget_units(docs, fraction)):
             members.setdefault(unit, []).append(i)
         order, stats = list(members), self.doc_stats(docs)
         random.Random(f"budget:{self.seed}").shuffle(order)
         totals = {unit: stats[members[unit]].sum(axis=0) for unit in order}
-        order.sort(key=lambda unit: -round(float(totals[unit][0]), 6))  # stable: seeded ties
-        return [
-            Selected(u, float(totals[u][0]), self.why(totals[u]), tuple(members[u])) for u in order
-        ]
+        # Per sentence (what the human is paid for): long documents are not worth more per cost.
+        score = {unit: float(totals[unit][0]) / len(members[unit]) for unit in order}
+        order.sort(key=lambda unit: -round(score[unit], 6))  # stable: seeded ties
+        return [Selected(u, score[u], self.why(totals[u]), tuple(members[u])) for u in order]
 
     def choose(self, docs: Sequence[Doc], fraction: float) -> List[Selected]:
         """The first ``round(fraction · n_documents)`` documents of the ranking."""

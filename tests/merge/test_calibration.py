@@ -172,3 +172,68 @@ def test_mixing_without_calibration_file_is_marked_biased():
     fitted = CalibratedMixing().fit(docs)
     assert fitted.calibration.biased and "BIASED" in fitted.describe()
     assert fitted.omission_rate == 0.0 and fitted.omission_source.startswith("default")
+
+
+def test_a_label_is_trusted_where_enough_of_its_proposals_are_right_after_silence():
+    quality = {
+        "PER": LabelStats(human=100, proposed=100, matched=80),
+        "LOC": LabelStats(human=100, proposed=100, matched=30),
+        "ORG": LabelStats(human=100),  # never proposed: no evidence to trust
+    }
+    cal = AnnotatorCalibration(labels=("LOC", "ORG", "PER"), counts={}, quality=quality)
+    # Right where the human was silent: ω·p / (ω·p + 1 − p); PER at ω 0.4: 0.62, LOC: 0.15.
+    assert cal.trusted(0.4, 0.25) == ("PER",)
+    # The more the human omits, the more a proposal on its silence is right.
+    assert cal.trusted(0.9, 0.25) == ("LOC", "PER")
+    # A human who omits nothing: a proposal on its silence is never right.
+    assert cal.trusted(0.0, 0.25) == ()
+    assert cal.trusted(0.0, 0.0) == ("LOC", "PER")
+
+
+def test_untrusted_evidence_leaves_human_silence_alone_but_not_unannotated_docs():
+    cal = informative_calibration()
+    llm = [(0, 2, "PER"), (3, 6, "LOC")]
+    doc = make_doc(VOCAB, WORDS, llm=llm)
+    evidence = token_likelihoods(doc, None, 0.4, labels=LABELS)
+    alone, column = evidence["values"], {tag: i for i, tag in enumerate(evidence["tags"])}
+    every = token_likelihoods(doc, cal, 0.4, labels=LABELS)["values"]
+    only_per = token_likelihoods(doc, cal, 0.4, labels=LABELS, trusted=("PER",))["values"]
+    nothing = token_likelihoods(doc, cal, 0.4, labels=LABELS, trusted=())["values"]
+    # Nothing trusted: the human's silence alone, the annotator's silence included.
+    numpy.testing.assert_allclose(nothing, alone)
+
+    def odds(values, i, tag):
+        return values[i, column[tag]] / values[i, column[OUTSIDE]]
+
+    # PER trusted: the evidence for PER counts (proposal and silence), for LOC it does not.
+    for i, tag in [(0, "B-PER"), (1, "L-PER"), (4, "I-PER"), (9, "U-PER")]:
+        assert odds(only_per, i, tag) == pytest.approx(odds(every, i, tag), rel=1e-5)
+    for i, tag in [(3, "B-LOC"), (4, "I-LOC"), (0, "B-LOC"), (9, "U-LOC")]:
+        assert odds(only_per, i, tag) == pytest.approx(odds(alone, i, tag), rel=1e-5)
+    assert odds(every, 4, "I-LOC") > 2 * odds(alone, 4, "I-LOC")
+    # Where nobody annotated there is no silence to harden: all the evidence counts.
+    blank = make_doc(VOCAB, WORDS, llm=llm, annotated=False)
+    numpy.testing.assert_allclose(
+        token_likelihoods(blank, cal, 0.4, labels=LABELS, trusted=())["values"],
+        token_likelihoods(blank, cal, 0.4, labels=LABELS)["values"],
+    )
+
+
+def test_an_annotator_without_trusted_labels_trains_as_human_silence(tmp_path):
+    from hybrid_ner.corpus import write_docbin
+
+    gold = [(0, 2, "PER"), (3, 6, "LOC"), (7, 9, "ORG")]
+    # A calibration sample on which the annotator is mostly wrong.
+    sample = [make_doc(VOCAB, WORDS, human=gold, llm=[(9, 10, "LOC"), (2, 3, "PER")])] * 40
+    write_docbin(tmp_path / "dev.spacy", sample)
+    docs = [make_doc(VOCAB, WORDS, human=gold[:1], llm=[(3, 6, "LOC"), (9, 10, "PER")])] * 20
+    path = tmp_path / "dev.spacy"
+    fitted = CalibratedMixing(calibration=path, omission_rate=0.5).fit(docs)
+    assert fitted.trusted == () and "silent: none" in fitted.describe()
+    human_only = CalibratedMixing(calibration=path, omission_rate=0.5, annotator=False)
+    hybrid = CalibratedMixing(calibration=path, omission_rate=0.5).attach(docs[0].copy(), fitted)
+    silence = human_only.attach(docs[0].copy(), human_only.fit(docs))
+    for key in ("values", "mask"):
+        numpy.testing.assert_allclose(
+            hybrid.user_data["tag_likelihoods"][key], silence.user_data["tag_likelihoods"][key]
+        )

@@ -73,8 +73,12 @@ def test_with_an_annotator_only_the_human_silence_is_sampled():
 
     sampling = NegativeSampling(seed=3)
     sampled = sampling.silence_mask(doc())
-    values = evidence_of(CalibratedMixing(omission_rate=0.5, negative_sampling=sampling), doc())
-    softened = evidence_of(CalibratedMixing(omission_rate=0.5), doc())["values"]
+    # min_posterior 0: every label's evidence counts where the human was silent.
+    sampled_mixing = CalibratedMixing(
+        omission_rate=0.5, negative_sampling=sampling, min_posterior=0
+    )
+    values = evidence_of(sampled_mixing, doc())
+    softened = evidence_of(CalibratedMixing(omission_rate=0.5, min_posterior=0), doc())["values"]
     # ω = 1: the human's silence says nothing, only the annotator's evidence remains.
     annotator_only = evidence_of(CalibratedMixing(omission_rate=1.0), doc())["values"]
     assert sampled[2:].any() and not sampled[2:].all()

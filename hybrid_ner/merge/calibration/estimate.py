@@ -52,7 +52,7 @@ class AnnotatorCalibration:
     def position_likelihood(self, proposed: str, true: str) -> float:
         """P(proposal position | true position) of a covered token, shrunk towards chance."""
         n_all = sum(n for row in self.positions.values() for n in row.values())
-        if not n_all:
+        if not n_all or proposed not in self.positions:  # never seen: no evidence
             return 1.0
         row = self.positions.get(proposed, {})
         n_true = sum(r.get(true, 0) for r in self.positions.values())
@@ -67,6 +67,18 @@ class AnnotatorCalibration:
         marginal = sum(row.values()) / max(self.n_tokens, 1)
         return (row.get(true, 0) + STRENGTH * marginal) / (
             self._true_totals.get(true, 0) + STRENGTH
+        )
+
+    def trusted(self, omission_rate: float, min_posterior: float) -> Tuple[str, ...]:
+        """The labels of which at least ``min_posterior`` of the proposals are right where the
+        human was silent: ω·p / (ω·p + 1 − p) with p the label's smoothed precision."""
+        odds = min_posterior / (1.0 - min_posterior)
+        return tuple(
+            sorted(
+                label
+                for label, q in self.quality.items()
+                if q.proposed and omission_rate * q.precision() >= odds * (1.0 - q.precision())
+            )
         )
 
     def summary(self) -> Dict[str, object]:

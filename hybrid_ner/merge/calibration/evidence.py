@@ -1,7 +1,7 @@
 """Per-token tag likelihoods L(y) = P(human obs | y) · P(annotator obs | y), rows
 scaled to a maximum of 1; a row that does not depend on the tag is masked."""
 
-from typing import Dict, Optional, Sequence
+from typing import Collection, Dict, Optional, Sequence
 
 import numpy
 from spacy.tokens import Doc
@@ -22,6 +22,7 @@ def token_likelihoods(
     labels: Sequence[str],
     spans_key: str = LLM_KEY,
     silence_evidence: Optional[numpy.ndarray] = None,
+    trusted: Optional[Collection[str]] = None,
 ) -> Dict[str, object]:
     """The tag likelihoods (``tags``, ``values``, ``mask``) of every token of a Doc.
 
@@ -29,6 +30,8 @@ def token_likelihoods(
     omission_rate (float): ω, the chance that the human left a true entity out.
     silence_evidence (Optional[numpy.ndarray]): Per token, whether the human's
         silence is evidence (negative sampling); None: everywhere.
+    trusted (Optional[Collection[str]]): The labels whose evidence counts where the
+        human was silent (:meth:`AnnotatorCalibration.trusted`); None: all.
     """
     tags = tag_names(labels)
     column = {tag: i for i, tag in enumerate(tags)}
@@ -39,17 +42,23 @@ def token_likelihoods(
             values[i] = 0.0
             values[i, column[tag]] = 1.0
             fixed[i] = True
+    silent = numpy.zeros((len(doc),), dtype=bool)
     if is_human_annotated(doc):
         silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
+        sampled = silent.copy()
         if silence_evidence is not None:
-            silent &= numpy.asarray(silence_evidence, dtype=bool)
-        values[silent, 1:] *= omission_rate
+            sampled &= numpy.asarray(silence_evidence, dtype=bool)
+        values[sampled, 1:] *= omission_rate
     if calibration is not None and spans_key in doc.spans:
         spans = list(doc.spans[spans_key])
         kept = zip(spans, overlaps_human(doc, spans))
         proposals = [span for span, loses in kept if not loses and span.label_ in labels]
         # Column order per row: O, then B/I/L/U of each label (as tag_names).
         cache: Dict[object, numpy.ndarray] = {}
+        # Where the human was silent the model in training is the prior, and training hardens
+        # what the evidence favours: there an untrusted label is as likely as "outside".
+        trusted = labels if trusted is None else trusted
+        untrusted = [column[tag] for tag in tags[1:] if tag[2:] not in trusted]
         for i, key in enumerate(token_observations(doc, proposals)):
             if fixed[i]:
                 continue
@@ -64,7 +73,11 @@ def token_likelihoods(
                     like = calibration.likelihood(obs, label)
                     row.extend(like * factor for factor in factors[1:])
                 cache[key] = numpy.array(row, dtype="float32")
-            values[i] *= cache[key]
+            row = cache[key]
+            if silent[i] and untrusted:
+                row = row.copy()
+                row[untrusted] = row[0]
+            values[i] *= row
     values = values / numpy.maximum(values.max(axis=1, keepdims=True), 1e-30)
     mask = (values.min(axis=1) < 1.0 - 1e-6).astype("float32")
     return {"tags": tags, "values": values, "mask": mask}

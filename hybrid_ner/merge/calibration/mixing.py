@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -26,6 +26,10 @@ from .omission import (
     density_omission_rate,
 )
 
+#: The least share of a label's proposals that must be right where the human was silent for
+#: its evidence to count there: with the model in training as the prior, training hardens
+#: what the evidence favours, so it must be right more often than wrong.
+DEFAULT_MIN_POSTERIOR = 0.5
 #: The teacher's factory (by name: importing it would make merge depend on training).
 SOFT_NER = "hybrid_ner_soft_ner"
 
@@ -42,6 +46,7 @@ class FittedEvidence:
     omission: Optional[OmissionEstimate] = None
     agreement: Optional[OmissionEstimate] = None
     no_evidence: bool = False
+    trusted: Optional[Tuple[str, ...]] = None
 
     def summary(self) -> Dict[str, Any]:
         """The calibration's summary with ω, its source and both estimates (JSON)."""
@@ -52,6 +57,8 @@ class FittedEvidence:
             summary = {"source": source, "biased": False, "labels": {}}
         if self.no_evidence:
             summary["no_evidence"] = True
+        if self.trusted is not None:
+            summary["trusted"] = list(self.trusted)
         summary["omission_rate"] = round(self.omission_rate, 4)
         summary["omission_source"] = self.omission_source
         for key, e in (
@@ -78,9 +85,11 @@ class FittedEvidence:
         )
         biased = " (BIASED: measured against the incomplete human annotation; give the "
         biased += "dev set after `hybrid-ner propose` as the calibration sample)"
+        trusted = ", ".join(self.trusted or ()) or "none"
         return (
             f"Calibration from {cal['source']}{biased if cal['biased'] else ''}: {cal['tokens']} "
-            f"tokens, position match {cal['position_match']:.3f}; {per_label}; {omission}"
+            f"tokens, position match {cal['position_match']:.3f}; {per_label}; {omission}; "
+            f"labels whose proposals count where the human was silent: {trusted}"
         )
 
 
@@ -93,6 +102,7 @@ class CalibratedMixing:
     teacher: Optional[Path] = None
     annotator: bool = True
     negative_sampling: Optional[NegativeSampling] = None
+    min_posterior: float = DEFAULT_MIN_POSTERIOR
 
     def fit(self, docs: Sequence[Doc], spans_key: str = LLM_KEY) -> FittedEvidence:
         """Estimate the noise model and ω for a training set (before any merge)."""
@@ -143,15 +153,24 @@ class CalibratedMixing:
                 how += f"(wider than {MAX_WIDTH:g}; a larger dev set narrows it)"
         labels = {e.label_ for doc in [*docs, *(sample or ())] for e in doc.ents}
         labels.update(calibration.labels if calibration is not None else ())
+        trusted = calibration.trusted(omission, self.min_posterior) if calibration else None
         return FittedEvidence(
-            calibration, omission, how, sorted(labels), spans_key, density, agreement, no_evidence
+            calibration,
+            omission,
+            how,
+            sorted(labels),
+            spans_key,
+            density,
+            agreement,
+            no_evidence,
+            trusted,
         )
 
     def attach(self, doc: Doc, fitted: FittedEvidence) -> Doc:
         """Store the tag likelihoods in ``doc.user_data["tag_likelihoods"]``, in place."""
         silence = self.negative_sampling.silence_mask(doc) if self.negative_sampling else None
         args = (fitted.calibration, fitted.omission_rate, fitted.labels, fitted.spans_key)
-        doc.user_data[TAG_LIKELIHOODS] = token_likelihoods(doc, *args, silence)
+        doc.user_data[TAG_LIKELIHOODS] = token_likelihoods(doc, *args, silence, fitted.trusted)
         return doc
 
     def attach_all(self, docs: Sequence[Doc], fitted: FittedEvidence) -> List[Doc]:
@@ -221,6 +240,7 @@ def create_calibrated_mixing(
     teacher: Optional[str] = None,
     annotator: bool = True,
     negative_sampling: Optional[NegativeSampling] = None,
+    min_posterior: float = DEFAULT_MIN_POSTERIOR,
 ) -> CalibratedMixing:
     """Calibrated per-token evidence (the recommended training targets).
 
@@ -229,10 +249,17 @@ def create_calibrated_mixing(
     omission_rate (Optional[float]): ω; None estimates it (0 where it cannot).
     teacher (Optional[str]): A soft NER trained on the human annotation alone.
     annotator (bool): Use the proposals; False: human silence softened by ω only.
+    min_posterior (float): Where the human was silent, a label's proposals (and the
+        annotator's silence) count only if at least this share of them is right there.
     """
     if omission_rate is not None and not 0.0 <= omission_rate <= 1.0:
         raise HybridNerError(
             f"calibrated_mixing: omission_rate must be in [0, 1], got {omission_rate}"
         )
     paths = [Path(path) if path else None for path in (calibration, teacher)]
-    return CalibratedMixing(paths[0], omission_rate, paths[1], annotator, negative_sampling)
+    if not 0.0 <= min_posterior < 1.0:
+        raise HybridNerError(
+            f"calibrated_mixing: min_posterior must be in [0, 1), got {min_posterior}"
+        )
+    args = (omission_rate, paths[1], annotator, negative_sampling, min_posterior)
+    return CalibratedMixing(paths[0], *args)
