@@ -180,7 +180,7 @@ def test_calibrated_evidence_reads_the_proposals_without_a_merge(train_path):
     from hybrid_ner.merge.calibration.mixing import CalibratedMixing
 
     nlp = spacy.blank("en")
-    mixing = CalibratedMixing(omission_rate=0.2)
+    mixing = CalibratedMixing(omission_rate=0.2, min_posterior=0)  # every label's evidence
     (eg, *_) = MergedCorpus(train_path, Merger(), mixing)(nlp)
     assert tuples(eg.reference.ents) == [(0, 1, "PER"), (2, 3, "PER"), (4, 5, "LOC"), (6, 7, "ORG")]
     assert LLM_ADDED_KEY not in eg.reference.spans
