@@ -1,12 +1,11 @@
 """The spacy-llm model: a chat backend behind the prompt cache, budget and usage. After the
-first error (budget, failed request, Ctrl+C) no request starts; those in flight finish and
-are cached, then the error is raised."""
+first error no request starts; those in flight finish and are cached, then it is raised."""
 
 import threading
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..errors import OptionError
 from .cache import CLAIM_ANSWERED, CLAIM_CLAIMED, CachedAnswer, PromptCache, request_key
@@ -29,24 +28,6 @@ class Completion:
     text: str
     prompt_tokens: int
     completion_tokens: int
-
-
-class ChatBackend(Protocol):
-    """A chat backend: ``complete`` sends one request (counting failed attempts in
-    ``usage``) or raises LLMRequestError; ``max_prompt_tokens``, ``stop_retries`` and
-    ``cancel`` are optional."""
-
-    model_id: str
-    max_in_flight: int
-    context_length: Optional[int]
-
-    def complete(
-        self, messages: Messages, params: Mapping[str, Any], usage: Usage
-    ) -> Completion: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def close(self) -> None: ...
 
 
 def check_generation(generation: Any) -> Dict[str, Any]:
@@ -75,12 +56,13 @@ class _Request:
 
 
 class ChatModel:
-    """A spacy-llm model over a chat ``backend``, with ``generation`` parameters (part of the
-    cache key), an optional ``system_prompt``, prompt ``cache``, ``budget`` and usage."""
+    """A spacy-llm model over a chat ``backend`` (LlamaCppBackend, OpenAICompatibleClient:
+    ``model_id``, ``max_in_flight``, ``context_length``, ``complete``, ``count_tokens``,
+    ``close``; optional ``max_prompt_tokens``, ``stop_retries``, ``cancel``)."""
 
     def __init__(
         self,
-        backend: ChatBackend,
+        backend: Any,
         generation: Optional[Dict[str, Any]] = None,
         system_prompt: Optional[str] = None,
         cache: Optional[PromptCache] = None,
@@ -105,7 +87,7 @@ class ChatModel:
 
     @property
     def context_length(self) -> int:
-        """The backend's context length; unknown counts as unlimited."""
+        """The backend's context length (spacy-llm reads it); unknown counts as unlimited."""
         return self.backend.context_length or 10**9
 
     @property
@@ -177,9 +159,27 @@ class ChatModel:
         if self.progress is not None and n > 0:
             self.progress(n)
 
-    def _release(self, request: _Request) -> None:
+    def reserve(self, messages: Messages) -> int:
+        """Reserve a request's worst case in the budget (or raise BudgetExceeded); RETURNS
+        the prompt tokens reserved."""
+        if self.budget is None:
+            return 0
+        reserved = self.prompt_tokens(messages, bound=True)
+        self.budget.reserve(reserved, self.max_tokens)
+        return reserved
+
+    def release(self, reserved: int) -> None:
+        """Give back the reservation of a request that got no answer."""
         if self.budget is not None:
-            self.budget.release(request.reserved, self.max_tokens)
+            self.budget.release(reserved, self.max_tokens)
+
+    def account(self, reserved: int, prompt_tokens: int, completion_tokens: int) -> None:
+        """Settle a reservation with what an answer used and count it (paid, stored or not)."""
+        cost = 0.0
+        if self.budget is not None:
+            self.budget.settle(reserved, self.max_tokens, prompt_tokens, completion_tokens)
+            cost = self.budget.cost_of(prompt_tokens, completion_tokens)
+        self.usage.record_answer(prompt_tokens, completion_tokens, cost)
 
     def _send_all(self, requests: List[_Request], occurrences: Counter) -> Dict[str, str]:
         """Send the requests, ``max_in_flight`` at a time, each reserved in the budget (in
@@ -193,11 +193,7 @@ class ChatModel:
                 while pending and error is None and len(running) < self.backend.max_in_flight:
                     request = pending[0]
                     try:
-                        if self.budget is not None:
-                            request.reserved = request.reserved or self.prompt_tokens(
-                                request.messages, bound=True
-                            )
-                            self.budget.reserve(request.reserved, self.max_tokens)
+                        request.reserved = self.reserve(request.messages)
                     except BudgetExceeded as err:
                         error = None if running else err  # in flight may settle for less
                         break
@@ -263,15 +259,15 @@ class ChatModel:
                 if status == CLAIM_CLAIMED:
                     break
                 if status == CLAIM_ANSWERED and hit is not None:
-                    self._release(request)
+                    self.release(request.reserved)
                     self.usage.record_hit()  # answered by another process meanwhile
                     return hit.response
                 if stop.wait(_POLL_S):
-                    self._release(request)
+                    self.release(request.reserved)
                     return None
             completion = self.backend.complete(request.messages, self.generation, self.usage)
         except BaseException:
-            self._release(request)
+            self.release(request.reserved)
             if self.cache is not None:
                 try:  # let another process try it (a broken cache: it goes with this process)
                     self.cache.release(request.key)
@@ -279,11 +275,7 @@ class ChatModel:
                     pass
             raise
         tokens = (completion.prompt_tokens, completion.completion_tokens)
-        cost = 0.0
-        if self.budget is not None:
-            self.budget.settle(request.reserved, self.max_tokens, *tokens)
-            cost = self.budget.cost_of(*tokens)
-        self.usage.record_answer(*tokens, cost)  # paid whether or not it can be stored
+        self.account(request.reserved, *tokens)
         if self.cache is not None:
             request_record = {"messages": request.messages, "params": self.generation}
             answer = CachedAnswer(completion.text, *tokens)

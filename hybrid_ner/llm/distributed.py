@@ -30,8 +30,7 @@ def shard_dir(cache: PromptCache) -> Path:
 
 
 def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
-    """Add the answers of recorded-answers shards to the cache (keeping those
-    it holds), then remove the shards; returns the number of answers added."""
+    """Add the shards' answers the cache lacks, remove the shards. RETURNS (int): answers added."""
     added = 0
     for shard in shards:
         rows = read_recorded(shard).rows
@@ -46,9 +45,7 @@ def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
 
 @dataclass
 class ClusterUsage(Usage):
-    """The usage of a run whose requests went to the cluster: the local run
-    finds their answers in the cache, and its first ``credit`` cache hits are
-    these answers (counted as requests, as a local run counts them)."""
+    """Usage whose first ``credit`` cache hits are the cluster's answers (counted as requests)."""
 
     credit: int = 0
 
@@ -86,8 +83,8 @@ class RequestWorker:
 
 
 def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: int = 1) -> None:
-    """Answer the prompts of ``docs`` not in the prompt cache on a Ray cluster and fold
-    the answers into the cache; the run's ChatModel ``model`` counts usage and budget.
+    """Answer the uncached prompts of ``docs`` on a Ray cluster into the prompt cache;
+    ``model`` (the run's ChatModel) counts usage and budget.
 
     address (str): As ``ray.init`` takes it: "local", "auto", "ray://host:10001".
     workers (int): Ray actors sending requests, each ``--concurrency`` at once.
@@ -153,39 +150,27 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
 
 
 def _reserve(model: ChatModel, messages: Dict[str, Any]) -> Dict[str, int]:
-    """The keys that fit the budget, in order, each with its reservation of prompt tokens
-    (as the local run reserves them): the local run stops at the first key left out."""
+    """The keys that fit the budget, in order (as the local run), with their reservations."""
     fit: Dict[str, int] = {}
     for key, request in messages.items():
-        fit[key] = model.backend.max_prompt_tokens(request)
-        if model.budget is not None:
-            try:
-                model.budget.reserve(fit[key], model.max_tokens)
-            except BudgetExceeded:
-                del fit[key]
-                break
+        try:
+            fit[key] = model.reserve(request)
+        except BudgetExceeded:
+            break
     return fit
 
 
-def _answers(
-    model: ChatModel, rows: List[Dict[str, Any]], messages: Dict[str, Any], reserved: Dict
-) -> List[Dict[str, Any]]:
+def _answers(model: ChatModel, rows: List[Dict], messages: Dict, reserved: Dict) -> List[Dict]:
     """Count the answers of a batch in the run's usage and budget; the rows to record."""
     out = []
-    budget = model.budget
     for row in rows:
         key, response = str(row["key"]), str(row["response"])
         model.usage.failures.update(json.loads(str(row["failures"])))
         if not response.strip():  # failed for good: the local run sends it again
-            if budget is not None:
-                budget.release(reserved[key], model.max_tokens)
+            model.release(reserved[key])
             continue
         used = (int(row["prompt_tokens"]), int(row["completion_tokens"]))
-        cost = 0.0
-        if budget is not None:
-            budget.settle(reserved[key], model.max_tokens, *used)
-            cost = budget.cost_of(*used)
-        model.usage.record_answer(*used, cost)
+        model.account(reserved[key], *used)
         request = {"messages": messages[key], "params": model.generation}
         row = {"key": key, "model": model.backend.model_id, "request": request}
         out.append({**row, **dict(zip(_ANSWER_COLUMNS, (response, *used)))})
@@ -200,7 +185,7 @@ def _client_args(client: OpenAICompatibleClient) -> Dict[str, Any]:
 
 
 def _connect(ray: Any, address: str, api_key_env: Any) -> bool:
-    """Start or join the cluster unless connected; the API key travels in the job's env."""
+    """Start or join the cluster unless connected (the API key travels in the job's env)."""
     if ray.is_initialized():
         return False
     key = os.environ.get(api_key_env) if api_key_env else None

@@ -141,11 +141,8 @@ class SimilarExamples:
             k = min(self.k, n - 1)
             nearest = numpy.argsort(-scores, axis=1, kind="stable")[:, :k]
             numpy.add.at(counts, nearest.ravel(), 1)
-        order = sorted(range(n), key=lambda i: (-int(counts[i]), i))
-        rank = [0] * n
-        for position, i in enumerate(order):
-            rank[i] = position
-        return rank
+        order = numpy.argsort(-counts, kind="stable")  # ties: pool order
+        return numpy.argsort(order, kind="stable").tolist()
 
     def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
         """The k most similar pool sentences of each Doc, never itself nor (unless fewer than k
@@ -177,14 +174,7 @@ class SimilarExamples:
         return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
 
-@registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")
-def create_sentence_embedder(
-    model: str = SentenceEmbedder.DEFAULT_MODEL,
-    batch_size: int = SentenceEmbedder.DEFAULT_BATCH_SIZE,
-    max_length: int = SentenceEmbedder.DEFAULT_MAX_LENGTH,
-) -> SentenceEmbedder:
-    """Sentence embeddings from a transformer encoder (arguments: :class:`SentenceEmbedder`)."""
-    return SentenceEmbedder(model=model, batch_size=batch_size, max_length=max_length)
+create_sentence_embedder = registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")(SentenceEmbedder)
 
 
 @registry.llm_misc("hybrid_ner.SimilarExamples.v1")

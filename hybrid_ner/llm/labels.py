@@ -28,22 +28,14 @@ def label_key(label: str) -> str:
     return "_".join(label.split()).upper()
 
 
-def parse_labels(value: str, option: str = "--labels") -> List[str]:
-    """``"a,b, c"`` → ``["a", "b", "c"]``, checked by :func:`check_labels`."""
-    labels = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+def parse_labels(value: Union[str, Iterable[Any]], option: str = "--labels") -> List[str]:
+    """``"a,b, c"`` (as spaCy's NER tasks read it) or a sequence → ``["a", "b", "c"]``,
+    checked by :func:`check_labels`."""
+    parts = value.split(",") if isinstance(value, str) else map(str, value)
+    labels = list(dict.fromkeys(part.strip() for part in parts if part.strip()))
     if not labels:
         raise OptionError(f"{option}: no label given, e.g. {option} person,location,product")
     return check_labels(labels, option)
-
-
-def labels_of(value: Union[str, Iterable[Any], None], where: str = "labels") -> List[str]:
-    """A configured label set: a comma-separated string (as spaCy's NER tasks read it)
-    or a sequence."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return parse_labels(value, where)
-    return check_labels(list(dict.fromkeys(str(label).strip() for label in value)), where)
 
 
 def check_labels(labels: Sequence[str], where: str = "labels") -> List[str]:

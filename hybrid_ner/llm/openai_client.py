@@ -1,6 +1,5 @@
-"""OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp server...).
-Transient failures and blank answers are retried with jittered back-off (honouring
-``Retry-After``); other errors fail at once; an answer over ``max_tokens`` is cut."""
+"""OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp server...):
+transient failures and blank answers are retried with jittered back-off."""
 
 import email.utils
 import json
@@ -36,22 +35,20 @@ class _Retryable(Exception):
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
     """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date)."""
-    if not value:
-        return None
     try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
+        return max(0.0, float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         pass
     try:
-        when = email.utils.parsedate_to_datetime(value.strip()).timestamp()
+        when = email.utils.parsedate_to_datetime(value).timestamp()  # type: ignore[arg-type]
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
 
 
 def check_base_url(base_url: str) -> str:
-    """The API root if it is an http(s) URL with a host (a typo would
-    otherwise be retried as a connection error). RAISES (OptionError)."""
+    """The API root if it is an http(s) URL with a host (a typo would otherwise be retried as
+    a connection error). RAISES (OptionError)."""
     import httpx
 
     shown, example = mask_secrets(str(base_url)), "e.g. http://127.0.0.1:8080/v1"
@@ -59,7 +56,6 @@ def check_base_url(base_url: str) -> str:
         raise OptionError(f"--base-url is empty: give the API root, {example}")
     try:
         url = httpx.URL(base_url.strip())
-        host = url.host
     except Exception as err:  # httpx.InvalidURL, ValueError, ...
         reason = f"is not a valid URL ({mask_secrets(str(err))})"
         raise OptionError(f"--base-url {shown!r} {reason}; {example}") from None
@@ -68,7 +64,7 @@ def check_base_url(base_url: str) -> str:
             f"--base-url {shown!r} must start with http:// or https:// "
             f"(got {url.scheme + '://' if url.scheme else 'no scheme'}); {example}"
         )
-    if not host:
+    if not url.host:
         raise OptionError(f"--base-url {shown!r} has no host; {example}")
     return base_url.strip()
 
@@ -170,11 +166,9 @@ class OpenAICompatibleClient:
         for attempt in range(self.max_tries):
             if last is not None:
                 delay = self._delay(attempt, last.retry_after)
-                deadline = time.monotonic() + delay  # Ctrl+C and close() end the wait
-                while not (cancelled.is_set() or no_retries.is_set()):
-                    if time.monotonic() >= deadline:
-                        break
-                    cancelled.wait(min(0.05, deadline - time.monotonic()))
+                end = time.monotonic() + delay  # Ctrl+C and close() end the wait
+                while time.monotonic() < end and not (cancelled.is_set() or no_retries.is_set()):
+                    cancelled.wait(min(0.05, max(0.0, end - time.monotonic())))
                 if cancelled.is_set():
                     break
                 if no_retries.is_set():
@@ -217,8 +211,7 @@ class OpenAICompatibleClient:
     def _attempt(
         self, payload: Dict[str, Any], messages: Messages, cancelled: threading.Event
     ) -> Completion:
-        """One attempt, the body read within ``timeout`` in all (httpx bounds each read
-        only: a server trickling bytes could stretch it without end) or until cancelled."""
+        """One attempt, the body read within ``timeout`` in all (httpx bounds each read only)."""
         import httpx
 
         url = f"{self.base_url}/chat/completions"
@@ -306,7 +299,7 @@ class OpenAICompatibleClient:
         return Completion(text[:max_chars], completion.prompt_tokens, used)
 
     def stop_retries(self) -> None:
-        """Ctrl+C: let the attempts in flight finish, start no retry (until :meth:`close`)."""
+        """Ctrl+C: let the attempts in flight finish, start no retry (until close)."""
         self._no_retries.set()
 
     def cancel(self) -> None:

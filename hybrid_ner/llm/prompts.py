@@ -203,20 +203,5 @@ class SingleQueryPrompt:
         return "\n".join(["LABEL: entity text"] * max(1, len(text.split()) // 8))
 
 
-@registry.llm_misc("hybrid_ner.PerTypePrompt.v1")
-def create_per_type_prompt(
-    instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
-) -> PerTypePrompt:
-    """GPT-NER prompts: one query per entity type (arguments: :class:`PerTypePrompt`)."""
-    return PerTypePrompt(instructions, case_sensitive)
-
-
-@registry.llm_misc("hybrid_ner.SingleQueryPrompt.v1")
-def create_single_query_prompt(
-    instructions: str = SINGLE_QUERY_INSTRUCTIONS,
-    aliases: Dict[str, str] = DEFAULT_ALIASES,
-    case_sensitive: bool = False,
-    example_mentions: Dict[str, str] = DEFAULT_EXAMPLE_MENTIONS,
-) -> SingleQueryPrompt:
-    """One query for all entity types (arguments: :class:`SingleQueryPrompt`)."""
-    return SingleQueryPrompt(instructions, aliases, case_sensitive, example_mentions)
+create_per_type_prompt = registry.llm_misc("hybrid_ner.PerTypePrompt.v1")(PerTypePrompt)
+create_single_query_prompt = registry.llm_misc("hybrid_ner.SingleQueryPrompt.v1")(SingleQueryPrompt)

@@ -12,7 +12,7 @@ from spacy_llm.registry import registry
 from ..errors import HybridNerError
 from ..layers import LLM_KEY
 from .fewshot import SimilarExamples
-from .labels import check_example_labels, check_labels, label_counts, labels_of
+from .labels import check_example_labels, check_labels, label_counts, parse_labels
 from .prompts import DEFAULT_DEFINITIONS, PromptFormat, SingleQueryPrompt
 
 #: ``doc.user_data`` key of the per-Doc parse statistics.
@@ -37,9 +37,7 @@ class EntityProposalTask:
             raise HybridNerError(
                 f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}"
             )
-        self._labels = labels_of(labels, "[components.llm.task] labels")
-        if not self._labels:
-            raise HybridNerError("The proposal task needs at least one label")
+        self._labels = parse_labels(labels, "[components.llm.task] labels")
         self.prompt = prompt
         self.examples = examples
         #: The definitions the config gave (the defaults fill in the others).

