@@ -4,6 +4,7 @@ first error no request starts; those in flight finish and are cached, then it is
 import threading
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -30,24 +31,6 @@ class Completion:
     completion_tokens: int
 
 
-def check_generation(generation: Any) -> Dict[str, Any]:
-    """A checked copy of the generation parameters (a wrong type would fail in a request)."""
-    where = "[components.llm.model.generation]"
-    if not isinstance(generation, dict):
-        raise OptionError(f"{where} must be a block of settings, got {generation!r}")
-    max_tokens, temperature = generation.get("max_tokens"), generation.get("temperature")
-    stop = generation.get("stop")
-    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
-        raise OptionError(f"{where} max_tokens must be a whole number >= 1, got {max_tokens!r}")
-    if temperature is not None and type(temperature) not in (int, float):
-        raise OptionError(f"{where} temperature must be a number, got {temperature!r}")
-    if stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
-    ):
-        raise OptionError(f"{where} stop must be a string or a list of strings, got {stop!r}")
-    return dict(generation)
-
-
 @dataclass
 class _Request:
     key: str
@@ -56,9 +39,8 @@ class _Request:
 
 
 class ChatModel:
-    """A spacy-llm model over a chat ``backend`` (LlamaCppBackend, OpenAICompatibleClient:
-    ``model_id``, ``max_in_flight``, ``context_length``, ``complete``, ``count_tokens``,
-    ``close``; optional ``max_prompt_tokens``, ``stop_retries``, ``cancel``)."""
+    """A spacy-llm model over a chat ``backend`` (LlamaCppBackend or OpenAICompatibleClient;
+    optional methods: ``max_prompt_tokens``, ``stop_retries``, ``cancel``)."""
 
     def __init__(
         self,
@@ -69,7 +51,19 @@ class ChatModel:
         budget: Optional[Budget] = None,
     ) -> None:
         self.backend = backend
-        self.generation = check_generation(DEFAULT_GENERATION if generation is None else generation)
+        generation = DEFAULT_GENERATION if generation is None else generation
+        where = "[components.llm.model.generation]"  # a wrong type would fail in a request
+        if not isinstance(generation, dict):
+            raise OptionError(f"{where} must be a block of settings, got {generation!r}")
+        max_tokens, temperature, stop = map(generation.get, ("max_tokens", "temperature", "stop"))
+        if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+            raise OptionError(f"{where} max_tokens must be a whole number >= 1, got {max_tokens!r}")
+        if temperature is not None and type(temperature) not in (int, float):
+            raise OptionError(f"{where} temperature must be a number, got {temperature!r}")
+        stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else [None]
+        if stop is not None and not all(isinstance(s, str) for s in stops):
+            raise OptionError(f"{where} stop must be a string or a list of strings, got {stop!r}")
+        self.generation = dict(generation)
         self.system_prompt = system_prompt
         self.cache = cache
         limited = budget is not None and (budget.max_tokens, budget.max_cost) != (None, None)
@@ -103,8 +97,7 @@ class ChatModel:
         return request_key(self.backend.model_id, self.messages(prompt), self.generation)
 
     def prompt_tokens(self, messages: Messages, bound: bool = False) -> int:
-        """The backend's count of prompt tokens, or with ``bound`` its upper bound for budget
-        reservations (an HTTP server's tokenizer is unknown)."""
+        """The backend's count of prompt tokens, or with ``bound`` its upper bound (budget)."""
         upper = getattr(self.backend, "max_prompt_tokens", None)
         if bound and callable(upper):
             return int(upper(messages))
@@ -115,10 +108,7 @@ class ChatModel:
         grouped = [list(doc_prompts) for doc_prompts in prompts]
         keys = [[self.key(prompt) for prompt in doc_prompts] for doc_prompts in grouped]
         occurrences = Counter(key for doc_keys in keys for key in doc_keys)
-        first: Dict[str, str] = {}
-        for doc_prompts, doc_keys in zip(grouped, keys):
-            for prompt, key in zip(doc_prompts, doc_keys):
-                first.setdefault(key, prompt)
+        first = {key: prompt for ps, ks in zip(grouped, keys) for prompt, key in zip(ps, ks)}
         hits = self.cache.get_many(occurrences) if self.cache is not None else {}
         answers = {key: hit.response for key, hit in hits.items()}
         for key in hits:
@@ -130,8 +120,7 @@ class ChatModel:
         return [[answers[key] for key in doc_keys] for doc_keys in keys]
 
     def estimate(self, prompts: List[List[str]], expected: List[str]) -> RunEstimate:
-        """What answering the prompts of each Doc would send and cost, given a typical
-        answer per Doc; sends nothing."""
+        """What the prompts would send and cost given a typical answer per Doc; sends nothing."""
         keys = [[self.key(prompt) for prompt in doc_prompts] for doc_prompts in prompts]
         cached = (
             self.cache.present(k for ks in keys for k in ks) if self.cache is not None else set()
@@ -160,8 +149,7 @@ class ChatModel:
             self.progress(n)
 
     def reserve(self, messages: Messages) -> int:
-        """Reserve a request's worst case in the budget (or raise BudgetExceeded); RETURNS
-        the prompt tokens reserved."""
+        """Reserve a request's worst case (or raise BudgetExceeded). RETURNS: prompt tokens."""
         if self.budget is None:
             return 0
         reserved = self.prompt_tokens(messages, bound=True)
@@ -182,8 +170,7 @@ class ChatModel:
         self.usage.record_answer(prompt_tokens, completion_tokens, cost)
 
     def _send_all(self, requests: List[_Request], occurrences: Counter) -> Dict[str, str]:
-        """Send the requests, ``max_in_flight`` at a time, each reserved in the budget (in
-        order) before it starts; a second Ctrl+C abandons the requests in flight."""
+        """Send the requests, ``max_in_flight`` at a time, each reserved (in order) first."""
         pending, running = deque(requests), {}  # type: ignore[var-annotated]
         answers: Dict[str, str] = {}
         error: Optional[BaseException] = None
@@ -194,11 +181,9 @@ class ChatModel:
                     request = pending[0]
                     try:
                         request.reserved = self.reserve(request.messages)
-                    except BudgetExceeded as err:
-                        error = None if running else err  # in flight may settle for less
-                        break
-                    except Exception as err:  # e.g. the tokenizer cannot load
-                        error = err
+                    except Exception as err:  # over budget, or e.g. the tokenizer cannot load
+                        over = isinstance(err, BudgetExceeded)
+                        error = None if over and running else err  # in flight may settle for less
                         break
                     running[self._start(pending.popleft(), stop)] = request
                 if not running:
@@ -224,18 +209,13 @@ class ChatModel:
         return answers
 
     def _drain(self, running: Dict[Future, _Request]) -> None:
-        """After Ctrl+C: no retry; the requests in flight are awaited (and cached) unless a
-        second Ctrl+C abandons them."""
-        stop_retries = getattr(self.backend, "stop_retries", None)
-        if callable(stop_retries):
-            stop_retries()
+        """After Ctrl+C: no retry; await (and cache) those in flight unless Ctrl+C again."""
+        getattr(self.backend, "stop_retries", lambda: None)()
         try:
             wait(running)
         except KeyboardInterrupt:
             self.abandoned = sum(1 for future in running if not future.done())
-            cancel = getattr(self.backend, "cancel", None)
-            if callable(cancel):  # an HTTP client ends each at its next chunk
-                cancel()
+            getattr(self.backend, "cancel", lambda: None)()  # HTTP: ends each at its next chunk
 
     def _start(self, request: _Request, stop: threading.Event) -> Future:
         """Send on a daemon thread: an abandoned request never keeps the process alive."""
@@ -251,8 +231,7 @@ class ChatModel:
         return future
 
     def _send(self, request: _Request, stop: threading.Event) -> Optional[str]:
-        """Claim the key (waiting while another live process holds it), send, cache and
-        settle the reservation; None if the run stopped while waiting."""
+        """Claim the key (waiting for another live holder), send, cache, settle; None: stopped."""
         try:
             while self.cache is not None:
                 status, hit = self.cache.claim(request.key)
@@ -268,11 +247,9 @@ class ChatModel:
             completion = self.backend.complete(request.messages, self.generation, self.usage)
         except BaseException:
             self.release(request.reserved)
-            if self.cache is not None:
-                try:  # let another process try it (a broken cache: it goes with this process)
+            if self.cache is not None:  # let another process try it
+                with suppress(Exception):  # a broken cache: the claim goes with this process
                     self.cache.release(request.key)
-                except Exception:
-                    pass
             raise
         tokens = (completion.prompt_tokens, completion.completion_tokens)
         self.account(request.reserved, *tokens)
@@ -290,8 +267,6 @@ class ChatModel:
         """Release this process's claims; close backend and cache."""
         self.backend.close()
         if self.cache is not None:
-            try:  # a full disk cannot release claims: they go with this process
+            with suppress(Exception):  # a full disk cannot release claims: they go with us
                 self.cache.release()
-            except Exception:
-                pass
             self.cache.close()

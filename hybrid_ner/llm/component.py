@@ -1,6 +1,4 @@
-"""``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` component with this
-project's defaults (:data:`DEFAULT_PROPOSER_CONFIG`, also ``propose``'s built-in config).
-"""
+"""``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` with our defaults."""
 
 from typing import Any, Callable, Dict, Iterable
 
@@ -46,6 +44,5 @@ def make_llm_proposer(
     save_io: bool,
     validate_types: bool,
 ) -> LLMWrapper:
-    """An LLM component that proposes entities next to the human ones
-    (arguments as spacy-llm's ``llm`` factory)."""
+    """An LLM component proposing entities next to the human ones (as spacy-llm's ``llm``)."""
     return make_llm(nlp, name, task, model, cache, save_io, validate_types)

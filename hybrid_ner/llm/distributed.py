@@ -1,6 +1,5 @@
-"""``hybrid-ner propose --ray ADDRESS``: the prompts not in the cache are sent by Ray workers
-(``map_batches`` with our client: ``ray.data.llm``'s HTTP stage sends one at a time); each
-batch is a recorded-answers shard folded into the cache, which the local run replays."""
+"""``propose --ray ADDRESS``: Ray workers send the uncached prompts (``map_batches`` with our
+client: ``ray.data.llm`` sends one at a time); shards of answers are folded into the cache."""
 
 import json
 import os
@@ -58,8 +57,7 @@ class ClusterUsage(Usage):
 
 
 class RequestWorker:
-    """A Ray Data UDF: sends a batch of requests (``client``: the client's arguments) with
-    ``params``, ``max_in_flight`` at once; a failed one gets a blank answer (never cached)."""
+    """A Ray Data UDF sending a batch of requests; a failed one gets a blank (uncached) answer."""
 
     def __init__(self, client: Dict[str, Any], params: Dict[str, Any]) -> None:
         self.client = OpenAICompatibleClient(**client)
@@ -102,23 +100,36 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
     model.usage = usage = ClusterUsage()
     shards = shard_dir(cache)
     fold_shards(cache, sorted(shards.glob("*.jsonl.gz")))  # answers of a killed run
-    first: Dict[str, str] = {}
-    for prompts, _ in task.generate_prompts(docs):
-        for prompt in prompts:
-            first.setdefault(model.key(prompt), prompt)
+    first = {model.key(p): p for prompts, _ in task.generate_prompts(docs) for p in prompts}
     cached = cache.present(first)
     messages = {key: model.messages(prompt) for key, prompt in first.items() if key not in cached}
-    todo = _reserve(model, messages)
+    todo: Dict[str, int] = {}  # the keys that fit the budget, in order (as the local run)
+    for key, request in messages.items():
+        try:
+            todo[key] = model.reserve(request)
+        except BudgetExceeded:
+            break
     if not todo:
         return
     items = [{"key": key, "messages": json.dumps(messages[key])} for key in todo]
-    started = _connect(ray, address, backend.api_key_env)
+    started = not ray.is_initialized()  # else connected already
+    if started:  # the API key travels in the job's env
+        key = os.environ.get(backend.api_key_env) if backend.api_key_env else None
+        env = {"env_vars": {backend.api_key_env: key}} if key else None
+        local = {"include_dashboard": False} if address == "local" else {}
+        try:
+            ray.init(address=address, runtime_env=env, **local)
+        except Exception as err:
+            raise HybridNerError(f"--ray {address}: cannot start or join Ray ({err})") from None
     try:
+        names = ("base_url", "model", "api_key_env", "max_in_flight", "timeout", "max_tries")
+        names += ("backoff", "max_backoff", "context_length", "chars_per_token")
+        client = {name: getattr(backend, name) for name in names}  # rebuilt on the workers
         size = BATCH_ROUNDS * backend.max_in_flight
         blocks = -(-len(items) // size)  # one block per batch: else a batch may be one block
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             RequestWorker,
-            fn_constructor_kwargs={"client": _client_args(backend), "params": model.generation},
+            fn_constructor_kwargs={"client": client, "params": model.generation},
             batch_size=size,
             # Two batches at once on each worker (one thread pool): no gap between batches.
             compute=ray.data.ActorPoolStrategy(
@@ -149,17 +160,6 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
             ray.shutdown()
 
 
-def _reserve(model: ChatModel, messages: Dict[str, Any]) -> Dict[str, int]:
-    """The keys that fit the budget, in order (as the local run), with their reservations."""
-    fit: Dict[str, int] = {}
-    for key, request in messages.items():
-        try:
-            fit[key] = model.reserve(request)
-        except BudgetExceeded:
-            break
-    return fit
-
-
 def _answers(model: ChatModel, rows: List[Dict], messages: Dict, reserved: Dict) -> List[Dict]:
     """Count the answers of a batch in the run's usage and budget; the rows to record."""
     out = []
@@ -175,24 +175,3 @@ def _answers(model: ChatModel, rows: List[Dict], messages: Dict, reserved: Dict)
         row = {"key": key, "model": model.backend.model_id, "request": request}
         out.append({**row, **dict(zip(_ANSWER_COLUMNS, (response, *used)))})
     return out
-
-
-def _client_args(client: OpenAICompatibleClient) -> Dict[str, Any]:
-    """The constructor arguments that rebuild this client on a worker."""
-    names = ("base_url", "model", "api_key_env", "max_in_flight", "timeout", "max_tries")
-    names += ("backoff", "max_backoff", "context_length", "chars_per_token")
-    return {name: getattr(client, name) for name in names}
-
-
-def _connect(ray: Any, address: str, api_key_env: Any) -> bool:
-    """Start or join the cluster unless connected (the API key travels in the job's env)."""
-    if ray.is_initialized():
-        return False
-    key = os.environ.get(api_key_env) if api_key_env else None
-    env = {"env_vars": {api_key_env: key}} if key else None
-    local = {"include_dashboard": False} if address == "local" else {}
-    try:
-        ray.init(address=address, runtime_env=env, **local)
-    except Exception as err:
-        raise HybridNerError(f"--ray {address}: cannot start or join Ray ({err})") from None
-    return True

@@ -47,8 +47,7 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
 
 
 def check_base_url(base_url: str) -> str:
-    """The API root if it is an http(s) URL with a host (a typo would otherwise be retried as
-    a connection error). RAISES (OptionError)."""
+    """The API root if it is an http(s) URL with a host (not retried as a connection error)."""
     import httpx
 
     shown, example = mask_secrets(str(base_url)), "e.g. http://127.0.0.1:8080/v1"
@@ -133,12 +132,10 @@ class OpenAICompatibleClient:
 
         with self._lock:
             if self._client is None:
-                headers = {"Content-Type": "application/json"}
                 key = os.environ.get(self.api_key_env) if self.api_key_env else None
                 register_secret(key)  # never printed, whatever a server echoes
-                if key:
-                    headers["Authorization"] = f"Bearer {key}"
-                elif self.api_key_env and "api.openai.com" in self.base_url:
+                headers = {"Authorization": f"Bearer {key}"} if key else {}  # json=: Content-Type
+                if not key and self.api_key_env and "api.openai.com" in self.base_url:
                     warnings.warn(
                         f"${self.api_key_env} is not set: requests to {self.shown_url} will be "
                         "refused"
@@ -152,14 +149,12 @@ class OpenAICompatibleClient:
         return max(1, math.ceil(len(text) / self.chars_per_token))  # English: ≈ 4 chars
 
     def max_prompt_tokens(self, messages: Messages) -> int:
-        """An upper bound of the prompt tokens a server can count: one per UTF-8 byte (no
-        BPE or SentencePiece tokenizer makes more) plus a chat template's."""
+        """An upper bound of a server's prompt tokens: one per UTF-8 byte, plus a template's."""
         content = sum(len(str(m.get("content", "")).encode("utf-8")) for m in messages)
         return content + TEMPLATE_TOKENS_MAX * (len(messages) + 1)
 
     def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
-        """Send one chat request, retrying transient failures; LLMRequestError after
-        ``max_tries`` attempts or at once for errors a retry cannot fix (4xx)."""
+        """Send one chat request, retrying transient failures, or raise LLMRequestError."""
         payload = {**params, "model": self.model, "messages": messages}
         cancelled, no_retries = self._cancelled, self._no_retries  # close() makes new ones
         last: Optional[_Retryable] = None
@@ -185,14 +180,14 @@ class OpenAICompatibleClient:
             except _Retryable as err:
                 usage.add(failure=err.kind)
                 last = err
-                if err.retry_after is not None and err.retry_after > self.max_backoff:
-                    if attempt + 1 < self.max_tries:  # a shorter wait would be refused again
-                        raise LLMRequestError(
-                            err.kind,
-                            f"{self.shown_url}: the server asks to retry after "
-                            f"{err.retry_after:.0f} s ({err.kind}), longer than max_backoff "
-                            f"({self.max_backoff:g} s); not waiting: re-run later",
-                        ) from None
+                too_long = err.retry_after is not None and err.retry_after > self.max_backoff
+                if too_long and attempt + 1 < self.max_tries:  # a shorter wait: refused again
+                    raise LLMRequestError(
+                        err.kind,
+                        f"{self.shown_url}: the server asks to retry after "
+                        f"{err.retry_after:.0f} s ({err.kind}), longer than max_backoff "
+                        f"({self.max_backoff:g} s); not waiting: re-run later",
+                    ) from None
         if last is None or cancelled.is_set():
             raise LLMRequestError("cancelled", f"{self.shown_url}: request abandoned (closed)")
         raise LLMRequestError(

