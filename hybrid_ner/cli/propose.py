@@ -93,14 +93,9 @@ def propose_cli(
     model = model if isinstance(model, ChatModel) else None
     budget = model.budget if model is not None else None
     if budget is not None and budget.max_cost is not None:
-        prices = {
-            "--price-in": budget.price_per_1k_input,
-            "--price-out": budget.price_per_1k_output,
-        }
-        for option in (option for option, price in prices.items() if not price):
-            msg.warn(
-                f"{option} is 0: --max-cost {budget.max_cost} counts only the other side's tokens"
-            )
+        prices = (budget.price_per_1k_input, budget.price_per_1k_output)
+        for o in (o for o, price in zip(("--price-in", "--price-out"), prices) if not price):
+            msg.warn(f"{o} is 0: --max-cost {budget.max_cost} counts only the other side's tokens")
     retriever = getattr(task, "examples", None)
     pool = getattr(retriever, "pool_source", None)
     if not dry_run:  # a dry run writes nothing (and only reads the cache)

@@ -60,6 +60,8 @@ def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[s
 
 @dataclass(frozen=True)
 class CachedAnswer:
+    """An answer and its token counts (estimated if the backend gave none)."""
+
     response: str
     prompt_tokens: int
     completion_tokens: int

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..errors import OptionError
-from .cache import CLAIM_ANSWERED, CLAIM_CLAIMED, CachedAnswer, PromptCache, request_key
+from .cache import CLAIM_ANSWERED, CLAIM_CLAIMED, PromptCache, request_key
 from .usage import Budget, BudgetExceeded, RunEstimate, Usage
 
 Messages = List[Dict[str, str]]
@@ -20,15 +20,6 @@ Messages = List[Dict[str, str]]
 DEFAULT_GENERATION: Dict[str, Any] = {"temperature": 0.0, "max_tokens": 160, "stop": ["\nInput:"]}
 _TEMPLATE_TOKENS = 8  # chat templates add a few tokens per message
 _POLL_S = 0.1  # how often a key another process claimed is looked up
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One answer and its token counts (estimated if the backend gave none)."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
 
 
 @dataclass
@@ -113,7 +104,8 @@ class ChatModel:
         answers = {key: hit.response for key, hit in hits.items()}
         for key in hits:
             self.usage.record_hit()
-            self._tick(occurrences[key])
+            if self.progress is not None:
+                self.progress(occurrences[key])
         requests = [_Request(key, self.messages(first[key])) for key in first if key not in hits]
         answers.update(self._send_all(requests, occurrences))
         self.usage.add(prompts=sum(occurrences.values()))
@@ -143,10 +135,6 @@ class ChatModel:
         counts = (len(prompts), n_prompts, n_cached, repeated, to_send, prompt_tokens)
         costs = [round(price(prompt_tokens, n), 6) for n in (expected_tokens, most)]
         return RunEstimate(*counts, expected_tokens, most, *costs)
-
-    def _tick(self, n: int) -> None:
-        if self.progress is not None and n > 0:
-            self.progress(n)
 
     def reserve(self, messages: Messages) -> int:
         """Reserve a request's worst case (or raise BudgetExceeded). RETURNS: prompt tokens."""
@@ -199,7 +187,8 @@ class ChatModel:
                         continue
                     if answer is not None:
                         answers[request.key] = answer
-                        self._tick(occurrences[request.key])
+                        if self.progress is not None:
+                            self.progress(occurrences[request.key])
         except KeyboardInterrupt:
             stop.set()
             self._drain(running)
@@ -251,17 +240,15 @@ class ChatModel:
                 with suppress(Exception):  # a broken cache: the claim goes with this process
                     self.cache.release(request.key)
             raise
-        tokens = (completion.prompt_tokens, completion.completion_tokens)
-        self.account(request.reserved, *tokens)
+        self.account(request.reserved, completion.prompt_tokens, completion.completion_tokens)
         if self.cache is not None:
             request_record = {"messages": request.messages, "params": self.generation}
-            answer = CachedAnswer(completion.text, *tokens)
             try:
-                self.cache.put(request.key, self.backend.model_id, request_record, answer)
+                self.cache.put(request.key, self.backend.model_id, request_record, completion)
             except Exception:
                 self.usage.add(not_cached=1)
                 raise
-        return completion.text
+        return completion.response
 
     def close(self) -> None:
         """Release this process's claims; close backend and cache."""

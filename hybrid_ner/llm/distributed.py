@@ -68,7 +68,7 @@ class RequestWorker:
         usage = Usage()
         try:
             answer = self.client.complete(json.loads(messages), self.params, usage)
-            text, tokens = answer.text, (answer.prompt_tokens, answer.completion_tokens)
+            text, tokens = answer.response, (answer.prompt_tokens, answer.completion_tokens)
         except HybridNerError:
             text, tokens = "", (0, 0)
         failures = json.dumps(dict(usage.failures))

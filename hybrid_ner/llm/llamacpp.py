@@ -5,7 +5,8 @@ import os
 import threading
 from typing import Any, Mapping, Optional
 
-from .chat_model import Completion, Messages
+from .cache import CachedAnswer as Completion  # one answer and its token counts
+from .chat_model import Messages
 from .usage import LLMRequestError, Usage
 from .weights import GgufWeights
 

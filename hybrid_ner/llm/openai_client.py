@@ -12,7 +12,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from ..errors import OptionError, mask_secrets, register_secret
-from .chat_model import Completion, Messages
+from .cache import CachedAnswer as Completion  # one answer and its token counts
+from .chat_model import Messages
 from .usage import LLMRequestError, Usage
 
 if TYPE_CHECKING:  # httpx is imported where a request is made: configs load without it
@@ -284,7 +285,7 @@ class OpenAICompatibleClient:
         limit = params.get("max_tokens")
         if type(limit) is not int or limit <= 0:
             return completion
-        text, used = completion.text, completion.completion_tokens
+        text, used = completion.response, completion.completion_tokens
         max_chars = limit * MAX_CHARS_PER_TOKEN
         if used > limit:
             max_chars = min(max_chars, max(1, len(text) * limit // used))

@@ -52,12 +52,8 @@ def cut_answer(response: str) -> str:
 
 def normalise(text: str, case_sensitive: bool) -> Tuple[str, List[int]]:
     """Remove whitespace (and case); return the result and each char's origin."""
-    chars, origin = [], []
-    for i, char in enumerate(text):
-        if not char.isspace():
-            chars.append(char if case_sensitive else char.lower())
-            origin.append(i)
-    return "".join(chars), origin
+    origin = [i for i, char in enumerate(text) if not char.isspace()]
+    return "".join(text[i] if case_sensitive else text[i].lower() for i in origin), origin
 
 
 def _at_word_boundary(text: str, start: int, end: int) -> bool:
@@ -147,11 +143,7 @@ def _char_map(source: str, target: str, case_sensitive: bool) -> Dict[int, int]:
     """Map positions of ``source`` to ``target`` where the two agree (difflib)."""
     a, b = (source, target) if case_sensitive else (source.lower(), target.lower())
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    mapping: Dict[int, int] = {}
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            mapping[block.a + k] = block.b + k
-    return mapping
+    return {m.a + k: m.b + k for m in matcher.get_matching_blocks() for k in range(m.size)}
 
 
 def _mapped(mapping: Mapping[int, int], position: int) -> Optional[int]:

@@ -40,7 +40,7 @@ class EntityProposalTask:
             raise HybridNerError(
                 f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}"
             )
-        self._labels = parse_labels(labels, "[components.llm.task] labels")
+        self.labels = tuple(parse_labels(labels, "[components.llm.task] labels"))
         self.prompt = prompt or SingleQueryPrompt()
         self.examples = examples
         #: The definitions the config gave (the defaults fill in the others).
@@ -52,18 +52,14 @@ class EntityProposalTask:
         #: Sentences whose prompt got fewer examples than asked for (text → how many).
         self.short_of_examples: Dict[str, int] = {}
 
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        return tuple(self._labels)
-
     def set_labels(self, labels: List[str], where: str = "labels") -> None:
         """Replace the label set (checked by :func:`~hybrid_ner.llm.labels.check_labels`)."""
-        self._labels = check_labels(list(labels), where)
+        self.labels = tuple(check_labels(list(labels), where))
         self._pool_checked = False
 
     def queries(self) -> List[Optional[str]]:
         """The query of each prompt of a Doc (a label, or None for all)."""
-        return self.prompt.queries(self._labels)
+        return self.prompt.queries(self.labels)
 
     def generate_prompts(
         self, docs: Iterable[Doc], context_length: Optional[int] = None
@@ -75,7 +71,7 @@ class EntityProposalTask:
         if examples is not None and examples.k > 0 and not self._pool_checked:
             source = examples.pool_source
             name = str(source) if isinstance(source, (str, Path)) else None
-            check_example_labels(label_counts(examples.pool), self._labels, name)
+            check_example_labels(label_counts(examples.pool), self.labels, name)
             self._pool_checked = True
         shown = examples(docs) if examples is not None else [[] for _ in docs]
         wanted = examples.k if examples is not None else 0
@@ -83,7 +79,7 @@ class EntityProposalTask:
             if len(doc_examples) < wanted:
                 self.short_of_examples[doc.text] = len(doc_examples)
             prompts = [
-                self.prompt.render(doc.text, doc_examples, self._labels, self.definitions, query)
+                self.prompt.render(doc.text, doc_examples, self.labels, self.definitions, query)
                 for query in self.queries()
             ]
             yield prompts, [doc] * len(prompts)
@@ -99,7 +95,7 @@ class EntityProposalTask:
             totals: Counter = Counter()
             per_query = []
             for query, response in zip(queries, doc_responses):
-                result = self.prompt.parse(doc.text, response, self._labels, query)
+                result = self.prompt.parse(doc.text, response, self.labels, query)
                 kept = 0
                 for m in result.mentions:
                     span = doc.char_span(m.start, m.end, m.label, alignment_mode=mode)

@@ -54,8 +54,7 @@ def _sha256(paths: List[Path], out: Optional[BinaryIO] = None) -> str:
 
 
 def _verify(path: Path, expected: str) -> None:
-    actual = _sha256([path])
-    if actual != expected:
+    if (actual := _sha256([path])) != expected:
         raise HybridNerError(
             f"{path}: sha256 {actual} differs from the expected {expected}; the "
             "weights are corrupt or not the ones this project was checked with. Delete the file "
