@@ -1,6 +1,5 @@
-"""Atomic file output: a file is either its old self or the complete new one. A path that
-is not a regular file (a FIFO, ``/dev/stdout``) is never replaced: the complete content
-is written *into* it, as a shell redirection would."""
+"""Atomic file output: a file is its old self or the complete new one; a FIFO or
+``/dev/stdout`` is never replaced: the content is written into it, as a shell would."""
 
 import errno
 import json
@@ -85,9 +84,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
-    """Temporary files for ``paths``, all or nothing: each is made durable before the
-    first is put in place; on any error (also Ctrl+C) no target changes.
-    RAISES (OutputPathError): If a file cannot be written."""
+    """Temporary files for ``paths``, all or nothing: all are durable before the first is put
+    in place; on any error (also Ctrl+C) no target changes."""
     special = [_is_special(path) for path in paths]
     tmps: List[Path] = []
     try:
@@ -115,7 +113,7 @@ def atomic_paths(paths: Sequence[PathLike]) -> Iterator[List[Path]]:
 
 
 def write_bytes(path: PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_paths([path]) as (tmp,):
         tmp.write_bytes(data)
 
 
@@ -128,8 +126,8 @@ def write_json(path: PathLike, data: Any, indent: int = 2) -> None:
 
 
 def check_writable(path: PathLike) -> Path:
-    """Check that ``path`` can be written by creating a file in its nearest existing folder:
-    permission bits say nothing for root or read-only file systems. RAISES (OutputPathError)."""
+    """Check ``path`` by creating a file in its nearest existing folder (permission bits say
+    nothing for root or read-only file systems)."""
     path = Path(path)
     if _is_special(path):  # written into, not replaced: nothing is created beside it
         if _descriptor(path) is None and not os.access(path, os.W_OK):

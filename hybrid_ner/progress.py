@@ -1,11 +1,11 @@
-"""Progress of long loops: a tqdm bar on a terminal; in a log (where a bar is a mess of
-carriage returns) plain lines on stdout every 30 s or 5% (at most one a second).
-``TQDM_DISABLE=1`` silences both; :meth:`Progress.write` always prints."""
+"""Progress: a tqdm bar on a terminal; in a log plain lines on stdout every 30 s or 5% (at most
+one a second). ``TQDM_DISABLE=1`` silences both."""
 
 import os
 import sys
 import threading
 import time
+from contextlib import suppress
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, TextIO, TypeVar
 
 from tqdm import tqdm
@@ -41,21 +41,20 @@ class Progress:
         file: Optional[TextIO] = None,
     ) -> None:
         self.total, self.desc, self.unit, self.counters = max(0, int(total)), desc, unit, counters
-        try:
+        tty = False
+        with suppress(AttributeError, ValueError):  # closed or not a real stream
             tty = bool((file or sys.stderr).isatty())
-        except (AttributeError, ValueError):  # closed or not a real stream
-            tty = False
         self.file = file or (sys.stderr if tty else sys.stdout)
         self.done = self._last_done = 0
         self._start = self._last_time = time.monotonic()
         self._lock = threading.Lock()
         self._step = max(1, int(self.total * STEP))
         silent = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
-        self._bar = (
-            None
-            if not tty or silent
-            else tqdm(total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True)
-        )
+        self._bar = None
+        if tty and not silent:
+            self._bar = tqdm(
+                total=self.total, desc=desc, unit=unit, file=self.file, dynamic_ncols=True
+            )
         self._lines = not tty and not silent
         if self._lines:
             self._print_line(self._start)

@@ -1,6 +1,4 @@
-"""``hybrid-ner record-answers``: export the cached LLM answers of corpora as
-a versioned recording (:func:`hybrid_ner.llm.cache.write_recorded`) that
-``propose --recorded`` replays."""
+"""``hybrid-ner record-answers``: the cached answers of corpora as a recording."""
 
 import hashlib
 from datetime import datetime, timezone
@@ -48,10 +46,11 @@ def record_answers_cli(
     per_input = []
     for path in inputs:
         docs = read_docbin(path, proposer.nlp.vocab)
-        before = len(keys)
-        for prompts, _ in task.generate_prompts(docs):
-            keys.extend(model.key(prompt) for prompt in prompts)
-        per_input.append({"file": str(path), "sentences": len(docs), "prompts": len(keys) - before})
+        new = [
+            model.key(prompt) for prompts, _ in task.generate_prompts(docs) for prompt in prompts
+        ]
+        keys += new
+        per_input.append({"file": str(path), "sentences": len(docs), "prompts": len(new)})
     unique = list(dict.fromkeys(keys))
     if not prompt_cache.path.is_file():
         raise HybridNerError(f"{prompt_cache.path}: prompt cache not found")

@@ -1,6 +1,5 @@
-"""``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals in ``doc.spans["llm"]``.
-Options and paths are checked before anything is sent; answers received are in the prompt
-cache, so the same command resumes after any stop."""
+"""``hybrid-ner propose IN.spacy OUT.spacy``: LLM entity proposals in ``doc.spans["llm"]``;
+answers received are in the prompt cache, so the same command resumes after any stop."""
 
 import time
 from collections import Counter
@@ -94,14 +93,9 @@ def propose_cli(
     model = model if isinstance(model, ChatModel) else None
     budget = model.budget if model is not None else None
     if budget is not None and budget.max_cost is not None:
-        prices = {
-            "--price-in": budget.price_per_1k_input,
-            "--price-out": budget.price_per_1k_output,
-        }
-        for option in (option for option, price in prices.items() if not price):
-            msg.warn(
-                f"{option} is 0: --max-cost {budget.max_cost} counts only the other side's tokens"
-            )
+        prices = (budget.price_per_1k_input, budget.price_per_1k_output)
+        for o in (o for o, price in zip(("--price-in", "--price-out"), prices) if not price):
+            msg.warn(f"{o} is 0: --max-cost {budget.max_cost} counts only the other side's tokens")
     retriever = getattr(task, "examples", None)
     pool = getattr(retriever, "pool_source", None)
     if not dry_run:  # a dry run writes nothing (and only reads the cache)
@@ -129,8 +123,7 @@ def propose_cli(
         msg.warn("No example pool (--examples or the config's examples.pool): zero-shot prompts")
     try:
         if dry_run:
-            _dry_run(task, model, docs)
-            return
+            return _dry_run(task, model, docs)
         # Over the input itself, a partial result would replace the whole corpus: never.
         write_partial = not same_file(output_path, input_path)
         if ray_address:  # the cluster fills the prompt cache; the local run then replays it
@@ -138,8 +131,15 @@ def propose_cli(
 
             fill_cache(ray_address, task, model, docs)
         done = run(proposer, docs, batch_size, output_path, usage_out, write_partial, allow_empty)
-    finally:
-        _warn_short_of_examples(task, len(docs))
+    finally:  # prompts with fewer few-shot examples than asked for
+        if short := (getattr(task, "short_of_examples", None) or {}):
+            none = sum(1 for n in short.values() if n == 0)
+            msg.warn(
+                f"{len(short)} of {len(docs)} sentences got fewer than the {task.examples.k} "
+                f"few-shot examples asked for ({none} got none): the example pool has too few "
+                "usable sentences outside each sentence's own document; give a larger "
+                "--examples pool or a smaller --k"
+            )
     summarise(
         done, getattr(task, "spans_key", "llm"), output_path, list(getattr(task, "labels", []))
     )
@@ -167,19 +167,6 @@ def _dry_run(task: Any, model: Optional[ChatModel], docs: List[Doc]) -> None:
     msg.table([*rows, ("cost (expected / max)", f"{e.cost_expected:.4f} / {e.cost_max:.4f}")])
 
 
-def _warn_short_of_examples(task: Any, n_docs: int) -> None:
-    """One line when prompts got fewer few-shot examples than asked for."""
-    short = getattr(task, "short_of_examples", None) or {}
-    if short and task.examples is not None:
-        none = sum(1 for n in short.values() if n == 0)
-        msg.warn(
-            f"{len(short)} of {n_docs} sentences got fewer than the {task.examples.k} few-shot "
-            f"examples asked for ({none} got none): the example pool has too few usable "
-            "sentences outside each sentence's own document; give a larger --examples pool or "
-            "a smaller --k"
-        )
-
-
 def run(
     proposer: Proposer,
     docs: List[Doc],
@@ -189,9 +176,8 @@ def run(
     write_partial: bool = True,
     allow_empty: bool = True,
 ) -> List[Doc]:
-    """Run the pipeline with a progress bar; write OUT and the usage report atomically. A
-    budget stop writes the finished sentences (unless OUT is the input) and raises
-    PartialResult; a failed request RequestsFailed, Ctrl+C Interrupted."""
+    """Run the pipeline; write OUT and the usage report atomically. A budget stop writes the
+    finished sentences (unless OUT is the input): PartialResult."""
     model = proposer.model if isinstance(proposer.model, ChatModel) else None
     spans_key = getattr(proposer.task, "spans_key", "llm")
     n_queries = len(proposer.task.queries()) if hasattr(proposer.task, "queries") else 1
@@ -221,15 +207,14 @@ def run(
             model.close()  # the report then counts the answers that arrived while it waited
     report: Optional[Dict[str, Any]] = None
     if model is not None:  # the model named: later steps show which LLM proposed
-        backend = model.backend
-        name = getattr(backend, "model_id", None) or getattr(backend, "model", None)
-        report = {**model.usage.report(), "model": name}
+        report = {**model.usage.report(), "model": model.backend.model_id}
         report.update({"sentences": len(docs), "sentences_done": len(done)})
         rows = [(key, value) for key, value in report.items() if key != "failures"]
         failures = ", ".join(f"{k} {v}" for k, v in sorted(report["failures"].items()))
         msg.table([*rows, ("failed attempts", failures or "0")], header=("usage", ""), divider=True)
     kept = _kept(model, report)
     finished = f"{len(done)} of {len(docs)} sentences finished"
+    unchanged, resume = f"{output_path} left unchanged", "re-run the same command to resume"
     if stop is None:
         if not allow_empty and done and not any(doc.spans.get(spans_key) for doc in done):
             raise HybridNerError(
@@ -242,29 +227,18 @@ def run(
             )
     elif isinstance(stop, KeyboardInterrupt):
         raise Interrupted(
-            _line(
-                f"Interrupted (Ctrl+C): {finished}",
-                f"{output_path} left unchanged",
-                kept,
-                "re-run the same command to resume",
-            )
+            _line(f"Interrupted (Ctrl+C): {finished}", unchanged, kept, resume)
         ) from None
     elif isinstance(stop, BudgetExceeded):
         if not done or not write_partial:
             why = "no sentence finished" if not done else "it is the input"
             raise PartialResult(
-                _line(str(stop), f"{finished}; {output_path} left unchanged ({why})", kept)
+                _line(str(stop), f"{finished}; {unchanged} ({why})", kept)
             ) from None
     else:
         error = RequestsFailed if isinstance(stop, LLMRequestError) else HybridNerError
-        raise error(
-            _line(
-                str(stop),
-                f"{finished}; {output_path} left unchanged",
-                kept,
-                "fix the cause and re-run the same command to resume",
-            )
-        ) from None
+        message = _line(str(stop), f"{finished}; {unchanged}", kept, f"fix the cause and {resume}")
+        raise error(message) from None
     write_docbin(output_path, done)  # OUT first: it is what the run was for
     if usage_out is not None and report is not None:
         write_json(usage_out, report)
@@ -308,8 +282,7 @@ def _empty_cause(docs: List[Doc]) -> str:
 def _kept(model: Optional[ChatModel], report: Optional[Dict[str, Any]]) -> str:
     """Where the answers received (and paid for) in this run are."""
     n, not_cached = (report or {}).get("requests", 0), (report or {}).get("not_cached", 0)
-    abandoned = model.abandoned if model is not None else 0
-    cache = model.cache if model is not None else None
+    abandoned, cache = (model.abandoned, model.cache) if model is not None else (0, None)
     gone = f"; {abandoned} request(s) in flight were abandoned" if abandoned else ""
     if not n:
         where = "" if cache is None else f" (prompt cache {cache.path})"
@@ -331,10 +304,8 @@ def summarise(
     labels = Counter(span.label_ for doc in docs for span in doc.spans.get(spans_key, []))
     answers, items, dropped = _parse_totals(docs)
     per_label = ", ".join(f"{label} {n}" for label, n in sorted(labels.items())) or "none"
-    msg.good(
-        f"Wrote {len(docs)} sentences to {output_path}: "
-        f"{sum(labels.values())} proposals ({per_label})"
-    )
+    n = sum(labels.values())
+    msg.good(f"Wrote {len(docs)} sentences to {output_path}: {n} proposals ({per_label})")
     if dropped:  # "garbage" lines are no items: no "of N" here
         reasons = ", ".join(f"{reason} {n}" for reason, n in dropped.most_common())
         msg.info(

@@ -1,6 +1,4 @@
-"""LLM entity proposals: spacy-llm task, prompts, few-shot retrieval, backends, cache, budget.
-Importing it registers the ``hybrid_ner.*.v1`` functions; llama-cpp-python and httpx are
-imported only when a request needs them."""
+"""LLM entity proposals (importing registers the ``hybrid_ner.*.v1`` functions)."""
 
 from . import cache, component, fewshot, model, prompts, task, usage, weights  # noqa: F401
 from .chat_model import ChatModel

@@ -1,7 +1,5 @@
-"""A persistent prompt-level cache of LLM answers (SQLite, WAL), and recorded answers. Each
-answer is committed when it arrives (``kill -9`` loses only requests in flight); processes
-claim a key before sending so none pays twice (one host: a claim lives as long as its pid).
-"""
+"""A persistent prompt cache of LLM answers (SQLite, WAL), each committed when it arrives;
+processes claim a key before sending so none pays twice (a claim lives as long as its pid)."""
 
 import gzip
 import hashlib
@@ -14,7 +12,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
@@ -62,6 +60,8 @@ def request_key(model: str, messages: List[Mapping[str, str]], params: Mapping[s
 
 @dataclass(frozen=True)
 class CachedAnswer:
+    """An answer and its token counts (estimated if the backend gave none)."""
+
     response: str
     prompt_tokens: int
     completion_tokens: int
@@ -82,17 +82,15 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        with suppress(PermissionError):  # another user's process
+            os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
     return True
 
 
 class PromptCache:
-    """SQLite store of answers at ``path``, safe for threads and processes of one host;
-    ``recorded`` answers are added (as cache hits) when it opens."""
+    """SQLite store of answers at ``path`` (one host), adding ``recorded`` answers on open."""
 
     def __init__(self, path: Union[str, Path], recorded: Optional[Union[str, Path]] = None) -> None:
         self.path = Path(path)
@@ -152,12 +150,20 @@ class PromptCache:
         with self._lock:
             try:
                 conn = self._connection()
-                if not write:
-                    return work(conn)
-                with _transaction(conn):
+                with _transaction(conn) if write else nullcontext():
                     return work(conn)
             except sqlite3.DatabaseError as err:
-                raise self._error(err) from None
+                # Only a file that is no database is unreadable; a full disk or a lock is not.
+                if any(word in str(err).lower() for word in _STORAGE_ERRORS):
+                    raise CacheWriteError(
+                        f"{self.path}: the prompt cache cannot store more answers ({err}); the "
+                        "answers it holds are valid, keep it: free disk space (or make it "
+                        "writable) and re-run the same command to resume"
+                    ) from None
+                raise HybridNerError(
+                    f"{self.path}: the prompt cache is unreadable ({err}); move it away to start "
+                    "a new one"
+                ) from None
 
     def _run(self, sql: str, args: Iterable[Any] = (), write: bool = False) -> List[tuple]:
         return self._locked(lambda conn: conn.execute(sql, tuple(args)).fetchall(), write)
@@ -182,21 +188,17 @@ class PromptCache:
 
     def put(self, key: str, model: str, request: Dict[str, Any], answer: CachedAnswer) -> None:
         """Store an answer and drop the key's claim; committed before this returns."""
-        row = {"key": key, "model": model, "request": request, "response": answer.response}
-        row.update(prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens)
+        values = _row_values({"key": key, "model": model, "request": request, **vars(answer)})
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", _row_values(row)
-            )
+            conn.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", values)
             conn.execute("DELETE FROM sending WHERE key = ?", (key,))
 
         self._locked(work, write=True)
 
     def claim(self, key: str) -> Tuple[str, Optional[CachedAnswer]]:
-        """Claim a key before sending its request, atomically across processes: (ANSWERED,
-        answer); (CLAIMED, None): send, then :meth:`put` or :meth:`release`; (BUSY, None):
-        another live owner holds it."""
+        """Claim a key atomically: (ANSWERED, answer); (CLAIMED, None): send, then put or
+        release; (BUSY, None): another live owner holds it."""
 
         def work(conn: sqlite3.Connection) -> Tuple[str, Optional[CachedAnswer]]:
             answer = conn.execute(f"SELECT {_ANSWER} FROM answers WHERE key = ?", (key,)).fetchone()
@@ -216,25 +218,12 @@ class PromptCache:
         """Drop this object's claim on a key (its request failed), or all its claims."""
         if key is None and self._conn is None:
             return  # never opened: holds none
-        where = "owner = ?" if key is None else "owner = ? AND key = ?"
-        args = (self.owner,) if key is None else (self.owner, key)
-        self._run(f"DELETE FROM sending WHERE {where}", args, write=True)
+        where, args = ("", ()) if key is None else (" AND key = ?", (key,))
+        self._run(f"DELETE FROM sending WHERE owner = ?{where}", (self.owner, *args), write=True)
 
     def claims(self) -> int:
         """How many keys are claimed now (by any process)."""
         return self._run("SELECT COUNT(*) FROM sending")[0][0]
-
-    def _error(self, err: sqlite3.DatabaseError) -> HybridNerError:
-        """Only a file that is no database is unreadable; a full disk or a lock is not."""
-        if any(word in str(err).lower() for word in _STORAGE_ERRORS):
-            return CacheWriteError(
-                f"{self.path}: the prompt cache cannot store more answers ({err}); the answers "
-                "it holds are valid, keep it: free disk space (or make it writable) and re-run "
-                "the same command to resume"
-            )
-        return HybridNerError(
-            f"{self.path}: the prompt cache is unreadable ({err}); move it away to start a new one"
-        )
 
     def rows(self, keys: Iterable[str]) -> List[Dict[str, Any]]:
         """The stored entries of ``keys`` as a recording holds them, in order."""
@@ -248,9 +237,7 @@ class PromptCache:
                 "propose` first"
             )
         rows = [dict(zip(names, found[key])) for key in keys]
-        for row in rows:
-            row["request"] = json.loads(row["request"])
-        return rows
+        return [{**row, "request": json.loads(row["request"])} for row in rows]
 
     def __len__(self) -> int:
         return self._run("SELECT COUNT(*) FROM answers")[0][0]
@@ -272,8 +259,7 @@ def _row_values(row: Mapping[str, Any]) -> tuple:
 def create_prompt_cache(
     path: Optional[str] = DEFAULT_CACHE_PATH, recorded: Optional[str] = None
 ) -> Optional[PromptCache]:
-    """A persistent prompt cache in the SQLite file ``path`` (None: no cache, not advisable
-    with paid APIs), replaying ``recorded`` answers (``hybrid-ner record-answers``)."""
+    """A prompt cache in the SQLite file ``path`` (None: none), replaying ``recorded`` answers."""
     if not path:
         if recorded:
             raise HybridNerError(
@@ -285,9 +271,7 @@ def create_prompt_cache(
 
 @dataclass
 class Recording:
-    """Recorded answers a project ships, replayed as cache hits: gzip JSON lines, a header
-    {"format", "version", "provenance"}, then key, model, request, response and token counts.
-    """
+    """Recorded answers: gzip JSON lines, a header, then one answer per line."""
 
     provenance: Dict[str, Any] = field(default_factory=dict)
     rows: List[Dict[str, Any]] = field(default_factory=list)
@@ -296,8 +280,7 @@ class Recording:
 
 def read_recorded(path: Union[str, Path]) -> Recording:
     """Read and check a ``.jsonl.gz`` recording. RAISES (HybridNerError): Naming the line."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise HybridNerError(f"{path}: recorded answers not found")
     recording = Recording()
     try:
@@ -318,11 +301,10 @@ def read_recorded(path: Union[str, Path]) -> Recording:
             recording.provenance = dict(row.get("provenance") or {})
             continue
         types = {"key": str, "model": str, "response": str, "request": dict}
-        ok = all(isinstance(row.get(name), kind) for name, kind in types.items()) and all(
-            isinstance(row.get(n), int) and row[n] >= 0
-            for n in ("prompt_tokens", "completion_tokens")
-        )
-        if not ok:
+        types.update(prompt_tokens=int, completion_tokens=int)
+        if not all(isinstance(row.get(name), kind) for name, kind in types.items()) or (
+            min(row["prompt_tokens"], row["completion_tokens"]) < 0
+        ):
             raise HybridNerError(
                 f"{path}:{i}: a recorded answer needs key, model, request, response and "
                 "token counts"
@@ -339,8 +321,7 @@ def read_recorded(path: Union[str, Path]) -> Recording:
 def write_recorded(
     path: Union[str, Path], rows: Iterable[Mapping[str, Any]], provenance: Mapping[str, Any]
 ) -> int:
-    """Write a recording atomically, sorted by key (same answers, same file), blank answers
-    (failed requests) left out. RETURNS (int): The number of answers written."""
+    """Write a recording atomically, sorted by key (same answers, same file); RETURNS its size."""
     path = Path(path)
     rows = sorted((r for r in rows if str(r.get("response") or "").strip()), key=lambda r: r["key"])
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,15 @@
 """The spacy-llm model: a chat backend behind the prompt cache, budget and usage. After the
-first error (budget, failed request, Ctrl+C) no request starts; those in flight finish and
-are cached, then the error is raised."""
+first error no request starts; those in flight finish and are cached, then it is raised."""
 
 import threading
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..errors import OptionError
-from .cache import CLAIM_ANSWERED, CLAIM_CLAIMED, CachedAnswer, PromptCache, request_key
+from .cache import CLAIM_ANSWERED, CLAIM_CLAIMED, PromptCache, request_key
 from .usage import Budget, BudgetExceeded, RunEstimate, Usage
 
 Messages = List[Dict[str, str]]
@@ -22,51 +22,6 @@ _TEMPLATE_TOKENS = 8  # chat templates add a few tokens per message
 _POLL_S = 0.1  # how often a key another process claimed is looked up
 
 
-@dataclass(frozen=True)
-class Completion:
-    """One answer and its token counts (estimated if the backend gave none)."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class ChatBackend(Protocol):
-    """A chat backend: ``complete`` sends one request (counting failed attempts in
-    ``usage``) or raises LLMRequestError; ``max_prompt_tokens``, ``stop_retries`` and
-    ``cancel`` are optional."""
-
-    model_id: str
-    max_in_flight: int
-    context_length: Optional[int]
-
-    def complete(
-        self, messages: Messages, params: Mapping[str, Any], usage: Usage
-    ) -> Completion: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def close(self) -> None: ...
-
-
-def check_generation(generation: Any) -> Dict[str, Any]:
-    """A checked copy of the generation parameters (a wrong type would fail in a request)."""
-    where = "[components.llm.model.generation]"
-    if not isinstance(generation, dict):
-        raise OptionError(f"{where} must be a block of settings, got {generation!r}")
-    max_tokens, temperature = generation.get("max_tokens"), generation.get("temperature")
-    stop = generation.get("stop")
-    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
-        raise OptionError(f"{where} max_tokens must be a whole number >= 1, got {max_tokens!r}")
-    if temperature is not None and type(temperature) not in (int, float):
-        raise OptionError(f"{where} temperature must be a number, got {temperature!r}")
-    if stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
-    ):
-        raise OptionError(f"{where} stop must be a string or a list of strings, got {stop!r}")
-    return dict(generation)
-
-
 @dataclass
 class _Request:
     key: str
@@ -75,19 +30,31 @@ class _Request:
 
 
 class ChatModel:
-    """A spacy-llm model over a chat ``backend``, with ``generation`` parameters (part of the
-    cache key), an optional ``system_prompt``, prompt ``cache``, ``budget`` and usage."""
+    """A spacy-llm model over a chat ``backend`` (LlamaCppBackend or OpenAICompatibleClient;
+    optional methods: ``max_prompt_tokens``, ``stop_retries``, ``cancel``)."""
 
     def __init__(
         self,
-        backend: ChatBackend,
+        backend: Any,
         generation: Optional[Dict[str, Any]] = None,
         system_prompt: Optional[str] = None,
         cache: Optional[PromptCache] = None,
         budget: Optional[Budget] = None,
     ) -> None:
         self.backend = backend
-        self.generation = check_generation(DEFAULT_GENERATION if generation is None else generation)
+        generation = DEFAULT_GENERATION if generation is None else generation
+        where = "[components.llm.model.generation]"  # a wrong type would fail in a request
+        if not isinstance(generation, dict):
+            raise OptionError(f"{where} must be a block of settings, got {generation!r}")
+        max_tokens, temperature, stop = map(generation.get, ("max_tokens", "temperature", "stop"))
+        if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+            raise OptionError(f"{where} max_tokens must be a whole number >= 1, got {max_tokens!r}")
+        if temperature is not None and type(temperature) not in (int, float):
+            raise OptionError(f"{where} temperature must be a number, got {temperature!r}")
+        stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else [None]
+        if stop is not None and not all(isinstance(s, str) for s in stops):
+            raise OptionError(f"{where} stop must be a string or a list of strings, got {stop!r}")
+        self.generation = dict(generation)
         self.system_prompt = system_prompt
         self.cache = cache
         limited = budget is not None and (budget.max_tokens, budget.max_cost) != (None, None)
@@ -105,7 +72,7 @@ class ChatModel:
 
     @property
     def context_length(self) -> int:
-        """The backend's context length; unknown counts as unlimited."""
+        """The backend's context length (spacy-llm reads it); unknown counts as unlimited."""
         return self.backend.context_length or 10**9
 
     @property
@@ -121,8 +88,7 @@ class ChatModel:
         return request_key(self.backend.model_id, self.messages(prompt), self.generation)
 
     def prompt_tokens(self, messages: Messages, bound: bool = False) -> int:
-        """The backend's count of prompt tokens, or with ``bound`` its upper bound for budget
-        reservations (an HTTP server's tokenizer is unknown)."""
+        """The backend's count of prompt tokens, or with ``bound`` its upper bound (budget)."""
         upper = getattr(self.backend, "max_prompt_tokens", None)
         if bound and callable(upper):
             return int(upper(messages))
@@ -133,23 +99,20 @@ class ChatModel:
         grouped = [list(doc_prompts) for doc_prompts in prompts]
         keys = [[self.key(prompt) for prompt in doc_prompts] for doc_prompts in grouped]
         occurrences = Counter(key for doc_keys in keys for key in doc_keys)
-        first: Dict[str, str] = {}
-        for doc_prompts, doc_keys in zip(grouped, keys):
-            for prompt, key in zip(doc_prompts, doc_keys):
-                first.setdefault(key, prompt)
+        first = {key: prompt for ps, ks in zip(grouped, keys) for prompt, key in zip(ps, ks)}
         hits = self.cache.get_many(occurrences) if self.cache is not None else {}
         answers = {key: hit.response for key, hit in hits.items()}
         for key in hits:
             self.usage.record_hit()
-            self._tick(occurrences[key])
+            if self.progress is not None:
+                self.progress(occurrences[key])
         requests = [_Request(key, self.messages(first[key])) for key in first if key not in hits]
         answers.update(self._send_all(requests, occurrences))
         self.usage.add(prompts=sum(occurrences.values()))
         return [[answers[key] for key in doc_keys] for doc_keys in keys]
 
     def estimate(self, prompts: List[List[str]], expected: List[str]) -> RunEstimate:
-        """What answering the prompts of each Doc would send and cost, given a typical
-        answer per Doc; sends nothing."""
+        """What the prompts would send and cost given a typical answer per Doc; sends nothing."""
         keys = [[self.key(prompt) for prompt in doc_prompts] for doc_prompts in prompts]
         cached = (
             self.cache.present(k for ks in keys for k in ks) if self.cache is not None else set()
@@ -173,17 +136,29 @@ class ChatModel:
         costs = [round(price(prompt_tokens, n), 6) for n in (expected_tokens, most)]
         return RunEstimate(*counts, expected_tokens, most, *costs)
 
-    def _tick(self, n: int) -> None:
-        if self.progress is not None and n > 0:
-            self.progress(n)
+    def reserve(self, messages: Messages) -> int:
+        """Reserve a request's worst case (or raise BudgetExceeded). RETURNS: prompt tokens."""
+        if self.budget is None:
+            return 0
+        reserved = self.prompt_tokens(messages, bound=True)
+        self.budget.reserve(reserved, self.max_tokens)
+        return reserved
 
-    def _release(self, request: _Request) -> None:
+    def release(self, reserved: int) -> None:
+        """Give back the reservation of a request that got no answer."""
         if self.budget is not None:
-            self.budget.release(request.reserved, self.max_tokens)
+            self.budget.release(reserved, self.max_tokens)
+
+    def account(self, reserved: int, prompt_tokens: int, completion_tokens: int) -> None:
+        """Settle a reservation with what an answer used and count it (paid, stored or not)."""
+        cost = 0.0
+        if self.budget is not None:
+            self.budget.settle(reserved, self.max_tokens, prompt_tokens, completion_tokens)
+            cost = self.budget.cost_of(prompt_tokens, completion_tokens)
+        self.usage.record_answer(prompt_tokens, completion_tokens, cost)
 
     def _send_all(self, requests: List[_Request], occurrences: Counter) -> Dict[str, str]:
-        """Send the requests, ``max_in_flight`` at a time, each reserved in the budget (in
-        order) before it starts; a second Ctrl+C abandons the requests in flight."""
+        """Send the requests, ``max_in_flight`` at a time, each reserved (in order) first."""
         pending, running = deque(requests), {}  # type: ignore[var-annotated]
         answers: Dict[str, str] = {}
         error: Optional[BaseException] = None
@@ -193,16 +168,10 @@ class ChatModel:
                 while pending and error is None and len(running) < self.backend.max_in_flight:
                     request = pending[0]
                     try:
-                        if self.budget is not None:
-                            request.reserved = request.reserved or self.prompt_tokens(
-                                request.messages, bound=True
-                            )
-                            self.budget.reserve(request.reserved, self.max_tokens)
-                    except BudgetExceeded as err:
-                        error = None if running else err  # in flight may settle for less
-                        break
-                    except Exception as err:  # e.g. the tokenizer cannot load
-                        error = err
+                        request.reserved = self.reserve(request.messages)
+                    except Exception as err:  # over budget, or e.g. the tokenizer cannot load
+                        over = isinstance(err, BudgetExceeded)
+                        error = None if over and running else err  # in flight may settle for less
                         break
                     running[self._start(pending.popleft(), stop)] = request
                 if not running:
@@ -218,7 +187,8 @@ class ChatModel:
                         continue
                     if answer is not None:
                         answers[request.key] = answer
-                        self._tick(occurrences[request.key])
+                        if self.progress is not None:
+                            self.progress(occurrences[request.key])
         except KeyboardInterrupt:
             stop.set()
             self._drain(running)
@@ -228,18 +198,13 @@ class ChatModel:
         return answers
 
     def _drain(self, running: Dict[Future, _Request]) -> None:
-        """After Ctrl+C: no retry; the requests in flight are awaited (and cached) unless a
-        second Ctrl+C abandons them."""
-        stop_retries = getattr(self.backend, "stop_retries", None)
-        if callable(stop_retries):
-            stop_retries()
+        """After Ctrl+C: no retry; await (and cache) those in flight unless Ctrl+C again."""
+        getattr(self.backend, "stop_retries", lambda: None)()
         try:
             wait(running)
         except KeyboardInterrupt:
             self.abandoned = sum(1 for future in running if not future.done())
-            cancel = getattr(self.backend, "cancel", None)
-            if callable(cancel):  # an HTTP client ends each at its next chunk
-                cancel()
+            getattr(self.backend, "cancel", lambda: None)()  # HTTP: ends each at its next chunk
 
     def _start(self, request: _Request, stop: threading.Event) -> Future:
         """Send on a daemon thread: an abandoned request never keeps the process alive."""
@@ -255,51 +220,40 @@ class ChatModel:
         return future
 
     def _send(self, request: _Request, stop: threading.Event) -> Optional[str]:
-        """Claim the key (waiting while another live process holds it), send, cache and
-        settle the reservation; None if the run stopped while waiting."""
+        """Claim the key (waiting for another live holder), send, cache, settle; None: stopped."""
         try:
             while self.cache is not None:
                 status, hit = self.cache.claim(request.key)
                 if status == CLAIM_CLAIMED:
                     break
                 if status == CLAIM_ANSWERED and hit is not None:
-                    self._release(request)
+                    self.release(request.reserved)
                     self.usage.record_hit()  # answered by another process meanwhile
                     return hit.response
                 if stop.wait(_POLL_S):
-                    self._release(request)
+                    self.release(request.reserved)
                     return None
             completion = self.backend.complete(request.messages, self.generation, self.usage)
         except BaseException:
-            self._release(request)
-            if self.cache is not None:
-                try:  # let another process try it (a broken cache: it goes with this process)
+            self.release(request.reserved)
+            if self.cache is not None:  # let another process try it
+                with suppress(Exception):  # a broken cache: the claim goes with this process
                     self.cache.release(request.key)
-                except Exception:
-                    pass
             raise
-        tokens = (completion.prompt_tokens, completion.completion_tokens)
-        cost = 0.0
-        if self.budget is not None:
-            self.budget.settle(request.reserved, self.max_tokens, *tokens)
-            cost = self.budget.cost_of(*tokens)
-        self.usage.record_answer(*tokens, cost)  # paid whether or not it can be stored
+        self.account(request.reserved, completion.prompt_tokens, completion.completion_tokens)
         if self.cache is not None:
             request_record = {"messages": request.messages, "params": self.generation}
-            answer = CachedAnswer(completion.text, *tokens)
             try:
-                self.cache.put(request.key, self.backend.model_id, request_record, answer)
+                self.cache.put(request.key, self.backend.model_id, request_record, completion)
             except Exception:
                 self.usage.add(not_cached=1)
                 raise
-        return completion.text
+        return completion.response
 
     def close(self) -> None:
         """Release this process's claims; close backend and cache."""
         self.backend.close()
         if self.cache is not None:
-            try:  # a full disk cannot release claims: they go with this process
+            with suppress(Exception):  # a full disk cannot release claims: they go with us
                 self.cache.release()
-            except Exception:
-                pass
             self.cache.close()

@@ -1,11 +1,9 @@
-"""``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` component with this
-project's defaults (:data:`DEFAULT_PROPOSER_CONFIG`, also ``propose``'s built-in config).
-"""
+"""``nlp.add_pipe("hybrid_ner_llm_proposer")``: spacy-llm's ``llm`` with our defaults."""
 
-from typing import Any, Callable, Dict, Iterable
+from typing import Any, Dict
 
 from spacy.language import Language
-from spacy_llm.pipeline.llm import DEFAULT_CACHE_CONFIG, LLMWrapper, make_llm
+from spacy_llm.pipeline.llm import DEFAULT_CACHE_CONFIG, make_llm
 
 TASK = "hybrid_ner.EntityProposals.v1"
 SINGLE_QUERY = "hybrid_ner.SingleQueryPrompt.v1"
@@ -36,16 +34,6 @@ DEFAULT_PROPOSER_CONFIG: Dict[str, Any] = {
 }
 
 
-@Language.factory("hybrid_ner_llm_proposer", default_config=DEFAULT_PROPOSER_CONFIG)
-def make_llm_proposer(
-    nlp: Language,
-    name: str,
-    task: Any,
-    model: Callable[[Iterable[Iterable[str]]], Iterable[Iterable[str]]],
-    cache: Any,
-    save_io: bool,
-    validate_types: bool,
-) -> LLMWrapper:
-    """An LLM component that proposes entities next to the human ones
-    (arguments as spacy-llm's ``llm`` factory)."""
-    return make_llm(nlp, name, task, model, cache, save_io, validate_types)
+make_llm_proposer = Language.factory(
+    "hybrid_ner_llm_proposer", default_config=DEFAULT_PROPOSER_CONFIG, func=make_llm
+)

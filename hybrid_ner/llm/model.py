@@ -1,6 +1,4 @@
-"""The registered spacy-llm models, each a :class:`ChatModel`: the embedded LLM
-(llama.cpp) and any OpenAI-compatible server (defaults: the backends' ``DEFAULT_*``).
-"""
+"""The registered spacy-llm models: the embedded LLM and any OpenAI-compatible server."""
 
 from typing import Any, Dict, Optional
 
@@ -25,8 +23,7 @@ def create_llama_cpp_model(
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
 ) -> ChatModel:
-    """The embedded local LLM (llama.cpp; ``weights`` None: Qwen2.5-Coder-0.5B-Instruct).
-    Arguments: as for :class:`LlamaCppBackend` and :class:`ChatModel`."""
+    """The embedded LLM (``weights`` None: Qwen2.5-Coder-0.5B-Instruct)."""
     backend = LlamaCppBackend(weights or create_wheel_weights(), n_ctx, n_threads, n_batch)
     return ChatModel(backend, generation, system_prompt, cache, budget)
 
@@ -47,8 +44,7 @@ def create_openai_compatible_model(
     cache: Optional[PromptCache] = None,
     budget: Optional[Budget] = None,
 ) -> ChatModel:
-    """Any OpenAI-compatible chat-completions API. Arguments: as for :class:`ChatModel` and
-    :class:`OpenAICompatibleClient` (``concurrency``: ``max_in_flight``)."""
+    """Any OpenAI-compatible API (``concurrency``: the client's ``max_in_flight``)."""
     backend = Client(
         base_url, model, api_key_env, concurrency, timeout, max_tries, backoff, max_backoff,
         context_length,

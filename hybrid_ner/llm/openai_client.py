@@ -1,6 +1,5 @@
-"""OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp server...).
-Transient failures and blank answers are retried with jittered back-off (honouring
-``Retry-After``); other errors fail at once; an answer over ``max_tokens`` is cut."""
+"""OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp server...):
+transient failures and blank answers are retried with jittered back-off."""
 
 import email.utils
 import json
@@ -13,7 +12,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from ..errors import OptionError, mask_secrets, register_secret
-from .chat_model import Completion, Messages
+from .cache import CachedAnswer as Completion  # one answer and its token counts
+from .chat_model import Messages
 from .usage import LLMRequestError, Usage
 
 if TYPE_CHECKING:  # httpx is imported where a request is made: configs load without it
@@ -36,22 +36,19 @@ class _Retryable(Exception):
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
     """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date)."""
-    if not value:
-        return None
     try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
+        return max(0.0, float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         pass
     try:
-        when = email.utils.parsedate_to_datetime(value.strip()).timestamp()
+        when = email.utils.parsedate_to_datetime(value).timestamp()  # type: ignore[arg-type]
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
 
 
 def check_base_url(base_url: str) -> str:
-    """The API root if it is an http(s) URL with a host (a typo would
-    otherwise be retried as a connection error). RAISES (OptionError)."""
+    """The API root if it is an http(s) URL with a host (not retried as a connection error)."""
     import httpx
 
     shown, example = mask_secrets(str(base_url)), "e.g. http://127.0.0.1:8080/v1"
@@ -59,7 +56,6 @@ def check_base_url(base_url: str) -> str:
         raise OptionError(f"--base-url is empty: give the API root, {example}")
     try:
         url = httpx.URL(base_url.strip())
-        host = url.host
     except Exception as err:  # httpx.InvalidURL, ValueError, ...
         reason = f"is not a valid URL ({mask_secrets(str(err))})"
         raise OptionError(f"--base-url {shown!r} {reason}; {example}") from None
@@ -68,7 +64,7 @@ def check_base_url(base_url: str) -> str:
             f"--base-url {shown!r} must start with http:// or https:// "
             f"(got {url.scheme + '://' if url.scheme else 'no scheme'}); {example}"
         )
-    if not host:
+    if not url.host:
         raise OptionError(f"--base-url {shown!r} has no host; {example}")
     return base_url.strip()
 
@@ -137,12 +133,10 @@ class OpenAICompatibleClient:
 
         with self._lock:
             if self._client is None:
-                headers = {"Content-Type": "application/json"}
                 key = os.environ.get(self.api_key_env) if self.api_key_env else None
                 register_secret(key)  # never printed, whatever a server echoes
-                if key:
-                    headers["Authorization"] = f"Bearer {key}"
-                elif self.api_key_env and "api.openai.com" in self.base_url:
+                headers = {"Authorization": f"Bearer {key}"} if key else {}  # json=: Content-Type
+                if not key and self.api_key_env and "api.openai.com" in self.base_url:
                     warnings.warn(
                         f"${self.api_key_env} is not set: requests to {self.shown_url} will be "
                         "refused"
@@ -156,25 +150,21 @@ class OpenAICompatibleClient:
         return max(1, math.ceil(len(text) / self.chars_per_token))  # English: ≈ 4 chars
 
     def max_prompt_tokens(self, messages: Messages) -> int:
-        """An upper bound of the prompt tokens a server can count: one per UTF-8 byte (no
-        BPE or SentencePiece tokenizer makes more) plus a chat template's."""
+        """An upper bound of a server's prompt tokens: one per UTF-8 byte, plus a template's."""
         content = sum(len(str(m.get("content", "")).encode("utf-8")) for m in messages)
         return content + TEMPLATE_TOKENS_MAX * (len(messages) + 1)
 
     def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
-        """Send one chat request, retrying transient failures; LLMRequestError after
-        ``max_tries`` attempts or at once for errors a retry cannot fix (4xx)."""
+        """Send one chat request, retrying transient failures, or raise LLMRequestError."""
         payload = {**params, "model": self.model, "messages": messages}
         cancelled, no_retries = self._cancelled, self._no_retries  # close() makes new ones
         last: Optional[_Retryable] = None
         for attempt in range(self.max_tries):
             if last is not None:
                 delay = self._delay(attempt, last.retry_after)
-                deadline = time.monotonic() + delay  # Ctrl+C and close() end the wait
-                while not (cancelled.is_set() or no_retries.is_set()):
-                    if time.monotonic() >= deadline:
-                        break
-                    cancelled.wait(min(0.05, deadline - time.monotonic()))
+                end = time.monotonic() + delay  # Ctrl+C and close() end the wait
+                while time.monotonic() < end and not (cancelled.is_set() or no_retries.is_set()):
+                    cancelled.wait(min(0.05, max(0.0, end - time.monotonic())))
                 if cancelled.is_set():
                     break
                 if no_retries.is_set():
@@ -191,14 +181,14 @@ class OpenAICompatibleClient:
             except _Retryable as err:
                 usage.add(failure=err.kind)
                 last = err
-                if err.retry_after is not None and err.retry_after > self.max_backoff:
-                    if attempt + 1 < self.max_tries:  # a shorter wait would be refused again
-                        raise LLMRequestError(
-                            err.kind,
-                            f"{self.shown_url}: the server asks to retry after "
-                            f"{err.retry_after:.0f} s ({err.kind}), longer than max_backoff "
-                            f"({self.max_backoff:g} s); not waiting: re-run later",
-                        ) from None
+                too_long = err.retry_after is not None and err.retry_after > self.max_backoff
+                if too_long and attempt + 1 < self.max_tries:  # a shorter wait: refused again
+                    raise LLMRequestError(
+                        err.kind,
+                        f"{self.shown_url}: the server asks to retry after "
+                        f"{err.retry_after:.0f} s ({err.kind}), longer than max_backoff "
+                        f"({self.max_backoff:g} s); not waiting: re-run later",
+                    ) from None
         if last is None or cancelled.is_set():
             raise LLMRequestError("cancelled", f"{self.shown_url}: request abandoned (closed)")
         raise LLMRequestError(
@@ -217,8 +207,7 @@ class OpenAICompatibleClient:
     def _attempt(
         self, payload: Dict[str, Any], messages: Messages, cancelled: threading.Event
     ) -> Completion:
-        """One attempt, the body read within ``timeout`` in all (httpx bounds each read
-        only: a server trickling bytes could stretch it without end) or until cancelled."""
+        """One attempt, the body read within ``timeout`` in all (httpx bounds each read only)."""
         import httpx
 
         url = f"{self.base_url}/chat/completions"
@@ -296,7 +285,7 @@ class OpenAICompatibleClient:
         limit = params.get("max_tokens")
         if type(limit) is not int or limit <= 0:
             return completion
-        text, used = completion.text, completion.completion_tokens
+        text, used = completion.response, completion.completion_tokens
         max_chars = limit * MAX_CHARS_PER_TOKEN
         if used > limit:
             max_chars = min(max_chars, max(1, len(text) * limit // used))
@@ -306,7 +295,7 @@ class OpenAICompatibleClient:
         return Completion(text[:max_chars], completion.prompt_tokens, used)
 
     def stop_retries(self) -> None:
-        """Ctrl+C: let the attempts in flight finish, start no retry (until :meth:`close`)."""
+        """Ctrl+C: let the attempts in flight finish, start no retry (until close)."""
         self._no_retries.set()
 
     def cancel(self) -> None:

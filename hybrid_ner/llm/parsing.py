@@ -1,13 +1,12 @@
-"""Raw LLM answers to character-offset mentions, counting drops by reason: ``not_in_text``,
-``unknown_label``, ``unbalanced_marker``, ``garbage`` (no structure), ``empty``, ``duplicate``.
-"""
+"""Raw LLM answers to character-offset mentions, counting drops by reason."""
 
 import difflib
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from functools import partial
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .labels import label_key
 
@@ -46,33 +45,22 @@ class ParseResult:
 
 def cut_answer(response: str) -> str:
     """Strip an ``Output:`` prefix and anything after an invented next example."""
-    text = (response or "").strip()
-    match = _CONTINUATION.search(text)
-    if match:
-        text = text[: match.start()]
+    text = _CONTINUATION.split((response or "").strip(), maxsplit=1)[0]
     text = re.sub(r"^\s*(?:Output|Answer)\s*:\s*", "", text, flags=re.I)
     return text.strip()
 
 
 def normalise(text: str, case_sensitive: bool) -> Tuple[str, List[int]]:
     """Remove whitespace (and case); return the result and each char's origin."""
-    chars, origin = [], []
-    for i, char in enumerate(text):
-        if not char.isspace():
-            chars.append(char if case_sensitive else char.lower())
-            origin.append(i)
-    return "".join(chars), origin
-
-
-def _in_word(a: str, b: str) -> bool:
-    """Whether two adjacent characters belong to one word (never in scripts from U+2E80)."""
-    return a.isalnum() and b.isalnum() and ord(a) < 0x2E80 and ord(b) < 0x2E80
+    origin = [i for i, char in enumerate(text) if not char.isspace()]
+    return "".join(text[i] if case_sensitive else text[i].lower() for i in origin), origin
 
 
 def _at_word_boundary(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    return not _in_word(before, text[start]) and not _in_word(text[end - 1], after)
+    """Whether a span cuts no word (CJK and later scripts, from U+2E80, have no spaces)."""
+    padded = f" {text} "
+    pairs = (padded[start : start + 2], padded[end : end + 2])
+    return not any(p.isalnum() and max(map(ord, p)) < 0x2E80 for p in pairs)
 
 
 def find_mention(
@@ -83,21 +71,15 @@ def find_mention(
     near: Optional[int] = None,
     all_matches: bool = False,
 ) -> List[Tuple[int, int]]:
-    """Character spans of a mention in a sentence at word boundaries, ignoring whitespace
-    (LLMs rejoin "Germany 's") and case; ``near``: the match closest to this offset;
-    ``all_matches``: every match."""
+    """Spans of a mention at word boundaries, ignoring whitespace (LLMs rejoin "Germany 's")
+    and case: the first, the closest to ``near``, or ``all_matches``."""
     norm_text, origin = normalise(text, case_sensitive)
     norm_mention, _ = normalise(mention, case_sensitive)
     if not norm_mention:
         return []
-    matches = []
-    position = norm_text.find(norm_mention)
-    while position != -1:
-        start = origin[position]
-        end = origin[position + len(norm_mention) - 1] + 1
-        matches.append((start, end))
-        position = norm_text.find(norm_mention, position + 1)
-    matches = [m for m in matches if _at_word_boundary(text, *m)]
+    starts = [m.start() for m in re.finditer(f"(?={re.escape(norm_mention)})", norm_text)]
+    spans = [(origin[i], origin[i + len(norm_mention) - 1] + 1) for i in starts]
+    matches = [span for span in spans if _at_word_boundary(text, *span)]
     if all_matches or not matches:
         return matches
     if near is None:
@@ -108,13 +90,10 @@ def find_mention(
 def parse_marked(
     text: str, response: str, label: str, *, case_sensitive: bool = False
 ) -> ParseResult:
-    """Parse a GPT-NER answer (the sentence with ``@@entity##``): each marked entity maps
-    to the occurrence nearest where the LLM marked it; unbalanced markers are dropped."""
+    """Parse a GPT-NER answer (``@@entity##``), each at the occurrence nearest its mark."""
     result = ParseResult()
     answer = _rewritten_line(text, cut_answer(response), case_sensitive)
-    clean: List[str] = []
-    stack: List[int] = []
-    spans: List[Tuple[int, int]] = []
+    clean, stack, spans = [], [], []  # type: ignore[var-annotated]
     i = 0
     while i < len(answer):
         if answer.startswith(OPEN, i):
@@ -151,32 +130,24 @@ def parse_marked(
 def _rewritten_line(text: str, answer: str, case_sensitive: bool) -> str:
     """The answer line closest to the sentence (small models may repeat the examples)."""
     lines = [line for line in answer.splitlines() if line.strip()]
-    if len(lines) <= 1:
-        return lines[0] if lines else ""
 
     def similarity(line: str) -> float:
         plain = line.replace(OPEN, "").replace(CLOSE, "")
         a, b = (plain, text) if case_sensitive else (plain.lower(), text.lower())
         return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
-    return max(lines, key=similarity)
+    return max(lines, key=similarity, default="")
 
 
 def _char_map(source: str, target: str, case_sensitive: bool) -> Dict[int, int]:
     """Map positions of ``source`` to ``target`` where the two agree (difflib)."""
     a, b = (source, target) if case_sensitive else (source.lower(), target.lower())
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    mapping: Dict[int, int] = {}
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            mapping[block.a + k] = block.b + k
-    return mapping
+    return {m.a + k: m.b + k for m in matcher.get_matching_blocks() for k in range(m.size)}
 
 
 def _mapped(mapping: Mapping[int, int], position: int) -> Optional[int]:
     """The target position of ``position`` or of the nearest aligned char."""
-    if not mapping:
-        return None
     for distance in range(0, 200):
         for candidate in (position + distance, position - distance):
             if candidate in mapping:
@@ -192,9 +163,8 @@ def parse_lines(
     aliases: Optional[Mapping[str, str]] = None,
     case_sensitive: bool = False,
 ) -> ParseResult:
-    """Parse a single-query answer: ``LABEL: mention`` lines (also JSON, bullets, ``|`` or
-    ``=``, comma-separated mentions); every occurrence is marked: the format cannot say
-    which one. ``aliases``: other names for labels ("PERSON" → "PER")."""
+    """Parse ``LABEL: mention`` lines (or JSON, bullets, ``|``, ``=``); every occurrence is
+    marked (the format cannot say which). ``aliases``: "PERSON" → "PER"."""
     answer = cut_answer(response)
     items = _json_items(answer)
     result = ParseResult()
@@ -210,7 +180,11 @@ def parse_lines(
                 result.drop("garbage")
                 continue
             items.append((match.group(1), match.group(2)))
-    label_of = _label_lookup(labels, aliases)
+    find = partial(find_mention, text, case_sensitive=case_sensitive, all_matches=True)
+    label_of = {label_key(label): label for label in labels}
+    for alias, label in (aliases or {}).items():
+        if label in labels:
+            label_of.setdefault(label_key(alias), label)
     for raw_label, mention in items:
         result.n_items += 1
         mention = mention.strip().strip("\"'`").strip()
@@ -221,23 +195,15 @@ def parse_lines(
         if label is None:
             result.drop("unknown_label")
             continue
-        found = find_mention(text, mention, case_sensitive=case_sensitive, all_matches=True)
-        if not found and "," in mention:
+        parts = [mention]
+        if "," in mention and not find(mention):  # "PER: Anna, Ben"
             parts = [p.strip() for p in mention.split(",") if p.strip()]
             result.n_items += len(parts) - 1
-            for part in parts:
-                part_found = find_mention(
-                    text, part, case_sensitive=case_sensitive, all_matches=True
-                )
-                if part_found:
-                    result.mentions.extend(Mention(s, e, label) for s, e in part_found)
-                else:
-                    result.drop("not_in_text")
-            continue
-        if not found:
-            result.drop("not_in_text")
-            continue
-        result.mentions.extend(Mention(s, e, label) for s, e in found)
+        for part in parts:
+            found = find(part)
+            if not found:
+                result.drop("not_in_text")
+            result.mentions.extend(Mention(s, e, label) for s, e in found)
     return _dedupe(result)
 
 
@@ -269,14 +235,6 @@ def _json_items(answer: str) -> Optional[List[Tuple[str, str]]]:
             else:
                 pairs.append(("", ""))  # counted as empty
     return pairs
-
-
-def _label_lookup(labels: Iterable[str], aliases: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    lookup = {label_key(label): label for label in labels}
-    for alias, label in (aliases or {}).items():
-        if label in labels:
-            lookup.setdefault(label_key(alias), label)
-    return lookup
 
 
 def _dedupe(result: ParseResult) -> ParseResult:

@@ -1,7 +1,4 @@
-"""Prompt formats: how a sentence and its examples become a prompt, and how the answer
-is read back. ``PerTypePrompt`` (GPT-NER): one query per type, the sentence rewritten
-with ``@@entity##``; ``SingleQueryPrompt``: one query, ``TYPE: entity`` lines (cheapest).
-"""
+"""Prompt formats: how a sentence and its examples become a prompt and the answer is read."""
 
 from typing import Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
@@ -60,8 +57,7 @@ PLACEHOLDER_MENTION = "..."
 
 @runtime_checkable
 class PromptFormat(Protocol):
-    """The queries per sentence (a label each, or None for all), the prompt of a sentence
-    and query, the mentions of an answer, a typical answer for dry-run estimates."""
+    """Queries per sentence (a label, or None: all), prompts, parsing, a typical answer."""
 
     def queries(self, labels: Sequence[str]) -> List[Optional[str]]: ...
 
@@ -96,8 +92,7 @@ def _definition(label: str, definitions: Mapping[str, str]) -> str:
 
 
 def format_example(labels: Sequence[str], mentions: Mapping[str, str]) -> str:
-    """``"L1: m1" or "L2: m2"`` for the first two labels with an example mention (else
-    the first two labels with a placeholder)."""
+    """``"L1: m1" or "L2: m2"`` for the first two labels with an example mention."""
     shown = [(label, mentions[label]) for label in labels if mentions.get(label)][:2]
     shown = shown or [(label, PLACEHOLDER_MENTION) for label in labels[:2]]
     return " or ".join(f'"{label}: {mention}"' for label, mention in shown)
@@ -114,8 +109,7 @@ def mark_entities(doc: Doc, label: str) -> str:
 
 
 class PerTypePrompt:
-    """GPT-NER: one query per label, answer = sentence with ``@@entity##``; ``instructions``
-    have ``{label}`` and ``{definition}``."""
+    """GPT-NER: one query per label, answer = sentence with ``@@entity##``."""
 
     def __init__(
         self, instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
@@ -203,20 +197,5 @@ class SingleQueryPrompt:
         return "\n".join(["LABEL: entity text"] * max(1, len(text.split()) // 8))
 
 
-@registry.llm_misc("hybrid_ner.PerTypePrompt.v1")
-def create_per_type_prompt(
-    instructions: str = PER_TYPE_INSTRUCTIONS, case_sensitive: bool = False
-) -> PerTypePrompt:
-    """GPT-NER prompts: one query per entity type (arguments: :class:`PerTypePrompt`)."""
-    return PerTypePrompt(instructions, case_sensitive)
-
-
-@registry.llm_misc("hybrid_ner.SingleQueryPrompt.v1")
-def create_single_query_prompt(
-    instructions: str = SINGLE_QUERY_INSTRUCTIONS,
-    aliases: Dict[str, str] = DEFAULT_ALIASES,
-    case_sensitive: bool = False,
-    example_mentions: Dict[str, str] = DEFAULT_EXAMPLE_MENTIONS,
-) -> SingleQueryPrompt:
-    """One query for all entity types (arguments: :class:`SingleQueryPrompt`)."""
-    return SingleQueryPrompt(instructions, aliases, case_sensitive, example_mentions)
+create_per_type_prompt = registry.llm_misc("hybrid_ner.PerTypePrompt.v1")(PerTypePrompt)
+create_single_query_prompt = registry.llm_misc("hybrid_ner.SingleQueryPrompt.v1")(SingleQueryPrompt)

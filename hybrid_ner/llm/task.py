@@ -1,6 +1,5 @@
-"""The spacy-llm task: proposals go to ``doc.spans["llm"]`` (spacy-llm's NER tasks would
-erase the human ``doc.ents``); ``doc.user_data["llm_parse"]`` gets, per query, the raw
-answer and what was kept or dropped and why."""
+"""The spacy-llm task: proposals go to ``doc.spans["llm"]`` (never the human ``doc.ents``),
+parse statistics to ``doc.user_data["llm_parse"]``."""
 
 from collections import Counter
 from pathlib import Path
@@ -12,7 +11,7 @@ from spacy_llm.registry import registry
 from ..errors import HybridNerError
 from ..layers import LLM_KEY
 from .fewshot import SimilarExamples
-from .labels import check_example_labels, check_labels, label_counts, labels_of
+from .labels import check_example_labels, check_labels, label_counts, parse_labels
 from .prompts import DEFAULT_DEFINITIONS, PromptFormat, SingleQueryPrompt
 
 #: ``doc.user_data`` key of the per-Doc parse statistics.
@@ -21,13 +20,17 @@ ALIGNMENT_MODES = ("strict", "contract", "expand")
 
 
 class EntityProposalTask:
-    """Generate entity prompts and write the answers as a span group
-    (arguments: see :func:`create_entity_proposal_task`)."""
+    """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
+
+    labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
+    prompt, examples: Prompt format (None: single query), few-shot retrieval (None: zero-shot).
+    alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
+    """
 
     def __init__(
         self,
-        labels: Union[List[str], str],
-        prompt: PromptFormat,
+        labels: Union[List[str], str] = ["PER", "ORG", "LOC", "MISC"],
+        prompt: Optional[PromptFormat] = None,
         examples: Optional[SimilarExamples] = None,
         label_definitions: Optional[Dict[str, str]] = None,
         spans_key: str = LLM_KEY,
@@ -37,10 +40,8 @@ class EntityProposalTask:
             raise HybridNerError(
                 f"alignment_mode must be one of {ALIGNMENT_MODES}, got {alignment_mode!r}"
             )
-        self._labels = labels_of(labels, "[components.llm.task] labels")
-        if not self._labels:
-            raise HybridNerError("The proposal task needs at least one label")
-        self.prompt = prompt
+        self.labels = tuple(parse_labels(labels, "[components.llm.task] labels"))
+        self.prompt = prompt or SingleQueryPrompt()
         self.examples = examples
         #: The definitions the config gave (the defaults fill in the others).
         self.label_definitions = dict(label_definitions or {})
@@ -51,31 +52,26 @@ class EntityProposalTask:
         #: Sentences whose prompt got fewer examples than asked for (text → how many).
         self.short_of_examples: Dict[str, int] = {}
 
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        return tuple(self._labels)
-
     def set_labels(self, labels: List[str], where: str = "labels") -> None:
         """Replace the label set (checked by :func:`~hybrid_ner.llm.labels.check_labels`)."""
-        self._labels = check_labels(list(labels), where)
+        self.labels = tuple(check_labels(list(labels), where))
         self._pool_checked = False
 
     def queries(self) -> List[Optional[str]]:
         """The query of each prompt of a Doc (a label, or None for all)."""
-        return self.prompt.queries(self._labels)
+        return self.prompt.queries(self.labels)
 
     def generate_prompts(
         self, docs: Iterable[Doc], context_length: Optional[int] = None
     ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
-        """One prompt per query for each Doc, paired with the Doc once per prompt:
-        spacy-llm's protocol for a "sharding" task (recognised by this signature).
-        Sentences are short: ``context_length`` is unused."""
+        """One prompt per query for each Doc, with the Doc once per prompt (spacy-llm's
+        "sharding" protocol; sentences are short: ``context_length`` is unused)."""
         docs = list(docs)
         examples = self.examples
         if examples is not None and examples.k > 0 and not self._pool_checked:
             source = examples.pool_source
             name = str(source) if isinstance(source, (str, Path)) else None
-            check_example_labels(label_counts(examples.pool), self._labels, name)
+            check_example_labels(label_counts(examples.pool), self.labels, name)
             self._pool_checked = True
         shown = examples(docs) if examples is not None else [[] for _ in docs]
         wanted = examples.k if examples is not None else 0
@@ -83,7 +79,7 @@ class EntityProposalTask:
             if len(doc_examples) < wanted:
                 self.short_of_examples[doc.text] = len(doc_examples)
             prompts = [
-                self.prompt.render(doc.text, doc_examples, self._labels, self.definitions, query)
+                self.prompt.render(doc.text, doc_examples, self.labels, self.definitions, query)
                 for query in self.queries()
             ]
             yield prompts, [doc] * len(prompts)
@@ -99,7 +95,7 @@ class EntityProposalTask:
             totals: Counter = Counter()
             per_query = []
             for query, response in zip(queries, doc_responses):
-                result = self.prompt.parse(doc.text, response, self._labels, query)
+                result = self.prompt.parse(doc.text, response, self.labels, query)
                 kept = 0
                 for m in result.mentions:
                     span = doc.char_span(m.start, m.end, m.label, alignment_mode=mode)
@@ -123,22 +119,6 @@ class EntityProposalTask:
             yield doc
 
 
-@registry.llm_tasks("hybrid_ner.EntityProposals.v1")
-def create_entity_proposal_task(
-    labels: Union[List[str], str] = ["PER", "ORG", "LOC", "MISC"],
-    prompt: Optional[PromptFormat] = None,
-    examples: Optional[SimilarExamples] = None,
-    label_definitions: Dict[str, str] = {},
-    spans_key: str = LLM_KEY,
-    alignment_mode: str = "expand",
-) -> EntityProposalTask:
-    """LLM entity proposals written to ``doc.spans[spans_key]``, never to ``doc.ents``.
-
-    labels (Union[List[str], str]): Labels to propose; a string is comma-separated.
-    prompt, examples: Prompt format (None: single query), few-shot retrieval (None: zero-shot).
-    alignment_mode (str): "strict", "contract" or "expand" for mentions cutting tokens.
-    """
-    prompt = prompt or SingleQueryPrompt()
-    return EntityProposalTask(
-        labels, prompt, examples, label_definitions, spans_key, alignment_mode
-    )  # fmt: skip
+create_entity_proposal_task = registry.llm_tasks("hybrid_ner.EntityProposals.v1")(
+    EntityProposalTask
+)

@@ -1,6 +1,5 @@
-"""Usage accounting, the hard budget, and the dry run's estimate. The budget reserves
-each request's worst case (prompt-token bound + ``max_tokens``; longer answers are cut)
-before sending, so a run never overspends; the server's counts then replace it."""
+"""Usage, the hard budget and the dry run's estimate. The budget reserves each request's worst
+case (prompt-token bound + ``max_tokens``: longer answers are cut): no run overspends."""
 
 import math
 import threading
@@ -20,8 +19,7 @@ class BudgetExceeded(HybridNerError):
 
 
 class LLMRequestError(HybridNerError):
-    """A request failed for good; ``kind`` is counted in ``Usage.failures`` (``http_429``,
-    ``timeout``, ``empty``...)."""
+    """A request failed for good; ``kind`` is counted in ``Usage.failures`` (``http_429``...)."""
 
     exit_code = EXIT_REQUESTS_FAILED
 
@@ -57,8 +55,9 @@ class Usage:
         self.add(cache_hits=1)
 
     def record_answer(self, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
-        tokens = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
-        self.add(requests=1, cost=cost, **tokens)
+        self.add(
+            requests=1, cost=cost, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
 
     def report(self) -> Dict[str, Any]:
         with self._lock:
@@ -76,8 +75,7 @@ class Usage:
 
 
 class Budget:
-    """A hard limit on requests sent (cache hits are free), tokens (prompt + completion) and
-    money (from the prices per 1,000 tokens) for one run; None: no limit."""
+    """``hybrid_ner.Budget.v1``: a hard limit on a run's requests, tokens and cost (None: none)."""
 
     def __init__(
         self,
@@ -128,9 +126,8 @@ class Budget:
                 problems.append(f"a cost of {self.max_cost}")
             if problems:
                 raise BudgetExceeded(
-                    "Budget reached: the next request could exceed "
-                    + " and ".join(problems)
-                    + ". Answers so far are cached; raise the budget and re-run to continue."
+                    f"Budget reached: the next request could exceed {' and '.join(problems)}. "
+                    "Answers so far are cached; raise the budget and re-run to continue."
                 )
             self._add(1, prompt_tokens, max_completion_tokens)
 
@@ -145,22 +142,12 @@ class Budget:
             self._add(-1, -reserved_prompt, -reserved_completion)
 
 
-@registry.llm_misc("hybrid_ner.Budget.v1")
-def create_budget(
-    max_requests: Optional[int] = None,
-    max_tokens: Optional[int] = None,
-    max_cost: Optional[float] = None,
-    price_per_1k_input: float = 0.0,
-    price_per_1k_output: float = 0.0,
-) -> Budget:
-    """A hard budget for one run; None means no limit (see :class:`Budget`)."""
-    return Budget(max_requests, max_tokens, max_cost, price_per_1k_input, price_per_1k_output)
+create_budget = registry.llm_misc("hybrid_ner.Budget.v1")(Budget)
 
 
 @dataclass
 class RunEstimate:
-    """Prompts, tokens and cost of a run before any request: completion tokens as a rough
-    "expected" figure and a hard bound (``max_tokens`` each); cached and repeated are free."""
+    """A run's prompts, tokens and cost before any request (expected and most)."""
 
     docs: int
     prompts: int

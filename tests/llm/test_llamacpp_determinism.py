@@ -92,7 +92,7 @@ class Recorder:
 
 
 def _ask(backend: LlamaCppBackend, prompt: str) -> str:
-    return backend.complete([{"role": "user", "content": prompt}], GENERATION, Usage()).text
+    return backend.complete([{"role": "user", "content": prompt}], GENERATION, Usage()).response
 
 
 def _run(weights, prompts: List[str]) -> Tuple[Dict[str, str], Recorder]:

@@ -30,7 +30,7 @@ def test_answer_usage_and_payload(server, monkeypatch):
     server.answer = lambda prompt: "LOC: Paris"
     client = client_for(server, api_key_env="HYBRID_NER_TEST_KEY")
     completion = client.complete(MESSAGES, PARAMS, Usage())
-    assert completion.text == "LOC: Paris"
+    assert completion.response == "LOC: Paris"
     assert completion.prompt_tokens == len(MESSAGES[0]["content"]) // 4
     sent = server.requests[0]
     assert sent["model"] == "scripted" and sent["messages"] == MESSAGES and sent["max_tokens"] == 16
@@ -53,7 +53,7 @@ def test_transient_faults_are_retried(server, fault, kind):
     server.faults.extend([fault])
     usage = Usage()
     completion = client_for(server, timeout=0.5).complete(MESSAGES, PARAMS, usage)
-    assert completion.text == "ok"
+    assert completion.response == "ok"
     assert usage.failures == {kind: 1}
     assert len(server.requests) == 2
 
