@@ -43,9 +43,10 @@ def budget_units(docs: Sequence[Doc], fraction: Optional[float] = None) -> List[
     return units
 
 
+@registry.misc("hybrid_ner.random_selection.v1")
 @dataclass(frozen=True)
 class RandomSelection:
-    """Documents in a seeded random order (``simulate_budget``'s choice)."""
+    """Documents for the human in a seeded random order (``simulate_budget``'s choice)."""
 
     seed: int = 0
 
@@ -76,6 +77,7 @@ class RandomSelection:
         return ranking[: round(fraction * len(ranking))]
 
 
+@registry.misc("hybrid_ner.uncertainty_selection.v1")
 @dataclass(frozen=True)
 class UncertaintySelection(RandomSelection):
     """Documents by the token errors the calibrated evidence expects if they stay LLM-only.
@@ -131,21 +133,3 @@ class UncertaintySelection(RandomSelection):
             f"{errors:.1f} expected token errors; {int(proposals)} proposals, "
             f"{int(conflicts)} tokens in overlapping proposals"
         )
-
-
-@registry.misc("hybrid_ner.random_selection.v1")
-def create_random_selection(seed: int = 0) -> RandomSelection:
-    """Documents for the human in a seeded random order."""
-    return RandomSelection(seed)
-
-
-@registry.misc("hybrid_ner.uncertainty_selection.v1")
-def create_uncertainty_selection(
-    calibration: Optional[str] = None,
-    teacher: Optional[str] = None,
-    spans_key: str = LLM_KEY,
-    seed: int = 0,
-) -> UncertaintySelection:
-    """Documents for the human by the annotator's expected token errors (ties: seeded)."""
-    paths = [Path(p) if p else None for p in (calibration, teacher)]
-    return UncertaintySelection(seed, *paths, spans_key)

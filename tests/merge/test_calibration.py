@@ -237,3 +237,13 @@ def test_an_annotator_without_trusted_labels_trains_as_human_silence(tmp_path):
         numpy.testing.assert_allclose(
             hybrid.user_data["tag_likelihoods"][key], silence.user_data["tag_likelihoods"][key]
         )
+
+
+def test_settings_out_of_range_are_refused_in_one_line():
+    from hybrid_ner.errors import HybridNerError
+    from hybrid_ner.merge.calibration.mixing import create_calibrated_mixing
+
+    with pytest.raises(HybridNerError, match=r"min_posterior must be in \[0, 0.999\], got 1.0"):
+        create_calibrated_mixing(min_posterior=1.0)
+    with pytest.raises(HybridNerError, match=r"omission_rate must be in \[0, 1\], got -0.1"):
+        create_calibrated_mixing(omission_rate=-0.1)

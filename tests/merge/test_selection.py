@@ -79,7 +79,9 @@ def test_uncertainty_ranks_unreliable_proposals_first(calibration_file):
         # Gold says PER everywhere: the selection must not read it.
         make_doc(VOCAB, words, [(5, 7, "PER")], [(5, 7, "MISC"), (6, 7, "PER")], doc_id="unsure"),
     ]
-    selection = registry.misc.get("hybrid_ner.uncertainty_selection.v1")(str(calibration_file))
+    selection = registry.misc.get("hybrid_ner.uncertainty_selection.v1")(
+        calibration=str(calibration_file)
+    )
     ranking = selection.rank(docs)
     assert ranking[0].doc_id == "unsure"
     assert ranking[0].score > 1.5 * max(unit.score for unit in ranking[1:])

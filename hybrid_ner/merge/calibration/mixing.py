@@ -252,14 +252,12 @@ def create_calibrated_mixing(
     min_posterior (float): Where the human was silent, a label's proposals (and the
         annotator's silence) count only if at least this share of them is right there.
     """
-    if omission_rate is not None and not 0.0 <= omission_rate <= 1.0:
-        raise HybridNerError(
-            f"calibrated_mixing: omission_rate must be in [0, 1], got {omission_rate}"
-        )
+    for name, value, top in [
+        ("omission_rate", omission_rate, 1.0),
+        ("min_posterior", min_posterior, 0.999),
+    ]:
+        if value is not None and not 0.0 <= value <= top:
+            raise HybridNerError(f"calibrated_mixing: {name} must be in [0, {top:g}], got {value}")
     paths = [Path(path) if path else None for path in (calibration, teacher)]
-    if not 0.0 <= min_posterior < 1.0:
-        raise HybridNerError(
-            f"calibrated_mixing: min_posterior must be in [0, 1), got {min_posterior}"
-        )
     args = (omission_rate, paths[1], annotator, negative_sampling, min_posterior)
     return CalibratedMixing(paths[0], *args)
