@@ -54,7 +54,8 @@ def select_cli(
             "(run `hybrid-ner propose` on it first, or name the group with --spans-key)"
         )
     selection = UncertaintySelection(seed, calibration, teacher, spans_key)
-    ranking = (RandomSelection(seed) if strategy == "random" else selection).rank(docs, budget)
+    selection = RandomSelection(seed) if strategy == "random" else selection
+    ranking = selection.rank(docs, budget)
     lines = [
         {"doc_id": unit.doc_id, "rank": rank, "score": round(unit.score, 4), "why": unit.why}
         for rank, unit in enumerate(ranking, 1)
@@ -62,7 +63,7 @@ def select_cli(
     write_text(output_path, "".join(srsly.json_dumps(line) + "\n" for line in lines))
     msg.good(f"Ranked {len(ranking)} documents ({strategy}) → {output_path}")
     if budget:
-        chosen = [(u, i) for u in ranking[: round(budget * len(ranking))] for i in u.sentences]
+        chosen = [(u, i) for u in selection.choose(docs, budget, ranking) for i in u.sentences]
         records = [doc_to_record(docs[i], docs[i].spans[spans_key]) for _, i in chosen]
         for record, (unit, _) in zip(records, chosen):
             record["meta"] = {"doc_id": unit.doc_id, **record.get("meta", {})}

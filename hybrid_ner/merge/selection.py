@@ -71,9 +71,11 @@ class RandomSelection:
         order.sort(key=lambda unit: -round(score[unit], 6))  # stable: seeded ties
         return [Selected(u, score[u], self.why(totals[u]), tuple(members[u])) for u in order]
 
-    def choose(self, docs: Sequence[Doc], fraction: float) -> List[Selected]:
+    def choose(
+        self, docs: Sequence[Doc], fraction: float, ranking: Optional[List[Selected]] = None
+    ) -> List[Selected]:
         """The first ``round(fraction · n_documents)`` documents of the ranking."""
-        ranking = self.rank(docs, fraction)
+        ranking = self.rank(docs, fraction) if ranking is None else ranking
         return ranking[: round(fraction * len(ranking))]
 
 
@@ -126,6 +128,18 @@ class UncertaintySelection(RandomSelection):
             conflicts = sum(n > 1 for n in covered.values())
             stats[i] = ((1.0 - by_label.max(axis=1)).sum(), len(spans), conflicts)
         return stats
+
+    def choose(
+        self, docs: Sequence[Doc], fraction: float, ranking: Optional[List[Selected]] = None
+    ) -> List[Selected]:
+        """Documents in rank order while they bring the total closer to ``fraction`` of the
+        sentences (the human is paid per sentence, and dense documents are often short)."""
+        chosen, total, target = [], 0, fraction * len(docs)
+        for unit in self.rank(docs, fraction) if ranking is None else ranking:
+            if abs(total + len(unit.sentences) - target) < abs(total - target):
+                chosen.append(unit)
+                total += len(unit.sentences)
+        return chosen
 
     def why(self, stats: numpy.ndarray) -> str:
         errors, proposals, conflicts = stats

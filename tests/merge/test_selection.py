@@ -96,3 +96,22 @@ def test_uncertainty_ranks_unreliable_proposals_first(calibration_file):
 def test_uncertainty_selection_needs_a_calibration_file(tmp_path):
     with pytest.raises(HybridNerError, match="needs a calibration file"):
         UncertaintySelection(calibration=tmp_path / "missing.spacy").rank(docs_in(["a", "b"]))
+
+
+def test_uncertainty_fills_the_budget_by_sentences_and_ranks_per_sentence(calibration_file):
+    words = "Cleo and Dan saw a big parade".split()
+    unsure = ([(5, 7, "PER")], [(5, 7, "MISC"), (6, 7, "PER")])
+    # One unsure sentence in a long quiet document, short documents of one unsure sentence each.
+    long_doc = [make_doc(VOCAB, words, *unsure, doc_id="long")]
+    long_doc += [make_doc(VOCAB, "we ate soup and then walked home".split(), doc_id="long")] * 9
+    short = [make_doc(VOCAB, words, *unsure, doc_id=f"short{i}") for i in range(10)]
+    docs = long_doc + short
+    selection = UncertaintySelection(calibration=calibration_file)
+    ranking = selection.rank(docs)
+    # Per sentence: the long document holds little more uncertainty than one short one, over
+    # ten times the sentences (ten times the cost).
+    assert ranking[-1].doc_id == "long"
+    assert ranking[-1].score < ranking[0].score / 2
+    # 25% of 20 sentences: five short documents, not the long one (ten sentences).
+    chosen = selection.choose(docs, 0.25, ranking)
+    assert sorted(len(unit.sentences) for unit in chosen) == [1] * 5
