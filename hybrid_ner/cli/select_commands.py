@@ -1,5 +1,6 @@
 """CLI command ``select``: which documents the human should annotate (docs/method.md)."""
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -23,7 +24,9 @@ STRATEGIES = ("uncertainty", "random")
 @app.command("select")
 def select_cli(
     input_path: Path = typer.Argument(..., help="DocBin with the annotator's proposals"),
-    output_path: Path = typer.Argument(..., help="Ranking JSONL: doc_id, rank, score, why"),
+    output_path: Path = typer.Argument(
+        ..., help="Ranking JSONL: rank, doc_id, score, why, sentences"
+    ),
     budget: Optional[float] = typer.Option(None, help="Share of documents to select, in (0, 1]"),
     strategy: str = typer.Option("uncertainty", help="uncertainty or random"),
     calibration: Optional[Path] = typer.Option(None, help="Dev set with gold after propose"),
@@ -56,18 +59,14 @@ def select_cli(
     selection = UncertaintySelection(seed, calibration, teacher, spans_key)
     selection = RandomSelection(seed) if strategy == "random" else selection
     ranking = selection.rank(docs, budget)
-    lines = [
-        {"doc_id": unit.doc_id, "rank": rank, "score": round(unit.score, 4), "why": unit.why}
-        for rank, unit in enumerate(ranking, 1)
-    ]
+    lines = [{"rank": rank, **asdict(unit)} for rank, unit in enumerate(ranking, 1)]
     write_text(output_path, "".join(srsly.json_dumps(line) + "\n" for line in lines))
     msg.good(f"Ranked {len(ranking)} documents ({strategy}) → {output_path}")
     if budget:
         chosen = [(u, i) for u in selection.choose(docs, budget, ranking) for i in u.sentences]
         records = [doc_to_record(docs[i], docs[i].spans[spans_key]) for _, i in chosen]
         for record, (unit, _) in zip(records, chosen):
-            record["meta"] = {"doc_id": unit.doc_id, **record.get("meta", {})}
-            record["meta"]["score"] = round(unit.score, 4)
+            record["meta"] = {"doc_id": unit.doc_id, **record.get("meta", {}), "score": unit.score}
         write_docbin(paths[0], [docs[i] for _, i in chosen])  # type: ignore[arg-type]
         write_text(paths[1], "".join(srsly.json_dumps(r) + "\n" for r in records))  # type: ignore[arg-type]
         msg.good(f"Selected {len(records)} sentences → {paths[0]}, {paths[1]}")

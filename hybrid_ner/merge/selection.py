@@ -51,8 +51,8 @@ class RandomSelection:
     seed: int = 0
 
     def doc_stats(self, docs: Sequence[Doc]) -> numpy.ndarray:
-        """Per Doc: expected token errors, proposals, tokens in overlapping proposals."""
-        return numpy.zeros((len(docs), 3))
+        """Per Doc: expected token errors and proposals."""
+        return numpy.zeros((len(docs), 2))
 
     def why(self, stats: numpy.ndarray) -> str:
         return f"random order (seed {self.seed})"
@@ -67,8 +67,8 @@ class RandomSelection:
         random.Random(f"budget:{self.seed}").shuffle(order)
         totals = {unit: stats[members[unit]].sum(axis=0) for unit in order}
         # Per sentence (what the human is paid for): long documents are not worth more per cost.
-        score = {unit: float(totals[unit][0]) / len(members[unit]) for unit in order}
-        order.sort(key=lambda unit: -round(score[unit], 6))  # stable: seeded ties
+        score = {unit: round(float(totals[unit][0]) / len(members[unit]), 4) for unit in order}
+        order.sort(key=lambda unit: -score[unit])  # stable: seeded ties
         return [Selected(u, score[u], self.why(totals[u]), tuple(members[u])) for u in order]
 
     def choose(
@@ -84,9 +84,8 @@ class RandomSelection:
 class UncertaintySelection(RandomSelection):
     """Documents by the token errors the calibrated evidence expects if they stay LLM-only.
 
-    calibration (Optional[Path]): Dev set with gold ``doc.ents`` and the same annotator's proposals.
-    teacher (Optional[Path]): A soft NER whose tag probabilities are the prior; None: the
-        calibration sample's tag base rates.
+    calibration (Optional[Path]): Dev set with gold and the same annotator's proposals.
+    teacher (Optional[Path]): A soft NER, the prior; None: the sample's tag base rates.
     """
 
     calibration: Optional[Path] = None
@@ -116,17 +115,15 @@ class UncertaintySelection(RandomSelection):
             doc.user_data[HUMAN_ANNOTATED] = False
             doc.spans.pop(HUMAN_KEY, None)
         priors = teacher_probabilities(self.teacher, blind, labels) if self.teacher else None
-        stats = numpy.zeros((len(docs), 3))
+        stats = numpy.zeros((len(docs), 2))
         for i, doc in enumerate(track(blind, len(blind), "uncertainty", "sentence")):
             values = token_likelihoods(doc, calibration, 0.0, labels, self.spans_key)["values"]
             joint = values * (base if priors is None else priors[i])
             q = joint / numpy.maximum(joint.sum(axis=1, keepdims=True), 1e-12)
             spans = doc.spans[self.spans_key] if self.spans_key in doc.spans else []
-            covered = Counter(t for s in spans for t in range(s.start, s.end))
             # Per label (O, then each label's B/I/L/U summed): a wrong boundary is no error here.
             by_label = numpy.hstack([q[:, :1], q[:, 1:].reshape(len(q), -1, 4).sum(axis=2)])
-            conflicts = sum(n > 1 for n in covered.values())
-            stats[i] = ((1.0 - by_label.max(axis=1)).sum(), len(spans), conflicts)
+            stats[i] = ((1.0 - by_label.max(axis=1)).sum(), len(spans))
         return stats
 
     def choose(
@@ -142,8 +139,4 @@ class UncertaintySelection(RandomSelection):
         return chosen
 
     def why(self, stats: numpy.ndarray) -> str:
-        errors, proposals, conflicts = stats
-        return (
-            f"{errors:.1f} expected token errors; {int(proposals)} proposals, "
-            f"{int(conflicts)} tokens in overlapping proposals"
-        )
+        return f"{stats[0]:.1f} expected token errors; {int(stats[1])} proposals"

@@ -229,7 +229,7 @@ def test_an_annotator_without_trusted_labels_trains_as_human_silence(tmp_path):
     docs = [make_doc(VOCAB, WORDS, human=gold[:1], llm=[(3, 6, "LOC"), (9, 10, "PER")])] * 20
     path = tmp_path / "dev.spacy"
     fitted = CalibratedMixing(calibration=path, omission_rate=0.5).fit(docs)
-    assert fitted.trusted == () and "silent: none" in fitted.describe()
+    assert fitted.trusted == () and "trusted on human silence: none" in fitted.describe()
     human_only = CalibratedMixing(calibration=path, omission_rate=0.5, annotator=False)
     hybrid = CalibratedMixing(calibration=path, omission_rate=0.5).attach(docs[0].copy(), fitted)
     silence = human_only.attach(docs[0].copy(), human_only.fit(docs))

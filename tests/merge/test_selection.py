@@ -85,7 +85,7 @@ def test_uncertainty_ranks_unreliable_proposals_first(calibration_file):
     ranking = selection.rank(docs)
     assert ranking[0].doc_id == "unsure"
     assert ranking[0].score > 1.5 * max(unit.score for unit in ranking[1:])
-    assert "expected token errors; 2 proposals, 1 tokens in overlapping" in ranking[0].why
+    assert ranking[0].why.endswith("expected token errors; 2 proposals")
     assert [unit.doc_id for unit in selection.choose(docs, 1 / 3)] == ["unsure"]
     # The Docs themselves are left as they were.
     assert all(

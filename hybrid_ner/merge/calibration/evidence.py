@@ -30,8 +30,7 @@ def token_likelihoods(
     omission_rate (float): ω, the chance that the human left a true entity out.
     silence_evidence (Optional[numpy.ndarray]): Per token, whether the human's
         silence is evidence (negative sampling); None: everywhere.
-    trusted (Optional[Collection[str]]): The labels whose evidence counts where the
-        human was silent (:meth:`AnnotatorCalibration.trusted`); None: all.
+    trusted (Optional[Collection[str]]): Labels whose evidence counts on human silence; None: all.
     """
     tags = tag_names(labels)
     column = {tag: i for i, tag in enumerate(tags)}
@@ -42,13 +41,10 @@ def token_likelihoods(
             values[i] = 0.0
             values[i, column[tag]] = 1.0
             fixed[i] = True
-    silent = numpy.zeros((len(doc),), dtype=bool)
-    if is_human_annotated(doc):
-        silent = numpy.array([not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
-        sampled = silent.copy()
-        if silence_evidence is not None:
-            sampled &= numpy.asarray(silence_evidence, dtype=bool)
-        values[sampled, 1:] *= omission_rate
+    human = is_human_annotated(doc)
+    silent = numpy.array([human and not fixed[t.i] and t.ent_iob != 0 for t in doc], dtype=bool)
+    sampled = silent if silence_evidence is None else silent & numpy.asarray(silence_evidence, bool)
+    values[sampled, 1:] *= omission_rate
     if calibration is not None and spans_key in doc.spans:
         spans = list(doc.spans[spans_key])
         kept = zip(spans, overlaps_human(doc, spans))

@@ -26,11 +26,9 @@ from .omission import (
     density_omission_rate,
 )
 
-#: The least share of a label's proposals that must be right where the human was silent for
-#: its evidence to count there: with the model in training as the prior, training hardens
-#: what the evidence favours. 0.4 (a little below "more often right than wrong") is where the
-#: measured cases separate: on WikiGold it excludes the 0.5B LLM's labels (≤ 0.37), which
-#: cost F1, and keeps the simulated GPT-3.5-class annotator's MISC (0.42), which adds F1.
+#: Where the human was silent the least share of a label's proposals that must be right there
+#: (training hardens what evidence favours): on WikiGold it excludes the 0.5B LLM's labels (at
+#: most 0.37), which cost F1, and keeps the simulated GPT-3.5-class MISC (0.42), which adds F1.
 DEFAULT_MIN_POSTERIOR = 0.4
 #: The teacher's factory (by name: importing it would make merge depend on training).
 SOFT_NER = "hybrid_ner_soft_ner"
@@ -57,10 +55,8 @@ class FittedEvidence:
         else:
             source = "no evidence from the annotator" if self.no_evidence else "no annotator"
             summary = {"source": source, "biased": False, "labels": {}}
-        if self.no_evidence:
-            summary["no_evidence"] = True
-        if self.trusted is not None:
-            summary["trusted"] = list(self.trusted)
+        summary.update({"no_evidence": True} if self.no_evidence else {})
+        summary["trusted"] = list(self.trusted or ())
         summary["omission_rate"] = round(self.omission_rate, 4)
         summary["omission_source"] = self.omission_source
         for key, e in (
@@ -87,11 +83,10 @@ class FittedEvidence:
         )
         biased = " (BIASED: measured against the incomplete human annotation; give the "
         biased += "dev set after `hybrid-ner propose` as the calibration sample)"
-        trusted = ", ".join(self.trusted or ()) or "none"
         return (
             f"Calibration from {cal['source']}{biased if cal['biased'] else ''}: {cal['tokens']} "
             f"tokens, position match {cal['position_match']:.3f}; {per_label}; {omission}; "
-            f"labels whose proposals count where the human was silent: {trusted}"
+            f"labels trusted on human silence: {', '.join(self.trusted or ()) or 'none'}"
         )
 
 
