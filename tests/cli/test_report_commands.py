@@ -127,6 +127,7 @@ def test_budget_plot_without_cost_uses_budget_fraction(tmp_path):
         {
             "budget": b,
             "condition": "human-budget",
+            "selection": "random",
             "source": "human-budget",
             "f1": Stat.of([f]),
             "human": None,
