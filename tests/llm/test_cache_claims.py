@@ -23,6 +23,7 @@ from hybrid_ner.llm.cache import (
     PromptCache,
 )
 from hybrid_ner.llm.model import create_openai_compatible_model
+from scripts.fake_openai_server import propose_options
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,18 +141,11 @@ def test_two_propose_runs_on_one_cache_send_each_prompt_once(server, tmp_path):
                 "propose",
                 str(gold),
                 str(tmp_path / f"out{i}.spacy"),
-                "--base-url",
-                server.base_url,
-                "--model",
-                "scripted",
-                "--api-key-env",
-                "",
+                *propose_options(server, tmp_path / "cache.sqlite"),
                 "--k",
                 "0",
                 "--concurrency",
                 "4",
-                "--cache",
-                str(tmp_path / "cache.sqlite"),
                 "--allow-empty",  # the server answers "None": no proposals, on purpose
             ],
             stdout=subprocess.PIPE,

@@ -1,7 +1,7 @@
 """Per-token tag likelihoods L(y) = P(human obs | y) · P(annotator obs | y), rows
 scaled to a maximum of 1; a row that does not depend on the tag is masked."""
 
-from typing import Collection, Dict, Optional, Sequence
+from typing import Collection, Dict, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -50,7 +50,7 @@ def token_likelihoods(
         kept = zip(spans, overlaps_human(doc, spans))
         proposals = [span for span, loses in kept if not loses and span.label_ in labels]
         # Column order per row: O, then B/I/L/U of each label (as tag_names).
-        cache: Dict[object, numpy.ndarray] = {}
+        cache: Dict[object, Tuple[numpy.ndarray, numpy.ndarray]] = {}
         # Where the human was silent the model in training is the prior, and training hardens
         # what the evidence favours: there an untrusted label is as likely as "outside".
         trusted = labels if trusted is None else trusted
@@ -68,12 +68,11 @@ def token_likelihoods(
                 for label in sorted(set(labels)):
                     like = calibration.likelihood(obs, label)
                     row.extend(like * factor for factor in factors[1:])
-                cache[key] = numpy.array(row, dtype="float32")
-            row = cache[key]
-            if silent[i] and untrusted:
-                row = row.copy()
-                row[untrusted] = row[0]
-            values[i] *= row
+                measured = numpy.array(row, dtype="float32")
+                on_silence = measured.copy()
+                on_silence[untrusted] = measured[0]
+                cache[key] = (measured, on_silence)
+            values[i] *= cache[key][int(silent[i])]
     values = values / numpy.maximum(values.max(axis=1, keepdims=True), 1e-30)
     mask = (values.min(axis=1) < 1.0 - 1e-6).astype("float32")
     return {"tags": tags, "values": values, "mask": mask}

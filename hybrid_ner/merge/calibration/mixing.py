@@ -55,7 +55,8 @@ class FittedEvidence:
         else:
             source = "no evidence from the annotator" if self.no_evidence else "no annotator"
             summary = {"source": source, "biased": False, "labels": {}}
-        summary.update({"no_evidence": True} if self.no_evidence else {})
+        if self.no_evidence:
+            summary["no_evidence"] = True
         summary["trusted"] = list(self.trusted or ())
         summary["omission_rate"] = round(self.omission_rate, 4)
         summary["omission_source"] = self.omission_source
