@@ -100,6 +100,8 @@ def plan_cells(
                         cells.append(((tier, m, rate, seed, order), cell))
             else:
                 for s, selection in enumerate(selections):
+                    if condition == "sim-human-budget" and selection == DEFAULT_SELECTION:
+                        continue  # random documents: the same as human-budget
                     for budget in budgets:
                         settings = (condition, budget_omit_rate, budget, seed)
                         cell = Cell(dataset, *settings, selection=selection)
@@ -115,7 +117,9 @@ def needs_teacher(cell: Cell) -> bool:
 def teacher_cell(cell: Cell) -> Cell:
     """The human-only cell whose model is the prior of a calibrated cell."""
     if cell.spec.data == "budget":
-        return replace(cell, condition="human-budget")
+        # Chosen by the simulated annotator's uncertainty: other documents than the LLM's.
+        own = cell.spec.annotator == "simulated" and cell.selection != DEFAULT_SELECTION
+        return replace(cell, condition="sim-human-budget" if own else "human-budget")
     if cell.omit_rate == 0.0:
         return Cell(cell.dataset, "human-clean", 0.0, 1.0, cell.seed)
     return Cell(cell.dataset, "human-omit", cell.omit_rate, 1.0, cell.seed, cell.omission_model)

@@ -39,6 +39,8 @@ CONDITIONS: Dict[str, Condition] = {
     "human-budget": Condition("none", HUMAN_CORPUS, "budget"),
     "hybrid-budget": Condition("llm", CALIBRATED_CORPUS, "budget"),
     "sim-hybrid-budget": Condition("simulated", CALIBRATED_CORPUS, "budget"),
+    # The human-only cell on the documents the simulated annotator's uncertainty chose.
+    "sim-human-budget": Condition("simulated", HUMAN_CORPUS, "budget"),
     "human-negsample": Condition("none", "corpora.human_negsample", "omit"),
     "human-silence": Condition("none", SILENCE_CORPUS, "omit"),
     "human-selftrain": Condition("none", SILENCE_CORPUS, "budget"),
@@ -73,6 +75,7 @@ FULL_BUDGET_EQUIVALENT = {
     "human-budget": "human-clean",
     "hybrid-budget": "hybrid-label-mixing",
     "sim-hybrid-budget": "sim-hybrid-label-mixing",
+    "sim-human-budget": "human-clean",
 }
 #: The span group of each annotator's proposals.
 SPANS_KEYS = {"llm": LLM_KEY, "simulated": SIMULATED_KEY}

@@ -40,6 +40,7 @@ DISPLAY_NAMES = {
     "human-budget": "human, part of the documents",
     "hybrid-budget": "hybrid, part of the documents, calibrated",
     "sim-hybrid-budget": "simulated hybrid, part of the documents, calibrated",
+    "sim-human-budget": "human, part of the documents, chosen by the simulated annotator",
     "human-negsample": "human, negative sampling of silence (LLM-free)",
     "human-silence": "human, silence softened by ω (LLM-free)",
     "human-selftrain": "human, part of the documents, self-training (LLM-free)",

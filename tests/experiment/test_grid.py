@@ -1,6 +1,7 @@
 """The experiment grid: which cells, on which data, and a real (tiny) cell run."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,21 @@ def test_plan_adds_uncertainty_selection_to_the_budget_cells_only():
     chosen = {c.cell_id for c in cells if c.selection == "uncertainty"}
     assert chosen == {
         f"{c}_r0_b0.1_s0_uncertainty"
-        for c in ("human-budget", "hybrid-budget", "sim-hybrid-budget", "human-selftrain")
+        for c in (
+            "human-budget",
+            "hybrid-budget",
+            "sim-hybrid-budget",
+            "sim-human-budget",
+            "human-selftrain",
+        )
     }
     assert "hybrid-budget_r0_b0.1_s0" in {c.cell_id for c in cells}  # random: ids as before
     selftrain = Cell("wg", "human-selftrain", 0.0, 0.1, 0, selection="uncertainty")
     assert teacher_cell(selftrain).cell_id == "human-budget_r0_b0.1_s0_uncertainty"
+    # The simulated annotator chooses other documents: its teacher trains on those.
+    sim = Cell("wg", "sim-hybrid-budget", 0.0, 0.1, 0, selection="uncertainty")
+    assert teacher_cell(sim).cell_id == "sim-human-budget_r0_b0.1_s0_uncertainty"
+    assert teacher_cell(replace(sim, selection="random")).cell_id == "human-budget_r0_b0.1_s0"
 
 
 @pytest.mark.parametrize(
