@@ -7,7 +7,6 @@ import srsly
 from spacy.tokens import Doc
 
 from .errors import HybridNerError
-from .layers import LLM_KEY
 from .merge.reliability import span_key
 from .merge.stats import class_distribution
 
@@ -74,11 +73,3 @@ def proposal_quality(docs: Iterable[Doc], spans_key: str, gold_key: str = "") ->
 def scorable(docs: Iterable[Doc]) -> List[Doc]:
     """The Docs with no missing token: only they can say whether a proposal is right."""
     return [doc for doc in docs if all(token.ent_iob != 0 for token in doc)]
-
-
-def score_proposals(docs: Iterable[Doc], spans_key: str = LLM_KEY) -> Dict[str, Dict[str, float]]:
-    """Per label and "ALL": p, r, f, tp, fp, fn of the proposals in the scorable Docs."""
-    quality = proposal_quality(scorable(docs), spans_key)
-    rows = {**quality["per_label"], "ALL": quality["overall"]}  # type: ignore[dict-item]
-    keys = ("p", "r", "f", *_COUNTS[:3])  # counts are ints: round keeps them
-    return {label: {k: round(row[k], 4) for k in keys} for label, row in rows.items()}

@@ -26,7 +26,6 @@ COLORS = {
     "human-budget": "tab:red",
     "hybrid-budget": "tab:blue",
     "sim-hybrid-budget": "tab:green",
-    "sim-human-budget": "tab:pink",
     "human-silence": "goldenrod",
 }
 #: The earlier λ label mixing: dashed, so the calibrated method stands out.

@@ -170,8 +170,8 @@ def test_bad_config_is_one_clear_error(tmp_path):
         load_config(tmp_path / "bad.cfg")
 
 
-def test_score_proposals(nlp):
-    from hybrid_ner.evaluation import score_proposals
+def test_proposal_quality_scores_only_complete_docs(nlp):
+    from hybrid_ner.evaluation import proposal_quality, scorable
 
     from .conftest import make_doc
 
@@ -180,10 +180,18 @@ def test_score_proposals(nlp):
     missing = make_doc(nlp, "Rome .", [])
     missing.set_ents([], default="missing")
     missing.spans[LLM_KEY] = [Span(missing, 0, 1, "LOC")]  # not scored: no gold
-    scores = score_proposals([doc, missing])
-    assert scores["PER"] == {"p": 1.0, "r": 1.0, "f": 1.0, "tp": 1, "fp": 0, "fn": 0}
+    quality = proposal_quality(scorable([doc, missing]), LLM_KEY)
+    scores = quality["per_label"]
+    assert {k: scores["PER"][k] for k in ("p", "r", "f", "tp", "fp", "fn")} == {
+        "p": 1.0,
+        "r": 1.0,
+        "f": 1.0,
+        "tp": 1,
+        "fp": 0,
+        "fn": 0,
+    }
     assert scores["LOC"]["fp"] == 1 and scores["ORG"]["fn"] == 1 and scores["ORG"]["fp"] == 1
-    assert scores["ALL"]["p"] == round(1 / 3, 4) and scores["ALL"]["r"] == 0.5
+    assert quality["overall"]["p"] == pytest.approx(1 / 3) and quality["overall"]["r"] == 0.5
 
 
 def test_spacy_llm_builtin_models_stay_usable(server, nlp, gold_docs, monkeypatch):
