@@ -29,15 +29,13 @@ class Costs:
     ) -> "Costs":
         """The costs, the LLM's from a ``hybrid-ner propose`` usage report (None: unknown)."""
         usage = usage or {}
-        requests = usage.get("requests", 0)
+        answers = usage.get("requests", 0) + usage.get("cache_hits", 0)
         per_sentence = None
-        if requests + usage.get("cache_hits", 0):
-            cost = (
-                usage.get("prompt_tokens", 0) / 1000 * price_in_per_1k
-                + usage.get("completion_tokens", 0) / 1000 * price_out_per_1k
-            )
-            # Cached answers were paid once too: the report counts sent requests only.
-            per_sentence = cost / max(requests, 1)
+        if answers:  # cached answers were paid for once too: priced by their recorded tokens
+            both = ("prompt_tokens", "completion_tokens")
+            n_in, n_out = (usage.get(k, 0) + usage.get(f"cached_{k}", 0) for k in both)
+            cost = n_in / 1000 * price_in_per_1k + n_out / 1000 * price_out_per_1k
+            per_sentence = cost / (usage.get("sentences_done") or answers)
         return cls(human_per_sentence, per_sentence, price_in_per_1k, price_out_per_1k)
 
     def assumptions(self, n_sentences: int) -> Dict[str, Optional[float]]:

@@ -102,8 +102,8 @@ class ChatModel:
         first = {key: prompt for ps, ks in zip(grouped, keys) for prompt, key in zip(ps, ks)}
         hits = self.cache.get_many(occurrences) if self.cache is not None else {}
         answers = {key: hit.response for key, hit in hits.items()}
-        for key in hits:
-            self.usage.record_hit()
+        for key, hit in hits.items():
+            self.usage.record_hit(hit.prompt_tokens, hit.completion_tokens)
             if self.progress is not None:
                 self.progress(occurrences[key])
         requests = [_Request(key, self.messages(first[key])) for key in first if key not in hits]
@@ -228,7 +228,8 @@ class ChatModel:
                     break
                 if status == CLAIM_ANSWERED and hit is not None:
                     self.release(request.reserved)
-                    self.usage.record_hit()  # answered by another process meanwhile
+                    # Answered by another process meanwhile.
+                    self.usage.record_hit(hit.prompt_tokens, hit.completion_tokens)
                     return hit.response
                 if stop.wait(_POLL_S):
                     self.release(request.reserved)

@@ -48,12 +48,12 @@ class ClusterUsage(Usage):
 
     credit: int = 0
 
-    def record_hit(self) -> None:
+    def record_hit(self, prompt_tokens: int, completion_tokens: int) -> None:
         with self._lock:
             if self.credit:
                 self.credit -= 1
-            else:
-                self.cache_hits += 1
+                return
+        super().record_hit(prompt_tokens, completion_tokens)
 
 
 class RequestWorker:

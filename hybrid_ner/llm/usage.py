@@ -36,6 +36,9 @@ class Usage:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # The tokens of the answers found in the cache, as paid for once: what a replay costs.
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
     cost: float = 0.0
     failures: Counter = field(default_factory=Counter)  # failed attempts by kind
     not_cached: int = 0  # answers received (and paid) that the cache could not store
@@ -51,8 +54,12 @@ class Usage:
             for name, n in counts.items():
                 setattr(self, name, getattr(self, name) + n)
 
-    def record_hit(self) -> None:  # overridden by distributed.ClusterUsage
-        self.add(cache_hits=1)
+    def record_hit(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.add(
+            cache_hits=1,
+            cached_prompt_tokens=prompt_tokens,
+            cached_completion_tokens=completion_tokens,
+        )
 
     def record_answer(self, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
         self.add(
@@ -68,6 +75,8 @@ class Usage:
                 "repeated": max(0, self.prompts - self.requests - self.cache_hits),
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
+                "cached_prompt_tokens": self.cached_prompt_tokens,
+                "cached_completion_tokens": self.cached_completion_tokens,
                 "cost": round(self.cost, 6),
                 "not_cached": self.not_cached,
                 "failures": dict(self.failures),

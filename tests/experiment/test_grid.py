@@ -127,6 +127,11 @@ def test_costs_follow_budget_and_annotator():
     usage = {"requests": 10, "cache_hits": 0, "prompt_tokens": 4000, "completion_tokens": 1000}
     assert Costs.from_usage(0.1, usage, 0.5, 1.5).llm_per_sentence == pytest.approx(0.35)
     assert Costs.from_usage(0.1, {"requests": 0}, 0.5, 1.5).llm_per_sentence is None
+    # A replay from the cache costs what the answers cost when they were paid for.
+    replay = {"requests": 0, "cache_hits": 8, "cached_prompt_tokens": 4000, "sentences_done": 4}
+    assert Costs.from_usage(
+        0.1, {**replay, "cached_completion_tokens": 1000}, 0.5, 1.5
+    ).llm_per_sentence == pytest.approx(0.875)
 
 
 def _corpus(path: Path, n: int = 40) -> Path:

@@ -134,6 +134,9 @@ def test_usage_report(server, tmp_path):
     assert report["requests"] == 4 and report["cache_hits"] == 4
     assert report["failures"] == {"http_500": 1}
     assert report["prompt_tokens"] > 0 and report["completion_tokens"] > 0
+    # The hits are the same four answers: their recorded tokens, as paid for once.
+    assert report["cached_prompt_tokens"] == report["prompt_tokens"]
+    assert report["cached_completion_tokens"] == report["completion_tokens"]
 
 
 @pytest.fixture

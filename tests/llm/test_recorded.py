@@ -130,6 +130,7 @@ def test_a_recorded_run_sends_nothing_and_writes_the_same_output(
     assert len(server.requests) == sent
     usage = srsly.read_json(tmp_path / "usage.json")
     assert usage["requests"] == 0 and usage["cache_hits"] == len(gold_docs)
+    assert usage["cached_prompt_tokens"] > 0  # a replay still knows what the answers cost
 
     def spans(path):
         docs = read_docbin(path, nlp.vocab)
