@@ -24,9 +24,7 @@ STRATEGIES = ("uncertainty", "random")
 @app.command("select")
 def select_cli(
     input_path: Path = typer.Argument(..., help="DocBin with the annotator's proposals"),
-    output_path: Path = typer.Argument(
-        ..., help="Ranking JSONL: rank, doc_id, score, why, sentences"
-    ),
+    output_path: Path = typer.Argument(..., help="Ranking JSONL (rank, doc_id, score, why)"),
     budget: Optional[float] = typer.Option(None, help="Share of documents to select, in (0, 1]"),
     strategy: str = typer.Option("uncertainty", help="uncertainty or random"),
     calibration: Optional[Path] = typer.Option(None, help="Dev set with gold after propose"),

@@ -48,12 +48,12 @@ class ClusterUsage(Usage):
 
     credit: int = 0
 
-    def record_hit(self, prompt_tokens: int, completion_tokens: int) -> None:
+    def record_hit(self, tokens_in: int, tokens_out: int) -> None:
         with self._lock:
             if self.credit:
                 self.credit -= 1
                 return
-        super().record_hit(prompt_tokens, completion_tokens)
+        super().record_hit(tokens_in, tokens_out)
 
 
 class RequestWorker:

@@ -5,7 +5,7 @@ import os
 import threading
 from typing import Any, Mapping, Optional
 
-from .cache import CachedAnswer as Completion  # one answer and its token counts
+from .cache import CachedAnswer
 from .chat_model import Messages
 from .usage import LLMRequestError, Usage
 from .weights import GgufWeights
@@ -57,7 +57,7 @@ class LlamaCppBackend:
         with self._lock:
             return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
+    def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> CachedAnswer:
         kwargs = {k: v for k, v in params.items() if k in _PARAMS}
         with self._lock:
             llama = self._model()
@@ -81,7 +81,7 @@ class LlamaCppBackend:
             )
         info = result.get("usage") or {}
         tokens = (int(info.get("prompt_tokens", 0)), int(info.get("completion_tokens", 0)))
-        return Completion(text, *tokens)
+        return CachedAnswer(text, *tokens)
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from ..errors import OptionError, mask_secrets, register_secret
-from .cache import CachedAnswer as Completion  # one answer and its token counts
+from .cache import CachedAnswer
 from .chat_model import Messages
 from .usage import LLMRequestError, Usage
 
@@ -154,7 +154,7 @@ class OpenAICompatibleClient:
         content = sum(len(str(m.get("content", "")).encode("utf-8")) for m in messages)
         return content + TEMPLATE_TOKENS_MAX * (len(messages) + 1)
 
-    def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> Completion:
+    def complete(self, messages: Messages, params: Mapping[str, Any], usage: Usage) -> CachedAnswer:
         """Send one chat request, retrying transient failures, or raise LLMRequestError."""
         payload = {**params, "model": self.model, "messages": messages}
         cancelled, no_retries = self._cancelled, self._no_retries  # close() makes new ones
@@ -206,7 +206,7 @@ class OpenAICompatibleClient:
 
     def _attempt(
         self, payload: Dict[str, Any], messages: Messages, cancelled: threading.Event
-    ) -> Completion:
+    ) -> CachedAnswer:
         """One attempt, the body read within ``timeout`` in all (httpx bounds each read only)."""
         import httpx
 
@@ -278,21 +278,21 @@ class OpenAICompatibleClient:
             prompt_tokens = sum(self.count_tokens(m.get("content", "")) for m in messages)
         if not isinstance(completion_tokens, int):
             completion_tokens = self.count_tokens(text)
-        return Completion(text, prompt_tokens, completion_tokens)
+        return CachedAnswer(text, prompt_tokens, completion_tokens)
 
-    def _cut(self, completion: Completion, params: Mapping[str, Any], usage: Usage) -> Completion:
+    def _cut(self, answer: CachedAnswer, params: Mapping[str, Any], usage: Usage) -> CachedAnswer:
         """Cut an answer longer than ``max_tokens`` (``oversized_answer``; billed as is)."""
         limit = params.get("max_tokens")
         if type(limit) is not int or limit <= 0:
-            return completion
-        text, used = completion.response, completion.completion_tokens
+            return answer
+        text, used = answer.response, answer.completion_tokens
         max_chars = limit * MAX_CHARS_PER_TOKEN
         if used > limit:
             max_chars = min(max_chars, max(1, len(text) * limit // used))
         if used <= limit and len(text) <= max_chars:
-            return completion
+            return answer
         usage.add(failure="oversized_answer")
-        return Completion(text[:max_chars], completion.prompt_tokens, used)
+        return CachedAnswer(text[:max_chars], answer.prompt_tokens, used)
 
     def stop_retries(self) -> None:
         """Ctrl+C: let the attempts in flight finish, start no retry (until close)."""

@@ -54,12 +54,8 @@ class Usage:
             for name, n in counts.items():
                 setattr(self, name, getattr(self, name) + n)
 
-    def record_hit(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.add(
-            cache_hits=1,
-            cached_prompt_tokens=prompt_tokens,
-            cached_completion_tokens=completion_tokens,
-        )
+    def record_hit(self, tokens_in: int, tokens_out: int) -> None:
+        self.add(cache_hits=1, cached_prompt_tokens=tokens_in, cached_completion_tokens=tokens_out)
 
     def record_answer(self, prompt_tokens: int, completion_tokens: int, cost: float) -> None:
         self.add(

@@ -237,8 +237,7 @@ def omega_rows(
             "used": cal.get("omission_rate"),
         }
         key = (cell.omission_model, cell.condition, cell.budget, setting_value(cell.omit_rate))
-        for name, value in found.items():
-            # NaN: not estimated.
+        for name, value in found.items():  # a number, not NaN (not estimated)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
                 values.setdefault(key, {}).setdefault(name, []).append(float(value))
     order = {c: i for i, c in enumerate(CONDITIONS)}
