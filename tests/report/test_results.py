@@ -93,6 +93,7 @@ def test_incomplete_groups_name_missing_seeds_and_conditions(tmp_path):
     assert absent == [
         "sim-only",
         "sim-hybrid-lambda-mixing",
+        "sim-human-budget",
         "human-negsample",
         "human-silence",
         "human-selftrain",
